@@ -1,0 +1,3 @@
+from csghub.cli.main import main
+
+main()

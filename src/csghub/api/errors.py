@@ -1,0 +1,53 @@
+"""HubError -> JSON with the X-Error-Code / X-Error-Message headers huggingface_hub turns into its errors."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from csghub.core.errors import HubError
+
+log = logging.getLogger(__name__)
+
+
+def _header_safe(message: str) -> str:
+    return message.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")[:1000]
+
+
+def error_response(status: int, code: str, message: str, *, csg_envelope: bool = False) -> JSONResponse:
+    body: dict[str, object] = {"error": message, "code": code}
+    if csg_envelope:
+        body["msg"] = message
+    headers = {"X-Error-Code": code, "X-Error-Message": _header_safe(message)}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="CSGHub"'
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _is_csg(request: Request) -> bool:
+    return request.url.path.startswith("/api/v1/")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(HubError)
+    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+        if exc.status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        return error_response(exc.status, exc.code, exc.message, csg_envelope=_is_csg(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg')}" for err in exc.errors()[:5]
+        )
+        return error_response(400, "InvalidArgument", f"Invalid request: {problems}", csg_envelope=_is_csg(request))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "NotFound" if exc.status_code == 404 else "HTTPError"
+        message = "Not found" if exc.status_code == 404 else str(exc.detail)
+        return error_response(exc.status_code, code, message, csg_envelope=_is_csg(request))

@@ -1,0 +1,194 @@
+"""Hugging Face-compatible writes: preupload, the NDJSON commit, validate-yaml, whoami."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from csghub.api.commit_stream import CommitBody, read_commit_body, spooled_index
+from csghub.api.deps import base_url, get_actor, get_hub
+from csghub.api.paths import unmask
+from csghub.api.streams import consume_body
+from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticated
+from csghub.core.names import RepoId, RepoType
+from csghub.services import accounts, commits, files, repos, uploads
+from csghub.services.cards import validate_card_yaml
+from csghub.services.context import Hub
+from csghub.services.permissions import Action, Actor, authorize
+
+router = APIRouter()
+MAX_INLINE_FILE = 100 * 1024**3
+
+
+def _repo(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> repos.RepoView:
+    return repos.get_repo(hub, actor, RepoType.parse(type_plural), RepoId.of(namespace, name))
+
+
+def parse_planned(body: Any) -> list[uploads.PlannedFile]:
+    items = body.get("files") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise InvalidArgument("Preupload body must be {'files': [{'path', 'size', 'sample'}]}")
+    planned = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            raise InvalidArgument("Each preupload file needs a 'path'")
+        size = item.get("size", 0)
+        if not isinstance(size, int) or size < 0:
+            raise InvalidArgument(f"Invalid size for '{item['path']}'")
+        try:
+            sample = base64.b64decode(item.get("sample") or "", validate=True)[:512]
+        except (binascii.Error, ValueError):
+            raise InvalidArgument(f"Invalid base64 sample for '{item['path']}'") from None
+        planned.append(uploads.PlannedFile(item["path"], size, sample))
+    return planned
+
+
+def preupload_answer(
+    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, body: Any
+) -> list[uploads.UploadMode]:
+    authorize(actor, Action.WRITE, repo.resource)
+    planned = parse_planned(body)
+    try:
+        snapshot: files.Snapshot | None = files.at_revision(hub, actor, repo, revision)
+    except RevisionNotFound:
+        snapshot = None  # a branch about to be created: nothing to compare against
+    return uploads.plan_uploads(hub, snapshot, planned)
+
+
+@router.post("/api/{type_plural}/{namespace}/{name}/preupload/{revision}")
+async def preupload(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    body = await request.json()
+
+    def work() -> list[uploads.UploadMode]:
+        hub = get_hub(request)
+        return preupload_answer(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(revision), body)
+
+    modes = await run_in_threadpool(work)
+    return JSONResponse(
+        {"files": [{"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.remote_oid} for m in modes]}
+    )
+
+
+def operations_from(body: CommitBody) -> tuple[dict[str, Any], list[commits.Operation]]:
+    header: dict[str, Any] | None = None
+    operations: list[commits.Operation] = []
+    for item in body.items:
+        key, value = item.get("key"), item.get("value")
+        if not isinstance(value, dict):
+            raise InvalidArgument(f"Commit line '{key}' needs an object 'value'")
+        if key == "header":
+            header = value
+        elif key == "file":
+            index = spooled_index(value.get("content"))
+            if value.get("encoding", "base64") != "base64" or index is None:
+                raise InvalidArgument("Inline files must carry base64 'content'")
+            spool = body.spooled[index]
+            operations.append(commits.InlineFile(str(value.get("path")), spool.path, spool.size, spool.sha256))
+        elif key == "lfsFile":
+            if value.get("algo", "sha256") != "sha256":
+                raise InvalidArgument("LFS files must be named by their sha256")
+            size = value.get("size")
+            if not isinstance(size, int) or size < 0:
+                raise InvalidArgument(f"Invalid size for LFS file '{value.get('path')}'")
+            operations.append(commits.LfsFile(str(value.get("path")), str(value.get("oid")), size))
+        elif key == "deletedFile":
+            operations.append(commits.DeletedFile(str(value.get("path"))))
+        elif key == "deletedFolder":
+            operations.append(commits.DeletedFolder(str(value.get("path")).rstrip("/")))
+        else:
+            raise InvalidArgument(f"Unsupported commit operation '{key}'")
+    if header is None:
+        raise InvalidArgument("The commit body must start with a 'header' line")
+    return header, operations
+
+
+@router.post("/api/{type_plural}/{namespace}/{name}/commit/{revision}")
+async def commit(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    hub = get_hub(request)
+    if request.query_params.get("create_pr") in ("1", "true", "True"):
+        raise InvalidArgument("Pull requests are not supported by this hub; commit to a branch instead")
+    repo = await run_in_threadpool(_repo, hub, actor, type_plural, namespace, name)
+    authorize(actor, Action.WRITE, repo.resource)
+    body = await consume_body(
+        request, lambda chunks: read_commit_body(chunks, hub.settings.tmp_dir, max_file_size=MAX_INLINE_FILE)
+    )
+    try:
+        header, operations = operations_from(body)
+        result = await run_in_threadpool(
+            lambda: commits.create_commit(
+                hub,
+                actor,
+                repo,
+                unmask(revision),
+                operations,
+                summary=str(header.get("summary") or ""),
+                description=str(header.get("description") or ""),
+                parent_commit=header.get("parentCommit") or None,
+            )
+        )
+    finally:
+        body.cleanup()
+    prefix = "" if repo.type is RepoType.MODEL else f"{repo.type.plural}/"
+    return JSONResponse(
+        {
+            "success": True,
+            "commitOid": result.sha,
+            "commitUrl": f"{base_url(request)}/{prefix}{repo.full_name}/commit/{result.sha}",
+            "commitMessage": str(header.get("summary") or ""),
+            "pullRequestUrl": None,
+        }
+    )
+
+
+@router.post("/api/validate-yaml")
+async def validate_yaml(request: Request) -> JSONResponse:
+    body = await request.json()
+    content = body.get("content") if isinstance(body, dict) else None
+    if not isinstance(content, str):
+        raise InvalidArgument("'content' must be the YAML text to validate")
+    validate_card_yaml(content)
+    return JSONResponse({"errors": [], "warnings": []})
+
+
+@router.get("/api/whoami-v2")
+@router.get("/api/whoami")
+async def whoami(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    if actor.is_anonymous:
+        raise Unauthenticated("Invalid user token. Provide a token in the Authorization header")
+    hub = get_hub(request)
+    user = await run_in_threadpool(accounts.get_user, hub, actor.user_id or 0)
+    orgs = await run_in_threadpool(accounts.list_user_orgs, hub, actor.user_id or 0)
+    return JSONResponse(
+        {
+            "type": "user",
+            "id": str(user.id),
+            "name": user.name,
+            "fullname": user.full_name or user.name,
+            "email": user.email or None,
+            "emailVerified": bool(user.email),
+            "isPro": False,
+            "canPay": False,
+            "avatarUrl": "",
+            "orgs": [{"type": "org", "name": n, "roleInOrg": role, "id": n} for n, role in orgs],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "token", "role": actor.scope}},
+        }
+    )

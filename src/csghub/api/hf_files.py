@@ -1,0 +1,295 @@
+"""Hugging Face-compatible reading routes: tree, paths-info, refs, commits, branches, tags, resolve."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from csghub.api.deps import get_actor, get_hub
+from csghub.api.pagination import next_link, parse_cursor
+from csghub.api.paths import unmask
+from csghub.api.serialize import commit_json, tree_entry_json
+from csghub.api.streams import parse_range, stream_bytes
+from csghub.core.errors import InvalidArgument, RevisionNotFound
+from csghub.core.names import RepoId, RepoType
+from csghub.services import files, refs, repos
+from csghub.services.context import Hub
+from csghub.services.permissions import Actor
+
+router = APIRouter()
+TREE_PAGE = 1000
+COMMITS_PAGE = 50
+
+
+def _repo(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> repos.RepoView:
+    return repos.get_repo(hub, actor, RepoType.parse(type_plural), RepoId.of(namespace, name))
+
+
+@router.get("/api/{type_plural}/{namespace}/{name}/tree/{revision}")
+@router.get("/api/{type_plural}/{namespace}/{name}/tree/{revision}/{folder:path}")
+async def list_tree(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    folder: str = "",
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    params = request.query_params
+    recursive = params.get("recursive", "").lower() in ("1", "true")
+    offset = parse_cursor(params.get("cursor"))
+
+    def work() -> tuple[list[dict[str, Any]], bool]:
+        hub = get_hub(request)
+        snapshot = files.at_revision(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(revision))
+        entries = files.list_tree(snapshot, unmask(folder), recursive=recursive)
+        page = list(itertools.islice(entries, offset, offset + TREE_PAGE + 1))
+        return [tree_entry_json(e) for e in page[:TREE_PAGE]], len(page) > TREE_PAGE
+
+    data, more = await run_in_threadpool(work)
+    return JSONResponse(data, headers=next_link(request, offset + TREE_PAGE) if more else {})
+
+
+@router.post("/api/{type_plural}/{namespace}/{name}/paths-info/{revision}")
+async def paths_info(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = await request.json()
+        paths = body.get("paths") if isinstance(body, dict) else None
+    else:
+        form = await request.form()
+        paths = [str(v) for v in form.getlist("paths")]
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise InvalidArgument("'paths' must be a list of file paths")
+
+    def work() -> list[dict[str, Any]]:
+        hub = get_hub(request)
+        snapshot = files.at_revision(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(revision))
+        return [tree_entry_json(e) for e in files.paths_info(snapshot, paths)]
+
+    return JSONResponse(await run_in_threadpool(work))
+
+
+@router.get("/api/{type_plural}/{namespace}/{name}/refs")
+async def list_refs(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    def work() -> dict[str, Any]:
+        hub = get_hub(request)
+        found = refs.list_refs(hub, actor, _repo(hub, actor, type_plural, namespace, name))
+        out: dict[str, Any] = {
+            "branches": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.branches],
+            "tags": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.tags],
+            "converts": [],
+        }
+        if request.query_params.get("include_prs"):
+            out["pullRequests"] = []
+        return out
+
+    return JSONResponse(await run_in_threadpool(work))
+
+
+@router.get("/api/{type_plural}/{namespace}/{name}/commits/{revision}")
+async def list_commits(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    offset = parse_cursor(request.query_params.get("cursor"))
+    try:
+        limit = min(int(request.query_params.get("limit") or COMMITS_PAGE), 1000)
+    except ValueError:
+        raise InvalidArgument("'limit' must be an integer") from None
+
+    def work() -> tuple[list[dict[str, Any]], int]:
+        hub = get_hub(request)
+        snapshot = files.at_revision(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(revision))
+        commits, total = files.history(snapshot, skip=offset, limit=limit)
+        return [commit_json(c) for c in commits], total
+
+    data, total = await run_in_threadpool(work)
+    headers = {"X-Total-Count": str(total)}
+    if offset + len(data) < total:
+        headers.update(next_link(request, offset + len(data)))
+    return JSONResponse(data, headers=headers)
+
+
+async def _optional_json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        import json
+
+        body = json.loads(raw)
+    except ValueError:
+        raise InvalidArgument("Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("Request body must be a JSON object")
+    return body
+
+
+@router.post("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
+async def create_branch(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    branch: str,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    body = await _optional_json(request)
+
+    def work() -> str:
+        hub = get_hub(request)
+        repo = _repo(hub, actor, type_plural, namespace, name)
+        start = body.get("startingPoint") or body.get("starting_point")
+        return refs.create_branch(hub, actor, repo, unmask(branch), start=start, exist_ok=bool(body.get("exist_ok")))
+
+    target = await run_in_threadpool(work)
+    return JSONResponse({"name": unmask(branch), "targetCommit": target})
+
+
+@router.delete("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
+async def delete_branch(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    branch: str,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    def work() -> None:
+        hub = get_hub(request)
+        refs.delete_branch(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(branch))
+
+    await run_in_threadpool(work)
+    return JSONResponse({"deleted": unmask(branch)})
+
+
+@router.post("/api/{type_plural}/{namespace}/{name}/tag/{revision:path}")
+async def create_tag(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    body = await _optional_json(request)
+    tag = body.get("tag")
+    if not isinstance(tag, str):
+        raise InvalidArgument("'tag' is required")
+
+    def work() -> str:
+        hub = get_hub(request)
+        repo = _repo(hub, actor, type_plural, namespace, name)
+        return refs.create_tag(hub, actor, repo, tag, revision=unmask(revision), exist_ok=bool(body.get("exist_ok")))
+
+    target = await run_in_threadpool(work)
+    return JSONResponse({"name": tag, "targetCommit": target})
+
+
+@router.delete("/api/{type_plural}/{namespace}/{name}/tag/{tag:path}")
+async def delete_tag(
+    request: Request, type_plural: str, namespace: str, name: str, tag: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    def work() -> None:
+        hub = get_hub(request)
+        refs.delete_tag(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(tag))
+
+    await run_in_threadpool(work)
+    return JSONResponse({"deleted": unmask(tag)})
+
+
+# --- resolve ---------------------------------------------------------------------------------------
+
+
+def _snapshot_for(hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, path: str) -> tuple[files.Snapshot, str]:
+    """Resolve `revision`; an unquoted branch name with '/' is found by trying longer prefixes."""
+    try:
+        return files.at_revision(hub, actor, repo, revision), path
+    except RevisionNotFound:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            candidate = "/".join([revision, *parts[:i]])
+            try:
+                return files.at_revision(hub, actor, repo, candidate), "/".join(parts[i:])
+            except (RevisionNotFound, InvalidArgument):
+                continue
+        raise
+
+
+async def resolve_file(
+    request: Request, repo_type: RepoType, namespace: str, name: str, revision: str, path: str
+) -> Response:
+    actor = await get_actor(request)
+    hub = get_hub(request)
+
+    def work() -> tuple[files.Snapshot, files.FileContent]:
+        repo = repos.get_repo(hub, actor, repo_type, RepoId.of(namespace, name))
+        snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
+        return snapshot, files.file_content(snapshot, file_path)
+
+    snapshot, content = await run_in_threadpool(work)
+    headers = {
+        "X-Repo-Commit": snapshot.sha,
+        "ETag": f'"{content.etag}"',
+        "Content-Disposition": _disposition(content.entry.path),
+    }
+    if content.entry.lfs is not None:
+        headers["X-Linked-Etag"] = f'"{content.etag}"'
+        headers["X-Linked-Size"] = str(content.size)
+        direct = hub.blobs.download_url(content.entry.lfs.oid, hub.settings.transfer_url_ttl)
+        if direct is not None:
+            return RedirectResponse(direct, status_code=302, headers=headers)
+    byte_range = parse_range(request.headers.get("range"), content.size)
+    if request.method == "HEAD":
+        headers["Accept-Ranges"] = "bytes"
+        headers["Content-Length"] = str(content.size if byte_range is None else byte_range[1] - byte_range[0])
+        return Response(
+            status_code=200 if byte_range is None else 206,
+            headers=headers,
+            media_type="application/octet-stream",
+        )
+    start, end = byte_range or (0, content.size)
+    chunks = await run_in_threadpool(files.read_file, hub, snapshot, content, start, end)
+    return stream_bytes(chunks, size=content.size, byte_range=byte_range, headers=headers)
+
+
+def _disposition(path: str) -> str:
+    from urllib.parse import quote
+
+    filename = path.rsplit("/", 1)[-1]
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
+    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+@router.api_route("/{namespace}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"])
+async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
+    return await resolve_file(request, RepoType.MODEL, namespace, name, revision, path)
+
+
+@router.api_route("/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"])
+async def resolve_typed(
+    request: Request, type_plural: str, namespace: str, name: str, revision: str, path: str
+) -> Response:
+    if type_plural not in ("models", "datasets", "spaces", "codes"):
+        raise InvalidArgument(f"Unknown repository type '{type_plural}'")
+    return await resolve_file(request, RepoType.parse(type_plural), namespace, name, revision, path)

@@ -1,0 +1,198 @@
+"""Hugging Face-compatible repository routes: create, delete, move, settings, info, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from csghub.api.deps import base_url, get_actor, get_hub
+from csghub.api.pagination import next_link, parse_cursor
+from csghub.api.paths import unmask
+from csghub.api.serialize import repo_json
+from csghub.core.errors import InvalidArgument, Unauthenticated
+from csghub.core.names import RepoId, RepoType
+from csghub.services import files, repos
+from csghub.services.context import Hub
+from csghub.services.permissions import Actor
+
+router = APIRouter()
+
+
+def _repo_type(value: Any) -> RepoType:
+    return RepoType.parse(str(value) if value else None)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise InvalidArgument("Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("Request body must be a JSON object")
+    return body
+
+
+def _target(body: dict[str, Any], actor: Actor) -> RepoId:
+    name = str(body.get("name") or "")
+    org = body.get("organization")
+    if "/" in name:
+        return RepoId.parse(name)
+    if not org and actor.is_anonymous:
+        raise Unauthenticated("Authentication required to create repositories")
+    return RepoId.of(str(org or actor.name), name)
+
+
+@router.post("/api/repos/create")
+async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    body = await _json(request)
+    repo_type = _repo_type(body.get("type"))
+    repo_id = _target(body, actor)
+    view = await run_in_threadpool(
+        lambda: repos.create_repo(
+            get_hub(request),
+            actor,
+            repo_type,
+            repo_id,
+            private=bool(body.get("private", False)),
+            description=str(body.get("description") or ""),
+            license=str(body.get("license") or ""),
+        )
+    )
+    prefix = "" if repo_type is RepoType.MODEL else f"{repo_type.plural}/"
+    url = f"{base_url(request)}/{prefix}{view.full_name}"
+    return JSONResponse({"url": url, "name": view.full_name, "id": view.full_name}, status_code=200)
+
+
+@router.delete("/api/repos/delete")
+async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    body = await _json(request)
+    repo_type = _repo_type(body.get("type"))
+    repo_id = _target(body, actor)
+    await run_in_threadpool(repos.delete_repo, get_hub(request), actor, repo_type, repo_id)
+    return JSONResponse({"deleted": str(repo_id)})
+
+
+@router.post("/api/repos/move")
+async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    body = await _json(request)
+    repo_type = _repo_type(body.get("type"))
+    source = RepoId.parse(str(body.get("fromRepo") or ""))
+    target = RepoId.parse(str(body.get("toRepo") or ""))
+    view = await run_in_threadpool(repos.move_repo, get_hub(request), actor, repo_type, source, target)
+    return JSONResponse({"name": view.full_name})
+
+
+@router.put("/api/{type_plural}/{namespace}/{name}/settings")
+async def update_settings(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    body = await _json(request)
+    private = body.get("private")
+    if private is not None and not isinstance(private, bool):
+        raise InvalidArgument("'private' must be true or false")
+    view = await run_in_threadpool(
+        lambda: repos.update_settings(
+            get_hub(request),
+            actor,
+            RepoType.parse(type_plural),
+            RepoId.of(namespace, name),
+            private=private,
+            description=body.get("description"),
+            default_branch=body.get("defaultBranch") or body.get("default_branch"),
+        )
+    )
+    return JSONResponse(repo_json(view))
+
+
+def _info(
+    hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, revision: str | None, blobs: bool
+) -> dict[str, Any]:
+    view = repos.get_repo(hub, actor, repo_type, repo_id)
+    snapshot = files.at_revision(hub, actor, view, revision)
+    return repo_json(view, siblings=list(files.all_files(snapshot)), sha=snapshot.sha, blobs=blobs)
+
+
+def _flag(value: str | None) -> bool:
+    return value is not None and value.lower() in ("1", "true", "yes")
+
+
+@router.get("/api/{type_plural}/{namespace}/{name}")
+async def repo_info(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    blobs = _flag(request.query_params.get("blobs"))
+    data = await run_in_threadpool(
+        _info, get_hub(request), actor, RepoType.parse(type_plural), RepoId.of(namespace, name), None, blobs
+    )
+    return JSONResponse(data)
+
+
+@router.get("/api/{type_plural}/{namespace}/{name}/revision/{revision:path}")
+async def repo_info_at(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    blobs = _flag(request.query_params.get("blobs"))
+    data = await run_in_threadpool(
+        _info,
+        get_hub(request),
+        actor,
+        RepoType.parse(type_plural),
+        RepoId.of(namespace, name),
+        unmask(revision),
+        blobs,
+    )
+    return JSONResponse(data)
+
+
+def _list_params(request: Request, repo_type: RepoType) -> repos.RepoQuery:
+    params = request.query_params
+    try:
+        limit = int(params.get("limit") or 1000)
+    except ValueError:
+        raise InvalidArgument("'limit' must be an integer") from None
+    tags = tuple(params.getlist("filter")) + tuple(params.getlist("tags"))
+    for key in ("library", "language", "pipeline_tag", "license"):
+        for value in params.getlist(key):
+            tags += (f"license:{value}" if key == "license" else value,)
+    direction = params.get("direction")
+    return repos.RepoQuery(
+        repo_type=repo_type,
+        search=params.get("search") or "",
+        author=params.get("author") or "",
+        tags=tags,
+        sort=params.get("sort") or "lastModified",
+        descending=direction != "1",
+        limit=max(1, min(limit, 1000)),
+        offset=parse_cursor(params.get("cursor")),
+    )
+
+
+def _list(request: Request, actor: Actor, repo_type: RepoType) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    hub = get_hub(request)
+    query = _list_params(request, repo_type)
+    found = repos.list_repos(hub, actor, query)
+    full = _flag(request.query_params.get("full"))
+    out = []
+    for view in found:
+        siblings = None
+        if full:
+            snapshot = files.at_revision(hub, actor, view, None)
+            siblings = list(files.all_files(snapshot))
+        out.append(repo_json(view, siblings=siblings))
+    headers = next_link(request, query.offset + len(found)) if len(found) == query.limit else {}
+    return out, headers
+
+
+@router.get("/api/{type_plural}")
+async def list_repos(request: Request, type_plural: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    repo_type = RepoType.parse(type_plural)
+    data, headers = await run_in_threadpool(_list, request, actor, repo_type)
+    return JSONResponse(data, headers=headers)

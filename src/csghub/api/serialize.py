@@ -1,0 +1,83 @@
+"""JSON shapes of the Hugging Face API, built from service values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from csghub.core.names import RepoType
+from csghub.git.repository import CommitInfo, TreeEntry
+from csghub.services.repos import RepoView
+
+
+def iso(value: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, the format huggingface_hub parses."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def repo_json(
+    repo: RepoView, *, siblings: list[TreeEntry] | None = None, sha: str | None = None, blobs: bool = False
+) -> dict[str, Any]:
+    card = repo.card_data
+    out: dict[str, Any] = {
+        "_id": f"{repo.type.value}-{repo.id}",
+        "id": repo.full_name,
+        "author": repo.namespace,
+        "sha": sha or repo.head_sha,
+        "lastModified": iso(repo.updated_at),
+        "createdAt": iso(repo.created_at),
+        "private": repo.private,
+        "disabled": False,
+        "gated": False,
+        "downloads": repo.downloads,
+        "likes": repo.likes,
+        "tags": repo.tags,
+        "cardData": card,
+        "description": repo.description,
+        "default_branch": repo.default_branch,
+    }
+    if repo.type is RepoType.MODEL:
+        out["modelId"] = repo.full_name
+        if card.get("pipeline_tag"):
+            out["pipeline_tag"] = card["pipeline_tag"]
+        if card.get("library_name"):
+            out["library_name"] = card["library_name"]
+    if repo.type is RepoType.SPACE:
+        out["sdk"] = card.get("sdk")
+    if siblings is not None:
+        out["siblings"] = [sibling_json(e, blobs=blobs) for e in siblings]
+        out["usedStorage"] = sum(e.lfs.size if e.lfs else e.size for e in siblings)
+    return out
+
+
+def sibling_json(entry: TreeEntry, *, blobs: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"rfilename": entry.path}
+    if blobs:
+        out["blobId"] = entry.oid
+        out["size"] = entry.lfs.size if entry.lfs else entry.size
+        if entry.lfs:
+            out["lfs"] = {"sha256": entry.lfs.oid, "size": entry.lfs.size, "pointerSize": entry.size}
+    return out
+
+
+def tree_entry_json(entry: TreeEntry, last_commit: CommitInfo | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": entry.kind, "oid": entry.oid, "size": entry.size, "path": entry.path}
+    if entry.kind == "file" and entry.lfs:
+        out["size"] = entry.lfs.size
+        out["lfs"] = {"oid": entry.lfs.oid, "size": entry.lfs.size, "pointerSize": entry.size}
+    if last_commit is not None:
+        out["lastCommit"] = {"id": last_commit.sha, "title": last_commit.title, "date": iso(last_commit.date)}
+    return out
+
+
+def commit_json(commit: CommitInfo) -> dict[str, Any]:
+    return {
+        "id": commit.sha,
+        "title": commit.title,
+        "message": commit.message,
+        "authors": [{"user": commit.author_name, "email": commit.author_email}],
+        "date": iso(commit.date),
+        "parents": list(commit.parents),
+    }

@@ -1,0 +1,31 @@
+"""Git hooks, run by `git receive-pack` in its own process with the settings passed in the environment."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from csghub.config import load_settings
+from csghub.core.errors import HubError
+
+
+def run_hook(name: str, environ: Mapping[str, str], stdin: str) -> int:
+    from csghub.app import build_hub
+    from csghub.services import pushes
+
+    if name != "pre-receive":
+        return 0
+    raw = json.loads(environ["CSGHUB_HOOK_SETTINGS"])
+    overrides = {key: value for key, value in raw.items() if key != "data_dir"}
+    settings = load_settings({}, None, {"data_dir": Path(raw["data_dir"]), **overrides})
+    hub = build_hub(settings, run_migrations=False)
+    try:
+        pushes.check_push(hub, int(environ["CSGHUB_HOOK_REPO_ID"]), pushes.parse_ref_updates(stdin))
+    except HubError as exc:
+        # git relays hook stderr to the pusher as "remote: ..." lines.
+        for line in exc.message.splitlines():
+            print(f"csghub: {line}", file=sys.stderr)
+        return 1
+    return 0

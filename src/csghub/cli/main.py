@@ -1,0 +1,149 @@
+"""The `csghub` command: serve, migrate, admin commands, and the git hook entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from csghub.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="CSGHub: a self-hosted hub for LLM assets.")
+admin = typer.Typer(no_args_is_help=True, help="Administrative commands (users, organizations, tokens).")
+app.add_typer(admin, name="admin")
+
+
+def _settings(data_dir: Path | None, config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(os.environ, config, {"data_dir": data_dir, **overrides})
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+DataDir = typer.Option(None, "--data-dir", help="Where repositories, blobs and the database live.")
+ConfigFile = typer.Option(None, "--config", help="A csghub.toml file.")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", help="Port to listen on (default 8080; 0 picks a free one)."),
+    data_dir: Path | None = DataDir,
+    config: Path | None = ConfigFile,
+) -> None:
+    """Start the hub: apply migrations, then serve the API, git and LFS over HTTP."""
+    import logging
+    import socket
+
+    import uvicorn
+
+    from csghub.app import create_app
+
+    settings = _settings(data_dir, config, host=host, port=port if port else None)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        application = create_app(settings)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, 0 if port == 0 else settings.port))
+    bound = sock.getsockname()[1]
+    typer.echo(f"CSGHub listening on http://{settings.host}:{bound} (data in {settings.data_dir})", err=True)
+    server = uvicorn.Server(
+        uvicorn.Config(application, log_level=settings.log_level, timeout_keep_alive=30, access_log=False)
+    )
+    server.run(sockets=[sock])
+
+
+@app.command()
+def migrate(data_dir: Path | None = DataDir, config: Path | None = ConfigFile) -> None:
+    """Apply database migrations and exit."""
+    from csghub.app import build_hub
+
+    build_hub(_settings(data_dir, config))
+    typer.echo("database is up to date", err=True)
+
+
+def _hub(data_dir: Path | None, config: Path | None):  # type: ignore[no-untyped-def]
+    from csghub.app import build_hub
+
+    return build_hub(_settings(data_dir, config))
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1) from None
+
+
+@admin.command("create-user")
+def create_user(
+    name: str,
+    email: str = typer.Option("", "--email"),
+    password: str = typer.Option("", "--password"),
+    is_admin: bool = typer.Option(False, "--admin", help="Make the user a site administrator."),
+    data_dir: Path | None = DataDir,
+    config: Path | None = ConfigFile,
+) -> None:
+    """Create a user account."""
+    from csghub.core.errors import HubError
+    from csghub.services import accounts
+
+    try:
+        accounts.create_user(_hub(data_dir, config), name, email=email, password=password, is_admin=is_admin)
+    except HubError as exc:
+        _fail(exc)
+    typer.echo(f"created user {name}", err=True)
+
+
+@admin.command("create-org")
+def create_org(
+    name: str,
+    owner: str = typer.Option(..., "--owner", help="The user who administers the organization."),
+    data_dir: Path | None = DataDir,
+    config: Path | None = ConfigFile,
+) -> None:
+    """Create an organization owned by a user."""
+    from csghub.core.errors import HubError
+    from csghub.services import accounts
+
+    try:
+        accounts.create_org(_hub(data_dir, config), name, owner=owner)
+    except HubError as exc:
+        _fail(exc)
+    typer.echo(f"created organization {name}", err=True)
+
+
+@admin.command("create-token")
+def create_token(
+    user: str,
+    name: str = typer.Option("default", "--name"),
+    scope: str = typer.Option("write", "--scope", help="read or write"),
+    data_dir: Path | None = DataDir,
+    config: Path | None = ConfigFile,
+) -> None:
+    """Create an access token for a user; prints only the token on stdout."""
+    from csghub.core.errors import HubError
+    from csghub.services import accounts
+
+    try:
+        token = accounts.create_token(_hub(data_dir, config), user, name=name, scope=scope)
+    except HubError as exc:
+        _fail(exc)
+    typer.echo(token)
+
+
+@app.command("hook", hidden=True)
+def hook(name: str) -> None:
+    """Entry point of the git hooks installed in every repository (run by git, not by people)."""
+    from csghub.cli.hooks import run_hook
+
+    sys.exit(run_hook(name, os.environ, sys.stdin.read()))
+
+
+def main() -> None:
+    app()

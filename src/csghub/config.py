@@ -1,0 +1,183 @@
+"""Settings: defaults, then the TOML file, then CSGHUB_* environment variables.
+
+One frozen Settings object is built at start-up and passed explicitly; nothing is read at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+MiB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A setting is unknown, of the wrong type, or unusable; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = Path("csghub-data")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Empty means an SQLite file inside data_dir.
+    database_url: str = ""
+    # Base URL clients reach the hub on, used in LFS hrefs; empty means derive it from each request.
+    public_url: str = ""
+    storage: str = "local"
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    # Files at least this large (or matching .gitattributes LFS rules) are kept in LFS storage.
+    lfs_threshold: int = 10 * MiB
+    # Answer `lfs` in preupload for large and binary files. huggingface_hub with hf_xet installed sends
+    # every such file through Xet, which this hub does not speak yet, so the safe default is `regular`
+    # (files arrive inline, are streamed to disk, and are still stored as LFS objects). Turn it on only
+    # where clients run with HF_HUB_DISABLE_XET=1 (or without hf_xet) to use the LFS batch API.
+    preupload_lfs: bool = False
+    # Part size offered for LFS multipart uploads.
+    lfs_part_size: int = 64 * MiB
+    # Seconds a presigned or signed transfer URL stays valid.
+    transfer_url_ttl: int = 3600
+    log_level: str = "info"
+    # Generated into data_dir on first start when empty; never shipped as a default.
+    secret_key: str = field(default="", repr=False)
+
+    @property
+    def repos_dir(self) -> Path:
+        return self.data_dir / "repos"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'csghub.db').resolve()}"
+
+
+_FIELDS = {f.name: f for f in fields(Settings)}
+_ENV_PREFIX = "CSGHUB_"
+# Environment variables that start with the prefix but are not settings.
+_ENV_NOT_SETTINGS = {"CSGHUB_CONFIG", "CSGHUB_DOMAIN", "CSGHUB_TOKEN", "CSGHUB_DISABLE_XNET"}
+
+
+def _coerce(key: str, value: Any) -> Any:
+    kind = _FIELDS[key].type
+    try:
+        if kind in ("int", int):
+            if isinstance(value, bool):
+                raise ValueError(value)
+            return int(value)
+        if kind in ("bool", bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind in ("Path", Path):
+            return Path(str(value))
+        if kind in ("str", str):
+            if not isinstance(value, str | int | float):
+                raise ValueError(value)
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"Setting '{key}' has an invalid value {value!r} (expected {kind})") from None
+    return value
+
+
+def _from_mapping(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in _FIELDS:
+            raise ConfigError(f"Unknown setting '{key}' in {origin}")
+        out[key] = _coerce(key, value)
+    return out
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values = {
+        key[len(_ENV_PREFIX) :].lower(): value
+        for key, value in environ.items()
+        if key.startswith(_ENV_PREFIX) and key not in _ENV_NOT_SETTINGS
+    }
+    return _from_mapping(values, "the environment (CSGHUB_*)")
+
+
+def load_settings(
+    environ: Mapping[str, str],
+    path: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings; `path` (or CSGHUB_CONFIG) names an optional TOML file."""
+    merged: dict[str, Any] = {}
+    config_path = path or (Path(environ["CSGHUB_CONFIG"]) if environ.get("CSGHUB_CONFIG") else None)
+    if config_path is not None:
+        try:
+            with open(config_path, "rb") as fh:
+                merged.update(_from_mapping(tomllib.load(fh), str(config_path)))
+        except FileNotFoundError:
+            raise ConfigError(f"Config file '{config_path}' does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Config file '{config_path}' is not valid TOML: {exc}") from None
+    merged.update(_from_environ(environ))
+    merged.update(_from_mapping({k: v for k, v in (overrides or {}).items() if v is not None}, "arguments"))
+    settings = Settings(**merged)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if settings.storage not in ("local", "s3"):
+        raise ConfigError(f"Setting 'storage' must be 'local' or 's3', not '{settings.storage}'")
+    if settings.storage == "s3" and not settings.s3_bucket:
+        raise ConfigError("Setting 's3_bucket' is required when storage is 's3'")
+    if not 0 < settings.port < 65536:
+        raise ConfigError(f"Setting 'port' must be between 1 and 65535, not {settings.port}")
+    if settings.lfs_part_size < 5 * MiB:
+        raise ConfigError("Setting 'lfs_part_size' must be at least 5 MiB (the S3 minimum)")
+
+
+def prepare_data_dir(settings: Settings) -> Settings:
+    """Create the data directory layout and the secret key; fatal if the directory is unwritable."""
+    try:
+        for folder in (settings.data_dir, settings.repos_dir, settings.blobs_dir, settings.tmp_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        probe = settings.tmp_dir / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"Setting 'data_dir': '{settings.data_dir}' is not writable ({exc})") from None
+    if settings.secret_key:
+        return settings
+    key_file = settings.data_dir / "secret_key"
+    if not key_file.exists():
+        # Written beside, then renamed, so a concurrent start never reads a half-written key.
+        tmp = key_file.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return dataclasses.replace(settings, secret_key=key_file.read_text().strip())

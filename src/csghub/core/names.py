@@ -1,0 +1,173 @@
+"""Names the hub accepts: repository types and ids, revisions and file paths.
+
+Everything a user types that ends up in a file system path or a git argv is validated here first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from csghub.core.errors import InvalidArgument
+
+
+class RepoType(StrEnum):
+    MODEL = "model"
+    DATASET = "dataset"
+    CODE = "code"
+    SPACE = "space"
+
+    @property
+    def plural(self) -> str:
+        return f"{self.value}s"
+
+    @classmethod
+    def parse(cls, value: str | None) -> RepoType:
+        """Accept singular or plural spellings, as both clients send."""
+        if value is None or value == "":
+            return cls.MODEL
+        key = value.lower()
+        if key.endswith("s"):
+            key = key[:-1]
+        try:
+            return cls(key)
+        except ValueError:
+            raise InvalidArgument(f"Invalid repo type '{value}': expected one of model, dataset, code, space") from None
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,94}[A-Za-z0-9_]$|^[A-Za-z0-9]$")
+
+# Namespaces share the URL space with the hub's own top-level routes.
+RESERVED_NAMESPACES = frozenset(
+    {
+        "api",
+        "hf",
+        "csg",
+        "models",
+        "datasets",
+        "spaces",
+        "codes",
+        "static",
+        "health",
+        "login",
+        "logout",
+        "signup",
+        "settings",
+        "new",
+        "admin",
+        "organizations",
+        "xet",
+        "lfs",
+        "docs",
+        "assets",
+        "user",
+        "users",
+        "orgs",
+        "search",
+    }
+)
+
+
+def validate_name(value: str, *, what: str = "name") -> str:
+    """A namespace or repository name: letters, digits, '-', '_', '.', no '--' or '..'."""
+    if not isinstance(value, str) or not _NAME_RE.match(value) or "--" in value or ".." in value:
+        raise InvalidArgument(
+            f"Invalid {what} '{value}': use 1-96 letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit, without '--' or '..'"
+        )
+    if value.endswith(".git"):
+        raise InvalidArgument(f"Invalid {what} '{value}': must not end with '.git'")
+    return value
+
+
+def validate_namespace(value: str) -> str:
+    validate_name(value, what="namespace")
+    if value.lower() in RESERVED_NAMESPACES:
+        raise InvalidArgument(f"Invalid namespace '{value}': the name is reserved")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RepoId:
+    namespace: str
+    name: str
+
+    @classmethod
+    def parse(cls, value: str) -> RepoId:
+        parts = value.split("/")
+        if len(parts) != 2:
+            raise InvalidArgument(f"Invalid repo id '{value}': expected 'namespace/name'")
+        return cls.of(parts[0], parts[1])
+
+    @classmethod
+    def of(cls, namespace: str, name: str) -> RepoId:
+        return cls(validate_namespace(namespace), validate_name(name, what="repo name"))
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+
+
+def is_commit_sha(value: str) -> bool:
+    return bool(_SHA_RE.match(value))
+
+
+def validate_ref_name(value: str, *, what: str = "branch") -> str:
+    """A branch or tag name, following git check-ref-format, so it is safe in argv and refs/."""
+    if (
+        not value
+        or len(value) > 200
+        or _BAD_REF_CHARS.search(value)
+        or value.startswith(("-", "/", "."))
+        or value.endswith(("/", ".", ".lock"))
+        or ".." in value
+        or "//" in value
+        or "@{" in value
+        or value == "@"
+        or any(part.startswith(".") or part.endswith(".lock") for part in value.split("/"))
+    ):
+        raise InvalidArgument(f"Invalid {what} name '{value}'")
+    return value
+
+
+def validate_revision(value: str) -> str:
+    """A branch, tag, full ref or commit sha as given by a client."""
+    if is_commit_sha(value):
+        return value
+    name = value
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if value.startswith(prefix):
+            name = value[len(prefix) :]
+    return validate_ref_name(name, what="revision") and value
+
+
+_MAX_PATH = 4096
+
+
+def validate_path(value: str) -> str:
+    """A file path inside a repository: relative, no '.', '..' or '.git' component, no NUL."""
+    if not isinstance(value, str) or not value or len(value.encode()) > _MAX_PATH:
+        raise InvalidArgument(f"Invalid path '{value}': must be a non-empty relative path")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in value) or "\\" in value:
+        raise InvalidArgument(f"Invalid path '{value}': contains a forbidden character")
+    if value.startswith("/"):
+        raise InvalidArgument(f"Invalid path '{value}': must be relative, not absolute")
+    parts = value.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise InvalidArgument(f"Invalid path '{value}': empty, '.' or '..' components are not allowed")
+        if part.lower() == ".git":
+            raise InvalidArgument(f"Invalid path '{value}': '.git' is reserved")
+    return value
+
+
+def normalize_folder(value: str) -> str:
+    """A folder prefix ('' for the root), validated like a path."""
+    value = value.strip("/")
+    if value == "":
+        return ""
+    return validate_path(value)

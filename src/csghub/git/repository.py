@@ -1,0 +1,385 @@
+"""A bare git repository: create, read (pygit2, in-process) and write commits and refs.
+
+Writes build trees in an in-memory index and move refs with `git update-ref NEW OLD`, a compare-and-swap,
+so a concurrent push or commit is detected instead of silently overwritten.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import pygit2
+
+from csghub.core.errors import Conflict, EntryNotFound, GitError, InvalidArgument, RevisionNotFound
+from csghub.core.names import is_commit_sha
+from csghub.git.lfs import POINTER_MAX_SIZE, LfsPointer, parse_pointer
+from csghub.git.runner import git_env, run_git
+
+ZERO_SHA = "0" * 40
+_HOOKS = ("pre-receive",)
+_HOOK_SCRIPT = """#!/bin/sh
+# Installed by csghub: checks pushed LFS pointers against the blob store.
+[ -n "$CSGHUB_HOOK_PYTHON" ] || exit 0
+exec "$CSGHUB_HOOK_PYTHON" -m csghub hook {name}
+"""
+
+# Kept in every repository's config: packed objects and bitmaps keep clones fast.
+_REPO_CONFIG = {
+    "core.logAllRefUpdates": "false",
+    "receive.unpackLimit": "1",
+    "receive.advertisePushOptions": "true",
+    "receive.denyNonFastForwards": "false",
+    "uploadpack.allowFilter": "true",
+    "uploadpack.allowAnySHA1InWant": "true",
+    "repack.writeBitmaps": "true",
+    "pack.writeBitmapHashCache": "true",
+    "gc.auto": "1000",
+    "gc.autoPackLimit": "20",
+    "gc.autoDetach": "false",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    path: str
+    kind: str  # "file" | "directory"
+    oid: str
+    size: int
+    lfs: LfsPointer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    sha: str
+    title: str
+    message: str
+    author_name: str
+    author_email: str
+    date: datetime
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FileChange:
+    """One path of a commit: a blob to write (by oid), or None to delete."""
+
+    path: str
+    blob_oid: str | None
+
+
+def _commit_info(commit: pygit2.Commit) -> CommitInfo:
+    message = commit.message
+    return CommitInfo(
+        sha=str(commit.id),
+        title=message.split("\n", 1)[0],
+        message=message,
+        author_name=commit.author.name,
+        author_email=commit.author.email,
+        date=datetime.fromtimestamp(commit.commit_time, UTC),
+        parents=tuple(str(p) for p in commit.parent_ids),
+    )
+
+
+class GitRepo:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._repo: pygit2.Repository | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    @classmethod
+    def init_bare(cls, path: Path, default_branch: str = "main") -> GitRepo:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["git", "init", "--quiet", "--bare", f"--initial-branch={default_branch}", str(path)],
+            check=True,
+            capture_output=True,
+            env=git_env(),
+        )
+        repo = cls(path)
+        for key, value in _REPO_CONFIG.items():
+            run_git(path, "config", key, value)
+        repo.install_hooks()
+        return repo
+
+    def install_hooks(self) -> None:
+        hooks = self.path / "hooks"
+        hooks.mkdir(exist_ok=True)
+        for sample in hooks.glob("*.sample"):
+            sample.unlink()
+        for name in _HOOKS:
+            hook = hooks / name
+            hook.write_text(_HOOK_SCRIPT.format(name=name))
+            hook.chmod(0o755)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    @property
+    def repo(self) -> pygit2.Repository:
+        if self._repo is None:
+            try:
+                self._repo = pygit2.Repository(str(self.path))
+            except pygit2.GitError as exc:
+                raise GitError(f"Cannot open repository storage: {exc}") from None
+        return self._repo
+
+    # --- refs --------------------------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        return bool(self.repo.is_empty)
+
+    def resolve(self, revision: str) -> str:
+        """A branch, tag, full ref or commit sha to a commit sha; RevisionNotFound otherwise."""
+        repo = self.repo
+        candidates = [revision] if revision.startswith("refs/") else [f"refs/heads/{revision}", f"refs/tags/{revision}"]
+        for name in candidates:
+            try:
+                ref = repo.references.get(name)
+            except (pygit2.InvalidSpecError, ValueError):
+                ref = None
+            if ref is not None:
+                return str(ref.peel(pygit2.Commit).id)
+        if is_commit_sha(revision):
+            obj = repo.get(revision)
+            if isinstance(obj, pygit2.Commit):
+                return revision
+        raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+    def ref_target(self, ref: str) -> str | None:
+        found = self.repo.references.get(ref)
+        return None if found is None else str(found.peel(pygit2.Commit).id)
+
+    def _refs(self, prefix: str) -> list[tuple[str, str]]:
+        out = []
+        for name in self.repo.references:
+            if name.startswith(prefix):
+                ref = self.repo.references[name]
+                out.append((name[len(prefix) :], str(ref.peel(pygit2.Commit).id)))
+        return sorted(out)
+
+    def branches(self) -> list[tuple[str, str]]:
+        return self._refs("refs/heads/")
+
+    def tags(self) -> list[tuple[str, str]]:
+        return self._refs("refs/tags/")
+
+    def all_ref_targets(self) -> dict[str, str]:
+        return {name: str(self.repo.references[name].resolve().target) for name in self.repo.references}
+
+    def update_ref(self, ref: str, new: str, old: str | None) -> None:
+        """Move `ref` to `new` only if it still points at `old` (None: must not exist)."""
+        proc = run_git(self.path, "update-ref", ref, new, old or ZERO_SHA, check=False)
+        if proc.returncode != 0:
+            raise Conflict(f"{ref} was updated concurrently; retry against its new head")
+
+    def delete_ref(self, ref: str) -> None:
+        run_git(self.path, "update-ref", "-d", ref)
+
+    def set_head(self, branch: str) -> None:
+        run_git(self.path, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def commit(self, sha: str) -> CommitInfo:
+        obj = self.repo.get(sha)
+        if not isinstance(obj, pygit2.Commit):
+            raise RevisionNotFound(f"Invalid rev id: {sha}")
+        return _commit_info(obj)
+
+    def log(self, sha: str, *, skip: int = 0, limit: int = 50) -> tuple[list[CommitInfo], int]:
+        """Commits reachable from `sha`, newest first, with the total count."""
+        walker = self.repo.walk(pygit2.Oid(hex=sha), pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
+        out: list[CommitInfo] = []
+        total = 0
+        for commit in walker:
+            if skip <= total < skip + limit:
+                out.append(_commit_info(commit))
+            total += 1
+        return out, total
+
+    def _tree_at(self, sha: str, folder: str) -> pygit2.Tree:
+        tree = self.repo[sha].peel(pygit2.Tree)
+        if folder:
+            try:
+                obj = tree[folder]
+            except KeyError:
+                raise EntryNotFound(f"Folder '{folder}' does not exist at revision {sha[:12]}") from None
+            if obj.type != pygit2.enums.ObjectType.TREE:
+                raise EntryNotFound(f"'{folder}' is a file, not a folder")
+            tree = self.repo[obj.id].peel(pygit2.Tree)
+        return tree
+
+    def _entry(self, path: str, obj: pygit2.Object) -> TreeEntry:
+        if obj.type == pygit2.enums.ObjectType.TREE:
+            return TreeEntry(path=path, kind="directory", oid=str(obj.id), size=0)
+        _, size = self.repo.odb.read_header(obj.id)
+        lfs = None
+        if size <= POINTER_MAX_SIZE:
+            lfs = parse_pointer(self.repo[obj.id].read_raw())
+        return TreeEntry(path=path, kind="file", oid=str(obj.id), size=size, lfs=lfs)
+
+    def list_tree(self, sha: str, folder: str = "", *, recursive: bool = False) -> Iterator[TreeEntry]:
+        """Entries under `folder`, directories before their contents when recursive."""
+        tree = self._tree_at(sha, folder)
+        prefix = f"{folder}/" if folder else ""
+        stack: list[tuple[str, pygit2.Tree]] = [(prefix, tree)]
+        while stack:
+            base, current = stack.pop(0)
+            for obj in current:
+                if obj.type == pygit2.enums.ObjectType.COMMIT:  # submodule: nothing to list
+                    continue
+                path = base + str(obj.name)
+                yield self._entry(path, obj)
+                if recursive and obj.type == pygit2.enums.ObjectType.TREE:
+                    stack.append((path + "/", self.repo[obj.id].peel(pygit2.Tree)))
+
+    def entry(self, sha: str, path: str) -> TreeEntry:
+        tree = self.repo[sha].peel(pygit2.Tree)
+        try:
+            obj = tree[path]
+        except KeyError:
+            raise EntryNotFound(f"Entry not found: '{path}' at revision {sha[:12]}") from None
+        return self._entry(path, obj)
+
+    def read_small_blob(self, oid: str) -> bytes:
+        return bytes(self.repo[oid].read_raw())
+
+    def stream_blob(self, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream a blob through `git cat-file`, so a large blob never sits whole in memory."""
+        proc = subprocess.Popen(
+            ["git", f"--git-dir={self.path}", "cat-file", "blob", oid],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=git_env(),
+        )
+        assert proc.stdout is not None
+        try:
+            position = 0
+            while True:
+                chunk = proc.stdout.read(1024 * 1024)
+                if not chunk:
+                    break
+                lo, hi = position, position + len(chunk)
+                position = hi
+                if hi <= start:
+                    continue
+                if end is not None and lo >= end:
+                    break
+                yield chunk[max(start - lo, 0) : (len(chunk) if end is None else min(end - lo, len(chunk)))]
+        finally:
+            proc.stdout.close()
+            proc.kill()
+            proc.wait()
+
+    # --- writing -----------------------------------------------------------------------------------
+
+    def write_blob(self, data: bytes) -> str:
+        return str(self.repo.create_blob(data))
+
+    def write_blob_from_file(self, fh: BinaryIO) -> str:
+        return str(self.repo.create_blob_fromiobase(fh))
+
+    def write_blob_from_path(self, path: Path) -> str:
+        return str(self.repo.create_blob_fromdisk(str(path)))
+
+    def create_commit(
+        self,
+        *,
+        parent: str | None,
+        changes: list[FileChange],
+        deleted_folders: list[str],
+        message: str,
+        author_name: str,
+        author_email: str,
+    ) -> str:
+        """Write a commit on top of `parent` (None for the first commit); the ref is not moved."""
+        index = pygit2.Index()
+        if parent is not None:
+            index.read_tree(self.repo[parent].peel(pygit2.Tree))
+        for folder in deleted_folders:
+            prefix = folder.rstrip("/") + "/"
+            doomed = [e.path for e in index if e.path.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFound(f"Folder '{folder}' does not exist")
+            for path in doomed:
+                index.remove(path)
+        existing = {e.path for e in index}
+        for change in changes:
+            if change.blob_oid is None:
+                if change.path not in existing:
+                    raise EntryNotFound(f"File '{change.path}' does not exist, so it cannot be deleted")
+                index.remove(change.path)
+                existing.discard(change.path)
+        for change in changes:
+            if change.blob_oid is None:
+                continue
+            self._check_no_conflict(existing, change.path)
+            index.add(pygit2.IndexEntry(change.path, pygit2.Oid(hex=change.blob_oid), pygit2.enums.FileMode.BLOB))
+            existing.add(change.path)
+        tree = index.write_tree(self.repo)
+        signature = pygit2.Signature(author_name or "csghub", author_email or "noreply@csghub.local")
+        parents = [pygit2.Oid(hex=parent)] if parent else []
+        oid = self.repo.create_commit(None, signature, signature, message, tree, parents)
+        return str(oid)
+
+    @staticmethod
+    def _check_no_conflict(existing: set[str], path: str) -> None:
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in existing:
+                raise InvalidArgument(f"Cannot add '{path}': '{'/'.join(parts[:i])}' is a file")
+        prefix = path + "/"
+        if any(p.startswith(prefix) for p in existing):
+            raise InvalidArgument(f"Cannot add file '{path}': a folder of that name exists")
+
+    def lfs_pointers_between(self, new_tips: list[str], old_tips: list[str]) -> list[LfsPointer]:
+        """LFS pointers in blobs reachable from new_tips but not from old_tips.
+
+        Runs through git programs (not pygit2) so that inside a pre-receive hook it sees the pushed
+        objects, which git keeps in a quarantine directory named only by environment variables.
+        """
+        if not new_tips:
+            return []
+        args = ["rev-list", "--objects", *new_tips]
+        if old_tips:
+            args += ["--not", *old_tips]
+        listing = run_git(self.path, *args).stdout
+        ids = b"\n".join(line.split(b" ", 1)[0] for line in listing.splitlines() if line)
+        if not ids:
+            return []
+        check = run_git(
+            self.path,
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+            input=ids + b"\n",
+        ).stdout
+        small = [
+            fields[0]
+            for fields in (line.split() for line in check.splitlines())
+            if len(fields) == 3 and fields[1] == b"blob" and int(fields[2]) <= POINTER_MAX_SIZE
+        ]
+        if not small:
+            return []
+        batch = run_git(self.path, "cat-file", "--batch", input=b"\n".join(small) + b"\n").stdout
+        pointers: list[LfsPointer] = []
+        pos = 0
+        while pos < len(batch):
+            header_end = batch.index(b"\n", pos)
+            _, _, size = batch[pos:header_end].split()
+            body = batch[header_end + 1 : header_end + 1 + int(size)]
+            pos = header_end + 1 + int(size) + 1
+            pointer = parse_pointer(body)
+            if pointer is not None:
+                pointers.append(pointer)
+        return pointers
+
+    def maintain(self) -> None:
+        """Pack loose objects once enough accumulate (git's own heuristics), keeping clones fast."""
+        run_git(self.path, "gc", "--auto", "--quiet", check=False)

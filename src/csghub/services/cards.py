@@ -1,0 +1,114 @@
+"""Model cards: README.md front matter becomes cardData, and cardData plus file names become tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from csghub.core.errors import InvalidArgument
+
+# File name endings that tell which library a repository is for.
+_LIBRARY_BY_SUFFIX = {
+    ".safetensors": "safetensors",
+    ".gguf": "gguf",
+    ".onnx": "onnx",
+    ".bin": "pytorch",
+    ".pt": "pytorch",
+    ".pth": "pytorch",
+}
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """The YAML between leading '---' lines, and the rest of the document."""
+    if not text.startswith("---"):
+        return None, text
+    lines = text.splitlines(keepends=True)
+    if lines[0].strip() != "---":
+        return None, text
+    for i in range(1, len(lines)):
+        if lines[i].strip() == "---":
+            return "".join(lines[1:i]), "".join(lines[i + 1 :])
+    return None, text
+
+
+def parse_card_data(readme: str) -> dict[str, Any]:
+    """Front matter as a dict; invalid YAML yields {} so a bad card never blocks a push."""
+    yaml_text, _ = split_front_matter(readme)
+    if yaml_text is None:
+        return {}
+    try:
+        data = yaml.safe_load(yaml_text)
+    except yaml.YAMLError:
+        return {}
+    return _jsonable(data) if isinstance(data, dict) else {}
+
+
+def validate_card_yaml(content: str) -> dict[str, Any]:
+    """Strict validation for the validate-yaml endpoint (a README or bare YAML): errors name the problem."""
+    front, _ = split_front_matter(content)
+    if front is not None:
+        content = front
+    elif content.lstrip().startswith("#") or "\n# " in content:
+        return {}  # a README without front matter has no metadata to validate
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"Invalid YAML in model card metadata: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidArgument("Model card metadata must be a YAML mapping")
+    for key in ("tags", "datasets", "language"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, str | list):
+            raise InvalidArgument(f"Model card metadata field '{key}' must be a string or a list")
+    return _jsonable(data)
+
+
+def _jsonable(value: Any) -> Any:
+    """YAML dates and other scalars become strings so cardData always serializes as JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(v) for v in value if v is not None]
+    return [str(value)]
+
+
+def derive_tags(card: dict[str, Any], file_paths: Iterable[str]) -> list[str]:
+    tags: list[str] = []
+
+    def add(tag: str) -> None:
+        if tag and tag not in tags:
+            tags.append(tag)
+
+    for name in _as_list(card.get("library_name")):
+        add(name)
+    for path in file_paths:
+        for suffix, library in _LIBRARY_BY_SUFFIX.items():
+            if path.endswith(suffix):
+                add(library)
+    for tag in _as_list(card.get("tags")):
+        add(tag)
+    if card.get("pipeline_tag"):
+        add(str(card["pipeline_tag"]))
+    for dataset in _as_list(card.get("datasets")):
+        add(f"dataset:{dataset}")
+    for base in _as_list(card.get("base_model")):
+        add(f"base_model:{base}")
+    for lang in _as_list(card.get("language")):
+        add(lang)
+    for lic in _as_list(card.get("license")):
+        add(f"license:{lic}")
+    return tags

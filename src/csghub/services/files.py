@@ -1,0 +1,97 @@
+"""Reading a repository at a revision: tree listings, path info, commit history and file contents."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from csghub.core.errors import EntryNotFound
+from csghub.core.names import normalize_folder, validate_path, validate_revision
+from csghub.git.repository import CommitInfo, GitRepo, TreeEntry
+from csghub.services.context import Hub
+from csghub.services.permissions import Action, Actor, authorize
+from csghub.services.repos import RepoView
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A repository pinned to one commit."""
+
+    repo: RepoView
+    git: GitRepo
+    sha: str
+
+
+def at_revision(hub: Hub, actor: Actor, repo: RepoView, revision: str | None) -> Snapshot:
+    authorize(actor, Action.READ, repo.resource)
+    git = hub.git(repo.id)
+    sha = git.resolve(validate_revision(revision or repo.default_branch))
+    return Snapshot(repo, git, sha)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_files(path: Path, sha: str) -> tuple[TreeEntry, ...]:
+    # Keyed by commit sha, which never changes meaning: safe to cache for the server's lifetime.
+    return tuple(e for e in GitRepo(path).list_tree(sha, recursive=True) if e.kind == "file")
+
+
+def all_files(snapshot: Snapshot) -> tuple[TreeEntry, ...]:
+    return _cached_files(snapshot.git.path, snapshot.sha)
+
+
+def list_tree(snapshot: Snapshot, folder: str = "", *, recursive: bool = False) -> Iterator[TreeEntry]:
+    return snapshot.git.list_tree(snapshot.sha, normalize_folder(folder), recursive=recursive)
+
+
+def paths_info(snapshot: Snapshot, paths: list[str]) -> list[TreeEntry]:
+    """Entries for the given paths; paths that don't exist are left out, as clients expect."""
+    out = []
+    for path in paths:
+        try:
+            out.append(snapshot.git.entry(snapshot.sha, validate_path(path.strip("/"))))
+        except EntryNotFound:
+            continue
+    return out
+
+
+def get_entry(snapshot: Snapshot, path: str) -> TreeEntry:
+    entry = snapshot.git.entry(snapshot.sha, validate_path(path))
+    if entry.kind != "file":
+        raise EntryNotFound(f"'{path}' is a folder, not a file")
+    return entry
+
+
+def history(snapshot: Snapshot, *, skip: int = 0, limit: int = 50) -> tuple[list[CommitInfo], int]:
+    return snapshot.git.log(snapshot.sha, skip=skip, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class FileContent:
+    entry: TreeEntry
+    size: int
+    etag: str
+
+    @property
+    def is_lfs(self) -> bool:
+        return self.entry.lfs is not None
+
+
+def file_content(snapshot: Snapshot, path: str) -> FileContent:
+    entry = get_entry(snapshot, path)
+    if entry.lfs is not None:
+        return FileContent(entry, entry.lfs.size, entry.lfs.oid)
+    return FileContent(entry, entry.size, entry.oid)
+
+
+def read_file(
+    hub: Hub, snapshot: Snapshot, content: FileContent, start: int = 0, end: int | None = None
+) -> Iterator[bytes]:
+    """Stream [start, end) of a file: LFS objects from the blob store, the rest from git."""
+    if content.entry.lfs is not None:
+        return hub.blobs.read(content.entry.lfs.oid, start, end)
+    if content.size <= 4 * 1024 * 1024:
+        data = snapshot.git.read_small_blob(content.entry.oid)[start:end]
+        return iter([data])
+    return snapshot.git.stream_blob(content.entry.oid, start, end)

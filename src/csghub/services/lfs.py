@@ -1,0 +1,266 @@
+"""Git LFS: the batch API, transfers the hub serves itself, multipart uploads, verification.
+
+Objects are content-addressed and shared by all repositories; a repository may download an object only
+once one of its commits references it (recorded by link_objects after a push or commit).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from csghub.core.errors import BlobNotFound, InvalidArgument, NotFound, Unauthenticated
+from csghub.core.signing import check_signature, signed_query
+from csghub.db.models import LfsObject, LfsUpload, RepoLfsObject, utcnow
+from csghub.git.lfs import LfsPointer
+from csghub.services.context import Hub
+from csghub.services.permissions import Action, Actor, authorize
+from csghub.services.repos import RepoView
+from csghub.storage.base import validate_oid
+
+MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, the S3 object limit
+UPLOAD_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchObject:
+    oid: str
+    size: int
+
+
+def parse_batch_objects(objects: Any) -> list[BatchObject]:
+    if not isinstance(objects, list) or not objects:
+        raise InvalidArgument("LFS batch request needs a non-empty 'objects' list")
+    if len(objects) > 1000:
+        raise InvalidArgument("LFS batch request may name at most 1000 objects")
+    out = []
+    for item in objects:
+        if not isinstance(item, dict):
+            raise InvalidArgument("Each LFS batch object must be an object with 'oid' and 'size'")
+        oid, size = item.get("oid"), item.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_OBJECT_SIZE:
+            raise InvalidArgument(f"Invalid size for LFS object {oid!r}: {size!r}")
+        out.append(BatchObject(validate_oid(str(oid)), size))
+    return out
+
+
+def _object_known(session: Session, hub: Hub, oid: str, size: int) -> bool:
+    row = session.get(LfsObject, oid)
+    if row is not None:
+        return row.size == size
+    stored = hub.blobs.stat(oid)
+    if stored == size:
+        session.add(LfsObject(oid=oid, size=size))
+        return True
+    return False
+
+
+def register_object(hub: Hub, oid: str, size: int) -> None:
+    with hub.db() as session:
+        if session.get(LfsObject, oid) is None:
+            session.add(LfsObject(oid=oid, size=size))
+
+
+def missing_objects(hub: Hub, pointers: Iterable[LfsPointer]) -> list[LfsPointer]:
+    """Pointers whose object the store lacks (or holds with another size)."""
+    missing = []
+    with hub.db() as session:
+        for pointer in pointers:
+            if not _object_known(session, hub, pointer.oid, pointer.size):
+                missing.append(pointer)
+    return missing
+
+
+def link_objects(hub: Hub, repo_id: int, pointers: Iterable[LfsPointer]) -> None:
+    wanted = {p.oid: p.size for p in pointers}
+    if not wanted:
+        return
+    with hub.db() as session:
+        have = set(
+            session.scalars(
+                select(RepoLfsObject.oid).where(RepoLfsObject.repo_id == repo_id, RepoLfsObject.oid.in_(wanted))
+            )
+        )
+        for oid, size in wanted.items():
+            if oid in have:
+                continue
+            if session.get(LfsObject, oid) is None:
+                session.add(LfsObject(oid=oid, size=size))
+                session.flush()
+            session.add(RepoLfsObject(repo_id=repo_id, oid=oid))
+
+
+def _linked(session: Session, repo_id: int, oid: str) -> bool:
+    return session.get(RepoLfsObject, (repo_id, oid)) is not None
+
+
+class Transfers:
+    """Builds the hrefs of one batch answer; `base_url` is where clients reach this hub."""
+
+    def __init__(self, hub: Hub, base_url: str) -> None:
+        self.hub = hub
+        self.base = base_url.rstrip("/")
+        self.ttl = hub.settings.transfer_url_ttl
+
+    def _signed(self, path: str, *parts: str) -> str:
+        return f"{self.base}{path}?{signed_query(self.hub.settings.secret_key, *parts, ttl=self.ttl)}"
+
+    def download(self, oid: str) -> dict[str, Any]:
+        href = self.hub.blobs.download_url(oid, self.ttl) or self._signed(f"/lfs/objects/{oid}", "get", oid)
+        return {"href": href, "expires_in": self.ttl}
+
+    def verify(self, obj: BatchObject) -> dict[str, Any]:
+        return {
+            "href": self._signed(f"/lfs/verify/{obj.oid}/{obj.size}", "verify", obj.oid, str(obj.size)),
+            "expires_in": self.ttl,
+        }
+
+    def basic_upload(self, obj: BatchObject) -> dict[str, Any]:
+        href = self.hub.blobs.upload_url(obj.oid, obj.size, self.ttl) or self._signed(
+            f"/lfs/objects/{obj.oid}/{obj.size}", "put", obj.oid, str(obj.size)
+        )
+        return {"href": href, "expires_in": self.ttl}
+
+    def multipart_upload(self, upload: LfsUpload) -> dict[str, Any]:
+        count = max(1, math.ceil(upload.size / upload.part_size))
+        urls = self.hub.blobs.part_urls(upload.id, upload.store_upload_id, count, self.ttl) or [
+            self._signed(f"/lfs/parts/{upload.id}/{n}", "part", upload.id, str(n)) for n in range(1, count + 1)
+        ]
+        header: dict[str, str] = {"chunk_size": str(upload.part_size), "upload_id": upload.id}
+        header.update({str(n): url for n, url in enumerate(urls, start=1)})
+        href = self._signed(f"/lfs/complete/{upload.id}", "complete", upload.id)
+        return {"href": href, "header": header, "expires_in": self.ttl}
+
+
+def _open_multipart(session: Session, hub: Hub, obj: BatchObject) -> LfsUpload:
+    """Reuse the open upload for this object so a resumed client gets the same upload and parts."""
+    cutoff = utcnow() - UPLOAD_TTL
+    upload = session.scalar(
+        select(LfsUpload)
+        .where(LfsUpload.oid == obj.oid, LfsUpload.size == obj.size, LfsUpload.created_at > cutoff)
+        .order_by(LfsUpload.created_at.desc())
+    )
+    if upload is not None:
+        return upload
+    upload_id = secrets.token_hex(16)
+    handle = hub.blobs.create_multipart(obj.oid, upload_id)
+    upload = LfsUpload(
+        id=upload_id, oid=obj.oid, size=obj.size, part_size=hub.settings.lfs_part_size, store_upload_id=handle
+    )
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def batch(
+    hub: Hub,
+    actor: Actor,
+    repo: RepoView,
+    *,
+    operation: str,
+    objects: list[BatchObject],
+    transfers: list[str],
+    base_url: str,
+) -> dict[str, Any]:
+    if operation not in ("upload", "download"):
+        raise InvalidArgument(f"Invalid LFS operation '{operation}': expected upload or download")
+    authorize(actor, Action.WRITE if operation == "upload" else Action.READ, repo.resource)
+    urls = Transfers(hub, base_url)
+    multipart = "multipart" in transfers
+    answer: list[dict[str, Any]] = []
+    with hub.db() as session:
+        for obj in objects:
+            entry: dict[str, Any] = {"oid": obj.oid, "size": obj.size, "authenticated": True}
+            if operation == "download":
+                if _linked(session, repo.id, obj.oid) and _object_known(session, hub, obj.oid, obj.size):
+                    entry["actions"] = {"download": urls.download(obj.oid)}
+                else:
+                    entry["error"] = {
+                        "code": 404,
+                        "message": f"Object {obj.oid} does not exist in this repository",
+                    }
+            elif not _object_known(session, hub, obj.oid, obj.size):
+                if multipart and obj.size > hub.settings.lfs_part_size:
+                    upload = _open_multipart(session, hub, obj)
+                    entry["actions"] = {"upload": urls.multipart_upload(upload), "verify": urls.verify(obj)}
+                else:
+                    entry["actions"] = {"upload": urls.basic_upload(obj), "verify": urls.verify(obj)}
+            answer.append(entry)
+    transfer = "multipart" if multipart and operation == "upload" else "basic"
+    return {"transfer": transfer, "objects": answer, "hash_algo": "sha256"}
+
+
+def _check(hub: Hub, signature: str, expires_at: int, *parts: str) -> None:
+    if not check_signature(hub.settings.secret_key, *parts, expires_at=expires_at, signature=signature):
+        raise Unauthenticated("This transfer link is invalid or has expired; request a new one from the batch API")
+
+
+def receive_object(hub: Hub, oid: str, size: int, chunks: Iterable[bytes], *, exp: int, sig: str) -> None:
+    """A basic PUT to a hub-signed href: stream, verify, publish."""
+    _check(hub, sig, exp, "put", oid, str(size))
+    if hub.blobs.stat(oid) != size:
+        hub.blobs.put(oid, size, chunks)
+    register_object(hub, oid, size)
+
+
+def verify_object(hub: Hub, oid: str, size: int, *, exp: int, sig: str) -> None:
+    _check(hub, sig, exp, "verify", oid, str(size))
+    hub.blobs.verify_upload(oid, size)
+    register_object(hub, oid, size)
+
+
+def open_object(hub: Hub, oid: str, *, exp: int, sig: str) -> int:
+    """Check a signed download link; returns the object's size."""
+    _check(hub, sig, exp, "get", oid)
+    size = hub.blobs.stat(oid)
+    if size is None:
+        raise BlobNotFound(f"Object {oid} is not in the blob store")
+    return size
+
+
+def _get_upload(session: Session, upload_id: str) -> LfsUpload:
+    upload = session.get(LfsUpload, upload_id)
+    if upload is None:
+        raise NotFound(f"Upload {upload_id} does not exist or was already completed")
+    return upload
+
+
+def receive_part(hub: Hub, upload_id: str, number: int, chunks: Iterable[bytes], *, exp: int, sig: str) -> str:
+    _check(hub, sig, exp, "part", upload_id, str(number))
+    with hub.db() as session:
+        upload = _get_upload(session, upload_id)
+        count = max(1, math.ceil(upload.size / upload.part_size))
+    if not 1 <= number <= count:
+        raise InvalidArgument(f"Part {number} is out of range 1..{count}")
+    return hub.blobs.put_part(upload_id, number, chunks)
+
+
+def complete_upload(hub: Hub, upload_id: str, body: Any, *, exp: int, sig: str) -> None:
+    _check(hub, sig, exp, "complete", upload_id)
+    if not isinstance(body, dict) or not isinstance(body.get("parts"), list):
+        raise InvalidArgument("Completion body must be {'oid': ..., 'parts': [{'partNumber': n, 'etag': ...}]}")
+    etags: list[tuple[int, str]] = []
+    for part in body["parts"]:
+        number = part.get("partNumber") if isinstance(part, dict) else None
+        if not isinstance(number, int):
+            raise InvalidArgument("Each completed part needs an integer 'partNumber'")
+        etags.append((number, str(part.get("etag") or "")))
+    with hub.db() as session:
+        upload = _get_upload(session, upload_id)
+        oid, size, handle = upload.oid, upload.size, upload.store_upload_id
+    if body.get("oid") not in (None, oid):
+        raise InvalidArgument(f"Completion names object {body.get('oid')} but upload {upload_id} is for {oid}")
+    if hub.blobs.stat(oid) != size:
+        hub.blobs.complete_multipart(oid, size, upload_id, handle, etags)
+    register_object(hub, oid, size)
+    with hub.db() as session:
+        done = session.get(LfsUpload, upload_id)
+        if done is not None:
+            session.delete(done)

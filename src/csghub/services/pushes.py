@@ -1,0 +1,60 @@
+"""What happens around a git push: LFS objects checked before refs move, metadata refreshed after."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from csghub.core.errors import InvalidArgument
+from csghub.git.repository import ZERO_SHA
+from csghub.services import lfs as lfs_service
+from csghub.services.context import Hub
+from csghub.services.repos import get_repo_by_id, refresh_metadata
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RefUpdate:
+    old: str
+    new: str
+    ref: str
+
+
+def parse_ref_updates(text: str) -> list[RefUpdate]:
+    updates = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) == 3:
+            updates.append(RefUpdate(*fields))
+    return updates
+
+
+def check_push(hub: Hub, repo_id: int, updates: list[RefUpdate]) -> None:
+    """Refuse a push whose commits point at LFS objects the store lacks, or that deletes the default branch."""
+    repo = get_repo_by_id(hub, repo_id)
+    for update in updates:
+        if update.new == ZERO_SHA and update.ref == f"refs/heads/{repo.default_branch}":
+            raise InvalidArgument(f"Deleting the default branch '{repo.default_branch}' is not allowed")
+    git = hub.git(repo_id)
+    new_tips = [u.new for u in updates if u.new != ZERO_SHA]
+    old_tips = list(set(git.all_ref_targets().values()))
+    missing = lfs_service.missing_objects(hub, git.lfs_pointers_between(new_tips, old_tips))
+    if missing:
+        listed = "\n".join(f"  {p.oid} ({p.size} bytes)" for p in missing[:20])
+        raise InvalidArgument(
+            f"This push references {len(missing)} LFS object(s) that were never uploaded to the hub:\n{listed}\n"
+            "Install git-lfs (git lfs install) and push again so the objects are uploaded first."
+        )
+
+
+def after_push(hub: Hub, repo_id: int, before: dict[str, str], after: dict[str, str]) -> None:
+    """Link the pushed LFS objects to the repository and refresh its metadata."""
+    if before == after:
+        return
+    git = hub.git(repo_id)
+    new_tips = [sha for ref, sha in after.items() if before.get(ref) != sha and ref.startswith("refs/")]
+    pointers = git.lfs_pointers_between(new_tips, list(set(before.values())))
+    lfs_service.link_objects(hub, repo_id, pointers)
+    refresh_metadata(hub, repo_id)
+    git.maintain()

@@ -1,0 +1,347 @@
+"""Repositories: create, find, list, rename, change visibility, delete; and their metadata.
+
+Owns the `repos` rows and the bare git directories; a repo's directory is named by its id.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from csghub.core.errors import Conflict, InvalidArgument, NotFound
+from csghub.core.names import RepoId, RepoType, validate_ref_name
+from csghub.db.models import LfsObject, Namespace, Repo, RepoLfsObject, utcnow
+from csghub.git.lfs import default_gitattributes
+from csghub.git.repository import FileChange, GitRepo
+from csghub.services.cards import derive_tags, parse_card_data
+from csghub.services.context import Hub
+from csghub.services.permissions import (
+    Action,
+    Actor,
+    NamespaceResource,
+    RepoResource,
+    authorize,
+    can,
+    repo_not_found,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RepoView:
+    id: int
+    type: RepoType
+    namespace: str
+    name: str
+    private: bool
+    default_branch: str
+    description: str
+    card_data: dict[str, Any]
+    tags: list[str]
+    head_sha: str
+    downloads: int
+    likes: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def resource(self) -> RepoResource:
+        return RepoResource(self.namespace, self.private, f"{self.type.value} {self.full_name}")
+
+
+def _view(row: Repo) -> RepoView:
+    return RepoView(
+        id=row.id,
+        type=RepoType(row.type),
+        namespace=row.namespace.name,
+        name=row.name,
+        private=row.private,
+        default_branch=row.default_branch,
+        description=row.description,
+        card_data=json.loads(row.card_data or "{}"),
+        tags=json.loads(row.tags or "[]"),
+        head_sha=row.head_sha,
+        downloads=row.downloads,
+        likes=row.likes,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class RepoLocks:
+    """Serializes writers of one repository inside this process; refs are also compare-and-swapped."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, repo_id: int) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(repo_id, threading.Lock())
+        with lock:
+            yield
+
+
+LOCKS = RepoLocks()
+
+
+def _find_row(session: Session, repo_type: RepoType, namespace: str, name: str) -> Repo | None:
+    return session.scalar(
+        select(Repo)
+        .join(Namespace, Repo.namespace_id == Namespace.id)
+        .where(
+            Repo.type == repo_type.value,
+            Namespace.name_key == namespace.lower(),
+            Repo.name_key == name.lower(),
+        )
+    )
+
+
+def get_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ) -> RepoView:
+    """The repo if `actor` may do `action` on it; missing and invisible repos look alike."""
+    with hub.db() as session:
+        row = _find_row(session, repo_type, repo_id.namespace, repo_id.name)
+        if row is None:
+            raise repo_not_found(actor, f"{repo_type.value} {repo_id}")
+        view = _view(row)
+    authorize(actor, action, view.resource)
+    return view
+
+
+def get_repo_by_id(hub: Hub, repo_id: int) -> RepoView:
+    with hub.db() as session:
+        row = session.get(Repo, repo_id)
+        if row is None:
+            raise NotFound(f"Repository #{repo_id} does not exist")
+        return _view(row)
+
+
+def create_repo(
+    hub: Hub,
+    actor: Actor,
+    repo_type: RepoType,
+    repo_id: RepoId,
+    *,
+    private: bool = False,
+    description: str = "",
+    default_branch: str = "main",
+    license: str = "",
+) -> RepoView:
+    authorize(actor, Action.CREATE, NamespaceResource(repo_id.namespace))
+    validate_ref_name(default_branch, what="branch")
+    with hub.db() as session:
+        ns = session.scalar(select(Namespace).where(Namespace.name_key == repo_id.namespace.lower()))
+        if ns is None:
+            raise NotFound(f"Namespace '{repo_id.namespace}' does not exist")
+        if _find_row(session, repo_type, repo_id.namespace, repo_id.name) is not None:
+            raise Conflict(f"You already created this {repo_type.value} repo: {repo_id}", code="RepoExists")
+        row = Repo(
+            type=repo_type.value,
+            namespace_id=ns.id,
+            name=repo_id.name,
+            name_key=repo_id.name.lower(),
+            private=private,
+            description=description,
+            default_branch=default_branch,
+            created_by=actor.user_id,
+        )
+        session.add(row)
+        session.flush()
+        git = GitRepo.init_bare(hub.repo_path(row.id), default_branch)
+        try:
+            sha = _initial_commit(git, repo_type, repo_id, default_branch, license, actor)
+            row.head_sha = sha
+            row.card_data = json.dumps({"license": license} if license else {})
+            row.tags = json.dumps([f"license:{license}"] if license else [])
+            session.flush()
+            view = _view(row)
+        except BaseException:
+            git.remove()
+            raise
+    return view
+
+
+def _initial_commit(git: GitRepo, repo_type: RepoType, repo_id: RepoId, branch: str, license: str, actor: Actor) -> str:
+    front = f"---\nlicense: {license}\n---\n\n" if license else ""
+    readme = f"{front}# {repo_id.name}\n\nThis {repo_type.value} repository was created on CSGHub.\n"
+    changes = [
+        FileChange(".gitattributes", git.write_blob(default_gitattributes().encode())),
+        FileChange("README.md", git.write_blob(readme.encode())),
+    ]
+    sha = git.create_commit(
+        parent=None,
+        changes=changes,
+        deleted_folders=[],
+        message="Initial commit",
+        author_name=actor.name,
+        author_email=f"{actor.name}@users.noreply.csghub" if actor.name else "",
+    )
+    git.update_ref(f"refs/heads/{branch}", sha, None)
+    return sha
+
+
+def delete_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) -> None:
+    """Delete the row, the git directory, and LFS objects no other repository references."""
+    view = get_repo(hub, actor, repo_type, repo_id, Action.ADMIN)
+    with LOCKS.hold(view.id), hub.db() as session:
+        oids = list(session.scalars(select(RepoLfsObject.oid).where(RepoLfsObject.repo_id == view.id)))
+        session.execute(delete(RepoLfsObject).where(RepoLfsObject.repo_id == view.id))
+        session.execute(delete(Repo).where(Repo.id == view.id))
+        orphans = _unreferenced(session, oids)
+        session.execute(delete(LfsObject).where(LfsObject.oid.in_(orphans)))
+    hub.git(view.id).remove()
+    for oid in orphans:
+        hub.blobs.delete(oid)
+
+
+def _unreferenced(session: Session, oids: list[str]) -> list[str]:
+    if not oids:
+        return []
+    still = set(session.scalars(select(RepoLfsObject.oid).where(RepoLfsObject.oid.in_(oids))))
+    return [oid for oid in oids if oid not in still]
+
+
+def move_repo(hub: Hub, actor: Actor, repo_type: RepoType, source: RepoId, target: RepoId) -> RepoView:
+    view = get_repo(hub, actor, repo_type, source, Action.ADMIN)
+    authorize(actor, Action.CREATE, NamespaceResource(target.namespace))
+    with hub.db() as session:
+        ns = session.scalar(select(Namespace).where(Namespace.name_key == target.namespace.lower()))
+        if ns is None:
+            raise NotFound(f"Namespace '{target.namespace}' does not exist")
+        clash = _find_row(session, repo_type, target.namespace, target.name)
+        if clash is not None and clash.id != view.id:
+            raise Conflict(f"A {repo_type.value} named {target} already exists")
+        row = session.get(Repo, view.id)
+        assert row is not None
+        row.namespace_id, row.name, row.name_key = ns.id, target.name, target.name.lower()
+        row.updated_at = utcnow()
+        session.flush()
+        session.refresh(row)
+        return _view(row)
+
+
+def update_settings(
+    hub: Hub,
+    actor: Actor,
+    repo_type: RepoType,
+    repo_id: RepoId,
+    *,
+    private: bool | None = None,
+    description: str | None = None,
+    default_branch: str | None = None,
+) -> RepoView:
+    view = get_repo(hub, actor, repo_type, repo_id, Action.ADMIN)
+    if default_branch is not None:
+        git = hub.git(view.id)
+        if git.ref_target(f"refs/heads/{validate_ref_name(default_branch)}") is None:
+            raise InvalidArgument(f"Branch '{default_branch}' does not exist")
+        git.set_head(default_branch)
+    with hub.db() as session:
+        row = session.get(Repo, view.id)
+        assert row is not None
+        if private is not None:
+            row.private = private
+        if description is not None:
+            row.description = description
+        if default_branch is not None:
+            row.default_branch = default_branch
+        row.updated_at = utcnow()
+        session.flush()
+        view = _view(row)
+    if default_branch is not None:
+        refresh_metadata(hub, view.id)
+    return view
+
+
+@dataclass(frozen=True, slots=True)
+class RepoQuery:
+    repo_type: RepoType
+    search: str = ""
+    author: str = ""
+    tags: tuple[str, ...] = ()
+    sort: str = "lastModified"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_SORT_COLUMNS: dict[str, Any] = {
+    "lastModified": Repo.updated_at,
+    "last_modified": Repo.updated_at,
+    "updated_at": Repo.updated_at,
+    "createdAt": Repo.created_at,
+    "created_at": Repo.created_at,
+    "downloads": Repo.downloads,
+    "likes": Repo.likes,
+    "id": Repo.name_key,
+    "name": Repo.name_key,
+    "trending_score": Repo.downloads,
+    "trendingScore": Repo.downloads,
+}
+
+
+def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
+    if query.sort not in _SORT_COLUMNS:
+        raise InvalidArgument(f"Cannot sort by '{query.sort}': use one of {', '.join(sorted(_SORT_COLUMNS))}")
+    stmt = select(Repo).join(Namespace, Repo.namespace_id == Namespace.id).where(Repo.type == query.repo_type.value)
+    if not actor.is_admin:
+        visible = [Repo.private.is_(False)]
+        if not actor.is_anonymous:
+            visible.append(Namespace.name_key.in_([actor.name.lower(), *actor.org_roles]))
+        stmt = stmt.where(or_(*visible))
+    if query.author:
+        stmt = stmt.where(Namespace.name_key == query.author.lower())
+    if query.search:
+        needle = f"%{query.search.lower()}%"
+        stmt = stmt.where(func.lower(Namespace.name + "/" + Repo.name).like(needle))
+    for tag in query.tags:
+        # Tags are a JSON list of strings; match the quoted element.
+        stmt = stmt.where(Repo.tags.like(f"%{json.dumps(tag)}%"))
+    column = _SORT_COLUMNS[query.sort]
+    stmt = stmt.order_by(column.desc() if query.descending else column.asc(), Repo.id.desc())
+    stmt = stmt.offset(query.offset).limit(query.limit)
+    with hub.db() as session:
+        return [_view(row) for row in session.scalars(stmt)]
+
+
+def refresh_metadata(hub: Hub, repo_id: int) -> None:
+    """Re-read the default branch: head sha, README front matter as cardData, tags."""
+    view = get_repo_by_id(hub, repo_id)
+    git = hub.git(repo_id)
+    try:
+        sha = git.resolve(view.default_branch)
+    except NotFound:
+        return
+    card: dict[str, Any] = {}
+    try:
+        readme = git.entry(sha, "README.md")
+        if readme.kind == "file" and readme.lfs is None and readme.size < 1024 * 1024:
+            card = parse_card_data(git.read_small_blob(readme.oid).decode("utf-8", errors="replace"))
+    except NotFound:
+        pass
+    paths = [e.path for e in git.list_tree(sha, recursive=True) if e.kind == "file"]
+    with hub.db() as session:
+        row = session.get(Repo, repo_id)
+        if row is None:
+            return
+        row.head_sha = sha
+        row.card_data = json.dumps(card)
+        row.tags = json.dumps(derive_tags(card, paths))
+        row.updated_at = utcnow()
+
+
+def viewable(actor: Actor, view: RepoView) -> bool:
+    return can(actor, Action.READ, view.resource)

@@ -1,0 +1,110 @@
+"""The BlobStore port: content-addressed objects named by their sha256.
+
+An object becomes visible under its oid only after its bytes were hashed and matched the oid and the
+expected size. Transfers that can go straight to the store (S3 presigned URLs) say so by returning URLs;
+the local store returns None and the hub serves the bytes itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from csghub.core.errors import InvalidArgument
+
+_OID_RE = re.compile(r"^[0-9a-f]{64}$")
+READ_CHUNK = 1024 * 1024
+
+
+def validate_oid(oid: str) -> str:
+    if not isinstance(oid, str) or not _OID_RE.match(oid):
+        raise InvalidArgument(f"Invalid object id '{oid}': expected 64 lowercase hex digits (sha256)")
+    return oid
+
+
+def blob_key(oid: str) -> str:
+    return f"{oid[0:2]}/{oid[2:4]}/{oid}"
+
+
+@dataclass(frozen=True, slots=True)
+class PartUpload:
+    number: int
+    url: str
+
+
+class HashingCounter:
+    """Feeds bytes through sha256 and counts them, so a stream is verified as it is written."""
+
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def update(self, data: bytes) -> None:
+        self.sha256.update(data)
+        self.size += len(data)
+
+    def check(self, oid: str, size: int) -> None:
+        if self.size != size:
+            raise InvalidArgument(f"Size mismatch for object {oid}: expected {size} bytes, received {self.size}")
+        digest = self.sha256.hexdigest()
+        if digest != oid:
+            raise InvalidArgument(f"Checksum mismatch: object claims sha256 {oid} but its bytes hash to {digest}")
+
+
+def iter_file(fh: BinaryIO, remaining: int | None = None) -> Iterator[bytes]:
+    while remaining is None or remaining > 0:
+        want = READ_CHUNK if remaining is None else min(READ_CHUNK, remaining)
+        data = fh.read(want)
+        if not data:
+            return
+        if remaining is not None:
+            remaining -= len(data)
+        yield data
+
+
+class BlobStore(Protocol):
+    def exists(self, oid: str) -> bool: ...
+
+    def stat(self, oid: str) -> int | None:
+        """The stored size, or None when absent."""
+        ...
+
+    def put(self, oid: str, size: int, chunks: Iterable[bytes]) -> None:
+        """Store a stream; raises InvalidArgument (and stores nothing) when bytes don't match."""
+        ...
+
+    def read(self, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Stream bytes [start, end) of an object; raises BlobNotFound."""
+        ...
+
+    def delete(self, oid: str) -> None: ...
+
+    # Direct transfers. Local returns None: the hub serves the transfer itself.
+    def download_url(self, oid: str, ttl: int) -> str | None: ...
+
+    def upload_url(self, oid: str, size: int, ttl: int) -> str | None: ...
+
+    def create_multipart(self, oid: str, upload_id: str) -> str:
+        """Start a multipart upload; returns the store's own upload handle."""
+        ...
+
+    def part_urls(self, upload_id: str, handle: str, count: int, ttl: int) -> list[str] | None: ...
+
+    def put_part(self, upload_id: str, number: int, chunks: Iterable[bytes]) -> str:
+        """Store one part served by the hub itself; returns its ETag."""
+        ...
+
+    def complete_multipart(
+        self, oid: str, size: int, upload_id: str, handle: str, etags: list[tuple[int, str]]
+    ) -> None:
+        """Assemble, verify and publish the object; raises InvalidArgument on mismatch."""
+        ...
+
+    def abort_multipart(self, upload_id: str, handle: str) -> None: ...
+
+    def verify_upload(self, oid: str, size: int) -> None:
+        """Publish an object uploaded directly to the store (upload_url) after checking its bytes."""
+        ...

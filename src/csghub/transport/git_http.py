@@ -1,0 +1,176 @@
+"""Git smart HTTP, served by the real `git upload-pack` and `git receive-pack` in stateless-rpc mode.
+
+Request bodies stream to git's stdin (gunzipped on the fly when the client compressed them) while its
+stdout streams back, so neither a large push nor a large clone is ever held in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import re
+import sys
+import zlib
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from csghub.api.deps import get_actor, get_hub
+from csghub.api.errors import error_response
+from csghub.api.streams import DuplexStreamingResponse
+from csghub.config import Settings
+from csghub.core.errors import HubError, InvalidArgument
+from csghub.git.runner import spawn_git
+from csghub.services import pushes
+from csghub.services.context import Hub
+from csghub.services.permissions import Action, Actor
+from csghub.services.repos import LOCKS, RepoView, get_repo
+from csghub.transport.repo_paths import parse_repo_path
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+
+_SERVICES = {"git-upload-pack": Action.READ, "git-receive-pack": Action.WRITE}
+_GIT_PROTOCOL_RE = re.compile(r"^[a-zA-Z0-9=:._-]{1,64}$")
+
+
+def _pkt_line(text: str) -> bytes:
+    data = text.encode()
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+def _hook_env(settings: Settings, repo: RepoView) -> dict[str, str]:
+    """What the pre-receive hook needs to rebuild the hub in its own process."""
+    payload = {name: str(value) for name, value in dataclasses.asdict(settings).items()}
+    return {
+        "CSGHUB_HOOK_PYTHON": sys.executable,
+        "CSGHUB_HOOK_SETTINGS": json.dumps(payload),
+        "CSGHUB_HOOK_REPO_ID": str(repo.id),
+    }
+
+
+async def _authorized_repo(request: Request, repo_path: str, service: str) -> tuple[RepoView, Actor]:
+    if service not in _SERVICES:
+        raise InvalidArgument(
+            f"Unsupported git service '{service}': this hub speaks smart HTTP only (upgrade your git client)"
+        )
+    repo_type, repo_id = parse_repo_path(repo_path)
+    actor = await get_actor(request)
+    repo = await run_in_threadpool(get_repo, get_hub(request), actor, repo_type, repo_id, _SERVICES[service])
+    return repo, actor
+
+
+def _git_error(exc: HubError) -> Response:
+    return error_response(exc.status, exc.code, exc.message)
+
+
+def _protocol_env(request: Request) -> dict[str, str]:
+    value = request.headers.get("git-protocol", "")
+    return {"GIT_PROTOCOL": value} if value and _GIT_PROTOCOL_RE.match(value) else {}
+
+
+@router.get("/{repo_path:path}/info/refs")
+async def info_refs(request: Request, repo_path: str, service: str = "") -> Response:
+    try:
+        repo, _ = await _authorized_repo(request, repo_path, service)
+    except HubError as exc:
+        return _git_error(exc)
+    hub = get_hub(request)
+    proc = await spawn_git(
+        hub.repo_path(repo.id),
+        service.removeprefix("git-"),
+        "--stateless-rpc",
+        "--advertise-refs",
+        env=_protocol_env(request),
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        log.error("%s --advertise-refs failed: %s", service, err.decode(errors="replace"))
+        return error_response(500, "GitError", "The repository could not be read")
+    # Protocol v2 answers carry their own header; v0 needs the service announcement first.
+    prefix = b"" if out.startswith(b"000eversion 2") else _pkt_line(f"# service={service}\n") + b"0000"
+    return Response(
+        prefix + out,
+        media_type=f"application/x-{service}-advertisement",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def _feed_stdin(request: Request, proc: asyncio.subprocess.Process) -> None:
+    assert proc.stdin is not None
+    gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if request.headers.get("content-encoding") == "gzip" else None
+    try:
+        async for chunk in request.stream():
+            data = gunzip.decompress(chunk) if gunzip else chunk
+            if data:
+                proc.stdin.write(data)
+                await proc.stdin.drain()
+        if gunzip:
+            proc.stdin.write(gunzip.flush())
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        proc.stdin.close()
+
+
+async def _run_service(request: Request, repo_path: str, service: str) -> Response:
+    try:
+        repo, _ = await _authorized_repo(request, repo_path, service)
+    except HubError as exc:
+        return _git_error(exc)
+    hub = get_hub(request)
+    env = _protocol_env(request)
+    before: dict[str, str] = {}
+    if service == "git-receive-pack":
+        env.update(_hook_env(hub.settings, repo))
+        before = await run_in_threadpool(lambda: hub.git(repo.id).all_ref_targets())
+    proc = await spawn_git(hub.repo_path(repo.id), service.removeprefix("git-"), "--stateless-rpc", env=env)
+    feeder = asyncio.create_task(_feed_stdin(request, proc))
+
+    async def body() -> AsyncIterator[bytes]:
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            while True:
+                chunk = await proc.stdout.read(65536)
+                if not chunk:
+                    break
+                yield chunk
+            await feeder
+            stderr = await proc.stderr.read()
+            code = await proc.wait()
+            if code != 0:
+                log.warning("%s exited %s: %s", service, code, stderr.decode(errors="replace")[-2000:])
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            feeder.cancel()
+        if service == "git-receive-pack":
+            await run_in_threadpool(_after_push, hub, repo.id, before)
+
+    return DuplexStreamingResponse(
+        body(), media_type=f"application/x-{service}-result", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _after_push(hub: Hub, repo_id: int, before: dict[str, str]) -> None:
+    with LOCKS.hold(repo_id):
+        after = hub.git(repo_id).all_ref_targets()
+    try:
+        pushes.after_push(hub, repo_id, before, after)
+    except Exception:  # the push itself succeeded; never turn bookkeeping into a failed response
+        log.exception("post-push bookkeeping failed for repo %s", repo_id)
+
+
+@router.post("/{repo_path:path}/git-upload-pack")
+async def upload_pack(request: Request, repo_path: str) -> Response:
+    return await _run_service(request, repo_path, "git-upload-pack")
+
+
+@router.post("/{repo_path:path}/git-receive-pack")
+async def receive_pack(request: Request, repo_path: str) -> Response:
+    return await _run_service(request, repo_path, "git-receive-pack")
