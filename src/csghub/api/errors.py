@@ -18,8 +18,10 @@ def _header_safe(message: str) -> str:
     return message.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")[:1000]
 
 
-def error_response(status: int, code: str, message: str, *, csg_envelope: bool = False) -> JSONResponse:
-    body: dict[str, object] = {"error": message, "code": code}
+def error_response(
+    status: int, code: str, message: str, *, csg_envelope: bool = False, extra: dict[str, object] | None = None
+) -> JSONResponse:
+    body: dict[str, object] = {"error": message, "code": code, **(extra or {})}
     if csg_envelope:
         body["msg"] = message
     headers = {"X-Error-Code": code, "X-Error-Message": _header_safe(message)}

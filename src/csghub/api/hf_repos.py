@@ -9,10 +9,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.deps import base_url, get_actor, get_hub
+from csghub.api.errors import error_response
 from csghub.api.pagination import next_link, parse_cursor
 from csghub.api.paths import unmask
 from csghub.api.serialize import repo_json
-from csghub.core.errors import InvalidArgument, Unauthenticated
+from csghub.core.errors import Conflict, InvalidArgument, Unauthenticated
 from csghub.core.names import RepoId, RepoType
 from csghub.services import files, repos
 from csghub.services.context import Hub
@@ -50,18 +51,24 @@ async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
     body = await _json(request)
     repo_type = _repo_type(body.get("type"))
     repo_id = _target(body, actor)
-    view = await run_in_threadpool(
-        lambda: repos.create_repo(
-            get_hub(request),
-            actor,
-            repo_type,
-            repo_id,
-            private=bool(body.get("private", False)),
-            description=str(body.get("description") or ""),
-            license=str(body.get("license") or ""),
-        )
-    )
     prefix = "" if repo_type is RepoType.MODEL else f"{repo_type.plural}/"
+    try:
+        view = await run_in_threadpool(
+            lambda: repos.create_repo(
+                get_hub(request),
+                actor,
+                repo_type,
+                repo_id,
+                private=bool(body.get("private", False)),
+                description=str(body.get("description") or ""),
+                license=str(body.get("license") or ""),
+            )
+        )
+    except Conflict as exc:
+        # huggingface_hub's exist_ok path reads the existing repo's url from the 409 body.
+        return error_response(
+            exc.status, exc.code, exc.message, extra={"url": f"{base_url(request)}/{prefix}{repo_id}"}
+        )
     url = f"{base_url(request)}/{prefix}{view.full_name}"
     return JSONResponse({"url": url, "name": view.full_name, "id": view.full_name}, status_code=200)
 

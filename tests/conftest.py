@@ -1,0 +1,64 @@
+"""Fixtures: live servers on loopback (one per test module unless a test asks for its own).
+
+Set CSGHUB_TEST_POSTGRES=postgresql://user@127.0.0.1:5432/postgres to run every server on a fresh
+PostgreSQL database instead of SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.live import LiveHub, server_env
+
+PG_ADMIN_URL = os.environ.get("CSGHUB_TEST_POSTGRES", "")
+
+
+def fresh_database_url() -> str:
+    """A new empty database on the test PostgreSQL server, or '' to use SQLite."""
+    if not PG_ADMIN_URL:
+        return ""
+    import psycopg
+
+    name = f"csghub_test_{secrets.token_hex(6)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+LiveHubFactory = Callable[..., LiveHub]
+
+
+@pytest.fixture
+def live_hub_factory(tmp_path: Path) -> Iterator[LiveHubFactory]:
+    started: list[LiveHub] = []
+
+    def make(extra_env: dict[str, str] | None = None) -> LiveHub:
+        env = server_env(extra_env)
+        database_url = fresh_database_url()
+        if database_url:
+            env["CSGHUB_DATABASE_URL"] = database_url
+        hub = LiveHub(tmp_path / f"hub{len(started)}", env).start()
+        started.append(hub)
+        return hub
+
+    yield make
+    for hub in started:
+        hub.stop()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    """One hub for a test module; tests keep apart by creating their own users and repos."""
+    env = server_env()
+    database_url = fresh_database_url()
+    if database_url:
+        env["CSGHUB_DATABASE_URL"] = database_url
+    hub = LiveHub(tmp_path_factory.mktemp("live") / "data", env).start()
+    yield hub
+    hub.stop()

@@ -1,0 +1,99 @@
+"""A live `csghub serve` on an ephemeral loopback port, with helpers to create accounts."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from csghub.app import build_hub
+from csghub.config import load_settings
+from csghub.services import accounts
+from csghub.services.context import Hub
+
+_LISTEN_RE = re.compile(r"listening on http://([\d.]+):(\d+)")
+STARTUP_TIMEOUT = 60.0
+
+
+def backend_env() -> dict[str, str]:
+    """Settings the test run points every server at (PostgreSQL leg, S3 leg)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("CSGHUB_TEST_")}
+
+
+@dataclass
+class LiveHub:
+    data_dir: Path
+    env: dict[str, str]
+    url: str = ""
+    process: subprocess.Popen[bytes] | None = None
+    _hub: Hub | None = field(default=None, repr=False)
+    log_path: Path | None = None
+
+    def start(self) -> LiveHub:
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "csghub", "serve", "--port", "0", "--data-dir", str(self.data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            match = _LISTEN_RE.search(self.log_path.read_text(errors="replace"))
+            if match:
+                self.url = f"http://{match[1]}:{match[2]}"
+                if self._healthy():
+                    return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"csghub serve exited:\n{self.log_path.read_text()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"csghub serve did not become healthy:\n{self.log_path.read_text()}")
+
+    def _healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def hub(self) -> Hub:
+        """The same hub in this process (same database and storage), for arranging accounts."""
+        if self._hub is None:
+            settings = load_settings(self.env, None, {"data_dir": self.data_dir})
+            self._hub = build_hub(settings, run_migrations=False)
+        return self._hub
+
+    def user(self, prefix: str = "u", *, scope: str = "write", password: str = "") -> tuple[str, str]:
+        """A fresh user and a token for it."""
+        name = f"{prefix}{secrets.token_hex(4)}"
+        accounts.create_user(self.hub, name, email=f"{name}@example.com", password=password)
+        return name, accounts.create_token(self.hub, name, scope=scope)
+
+    def host(self) -> str:
+        return self.url.removeprefix("http://")
+
+
+def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CSGHUB_", "HF_"))}
+    for key, value in backend_env().items():
+        env["CSGHUB_" + key.removeprefix("CSGHUB_TEST_")] = value
+    env["CSGHUB_LOG_LEVEL"] = "warning"
+    env.update(extra or {})
+    return env
