@@ -6,10 +6,10 @@ import logging
 
 from fastapi import FastAPI
 
-from csghub.api import errors as api_errors
 from csghub.api.routes import mount_api
 from csghub.config import Settings, prepare_data_dir
 from csghub.db.engine import make_engine, make_sessionmaker, migrate
+from csghub.http import errors as api_errors
 from csghub.services.context import Hub
 from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore

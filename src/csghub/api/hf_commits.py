@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.commit_stream import CommitBody, read_commit_body, spooled_index
-from csghub.api.deps import base_url, get_actor, get_hub
 from csghub.api.paths import unmask
-from csghub.api.streams import consume_body
 from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticated
 from csghub.core.names import RepoId, RepoType
+from csghub.http.deps import base_url, get_actor, get_hub
+from csghub.http.streams import consume_body
 from csghub.services import accounts, commits, files, repos, uploads
 from csghub.services.cards import validate_card_yaml
 from csghub.services.context import Hub

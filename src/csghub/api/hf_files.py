@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.api.deps import get_actor, get_hub
 from csghub.api.pagination import next_link, parse_cursor
 from csghub.api.paths import unmask
 from csghub.api.serialize import commit_json, tree_entry_json
-from csghub.api.streams import parse_range, stream_bytes
 from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
+from csghub.http.deps import get_actor, get_hub
+from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor

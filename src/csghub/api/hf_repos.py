@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from csghub.api.deps import base_url, get_actor, get_hub
-from csghub.api.errors import error_response
 from csghub.api.pagination import next_link, parse_cursor
 from csghub.api.paths import unmask
 from csghub.api.serialize import repo_json
 from csghub.core.errors import Conflict, InvalidArgument, Unauthenticated
 from csghub.core.names import RepoId, RepoType
+from csghub.http.deps import base_url, get_actor, get_hub
+from csghub.http.errors import error_response
 from csghub.services import files, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor

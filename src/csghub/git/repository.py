@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
 
 import pygit2
 
@@ -282,9 +281,6 @@ class GitRepo:
 
     def write_blob(self, data: bytes) -> str:
         return str(self.repo.create_blob(data))
-
-    def write_blob_from_file(self, fh: BinaryIO) -> str:
-        return str(self.repo.create_blob_fromiobase(fh))
 
     def write_blob_from_path(self, path: Path) -> str:
         return str(self.repo.create_blob_fromdisk(str(path)))

@@ -19,12 +19,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.api.deps import get_actor, get_hub
-from csghub.api.errors import error_response
-from csghub.api.streams import DuplexStreamingResponse
 from csghub.config import Settings
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.git.runner import spawn_git
+from csghub.http.deps import get_actor, get_hub
+from csghub.http.errors import error_response
+from csghub.http.streams import DuplexStreamingResponse
 from csghub.services import pushes
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor

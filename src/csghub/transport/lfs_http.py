@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.api.deps import base_url, get_actor, get_hub
-from csghub.api.streams import consume_body, parse_range, stream_bytes
 from csghub.core.errors import HubError, InvalidArgument
+from csghub.http.deps import base_url, get_actor, get_hub
+from csghub.http.streams import consume_body, parse_range, stream_bytes
 from csghub.services import lfs
 from csghub.services.repos import get_repo
 from csghub.storage.base import validate_oid
