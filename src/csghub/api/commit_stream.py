@@ -36,11 +36,13 @@ class SpooledContent:
 class CommitBody:
     items: list[dict[str, Any]] = field(default_factory=list)
     spooled: list[SpooledContent] = field(default_factory=list)
+    # Every temp file created, finished or not, so a failure half-way through one removes it too.
+    temp_paths: list[Path] = field(default_factory=list)
 
     def cleanup(self) -> None:
-        for spool in self.spooled:
+        for path in self.temp_paths:
             with contextlib.suppress(FileNotFoundError):
-                spool.path.unlink()
+                path.unlink()
 
 
 class _Spool:
@@ -52,6 +54,9 @@ class _Spool:
         self.size = 0
         self.pending = b""
         self.max_size = max_size
+
+    def close(self) -> None:
+        self.fh.close()
 
     def write_b64(self, data: bytes) -> None:
         if b"\\" in data:
@@ -94,6 +99,17 @@ def read_commit_body(chunks: Iterable[bytes], spool_dir: Path, *, max_file_size:
 
 
 def _parse(chunks: Iterable[bytes], spool_dir: Path, max_file_size: int, body: CommitBody) -> None:
+    opened: list[_Spool] = []
+    try:
+        _parse_into(chunks, spool_dir, max_file_size, body, opened)
+    finally:
+        for spool in opened:
+            spool.close()
+
+
+def _parse_into(
+    chunks: Iterable[bytes], spool_dir: Path, max_file_size: int, body: CommitBody, opened: list[_Spool]
+) -> None:
     buf = bytearray()
     line_head = bytearray()  # the part of the current line before an inline content string
     spool: _Spool | None = None
@@ -138,6 +154,8 @@ def _parse(chunks: Iterable[bytes], spool_dir: Path, max_file_size: int, body: C
                 line_head += buf[: marker.end() - 1]
                 del buf[: marker.end()]
                 spool = _Spool(spool_dir, max_file_size)
+                opened.append(spool)
+                body.temp_paths.append(spool.path)
                 continue
             if newline < 0:
                 if len(buf) + len(line_head) > MAX_LINE:
