@@ -161,13 +161,38 @@ def _materialize(
     return changes, pointers
 
 
+class _Maintenance:
+    """At most one maintenance run per repository at a time; writes during a run schedule one more."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._state: dict[str, bool] = {}  # repo path -> another run requested
+
+    def request(self, git: GitRepo) -> None:
+        key = str(git.path)
+        with self._guard:
+            if key in self._state:
+                self._state[key] = True
+                return
+            self._state[key] = False
+        threading.Thread(target=self._run, args=(git, key), name="git-maintenance", daemon=True).start()
+
+    def _run(self, git: GitRepo, key: str) -> None:
+        while True:
+            try:
+                git.maintain()
+            except Exception:  # a background process boundary: log, never crash the server
+                log.exception("repository maintenance failed for %s", git.path)
+            with self._guard:
+                if not self._state.get(key):
+                    del self._state[key]
+                    return
+                self._state[key] = False
+
+
+MAINTENANCE = _Maintenance()
+
+
 def _maintain_soon(git: GitRepo) -> None:
-    """Pack loose objects off the request path; git's gc.auto decides whether there is work."""
-
-    def run() -> None:
-        try:
-            git.maintain()
-        except Exception:  # a background process boundary: log, never crash the server
-            log.exception("repository maintenance failed for %s", git.path)
-
-    threading.Thread(target=run, name="git-maintenance", daemon=True).start()
+    """Pack loose objects off the request path."""
+    MAINTENANCE.request(git)
