@@ -80,11 +80,12 @@ def main() -> None:
                 upload_s = time.perf_counter() - start
 
                 # Reference the object from a commit so the repo may download it.
-                pointer = f'{{"key": "lfsFile", "value": {{"path": "big.bin", "algo": "sha256", "oid": "{oid}", "size": {size}}}}}'
-                header = '{"key": "header", "value": {"summary": "big"}}'
-                client.post(
-                    f"{hub.url}/api/models/{repo}/commit/main", content=f"{header}\n{pointer}\n"
-                ).raise_for_status()
+                lines = [
+                    {"key": "header", "value": {"summary": "big"}},
+                    {"key": "lfsFile", "value": {"path": "big.bin", "algo": "sha256", "oid": oid, "size": size}},
+                ]
+                body = "".join(json.dumps(line) + "\n" for line in lines)
+                client.post(f"{hub.url}/api/models/{repo}/commit/main", content=body).raise_for_status()
 
                 start = time.perf_counter()
                 digest = hashlib.sha256()
