@@ -22,11 +22,6 @@ _LISTEN_RE = re.compile(r"listening on http://([\d.]+):(\d+)")
 STARTUP_TIMEOUT = 60.0
 
 
-def backend_env() -> dict[str, str]:
-    """Settings the test run points every server at (PostgreSQL leg, S3 leg)."""
-    return {k: v for k, v in os.environ.items() if k.startswith("CSGHUB_TEST_")}
-
-
 @dataclass
 class LiveHub:
     data_dir: Path
@@ -92,8 +87,6 @@ class LiveHub:
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CSGHUB_", "HF_"))}
-    for key, value in backend_env().items():
-        env["CSGHUB_" + key.removeprefix("CSGHUB_TEST_")] = value
     env["CSGHUB_LOG_LEVEL"] = "warning"
     env.update(extra or {})
     return env
