@@ -49,7 +49,7 @@ def parse_planned(body: Any) -> list[uploads.PlannedFile]:
 
 
 def preupload_answer(
-    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, body: Any
+    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, body: Any, *, lfs_allowed: bool
 ) -> list[uploads.UploadMode]:
     authorize(actor, Action.WRITE, repo.resource)
     planned = parse_planned(body)
@@ -57,7 +57,7 @@ def preupload_answer(
         snapshot: files.Snapshot | None = files.at_revision(hub, actor, repo, revision)
     except RevisionNotFound:
         snapshot = None  # a branch about to be created: nothing to compare against
-    return uploads.plan_uploads(hub, snapshot, planned)
+    return uploads.plan_uploads(hub, snapshot, planned, lfs_allowed=lfs_allowed)
 
 
 @router.post("/api/{type_plural}/{namespace}/{name}/preupload/{revision}")
@@ -73,7 +73,8 @@ async def preupload(
 
     def work() -> list[uploads.UploadMode]:
         hub = get_hub(request)
-        return preupload_answer(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(revision), body)
+        repo = _repo(hub, actor, type_plural, namespace, name)
+        return preupload_answer(hub, actor, repo, unmask(revision), body, lfs_allowed=hub.settings.preupload_lfs)
 
     modes = await run_in_threadpool(work)
     return JSONResponse(

@@ -1,19 +1,24 @@
-"""Mounts the API: the Hugging Face surface at / and /hf, repo info and resolve also under /csg."""
+"""Mounts the API: the Hugging Face surface at / and /hf, repo info and resolve also under /csg, and
+the CSGHub-native /api/v1."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from csghub.api import hf_commits, hf_files, hf_repos
+from csghub.api import csg_v1, hf_commits, hf_files, hf_repos
 from csghub.api.paths import EncodedSlashMiddleware
 
 
 def mount_api(app: FastAPI) -> None:
     app.add_middleware(EncodedSlashMiddleware)
-    for prefix in ("/hf", ""):
-        # Specific routes first: /api/whoami-v2 must not be taken for a listing of "whoami-v2"s.
-        app.include_router(hf_commits.router, prefix=prefix)
-        app.include_router(hf_files.router, prefix=prefix)
-        app.include_router(hf_repos.router, prefix=prefix)
-    app.include_router(hf_repos.router, prefix="/csg")
-    app.include_router(hf_files.router, prefix="/csg")
+    app.include_router(csg_v1.router)
+    # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
+    # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".
+    for prefix, routers in (
+        ("/hf", (hf_commits, hf_files, hf_repos)),
+        ("/csg", (hf_files, hf_repos)),
+        ("", (hf_commits, hf_files, hf_repos)),
+    ):
+        # Specific routes before generic ones: /api/whoami-v2 is not a listing of "whoami-v2"s.
+        for module in routers:
+            app.include_router(module.router, prefix=prefix)

@@ -48,6 +48,12 @@ def install(app: FastAPI) -> None:
         )
         return error_response(400, "InvalidArgument", f"Invalid request: {problems}", csg_envelope=_is_csg(request))
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A process boundary: log the whole story, tell the client only that it was our fault.
+        log.exception("%s %s failed unexpectedly", request.method, request.url.path)
+        return error_response(500, "InternalError", "Internal server error", csg_envelope=_is_csg(request))
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = "NotFound" if exc.status_code == 404 else "HTTPError"

@@ -130,10 +130,13 @@ class Transfers:
 
     def multipart_upload(self, upload: LfsUpload) -> dict[str, Any]:
         count = max(1, math.ceil(upload.size / upload.part_size))
+        # csghub-sdk reads the upload id back from the `uploadId` query parameter of the part URLs.
         urls = self.hub.blobs.part_urls(upload.id, upload.store_upload_id, count, self.ttl) or [
-            self._signed(f"/lfs/parts/{upload.id}/{n}", "part", upload.id, str(n)) for n in range(1, count + 1)
+            self._signed(f"/lfs/parts/{upload.id}/{n}", "part", upload.id, str(n)) + f"&uploadId={upload.id}"
+            for n in range(1, count + 1)
         ]
-        header: dict[str, str] = {"chunk_size": str(upload.part_size), "upload_id": upload.id}
+        # Every other header value is taken for a part URL by some clients: only chunk_size besides.
+        header: dict[str, str] = {"chunk_size": str(upload.part_size)}
         header.update({str(n): url for n, url in enumerate(urls, start=1)})
         href = self._signed(f"/lfs/complete/{upload.id}", "complete", upload.id)
         return {"href": href, "header": header, "expires_in": self.ttl}
@@ -168,7 +171,10 @@ def batch(
     objects: list[BatchObject],
     transfers: list[str],
     base_url: str,
+    always_multipart: bool = False,
 ) -> dict[str, Any]:
+    """Answer a batch request. `always_multipart` serves csghub-sdk's large-folder uploader, which
+    expects a multipart action for every object it asks about, even small or already stored ones."""
     if operation not in ("upload", "download"):
         raise InvalidArgument(f"Invalid LFS operation '{operation}': expected upload or download")
     authorize(actor, Action.WRITE if operation == "upload" else Action.READ, repo.resource)
@@ -186,6 +192,9 @@ def batch(
                         "code": 404,
                         "message": f"Object {obj.oid} does not exist in this repository",
                     }
+            elif always_multipart and multipart:
+                upload = _open_multipart(session, hub, obj)
+                entry["actions"] = {"upload": urls.multipart_upload(upload), "verify": urls.verify(obj)}
             elif not _object_known(session, hub, obj.oid, obj.size):
                 if multipart and obj.size > hub.settings.lfs_part_size:
                     upload = _open_multipart(session, hub, obj)
@@ -257,8 +266,19 @@ def complete_upload(hub: Hub, upload_id: str, body: Any, *, exp: int, sig: str) 
         oid, size, handle = upload.oid, upload.size, upload.store_upload_id
     if body.get("oid") not in (None, oid):
         raise InvalidArgument(f"Completion names object {body.get('oid')} but upload {upload_id} is for {oid}")
-    if hub.blobs.stat(oid) != size:
-        hub.blobs.complete_multipart(oid, size, upload_id, handle, etags)
+    if hub.blobs.stat(oid) == size:
+        hub.blobs.abort_multipart(upload_id, handle)  # someone stored the same bytes meanwhile
+    else:
+        try:
+            hub.blobs.complete_multipart(oid, size, upload_id, handle, etags)
+        except InvalidArgument:
+            # The parts do not make up the object: start over rather than keep bad parts around.
+            hub.blobs.abort_multipart(upload_id, handle)
+            with hub.db() as session:
+                failed = session.get(LfsUpload, upload_id)
+                if failed is not None:
+                    session.delete(failed)
+            raise
     register_object(hub, oid, size)
     with hub.db() as session:
         done = session.get(LfsUpload, upload_id)

@@ -65,6 +65,7 @@ async def lfs_batch(request: Request, repo_path: str) -> Response:
                 objects=objects,
                 transfers=[str(t) for t in body.get("transfers") or ["basic"]],
                 base_url=base_url(request),
+                always_multipart="upload_id" in request.query_params or "upload_id" in body,
             )
         )
     except HubError as exc:

@@ -1,0 +1,276 @@
+"""The CSGHub-native API under /api/v1, as csghub-sdk and csghub-cli call it.
+
+Answers use CSGHub's envelope `{"msg": "OK", "data": ...}`; the work is done by the same services as
+the Hugging Face-compatible routes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from csghub.api.hf_commits import preupload_answer
+from csghub.api.paths import unmask
+from csghub.api.serialize import iso, repo_json
+from csghub.core.errors import Conflict, InvalidArgument, TooLarge
+from csghub.core.names import RepoId, RepoType, validate_path
+from csghub.git.lfs import parse_pointer
+from csghub.http.deps import get_actor, get_hub
+from csghub.services import commits, refs, repos
+from csghub.services.context import Hub
+from csghub.services.permissions import Actor
+
+router = APIRouter()
+MAX_JSON_BODY = 512 * 1024 * 1024
+
+
+def ok(data: Any) -> JSONResponse:
+    return JSONResponse({"msg": "OK", "data": data})
+
+
+def _repo(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> repos.RepoView:
+    return repos.get_repo(hub, actor, RepoType.parse(type_plural), RepoId.of(namespace, name))
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > MAX_JSON_BODY:
+        raise TooLarge(f"Request body of {declared} bytes exceeds {MAX_JSON_BODY}; upload large files through LFS")
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BODY:
+        raise TooLarge(f"Request body exceeds {MAX_JSON_BODY} bytes; upload large files through LFS")
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidArgument("Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidArgument("Request body must be a JSON object")
+    return body
+
+
+def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
+    return {
+        **repo_json(view),
+        "path": view.full_name,
+        "name": view.name,
+        "nickname": view.name,
+        "default_branch": view.default_branch,
+        "repository_type": view.type.value,
+        "created_at": iso(view.created_at),
+        "updated_at": iso(view.updated_at),
+    }
+
+
+@router.post("/api/v1/{type_plural}")
+async def create_repo(request: Request, type_plural: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    body = await _json(request)
+    repo_type = RepoType.parse(type_plural)
+    repo_id = RepoId.of(str(body.get("namespace") or actor.name), str(body.get("name") or ""))
+    try:
+        view = await run_in_threadpool(
+            lambda: repos.create_repo(
+                get_hub(request),
+                actor,
+                repo_type,
+                repo_id,
+                private=bool(body.get("private", False)),
+                description=str(body.get("description") or ""),
+                default_branch=str(body.get("default_branch") or "main"),
+                license=str(body.get("license") or ""),
+            )
+        )
+    except Conflict as exc:
+        # csghub-sdk recognizes an existing repository by this phrase (PostgreSQL's wording) and stays quiet.
+        raise Conflict(f"{exc.message} (duplicate key value violates unique constraint)", code=exc.code) from None
+    return ok(_csg_repo_json(view))
+
+
+@router.get("/api/v1/{type_plural}/{namespace}/{name}")
+async def repo_detail(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    view = await run_in_threadpool(_repo, get_hub(request), actor, type_plural, namespace, name)
+    return ok(_csg_repo_json(view))
+
+
+@router.get("/api/v1/{type_plural}/{namespace}/{name}/branches")
+async def list_branches(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    def work() -> list[dict[str, Any]]:
+        hub = get_hub(request)
+        found = refs.list_refs(hub, actor, _repo(hub, actor, type_plural, namespace, name))
+        return [{"name": b.name, "commit": {"id": b.target}} for b in found.branches]
+
+    return ok(await run_in_threadpool(work))
+
+
+def _decode_content(value: Any, path: str) -> bytes:
+    if not isinstance(value, str):
+        raise InvalidArgument(f"'content' of '{path}' must be a base64 string")
+    try:
+        # Python's base64.encode wraps lines; whitespace is not part of the data.
+        return base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidArgument(f"'content' of '{path}' is not valid base64") from None
+
+
+def _spool(hub: Hub, data: bytes) -> tuple[Path, str]:
+    fd, name = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="csg-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return Path(name), hashlib.sha256(data).hexdigest()
+
+
+def _file_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> commits.Operation:
+    """A pointer the client already uploaded through LFS stays an LFS file; anything else is inline."""
+    pointer = parse_pointer(data)
+    if pointer is not None:
+        return commits.LfsFile(path, pointer.oid, pointer.size)
+    tmp, sha = _spool(hub, data)
+    spooled.append(tmp)
+    return commits.InlineFile(path, tmp, len(data), sha)
+
+
+def _commit_files(
+    hub: Hub,
+    actor: Actor,
+    repo: repos.RepoView,
+    branch: str,
+    files: list[tuple[str, bytes | None]],
+    message: str,
+    *,
+    create_branch_from: str | None = None,
+) -> commits.CommitResult:
+    spooled: list[Path] = []
+    try:
+        operations: list[commits.Operation] = []
+        for path, data in files:
+            validate_path(path)
+            operations.append(commits.DeletedFile(path) if data is None else _file_operation(hub, path, data, spooled))
+        return commits.create_commit(
+            hub, actor, repo, branch, operations, summary=message, create_branch_from=create_branch_from
+        )
+    finally:
+        for tmp in spooled:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+@router.api_route("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", methods=["POST", "PUT"])
+async def write_raw_file(
+    request: Request, type_plural: str, namespace: str, name: str, path: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    body = await _json(request)
+    data = _decode_content(body.get("content", ""), path)
+
+    def work() -> commits.CommitResult:
+        hub = get_hub(request)
+        repo = _repo(hub, actor, type_plural, namespace, name)
+        new_branch = body.get("new_branch")
+        branch = str(new_branch or body.get("branch") or repo.default_branch)
+        start = str(body.get("branch") or repo.default_branch) if new_branch else None
+        message = str(body.get("message") or f"Upload {path}")
+        return _commit_files(hub, actor, repo, branch, [(unmask(path), data)], message, create_branch_from=start)
+
+    result = await run_in_threadpool(work)
+    return ok({"commit": {"id": result.sha}, "branch": result.branch, "path": unmask(path)})
+
+
+@router.post("/api/v1/{type_plural}/{namespace}/{name}/upload_file")
+async def upload_file(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    hub = get_hub(request)
+    repo = await run_in_threadpool(_repo, hub, actor, type_plural, namespace, name)
+    form = await request.form()
+    upload = form.get("file")
+    path = str(form.get("file_path") or "")
+    if not isinstance(upload, UploadFile) or not path:
+        raise InvalidArgument("upload_file needs a 'file' part and a 'file_path' field")
+    branch = str(form.get("branch") or repo.default_branch)
+    message = str(form.get("message") or f"Upload {path}")
+
+    def work() -> commits.CommitResult:
+        # The form parser already spooled the part to disk; hash it from there in one pass.
+        digest = hashlib.sha256()
+        size = 0
+        fd, name_ = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="csg-upload-")
+        tmp = Path(name_)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                upload.file.seek(0)
+                while block := upload.file.read(1024 * 1024):
+                    digest.update(block)
+                    size += len(block)
+                    out.write(block)
+            operation = commits.InlineFile(validate_path(path), tmp, size, digest.hexdigest())
+            return commits.create_commit(hub, actor, repo, branch, [operation], summary=message)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    try:
+        result = await run_in_threadpool(work)
+    finally:
+        await upload.close()
+    return ok({"commit": {"id": result.sha}, "path": path, "branch": result.branch})
+
+
+@router.post("/api/v1/{type_plural}/{namespace}/{name}/preupload/{revision}")
+async def preupload(
+    request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    body = await _json(request)
+
+    def work() -> list[dict[str, Any]]:
+        hub = get_hub(request)
+        repo = _repo(hub, actor, type_plural, namespace, name)
+        # csghub-sdk never speaks Xet here, so large and binary files may always go through LFS.
+        modes = preupload_answer(hub, actor, repo, unmask(revision), body, lfs_allowed=True)
+        return [
+            {"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.remote_oid or "", "isDir": m.is_dir}
+            for m in modes
+        ]
+
+    return ok({"files": await run_in_threadpool(work)})
+
+
+@router.post("/api/v1/{type_plural}/{namespace}/{name}/commit/{revision}")
+async def commit(
+    request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    body = await _json(request)
+    entries = body.get("files")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidArgument("A commit needs a non-empty 'files' list")
+    files: list[tuple[str, bytes | None]] = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise InvalidArgument("Each file needs a 'path'")
+        action = entry.get("action", "create")
+        if action not in ("create", "update", "delete"):
+            raise InvalidArgument(f"Unknown file action '{action}': expected create, update or delete")
+        data = None if action == "delete" else _decode_content(entry.get("content", ""), entry["path"])
+        files.append((entry["path"], data))
+
+    def work() -> commits.CommitResult:
+        hub = get_hub(request)
+        repo = _repo(hub, actor, type_plural, namespace, name)
+        message = str(body.get("message") or "Upload files")
+        return _commit_files(hub, actor, repo, unmask(revision), files, message)
+
+    result = await run_in_threadpool(work)
+    return ok({"commit": {"id": result.sha}, "branch": result.branch})

@@ -1,0 +1,137 @@
+"""OpenCSG's csghub-sdk (csghub-cli and pycsghub) against a live hub, unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import LiveHubFactory
+from tests.support.clients import client_env, create_repo, setup_git_home
+from tests.support.live import LiveHub
+
+CLI = str(Path(sys.executable).parent / "csghub-cli")
+
+
+def _env(hub: LiveHub, token: str, home: Path, **extra: str) -> dict[str, str]:
+    env = client_env(home, {"CSGHUB_DOMAIN": hub.url, "CSGHUB_TOKEN": token, "CSGHUB_HOME": str(home), **extra})
+    return env
+
+
+def _cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _folder(root: Path, big: int = 3_000_000) -> Path:
+    folder = root / "src"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "config.json").write_text('{"a": 1}')
+    (folder / "nested" / "weights.bin").write_bytes(os.urandom(big))
+    return folder
+
+
+def _same_tree(a: Path, b: Path) -> None:
+    for path in a.rglob("*"):
+        if path.is_file():
+            other = b / path.relative_to(a)
+            assert other.read_bytes() == path.read_bytes(), path
+
+
+@pytest.mark.parametrize("xnet", ["enabled", "disabled"])
+def test_csghub_cli_upload_then_download(live: LiveHub, tmp_path: Path, xnet: str) -> None:
+    user, token = live.user()
+    extra = {"CSGHUB_DISABLE_XNET": "true"} if xnet == "disabled" else {}
+    env = _env(live, token, tmp_path / "home", **extra)
+    setup_git_home(tmp_path / "home")  # the xnet-disabled path uploads with git and git-lfs
+    folder = _folder(tmp_path)
+    repo = f"{user}/cli-{xnet}"
+    _cli(["upload", repo, str(folder), "--username", user], env, tmp_path)
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        info = client.get(f"/api/models/{repo}", params={"blobs": "true"}).json()
+    files = {s["rfilename"]: s for s in info["siblings"]}
+    assert files["nested/weights.bin"]["size"] == 3_000_000 and "lfs" in files["nested/weights.bin"]
+    out = tmp_path / "out"
+    _cli(["download", repo, "--local-dir", str(out)], env, tmp_path)
+    _same_tree(folder, out)
+
+
+def test_pycsghub_snapshot_download_and_file_download(live: LiveHub, tmp_path: Path) -> None:
+    from pycsghub.file_download import file_download
+    from pycsghub.snapshot_download import snapshot_download
+
+    user, token = live.user()
+    repo = f"{user}/pysdk"
+    create_repo(live.url, token, repo)
+    folder = _folder(tmp_path)
+    env = _env(live, token, tmp_path / "home")
+    _cli(["upload", repo, str(folder)], env, tmp_path)
+
+    snap = Path(snapshot_download(repo, endpoint=live.url, token=token, cache_dir=str(tmp_path / "cache")))
+    _same_tree(folder, snap)
+    single = Path(
+        file_download(
+            repo,
+            file_name="nested/weights.bin",
+            repo_type="model",
+            endpoint=live.url,
+            token=token,
+            cache_dir=str(tmp_path / "cache2"),
+        )
+    )
+    assert single.read_bytes() == (folder / "nested" / "weights.bin").read_bytes()
+
+
+def _parts_on_server(hub: LiveHub) -> int:
+    return sum(1 for p in (hub.data_dir / "tmp" / "uploads").glob("mp-*/0*"))
+
+
+def test_csghub_cli_upload_large_folder_resumes_after_kill(live_hub_factory: LiveHubFactory, tmp_path: Path) -> None:
+    hub = live_hub_factory({"CSGHUB_LFS_PART_SIZE": str(5 * 1024 * 1024)})
+    user, token = hub.user()
+    repo = f"{user}/large"
+    create_repo(hub.url, token, repo)
+    folder = tmp_path / "large"
+    folder.mkdir()
+    big = folder / "model.safetensors"
+    with open(big, "wb") as fh:
+        for _ in range(100):
+            fh.write(os.urandom(1_000_000))
+    (folder / "README.txt").write_text("a large folder\n")
+    env = _env(hub, token, tmp_path / "home")
+
+    first = subprocess.Popen(
+        [CLI, "upload-large-folder", repo, str(folder), "--num-workers", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while _parts_on_server(hub) < 3 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    parts_before = _parts_on_server(hub)
+    assert parts_before >= 3, "the upload was not caught midway"
+
+    _cli(["upload-large-folder", repo, str(folder), "--num-workers", "2"], env, tmp_path)
+    assert _parts_on_server(hub) == 0  # completed uploads leave no parts behind
+    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        info = client.get(f"/api/models/{repo}", params={"blobs": "true"}).json()
+        files = {s["rfilename"]: s for s in info["siblings"]}
+        assert files["model.safetensors"]["lfs"]["sha256"] == hashlib.sha256(big.read_bytes()).hexdigest()
+        with client.stream("GET", f"/{repo}/resolve/main/model.safetensors") as response:
+            digest = hashlib.sha256()
+            for block in response.iter_bytes():
+                digest.update(block)
+    assert digest.hexdigest() == files["model.safetensors"]["lfs"]["sha256"]
