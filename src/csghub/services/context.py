@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,11 +17,40 @@ from csghub.git.repository import GitRepo
 from csghub.storage.base import BlobStore
 
 
+class TtlCache:
+    """A small thread-safe mapping whose entries expire after `ttl` seconds."""
+
+    def __init__(self, *, ttl: float, size: int) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str) -> Any | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] < time.monotonic():
+                return None
+            return item[1]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[key] = (time.monotonic() + self.ttl, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
     sessions: sessionmaker[Session]
     blobs: BlobStore
+    # Recently seen credentials -> actor, so hot read paths skip two queries per request.
+    actors: TtlCache = field(default_factory=lambda: TtlCache(ttl=10.0, size=4096))
 
     @contextmanager
     def db(self) -> Iterator[Session]:
