@@ -25,7 +25,8 @@ def test_hf_client_scenario_with_hf_xet_installed(live: LiveHub, tmp_path: Path)
 def test_hf_client_scenario_with_xet_disabled_goes_through_lfs(
     live_hub_factory: LiveHubFactory, tmp_path: Path
 ) -> None:
-    hub = live_hub_factory({"CSGHUB_PREUPLOAD_LFS": "true"})
+    # Small parts so the 30 MB file goes through the multipart transfer, the path for big files.
+    hub = live_hub_factory({"CSGHUB_PREUPLOAD_LFS": "true", "CSGHUB_LFS_PART_SIZE": str(5 * 1024 * 1024)})
     user, token = hub.user()
     env = {
         "PATH": "/usr/bin:/bin",
