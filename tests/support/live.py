@@ -13,10 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from csghub.app import build_hub
 from csghub.config import load_settings
 from csghub.services import accounts
 from csghub.services.context import Hub
+from csghub.wiring import build_hub
 
 _LISTEN_RE = re.compile(r"listening on http://([\d.]+):(\d+)")
 STARTUP_TIMEOUT = 60.0

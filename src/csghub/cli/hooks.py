@@ -12,8 +12,8 @@ from csghub.core.errors import HubError
 
 
 def run_hook(name: str, environ: Mapping[str, str], stdin: str) -> int:
-    from csghub.app import build_hub
     from csghub.services import pushes
+    from csghub.wiring import build_hub
 
     if name != "pre-receive":
         return 0

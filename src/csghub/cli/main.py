@@ -63,14 +63,14 @@ def serve(
 @app.command()
 def migrate(data_dir: Path | None = DataDir, config: Path | None = ConfigFile) -> None:
     """Apply database migrations and exit."""
-    from csghub.app import build_hub
+    from csghub.wiring import build_hub
 
     build_hub(_settings(data_dir, config))
     typer.echo("database is up to date", err=True)
 
 
 def _hub(data_dir: Path | None, config: Path | None):  # type: ignore[no-untyped-def]
-    from csghub.app import build_hub
+    from csghub.wiring import build_hub
 
     return build_hub(_settings(data_dir, config))
 

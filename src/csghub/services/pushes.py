@@ -39,13 +39,17 @@ def check_push(hub: Hub, repo_id: int, updates: list[RefUpdate]) -> None:
     git = hub.git(repo_id)
     new_tips = [u.new for u in updates if u.new != ZERO_SHA]
     old_tips = list(set(git.all_ref_targets().values()))
-    missing = lfs_service.missing_objects(hub, git.lfs_pointers_between(new_tips, old_tips))
+    pointers = git.lfs_pointers_between(new_tips, old_tips)
+    missing = lfs_service.missing_objects(hub, pointers)
     if missing:
         listed = "\n".join(f"  {p.oid} ({p.size} bytes)" for p in missing[:20])
         raise InvalidArgument(
             f"This push references {len(missing)} LFS object(s) that were never uploaded to the hub:\n{listed}\n"
             "Install git-lfs (git lfs install) and push again so the objects are uploaded first."
         )
+    # Linked before the refs move, so the objects stay downloadable even if the pusher disconnects
+    # before the post-push bookkeeping; a push refused later only links objects its author uploaded.
+    lfs_service.link_objects(hub, repo_id, pointers)
 
 
 def after_push(hub: Hub, repo_id: int, before: dict[str, str], after: dict[str, str]) -> None:

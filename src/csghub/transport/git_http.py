@@ -13,11 +13,13 @@ import logging
 import re
 import sys
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from csghub.config import Settings
 from csghub.core.errors import HubError, InvalidArgument
@@ -111,7 +113,7 @@ async def _feed_stdin(request: Request, proc: asyncio.subprocess.Process) -> Non
                 await proc.stdin.drain()
         if gunzip:
             proc.stdin.write(gunzip.flush())
-    except (BrokenPipeError, ConnectionResetError):
+    except (BrokenPipeError, ConnectionResetError, ClientDisconnect):
         pass
     finally:
         proc.stdin.close()
@@ -133,6 +135,7 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
 
     async def body() -> AsyncIterator[bytes]:
         assert proc.stdout is not None and proc.stderr is not None
+        finished = False
         try:
             while True:
                 chunk = await proc.stdout.read(65536)
@@ -142,19 +145,43 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
             await feeder
             stderr = await proc.stderr.read()
             code = await proc.wait()
+            finished = True
             if code != 0:
                 log.warning("%s exited %s: %s", service, code, stderr.decode(errors="replace")[-2000:])
         finally:
-            if proc.returncode is None:
+            if not finished and service == "git-receive-pack":
+                # The client went away; the push may still complete, so let it and do the bookkeeping.
+                _spawn(_finish_receive(proc, feeder, hub, repo.id, before))
+            elif proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-            feeder.cancel()
+                feeder.cancel()
         if service == "git-receive-pack":
             await run_in_threadpool(_after_push, hub, repo.id, before)
 
     return DuplexStreamingResponse(
         body(), media_type=f"application/x-{service}-result", headers={"Cache-Control": "no-cache"}
     )
+
+
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def _spawn(coro: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+async def _finish_receive(
+    proc: asyncio.subprocess.Process, feeder: asyncio.Task[None], hub: Hub, repo_id: int, before: dict[str, str]
+) -> None:
+    assert proc.stdout is not None
+    while await proc.stdout.read(65536):
+        pass
+    await proc.wait()
+    feeder.cancel()
+    await run_in_threadpool(_after_push, hub, repo_id, before)
 
 
 def _after_push(hub: Hub, repo_id: int, before: dict[str, str]) -> None:
