@@ -10,7 +10,6 @@ import base64
 import binascii
 import contextlib
 import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -22,42 +21,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from csghub.api.hf_commits import preupload_answer
-from csghub.api.paths import unmask
+from csghub.api.paths import repo_from_url, unmask
 from csghub.api.serialize import iso, repo_json
-from csghub.core.errors import Conflict, InvalidArgument, TooLarge
+from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.git.lfs import parse_pointer
+from csghub.http.bodies import read_json_object
 from csghub.http.deps import get_actor, get_hub
 from csghub.services import commits, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 
 router = APIRouter()
-MAX_JSON_BODY = 512 * 1024 * 1024
 
 
 def ok(data: Any) -> JSONResponse:
     return JSONResponse({"msg": "OK", "data": data})
-
-
-def _repo(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> repos.RepoView:
-    return repos.get_repo(hub, actor, RepoType.parse(type_plural), RepoId.of(namespace, name))
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > MAX_JSON_BODY:
-        raise TooLarge(f"Request body of {declared} bytes exceeds {MAX_JSON_BODY}; upload large files through LFS")
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BODY:
-        raise TooLarge(f"Request body exceeds {MAX_JSON_BODY} bytes; upload large files through LFS")
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidArgument("Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidArgument("Request body must be a JSON object")
-    return body
 
 
 def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
@@ -75,7 +54,7 @@ def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
 
 @router.post("/api/v1/{type_plural}")
 async def create_repo(request: Request, type_plural: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
-    body = await _json(request)
+    body = await read_json_object(request)
     repo_type = RepoType.parse(type_plural)
     repo_id = RepoId.of(str(body.get("namespace") or actor.name), str(body.get("name") or ""))
     try:
@@ -101,7 +80,7 @@ async def create_repo(request: Request, type_plural: str, actor: Actor = Depends
 async def repo_detail(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
-    view = await run_in_threadpool(_repo, get_hub(request), actor, type_plural, namespace, name)
+    view = await run_in_threadpool(repo_from_url, get_hub(request), actor, type_plural, namespace, name)
     return ok(_csg_repo_json(view))
 
 
@@ -111,7 +90,7 @@ async def list_branches(
 ) -> JSONResponse:
     def work() -> list[dict[str, Any]]:
         hub = get_hub(request)
-        found = refs.list_refs(hub, actor, _repo(hub, actor, type_plural, namespace, name))
+        found = refs.list_refs(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name))
         return [{"name": b.name, "commit": {"id": b.target}} for b in found.branches]
 
     return ok(await run_in_threadpool(work))
@@ -173,12 +152,12 @@ def _commit_files(
 async def write_raw_file(
     request: Request, type_plural: str, namespace: str, name: str, path: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
-    body = await _json(request)
+    body = await read_json_object(request)
     data = _decode_content(body.get("content", ""), path)
 
     def work() -> commits.CommitResult:
         hub = get_hub(request)
-        repo = _repo(hub, actor, type_plural, namespace, name)
+        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         new_branch = body.get("new_branch")
         branch = str(new_branch or body.get("branch") or repo.default_branch)
         start = str(body.get("branch") or repo.default_branch) if new_branch else None
@@ -194,7 +173,7 @@ async def upload_file(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     hub = get_hub(request)
-    repo = await run_in_threadpool(_repo, hub, actor, type_plural, namespace, name)
+    repo = await run_in_threadpool(repo_from_url, hub, actor, type_plural, namespace, name)
     form = await request.form()
     upload = form.get("file")
     path = str(form.get("file_path") or "")
@@ -233,11 +212,11 @@ async def upload_file(
 async def preupload(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
-    body = await _json(request)
+    body = await read_json_object(request)
 
     def work() -> list[dict[str, Any]]:
         hub = get_hub(request)
-        repo = _repo(hub, actor, type_plural, namespace, name)
+        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         # csghub-sdk never speaks Xet here, so large and binary files may always go through LFS.
         modes = preupload_answer(hub, actor, repo, unmask(revision), body, lfs_allowed=True)
         return [
@@ -252,7 +231,7 @@ async def preupload(
 async def commit(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
-    body = await _json(request)
+    body = await read_json_object(request)
     entries = body.get("files")
     if not isinstance(entries, list) or not entries:
         raise InvalidArgument("A commit needs a non-empty 'files' list")
@@ -268,7 +247,7 @@ async def commit(
 
     def work() -> commits.CommitResult:
         hub = get_hub(request)
-        repo = _repo(hub, actor, type_plural, namespace, name)
+        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         message = str(body.get("message") or "Upload files")
         return _commit_files(hub, actor, repo, unmask(revision), files, message)
 

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.commit_stream import CommitBody, read_commit_body, spooled_index
-from csghub.api.paths import unmask
+from csghub.api.paths import repo_from_url, unmask
 from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticated
-from csghub.core.names import RepoId, RepoType
+from csghub.core.names import RepoType
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.streams import consume_body
 from csghub.services import accounts, commits, files, repos, uploads
@@ -23,10 +23,6 @@ from csghub.services.permissions import Action, Actor, authorize
 
 router = APIRouter()
 MAX_INLINE_FILE = 100 * 1024**3
-
-
-def _repo(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> repos.RepoView:
-    return repos.get_repo(hub, actor, RepoType.parse(type_plural), RepoId.of(namespace, name))
 
 
 def parse_planned(body: Any) -> list[uploads.PlannedFile]:
@@ -73,7 +69,7 @@ async def preupload(
 
     def work() -> list[uploads.UploadMode]:
         hub = get_hub(request)
-        repo = _repo(hub, actor, type_plural, namespace, name)
+        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         return preupload_answer(hub, actor, repo, unmask(revision), body, lfs_allowed=hub.settings.preupload_lfs)
 
     modes = await run_in_threadpool(work)
@@ -127,7 +123,7 @@ async def commit(
     hub = get_hub(request)
     if request.query_params.get("create_pr") in ("1", "true", "True"):
         raise InvalidArgument("Pull requests are not supported by this hub; commit to a branch instead")
-    repo = await run_in_threadpool(_repo, hub, actor, type_plural, namespace, name)
+    repo = await run_in_threadpool(repo_from_url, hub, actor, type_plural, namespace, name)
     authorize(actor, Action.WRITE, repo.resource)
     body = await consume_body(
         request, lambda chunks: read_commit_body(chunks, hub.settings.tmp_dir, max_file_size=MAX_INLINE_FILE)

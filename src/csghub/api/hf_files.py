@@ -10,10 +10,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.pagination import next_link, parse_cursor
-from csghub.api.paths import unmask
+from csghub.api.paths import repo_from_url, unmask
 from csghub.api.serialize import commit_json, tree_entry_json
 from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
+from csghub.http.bodies import read_json_object
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, refs, repos
@@ -23,10 +24,6 @@ from csghub.services.permissions import Actor
 router = APIRouter()
 TREE_PAGE = 1000
 COMMITS_PAGE = 50
-
-
-def _repo(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> repos.RepoView:
-    return repos.get_repo(hub, actor, RepoType.parse(type_plural), RepoId.of(namespace, name))
 
 
 @router.get("/api/{type_plural}/{namespace}/{name}/tree/{revision}")
@@ -46,7 +43,9 @@ async def list_tree(
 
     def work() -> tuple[list[dict[str, Any]], bool]:
         hub = get_hub(request)
-        snapshot = files.at_revision(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(revision))
+        snapshot = files.at_revision(
+            hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision)
+        )
         entries = files.list_tree(snapshot, unmask(folder), recursive=recursive)
         page = list(itertools.islice(entries, offset, offset + TREE_PAGE + 1))
         return [tree_entry_json(e) for e in page[:TREE_PAGE]], len(page) > TREE_PAGE
@@ -77,7 +76,9 @@ async def paths_info(
 
     def work() -> list[dict[str, Any]]:
         hub = get_hub(request)
-        snapshot = files.at_revision(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(revision))
+        snapshot = files.at_revision(
+            hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision)
+        )
         return [tree_entry_json(e) for e in files.paths_info(snapshot, paths)]
 
     return JSONResponse(await run_in_threadpool(work))
@@ -89,7 +90,7 @@ async def list_refs(
 ) -> JSONResponse:
     def work() -> dict[str, Any]:
         hub = get_hub(request)
-        found = refs.list_refs(hub, actor, _repo(hub, actor, type_plural, namespace, name))
+        found = refs.list_refs(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name))
         out: dict[str, Any] = {
             "branches": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.branches],
             "tags": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.tags],
@@ -119,7 +120,9 @@ async def list_commits(
 
     def work() -> tuple[list[dict[str, Any]], int]:
         hub = get_hub(request)
-        snapshot = files.at_revision(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(revision))
+        snapshot = files.at_revision(
+            hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision)
+        )
         commits, total = files.history(snapshot, skip=offset, limit=limit)
         return [commit_json(c) for c in commits], total
 
@@ -128,21 +131,6 @@ async def list_commits(
     if offset + len(data) < total:
         headers.update(next_link(request, offset + len(data)))
     return JSONResponse(data, headers=headers)
-
-
-async def _optional_json(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        import json
-
-        body = json.loads(raw)
-    except ValueError:
-        raise InvalidArgument("Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidArgument("Request body must be a JSON object")
-    return body
 
 
 @router.post("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
@@ -154,11 +142,11 @@ async def create_branch(
     branch: str,
     actor: Actor = Depends(get_actor),
 ) -> JSONResponse:
-    body = await _optional_json(request)
+    body = await read_json_object(request, optional=True)
 
     def work() -> str:
         hub = get_hub(request)
-        repo = _repo(hub, actor, type_plural, namespace, name)
+        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         start = body.get("startingPoint") or body.get("starting_point")
         return refs.create_branch(hub, actor, repo, unmask(branch), start=start, exist_ok=bool(body.get("exist_ok")))
 
@@ -177,7 +165,7 @@ async def delete_branch(
 ) -> JSONResponse:
     def work() -> None:
         hub = get_hub(request)
-        refs.delete_branch(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(branch))
+        refs.delete_branch(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(branch))
 
     await run_in_threadpool(work)
     return JSONResponse({"deleted": unmask(branch)})
@@ -192,14 +180,14 @@ async def create_tag(
     revision: str,
     actor: Actor = Depends(get_actor),
 ) -> JSONResponse:
-    body = await _optional_json(request)
+    body = await read_json_object(request, optional=True)
     tag = body.get("tag")
     if not isinstance(tag, str):
         raise InvalidArgument("'tag' is required")
 
     def work() -> str:
         hub = get_hub(request)
-        repo = _repo(hub, actor, type_plural, namespace, name)
+        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         return refs.create_tag(hub, actor, repo, tag, revision=unmask(revision), exist_ok=bool(body.get("exist_ok")))
 
     target = await run_in_threadpool(work)
@@ -212,7 +200,7 @@ async def delete_tag(
 ) -> JSONResponse:
     def work() -> None:
         hub = get_hub(request)
-        refs.delete_tag(hub, actor, _repo(hub, actor, type_plural, namespace, name), unmask(tag))
+        refs.delete_tag(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(tag))
 
     await run_in_threadpool(work)
     return JSONResponse({"deleted": unmask(tag)})

@@ -13,6 +13,7 @@ from csghub.api.paths import unmask
 from csghub.api.serialize import repo_json
 from csghub.core.errors import Conflict, InvalidArgument, Unauthenticated
 from csghub.core.names import RepoId, RepoType
+from csghub.http.bodies import read_json_object
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.services import files, repos
@@ -24,16 +25,6 @@ router = APIRouter()
 
 def _repo_type(value: Any) -> RepoType:
     return RepoType.parse(str(value) if value else None)
-
-
-async def _json(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise InvalidArgument("Request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidArgument("Request body must be a JSON object")
-    return body
 
 
 def _target(body: dict[str, Any], actor: Actor) -> RepoId:
@@ -48,7 +39,7 @@ def _target(body: dict[str, Any], actor: Actor) -> RepoId:
 
 @router.post("/api/repos/create")
 async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
-    body = await _json(request)
+    body = await read_json_object(request)
     repo_type = _repo_type(body.get("type"))
     repo_id = _target(body, actor)
     prefix = "" if repo_type is RepoType.MODEL else f"{repo_type.plural}/"
@@ -75,7 +66,7 @@ async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
 
 @router.delete("/api/repos/delete")
 async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
-    body = await _json(request)
+    body = await read_json_object(request)
     repo_type = _repo_type(body.get("type"))
     repo_id = _target(body, actor)
     await run_in_threadpool(repos.delete_repo, get_hub(request), actor, repo_type, repo_id)
@@ -84,7 +75,7 @@ async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
 
 @router.post("/api/repos/move")
 async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
-    body = await _json(request)
+    body = await read_json_object(request)
     repo_type = _repo_type(body.get("type"))
     source = RepoId.parse(str(body.get("fromRepo") or ""))
     target = RepoId.parse(str(body.get("toRepo") or ""))
@@ -96,7 +87,7 @@ async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSON
 async def update_settings(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
-    body = await _json(request)
+    body = await read_json_object(request)
     private = body.get("private")
     if private is not None and not isinstance(private, bool):
         raise InvalidArgument("'private' must be true or false")

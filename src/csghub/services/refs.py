@@ -33,57 +33,51 @@ def list_refs(hub: Hub, actor: Actor, repo: RepoView) -> Refs:
     )
 
 
-def create_branch(
-    hub: Hub, actor: Actor, repo: RepoView, branch: str, *, start: str | None = None, exist_ok: bool = False
-) -> str:
+def _create_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str, start: str | None, exist_ok: bool) -> str:
+    """Point refs/{heads|tags}/name at `start` (default branch if None); returns the target commit."""
     authorize(actor, Action.WRITE, repo.resource)
-    validate_ref_name(branch, what="branch")
+    what = "branch" if kind == "heads" else "tag"
+    validate_ref_name(name, what=what)
     git = hub.git(repo.id)
     target = git.resolve(validate_revision(start) if start else repo.default_branch)
     with LOCKS.hold(repo.id):
-        existing = git.ref_target(f"refs/heads/{branch}")
+        existing = git.ref_target(f"refs/{kind}/{name}")
         if existing is not None:
             if exist_ok:
                 return existing
-            raise Conflict(f"Branch '{branch}' already exists")
-        git.update_ref(f"refs/heads/{branch}", target, None)
+            raise Conflict(f"{what.capitalize()} '{name}' already exists")
+        git.update_ref(f"refs/{kind}/{name}", target, None)
     return target
 
 
-def delete_branch(hub: Hub, actor: Actor, repo: RepoView, branch: str) -> None:
+def _delete_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str) -> None:
     authorize(actor, Action.WRITE, repo.resource)
-    validate_ref_name(branch, what="branch")
-    if branch == repo.default_branch:
-        raise InvalidArgument(f"Cannot delete the default branch '{branch}'")
+    what = "branch" if kind == "heads" else "tag"
+    validate_ref_name(name, what=what)
+    if kind == "heads" and name == repo.default_branch:
+        raise InvalidArgument(f"Cannot delete the default branch '{name}'")
     git = hub.git(repo.id)
     with LOCKS.hold(repo.id):
-        if git.ref_target(f"refs/heads/{branch}") is None:
-            raise RevisionNotFound(f"Branch '{branch}' does not exist")
-        git.delete_ref(f"refs/heads/{branch}")
+        if git.ref_target(f"refs/{kind}/{name}") is None:
+            raise RevisionNotFound(f"{what.capitalize()} '{name}' does not exist")
+        git.delete_ref(f"refs/{kind}/{name}")
+
+
+def create_branch(
+    hub: Hub, actor: Actor, repo: RepoView, branch: str, *, start: str | None = None, exist_ok: bool = False
+) -> str:
+    return _create_ref(hub, actor, repo, "heads", branch, start, exist_ok)
+
+
+def delete_branch(hub: Hub, actor: Actor, repo: RepoView, branch: str) -> None:
+    _delete_ref(hub, actor, repo, "heads", branch)
 
 
 def create_tag(
     hub: Hub, actor: Actor, repo: RepoView, tag: str, *, revision: str | None = None, exist_ok: bool = False
 ) -> str:
-    authorize(actor, Action.WRITE, repo.resource)
-    validate_ref_name(tag, what="tag")
-    git = hub.git(repo.id)
-    target = git.resolve(validate_revision(revision) if revision else repo.default_branch)
-    with LOCKS.hold(repo.id):
-        existing = git.ref_target(f"refs/tags/{tag}")
-        if existing is not None:
-            if exist_ok:
-                return existing
-            raise Conflict(f"Tag '{tag}' already exists")
-        git.update_ref(f"refs/tags/{tag}", target, None)
-    return target
+    return _create_ref(hub, actor, repo, "tags", tag, revision, exist_ok)
 
 
 def delete_tag(hub: Hub, actor: Actor, repo: RepoView, tag: str) -> None:
-    authorize(actor, Action.WRITE, repo.resource)
-    validate_ref_name(tag, what="tag")
-    git = hub.git(repo.id)
-    with LOCKS.hold(repo.id):
-        if git.ref_target(f"refs/tags/{tag}") is None:
-            raise RevisionNotFound(f"Tag '{tag}' does not exist")
-        git.delete_ref(f"refs/tags/{tag}")
+    _delete_ref(hub, actor, repo, "tags", tag)
