@@ -135,3 +135,54 @@ def test_csghub_cli_upload_large_folder_resumes_after_kill(live_hub_factory: Liv
             for block in response.iter_bytes():
                 digest.update(block)
     assert digest.hexdigest() == files["model.safetensors"]["lfs"]["sha256"]
+
+
+def test_csg_v1_raw_file_on_new_branch_and_upload_file_form(live: LiveHub) -> None:
+    import base64
+
+    user, token = live.user()
+    repo = f"{user}/native"
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        created = client.post("/api/v1/models", json={"namespace": user, "name": "native", "private": False})
+        assert created.status_code == 200 and created.json()["msg"] == "OK"
+        again = client.post("/api/v1/models", json={"namespace": user, "name": "native"})
+        assert again.status_code == 409 and "duplicate key value" in again.text
+        raw = client.post(
+            f"/api/v1/models/{repo}/raw/notes/hello.txt",
+            json={"message": "start dev", "new_branch": "dev", "content": base64.b64encode(b"hi\n").decode()},
+        )
+        assert raw.status_code == 200 and raw.json()["data"]["branch"] == "dev"
+        branches = client.get(f"/api/v1/models/{repo}/branches").json()
+        assert branches["msg"] == "OK" and {b["name"] for b in branches["data"]} == {"main", "dev"}
+        assert client.get(f"/{repo}/resolve/dev/notes/hello.txt").text == "hi\n"
+        assert client.head(f"/{repo}/resolve/main/notes/hello.txt").status_code == 404
+        form = client.post(
+            f"/api/v1/models/{repo}/upload_file",
+            data={"file_path": "data/blob.bin", "branch": "main", "message": "form upload"},
+            files={"file": ("blob.bin", os.urandom(50_000))},
+        )
+        assert form.status_code == 200, form.text
+        tree = client.get(f"/api/models/{repo}/tree/main/data").json()
+        assert tree[0]["path"] == "data/blob.bin" and tree[0]["lfs"]["size"] == 50_000
+        missing = client.get("/api/v1/models/nobody/nothing/branches")
+        assert missing.status_code == 404 and missing.json()["msg"]
+
+
+def test_lfs_batch_reissues_the_same_multipart_upload(live_hub_factory: LiveHubFactory) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    hub = live_hub_factory({"CSGHUB_LFS_PART_SIZE": str(5 * 1024 * 1024)})
+    user, token = hub.user()
+    repo = f"{user}/resume"
+    create_repo(hub.url, token, repo)
+    oid = hashlib.sha256(b"x" * (12 * 1024 * 1024)).hexdigest()
+    body = {"operation": "upload", "transfers": ["basic", "multipart"], "objects": [{"oid": oid, "size": 12 << 20}]}
+    with httpx.Client(base_url=hub.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        answers = [
+            client.post(f"/models/{repo}.git/info/lfs/objects/batch", params={"upload_id": ""}, json=body).json()
+            for _ in range(2)
+        ]
+    headers = [a["objects"][0]["actions"]["upload"]["header"] for a in answers]
+    assert headers[0]["chunk_size"] == str(5 * 1024 * 1024) and sorted(headers[0]) == ["1", "2", "3", "chunk_size"]
+    ids = [parse_qs(urlparse(h["1"]).query)["uploadId"][0] for h in headers]
+    assert ids[0] == ids[1]
