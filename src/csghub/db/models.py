@@ -77,7 +77,11 @@ class Repo(Base):
     """A repository; its bare git directory is named by `id`, so renames never move files."""
 
     __tablename__ = "repos"
-    __table_args__ = (UniqueConstraint("type", "namespace_id", "name_key", name="uq_repo_name"),)
+    # Directories are named by id, so ids are never reused (AUTOINCREMENT on SQLite, a sequence elsewhere).
+    __table_args__ = (
+        UniqueConstraint("type", "namespace_id", "name_key", name="uq_repo_name"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(10))

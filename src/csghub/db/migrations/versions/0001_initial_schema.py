@@ -103,6 +103,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["namespace_id"], ["namespaces.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("type", "namespace_id", "name_key", name="uq_repo_name"),
+        # Repository directories are named by id: an id must never be handed out twice.
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("repos", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_repos_updated_at"), ["updated_at"], unique=False)
