@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -136,4 +137,33 @@ class LfsUpload(Base):
     part_size: Mapped[int] = mapped_column(BigInteger)
     # The S3 multipart upload id, when the blob store is S3.
     store_upload_id: Mapped[str] = mapped_column(String(1024), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class XetXorb(Base):
+    """A verified xorb; its serialized bytes live in the blob store under their sha256 (`blob_oid`)."""
+
+    __tablename__ = "xet_xorbs"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob_oid: Mapped[str] = mapped_column(String(64))
+    serialized_size: Mapped[int] = mapped_column(BigInteger)
+    uncompressed_size: Mapped[int] = mapped_column(BigInteger)
+    # Packed per chunk: serialized offset u32, serialized length u32, size u32, raw chunk hash (32 bytes).
+    chunk_table: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class XetFile(Base):
+    """A file registered by a shard: its terms over xorbs, and the sha256 the uploader claimed."""
+
+    __tablename__ = "xet_files"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # Packed per term: raw xorb hash (32 bytes), chunk start u32, chunk end u32, unpacked bytes u32.
+    terms: Mapped[bytes] = mapped_column(LargeBinary)
+    # Set once the file's bytes were rebuilt and hashed to `sha256`.
+    sha256_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -74,7 +74,12 @@ def decode_chunk(scheme: int, payload: bytes, size: int) -> bytes:
     return data
 
 
-def _header(data: bytes, offset: int) -> tuple[int, int, int, int]:
+def read_header(data: bytes | bytearray, offset: int = 0) -> tuple[int, int, int, int]:
+    """(version, payload length, scheme, uncompressed size) of the chunk record at `offset`."""
+    return _header(data, offset)
+
+
+def _header(data: bytes | bytearray, offset: int) -> tuple[int, int, int, int]:
     version, plen_lo, plen_hi, scheme, size_lo, size_hi = struct.unpack_from("<BHBBHB", data, offset)
     return version, plen_lo | plen_hi << 16, scheme, size_lo | size_hi << 16
 

@@ -1,0 +1,215 @@
+"""Xet content-addressed storage: xorbs verified and stored once, files registered by shards, and
+file bytes rebuilt from their terms.
+
+Owns the `xet_xorbs` and `xet_files` rows. A xorb's serialized bytes are an ordinary blob-store object
+named by their sha256, so local and S3 storage, ranges and presigned URLs all work unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from csghub.core.errors import InvalidArgument, NotFound
+from csghub.db.models import XetFile, XetXorb
+from csghub.services.context import Hub
+from csghub.xet.hashes import file_hash, from_hex, sha256_from_shard, to_hex, verification_hash
+from csghub.xet.shards import FileBlock, parse_shard
+from csghub.xet.xorbs import HEADER_SIZE, XorbChunk, decode_chunk, parse_xorb, read_header
+
+_CHUNK = struct.Struct("<III32s")  # serialized offset, serialized length, size, raw chunk hash
+_TERM = struct.Struct("<32sIII")  # raw xorb hash, chunk start, chunk end, unpacked bytes
+
+
+class XetObjectNotFound(NotFound):
+    code = "XetObjectNotFound"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredXorb:
+    hash: str
+    blob_oid: str
+    chunks: tuple[XorbChunk, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FileTerm:
+    xorb: StoredXorb
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return sum(c.size for c in self.xorb.chunks[self.start : self.end])
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    hash: str
+    size: int
+    sha256: str
+    sha256_verified: bool
+    terms: tuple[FileTerm, ...]
+
+
+def _pack_chunks(chunks: tuple[XorbChunk, ...]) -> bytes:
+    return b"".join(_CHUNK.pack(c.offset, c.length, c.size, c.hash) for c in chunks)
+
+
+def _unpack_chunks(table: bytes) -> tuple[XorbChunk, ...]:
+    return tuple(XorbChunk(o, n, s, h) for o, n, s, h in _CHUNK.iter_unpack(table))
+
+
+def _stored(row: XetXorb) -> StoredXorb:
+    return StoredXorb(row.hash, row.blob_oid, _unpack_chunks(row.chunk_table))
+
+
+def store_xorb(hub: Hub, xorb_hash: str, data: bytes) -> bool:
+    """Verify and store a serialized xorb; False if it was already stored (never overwritten)."""
+    expected = from_hex(xorb_hash)
+    with hub.db() as session:
+        if session.get(XetXorb, xorb_hash) is not None:
+            return False
+    parsed = parse_xorb(data, expected)
+    body = data[: parsed.serialized_size]  # any footer is dropped: the chunk table lives in the database
+    oid = hashlib.sha256(body).hexdigest()
+    if hub.blobs.stat(oid) != len(body):
+        hub.blobs.put(oid, len(body), iter([body]))
+    try:
+        with hub.db() as session:
+            session.add(
+                XetXorb(
+                    hash=xorb_hash,
+                    blob_oid=oid,
+                    serialized_size=len(body),
+                    uncompressed_size=parsed.uncompressed_size,
+                    chunk_table=_pack_chunks(parsed.chunks),
+                )
+            )
+    except IntegrityError:
+        return False  # a concurrent upload of the same xorb won; its bytes are identical
+    return True
+
+
+class _XorbCache:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.found: dict[bytes, StoredXorb] = {}
+
+    def get(self, raw: bytes) -> StoredXorb:
+        if raw not in self.found:
+            row = self.session.get(XetXorb, to_hex(raw))
+            if row is None:
+                raise InvalidArgument(f"Shard references xorb {to_hex(raw)}, which was never uploaded")
+            self.found[raw] = _stored(row)
+        return self.found[raw]
+
+
+def _check_file(block: FileBlock, xorbs: _XorbCache) -> tuple[int, bytes]:
+    """Verify one file block against stored xorbs (§8.2); returns its size and packed terms."""
+    name = to_hex(block.hash)
+    if len(block.verifications) != len(block.terms):
+        raise InvalidArgument(f"File {name} lacks verification entries for its terms")
+    if block.sha256 is None:
+        raise InvalidArgument(f"File {name} lacks its sha256 (metadata extension)")
+    leaves: list[tuple[bytes, int]] = []
+    packed = bytearray()
+    for term, proof in zip(block.terms, block.verifications, strict=True):
+        xorb = xorbs.get(term.xorb)
+        if not 0 <= term.start < term.end <= len(xorb.chunks):
+            raise InvalidArgument(f"File {name} names chunks {term.start}..{term.end} outside xorb {xorb.hash}")
+        chunks = xorb.chunks[term.start : term.end]
+        if sum(c.size for c in chunks) != term.unpacked_bytes:
+            raise InvalidArgument(f"File {name} declares a wrong size for a term over xorb {xorb.hash}")
+        if verification_hash([c.hash for c in chunks]) != proof:
+            raise InvalidArgument(f"File {name} has a wrong verification hash for a term over xorb {xorb.hash}")
+        leaves += [(c.hash, c.size) for c in chunks]
+        packed += _TERM.pack(term.xorb, term.start, term.end, term.unpacked_bytes)
+    if file_hash(leaves) != block.hash:
+        raise InvalidArgument(f"File hash {name} does not match its chunks")
+    return sum(size for _, size in leaves), bytes(packed)
+
+
+def register_shard(hub: Hub, data: bytes) -> list[str]:
+    """Verify a shard against the stored xorbs and register its files; all or nothing."""
+    shard = parse_shard(data)
+    registered = []
+    with hub.db() as session:
+        xorbs = _XorbCache(session)
+        for xorb_block in shard.xorbs:
+            stored = xorbs.get(xorb_block.hash)
+            if [(c.hash, c.size) for c in stored.chunks] != [(c.hash, c.size) for c in xorb_block.chunks]:
+                raise InvalidArgument(f"Shard describes xorb {stored.hash} with chunks other than those uploaded")
+        for block in shard.files:
+            size, terms = _check_file(block, xorbs)
+            name = to_hex(block.hash)
+            if session.get(XetFile, name) is None:
+                sha256 = sha256_from_shard(block.sha256 or b"")
+                session.add(XetFile(hash=name, size=size, sha256=sha256, terms=terms))
+                session.flush()
+            registered.append(name)
+    return registered
+
+
+def get_file(hub: Hub, name: str) -> StoredFile:
+    with hub.db() as session:
+        row = session.get(XetFile, name)
+        if row is None:
+            raise XetObjectNotFound(f"Xet file {name} does not exist")
+        xorbs = _XorbCache(session)
+        terms = tuple(FileTerm(xorbs.get(x), s, e) for x, s, e, _ in _TERM.iter_unpack(row.terms))
+        return StoredFile(row.hash, row.size, row.sha256, row.sha256_verified, terms)
+
+
+def _records(hub: Hub, xorb: StoredXorb, first: XorbChunk, last: XorbChunk) -> Iterator[bytes]:
+    """Decoded chunks from `first` to `last`, streamed from one ranged read of the xorb."""
+    buffer = bytearray()
+    for block in hub.blobs.read(xorb.blob_oid, first.offset, last.offset + last.length):
+        buffer += block
+        while len(buffer) >= HEADER_SIZE:
+            _, payload_len, scheme, size = read_header(buffer)
+            if len(buffer) < HEADER_SIZE + payload_len:
+                break
+            yield decode_chunk(scheme, bytes(buffer[HEADER_SIZE : HEADER_SIZE + payload_len]), size)
+            del buffer[: HEADER_SIZE + payload_len]
+
+
+def read_file(hub: Hub, stored: StoredFile, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """Stream bytes [start, end) of a file, fetching only the chunks that overlap the range."""
+    end = stored.size if end is None else min(end, stored.size)
+    position = 0
+    for term in stored.terms:
+        chunks = term.xorb.chunks[term.start : term.end]
+        wanted: list[tuple[int, XorbChunk]] = []
+        for chunk in chunks:
+            if position < end and position + chunk.size > start:
+                wanted.append((position, chunk))
+            position += chunk.size
+        if not wanted:
+            continue
+        for (chunk_start, _), data in zip(wanted, _records(hub, term.xorb, wanted[0][1], wanted[-1][1]), strict=True):
+            yield data[max(start - chunk_start, 0) : max(min(end - chunk_start, len(data)), 0)]
+
+
+def verify_sha256(hub: Hub, name: str) -> StoredFile:
+    """Rebuild the file once and check the sha256 its uploader claimed, before anything can use it."""
+    stored = get_file(hub, name)
+    if stored.sha256_verified:
+        return stored
+    digest = hashlib.sha256()
+    for block in read_file(hub, stored):
+        digest.update(block)
+    if digest.hexdigest() != stored.sha256:
+        raise InvalidArgument(
+            f"Xet file {name} claims sha256 {stored.sha256} but its bytes hash to {digest.hexdigest()}"
+        )
+    with hub.db() as session:
+        row = session.get(XetFile, name)
+        if row is not None:
+            row.sha256_verified = True
+    return StoredFile(stored.hash, stored.size, stored.sha256, True, stored.terms)
