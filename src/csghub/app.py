@@ -12,6 +12,7 @@ from csghub.http import errors as api_errors
 from csghub.services.context import Hub
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
+from csghub.transport.xet_http import router as xet_router
 from csghub.wiring import build_hub
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
 
     # LFS and git transports first: their paths end in .git/... and must win over resolve routes.
     app.include_router(lfs_router)
+    app.include_router(xet_router)
     app.include_router(git_http_router)
     mount_api(app)
     # csghub-native (/api/v1) routes come with the csghub-sdk compatibility layer.

@@ -38,11 +38,10 @@ class Settings:
     s3_secret_key: str = ""
     # Files at least this large (or matching .gitattributes LFS rules) are kept in LFS storage.
     lfs_threshold: int = 10 * MiB
-    # Answer `lfs` in preupload for large and binary files. huggingface_hub with hf_xet installed sends
-    # every such file through Xet, which this hub does not speak yet, so the safe default is `regular`
-    # (files arrive inline, are streamed to disk, and are still stored as LFS objects). Turn it on only
-    # where clients run with HF_HUB_DISABLE_XET=1 (or without hf_xet) to use the LFS batch API.
-    preupload_lfs: bool = False
+    # Answer `lfs` in preupload for large and binary files: huggingface_hub then uploads them through
+    # Xet (with hf_xet, its default) or the LFS batch API (without). Off makes every client send files
+    # inline in the commit request.
+    preupload_lfs: bool = True
     # Part size offered for LFS multipart uploads.
     lfs_part_size: int = 64 * MiB
     # Seconds a presigned or signed transfer URL stays valid.

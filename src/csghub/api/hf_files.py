@@ -15,9 +15,9 @@ from csghub.api.serialize import commit_json, tree_entry_json
 from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import read_json_object
-from csghub.http.deps import get_actor, get_hub
+from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.streams import parse_range, stream_bytes
-from csghub.services import files, refs, repos
+from csghub.services import files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 
@@ -230,12 +230,16 @@ async def resolve_file(
     actor = await get_actor(request)
     hub = get_hub(request)
 
-    def work() -> tuple[files.Snapshot, files.FileContent]:
+    def work() -> tuple[files.Snapshot, files.FileContent, str | None, str | None]:
         repo = repos.get_repo(hub, actor, repo_type, RepoId.of(namespace, name))
         snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
-        return snapshot, files.file_content(snapshot, file_path)
+        content = files.file_content(snapshot, file_path)
+        if content.entry.lfs is None:
+            return snapshot, content, None, None
+        oid = content.entry.lfs.oid
+        return snapshot, content, lfs.xet_hash_of(hub, oid), lfs.direct_download_url(hub, oid)
 
-    snapshot, content = await run_in_threadpool(work)
+    snapshot, content, xet_hash, direct = await run_in_threadpool(work)
     headers = {
         "X-Repo-Commit": snapshot.sha,
         "ETag": f'"{content.etag}"',
@@ -244,7 +248,11 @@ async def resolve_file(
     if content.entry.lfs is not None:
         headers["X-Linked-Etag"] = f'"{content.etag}"'
         headers["X-Linked-Size"] = str(content.size)
-        direct = hub.blobs.download_url(content.entry.lfs.oid, hub.settings.transfer_url_ttl)
+        if xet_hash is not None:
+            # Clients with hf_xet fetch the chunks from the CAS; others still get the bytes below.
+            token_url = f"{base_url(request)}/api/{repo_type.plural}/{namespace}/{name}/xet-read-token/{snapshot.sha}"
+            headers["X-Xet-Hash"] = xet_hash
+            headers["Link"] = f'<{token_url}>; rel="xet-auth"'
         if direct is not None:
             return RedirectResponse(direct, status_code=302, headers=headers)
     byte_range = parse_range(request.headers.get("range"), content.size)

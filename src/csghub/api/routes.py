@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from csghub.api import csg_v1, hf_commits, hf_files, hf_repos
+from csghub.api import csg_v1, hf_commits, hf_files, hf_repos, hf_xet
 from csghub.api.paths import EncodedSlashMiddleware
 
 
@@ -15,9 +15,9 @@ def mount_api(app: FastAPI) -> None:
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".
     for prefix, routers in (
-        ("/hf", (hf_commits, hf_files, hf_repos)),
+        ("/hf", (hf_xet, hf_commits, hf_files, hf_repos)),
         ("/csg", (hf_files, hf_repos)),
-        ("", (hf_commits, hf_files, hf_repos)),
+        ("", (hf_xet, hf_commits, hf_files, hf_repos)),
     ):
         # Specific routes before generic ones: /api/whoami-v2 is not a listing of "whoami-v2"s.
         for module in routers:

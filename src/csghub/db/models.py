@@ -109,12 +109,17 @@ class Repo(Base):
 
 
 class LfsObject(Base):
-    """A content-addressed blob in the blob store, shared by every repo that references it."""
+    """A content-addressed blob, shared by every repo that references it.
+
+    Its bytes are the blob-store object named `oid`, or, when `xet_hash` is set, the Xet file of that
+    hash rebuilt from its xorbs: to git-lfs clients, the viewer and mirrors both are the same object.
+    """
 
     __tablename__ = "lfs_objects"
 
     oid: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
+    xet_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -166,4 +171,15 @@ class XetFile(Base):
     terms: Mapped[bytes] = mapped_column(LargeBinary)
     # Set once the file's bytes were rebuilt and hashed to `sha256`.
     sha256_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class XetRepoFile(Base):
+    """A file a repository's write token uploaded through Xet, found by sha256 when a commit names it."""
+
+    __tablename__ = "xet_repo_files"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    file_hash: Mapped[str] = mapped_column(ForeignKey("xet_files.hash"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

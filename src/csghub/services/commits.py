@@ -17,6 +17,7 @@ from csghub.core.names import validate_path, validate_ref_name
 from csghub.git.lfs import LfsPointer, LfsRules, format_pointer
 from csghub.git.repository import FileChange, GitRepo
 from csghub.services import lfs as lfs_service
+from csghub.services import xet_cas
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import LOCKS, RepoView, refresh_metadata
@@ -113,7 +114,7 @@ def create_commit(
                 f"A commit has happened since {parent_commit[:12]}: {branch} is now at {(head or '')[:12]}. "
                 "Pull the latest changes and retry."
             )
-        changes, pointers = _materialize(hub, git, head, operations)
+        changes, pointers = _materialize(hub, repo.id, git, head, operations)
         message = summary.strip() + (f"\n\n{description.strip()}" if description.strip() else "")
         sha = git.create_commit(
             parent=head,
@@ -132,12 +133,14 @@ def create_commit(
 
 
 def _materialize(
-    hub: Hub, git: GitRepo, head: str | None, operations: list[Operation]
+    hub: Hub, repo_id: int, git: GitRepo, head: str | None, operations: list[Operation]
 ) -> tuple[list[FileChange], list[LfsPointer]]:
     rules = lfs_rules_at(git, head)
     changes: list[FileChange] = []
     pointers: list[LfsPointer] = []
     lfs_refs = [LfsPointer(op.oid, op.size) for op in operations if isinstance(op, LfsFile)]
+    # Files uploaded through Xet are named by sha256 only; their bytes are checked before they count.
+    xet_cas.adopt_files(hub, repo_id, lfs_refs)
     missing = lfs_service.missing_objects(hub, lfs_refs)
     if missing:
         names = ", ".join(f"{p.oid} ({p.size} bytes)" for p in missing[:5])

@@ -10,6 +10,7 @@ from pathlib import Path
 from csghub.core.errors import EntryNotFound
 from csghub.core.names import normalize_folder, validate_path, validate_revision
 from csghub.git.repository import CommitInfo, GitRepo, TreeEntry
+from csghub.services import lfs
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import RepoView
@@ -90,7 +91,7 @@ def read_file(
 ) -> Iterator[bytes]:
     """Stream [start, end) of a file: LFS objects from the blob store, the rest from git."""
     if content.entry.lfs is not None:
-        return hub.blobs.read(content.entry.lfs.oid, start, end)
+        return lfs.read_object(hub, content.entry.lfs.oid, start, end)
     if content.size <= 4 * 1024 * 1024:
         data = snapshot.git.read_small_blob(content.entry.oid)[start:end]
         return iter([data])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from csghub.core.errors import BlobNotFound, InvalidArgument, NotFound, Unauthen
 from csghub.core.signing import check_signature, signed_query
 from csghub.db.models import LfsObject, LfsUpload, RepoLfsObject, utcnow
 from csghub.git.lfs import LfsPointer
+from csghub.services import xet_store
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import RepoView
@@ -78,6 +79,28 @@ def missing_objects(hub: Hub, pointers: Iterable[LfsPointer]) -> list[LfsPointer
     return missing
 
 
+def xet_hash_of(hub: Hub, oid: str) -> str | None:
+    """The Xet file an LFS object is stored as, or None for a plain blob-store object."""
+    with hub.db() as session:
+        row = session.get(LfsObject, oid)
+        return row.xet_hash if row is not None else None
+
+
+def read_object(hub: Hub, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """Stream an object's bytes [start, end), from the blob store or rebuilt from Xet chunks."""
+    xet_hash = xet_hash_of(hub, oid)
+    if xet_hash is not None:
+        return xet_store.read_file(hub, xet_store.get_file(hub, xet_hash), start, end)
+    return hub.blobs.read(oid, start, end)
+
+
+def direct_download_url(hub: Hub, oid: str) -> str | None:
+    """A URL clients can fetch the bytes from without the hub (S3), when the object is a plain blob."""
+    if xet_hash_of(hub, oid) is not None:
+        return None
+    return hub.blobs.download_url(oid, hub.settings.transfer_url_ttl)
+
+
 def link_objects(hub: Hub, repo_id: int, pointers: Iterable[LfsPointer]) -> None:
     wanted = {p.oid: p.size for p in pointers}
     if not wanted:
@@ -113,7 +136,7 @@ class Transfers:
         return f"{self.base}{path}?{signed_query(self.hub.settings.secret_key, *parts, ttl=self.ttl)}"
 
     def download(self, oid: str) -> dict[str, Any]:
-        href = self.hub.blobs.download_url(oid, self.ttl) or self._signed(f"/lfs/objects/{oid}", "get", oid)
+        href = direct_download_url(self.hub, oid) or self._signed(f"/lfs/objects/{oid}", "get", oid)
         return {"href": href, "expires_in": self.ttl}
 
     def verify(self, obj: BatchObject) -> dict[str, Any]:
@@ -228,7 +251,9 @@ def verify_object(hub: Hub, oid: str, size: int, *, exp: int, sig: str) -> None:
 def open_object(hub: Hub, oid: str, *, exp: int, sig: str) -> int:
     """Check a signed download link; returns the object's size."""
     _check(hub, sig, exp, "get", oid)
-    size = hub.blobs.stat(oid)
+    with hub.db() as session:
+        row = session.get(LfsObject, oid)
+        size = row.size if row is not None and row.xet_hash else hub.blobs.stat(oid)
     if size is None:
         raise BlobNotFound(f"Object {oid} is not in the blob store")
     return size

@@ -8,9 +8,11 @@ named by their sha256, so local and S3 storage, ranges and presigned URLs all wo
 from __future__ import annotations
 
 import hashlib
+import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,7 +22,7 @@ from csghub.db.models import XetFile, XetXorb
 from csghub.services.context import Hub
 from csghub.xet.hashes import file_hash, from_hex, sha256_from_shard, to_hex, verification_hash
 from csghub.xet.shards import FileBlock, parse_shard
-from csghub.xet.xorbs import HEADER_SIZE, XorbChunk, decode_chunk, parse_xorb, read_header
+from csghub.xet.xorbs import HEADER_SIZE, Buffer, XorbChunk, decode_chunk, parse_xorb, read_header
 
 _CHUNK = struct.Struct("<III32s")  # serialized offset, serialized length, size, raw chunk hash
 _TERM = struct.Struct("<32sIII")  # raw xorb hash, chunk start, chunk end, unpacked bytes
@@ -69,17 +71,19 @@ def _stored(row: XetXorb) -> StoredXorb:
     return StoredXorb(row.hash, row.blob_oid, _unpack_chunks(row.chunk_table))
 
 
-def store_xorb(hub: Hub, xorb_hash: str, data: bytes) -> bool:
+def store_xorb(hub: Hub, xorb_hash: str, data: Buffer) -> bool:
     """Verify and store a serialized xorb; False if it was already stored (never overwritten)."""
     expected = from_hex(xorb_hash)
     with hub.db() as session:
         if session.get(XetXorb, xorb_hash) is not None:
             return False
     parsed = parse_xorb(data, expected)
-    body = data[: parsed.serialized_size]  # any footer is dropped: the chunk table lives in the database
+    # Any footer is dropped: the chunk table lives in the database.
+    body = memoryview(data)[: parsed.serialized_size]
     oid = hashlib.sha256(body).hexdigest()
     if hub.blobs.stat(oid) != len(body):
-        hub.blobs.put(oid, len(body), iter([body]))
+        step = 1024 * 1024
+        hub.blobs.put(oid, len(body), (bytes(body[i : i + step]) for i in range(0, len(body), step)))
     try:
         with hub.db() as session:
             session.add(
@@ -94,6 +98,14 @@ def store_xorb(hub: Hub, xorb_hash: str, data: bytes) -> bool:
     except IntegrityError:
         return False  # a concurrent upload of the same xorb won; its bytes are identical
     return True
+
+
+def store_xorb_file(hub: Hub, xorb_hash: str, path: Path) -> bool:
+    """store_xorb for an upload spooled to disk, read through a memory map rather than into memory."""
+    if path.stat().st_size == 0:
+        raise InvalidArgument("Xorb has no chunks")
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return store_xorb(hub, xorb_hash, data)
 
 
 class _XorbCache:

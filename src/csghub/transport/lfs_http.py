@@ -103,7 +103,7 @@ async def lfs_get_object(request: Request, oid: str, exp: int = 0, sig: str = ""
         size = await run_in_threadpool(lfs.open_object, hub, oid, exp=exp, sig=sig)
         byte_range = parse_range(request.headers.get("range"), size)
         start, end = byte_range or (0, size)
-        chunks = await run_in_threadpool(hub.blobs.read, oid, start, end)
+        chunks = await run_in_threadpool(lfs.read_object, hub, oid, start, end)
     except HubError as exc:
         return lfs_error(exc)
     return stream_bytes(chunks, size=size, byte_range=byte_range, headers={"ETag": f'"{oid}"'})

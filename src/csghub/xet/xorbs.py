@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ MAX_XORB_BYTES = 64 * 1024 * 1024
 FOOTER_IDENT = b"XETBLOB"
 
 SCHEME_NONE, SCHEME_LZ4, SCHEME_BG4_LZ4 = 0, 1, 2
+
+# Serialized xorbs are parsed from bytes or straight from a memory-mapped upload.
+Buffer = bytes | bytearray | mmap.mmap
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +78,22 @@ def decode_chunk(scheme: int, payload: bytes, size: int) -> bytes:
     return data
 
 
-def read_header(data: bytes | bytearray, offset: int = 0) -> tuple[int, int, int, int]:
+def read_header(data: Buffer, offset: int = 0) -> tuple[int, int, int, int]:
     """(version, payload length, scheme, uncompressed size) of the chunk record at `offset`."""
     return _header(data, offset)
 
 
-def _header(data: bytes | bytearray, offset: int) -> tuple[int, int, int, int]:
+def _header(data: Buffer, offset: int) -> tuple[int, int, int, int]:
     version, plen_lo, plen_hi, scheme, size_lo, size_hi = struct.unpack_from("<BHBBHB", data, offset)
     return version, plen_lo | plen_hi << 16, scheme, size_lo | size_hi << 16
 
 
-def iter_records(data: bytes) -> list[tuple[int, int, int, int]]:
+def iter_records(data: Buffer) -> list[tuple[int, int, int, int]]:
     """(offset, scheme, payload length, uncompressed size) of each chunk record, bounds-checked."""
     records = []
     pos = 0
     while pos < len(data):
-        if data.startswith(FOOTER_IDENT, pos):
+        if data[pos : pos + len(FOOTER_IDENT)] == FOOTER_IDENT:
             break
         if pos + HEADER_SIZE > len(data):
             raise InvalidArgument(f"Xorb is truncated inside the chunk header at byte {pos}")
@@ -107,7 +111,7 @@ def iter_records(data: bytes) -> list[tuple[int, int, int, int]]:
     return records
 
 
-def parse_xorb(data: bytes, expected_hash: bytes | None = None) -> ParsedXorb:
+def parse_xorb(data: Buffer, expected_hash: bytes | None = None) -> ParsedXorb:
     """Decode every chunk, hash it, and check the xorb hash (§8.1)."""
     records = iter_records(data)
     if not records:
@@ -115,7 +119,7 @@ def parse_xorb(data: bytes, expected_hash: bytes | None = None) -> ParsedXorb:
     chunks = []
     total = 0
     for offset, scheme, payload_len, size in records:
-        payload = data[offset + HEADER_SIZE : offset + HEADER_SIZE + payload_len]
+        payload = bytes(data[offset + HEADER_SIZE : offset + HEADER_SIZE + payload_len])
         raw = decode_chunk(scheme, payload, size)
         total += size
         if total > MAX_XORB_BYTES:

@@ -1,0 +1,168 @@
+"""The Xet CAS as clients see it: short-lived tokens, xorb and shard uploads, reconstructions, and
+files uploaded through Xet becoming LFS objects when a commit names them by sha256.
+
+Tokens are self-contained (HMAC-signed claims: scope, repository, user, expiry) and issued only after
+authorize(); every CAS call checks one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from csghub.core.errors import PermissionDenied, Unauthenticated
+from csghub.core.signing import check_signature, make_token, read_token, signed_query
+from csghub.db.models import LfsObject, RepoLfsObject, XetRepoFile, XetXorb
+from csghub.git.lfs import LfsPointer
+from csghub.services import xet_store
+from csghub.services.context import Hub
+from csghub.services.permissions import Action, Actor, authorize
+from csghub.services.repos import RepoView
+from csghub.services.xet_store import XetObjectNotFound
+
+TOKEN_TTL = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class XetToken:
+    scope: str
+    repo_id: int
+    expires_at: int
+
+
+def issue_token(hub: Hub, actor: Actor, repo: RepoView, scope: str) -> tuple[str, int]:
+    authorize(actor, Action.WRITE if scope == "write" else Action.READ, repo.resource)
+    expires_at = int(time.time()) + TOKEN_TTL
+    claims = {"kind": "xet", "scope": scope, "repo": repo.id, "user": actor.user_id or 0}
+    return make_token(hub.settings.secret_key, claims, expires_at=expires_at), expires_at
+
+
+def check_token(hub: Hub, token: str | None, *, write: bool) -> XetToken:
+    claims = read_token(hub.settings.secret_key, token) if token else None
+    if claims is None or claims.get("kind") != "xet":
+        raise Unauthenticated("Invalid or expired Xet token; ask the hub for a new one")
+    if write and claims.get("scope") != "write":
+        raise PermissionDenied("This Xet token is read-only")
+    return XetToken(str(claims["scope"]), int(str(claims["repo"])), int(str(claims["exp"])))
+
+
+def upload_xorb(hub: Hub, token: str | None, xorb_hash: str, path: Path) -> bool:
+    check_token(hub, token, write=True)
+    return xet_store.store_xorb_file(hub, xorb_hash, path)
+
+
+def upload_shard(hub: Hub, token: str | None, data: bytes) -> int:
+    """Register a shard's files and remember that this repository uploaded them."""
+    grant = check_token(hub, token, write=True)
+    names = xet_store.register_shard(hub, data)
+    with hub.db() as session:
+        for name in names:
+            stored = xet_store.get_file(hub, name)
+            key = (grant.repo_id, stored.sha256, name)
+            if session.get(XetRepoFile, key) is None:
+                session.add(XetRepoFile(repo_id=grant.repo_id, sha256=stored.sha256, file_hash=name))
+    return 1
+
+
+def _readable(hub: Hub, grant: XetToken, name: str) -> bool:
+    """A file is served to a repository's token if the repository uploaded or committed it."""
+    with hub.db() as session:
+        uploaded = session.scalar(
+            select(XetRepoFile.sha256).where(XetRepoFile.repo_id == grant.repo_id, XetRepoFile.file_hash == name)
+        )
+        committed = session.scalar(
+            select(LfsObject.oid)
+            .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
+            .where(RepoLfsObject.repo_id == grant.repo_id, LfsObject.xet_hash == name)
+        )
+    return uploaded is not None or committed is not None
+
+
+def reconstruction(
+    hub: Hub, token: str | None, name: str, byte_range: tuple[int, int] | None, base_url: str
+) -> dict[str, Any]:
+    """The V1 answer (§9.2): the terms covering the range and a signed URL per xorb byte range."""
+    grant = check_token(hub, token, write=False)
+    if not _readable(hub, grant, name):
+        raise XetObjectNotFound(f"Xet file {name} does not exist")
+    stored = xet_store.get_file(hub, name)
+    start, end = byte_range or (0, stored.size)
+    terms: list[dict[str, Any]] = []
+    fetch: dict[str, list[dict[str, Any]]] = {}
+    first_offset: int | None = None
+    position = 0
+    for term in stored.terms:
+        chunks = term.xorb.chunks
+        lo = hi = None
+        for index in range(term.start, term.end):
+            size = chunks[index].size
+            if position < end and position + size > start:
+                if lo is None:
+                    lo = index
+                    if first_offset is None:
+                        first_offset = start - position
+                hi = index + 1
+            position += size
+        if lo is None or hi is None:
+            continue
+        unpacked = sum(c.size for c in chunks[lo:hi])
+        byte_lo, last = chunks[lo].offset, chunks[hi - 1]
+        byte_hi = last.offset + last.length - 1
+        terms.append({"hash": term.xorb.hash, "unpacked_length": unpacked, "range": {"start": lo, "end": hi}})
+        query = signed_query(
+            hub.settings.secret_key, "xorb", term.xorb.hash, f"{byte_lo}-{byte_hi}", ttl=hub.settings.transfer_url_ttl
+        )
+        fetch.setdefault(term.xorb.hash, []).append(
+            {
+                "range": {"start": lo, "end": hi},
+                "url": f"{base_url}/xet/xorbs/default/{term.xorb.hash}?range={byte_lo}-{byte_hi}&{query}",
+                "url_range": {"start": byte_lo, "end": byte_hi},
+            }
+        )
+    return {"offset_into_first_range": first_offset or 0, "terms": terms, "fetch_info": fetch}
+
+
+def open_xorb_range(
+    hub: Hub, xorb_hash: str, signed_range: str, *, exp: int, sig: str, requested: tuple[int, int] | None
+) -> tuple[str, int, int]:
+    """Check a signed xorb URL and the requested range; returns (blob oid, start, end exclusive)."""
+    if not check_signature(hub.settings.secret_key, "xorb", xorb_hash, signed_range, expires_at=exp, signature=sig):
+        raise PermissionDenied("This xorb link is invalid or has expired; ask for a new reconstruction")
+    lo_text, _, hi_text = signed_range.partition("-")
+    lo, hi = int(lo_text), int(hi_text) + 1
+    start, end = requested or (lo, hi)
+    if not lo <= start < end <= hi:
+        raise PermissionDenied("The requested bytes are outside the range this link was signed for")
+    with hub.db() as session:
+        row = session.get(XetXorb, xorb_hash)
+        if row is None:
+            raise XetObjectNotFound(f"Xorb {xorb_hash} does not exist")
+        return row.blob_oid, start, end
+
+
+def adopt_files(hub: Hub, repo_id: int, pointers: list[LfsPointer]) -> None:
+    """Make files this repository uploaded through Xet into LFS objects, once their sha256 checks out."""
+    for pointer in pointers:
+        with hub.db() as session:
+            if session.get(LfsObject, pointer.oid) is not None:
+                continue
+            candidates = list(
+                session.scalars(
+                    select(XetRepoFile.file_hash).where(
+                        XetRepoFile.repo_id == repo_id, XetRepoFile.sha256 == pointer.oid
+                    )
+                )
+            )
+        for name in candidates:
+            stored = xet_store.get_file(hub, name)
+            if stored.size != pointer.size:
+                continue
+            xet_store.verify_sha256(hub, name)
+            with hub.db() as session:
+                if session.get(LfsObject, pointer.oid) is None:
+                    session.add(LfsObject(oid=pointer.oid, size=pointer.size, xet_hash=name))
+            break

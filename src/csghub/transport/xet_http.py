@@ -1,0 +1,124 @@
+"""The Xet CAS over HTTP, at /xet: xorb and shard uploads, reconstructions, signed xorb ranges.
+
+Optional routes of the protocol (upload grants, V2 shards and reconstructions, global dedup) answer
+404, which makes hf_xet fall back to the routes here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from csghub.core.errors import HubError, InvalidArgument, TooLarge
+from csghub.http.deps import base_url, get_hub, token_of
+from csghub.http.errors import error_response
+from csghub.http.streams import consume_body, parse_range, stream_bytes
+from csghub.services import xet_cas
+from csghub.services.context import Hub
+from csghub.xet.shards import MAX_SHARD_BYTES
+
+router = APIRouter(prefix="/xet", include_in_schema=False)
+# 64 MiB of chunk data plus 8-byte headers for up to 8192 chunks, and room for an old client's footer.
+MAX_XORB_BODY = 64 * 1024 * 1024 + 8 * 8192 + 512 * 1024
+
+
+def _error(exc: HubError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message)
+
+
+def _spool(hub: Hub, chunks: Iterator[bytes]) -> Path:
+    fd, name = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="xorb-")
+    size = 0
+    with os.fdopen(fd, "wb") as fh:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > MAX_XORB_BODY:
+                fh.close()
+                os.unlink(name)
+                raise TooLarge(f"Xorb exceeds {MAX_XORB_BODY} bytes")
+            fh.write(chunk)
+    return Path(name)
+
+
+@router.post("/v1/xorbs/{prefix}/{xorb_hash}")
+async def upload_xorb(request: Request, prefix: str, xorb_hash: str) -> Response:
+    hub = get_hub(request)
+    try:
+        xet_cas.check_token(hub, token_of(request), write=True)
+        if int(request.headers.get("content-length") or 0) > MAX_XORB_BODY:
+            raise TooLarge(f"Xorb exceeds {MAX_XORB_BODY} bytes")
+        path = await consume_body(request, lambda chunks: _spool(hub, chunks))
+        try:
+            inserted = await run_in_threadpool(xet_cas.upload_xorb, hub, token_of(request), xorb_hash, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+    except HubError as exc:
+        return _error(exc)
+    return JSONResponse({"was_inserted": inserted})
+
+
+@router.post("/v1/shards")
+async def upload_shard(request: Request) -> Response:
+    hub = get_hub(request)
+    try:
+        xet_cas.check_token(hub, token_of(request), write=True)
+        if int(request.headers.get("content-length") or 0) > MAX_SHARD_BYTES:
+            raise TooLarge(f"Shard exceeds {MAX_SHARD_BYTES} bytes")
+        data = await request.body()
+        result = await run_in_threadpool(xet_cas.upload_shard, hub, token_of(request), data)
+    except HubError as exc:
+        return _error(exc)
+    return JSONResponse({"result": result})
+
+
+@router.get("/v1/reconstructions/{file_hash}")
+async def reconstruction(request: Request, file_hash: str) -> Response:
+    hub = get_hub(request)
+
+    def work() -> dict[str, object]:
+        from csghub.services import xet_store
+
+        xet_cas.check_token(hub, token_of(request), write=False)
+        size = xet_store.get_file(hub, file_hash).size
+        byte_range = parse_range(request.headers.get("range"), size) if size else None
+        return xet_cas.reconstruction(hub, token_of(request), file_hash, byte_range, base_url(request))
+
+    try:
+        return JSONResponse(await run_in_threadpool(work))
+    except HubError as exc:
+        return _error(exc)
+
+
+@router.get("/xorbs/{prefix}/{xorb_hash}")
+async def xorb_range(
+    request: Request, prefix: str, xorb_hash: str, range: str = "", exp: int = 0, sig: str = ""
+) -> Response:
+    hub = get_hub(request)
+    try:
+        lo, _, hi = range.partition("-")
+        if not (lo.isdigit() and hi.isdigit()):
+            raise InvalidArgument("Malformed xorb link")
+        total = int(hi) + 1
+        requested = parse_range(request.headers.get("range"), total)
+        oid, start, end = await run_in_threadpool(
+            lambda: xet_cas.open_xorb_range(hub, xorb_hash, range, exp=exp, sig=sig, requested=requested)
+        )
+        chunks = await run_in_threadpool(hub.blobs.read, oid, start, end)
+    except HubError as exc:
+        return _error(exc)
+    response = stream_bytes(chunks, size=total, byte_range=(start, end), headers={})
+    return response
+
+
+@router.post("/v1/telemetry")
+async def telemetry(request: Request) -> Response:
+    await request.body()
+    return Response(status_code=204)
