@@ -1,0 +1,239 @@
+"""Xet storage end to end: the real huggingface_hub with hf_xet against a live hub, and bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub import HfApi, snapshot_download
+
+from csghub.xet.hashes import chunk_hash, file_hash, sha256_to_shard, to_hex, verification_hash, xorb_hash
+from csghub.xet.shards import ChunkEntry, FileBlock, Shard, Term, XorbBlock, serialize_shard
+from csghub.xet.xorbs import serialize_xorb
+from tests.support.clients import api, create_repo, git, setup_git_home
+from tests.support.live import LiveHub
+
+SIZES = {"tiny.bin": 4, "small.bin": 12, "mid.bin": 100_000, "three.bin": 3_000_000, "big.bin": 200 * 1024 * 1024}
+
+
+def _sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _client_env(tmp: Path, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp),
+        "HF_HOME": str(tmp / "hf"),
+        "HF_XET_CACHE": str(tmp / "xet"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        **extra,
+    }
+
+
+def test_xet_upload_folder_and_downloads_are_byte_identical(
+    live: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hf_xet  # noqa: F401 - the default client, as users have it
+
+    user, token = live.user()
+    repo = f"{user}/xet-sizes"
+    folder = tmp_path / "up"
+    folder.mkdir()
+    for name, size in SIZES.items():
+        with open(folder / name, "wb") as fh:
+            for _ in range(size // (1 << 20)):
+                fh.write(os.urandom(1 << 20))
+            fh.write(os.urandom(size % (1 << 20)))
+    hf = HfApi(endpoint=live.url, token=token)
+    hf.create_repo(repo)
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet-up"))
+    hf.upload_folder(repo_id=repo, folder_path=folder, commit_message="xet upload")
+
+    with api(live.url, token) as client:
+        for name, size in SIZES.items():
+            head = client.head(f"/{repo}/resolve/main/{name}")
+            assert head.headers["x-linked-size"] == str(size)
+            assert len(head.headers["x-xet-hash"]) == 64 and 'rel="xet-auth"' in head.headers["link"]
+
+    snap = Path(snapshot_download(repo, endpoint=live.url, token=token, cache_dir=tmp_path / "cache"))
+    for name in SIZES:
+        assert _sha(snap / name) == _sha(folder / name), name
+
+    # Without hf_xet the same files come back as plain HTTP, rebuilt by the hub, with ranges.
+    script = (
+        "import sys; from huggingface_hub import hf_hub_download as d; "
+        "print(d(sys.argv[1], 'three.bin', endpoint=sys.argv[2], token=sys.argv[3]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, repo, live.url, token],
+        env=_client_env(tmp_path / "plain", HF_HUB_DISABLE_XET="1"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _sha(Path(proc.stdout.strip().splitlines()[-1])) == _sha(folder / "three.bin")
+    with api(live.url, token) as client:
+        part = client.get(f"/{repo}/resolve/main/big.bin", headers={"Range": "bytes=100000000-100999999"})
+        assert part.status_code == 206
+        with open(folder / "big.bin", "rb") as fh:
+            fh.seek(100_000_000)
+            assert part.content == fh.read(1_000_000)
+
+    # git-lfs sees ordinary LFS objects.
+    env = setup_git_home(tmp_path / "home")
+    git(
+        "clone",
+        f"http://{user}:{token}@{live.host()}/{repo}",
+        str(tmp_path / "clone"),
+        cwd=tmp_path,
+        env={**env, "GIT_LFS_SKIP_SMUDGE": "0"},
+    )
+    assert _sha(tmp_path / "clone" / "three.bin") == _sha(folder / "three.bin")
+    assert _sha(tmp_path / "clone" / "tiny.bin") == _sha(folder / "tiny.bin")
+
+
+# --- bad input, through the CAS's own HTTP API --------------------------------------------------------
+
+
+def _tokens(live: LiveHub, token: str, repo: str) -> tuple[str, str, str]:
+    with api(live.url, token) as client:
+        write = client.get(f"/api/models/{repo}/xet-write-token/main")
+        read = client.get(f"/api/models/{repo}/xet-read-token/main")
+    assert write.status_code == 200 and read.status_code == 200
+    assert write.json()["casUrl"] == write.headers["x-xet-cas-url"] == f"{live.url}/xet"
+    return write.json()["accessToken"], read.headers["x-xet-access-token"], write.json()["casUrl"]
+
+
+def _upload_parts(data: bytes, claimed_sha: str | None = None) -> tuple[str, bytes, bytes, str]:
+    chunks = [data[i : i + 50_000] for i in range(0, len(data), 50_000)]
+    hashes = [chunk_hash(c) for c in chunks]
+    leaves = [(h, len(c)) for h, c in zip(hashes, chunks, strict=True)]
+    xorb = xorb_hash(leaves)
+    offsets = [sum(map(len, chunks[:i])) for i in range(len(chunks))]
+    shard = Shard(
+        (
+            FileBlock(
+                file_hash(leaves),
+                (Term(xorb, len(data), 0, len(chunks)),),
+                (verification_hash(hashes),),
+                sha256_to_shard(claimed_sha or hashlib.sha256(data).hexdigest()),
+            ),
+        ),
+        (
+            XorbBlock(
+                xorb, tuple(ChunkEntry(h, offsets[i], len(chunks[i]), 0) for i, h in enumerate(hashes)), len(data)
+            ),
+        ),
+    )
+    return to_hex(xorb), serialize_xorb(chunks), serialize_shard(shard), to_hex(file_hash(leaves))
+
+
+@pytest.fixture
+def cas(live: LiveHub) -> tuple[str, str, str, str, str]:
+    user, token = live.user()
+    repo = f"{user}/xet-bad"
+    create_repo(live.url, token, repo)
+    write, read, cas_url = _tokens(live, token, repo)
+    return repo, token, write, read, cas_url
+
+
+def test_xet_tampered_xorb_and_lying_shard_are_refused(live: LiveHub, cas) -> None:
+    repo, token, write, read, cas_url = cas
+    xorb, blob, shard, _ = _upload_parts(os.urandom(200_000))
+    auth = {"Authorization": f"Bearer {write}"}
+    tampered = bytearray(blob)
+    tampered[500] ^= 1
+    r = httpx.post(f"{cas_url}/v1/xorbs/default/{xorb}", content=bytes(tampered), headers=auth)
+    assert r.status_code == 400 and "does not match" in r.json()["error"]
+    r = httpx.post(f"{cas_url}/v1/shards", content=shard, headers=auth)
+    assert r.status_code == 400 and "never uploaded" in r.json()["error"]
+    r = httpx.post(f"{cas_url}/v1/xorbs/default/{xorb}", content=blob, headers=auth)
+    assert r.json() == {"was_inserted": True}
+    assert httpx.post(f"{cas_url}/v1/xorbs/default/{xorb}", content=blob, headers=auth).json() == {
+        "was_inserted": False
+    }
+    wrong = bytearray(shard)
+    wrong[48 + 48 + 48 + 5] ^= 1  # inside the verification hash
+    r = httpx.post(f"{cas_url}/v1/shards", content=bytes(wrong), headers=auth)
+    assert r.status_code == 400 and "verification" in r.json()["error"]
+    assert httpx.post(f"{cas_url}/v1/shards", content=b"garbage" * 10, headers=auth).status_code == 400
+
+
+def test_xet_tokens_are_checked_and_scoped(live: LiveHub, cas) -> None:
+    repo, token, write, read, cas_url = cas
+    xorb, blob, _, _ = _upload_parts(os.urandom(10_000))
+    for bad, status in ((read, 403), ("not-a-token", 401), (token, 401), (write[:-2] + "00", 401)):
+        r = httpx.post(f"{cas_url}/v1/xorbs/default/{xorb}", content=blob, headers={"Authorization": f"Bearer {bad}"})
+        assert r.status_code == status, (bad, r.text)
+    assert httpx.post(f"{cas_url}/v1/xorbs/default/{xorb}", content=blob).status_code == 401
+    other, other_token = live.user()
+    private = f"{other}/hidden"
+    create_repo(live.url, other_token, private, private=True)
+    with api(live.url, token) as client:
+        assert client.get(f"/api/models/{private}/xet-read-token/main").status_code == 404
+        assert client.get(f"/api/models/{repo}/xet-write-token/main").status_code == 200
+    with api(live.url) as anonymous:
+        assert anonymous.get(f"/api/models/{repo}/xet-write-token/main").status_code == 401
+        assert anonymous.get(f"/api/models/{repo}/xet-read-token/main").status_code == 200
+
+
+def _commit(client: httpx.Client, repo: str, oid: str, size: int) -> httpx.Response:
+    lines = [
+        {"key": "header", "value": {"summary": "xet"}},
+        {"key": "lfsFile", "value": {"path": "f.bin", "algo": "sha256", "oid": oid, "size": size}},
+    ]
+    return client.post(f"/api/models/{repo}/commit/main", content="".join(json.dumps(x) + "\n" for x in lines))
+
+
+def test_xet_commit_naming_a_false_sha256_is_refused(live: LiveHub, cas) -> None:
+    repo, token, write, read, cas_url = cas
+    data = os.urandom(120_000)
+    claimed = hashlib.sha256(b"something else").hexdigest()
+    xorb, blob, shard, _ = _upload_parts(data, claimed_sha=claimed)
+    auth = {"Authorization": f"Bearer {write}"}
+    assert httpx.post(f"{cas_url}/v1/xorbs/default/{xorb}", content=blob, headers=auth).status_code == 200
+    assert httpx.post(f"{cas_url}/v1/shards", content=shard, headers=auth).json() == {"result": 1}
+    with api(live.url, token) as client:
+        before = client.get(f"/api/models/{repo}").json()["sha"]
+        r = _commit(client, repo, claimed, len(data))
+        assert r.status_code == 400 and "claims sha256" in r.json()["error"]
+        assert client.get(f"/api/models/{repo}").json()["sha"] == before
+
+
+def test_xet_reconstruction_urls_serve_only_their_signed_range(live: LiveHub, cas) -> None:
+    repo, token, write, read, cas_url = cas
+    data = os.urandom(300_000)
+    xorb, blob, shard, name = _upload_parts(data)
+    auth = {"Authorization": f"Bearer {write}"}
+    httpx.post(f"{cas_url}/v1/xorbs/default/{xorb}", content=blob, headers=auth)
+    httpx.post(f"{cas_url}/v1/shards", content=shard, headers=auth)
+    with api(live.url, token) as client:
+        assert _commit(client, repo, hashlib.sha256(data).hexdigest(), len(data)).status_code == 200
+    plan = httpx.get(
+        f"{cas_url}/v1/reconstructions/{name}",
+        headers={"Authorization": f"Bearer {read}", "Range": "bytes=100000-199999"},
+    ).json()
+    assert plan["offset_into_first_range"] == 0 and plan["terms"][0]["range"] == {"start": 2, "end": 4}
+    fetch = plan["fetch_info"][xorb][0]
+    lo, hi = fetch["url_range"]["start"], fetch["url_range"]["end"]
+    got = httpx.get(fetch["url"], headers={"Range": f"bytes={lo}-{hi}"})
+    assert got.status_code == 206 and got.content == blob[lo : hi + 1]
+    assert httpx.get(fetch["url"], headers={"Range": f"bytes=0-{hi}"}).status_code == 403
+    assert httpx.get(fetch["url"].replace("sig=", "sig=0"), headers={"Range": f"bytes={lo}-{hi}"}).status_code == 403
+    stranger, stranger_token = live.user()
+    create_repo(live.url, stranger_token, f"{stranger}/other")
+    _, foreign_read, _ = _tokens(live, stranger_token, f"{stranger}/other")
+    r = httpx.get(f"{cas_url}/v1/reconstructions/{name}", headers={"Authorization": f"Bearer {foreign_read}"})
+    assert r.status_code == 404
