@@ -150,7 +150,7 @@ def cas(live: LiveHub) -> tuple[str, str, str, str, str]:
 
 
 def test_xet_tampered_xorb_and_lying_shard_are_refused(live: LiveHub, cas) -> None:
-    repo, token, write, read, cas_url = cas
+    _repo, _token, write, _read, cas_url = cas
     xorb, blob, shard, _ = _upload_parts(os.urandom(200_000))
     auth = {"Authorization": f"Bearer {write}"}
     tampered = bytearray(blob)
@@ -198,7 +198,7 @@ def _commit(client: httpx.Client, repo: str, oid: str, size: int) -> httpx.Respo
 
 
 def test_xet_commit_naming_a_false_sha256_is_refused(live: LiveHub, cas) -> None:
-    repo, token, write, read, cas_url = cas
+    repo, token, write, _read, cas_url = cas
     data = os.urandom(120_000)
     claimed = hashlib.sha256(b"something else").hexdigest()
     xorb, blob, shard, _ = _upload_parts(data, claimed_sha=claimed)
