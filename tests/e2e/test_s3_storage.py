@@ -8,6 +8,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
 
@@ -61,3 +62,14 @@ def test_s3_hub_git_lfs_and_hf_download_roundtrip(
     assert Path(path).read_bytes() == payload
     info = HfApi(endpoint=hub.url, token=token).model_info(repo, files_metadata=True)
     assert {s.rfilename: s.lfs.sha256 for s in info.siblings if s.lfs} == {"weights.bin": oid}
+
+    # Xet uploads land in the same bucket; hf_xet fetches xorb ranges from presigned URLs.
+    xet_payload = os.urandom(3_000_000)
+    hf = HfApi(endpoint=hub.url, token=token)
+    hf.upload_file(path_or_fileobj=xet_payload, path_in_repo="via-xet.safetensors", repo_id=repo)
+    head = httpx.head(
+        f"{hub.url}/{repo}/resolve/main/via-xet.safetensors", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert "x-xet-hash" in head.headers
+    got = hf_hub_download(repo, "via-xet.safetensors", endpoint=hub.url, token=token, cache_dir=tmp_path / "c2")
+    assert Path(got).read_bytes() == xet_payload

@@ -113,17 +113,24 @@ def reconstruction(
         byte_lo, last = chunks[lo].offset, chunks[hi - 1]
         byte_hi = last.offset + last.length - 1
         terms.append({"hash": term.xorb.hash, "unpacked_length": unpacked, "range": {"start": lo, "end": hi}})
-        query = signed_query(
-            hub.settings.secret_key, "xorb", term.xorb.hash, f"{byte_lo}-{byte_hi}", ttl=hub.settings.transfer_url_ttl
-        )
         fetch.setdefault(term.xorb.hash, []).append(
             {
                 "range": {"start": lo, "end": hi},
-                "url": f"{base_url}/xet/xorbs/default/{term.xorb.hash}?range={byte_lo}-{byte_hi}&{query}",
+                "url": _xorb_url(hub, term.xorb, byte_lo, byte_hi, base_url),
                 "url_range": {"start": byte_lo, "end": byte_hi},
             }
         )
     return {"offset_into_first_range": first_offset or 0, "terms": terms, "fetch_info": fetch}
+
+
+def _xorb_url(hub: Hub, xorb: xet_store.StoredXorb, lo: int, hi: int, base_url: str) -> str:
+    """Where a client fetches bytes lo..hi of a xorb: straight from object storage when it can
+    presign, else a hub link signed for exactly that range."""
+    direct = hub.blobs.download_url(xorb.blob_oid, hub.settings.transfer_url_ttl)
+    if direct is not None:
+        return direct
+    query = signed_query(hub.settings.secret_key, "xorb", xorb.hash, f"{lo}-{hi}", ttl=hub.settings.transfer_url_ttl)
+    return f"{base_url}/xet/xorbs/default/{xorb.hash}?range={lo}-{hi}&{query}"
 
 
 def open_xorb_range(
