@@ -237,3 +237,61 @@ def test_xet_reconstruction_urls_serve_only_their_signed_range(live: LiveHub, ca
     _, foreign_read, _ = _tokens(live, stranger_token, f"{stranger}/other")
     r = httpx.get(f"{cas_url}/v1/reconstructions/{name}", headers={"Authorization": f"Bearer {foreign_read}"})
     assert r.status_code == 404
+
+
+_UPLOAD = (
+    "import sys; from huggingface_hub import HfApi; "
+    "HfApi(endpoint=sys.argv[1], token=sys.argv[2]).upload_file("
+    "path_or_fileobj=sys.argv[3], path_in_repo=sys.argv[4], repo_id=sys.argv[5])"
+)
+
+
+def _stored_xorb_bytes(live: LiveHub) -> int:
+    from sqlalchemy import func, select
+
+    from csghub.db.models import XetXorb
+
+    with live.hub.db() as session:
+        return int(session.scalar(select(func.coalesce(func.sum(XetXorb.serialized_size), 0))) or 0)
+
+
+def test_xet_reupload_with_one_percent_changed_sends_under_five_percent(live: LiveHub, tmp_path: Path) -> None:
+    import random
+
+    user, token = live.user()
+    repo = f"{user}/dedup"
+    create_repo(live.url, token, repo)
+    size = 200 * 1024 * 1024
+    original = tmp_path / "v1.bin"
+    with open(original, "wb") as fh:
+        for _ in range(200):
+            fh.write(os.urandom(1 << 20))
+    edited = tmp_path / "v2.bin"
+    data = bytearray(original.read_bytes())
+    rng = random.Random(7)
+    for _ in range(20):  # 20 edits of 0.05% each: 1% of the bytes, spread over the file
+        at = rng.randrange(0, size - size // 2000)
+        data[at : at + size // 2000] = os.urandom(size // 2000)
+    edited.write_bytes(data)
+    del data
+
+    sent = []
+    for index, path in enumerate((original, edited)):
+        before = _stored_xorb_bytes(live)
+        # A fresh process and cache each time: only the hub can tell the client what it already has.
+        proc = subprocess.run(
+            [sys.executable, "-c", _UPLOAD, live.url, token, str(path), f"model-{index}.bin", repo],
+            env=_client_env(tmp_path / f"client{index}"),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        sent.append(_stored_xorb_bytes(live) - before)
+    assert sent[0] >= size
+    assert sent[1] < 0.05 * size, f"re-upload stored {sent[1]} new bytes of {size}"
+    with api(live.url, token) as client, client.stream("GET", f"/{repo}/resolve/main/model-1.bin") as response:
+        digest = hashlib.sha256()
+        for block in response.iter_bytes():
+            digest.update(block)
+    assert digest.hexdigest() == _sha(edited)

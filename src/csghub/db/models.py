@@ -183,3 +183,17 @@ class XetRepoFile(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     file_hash: Mapped[str] = mapped_column(ForeignKey("xet_files.hash"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class XetDedupChunk(Base):
+    """Chunks a client may ask about to find data the hub already holds (global deduplication).
+
+    Indexed: the first chunk of every file (answered with all that file's xorbs) and the chunks of
+    every xorb whose hash makes them eligible (answered with that xorb).
+    """
+
+    __tablename__ = "xet_dedup_chunks"
+
+    chunk_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    xorb_hash: Mapped[str] = mapped_column(String(64))
+    file_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -8,20 +8,24 @@ named by their sha256, so local and S3 storage, ranges and presigned URLs all wo
 from __future__ import annotations
 
 import hashlib
+import itertools
 import mmap
+import secrets
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from blake3 import blake3
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from csghub.core.errors import InvalidArgument, NotFound
-from csghub.db.models import XetFile, XetXorb
+from csghub.db.models import XetDedupChunk, XetFile, XetXorb
 from csghub.services.context import Hub
-from csghub.xet.hashes import file_hash, from_hex, sha256_from_shard, to_hex, verification_hash
-from csghub.xet.shards import FileBlock, parse_shard
+from csghub.xet.hashes import file_hash, from_hex, sha256_from_shard, to_hex, verification_hash, word3
+from csghub.xet.shards import ChunkEntry, FileBlock, Shard, XorbBlock, parse_shard, serialize_dedup_answer
 from csghub.xet.xorbs import HEADER_SIZE, Buffer, XorbChunk, decode_chunk, parse_xorb, read_header
 
 _CHUNK = struct.Struct("<III32s")  # serialized offset, serialized length, size, raw chunk hash
@@ -165,7 +169,57 @@ def register_shard(hub: Hub, data: bytes) -> list[str]:
                 session.add(XetFile(hash=name, size=size, sha256=sha256, terms=terms))
                 session.flush()
             registered.append(name)
+        _index_for_dedup(session, shard, xorbs)
     return registered
+
+
+def _index_for_dedup(session: Session, shard: Shard, xorbs: _XorbCache) -> None:
+    """Remember which chunks a later upload may ask about (§10): first chunks of files, eligible chunks."""
+    wanted: dict[str, tuple[str, str | None]] = {}
+    for xorb_block in shard.xorbs:
+        for entry in xorb_block.chunks:
+            if word3(entry.hash) % 1024 == 0 or entry.flags & (1 << 31):
+                wanted[to_hex(entry.hash)] = (to_hex(xorb_block.hash), None)
+    for block in shard.files:
+        if block.terms:
+            first = xorbs.get(block.terms[0].xorb)
+            wanted[to_hex(first.chunks[block.terms[0].start].hash)] = (first.hash, to_hex(block.hash))
+    for chunk, (xorb_name, file_name) in wanted.items():
+        row = session.get(XetDedupChunk, chunk)
+        if row is None:
+            session.add(XetDedupChunk(chunk_hash=chunk, xorb_hash=xorb_name, file_hash=file_name))
+        elif file_name and row.file_hash is None:
+            row.file_hash = file_name
+
+
+MAX_DEDUP_XORBS = 64
+
+
+def dedup_answer(hub: Hub, chunk: str) -> bytes:
+    """A shard offering the xorbs that hold `chunk` (all of its file's, for a file's first chunk),
+    with chunk hashes keyed by a fresh random key so the client learns only what it already has."""
+    with hub.db() as session:
+        row = session.get(XetDedupChunk, chunk)
+        if row is None:
+            raise XetObjectNotFound(f"Chunk {chunk} is not known")
+        names = [row.xorb_hash]
+        if row.file_hash is not None:
+            found = session.get(XetFile, row.file_hash)
+            if found is not None:
+                for raw, *_ in _TERM.iter_unpack(found.terms):
+                    if to_hex(raw) not in names:
+                        names.append(to_hex(raw))
+        xorbs = _XorbCache(session)
+        stored = [xorbs.get(from_hex(name)) for name in names[:MAX_DEDUP_XORBS]]
+    key = secrets.token_bytes(32)
+    blocks = []
+    for xorb in stored:
+        offsets = [0, *itertools.accumulate(c.size for c in xorb.chunks)]
+        entries = tuple(
+            ChunkEntry(blake3(c.hash, key=key).digest(), offsets[i], c.size, 0) for i, c in enumerate(xorb.chunks)
+        )
+        blocks.append(XorbBlock(from_hex(xorb.hash), entries, offsets[-1]))
+    return serialize_dedup_answer(blocks, hmac_key=key, now=int(time.time()))
 
 
 def get_file(hub: Hub, name: str) -> StoredFile:

@@ -118,6 +118,22 @@ async def xorb_range(
     return response
 
 
+@router.get("/v1/chunks/{prefix}/{chunk_hash}")
+async def dedup_query(request: Request, prefix: str, chunk_hash: str) -> Response:
+    hub = get_hub(request)
+
+    def work() -> bytes:
+        from csghub.services import xet_store
+
+        xet_cas.check_token(hub, token_of(request), write=False)
+        return xet_store.dedup_answer(hub, chunk_hash)
+
+    try:
+        return Response(await run_in_threadpool(work), media_type="application/octet-stream")
+    except HubError as exc:
+        return _error(exc)
+
+
 @router.post("/v1/telemetry")
 async def telemetry(request: Request) -> Response:
     await request.body()

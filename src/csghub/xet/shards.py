@@ -129,3 +129,56 @@ def serialize_shard(shard: Shard) -> bytes:
             out += chunk.hash + struct.pack("<IIII", chunk.offset, chunk.size, chunk.flags, 0)
     out += BOOKEND
     return bytes(out)
+
+
+FOOTER_SIZE = 200
+DEDUP_ANSWER_TTL = 7 * 24 * 3600
+
+
+def _word0(raw: bytes) -> int:
+    return int.from_bytes(raw[:8], "little")
+
+
+def serialize_dedup_answer(xorbs: list[XorbBlock], *, hmac_key: bytes, now: int) -> bytes:
+    """The full shard form (§7.5) a client stores as a dedup answer: no files, the given xorbs with
+    their chunk hashes already keyed by `hmac_key`, lookup tables and the footer."""
+    xorbs = sorted(xorbs, key=lambda x: (_word0(x.hash), x.hash))
+    out = bytearray(TAG + struct.pack("<QQ", VERSION, FOOTER_SIZE))
+    file_info_offset = len(out)
+    out += BOOKEND
+    cas_info_offset = len(out)
+    xorb_rows: list[tuple[int, int]] = []
+    chunk_rows: list[tuple[int, int, int]] = []
+    record = 0
+    for xorb in xorbs:
+        xorb_rows.append((_word0(xorb.hash), record))
+        out += xorb.hash + struct.pack("<IIII", 0, len(xorb.chunks), xorb.uncompressed_bytes, 0)
+        for index, chunk in enumerate(xorb.chunks):
+            chunk_rows.append((_word0(chunk.hash), record, index))
+            out += chunk.hash + struct.pack("<IIII", chunk.offset, chunk.size, chunk.flags, 0)
+        record += 1 + len(xorb.chunks)
+    out += BOOKEND
+    file_lookup_offset = len(out)
+    xorb_lookup_offset = len(out)
+    for key, index in sorted(xorb_rows):
+        out += struct.pack("<QI", key, index)
+    chunk_lookup_offset = len(out)
+    for key, index, chunk_index in sorted(chunk_rows):
+        out += struct.pack("<QII", key, index, chunk_index)
+    footer_offset = len(out)
+    materialized = sum(x.uncompressed_bytes for x in xorbs)
+    out += struct.pack(
+        "<QQQQQQQQQ",
+        1,
+        file_info_offset,
+        cas_info_offset,
+        file_lookup_offset,
+        0,
+        xorb_lookup_offset,
+        len(xorb_rows),
+        chunk_lookup_offset,
+        len(chunk_rows),
+    )
+    out += hmac_key + struct.pack("<QQ", now, now + DEDUP_ANSWER_TTL) + bytes(48)
+    out += struct.pack("<QQQQ", materialized, materialized, materialized, footer_offset)
+    return bytes(out)
