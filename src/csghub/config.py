@@ -46,6 +46,8 @@ class Settings:
     lfs_part_size: int = 64 * MiB
     # Seconds a presigned or signed transfer URL stays valid.
     transfer_url_ttl: int = 3600
+    # Xet objects younger than this are never garbage-collected: an upload may still be referencing them.
+    xet_gc_grace: int = 86400
     log_level: str = "info"
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)

@@ -295,3 +295,35 @@ def test_xet_reupload_with_one_percent_changed_sends_under_five_percent(live: Li
         for block in response.iter_bytes():
             digest.update(block)
     assert digest.hexdigest() == _sha(edited)
+
+
+def test_xet_deleting_repos_frees_chunks_nobody_references(live_hub_factory, tmp_path: Path) -> None:
+    from csghub.services.xet_gc import collect_garbage
+
+    hub = live_hub_factory({"CSGHUB_XET_GC_GRACE": "0"})
+    user, token = hub.user()
+    shared, alone = os.urandom(2_000_000), os.urandom(2_000_000)
+    for name, files in (("keep", {"shared.bin": shared}), ("drop", {"shared.bin": shared, "alone.bin": alone})):
+        create_repo(hub.url, token, f"{user}/{name}")
+        for path, content in files.items():
+            src = tmp_path / f"{name}-{path}"
+            src.write_bytes(content)
+            proc = subprocess.run(
+                [sys.executable, "-c", _UPLOAD, hub.url, token, str(src), path, f"{user}/{name}"],
+                env=_client_env(tmp_path / f"c-{name}-{path}"),
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert proc.returncode == 0, proc.stderr[-2000:]
+    before = _stored_xorb_bytes(hub)
+    with api(hub.url, token) as client:
+        assert (
+            client.request("DELETE", "/api/repos/delete", json={"name": "drop", "organization": user}).status_code
+            == 200
+        )
+    collect_garbage(hub.hub)
+    freed = before - _stored_xorb_bytes(hub)
+    assert 2_000_000 <= freed < 3_000_000  # alone.bin's chunks went; shared.bin's stay for "keep"
+    with api(hub.url, token) as client:
+        assert client.get(f"/{user}/keep/resolve/main/shared.bin").content == shared

@@ -137,6 +137,15 @@ def create_token(
     typer.echo(token)
 
 
+@admin.command("gc")
+def gc(data_dir: Path | None = DataDir, config: Path | None = ConfigFile) -> None:
+    """Free Xet chunks no repository references any more (older than the grace period)."""
+    from csghub.services.xet_gc import collect_garbage
+
+    done = collect_garbage(_hub(data_dir, config))
+    typer.echo(f"removed {done.files} files and {done.xorbs} xorbs ({done.bytes} bytes)", err=True)
+
+
 @app.command("hook", hidden=True)
 def hook(name: str) -> None:
     """Entry point of the git hooks installed in every repository (run by git, not by people)."""

@@ -6,6 +6,7 @@ Owns the `repos` rows and the bare git directories; a repo's directory is named 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,9 @@ from csghub.services.permissions import (
     can,
     repo_not_found,
 )
+from csghub.services.xet_gc import collect_garbage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +208,19 @@ def delete_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) ->
     hub.git(view.id).remove()
     for oid in orphans:
         hub.blobs.delete(oid)
+    _collect_xet_soon(hub)
+
+
+def _collect_xet_soon(hub: Hub) -> None:
+    """Xet chunks the deleted repository alone used are freed off the request path."""
+
+    def run() -> None:
+        try:
+            collect_garbage(hub)
+        except Exception:  # a background process boundary: log, never crash the server
+            log.exception("xet garbage collection failed")
+
+    threading.Thread(target=run, name="xet-gc", daemon=True).start()
 
 
 def _unreferenced(session: Session, oids: list[str]) -> list[str]:

@@ -222,6 +222,11 @@ def dedup_answer(hub: Hub, chunk: str) -> bytes:
     return serialize_dedup_answer(blocks, hmac_key=key, now=int(time.time()))
 
 
+def unpack_term_xorbs(terms: bytes) -> set[str]:
+    """The names of the xorbs a packed term list uses."""
+    return {to_hex(raw) for raw, *_ in _TERM.iter_unpack(terms)}
+
+
 def get_file(hub: Hub, name: str) -> StoredFile:
     with hub.db() as session:
         row = session.get(XetFile, name)
