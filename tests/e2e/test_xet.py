@@ -327,3 +327,19 @@ def test_xet_deleting_repos_frees_chunks_nobody_references(live_hub_factory, tmp
     assert 2_000_000 <= freed < 3_000_000  # alone.bin's chunks went; shared.bin's stay for "keep"
     with api(hub.url, token) as client:
         assert client.get(f"/{user}/keep/resolve/main/shared.bin").content == shared
+
+
+def test_xet_expired_links_and_tokens_are_refused(live: LiveHub) -> None:
+    import time
+
+    from csghub.core.signing import make_token, signed_query
+
+    secret = live.hub.settings.secret_key
+    expired = make_token(
+        secret, {"kind": "xet", "scope": "write", "repo": 1, "user": 1}, expires_at=int(time.time()) - 5
+    )
+    r = httpx.post(f"{live.url}/xet/v1/shards", content=b"x", headers={"Authorization": f"Bearer {expired}"})
+    assert r.status_code == 401 and "expired" in r.json()["error"]
+    stale = signed_query(secret, "xorb", "a" * 64, "0-9", ttl=-5)
+    r = httpx.get(f"{live.url}/xet/xorbs/default/{'a' * 64}?range=0-9&{stale}", headers={"Range": "bytes=0-9"})
+    assert r.status_code == 403

@@ -40,3 +40,15 @@ def test_signatures_bind_every_part_and_expire() -> None:
     assert not check_signature(
         "k", "put", "oid", "10", expires_at=past, signature=sign("k", "put", "oid", "10", expires_at=past)
     )
+
+
+def test_tokens_carry_claims_and_expire() -> None:
+    from csghub.core.signing import make_token, read_token
+
+    now = int(time.time())
+    token = make_token("k", {"scope": "read", "repo": 3}, expires_at=now + 60)
+    assert read_token("k", token) == {"scope": "read", "repo": 3, "exp": now + 60}
+    assert read_token("other", token) is None
+    assert read_token("k", token[:-1] + ("0" if token[-1] != "0" else "1")) is None
+    assert read_token("k", make_token("k", {"scope": "read"}, expires_at=now - 1)) is None
+    assert read_token("k", "no-dot-at-all") is None

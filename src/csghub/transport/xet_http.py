@@ -20,7 +20,7 @@ from csghub.core.errors import HubError, InvalidArgument, TooLarge
 from csghub.http.deps import base_url, get_hub, token_of
 from csghub.http.errors import error_response
 from csghub.http.streams import consume_body, parse_range, stream_bytes
-from csghub.services import xet_cas
+from csghub.services import xet_cas, xet_store
 from csghub.services.context import Hub
 from csghub.xet.shards import MAX_SHARD_BYTES
 
@@ -84,8 +84,6 @@ async def reconstruction(request: Request, file_hash: str) -> Response:
     hub = get_hub(request)
 
     def work() -> dict[str, object]:
-        from csghub.services import xet_store
-
         xet_cas.check_token(hub, token_of(request), write=False)
         size = xet_store.get_file(hub, file_hash).size
         byte_range = parse_range(request.headers.get("range"), size) if size else None
@@ -123,8 +121,6 @@ async def dedup_query(request: Request, prefix: str, chunk_hash: str) -> Respons
     hub = get_hub(request)
 
     def work() -> bytes:
-        from csghub.services import xet_store
-
         xet_cas.check_token(hub, token_of(request), write=False)
         return xet_store.dedup_answer(hub, chunk_hash)
 
