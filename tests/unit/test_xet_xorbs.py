@@ -67,3 +67,20 @@ def test_malformed_xorbs_are_refused(blob: bytes) -> None:
 def test_decode_rejects_wrong_declared_size() -> None:
     with pytest.raises(InvalidArgument):
         decode_chunk(0, b"abc", 4)
+
+
+def test_streamed_parse_matches_in_memory_parse_and_hashes_the_records() -> None:
+    import io
+
+    from csghub.xet.xorbs import parse_xorb_stream
+
+    blob = serialize_xorb(_split(gen(1_000_000), GEN_1M_CHUNKS))
+    digest = hashlib.sha256()
+    streamed = parse_xorb_stream(io.BytesIO(blob + b"XETBLOB\x01" + bytes(40)), sha256=digest)
+    assert streamed == parse_xorb(blob)
+    assert digest.hexdigest() == hashlib.sha256(blob).hexdigest()
+    for cut in (3, 9, len(blob) - 1):
+        with pytest.raises(InvalidArgument):
+            parse_xorb_stream(io.BytesIO(blob[:cut]))
+    with pytest.raises(InvalidArgument, match="does not match"):
+        parse_xorb_stream(io.BytesIO(blob), expected_hash=bytes(32))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import mmap
 import secrets
 import struct
 import time
@@ -24,9 +23,19 @@ from sqlalchemy.orm import Session
 from csghub.core.errors import InvalidArgument, NotFound
 from csghub.db.models import XetDedupChunk, XetFile, XetXorb
 from csghub.services.context import Hub
+from csghub.storage.base import iter_file
 from csghub.xet.hashes import file_hash, from_hex, sha256_from_shard, to_hex, verification_hash, word3
 from csghub.xet.shards import ChunkEntry, FileBlock, Shard, XorbBlock, parse_shard, serialize_dedup_answer
-from csghub.xet.xorbs import HEADER_SIZE, Buffer, XorbChunk, decode_chunk, parse_xorb, read_header
+from csghub.xet.xorbs import (
+    HEADER_SIZE,
+    Buffer,
+    ParsedXorb,
+    XorbChunk,
+    decode_chunk,
+    parse_xorb,
+    parse_xorb_stream,
+    read_header,
+)
 
 _CHUNK = struct.Struct("<III32s")  # serialized offset, serialized length, size, raw chunk hash
 _TERM = struct.Struct("<32sIII")  # raw xorb hash, chunk start, chunk end, unpacked bytes
@@ -88,13 +97,17 @@ def store_xorb(hub: Hub, xorb_hash: str, data: Buffer) -> bool:
     if hub.blobs.stat(oid) != len(body):
         step = 1024 * 1024
         hub.blobs.put(oid, len(body), (bytes(body[i : i + step]) for i in range(0, len(body), step)))
+    return _record_xorb(hub, xorb_hash, oid, parsed)
+
+
+def _record_xorb(hub: Hub, xorb_hash: str, oid: str, parsed: ParsedXorb) -> bool:
     try:
         with hub.db() as session:
             session.add(
                 XetXorb(
                     hash=xorb_hash,
                     blob_oid=oid,
-                    serialized_size=len(body),
+                    serialized_size=parsed.serialized_size,
                     uncompressed_size=parsed.uncompressed_size,
                     chunk_table=_pack_chunks(parsed.chunks),
                 )
@@ -105,11 +118,19 @@ def store_xorb(hub: Hub, xorb_hash: str, data: Buffer) -> bool:
 
 
 def store_xorb_file(hub: Hub, xorb_hash: str, path: Path) -> bool:
-    """store_xorb for an upload spooled to disk, read through a memory map rather than into memory."""
-    if path.stat().st_size == 0:
-        raise InvalidArgument("Xorb has no chunks")
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return store_xorb(hub, xorb_hash, data)
+    """store_xorb for an upload spooled to disk, read one chunk record at a time."""
+    expected = from_hex(xorb_hash)
+    with hub.db() as session:
+        if session.get(XetXorb, xorb_hash) is not None:
+            return False
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        parsed = parse_xorb_stream(fh, expected, sha256=digest)
+    oid = digest.hexdigest()
+    if hub.blobs.stat(oid) != parsed.serialized_size:
+        with open(path, "rb") as fh:
+            hub.blobs.put(oid, parsed.serialized_size, iter_file(fh, parsed.serialized_size))
+    return _record_xorb(hub, xorb_hash, oid, parsed)
 
 
 class _XorbCache:

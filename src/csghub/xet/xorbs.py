@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import lz4.frame
 
@@ -130,6 +132,46 @@ def parse_xorb(data: Buffer, expected_hash: bytes | None = None) -> ParsedXorb:
         raise InvalidArgument("Xorb hash does not match its chunks")
     end = records[-1][0] + HEADER_SIZE + records[-1][2]
     return ParsedXorb(digest, tuple(chunks), end)
+
+
+def parse_xorb_stream(
+    fh: BinaryIO, expected_hash: bytes | None = None, *, sha256: hashlib._Hash | None = None
+) -> ParsedXorb:
+    """parse_xorb reading one chunk record at a time, so a 64 MiB upload never sits in memory.
+
+    `sha256`, when given, is fed the chunk records (not any footer), the bytes the store keeps."""
+    chunks: list[XorbChunk] = []
+    offset = total = 0
+    while True:
+        header = fh.read(HEADER_SIZE)
+        if not header or header[: len(FOOTER_IDENT)] == FOOTER_IDENT:
+            break
+        if len(header) < HEADER_SIZE:
+            raise InvalidArgument(f"Xorb is truncated inside the chunk header at byte {offset}")
+        version, payload_len, scheme, size = _header(header, 0)
+        if version != 0:
+            raise InvalidArgument(f"Unsupported xorb chunk version {version} at byte {offset}")
+        if not 1 <= size <= MAX_CHUNK or payload_len > MAX_PAYLOAD:
+            raise InvalidArgument(f"Xorb chunk at byte {offset} has an invalid size")
+        payload = fh.read(payload_len)
+        if len(payload) < payload_len:
+            raise InvalidArgument(f"Xorb is truncated inside the chunk at byte {offset}")
+        total += size
+        if len(chunks) >= MAX_CHUNKS or total > MAX_XORB_BYTES:
+            raise InvalidArgument(f"Xorb holds more than {MAX_CHUNKS} chunks or {MAX_XORB_BYTES} bytes")
+        chunks.append(
+            XorbChunk(offset, HEADER_SIZE + payload_len, size, chunk_hash(decode_chunk(scheme, payload, size)))
+        )
+        if sha256 is not None:
+            sha256.update(header)
+            sha256.update(payload)
+        offset += HEADER_SIZE + payload_len
+    if not chunks:
+        raise InvalidArgument("Xorb has no chunks")
+    digest = xorb_hash([(c.hash, c.size) for c in chunks])
+    if expected_hash is not None and digest != expected_hash:
+        raise InvalidArgument("Xorb hash does not match its chunks")
+    return ParsedXorb(digest, tuple(chunks), offset)
 
 
 def serialize_xorb(chunks: Sequence[bytes], *, scheme: int = SCHEME_NONE) -> bytes:
