@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.clients import api, create_repo, git, setup_git_home
+from tests.support.files import sha256_of
 from tests.support.live import LiveHub
 
 
@@ -32,14 +33,6 @@ def _server_repo(live: LiveHub, repo_id: str) -> Path:
     return live.hub.repo_path(view.id)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def test_git_clone_push_lfs_binary_roundtrip_is_byte_identical(live: LiveHub, tmp_path: Path, genv: dict) -> None:
     user, token = live.user()
     repo = f"{user}/roundtrip"
@@ -54,11 +47,11 @@ def test_git_clone_push_lfs_binary_roundtrip_is_byte_identical(live: LiveHub, tm
     git("add", ".", cwd=work, env=genv)
     git("commit", "-m", "add weights", cwd=work, env=genv)
     git("push", "origin", "main", cwd=work, env=genv)
-    assert live.hub.blobs.stat(_sha256(work / "weights.bin")) == 30 * 1024 * 1024
+    assert live.hub.blobs.stat(sha256_of(work / "weights.bin")) == 30 * 1024 * 1024
 
     fresh = tmp_path / "fresh"
     git("clone", _url(live, repo), str(fresh), cwd=tmp_path, env=genv)
-    assert _sha256(fresh / "weights.bin") == _sha256(work / "weights.bin")
+    assert sha256_of(fresh / "weights.bin") == sha256_of(work / "weights.bin")
     assert (fresh / "notes.txt").read_text() == "small text file\n"
     lfs_files = git("lfs", "ls-files", cwd=fresh, env=genv).stdout
     assert "weights.bin" in lfs_files

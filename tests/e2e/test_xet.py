@@ -17,17 +17,10 @@ from csghub.xet.hashes import chunk_hash, file_hash, sha256_to_shard, to_hex, ve
 from csghub.xet.shards import ChunkEntry, FileBlock, Shard, Term, XorbBlock, serialize_shard
 from csghub.xet.xorbs import serialize_xorb
 from tests.support.clients import api, create_repo, git, setup_git_home
+from tests.support.files import sha256_of
 from tests.support.live import LiveHub
 
 SIZES = {"tiny.bin": 4, "small.bin": 12, "mid.bin": 100_000, "three.bin": 3_000_000, "big.bin": 200 * 1024 * 1024}
-
-
-def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _client_env(tmp: Path, **extra: str) -> dict[str, str]:
@@ -68,7 +61,7 @@ def test_xet_upload_folder_and_downloads_are_byte_identical(
 
     snap = Path(snapshot_download(repo, endpoint=live.url, token=token, cache_dir=tmp_path / "cache"))
     for name in SIZES:
-        assert _sha(snap / name) == _sha(folder / name), name
+        assert sha256_of(snap / name) == sha256_of(folder / name), name
 
     # Without hf_xet the same files come back as plain HTTP, rebuilt by the hub, with ranges.
     script = (
@@ -83,7 +76,7 @@ def test_xet_upload_folder_and_downloads_are_byte_identical(
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert _sha(Path(proc.stdout.strip().splitlines()[-1])) == _sha(folder / "three.bin")
+    assert sha256_of(Path(proc.stdout.strip().splitlines()[-1])) == sha256_of(folder / "three.bin")
     with api(live.url, token) as client:
         part = client.get(f"/{repo}/resolve/main/big.bin", headers={"Range": "bytes=100000000-100999999"})
         assert part.status_code == 206
@@ -100,8 +93,8 @@ def test_xet_upload_folder_and_downloads_are_byte_identical(
         cwd=tmp_path,
         env={**env, "GIT_LFS_SKIP_SMUDGE": "0"},
     )
-    assert _sha(tmp_path / "clone" / "three.bin") == _sha(folder / "three.bin")
-    assert _sha(tmp_path / "clone" / "tiny.bin") == _sha(folder / "tiny.bin")
+    assert sha256_of(tmp_path / "clone" / "three.bin") == sha256_of(folder / "three.bin")
+    assert sha256_of(tmp_path / "clone" / "tiny.bin") == sha256_of(folder / "tiny.bin")
 
 
 # --- bad input, through the CAS's own HTTP API --------------------------------------------------------
@@ -294,7 +287,7 @@ def test_xet_reupload_with_one_percent_changed_sends_under_five_percent(live: Li
         digest = hashlib.sha256()
         for block in response.iter_bytes():
             digest.update(block)
-    assert digest.hexdigest() == _sha(edited)
+    assert digest.hexdigest() == sha256_of(edited)
 
 
 def test_xet_deleting_repos_frees_chunks_nobody_references(live_hub_factory, tmp_path: Path) -> None:
