@@ -59,6 +59,20 @@ def test_xet_upload_folder_and_downloads_are_byte_identical(
             assert head.headers["x-linked-size"] == str(size)
             assert len(head.headers["x-xet-hash"]) == 64 and 'rel="xet-auth"' in head.headers["link"]
 
+    tree = {
+        e["path"]: e
+        for e in httpx.get(
+            f"{live.url}/api/models/{repo}/tree/main", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+    }
+    assert (
+        tree["big.bin"]["xetHash"]
+        == httpx.head(f"{live.url}/{repo}/resolve/main/big.bin", headers={"Authorization": f"Bearer {token}"}).headers[
+            "x-xet-hash"
+        ]
+    )
+    entries = list(hf.list_repo_tree(repo))
+    assert all(e.xet_hash for e in entries if getattr(e, "lfs", None))
     snap = Path(snapshot_download(repo, endpoint=live.url, token=token, cache_dir=tmp_path / "cache"))
     for name in SIZES:
         assert sha256_of(snap / name) == sha256_of(folder / name), name

@@ -48,7 +48,9 @@ async def list_tree(
         )
         entries = files.list_tree(snapshot, unmask(folder), recursive=recursive)
         page = list(itertools.islice(entries, offset, offset + TREE_PAGE + 1))
-        return [tree_entry_json(e) for e in page[:TREE_PAGE]], len(page) > TREE_PAGE
+        shown = page[:TREE_PAGE]
+        xet = lfs.xet_hashes_of(hub, [e.lfs.oid for e in shown if e.lfs])
+        return [tree_entry_json(e, xet_hashes=xet) for e in shown], len(page) > TREE_PAGE
 
     data, more = await run_in_threadpool(work)
     return JSONResponse(data, headers=next_link(request, offset + TREE_PAGE) if more else {})
@@ -79,7 +81,9 @@ async def paths_info(
         snapshot = files.at_revision(
             hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision)
         )
-        return [tree_entry_json(e) for e in files.paths_info(snapshot, paths)]
+        found = files.paths_info(snapshot, paths)
+        xet = lfs.xet_hashes_of(hub, [e.lfs.oid for e in found if e.lfs])
+        return [tree_entry_json(e, xet_hashes=xet) for e in found]
 
     return JSONResponse(await run_in_threadpool(work))
 

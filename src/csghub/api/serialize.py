@@ -62,11 +62,16 @@ def sibling_json(entry: TreeEntry, *, blobs: bool) -> dict[str, Any]:
     return out
 
 
-def tree_entry_json(entry: TreeEntry, last_commit: CommitInfo | None = None) -> dict[str, Any]:
+def tree_entry_json(
+    entry: TreeEntry, last_commit: CommitInfo | None = None, xet_hashes: dict[str, str] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"type": entry.kind, "oid": entry.oid, "size": entry.size, "path": entry.path}
     if entry.kind == "file" and entry.lfs:
         out["size"] = entry.lfs.size
         out["lfs"] = {"oid": entry.lfs.oid, "size": entry.lfs.size, "pointerSize": entry.size}
+        if xet_hashes and entry.lfs.oid in xet_hashes:
+            # Lets hf_xet skip the HEAD request and go straight to the CAS.
+            out["xetHash"] = xet_hashes[entry.lfs.oid]
     if last_commit is not None:
         out["lastCommit"] = {"id": last_commit.sha, "title": last_commit.title, "date": iso(last_commit.date)}
     return out

@@ -86,6 +86,17 @@ def xet_hash_of(hub: Hub, oid: str) -> str | None:
         return row.xet_hash if row is not None else None
 
 
+def xet_hashes_of(hub: Hub, oids: list[str]) -> dict[str, str]:
+    """oid -> Xet file hash for those of `oids` that are stored as Xet files (one query)."""
+    if not oids:
+        return {}
+    with hub.db() as session:
+        rows = session.execute(
+            select(LfsObject.oid, LfsObject.xet_hash).where(LfsObject.oid.in_(oids), LfsObject.xet_hash.is_not(None))
+        )
+        return {oid: xet_hash for oid, xet_hash in rows if xet_hash}
+
+
 def read_object(hub: Hub, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
     """Stream an object's bytes [start, end), from the blob store or rebuilt from Xet chunks."""
     xet_hash = xet_hash_of(hub, oid)
