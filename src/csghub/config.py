@@ -138,6 +138,8 @@ def load_settings(
             raise ConfigError(f"Config file '{config_path}' is not valid TOML: {exc}") from None
     merged.update(_from_environ(environ))
     merged.update(_from_mapping({k: v for k, v in (overrides or {}).items() if v is not None}, "arguments"))
+    # Absolute, because git hooks and other helper processes run in other working directories.
+    merged["data_dir"] = Path(merged.get("data_dir", _FIELDS["data_dir"].default)).expanduser().resolve()
     settings = Settings(**merged)
     _validate(settings)
     return settings

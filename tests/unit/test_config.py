@@ -60,3 +60,10 @@ def test_example_config_documents_every_setting() -> None:
     example = (ROOT / "csghub.example.toml").read_text()
     documented = tomllib.loads("\n".join(line.lstrip("# ") for line in example.splitlines() if " = " in line))
     assert set(documented) == {f.name for f in fields(Settings)}
+
+
+def test_relative_data_dir_becomes_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Git hooks run inside the bare repository; a relative data dir would point them elsewhere.
+    monkeypatch.chdir(tmp_path)
+    assert load_settings({}).data_dir == tmp_path / "csghub-data"
+    assert load_settings({"CSGHUB_DATA_DIR": "d"}).data_dir == tmp_path / "d"

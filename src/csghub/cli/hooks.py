@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,5 +28,9 @@ def run_hook(name: str, environ: Mapping[str, str], stdin: str) -> int:
         # git relays hook stderr to the pusher as "remote: ..." lines.
         for line in exc.message.splitlines():
             print(f"csghub: {line}", file=sys.stderr)
+        return 1
+    except Exception:  # a process boundary: log the details for the admin, not for the pusher
+        logging.getLogger(__name__).exception("pre-receive check failed")
+        print("csghub: the hub could not check this push; ask the administrator to look at the logs", file=sys.stderr)
         return 1
     return 0
