@@ -64,10 +64,13 @@ def test_csghub_cli_upload_then_download(live: LiveHub, tmp_path: Path, xnet: st
     _same_tree(folder, out)
 
 
-def test_pycsghub_snapshot_download_and_file_download(live: LiveHub, tmp_path: Path) -> None:
+def test_pycsghub_snapshot_download_and_file_download(
+    live: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pycsghub.file_download import file_download
     from pycsghub.snapshot_download import snapshot_download
 
+    monkeypatch.chdir(tmp_path)  # pycsghub writes a copy under the working directory
     user, token = live.user()
     repo = f"{user}/pysdk"
     create_repo(live.url, token, repo)
