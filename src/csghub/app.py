@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -12,15 +15,32 @@ from csghub.http import errors as api_errors
 from csghub.services.context import Hub
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
+from csghub.transport.ssh import start_ssh_server
 from csghub.transport.xet_http import router as xet_router
 from csghub.wiring import build_hub
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, hub: Hub | None = None) -> FastAPI:
+def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | None = None) -> FastAPI:
+    """The web application; with `http_port` (as `csghub serve` passes it) it also runs the SSH server."""
     hub = hub or build_hub(settings)
-    app = FastAPI(title="CSGHub", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if http_port is None or settings.ssh_port < 0:
+            yield
+            return
+        acceptor = await start_ssh_server(hub, http_port)
+        print(f"CSGHub SSH listening on port {acceptor.get_port()}", file=sys.stderr, flush=True)
+        try:
+            yield
+        finally:
+            acceptor.close()
+
+    app = FastAPI(
+        title="CSGHub", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=lifespan
+    )
     app.state.hub = hub
     api_errors.install(app)
 

@@ -26,6 +26,8 @@ class Settings:
     data_dir: Path = Path("csghub-data")
     host: str = "127.0.0.1"
     port: int = 8080
+    # Git over SSH: the port of the built-in SSH server; 0 picks a free one, -1 turns SSH off.
+    ssh_port: int = 2222
     # Empty means an SQLite file inside data_dir.
     database_url: str = ""
     # Base URL clients reach the hub on, used in LFS hrefs; empty means derive it from each request.
@@ -150,6 +152,8 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"Setting 'storage' must be 'local' or 's3', not '{settings.storage}'")
     if settings.storage == "s3" and not settings.s3_bucket:
         raise ConfigError("Setting 's3_bucket' is required when storage is 's3'")
+    if not -1 <= settings.ssh_port < 65536:
+        raise ConfigError(f"Setting 'ssh_port' must be between -1 (off) and 65535, not {settings.ssh_port}")
     if not 0 < settings.port < 65536:
         raise ConfigError(f"Setting 'port' must be between 1 and 65535, not {settings.port}")
     if settings.lfs_part_size < 5 * MiB:

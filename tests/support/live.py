@@ -19,6 +19,7 @@ from csghub.services.context import Hub
 from csghub.wiring import build_hub
 
 _LISTEN_RE = re.compile(r"listening on http://([\d.]+):(\d+)")
+_SSH_RE = re.compile(r"SSH listening on port (\d+)")
 STARTUP_TIMEOUT = 60.0
 
 
@@ -27,6 +28,7 @@ class LiveHub:
     data_dir: Path
     env: dict[str, str]
     url: str = ""
+    ssh_port: int = 0
     process: subprocess.Popen[bytes] | None = None
     _hub: Hub | None = field(default=None, repr=False)
     log_path: Path | None = None
@@ -35,16 +37,30 @@ class LiveHub:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "csghub", "serve", "--port", "0", "--data-dir", str(self.data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "csghub",
+                "serve",
+                "--port",
+                "0",
+                "--ssh-port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
-            match = _LISTEN_RE.search(self.log_path.read_text(errors="replace"))
-            if match:
+            log_text = self.log_path.read_text(errors="replace")
+            match = _LISTEN_RE.search(log_text)
+            ssh = _SSH_RE.search(log_text)
+            if match and ssh:
                 self.url = f"http://{match[1]}:{match[2]}"
+                self.ssh_port = int(ssh[1])
                 if self._healthy():
                     return self
             if self.process.poll() is not None:

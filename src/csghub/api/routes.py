@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from csghub.api import csg_v1, hf_commits, hf_files, hf_repos, hf_xet
+from csghub.api import csg_v1, hf_commits, hf_files, hf_repos, hf_xet, ssh_keys
 from csghub.api.paths import EncodedSlashMiddleware
 
 
 def mount_api(app: FastAPI) -> None:
     app.add_middleware(EncodedSlashMiddleware)
+    app.include_router(ssh_keys.router)
     app.include_router(csg_v1.router)
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".

@@ -30,6 +30,7 @@ ConfigFile = typer.Option(None, "--config", help="A csghub.toml file.")
 @app.command()
 def serve(
     host: str = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
+    ssh_port: int = typer.Option(None, "--ssh-port", help="Port of the git SSH server (default 2222; 0 free; -1 off)."),
     port: int = typer.Option(None, "--port", help="Port to listen on (default 8080; 0 picks a free one)."),
     data_dir: Path | None = DataDir,
     config: Path | None = ConfigFile,
@@ -42,17 +43,17 @@ def serve(
 
     from csghub.app import create_app
 
-    settings = _settings(data_dir, config, host=host, port=port if port else None)
+    settings = _settings(data_dir, config, host=host, port=port if port else None, ssh_port=ssh_port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        application = create_app(settings)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((settings.host, 0 if port == 0 else settings.port))
     bound = sock.getsockname()[1]
+    try:
+        application = create_app(settings, http_port=bound)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"CSGHub listening on http://{settings.host}:{bound} (data in {settings.data_dir})", err=True)
     server = uvicorn.Server(
         uvicorn.Config(application, log_level=settings.log_level, timeout_keep_alive=30, access_log=False)

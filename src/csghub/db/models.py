@@ -197,3 +197,17 @@ class XetDedupChunk(Base):
     chunk_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     xorb_hash: Mapped[str] = mapped_column(String(64))
     file_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class SshKey(Base):
+    """A user's public key for git over SSH; a key (by fingerprint) belongs to one user only."""
+
+    __tablename__ = "ssh_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    public_key: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -9,6 +9,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import Unauthenticated
+from csghub.core.signing import read_token
 from csghub.services import accounts
 from csghub.services.context import Hub
 from csghub.services.permissions import ANONYMOUS, Actor
@@ -41,6 +42,10 @@ def resolve_actor(hub: Hub, creds: tuple[str, str] | None) -> Actor:
     user, secret = creds
     if not secret:
         raise Unauthenticated("Empty credentials")
+    claims = read_token(hub.settings.secret_key, secret) if "." in secret else None
+    if claims is not None and claims.get("kind") == "ssh-lfs":
+        # Handed out by `git-lfs-authenticate` over SSH to a user who logged in with a key.
+        return accounts.actor_from_user_id(hub, int(str(claims["user"])))
     try:
         return accounts.actor_from_token(hub, secret)[0]
     except Unauthenticated:

@@ -105,6 +105,10 @@ def create_token(hub: Hub, user_name: str, *, name: str = "default", scope: str 
 
 
 def _actor_for(session: Session, user: User, scope: str) -> Actor:
+    return actor_for_user(session, user, scope)
+
+
+def actor_for_user(session: Session, user: User, scope: str = "write") -> Actor:
     rows = session.execute(
         select(Namespace.name_key, OrgMember.role)
         .join(OrgMember, OrgMember.org_id == Namespace.id)
@@ -161,3 +165,11 @@ def list_user_orgs(hub: Hub, user_id: int) -> list[tuple[str, str]]:
             .where(OrgMember.user_id == user_id)
         ).all()
         return [(n, r) for n, r in rows]
+
+
+def actor_from_user_id(hub: Hub, user_id: int) -> Actor:
+    with hub.db() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise Unauthenticated("The account of this credential no longer exists")
+        return actor_for_user(session, user)

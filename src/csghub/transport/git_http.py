@@ -45,7 +45,7 @@ def _pkt_line(text: str) -> bytes:
     return f"{len(data) + 4:04x}".encode() + data
 
 
-def _hook_env(settings: Settings, repo: RepoView) -> dict[str, str]:
+def hook_env(settings: Settings, repo: RepoView) -> dict[str, str]:
     """What the pre-receive hook needs to rebuild the hub in its own process."""
     payload = {name: str(value) for name, value in dataclasses.asdict(settings).items()}
     return {
@@ -128,7 +128,7 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
     env = _protocol_env(request)
     before: dict[str, str] = {}
     if service == "git-receive-pack":
-        env.update(_hook_env(hub.settings, repo))
+        env.update(hook_env(hub.settings, repo))
         before = await run_in_threadpool(lambda: hub.git(repo.id).all_ref_targets())
     proc = await spawn_git(hub.repo_path(repo.id), service.removeprefix("git-"), "--stateless-rpc", env=env)
     feeder = asyncio.create_task(_feed_stdin(request, proc))
@@ -157,7 +157,7 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
                 await proc.wait()
                 feeder.cancel()
         if service == "git-receive-pack":
-            await run_in_threadpool(_after_push, hub, repo.id, before)
+            await run_in_threadpool(record_push, hub, repo.id, before)
 
     return DuplexStreamingResponse(
         body(), media_type=f"application/x-{service}-result", headers={"Cache-Control": "no-cache"}
@@ -181,10 +181,10 @@ async def _finish_receive(
         pass
     await proc.wait()
     feeder.cancel()
-    await run_in_threadpool(_after_push, hub, repo_id, before)
+    await run_in_threadpool(record_push, hub, repo_id, before)
 
 
-def _after_push(hub: Hub, repo_id: int, before: dict[str, str]) -> None:
+def record_push(hub: Hub, repo_id: int, before: dict[str, str]) -> None:
     with LOCKS.hold(repo_id):
         after = hub.git(repo_id).all_ref_targets()
     try:
