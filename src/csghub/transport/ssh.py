@@ -78,6 +78,15 @@ def _http_base(hub: Hub, process: asyncssh.SSHServerProcess, http_port: int) -> 
 
 
 async def _handle(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) -> None:
+    try:
+        await _serve_command(process, hub, http_port)
+    except Exception:  # a process boundary: log it, tell the client briefly, never kill the server
+        log.exception("ssh command %r failed", process.command)
+        process.stderr.write(b"csghub: internal error; ask the administrator to look at the logs\n")
+        process.exit(1)
+
+
+async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) -> None:
     actor: Actor = process.get_extra_info("csghub_actor")
     http_base = _http_base(hub, process, http_port)
     try:
