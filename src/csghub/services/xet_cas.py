@@ -21,7 +21,7 @@ from csghub.git.lfs import LfsPointer
 from csghub.services import xet_store
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import RepoView
+from csghub.services.repos import RepoView, get_repo_by_id
 from csghub.services.xet_store import XetObjectNotFound
 
 TOKEN_TTL = 3600
@@ -47,7 +47,9 @@ def check_token(hub: Hub, token: str | None, *, write: bool) -> XetToken:
         raise Unauthenticated("Invalid or expired Xet token; ask the hub for a new one")
     if write and claims.get("scope") != "write":
         raise PermissionDenied("This Xet token is read-only")
-    return XetToken(str(claims["scope"]), int(str(claims["repo"])), int(str(claims["exp"])))
+    grant = XetToken(str(claims["scope"]), int(str(claims["repo"])), int(str(claims["exp"])))
+    get_repo_by_id(hub, grant.repo_id)  # a token outlives nothing: its repository must still exist
+    return grant
 
 
 def upload_xorb(hub: Hub, token: str | None, xorb_hash: str, path: Path) -> bool:
