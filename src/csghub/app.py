@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from csghub.api.routes import mount_api
 from csghub.config import Settings
 from csghub.http import errors as api_errors
+from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.services.context import Hub
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
@@ -43,6 +44,12 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     )
     app.state.hub = hub
     api_errors.install(app)
+    if settings.rate_limit_per_token or settings.rate_limit_per_address:
+        app.add_middleware(
+            RateLimitMiddleware,
+            per_token=settings.rate_limit_per_token,
+            per_address=settings.rate_limit_per_address,
+        )
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:

@@ -51,6 +51,20 @@ class Settings:
     # Xet objects younger than this are never garbage-collected: an upload may still be referencing them.
     xet_gc_grace: int = 86400
     log_level: str = "info"
+    # Who may create accounts: "open" (anyone), "invite" (with an invitation code from an admin) or
+    # "admin" (only administrators create accounts).
+    registration: str = "open"
+    # Seconds a browser session lasts after sign-in.
+    session_ttl: int = 14 * 86400
+    # Failed sign-ins before an account, or an address (any bad password or token), is locked out for
+    # `login_lockout` seconds; failures older than the lockout are forgotten.
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 50
+    login_lockout: int = 900
+    # Requests per minute before 429 Too Many Requests: per access token (or session), and per address
+    # for requests without credentials. 0 turns a limit off.
+    rate_limit_per_token: int = 6000
+    rate_limit_per_address: int = 1200
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -158,6 +172,14 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"Setting 'port' must be between 1 and 65535, not {settings.port}")
     if settings.lfs_part_size < 5 * MiB:
         raise ConfigError("Setting 'lfs_part_size' must be at least 5 MiB (the S3 minimum)")
+    if settings.registration not in ("open", "invite", "admin"):
+        raise ConfigError(f"Setting 'registration' must be 'open', 'invite' or 'admin', not '{settings.registration}'")
+    for key in ("session_ttl", "login_max_failures_per_account", "login_max_failures_per_address", "login_lockout"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"Setting '{key}' must be at least 1")
+    for key in ("rate_limit_per_token", "rate_limit_per_address"):
+        if getattr(settings, key) < 0:
+            raise ConfigError(f"Setting '{key}' must be 0 (off) or more")
 
 
 def prepare_data_dir(settings: Settings) -> Settings:

@@ -132,10 +132,10 @@ def test_git_anonymous_push_is_refused_and_changes_nothing(live: LiveHub, tmp_pa
 
 
 def test_git_read_token_cannot_push(live: LiveHub, tmp_path: Path, genv: dict) -> None:
-    from csghub.services import accounts
+    from csghub.services import tokens
 
     user, token = live.user()
-    read_token = accounts.create_token(live.hub, user, name="ro", scope="read")
+    read_token = tokens.create_token(live.hub, user, name="ro", scope="read")[0]
     repo = f"{user}/ro"
     create_repo(live.url, token, repo)
     work = tmp_path / "w"

@@ -62,11 +62,11 @@ def test_repo_visibility_can_be_changed_and_hides_the_repo(live: LiveHub) -> Non
 
 
 def test_repo_move_to_org_keeps_history_and_frees_the_old_name(live: LiveHub) -> None:
-    from csghub.services import accounts
+    from csghub.services import orgs
 
     user, token = live.user()
     org = f"org{user}"
-    accounts.create_org(live.hub, org, owner=user)
+    orgs.create_org(live.hub, org, owner=user)
     create_repo(live.url, token, f"{user}/old")
     with api(live.url, token) as client:
         sha = _commit(client, f"{user}/old", {"a.txt": b"a"})

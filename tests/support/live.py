@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 
 from csghub.config import load_settings
-from csghub.services import accounts
+from csghub.services import accounts, tokens
 from csghub.services.context import Hub
 from csghub.wiring import build_hub
 
@@ -95,7 +95,7 @@ class LiveHub:
         """A fresh user and a token for it."""
         name = f"{prefix}{secrets.token_hex(4)}"
         accounts.create_user(self.hub, name, email=f"{name}@example.com", password=password)
-        return name, accounts.create_token(self.hub, name, scope=scope)
+        return name, tokens.create_token(self.hub, name, scope=scope)[0]
 
     def host(self) -> str:
         return self.url.removeprefix("http://")

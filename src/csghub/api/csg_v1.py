@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 
 from csghub.api.hf_commits import preupload_answer
 from csghub.api.paths import repo_from_url, unmask
-from csghub.api.serialize import iso, repo_json
+from csghub.api.serialize import iso, ok, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.git.lfs import parse_pointer
@@ -33,10 +33,6 @@ from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 
 router = APIRouter()
-
-
-def ok(data: Any) -> JSONResponse:
-    return JSONResponse({"msg": "OK", "data": data})
 
 
 def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
@@ -64,7 +60,7 @@ async def create_repo(request: Request, type_plural: str, actor: Actor = Depends
                 actor,
                 repo_type,
                 repo_id,
-                private=bool(body.get("private", False)),
+                visibility=visibility_of(body) or "public",
                 description=str(body.get("description") or ""),
                 default_branch=str(body.get("default_branch") or "main"),
                 license=str(body.get("license") or ""),

@@ -12,11 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.api.commit_stream import CommitBody, read_commit_body, spooled_index
 from csghub.api.paths import repo_from_url, unmask
+from csghub.api.serialize import iso
 from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticated
 from csghub.core.names import RepoType
-from csghub.http.deps import base_url, get_actor, get_hub
+from csghub.http.deps import base_url, get_actor, get_hub, token_of
 from csghub.http.streams import consume_body
-from csghub.services import accounts, commits, files, repos, uploads
+from csghub.services import accounts, commits, files, repos, tokens, uploads
 from csghub.services.cards import validate_card_yaml
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
@@ -174,6 +175,8 @@ async def whoami(request: Request, actor: Actor = Depends(get_actor)) -> JSONRes
     hub = get_hub(request)
     user = await run_in_threadpool(accounts.get_user, hub, actor.user_id or 0)
     orgs = await run_in_threadpool(accounts.list_user_orgs, hub, actor.user_id or 0)
+    secret = token_of(request)
+    token = await run_in_threadpool(tokens.describe_token, hub, secret) if secret else None
     return JSONResponse(
         {
             "type": "user",
@@ -185,7 +188,41 @@ async def whoami(request: Request, actor: Actor = Depends(get_actor)) -> JSONRes
             "isPro": False,
             "canPay": False,
             "avatarUrl": "",
+            "isAdmin": user.is_admin,
             "orgs": [{"type": "org", "name": n, "roleInOrg": role, "id": n} for n, role in orgs],
-            "auth": {"type": "access_token", "accessToken": {"displayName": "token", "role": actor.scope}},
+            "auth": _auth_json(actor, token),
         }
     )
+
+
+_HF_PERMISSIONS = {"read": ["repo.content.read"], "write": ["repo.write"], "manage": ["repo.manage"]}
+
+
+def _auth_json(actor: Actor, token: tokens.TokenView | None) -> dict[str, Any]:
+    """The credential as huggingface_hub reads it: auth.accessToken.{displayName, role, fineGrained}."""
+    if token is None:
+        return {"type": "session" if actor.scope == "write" else "access_token"}
+    described: dict[str, Any] = {
+        "displayName": token.name,
+        "role": "fineGrained" if token.scope == "fine" else token.scope,
+        "createdAt": iso(token.created_at),
+        "expiresAt": iso(token.expires_at) if token.expires_at else None,
+    }
+    if token.scope == "fine":
+        described["fineGrained"] = {
+            "canReadGatedRepos": False,
+            "global": [],
+            "scoped": [
+                {
+                    "entity": {"type": "namespace" if g["kind"] == "namespace" else "repo", "name": g["name"]},
+                    "permissions": [p for action in _actions(g) for p in _HF_PERMISSIONS[action]],
+                }
+                for g in token.grants
+            ],
+        }
+    return {"type": "access_token", "accessToken": described}
+
+
+def _actions(grant: dict[str, object]) -> list[str]:
+    actions = grant.get("actions")
+    return [str(a) for a in actions] if isinstance(actions, list) else []

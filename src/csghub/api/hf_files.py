@@ -19,7 +19,7 @@ from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, lfs, refs, repos
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Action, Actor
 
 router = APIRouter()
 TREE_PAGE = 1000
@@ -235,7 +235,7 @@ async def resolve_file(
     hub = get_hub(request)
 
     def work() -> tuple[files.Snapshot, files.FileContent, str | None, str | None]:
-        repo = repos.get_repo(hub, actor, repo_type, RepoId.of(namespace, name))
+        repo = repos.get_repo(hub, actor, repo_type, RepoId.of(namespace, name), Action.DOWNLOAD)
         snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
         content = files.file_content(snapshot, file_path)
         if content.entry.lfs is None:

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.api.pagination import next_link, parse_cursor
 from csghub.api.paths import unmask
-from csghub.api.serialize import repo_json
+from csghub.api.serialize import gated_of, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument, Unauthenticated
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import read_json_object
@@ -50,7 +50,7 @@ async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
                 actor,
                 repo_type,
                 repo_id,
-                private=bool(body.get("private", False)),
+                visibility=visibility_of(body) or "public",
                 description=str(body.get("description") or ""),
                 license=str(body.get("license") or ""),
             )
@@ -88,16 +88,15 @@ async def update_settings(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     body = await read_json_object(request)
-    private = body.get("private")
-    if private is not None and not isinstance(private, bool):
-        raise InvalidArgument("'private' must be true or false")
+    visibility, gated = visibility_of(body), gated_of(body)
     view = await run_in_threadpool(
         lambda: repos.update_settings(
             get_hub(request),
             actor,
             RepoType.parse(type_plural),
             RepoId.of(namespace, name),
-            private=private,
+            visibility=visibility,
+            gated=gated,
             description=body.get("description"),
             default_branch=body.get("defaultBranch") or body.get("default_branch"),
         )

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
+from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoType
 from csghub.git.repository import CommitInfo, TreeEntry
 from csghub.services.repos import RepoView
+
+
+def ok(data: Any, status_code: int = 200) -> JSONResponse:
+    """The CSGHub envelope of /api/v1 answers."""
+    return JSONResponse({"msg": "OK", "data": data}, status_code=status_code)
 
 
 def iso(value: datetime) -> str:
@@ -15,6 +23,33 @@ def iso(value: datetime) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def visibility_of(body: dict[str, Any]) -> str | None:
+    """The visibility a request asks for: `visibility`, or Hugging Face's `private` flag; None if neither."""
+    visibility = body.get("visibility")
+    if visibility is not None:
+        if visibility not in ("public", "internal", "private"):
+            raise InvalidArgument(f"Invalid visibility {visibility!r}: expected public, internal or private")
+        return str(visibility)
+    private = body.get("private")
+    if private is None:
+        return None
+    if not isinstance(private, bool):
+        raise InvalidArgument("'private' must be true or false")
+    return "private" if private else "public"
+
+
+def gated_of(body: dict[str, Any]) -> str | None:
+    """Hugging Face's `gated`: "auto", "manual" or false (not gated); None if absent."""
+    if "gated" not in body or body["gated"] is None:
+        return None
+    gated = body["gated"]
+    if gated is False:
+        return ""
+    if gated not in ("auto", "manual"):
+        raise InvalidArgument(f"Invalid gated mode {gated!r}: expected 'auto', 'manual' or false")
+    return str(gated)
 
 
 def repo_json(
@@ -29,8 +64,9 @@ def repo_json(
         "lastModified": iso(repo.updated_at),
         "createdAt": iso(repo.created_at),
         "private": repo.private,
+        "visibility": repo.visibility,
         "disabled": False,
-        "gated": False,
+        "gated": repo.gated or False,
         "downloads": repo.downloads,
         "likes": repo.likes,
         "tags": repo.tags,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -55,10 +57,27 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(f"CSGHub listening on http://{settings.host}:{bound} (data in {settings.data_dir})", err=True)
+    _announce_first_admin(application.state.hub, f"http://{settings.host}:{bound}")
     server = uvicorn.Server(
         uvicorn.Config(application, log_level=settings.log_level, timeout_keep_alive=30, access_log=False)
     )
     server.run(sockets=[sock])
+
+
+def _announce_first_admin(hub: Any, url: str) -> None:
+    """With no accounts yet, print a one-time way to create the first administrator."""
+    from csghub.services import accounts
+
+    token = accounts.ensure_setup_token(hub)
+    if token is None:
+        return
+    body = json.dumps({"token": token, "username": "admin", "password": "<choose a password>"})
+    typer.echo(
+        "No accounts yet. Create the first administrator (this one-time token works once):\n"
+        f"  curl -X POST {url}/api/v1/auth/setup -H 'Content-Type: application/json' -d '{body}'\n"
+        "or run: csghub admin create-user NAME --admin --password PASSWORD",
+        err=True,
+    )
 
 
 @app.command()
@@ -110,10 +129,10 @@ def create_org(
 ) -> None:
     """Create an organization owned by a user."""
     from csghub.core.errors import HubError
-    from csghub.services import accounts
+    from csghub.services import orgs
 
     try:
-        accounts.create_org(_hub(data_dir, config), name, owner=owner)
+        orgs.create_org(_hub(data_dir, config), name, owner=owner)
     except HubError as exc:
         _fail(exc)
     typer.echo(f"created organization {name}", err=True)
@@ -124,15 +143,18 @@ def create_token(
     user: str,
     name: str = typer.Option("default", "--name"),
     scope: str = typer.Option("write", "--scope", help="read or write"),
+    expires_in_days: int = typer.Option(None, "--expires-in-days", help="Days until the token expires."),
     data_dir: Path | None = DataDir,
     config: Path | None = ConfigFile,
 ) -> None:
     """Create an access token for a user; prints only the token on stdout."""
     from csghub.core.errors import HubError
-    from csghub.services import accounts
+    from csghub.services import tokens
 
     try:
-        token = accounts.create_token(_hub(data_dir, config), user, name=name, scope=scope)
+        token, _ = tokens.create_token(
+            _hub(data_dir, config), user, name=name, scope=scope, expires_in_days=expires_in_days
+        )
     except HubError as exc:
         _fail(exc)
     typer.echo(token)

@@ -33,6 +33,12 @@ class PermissionDenied(HubError):
     code = "PermissionDenied"
 
 
+class GatedRepo(PermissionDenied):
+    """A gated repository's files, asked for by someone whose access request is not accepted."""
+
+    code = "GatedRepo"
+
+
 class NotFound(HubError):
     status = 404
     code = "NotFound"
@@ -67,6 +73,10 @@ class TooLarge(HubError):
 class RateLimited(HubError):
     status = 429
     code = "RateLimited"
+
+    def __init__(self, message: str, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 class GitError(HubError):

@@ -47,6 +47,10 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), default="")
     password_hash: Mapped[str] = mapped_column(String(200), default="")
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A disabled account keeps its data but every credential of it stops working.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Where the password is checked: "local" (argon2 hash here), "ldap" or "oidc".
+    auth_source: Mapped[str] = mapped_column(String(10), default="local")
     namespace: Mapped[Namespace] = relationship(lazy="joined")
 
     @property
@@ -69,9 +73,84 @@ class AccessToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    scope: Mapped[str] = mapped_column(String(10))  # "read" | "write"
+    scope: Mapped[str] = mapped_column(String(10))  # "read" | "write" | "fine"
+    # Fine-grained tokens: JSON list of {"kind": "repo"|"namespace", "id": int|str, "actions": [...]}.
+    grants: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random id, the table its sha256."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RegistrationInvite(Base):
+    """An invitation code for invite-only registration; stored hashed, used once."""
+
+    __tablename__ = "registration_invites"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class OrgInvitation(Base):
+    __tablename__ = "org_invitations"
+    __table_args__ = (UniqueConstraint("org_id", "user_id", name="uq_org_invitation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    invited_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SiteSetting(Base):
+    """Small pieces of state the site keeps about itself (the first-admin setup token's hash)."""
+
+    __tablename__ = "site_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(100), default="")
+    action: Mapped[str] = mapped_column(String(50), index=True)
+    # The namespace the event concerns (case-folded), so organization admins can read their own.
+    namespace: Mapped[str] = mapped_column(String(100), default="", index=True)
+    target: Mapped[str] = mapped_column(String(300), default="")
+    detail: Mapped[str] = mapped_column(Text, default="{}")
+    remote_addr: Mapped[str] = mapped_column(String(64), default="")
+
+
+class LoginFailure(Base):
+    """Failed sign-ins per account or per address ("user:name", "addr:1.2.3.4") in the current window."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Repo(Base):
@@ -89,7 +168,10 @@ class Repo(Base):
     namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
     name_key: Mapped[str] = mapped_column(String(100))
-    private: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "public", "internal" (any signed-in user) or "private".
+    visibility: Mapped[str] = mapped_column(String(10), default="public")
+    # "" (open), "auto" (access requests accepted at once) or "manual" (an owner decides).
+    gated: Mapped[str] = mapped_column(String(10), default="")
     default_branch: Mapped[str] = mapped_column(String(200), default="main")
     description: Mapped[str] = mapped_column(Text, default="")
     # JSON text: README front matter of the default branch, and the tags derived from it.
@@ -106,6 +188,27 @@ class Repo(Base):
     @property
     def full_name(self) -> str:
         return f"{self.namespace.name}/{self.name}"
+
+
+class RepoCollaborator(Base):
+    __tablename__ = "repo_collaborators"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(10))  # "admin" | "write" | "read"
+
+
+class GateRequest(Base):
+    """A user's request for access to a gated repository, and its outcome."""
+
+    __tablename__ = "gate_requests"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(10))  # "pending" | "accepted" | "rejected"
+    fields: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class LfsObject(Base):

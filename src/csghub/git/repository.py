@@ -172,6 +172,15 @@ class GitRepo:
     def all_ref_targets(self) -> dict[str, str]:
         return {name: str(self.repo.references[name].resolve().target) for name in self.repo.references}
 
+    def is_ancestor(self, old: str, new: str) -> bool:
+        """Whether `new` contains `old` (a fast-forward); a missing object counts as not contained."""
+        if old == new:
+            return True
+        try:
+            return bool(self.repo.descendant_of(new, old))
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
+
     def update_ref(self, ref: str, new: str, old: str | None) -> None:
         """Move `ref` to `new` only if it still points at `old` (None: must not exist)."""
         proc = run_git(self.path, "update-ref", ref, new, old or ZERO_SHA, check=False)

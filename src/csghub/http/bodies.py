@@ -33,3 +33,24 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
     if not isinstance(body, dict):
         raise InvalidArgument("Request body must be a JSON object")
     return body
+
+
+def text_field(body: dict[str, Any], key: str, *, required: bool = False, default: str = "") -> str:
+    """A string field of a JSON body; a missing required field or a non-string is a 400 naming it."""
+    value = body.get(key)
+    if value is None or value == "":
+        if required:
+            raise InvalidArgument(f"Field '{key}' is required")
+        return default
+    if not isinstance(value, str):
+        raise InvalidArgument(f"Field '{key}' must be a string")
+    return value
+
+
+def bool_field(body: dict[str, Any], key: str) -> bool | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"Field '{key}' must be true or false")
+    return value

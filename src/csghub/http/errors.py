@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from csghub.core.errors import HubError
+from csghub.core.errors import HubError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,13 @@ def _header_safe(message: str) -> str:
 
 
 def error_response(
-    status: int, code: str, message: str, *, csg_envelope: bool = False, extra: dict[str, object] | None = None
+    status: int,
+    code: str,
+    message: str,
+    *,
+    csg_envelope: bool = False,
+    extra: dict[str, object] | None = None,
+    retry_after: int | None = None,
 ) -> JSONResponse:
     body: dict[str, object] = {"error": message, "code": code, **(extra or {})}
     if csg_envelope:
@@ -27,6 +33,8 @@ def error_response(
     headers = {"X-Error-Code": code, "X-Error-Message": _header_safe(message)}
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="CSGHub"'
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -39,7 +47,8 @@ def install(app: FastAPI) -> None:
     async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-        return error_response(exc.status, exc.code, exc.message, csg_envelope=_is_csg(request))
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        return error_response(exc.status, exc.code, exc.message, csg_envelope=_is_csg(request), retry_after=retry_after)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

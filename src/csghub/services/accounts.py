@@ -1,7 +1,5 @@
-"""Users, organizations and access tokens; turning credentials into an Actor.
-
-Passwords are hashed with argon2; tokens are random and stored as their sha256, which is enough for
-secrets with 256 bits of entropy and lets a request find its token in one indexed lookup.
+"""User accounts: registration, the first administrator, passwords, disabling; and turning an account
+into an Actor with everything authorize() needs (organization roles, collaborations, gate approvals).
 """
 
 from __future__ import annotations
@@ -9,20 +7,29 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
+from csghub.core.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from csghub.core.names import validate_namespace
-from csghub.db.models import AccessToken, Namespace, OrgMember, User, utcnow
+from csghub.db.models import (
+    GateRequest,
+    Namespace,
+    OrgMember,
+    RegistrationInvite,
+    RepoCollaborator,
+    SiteSetting,
+    User,
+    utcnow,
+)
+from csghub.services import audit, throttle
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.passwords import check_password_strength, hash_password, verify_password
+from csghub.services.permissions import SITE, Action, Actor, Grant, authorize
 
-TOKEN_PREFIX = "csg_"
-_hasher = PasswordHasher()
+SETUP_TOKEN_KEY = "setup_token_sha256"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,121 +39,169 @@ class UserView:
     email: str
     is_admin: bool
     full_name: str
+    disabled: bool = False
+    auth_source: str = "local"
+    created_at: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TokenView:
-    name: str
-    scope: str
+def sha256_hex(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _view(user: User) -> UserView:
+    ns = user.namespace
+    return UserView(
+        user.id, ns.name, user.email, user.is_admin, ns.full_name, user.disabled, user.auth_source, ns.created_at
+    )
 
 
-def _claim_namespace(session: Session, name: str, kind: str) -> Namespace:
+def claim_namespace(session: Session, name: str, kind: str) -> Namespace:
     validate_namespace(name)
     if session.scalar(select(Namespace).where(Namespace.name_key == name.lower())) is not None:
-        raise Conflict(f"The name '{name}' is already taken by a user or organization")
+        raise Conflict(f"The name '{name}' is already taken by a user or organization", code="NameTaken")
     ns = Namespace(name=name, name_key=name.lower(), kind=kind)
     session.add(ns)
     session.flush()
     return ns
 
 
-def create_user(hub: Hub, name: str, *, email: str = "", password: str = "", is_admin: bool = False) -> UserView:
-    if email and "@" not in email:
+def _validate_email(email: str) -> str:
+    email = email.strip()
+    local, at, domain = email.partition("@")
+    if email and (not at or not local or "." not in domain or any(c.isspace() for c in email) or len(email) > 320):
         raise InvalidArgument(f"Invalid email address '{email}'")
+    return email
+
+
+def _insert_user(
+    session: Session,
+    name: str,
+    *,
+    email: str,
+    password: str,
+    is_admin: bool,
+    auth_source: str,
+    full_name: str = "",
+) -> User:
+    ns = claim_namespace(session, name, "user")
+    ns.full_name = full_name
+    user = User(
+        id=ns.id,
+        email=_validate_email(email),
+        password_hash=hash_password(password) if password else "",
+        is_admin=is_admin,
+        auth_source=auth_source,
+    )
+    session.add(user)
+    session.flush()
+    session.refresh(user)
+    return user
+
+
+def create_user(
+    hub: Hub,
+    name: str,
+    *,
+    email: str = "",
+    password: str = "",
+    is_admin: bool = False,
+    actor: Actor | None = None,
+    auth_source: str = "local",
+    full_name: str = "",
+) -> UserView:
+    """An account made by an operator (CLI), an administrator (`actor`), or a sign-in provider."""
+    if actor is not None:
+        authorize(actor, Action.MANAGE, SITE)
+    if password:
+        check_password_strength(password, username=name)
     with hub.db() as session:
-        ns = _claim_namespace(session, name, "user")
-        user = User(id=ns.id, email=email, password_hash=_hasher.hash(password) if password else "", is_admin=is_admin)
-        session.add(user)
-        return UserView(ns.id, name, email, is_admin, "")
+        user = _insert_user(
+            session,
+            name,
+            email=email,
+            password=password,
+            is_admin=is_admin,
+            auth_source=auth_source,
+            full_name=full_name,
+        )
+        audit.record(session, actor, "user.create", namespace=name, target=name, detail={"admin": is_admin})
+        return _view(user)
 
 
-def _user_by_name(session: Session, name: str) -> User:
+def register(hub: Hub, name: str, *, email: str, password: str, invite_code: str = "", address: str = "") -> UserView:
+    """Self-service sign-up, as the `registration` setting allows."""
+    policy = hub.settings.registration
+    if policy == "admin":
+        raise PermissionDenied("Registration is closed: ask an administrator to create your account")
+    if not email:
+        raise InvalidArgument("An email address is required")
+    check_password_strength(password, username=name)
+    with hub.db() as session:
+        if policy == "invite":
+            invite = session.get(RegistrationInvite, sha256_hex(invite_code)) if invite_code else None
+            if invite is None or invite.used_at is not None:
+                raise PermissionDenied("Registration needs a valid invitation code from an administrator")
+            if invite.email and invite.email.lower() != email.strip().lower():
+                raise PermissionDenied("This invitation code was issued for another email address")
+            invite.used_at = utcnow()
+        user = _insert_user(session, name, email=email, password=password, is_admin=False, auth_source="local")
+        audit.record(session, None, "user.register", namespace=name, target=name, actor_name=name, address=address)
+        return _view(user)
+
+
+def create_registration_invite(hub: Hub, actor: Actor, *, email: str = "") -> str:
+    authorize(actor, Action.MANAGE, SITE)
+    code = "inv_" + secrets.token_urlsafe(24)
+    with hub.db() as session:
+        session.add(
+            RegistrationInvite(code_hash=sha256_hex(code), email=_validate_email(email), created_by=actor.user_id)
+        )
+        audit.record(session, actor, "user.invite", target=email)
+    return code
+
+
+def ensure_setup_token(hub: Hub) -> str | None:
+    """With no accounts yet, a fresh one-time token to create the first administrator; else None."""
+    with hub.db() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            session.execute(delete(SiteSetting).where(SiteSetting.key == SETUP_TOKEN_KEY))
+            return None
+        token = "setup_" + secrets.token_urlsafe(24)
+        row = session.get(SiteSetting, SETUP_TOKEN_KEY)
+        if row is None:
+            session.add(SiteSetting(key=SETUP_TOKEN_KEY, value=sha256_hex(token)))
+        else:
+            row.value = sha256_hex(token)
+        return token
+
+
+def setup_first_admin(
+    hub: Hub, token: str, name: str, *, password: str, email: str = "", address: str = ""
+) -> UserView:
+    check_password_strength(password, username=name)
+    with hub.db() as session:
+        row = session.get(SiteSetting, SETUP_TOKEN_KEY)
+        if row is None or not token or not secrets.compare_digest(row.value, sha256_hex(token)):
+            raise PermissionDenied("Invalid or used setup token")
+        if session.scalar(select(func.count()).select_from(User)):
+            raise Conflict("The first administrator already exists")
+        session.delete(row)
+        user = _insert_user(session, name, email=email, password=password, is_admin=True, auth_source="local")
+        audit.record(session, None, "user.setup_admin", namespace=name, target=name, actor_name=name, address=address)
+        return _view(user)
+
+
+def user_by_name(session: Session, name: str) -> User:
     user = session.scalar(select(User).join(Namespace).where(Namespace.name_key == name.lower()))
     if user is None:
         raise NotFound(f"User '{name}' does not exist")
     return user
 
 
-def create_org(hub: Hub, name: str, *, owner: str, full_name: str = "") -> None:
-    with hub.db() as session:
-        user = _user_by_name(session, owner)
-        ns = _claim_namespace(session, name, "org")
-        ns.full_name = full_name
-        session.add(OrgMember(org_id=ns.id, user_id=user.id, role="admin"))
-
-
-def add_org_member(hub: Hub, org: str, user_name: str, role: str) -> None:
-    if role not in ("admin", "write", "read"):
-        raise InvalidArgument(f"Invalid role '{role}': expected admin, write or read")
-    with hub.db() as session:
-        ns = session.scalar(select(Namespace).where(Namespace.name_key == org.lower(), Namespace.kind == "org"))
-        if ns is None:
-            raise NotFound(f"Organization '{org}' does not exist")
-        user = _user_by_name(session, user_name)
-        member = session.get(OrgMember, (ns.id, user.id))
-        if member is None:
-            session.add(OrgMember(org_id=ns.id, user_id=user.id, role=role))
-        else:
-            member.role = role
-
-
-def create_token(hub: Hub, user_name: str, *, name: str = "default", scope: str = "write") -> str:
-    if scope not in ("read", "write"):
-        raise InvalidArgument(f"Invalid token scope '{scope}': expected read or write")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with hub.db() as session:
-        user = _user_by_name(session, user_name)
-        session.add(AccessToken(user_id=user.id, name=name, token_hash=hash_token(token), scope=scope))
-    return token
-
-
-def _actor_for(session: Session, user: User, scope: str) -> Actor:
-    return actor_for_user(session, user, scope)
-
-
-def actor_for_user(session: Session, user: User, scope: str = "write") -> Actor:
-    rows = session.execute(
-        select(Namespace.name_key, OrgMember.role)
-        .join(OrgMember, OrgMember.org_id == Namespace.id)
-        .where(OrgMember.user_id == user.id)
-    ).all()
-    return Actor(
-        user_id=user.id,
-        name=user.namespace.name,
-        is_admin=user.is_admin,
-        scope=scope,
-        org_roles={key: role for key, role in rows},
-    )
-
-
-def actor_from_token(hub: Hub, token: str) -> tuple[Actor, TokenView]:
-    with hub.db() as session:
-        row = session.scalar(select(AccessToken).where(AccessToken.token_hash == hash_token(token)))
-        if row is None:
-            raise Unauthenticated("Invalid credentials in Authorization header", code="InvalidToken")
-        user = session.get(User, row.user_id)
-        assert user is not None
-        now = utcnow()
-        # Touch at most once a minute: a write per request would serialize reads on SQLite.
-        if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-            row.last_used_at = now
-        return _actor_for(session, user, row.scope), TokenView(row.name, row.scope)
-
-
-def actor_from_password(hub: Hub, name: str, password: str) -> Actor:
+def find_user_view(hub: Hub, name: str) -> UserView | None:
     with hub.db() as session:
         user = session.scalar(select(User).join(Namespace).where(Namespace.name_key == name.lower()))
-        if user is None or not user.password_hash:
-            raise Unauthenticated("Invalid username or password")
-        try:
-            _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            raise Unauthenticated("Invalid username or password") from None
-        return _actor_for(session, user, "write")
+        return _view(user) if user else None
 
 
 def get_user(hub: Hub, user_id: int) -> UserView:
@@ -154,7 +209,115 @@ def get_user(hub: Hub, user_id: int) -> UserView:
         user = session.get(User, user_id)
         if user is None:
             raise NotFound("User does not exist")
-        return UserView(user.id, user.namespace.name, user.email, user.is_admin, user.namespace.full_name)
+        return _view(user)
+
+
+def list_users(hub: Hub, actor: Actor, *, search: str = "", limit: int = 100, offset: int = 0) -> list[UserView]:
+    authorize(actor, Action.MANAGE, SITE)
+    stmt = select(User).join(Namespace).order_by(Namespace.name_key).limit(min(limit, 1000)).offset(offset)
+    if search:
+        stmt = stmt.where(Namespace.name_key.like(f"%{search.lower()}%"))
+    with hub.db() as session:
+        return [_view(u) for u in session.scalars(stmt)]
+
+
+def update_user(
+    hub: Hub, actor: Actor, name: str, *, disabled: bool | None = None, is_admin: bool | None = None
+) -> UserView:
+    """Disable or enable an account, grant or remove site administration. Administrators only."""
+    authorize(actor, Action.MANAGE, SITE)
+    with hub.db() as session:
+        user = user_by_name(session, name)
+        if user.id == actor.user_id and (disabled or is_admin is False):
+            raise InvalidArgument("You cannot disable yourself or remove your own administrator rights")
+        if disabled is not None and disabled != user.disabled:
+            user.disabled = disabled
+            audit.record(session, actor, "user.disable" if disabled else "user.enable", namespace=name, target=name)
+        if is_admin is not None and is_admin != user.is_admin:
+            user.is_admin = is_admin
+            audit.record(session, actor, "user.admin", namespace=name, target=name, detail={"admin": is_admin})
+        view = _view(user)
+    hub.actors.clear()
+    return view
+
+
+def change_password(hub: Hub, actor: Actor, *, old_password: str, new_password: str) -> None:
+    with hub.db() as session:
+        user = session.get(User, actor.user_id) if actor.user_id else None
+        if user is None:
+            raise Unauthenticated("Sign in to change your password")
+        if user.auth_source != "local":
+            raise InvalidArgument(f"Your password is managed by {user.auth_source.upper()}; change it there")
+        if not verify_password(user.password_hash, old_password):
+            raise PermissionDenied("The current password is wrong")
+        check_password_strength(new_password, username=user.namespace.name)
+        user.password_hash = hash_password(new_password)
+        audit.record(session, actor, "user.password_change", namespace=user.namespace.name, target=user.namespace.name)
+    hub.actors.clear()
+
+
+def reset_password(hub: Hub, actor: Actor, name: str, new_password: str) -> None:
+    authorize(actor, Action.MANAGE, SITE)
+    check_password_strength(new_password, username=name)
+    with hub.db() as session:
+        user = user_by_name(session, name)
+        user.password_hash = hash_password(new_password)
+        user.auth_source = "local"
+        audit.record(session, actor, "user.password_reset", namespace=name, target=name)
+    hub.actors.clear()
+
+
+def actor_for_user(session: Session, user: User, scope: str = "write", grants: tuple[Grant, ...] = ()) -> Actor:
+    """Everything authorize() needs about an account, read in three small indexed queries."""
+    if user.disabled:
+        raise Unauthenticated("This account is disabled", code="AccountDisabled")
+    org_roles = session.execute(
+        select(Namespace.name_key, OrgMember.role)
+        .join(OrgMember, OrgMember.org_id == Namespace.id)
+        .where(OrgMember.user_id == user.id)
+    ).all()
+    repo_roles = session.execute(
+        select(RepoCollaborator.repo_id, RepoCollaborator.role).where(RepoCollaborator.user_id == user.id)
+    ).all()
+    gates = session.scalars(
+        select(GateRequest.repo_id).where(GateRequest.user_id == user.id, GateRequest.status == "accepted")
+    ).all()
+    return Actor(
+        user_id=user.id,
+        name=user.namespace.name,
+        is_admin=user.is_admin,
+        scope=scope,
+        org_roles={key: role for key, role in org_roles},
+        repo_roles={repo_id: role for repo_id, role in repo_roles},
+        gate_access=frozenset(gates),
+        grants=grants,
+    )
+
+
+def actor_from_password(hub: Hub, name: str, password: str, *, address: str = "") -> Actor:
+    """Sign in with a user name (or email) and a local password; throttled per account and address."""
+    keys = [throttle.account_key(name)] + ([throttle.address_key(address)] if address else [])
+    throttle.check_not_locked(hub, keys)
+    with hub.db() as session:
+        user = session.scalar(select(User).join(Namespace).where(Namespace.name_key == name.lower()))
+        if user is None and "@" in name:
+            user = session.scalar(select(User).where(func.lower(User.email) == name.lower()))
+        ok = user is not None and user.auth_source == "local" and verify_password(user.password_hash, password)
+        actor = actor_for_user(session, user) if ok and user is not None else None
+    if actor is None:
+        throttle.record_failure(hub, keys)
+        audit.record_now(hub, None, "login.failed", namespace=name, target=name, actor_name=name, address=address)
+        raise Unauthenticated("Invalid username or password")
+    throttle.record_success(hub, name)
+    return actor
+
+
+def actor_from_user_id(hub: Hub, user_id: int, scope: str = "write") -> Actor:
+    with hub.db() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise Unauthenticated("The account of this credential no longer exists")
+        return actor_for_user(session, user, scope)
 
 
 def list_user_orgs(hub: Hub, user_id: int) -> list[tuple[str, str]]:
@@ -165,11 +328,3 @@ def list_user_orgs(hub: Hub, user_id: int) -> list[tuple[str, str]]:
             .where(OrgMember.user_id == user_id)
         ).all()
         return [(n, r) for n, r in rows]
-
-
-def actor_from_user_id(hub: Hub, user_id: int) -> Actor:
-    with hub.db() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise Unauthenticated("The account of this credential no longer exists")
-        return actor_for_user(session, user)

@@ -211,7 +211,7 @@ def batch(
     expects a multipart action for every object it asks about, even small or already stored ones."""
     if operation not in ("upload", "download"):
         raise InvalidArgument(f"Invalid LFS operation '{operation}': expected upload or download")
-    authorize(actor, Action.WRITE if operation == "upload" else Action.READ, repo.resource)
+    authorize(actor, Action.WRITE if operation == "upload" else Action.DOWNLOAD, repo.resource)
     urls = Transfers(hub, base_url)
     multipart = "multipart" in transfers
     answer: list[dict[str, Any]] = []

@@ -1,23 +1,62 @@
 """Who may do what: the one authorize() every route, transport, hook and job calls.
 
-Reading a private repository without access is answered as if it did not exist (RepoNotFound), so
-private repositories stay invisible; writing without access is PermissionDenied, or Unauthenticated for
-an anonymous actor so that git and other clients are challenged for credentials.
+Two things must both allow an action: the account (owner, organization role, collaborator role,
+site admin, gate approval) and the credential it came with (a read token never writes; a fine-grained
+token reaches only the repositories and namespaces it names). A repository the actor may not read is
+answered as if it did not exist (RepoNotFound, or 401 for anonymous callers so clients send
+credentials); a visible repository the actor may not change is PermissionDenied; a gated one whose
+files the actor may not yet download is GatedRepo.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NoReturn
 
-from csghub.core.errors import PermissionDenied, RepoNotFound, Unauthenticated
+from csghub.core.errors import GatedRepo, InvalidArgument, PermissionDenied, RepoNotFound, Unauthenticated
 
 
 class Action(StrEnum):
-    READ = "read"  # see the repo, download, clone
+    READ = "read"  # see the repo: info, file list, commits
+    DOWNLOAD = "download"  # file contents: resolve, clone, LFS download (needs gate approval)
     WRITE = "write"  # push, commit, upload, branches and tags
-    ADMIN = "admin"  # delete, rename, visibility
+    ADMIN = "admin"  # delete, rename, visibility, gating, collaborators
     CREATE = "create"  # create a repo in a namespace
+    MANAGE = "manage"  # a namespace's members, invitations and audit log
+
+
+VISIBILITIES = ("public", "internal", "private")
+ROLES = ("read", "write", "admin")
+_ROLE_RANK = {"read": 1, "write": 2, "admin": 3}
+_ACTION_NEEDS = {
+    Action.READ: 1,
+    Action.DOWNLOAD: 1,
+    Action.WRITE: 2,
+    Action.CREATE: 2,
+    Action.ADMIN: 3,
+    Action.MANAGE: 3,
+}
+# What a fine-grained grant must list for each action.
+_GRANT_FOR = {
+    Action.READ: "read",
+    Action.DOWNLOAD: "read",
+    Action.WRITE: "write",
+    Action.CREATE: "write",
+    Action.ADMIN: "manage",
+    Action.MANAGE: "manage",
+}
+GRANT_ACTIONS = ("read", "write", "manage")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One entry of a fine-grained token: a repository (by id) or a namespace (case-folded name)."""
+
+    kind: str  # "repo" | "namespace"
+    target: int | str
+    actions: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +64,18 @@ class Actor:
     user_id: int | None = None
     name: str = ""
     is_admin: bool = False
-    # Scope of the credential used: a read token can never write, whatever the user's rights.
+    # The credential used: "read" and "write" tokens (and passwords, sessions: "write"), or "fine".
     scope: str = "write"
     # Organization name (case-folded) -> role ("admin" | "write" | "read").
     org_roles: dict[str, str] = field(default_factory=dict)
+    # Repository id -> role as a collaborator.
+    repo_roles: Mapping[int, str] = field(default_factory=dict)
+    # Gated repositories whose access requests were accepted.
+    gate_access: frozenset[int] = frozenset()
+    # Only with scope "fine": what the token reaches.
+    grants: tuple[Grant, ...] = ()
+    # Where the request came from, for the audit log and abuse limits.
+    address: str = ""
 
     @property
     def is_anonymous(self) -> bool:
@@ -40,9 +87,15 @@ ANONYMOUS = Actor()
 
 @dataclass(frozen=True, slots=True)
 class RepoResource:
+    repo_id: int
     namespace: str
-    private: bool
+    visibility: str
     label: str  # "model user/name", used in messages
+    gated: str = ""
+
+    @property
+    def private(self) -> bool:
+        return self.visibility != "public"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +103,18 @@ class NamespaceResource:
     name: str
 
 
-_ROLE_RANK = {"read": 1, "write": 2, "admin": 3}
-_ACTION_NEEDS = {Action.READ: 1, Action.WRITE: 2, Action.CREATE: 2, Action.ADMIN: 3}
+@dataclass(frozen=True, slots=True)
+class SiteResource:
+    """The hub itself: users, all organizations, the whole audit log. Only site administrators."""
+
+    name: str = "the site"
 
 
-def _rank_in(actor: Actor, namespace: str) -> int:
+SITE = SiteResource()
+Resource = RepoResource | NamespaceResource | SiteResource
+
+
+def _namespace_rank(actor: Actor, namespace: str) -> int:
     if actor.is_anonymous:
         return 0
     if actor.is_admin or actor.name.lower() == namespace.lower():
@@ -62,13 +122,67 @@ def _rank_in(actor: Actor, namespace: str) -> int:
     return _ROLE_RANK.get(actor.org_roles.get(namespace.lower(), ""), 0)
 
 
-def can(actor: Actor, action: Action, resource: RepoResource | NamespaceResource) -> bool:
-    needs = _ACTION_NEEDS[action]
-    if needs >= 2 and actor.scope != "write":
-        return False
-    if isinstance(resource, RepoResource) and action is Action.READ and not resource.private:
+def _account_rank(actor: Actor, resource: Resource) -> int:
+    if isinstance(resource, SiteResource):
+        return 3 if actor.is_admin else 0
+    if isinstance(resource, NamespaceResource):
+        return _namespace_rank(actor, resource.name)
+    return max(
+        _namespace_rank(actor, resource.namespace), _ROLE_RANK.get(actor.repo_roles.get(resource.repo_id, ""), 0)
+    )
+
+
+def _account_allows(actor: Actor, action: Action, resource: Resource) -> bool:
+    rank = _account_rank(actor, resource)
+    if isinstance(resource, RepoResource) and action in (Action.READ, Action.DOWNLOAD):
+        visible = (
+            rank >= 1
+            or resource.visibility == "public"
+            or (resource.visibility == "internal" and not actor.is_anonymous)
+        )
+        if action is Action.READ or not visible:
+            return visible
+        return rank >= 1 or not resource.gated or resource.repo_id in actor.gate_access
+    return rank >= _ACTION_NEEDS[action]
+
+
+def _credential_allows(actor: Actor, action: Action, resource: Resource) -> bool:
+    if actor.scope == "write":
         return True
-    return _rank_in(actor, resource.namespace if isinstance(resource, RepoResource) else resource.name) >= needs
+    if actor.scope == "read":
+        return _ACTION_NEEDS[action] < 2
+    wanted = _GRANT_FOR[action]
+    for grant in actor.grants:
+        if wanted not in grant.actions:
+            continue
+        if isinstance(resource, RepoResource):
+            if (grant.kind == "repo" and grant.target == resource.repo_id) or (
+                grant.kind == "namespace" and grant.target == resource.namespace.lower()
+            ):
+                return True
+        elif (
+            isinstance(resource, NamespaceResource)
+            and grant.kind == "namespace"
+            and grant.target == resource.name.lower()
+        ):
+            return True
+    return False
+
+
+def _public_read(action: Action, resource: Resource) -> bool:
+    """What anyone may do whatever credential they hold: read a public repository."""
+    return isinstance(resource, RepoResource) and action is Action.READ and resource.visibility == "public"
+
+
+def can(actor: Actor, action: Action, resource: Resource) -> bool:
+    if not _account_allows(actor, action, resource):
+        return False
+    if _credential_allows(actor, action, resource):
+        return True
+    # A public repository's files are public too, unless it is gated: then the credential must reach it.
+    if action is Action.DOWNLOAD and isinstance(resource, RepoResource):
+        return resource.visibility == "public" and not resource.gated
+    return _public_read(action, resource)
 
 
 def repo_not_found(actor: Actor, label: str) -> RepoNotFound | Unauthenticated:
@@ -79,21 +193,51 @@ def repo_not_found(actor: Actor, label: str) -> RepoNotFound | Unauthenticated:
     return RepoNotFound(message)
 
 
-def authorize(actor: Actor, action: Action, resource: RepoResource | NamespaceResource) -> None:
+def authorize(actor: Actor, action: Action, resource: Resource) -> None:
     if can(actor, action, resource):
         return
     if isinstance(resource, RepoResource):
-        if not can(actor, Action.READ, resource):
-            raise repo_not_found(actor, resource.label)
+        _deny_repo(actor, action, resource)
+    if actor.is_anonymous:
+        raise Unauthenticated(f"Authentication required to {action.value} in '{resource.name}'")
+    if isinstance(resource, SiteResource) and not actor.is_admin:
+        raise PermissionDenied("Only site administrators may do this")
+    if not _credential_allows(actor, action, resource):
+        raise PermissionDenied(f"Your token does not allow you to {action.value} in '{resource.name}'")
+    raise PermissionDenied(f"You are not allowed to {action.value} in namespace '{resource.name}'")
+
+
+def _deny_repo(actor: Actor, action: Action, resource: RepoResource) -> NoReturn:
+    if not can(actor, Action.READ, resource):
+        raise repo_not_found(actor, resource.label)
+    if action is Action.DOWNLOAD and resource.gated:
+        message = (
+            f"Access to {resource.label} is restricted: you must have access to it and be authenticated to "
+            "access it. Please request access on its page."
+        )
         if actor.is_anonymous:
-            raise Unauthenticated(f"Authentication required to {action.value} {resource.label}")
-        if actor.scope != "write" and _ACTION_NEEDS[action] >= 2:
+            raise Unauthenticated(message, code="GatedRepo")
+        raise GatedRepo(message)
+    if actor.is_anonymous:
+        raise Unauthenticated(f"Authentication required to {action.value} {resource.label}")
+    if not _credential_allows(actor, action, resource):
+        if actor.scope == "read":
             raise PermissionDenied(
                 f"Your token is read-only; a write token is needed to {action.value} {resource.label}"
             )
-        raise PermissionDenied(f"You are not allowed to {action.value} {resource.label}")
+        raise PermissionDenied(f"Your token does not allow you to {action.value} {resource.label}")
+    raise PermissionDenied(f"You are not allowed to {action.value} {resource.label}")
+
+
+def require_account(actor: Actor, what: str) -> None:
+    """Things any signed-in user may do with a full credential (create an organization, ask for access)."""
     if actor.is_anonymous:
-        raise Unauthenticated(f"Authentication required to create repositories in '{resource.name}'")
+        raise Unauthenticated(f"Sign in to {what}")
     if actor.scope != "write":
-        raise PermissionDenied("Your token is read-only; a write token is needed to create repositories")
-    raise PermissionDenied(f"You cannot create repositories in namespace '{resource.name}'")
+        raise PermissionDenied(f"Your token does not allow you to {what}; use a write token")
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise InvalidArgument(f"Invalid role '{role}': expected admin, write or read")
+    return role

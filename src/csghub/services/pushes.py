@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from csghub.core.errors import InvalidArgument
 from csghub.git.repository import ZERO_SHA
+from csghub.services import audit
 from csghub.services import lfs as lfs_service
 from csghub.services.context import Hub
+from csghub.services.permissions import Actor
 from csghub.services.repos import get_repo_by_id, refresh_metadata
 
 log = logging.getLogger(__name__)
@@ -52,13 +54,37 @@ def check_push(hub: Hub, repo_id: int, updates: list[RefUpdate]) -> None:
     lfs_service.link_objects(hub, repo_id, pointers)
 
 
-def after_push(hub: Hub, repo_id: int, before: dict[str, str], after: dict[str, str]) -> None:
-    """Link the pushed LFS objects to the repository and refresh its metadata."""
+def after_push(
+    hub: Hub, repo_id: int, before: dict[str, str], after: dict[str, str], actor: Actor | None = None
+) -> None:
+    """Link the pushed LFS objects to the repository, refresh its metadata and log the push."""
     if before == after:
         return
     git = hub.git(repo_id)
+    _audit_push(hub, repo_id, before, after, actor)
     new_tips = [sha for ref, sha in after.items() if before.get(ref) != sha and ref.startswith("refs/")]
     pointers = git.lfs_pointers_between(new_tips, list(set(before.values())))
     lfs_service.link_objects(hub, repo_id, pointers)
     refresh_metadata(hub, repo_id)
     git.maintain()
+
+
+def _audit_push(hub: Hub, repo_id: int, before: dict[str, str], after: dict[str, str], actor: Actor | None) -> None:
+    git = hub.git(repo_id)
+    changed = {ref: (before.get(ref, ZERO_SHA), sha) for ref, sha in after.items() if before.get(ref) != sha}
+    changed.update({ref: (sha, ZERO_SHA) for ref, sha in before.items() if ref not in after})
+    forced = sorted(
+        ref
+        for ref, (old, new) in changed.items()
+        if old != ZERO_SHA and new != ZERO_SHA and not git.is_ancestor(old, new)
+    )
+    repo = get_repo_by_id(hub, repo_id)
+    with hub.db() as session:
+        audit.record(
+            session,
+            actor,
+            "repo.force_push" if forced else "repo.push",
+            namespace=repo.namespace,
+            target=f"{repo.type.value}:{repo.full_name}",
+            detail={"refs": {ref: [old, new] for ref, (old, new) in sorted(changed.items())}, "forced": forced},
+        )

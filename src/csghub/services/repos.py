@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
@@ -22,9 +22,11 @@ from csghub.core.names import RepoId, RepoType, validate_ref_name
 from csghub.db.models import LfsObject, Namespace, Repo, RepoLfsObject, utcnow
 from csghub.git.lfs import default_gitattributes
 from csghub.git.repository import FileChange, GitRepo
+from csghub.services import audit
 from csghub.services.cards import derive_tags, parse_card_data
 from csghub.services.context import Hub
 from csghub.services.permissions import (
+    VISIBILITIES,
     Action,
     Actor,
     NamespaceResource,
@@ -36,6 +38,13 @@ from csghub.services.permissions import (
 from csghub.services.xet_gc import collect_garbage
 
 log = logging.getLogger(__name__)
+GATE_MODES = ("", "auto", "manual")
+
+
+def check_visibility(visibility: str) -> str:
+    if visibility not in VISIBILITIES:
+        raise InvalidArgument(f"Invalid visibility '{visibility}': expected public, internal or private")
+    return visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +53,8 @@ class RepoView:
     type: RepoType
     namespace: str
     name: str
-    private: bool
+    visibility: str
+    gated: str
     default_branch: str
     description: str
     card_data: dict[str, Any]
@@ -60,8 +70,13 @@ class RepoView:
         return f"{self.namespace}/{self.name}"
 
     @property
+    def private(self) -> bool:
+        """What Hugging Face clients call private: anything not visible to anonymous users."""
+        return self.visibility != "public"
+
+    @property
     def resource(self) -> RepoResource:
-        return RepoResource(self.namespace, self.private, f"{self.type.value} {self.full_name}")
+        return RepoResource(self.id, self.namespace, self.visibility, f"{self.type.value} {self.full_name}", self.gated)
 
 
 def _view(row: Repo) -> RepoView:
@@ -70,7 +85,8 @@ def _view(row: Repo) -> RepoView:
         type=RepoType(row.type),
         namespace=row.namespace.name,
         name=row.name,
-        private=row.private,
+        visibility=row.visibility,
+        gated=row.gated,
         default_branch=row.default_branch,
         description=row.description,
         card_data=json.loads(row.card_data or "{}"),
@@ -138,12 +154,13 @@ def create_repo(
     repo_type: RepoType,
     repo_id: RepoId,
     *,
-    private: bool = False,
+    visibility: str = "public",
     description: str = "",
     default_branch: str = "main",
     license: str = "",
 ) -> RepoView:
     authorize(actor, Action.CREATE, NamespaceResource(repo_id.namespace))
+    check_visibility(visibility)
     validate_ref_name(default_branch, what="branch")
     with hub.db() as session:
         ns = session.scalar(select(Namespace).where(Namespace.name_key == repo_id.namespace.lower()))
@@ -156,7 +173,7 @@ def create_repo(
             namespace_id=ns.id,
             name=repo_id.name,
             name_key=repo_id.name.lower(),
-            private=private,
+            visibility=visibility,
             description=description,
             default_branch=default_branch,
             created_by=actor.user_id,
@@ -171,6 +188,14 @@ def create_repo(
             row.tags = json.dumps([f"license:{license}"] if license else [])
             session.flush()
             view = _view(row)
+            audit.record(
+                session,
+                actor,
+                "repo.create",
+                namespace=repo_id.namespace,
+                target=f"{repo_type.value}:{repo_id}",
+                detail={"visibility": visibility},
+            )
         except BaseException:
             git.remove()
             raise
@@ -205,6 +230,7 @@ def delete_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) ->
         session.execute(delete(Repo).where(Repo.id == view.id))
         orphans = _unreferenced(session, oids)
         session.execute(delete(LfsObject).where(LfsObject.oid.in_(orphans)))
+        audit.record(session, actor, "repo.delete", namespace=view.namespace, target=f"{repo_type.value}:{repo_id}")
     hub.git(view.id).remove()
     for oid in orphans:
         hub.blobs.delete(oid)
@@ -246,6 +272,24 @@ def move_repo(hub: Hub, actor: Actor, repo_type: RepoType, source: RepoId, targe
         row.updated_at = utcnow()
         session.flush()
         session.refresh(row)
+        detail = {"from": str(source), "to": str(target)}
+        audit.record(
+            session,
+            actor,
+            "repo.rename",
+            namespace=source.namespace,
+            target=f"{repo_type.value}:{target}",
+            detail=detail,
+        )
+        if target.namespace.lower() != source.namespace.lower():
+            audit.record(
+                session,
+                actor,
+                "repo.rename",
+                namespace=target.namespace,
+                target=f"{repo_type.value}:{target}",
+                detail=detail,
+            )
         return _view(row)
 
 
@@ -255,11 +299,16 @@ def update_settings(
     repo_type: RepoType,
     repo_id: RepoId,
     *,
-    private: bool | None = None,
+    visibility: str | None = None,
+    gated: str | None = None,
     description: str | None = None,
     default_branch: str | None = None,
 ) -> RepoView:
     view = get_repo(hub, actor, repo_type, repo_id, Action.ADMIN)
+    if visibility is not None:
+        check_visibility(visibility)
+    if gated is not None and gated not in GATE_MODES:
+        raise InvalidArgument(f"Invalid gated mode '{gated}': expected 'auto', 'manual' or false")
     if default_branch is not None:
         git = hub.git(view.id)
         if git.ref_target(f"refs/heads/{validate_ref_name(default_branch)}") is None:
@@ -268,8 +317,26 @@ def update_settings(
     with hub.db() as session:
         row = session.get(Repo, view.id)
         assert row is not None
-        if private is not None:
-            row.private = private
+        if visibility is not None and visibility != row.visibility:
+            audit.record(
+                session,
+                actor,
+                "repo.visibility",
+                namespace=view.namespace,
+                target=f"{repo_type.value}:{repo_id}",
+                detail={"from": row.visibility, "to": visibility},
+            )
+            row.visibility = visibility
+        if gated is not None and gated != row.gated:
+            audit.record(
+                session,
+                actor,
+                "repo.gated",
+                namespace=view.namespace,
+                target=f"{repo_type.value}:{repo_id}",
+                detail={"gated": gated or False},
+            )
+            row.gated = gated
         if description is not None:
             row.description = description
         if default_branch is not None:
@@ -314,11 +381,9 @@ def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
     if query.sort not in _SORT_COLUMNS:
         raise InvalidArgument(f"Cannot sort by '{query.sort}': use one of {', '.join(sorted(_SORT_COLUMNS))}")
     stmt = select(Repo).join(Namespace, Repo.namespace_id == Namespace.id).where(Repo.type == query.repo_type.value)
-    if not actor.is_admin:
-        visible = [Repo.private.is_(False)]
-        if not actor.is_anonymous:
-            visible.append(Namespace.name_key.in_([actor.name.lower(), *actor.org_roles]))
-        stmt = stmt.where(or_(*visible))
+    visible = visible_clause(actor)
+    if visible is not None:
+        stmt = stmt.where(visible)
     if query.author:
         stmt = stmt.where(Namespace.name_key == query.author.lower())
     if query.search:
@@ -332,6 +397,29 @@ def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
     stmt = stmt.offset(query.offset).limit(query.limit)
     with hub.db() as session:
         return [_view(row) for row in session.scalars(stmt)]
+
+
+def visible_clause(actor: Actor) -> ColumnElement[bool] | None:
+    """SQL for the repositories `actor` may read, the same set can(actor, READ, ...) allows; None: all."""
+    if actor.is_admin and actor.scope != "fine":
+        return None
+    visible: list[ColumnElement[bool]] = [Repo.visibility == "public"]
+    if actor.is_anonymous:
+        return or_(*visible)
+    namespaces = [actor.name.lower(), *actor.org_roles]
+    repo_ids = list(actor.repo_roles)
+    if actor.scope == "fine":
+        granted_ns = {str(g.target) for g in actor.grants if g.kind == "namespace" and "read" in g.actions}
+        granted_repos = {int(g.target) for g in actor.grants if g.kind == "repo" and "read" in g.actions}
+        if actor.is_admin:
+            visible.append(Namespace.name_key.in_(granted_ns))
+            visible.append(Repo.id.in_(granted_repos))
+            return or_(*visible)
+        reachable = or_(Repo.visibility == "internal", Namespace.name_key.in_(namespaces), Repo.id.in_(repo_ids))
+        visible.append(and_(reachable, or_(Namespace.name_key.in_(granted_ns), Repo.id.in_(granted_repos))))
+        return or_(*visible)
+    visible += [Repo.visibility == "internal", Namespace.name_key.in_(namespaces), Repo.id.in_(repo_ids)]
+    return or_(*visible)
 
 
 def refresh_metadata(hub: Hub, repo_id: int) -> None:

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from csghub.db.models import SshKey, User, utcnow
+from csghub.services import audit
 from csghub.services.accounts import actor_for_user
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Actor, require_account
 
 _ALLOWED = {"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"}
 MIN_RSA_BITS = 2048
@@ -52,8 +53,7 @@ def _view(row: SshKey) -> KeyView:
 
 
 def add_key(hub: Hub, actor: Actor, name: str, text: str) -> KeyView:
-    if actor.is_anonymous:
-        raise Unauthenticated("Sign in to add SSH keys")
+    require_account(actor, "add SSH keys")
     key = _parse(text)
     name = name.strip() or "key"
     if len(name) > 100:
@@ -70,6 +70,9 @@ def add_key(hub: Hub, actor: Actor, name: str, text: str) -> KeyView:
         )
         session.add(row)
         session.flush()
+        audit.record(
+            session, actor, "ssh_key.add", namespace=actor.name, target=name, detail={"fingerprint": fingerprint}
+        )
         return _view(row)
 
 
@@ -81,13 +84,20 @@ def list_keys(hub: Hub, actor: Actor) -> list[KeyView]:
 
 
 def delete_key(hub: Hub, actor: Actor, key_id: int) -> None:
-    if actor.is_anonymous:
-        raise Unauthenticated("Sign in to remove SSH keys")
+    require_account(actor, "remove SSH keys")
     with hub.db() as session:
         row = session.get(SshKey, key_id)
         if row is None or row.user_id != actor.user_id:
             raise NotFound(f"SSH key {key_id} does not exist")
         session.delete(row)
+        audit.record(
+            session,
+            actor,
+            "ssh_key.remove",
+            namespace=actor.name,
+            target=row.name,
+            detail={"fingerprint": row.fingerprint},
+        )
 
 
 def actor_for_key(hub: Hub, key: asyncssh.SSHKey) -> Actor | None:
@@ -97,7 +107,7 @@ def actor_for_key(hub: Hub, key: asyncssh.SSHKey) -> Actor | None:
         if row is None:
             return None
         user = session.get(User, row.user_id)
-        if user is None:
+        if user is None or user.disabled:
             return None
         if row.last_used_at is None or (utcnow() - row.last_used_at).total_seconds() > 60:
             row.last_used_at = utcnow()

@@ -35,7 +35,7 @@ class XetToken:
 
 
 def issue_token(hub: Hub, actor: Actor, repo: RepoView, scope: str) -> tuple[str, int]:
-    authorize(actor, Action.WRITE if scope == "write" else Action.READ, repo.resource)
+    authorize(actor, Action.WRITE if scope == "write" else Action.DOWNLOAD, repo.resource)
     expires_at = int(time.time()) + TOKEN_TTL
     claims = {"kind": "xet", "scope": scope, "repo": repo.id, "user": actor.user_id or 0}
     return make_token(hub.settings.secret_key, claims, expires_at=expires_at), expires_at

@@ -36,7 +36,7 @@ from csghub.transport.repo_paths import parse_repo_path
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
-_SERVICES = {"git-upload-pack": Action.READ, "git-receive-pack": Action.WRITE}
+_SERVICES = {"git-upload-pack": Action.DOWNLOAD, "git-receive-pack": Action.WRITE}
 _GIT_PROTOCOL_RE = re.compile(r"^[a-zA-Z0-9=:._-]{1,64}$")
 
 
@@ -67,7 +67,14 @@ async def _authorized_repo(request: Request, repo_path: str, service: str) -> tu
 
 
 def _git_error(exc: HubError) -> Response:
-    return error_response(exc.status, exc.code, exc.message)
+    """Plain text, which git prints to the user as `remote: <message>`; the codes ride in headers."""
+    response = error_response(exc.status, exc.code, exc.message)
+    return Response(
+        exc.message + "\n",
+        status_code=exc.status,
+        media_type="text/plain",
+        headers={k: v for k, v in response.headers.items() if k.lower().startswith(("x-error", "www-auth"))},
+    )
 
 
 def _protocol_env(request: Request) -> dict[str, str]:
@@ -121,7 +128,7 @@ async def _feed_stdin(request: Request, proc: asyncio.subprocess.Process) -> Non
 
 async def _run_service(request: Request, repo_path: str, service: str) -> Response:
     try:
-        repo, _ = await _authorized_repo(request, repo_path, service)
+        repo, actor = await _authorized_repo(request, repo_path, service)
     except HubError as exc:
         return _git_error(exc)
     hub = get_hub(request)
@@ -151,13 +158,13 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
         finally:
             if not finished and service == "git-receive-pack":
                 # The client went away; the push may still complete, so let it and do the bookkeeping.
-                _spawn(_finish_receive(proc, feeder, hub, repo.id, before))
+                _spawn(_finish_receive(proc, feeder, hub, repo.id, before, actor))
             elif proc.returncode is None:
                 proc.kill()
                 await proc.wait()
                 feeder.cancel()
         if service == "git-receive-pack":
-            await run_in_threadpool(record_push, hub, repo.id, before)
+            await run_in_threadpool(record_push, hub, repo.id, before, actor)
 
     return DuplexStreamingResponse(
         body(), media_type=f"application/x-{service}-result", headers={"Cache-Control": "no-cache"}
@@ -174,21 +181,26 @@ def _spawn(coro: Coroutine[Any, Any, None]) -> None:
 
 
 async def _finish_receive(
-    proc: asyncio.subprocess.Process, feeder: asyncio.Task[None], hub: Hub, repo_id: int, before: dict[str, str]
+    proc: asyncio.subprocess.Process,
+    feeder: asyncio.Task[None],
+    hub: Hub,
+    repo_id: int,
+    before: dict[str, str],
+    actor: Actor,
 ) -> None:
     assert proc.stdout is not None
     while await proc.stdout.read(65536):
         pass
     await proc.wait()
     feeder.cancel()
-    await run_in_threadpool(record_push, hub, repo_id, before)
+    await run_in_threadpool(record_push, hub, repo_id, before, actor)
 
 
-def record_push(hub: Hub, repo_id: int, before: dict[str, str]) -> None:
+def record_push(hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None) -> None:
     with LOCKS.hold(repo_id):
         after = hub.git(repo_id).all_ref_targets()
     try:
-        pushes.after_push(hub, repo_id, before, after)
+        pushes.after_push(hub, repo_id, before, after, actor)
     except Exception:  # the push itself succeeded; never turn bookkeeping into a failed response
         log.exception("post-push bookkeeping failed for repo %s", repo_id)
 

@@ -8,6 +8,7 @@ with SSH remotes too.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import shlex
@@ -28,7 +29,7 @@ from csghub.transport.git_http import hook_env, record_push
 from csghub.transport.repo_paths import parse_repo_path
 
 log = logging.getLogger(__name__)
-_SERVICES = {"git-upload-pack": Action.READ, "git-receive-pack": Action.WRITE}
+_SERVICES = {"git-upload-pack": Action.DOWNLOAD, "git-receive-pack": Action.WRITE}
 LFS_TOKEN_TTL = 3600
 
 
@@ -88,6 +89,8 @@ async def _handle(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) 
 
 async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) -> None:
     actor: Actor = process.get_extra_info("csghub_actor")
+    peer = process.get_extra_info("peername")
+    actor = dataclasses.replace(actor, address=str(peer[0]) if peer else "")
     http_base = _http_base(hub, process, http_port)
     try:
         argv = shlex.split(process.command or "")
@@ -97,7 +100,7 @@ async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port
         repo_type, repo_id = parse_repo_path(path)
         if command == "git-lfs-authenticate":
             operation = argv[2] if len(argv) > 2 else "download"
-            action = Action.WRITE if operation == "upload" else Action.READ
+            action = Action.WRITE if operation == "upload" else Action.DOWNLOAD
             repo = await run_in_threadpool(get_repo, hub, actor, repo_type, repo_id, action)
             token = make_token(
                 hub.settings.secret_key,
@@ -143,7 +146,7 @@ async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port
     code = await proc.wait()
     feeder.cancel()
     if command == "git-receive-pack":
-        await run_in_threadpool(record_push, hub, repo.id, before)
+        await run_in_threadpool(record_push, hub, repo.id, before, actor)
     process.exit(code)
 
 
