@@ -140,4 +140,4 @@ def test_ldap_login_unreachable_server_is_service_unavailable(config: LdapConfig
 )
 def test_ldap_config_rejects_bad_settings(config: LdapConfig, changes: dict[str, object]) -> None:
     with pytest.raises(ValueError):
-        dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+        dataclasses.replace(config, **changes)
