@@ -88,3 +88,10 @@ class GitError(HubError):
     def __init__(self, message: str, *, stderr: str = "") -> None:
         super().__init__(message)
         self.stderr = stderr
+
+
+class ServiceUnavailable(HubError):
+    """A service the hub depends on (an LDAP server, an identity provider) cannot be reached right now."""
+
+    status = 503
+    code = "ServiceUnavailable"
