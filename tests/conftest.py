@@ -38,12 +38,12 @@ LiveHubFactory = Callable[..., LiveHub]
 def live_hub_factory(tmp_path: Path) -> Iterator[LiveHubFactory]:
     started: list[LiveHub] = []
 
-    def make(extra_env: dict[str, str] | None = None) -> LiveHub:
+    def make(extra_env: dict[str, str] | None = None, *, port: int = 0) -> LiveHub:
         env = server_env(extra_env)
         database_url = fresh_database_url()
         if database_url:
             env["CSGHUB_DATABASE_URL"] = database_url
-        hub = LiveHub(tmp_path / f"hub{len(started)}", env).start()
+        hub = LiveHub(tmp_path / f"hub{len(started)}", env, port=port).start()
         started.append(hub)
         return hub
 

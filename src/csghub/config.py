@@ -65,6 +65,27 @@ class Settings:
     # for requests without credentials. 0 turns a limit off.
     rate_limit_per_token: int = 6000
     rate_limit_per_address: int = 1200
+    # LDAP sign-in (off while ldap_url is empty): passwords of users found under ldap_user_base are
+    # checked by binding as them; accounts are created on first sign-in.
+    ldap_url: str = ""
+    ldap_bind_dn: str = ""
+    ldap_bind_password: str = field(default="", repr=False)
+    ldap_user_base: str = ""
+    ldap_user_filter: str = "(uid={username})"
+    ldap_group_base: str = ""
+    ldap_start_tls: bool = False
+    ldap_ca_file: str = ""
+    # OpenID Connect sign-in (off while oidc_issuer is empty): authorization code flow with PKCE; the
+    # provider redirects back to {public_url}/api/v1/auth/oidc/callback.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_scopes: str = "openid profile email groups"
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    # Organizations that follow the provider's groups, for LDAP and OIDC accounts:
+    # "group=org:role; group2=org2:role" (roles read, write, admin). Checked at every sign-in.
+    sso_group_map: str = ""
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -180,6 +201,26 @@ def _validate(settings: Settings) -> None:
     for key in ("rate_limit_per_token", "rate_limit_per_address"):
         if getattr(settings, key) < 0:
             raise ConfigError(f"Setting '{key}' must be 0 (off) or more")
+    try:
+        parse_group_map(settings.sso_group_map)
+    except ValueError as exc:
+        raise ConfigError(f"Setting 'sso_group_map' is invalid: {exc}") from None
+    if settings.oidc_issuer and not settings.oidc_client_id:
+        raise ConfigError("Setting 'oidc_client_id' is required when 'oidc_issuer' is set")
+    if settings.ldap_url and not settings.ldap_user_base:
+        raise ConfigError("Setting 'ldap_user_base' is required when 'ldap_url' is set")
+
+
+def parse_group_map(text: str) -> dict[str, list[tuple[str, str]]]:
+    """ "group=org:role; ..." -> {group: [(org, role), ...]}; a group may feed several organizations."""
+    mapping: dict[str, list[tuple[str, str]]] = {}
+    for item in filter(None, (part.strip() for part in text.replace(",", ";").split(";"))):
+        group, eq, target = item.partition("=")
+        org, colon, role = target.strip().partition(":")
+        if not eq or not group.strip() or not org or not colon or role not in ("read", "write", "admin"):
+            raise ValueError(f"expected 'group=org:role' with role read, write or admin, not {item!r}")
+        mapping.setdefault(group.strip(), []).append((org.strip(), role))
+    return mapping
 
 
 def prepare_data_dir(settings: Settings) -> Settings:

@@ -6,7 +6,9 @@ push, start without importing the web framework.
 
 from __future__ import annotations
 
-from csghub.config import Settings, prepare_data_dir
+from typing import Any
+
+from csghub.config import ConfigError, Settings, prepare_data_dir
 from csghub.db.engine import make_engine, make_sessionmaker, migrate
 from csghub.services.context import Hub
 from csghub.storage.base import BlobStore
@@ -34,4 +36,43 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     engine = make_engine(settings.effective_database_url)
     if run_migrations:
         migrate(engine)
-    return Hub(settings=settings, sessions=make_sessionmaker(engine), blobs=build_blob_store(settings))
+    return Hub(
+        settings=settings,
+        sessions=make_sessionmaker(engine),
+        blobs=build_blob_store(settings),
+        **_sign_in_providers(settings),
+    )
+
+
+def _sign_in_providers(settings: Settings) -> dict[str, Any]:
+    """LDAP and OpenID Connect settings checked now, so a typo stops the start rather than a sign-in."""
+    found: dict[str, Any] = {}
+    try:
+        if settings.ldap_url:
+            from csghub.services.ldap_login import LdapConfig
+
+            found["ldap"] = LdapConfig(
+                url=settings.ldap_url,
+                user_base=settings.ldap_user_base,
+                bind_dn=settings.ldap_bind_dn,
+                bind_password=settings.ldap_bind_password,
+                user_filter=settings.ldap_user_filter,
+                group_base=settings.ldap_group_base,
+                start_tls=settings.ldap_start_tls,
+                ca_file=settings.ldap_ca_file,
+            )
+        if settings.oidc_issuer:
+            from csghub.services.oidc_login import OidcConfig, OidcProviderCache
+
+            found["oidc"] = OidcConfig(
+                issuer=settings.oidc_issuer,
+                client_id=settings.oidc_client_id,
+                client_secret=settings.oidc_client_secret,
+                scopes=tuple(settings.oidc_scopes.split()),
+                username_claim=settings.oidc_username_claim,
+                groups_claim=settings.oidc_groups_claim,
+            )
+            found["oidc_cache"] = OidcProviderCache()
+    except ValueError as exc:
+        raise ConfigError(f"Sign-in settings are invalid: {exc}") from None
+    return found

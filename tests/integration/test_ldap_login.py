@@ -39,7 +39,7 @@ def config(slapd: Slapd) -> LdapConfig:
         bind_password=slapd.service_password,
         user_base=PEOPLE_BASE,
         group_base=GROUPS_BASE,
-        timeout=5,
+        timeout=5.0,  # a float, as settings give it: ldap3 needs whole seconds
     )
 
 

@@ -32,6 +32,8 @@ class LiveHub:
     process: subprocess.Popen[bytes] | None = None
     _hub: Hub | None = field(default=None, repr=False)
     log_path: Path | None = None
+    # 0 picks a free port; a fixed one is for peers that must know the URL first (an OIDC provider).
+    port: int = 0
 
     def start(self) -> LiveHub:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
@@ -43,7 +45,7 @@ class LiveHub:
                 "csghub",
                 "serve",
                 "--port",
-                "0",
+                str(self.port),
                 "--ssh-port",
                 "0",
                 "--data-dir",

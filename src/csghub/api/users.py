@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.serialize import iso, ok
@@ -87,6 +87,11 @@ async def setup(request: Request) -> JSONResponse:
 
 def _session_response(request: Request, signed: sessions.SignedIn) -> JSONResponse:
     response = ok({"user": user_json(signed.user), "csrf_token": signed.csrf_token})
+    set_session_cookie(request, response, signed)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, signed: sessions.SignedIn) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         signed.session_id,
@@ -96,7 +101,6 @@ def _session_response(request: Request, signed: sessions.SignedIn) -> JSONRespon
         secure=request.url.scheme == "https",
         path="/",
     )
-    return response
 
 
 @router.post("/api/v1/auth/login")

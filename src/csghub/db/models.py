@@ -51,6 +51,8 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Where the password is checked: "local" (argon2 hash here), "ldap" or "oidc".
     auth_source: Mapped[str] = mapped_column(String(10), default="local")
+    # The provider's stable id for this person (LDAP DN, OIDC issuer + sub); empty for local accounts.
+    external_id: Mapped[str] = mapped_column(String(500), default="")
     namespace: Mapped[Namespace] = relationship(lazy="joined")
 
     @property

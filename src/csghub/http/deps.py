@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import PermissionDenied, Unauthenticated
 from csghub.core.signing import read_token
-from csghub.services import accounts, sessions, throttle, tokens
+from csghub.services import accounts, sessions, signin, throttle, tokens
 from csghub.services.context import Hub
 from csghub.services.permissions import ANONYMOUS, Actor
 
@@ -60,7 +60,7 @@ def resolve_actor(hub: Hub, creds: tuple[str, str] | None, address: str = "") ->
     if secret.startswith(tokens.TOKEN_PREFIX) or not user:
         return tokens.actor_from_token(hub, secret, address=address)[0]
     # git users may type their account password instead of a token.
-    return accounts.actor_from_password(hub, user, secret, address=address)
+    return signin.actor_from_password(hub, user, secret, address=address)
 
 
 async def _session_actor(request: Request, hub: Hub, session_id: str) -> Actor:

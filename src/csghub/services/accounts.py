@@ -24,7 +24,7 @@ from csghub.db.models import (
     User,
     utcnow,
 )
-from csghub.services import audit, throttle
+from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.passwords import check_password_strength, hash_password, verify_password
 from csghub.services.permissions import SITE, Action, Actor, Grant, authorize
@@ -73,7 +73,7 @@ def _validate_email(email: str) -> str:
     return email
 
 
-def _insert_user(
+def insert_user(
     session: Session,
     name: str,
     *,
@@ -82,6 +82,7 @@ def _insert_user(
     is_admin: bool,
     auth_source: str,
     full_name: str = "",
+    external_id: str = "",
 ) -> User:
     ns = claim_namespace(session, name, "user")
     ns.full_name = full_name
@@ -91,6 +92,7 @@ def _insert_user(
         password_hash=hash_password(password) if password else "",
         is_admin=is_admin,
         auth_source=auth_source,
+        external_id=external_id,
     )
     session.add(user)
     session.flush()
@@ -115,7 +117,7 @@ def create_user(
     if password:
         check_password_strength(password, username=name)
     with hub.db() as session:
-        user = _insert_user(
+        user = insert_user(
             session,
             name,
             email=email,
@@ -144,7 +146,7 @@ def register(hub: Hub, name: str, *, email: str, password: str, invite_code: str
             if invite.email and invite.email.lower() != email.strip().lower():
                 raise PermissionDenied("This invitation code was issued for another email address")
             invite.used_at = utcnow()
-        user = _insert_user(session, name, email=email, password=password, is_admin=False, auth_source="local")
+        user = insert_user(session, name, email=email, password=password, is_admin=False, auth_source="local")
         audit.record(session, None, "user.register", namespace=name, target=name, actor_name=name, address=address)
         return _view(user)
 
@@ -186,7 +188,7 @@ def setup_first_admin(
         if session.scalar(select(func.count()).select_from(User)):
             raise Conflict("The first administrator already exists")
         session.delete(row)
-        user = _insert_user(session, name, email=email, password=password, is_admin=True, auth_source="local")
+        user = insert_user(session, name, email=email, password=password, is_admin=True, auth_source="local")
         audit.record(session, None, "user.setup_admin", namespace=name, target=name, actor_name=name, address=address)
         return _view(user)
 
@@ -292,24 +294,6 @@ def actor_for_user(session: Session, user: User, scope: str = "write", grants: t
         gate_access=frozenset(gates),
         grants=grants,
     )
-
-
-def actor_from_password(hub: Hub, name: str, password: str, *, address: str = "") -> Actor:
-    """Sign in with a user name (or email) and a local password; throttled per account and address."""
-    keys = [throttle.account_key(name)] + ([throttle.address_key(address)] if address else [])
-    throttle.check_not_locked(hub, keys)
-    with hub.db() as session:
-        user = session.scalar(select(User).join(Namespace).where(Namespace.name_key == name.lower()))
-        if user is None and "@" in name:
-            user = session.scalar(select(User).where(func.lower(User.email) == name.lower()))
-        ok = user is not None and user.auth_source == "local" and verify_password(user.password_hash, password)
-        actor = actor_for_user(session, user) if ok and user is not None else None
-    if actor is None:
-        throttle.record_failure(hub, keys)
-        audit.record_now(hub, None, "login.failed", namespace=name, target=name, actor_name=name, address=address)
-        raise Unauthenticated("Invalid username or password")
-    throttle.record_success(hub, name)
-    return actor
 
 
 def actor_from_user_id(hub: Hub, user_id: int, scope: str = "write") -> Actor:

@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from csghub.config import Settings
 from csghub.git.repository import GitRepo
 from csghub.storage.base import BlobStore
+
+if TYPE_CHECKING:  # the sign-in libraries load only on hubs that use them
+    from csghub.services.ldap_login import LdapConfig
+    from csghub.services.oidc_login import OidcConfig, OidcProviderCache
 
 
 class TtlCache:
@@ -51,6 +55,10 @@ class Hub:
     blobs: BlobStore
     # Recently seen credentials -> actor, so hot read paths skip two queries per request.
     actors: TtlCache = field(default_factory=lambda: TtlCache(ttl=10.0, size=4096))
+    # Enterprise sign-in, when configured (built in wiring; None when off).
+    ldap: LdapConfig | None = None
+    oidc: OidcConfig | None = None
+    oidc_cache: OidcProviderCache | None = None
 
     @contextmanager
     def db(self) -> Iterator[Session]:

@@ -7,6 +7,7 @@ never creates accounts. ldap3 is synchronous, so async callers run it in a worke
 from __future__ import annotations
 
 import logging
+import math
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,7 +112,8 @@ def _connection(config: LdapConfig, server: Server, dn: str, password: str, *, s
         password=None if anonymous else password,
         authentication=ANONYMOUS if anonymous else SIMPLE,
         read_only=True,
-        receive_timeout=config.timeout,
+        # ldap3 packs this into a C struct of whole seconds; a float makes it fail on Linux.
+        receive_timeout=max(1, math.ceil(config.timeout)),
         raise_exceptions=False,
     )
     try:

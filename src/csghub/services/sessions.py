@@ -12,7 +12,7 @@ from sqlalchemy import delete
 
 from csghub.core.errors import Unauthenticated
 from csghub.db.models import User, WebSession, utcnow
-from csghub.services import accounts, audit
+from csghub.services import accounts, audit, signin
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 
@@ -46,7 +46,7 @@ def open_session(hub: Hub, actor: Actor, *, method: str = "password") -> SignedI
 
 
 def login(hub: Hub, name: str, password: str, *, address: str = "") -> SignedIn:
-    actor = accounts.actor_from_password(hub, name, password, address=address)
+    actor = signin.actor_from_password(hub, name, password, address=address)
     return open_session(hub, replace(actor, address=address))
 
 
