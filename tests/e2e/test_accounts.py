@@ -44,6 +44,8 @@ def test_first_start_prints_a_one_time_setup_token_for_the_first_admin(live_hub_
     assert hub.log_path is not None
     match = re.search(r'"token": "(setup_[^"]+)"', hub.log_path.read_text())
     assert match, hub.log_path.read_text()
+    # Someone registering first does not take the setup away: it waits for the first administrator.
+    assert _register(hub, "early").status_code == 201
     with api(hub.url) as client:
         wrong = client.post(
             "/api/v1/auth/setup", json={"token": "setup_nope", "username": "root", "password": PASSWORD}
@@ -56,7 +58,7 @@ def test_first_start_prints_a_one_time_setup_token_for_the_first_admin(live_hub_
         assert again.status_code == 403
     with _session(hub, "root") as (admin, _):
         users = admin.get("/api/v1/admin/users").json()["data"]
-    assert [u["username"] for u in users] == ["root"]
+    assert [(u["username"], u["is_admin"]) for u in users] == [("early", False), ("root", True)]
 
 
 def test_register_login_session_and_logout(live: LiveHub) -> None:

@@ -73,7 +73,7 @@ def _announce_first_admin(hub: Any, url: str) -> None:
         return
     body = json.dumps({"token": token, "username": "admin", "password": "<choose a password>"})
     typer.echo(
-        "No accounts yet. Create the first administrator (this one-time token works once):\n"
+        "No administrator yet. Create the first one (this one-time token works once):\n"
         f"  curl -X POST {url}/api/v1/auth/setup -H 'Content-Type: application/json' -d '{body}'\n"
         "or run: csghub admin create-user NAME --admin --password PASSWORD",
         err=True,

@@ -22,6 +22,7 @@ from csghub.db.models import (
     RepoCollaborator,
     SiteSetting,
     User,
+    WebSession,
     utcnow,
 )
 from csghub.services import audit
@@ -163,9 +164,9 @@ def create_registration_invite(hub: Hub, actor: Actor, *, email: str = "") -> st
 
 
 def ensure_setup_token(hub: Hub) -> str | None:
-    """With no accounts yet, a fresh one-time token to create the first administrator; else None."""
+    """With no administrator yet, a fresh one-time token to create the first one; else None."""
     with hub.db() as session:
-        if session.scalar(select(func.count()).select_from(User)):
+        if _admin_count(session):
             session.execute(delete(SiteSetting).where(SiteSetting.key == SETUP_TOKEN_KEY))
             return None
         token = "setup_" + secrets.token_urlsafe(24)
@@ -177,6 +178,10 @@ def ensure_setup_token(hub: Hub) -> str | None:
         return token
 
 
+def _admin_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User).where(User.is_admin.is_(True))) or 0
+
+
 def setup_first_admin(
     hub: Hub, token: str, name: str, *, password: str, email: str = "", address: str = ""
 ) -> UserView:
@@ -185,7 +190,7 @@ def setup_first_admin(
         row = session.get(SiteSetting, SETUP_TOKEN_KEY)
         if row is None or not token or not secrets.compare_digest(row.value, sha256_hex(token)):
             raise PermissionDenied("Invalid or used setup token")
-        if session.scalar(select(func.count()).select_from(User)):
+        if _admin_count(session):
             raise Conflict("The first administrator already exists")
         session.delete(row)
         user = insert_user(session, name, email=email, password=password, is_admin=True, auth_source="local")
@@ -234,6 +239,8 @@ def update_user(
             raise InvalidArgument("You cannot disable yourself or remove your own administrator rights")
         if disabled is not None and disabled != user.disabled:
             user.disabled = disabled
+            if disabled:
+                session.execute(delete(WebSession).where(WebSession.user_id == user.id))
             audit.record(session, actor, "user.disable" if disabled else "user.enable", namespace=name, target=name)
         if is_admin is not None and is_admin != user.is_admin:
             user.is_admin = is_admin
@@ -265,6 +272,8 @@ def reset_password(hub: Hub, actor: Actor, name: str, new_password: str) -> None
         user = user_by_name(session, name)
         user.password_hash = hash_password(new_password)
         user.auth_source = "local"
+        # Whoever knew the old password may be signed in somewhere: sign them out.
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))
         audit.record(session, actor, "user.password_reset", namespace=name, target=name)
     hub.actors.clear()
 
