@@ -18,6 +18,9 @@ from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
 from csghub.transport.ssh import start_ssh_server
 from csghub.transport.xet_http import router as xet_router
+from csghub.web.render import render_error
+from csghub.web.routes import mount_web
+from csghub.web.security import SecurityHeadersMiddleware
 from csghub.wiring import build_hub
 
 log = logging.getLogger(__name__)
@@ -43,7 +46,8 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         title="CSGHub", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=lifespan
     )
     app.state.hub = hub
-    api_errors.install(app)
+    api_errors.install(app, html_error=render_error)
+    app.add_middleware(SecurityHeadersMiddleware)
     if settings.rate_limit_per_token or settings.rate_limit_per_address:
         app.add_middleware(
             RateLimitMiddleware,
@@ -60,5 +64,6 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     app.include_router(xet_router)
     app.include_router(git_http_router)
     mount_api(app)
+    mount_web(app)
     # csghub-native (/api/v1) routes come with the csghub-sdk compatibility layer.
     return app

@@ -247,7 +247,9 @@ async def resolve_file(
     headers = {
         "X-Repo-Commit": snapshot.sha,
         "ETag": f'"{content.etag}"',
-        "Content-Disposition": _disposition(content.entry.path),
+        "Content-Disposition": _disposition(
+            content.entry.path, attachment=request.query_params.get("download") == "true"
+        ),
     }
     if content.entry.lfs is not None:
         headers["X-Linked-Etag"] = f'"{content.etag}"'
@@ -273,12 +275,13 @@ async def resolve_file(
     return stream_bytes(chunks, size=content.size, byte_range=byte_range, headers=headers)
 
 
-def _disposition(path: str) -> str:
+def _disposition(path: str, *, attachment: bool = False) -> str:
     from urllib.parse import quote
 
     filename = path.rsplit("/", 1)[-1]
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
-    return f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+    kind = "attachment" if attachment else "inline"
+    return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
 @router.api_route("/{namespace}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"])

@@ -12,10 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
-from csghub.api.users import set_session_cookie
 from csghub.core.errors import NotFound, Unauthenticated
 from csghub.core.signing import make_token, read_token
-from csghub.http.deps import base_url, client_address, get_hub
+from csghub.http.deps import base_url, client_address, get_hub, set_session_cookie
 from csghub.services import sessions, sso
 from csghub.services.context import Hub
 

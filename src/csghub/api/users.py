@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.serialize import iso, ok
 from csghub.core.errors import InvalidArgument, Unauthenticated
 from csghub.http.bodies import read_json_object, text_field
-from csghub.http.deps import SESSION_COOKIE, client_address, get_actor, get_hub
+from csghub.http.deps import SESSION_COOKIE, client_address, get_actor, get_hub, set_session_cookie
 from csghub.services import accounts, orgs, sessions, tokens
 from csghub.services.permissions import Actor
 
@@ -89,18 +89,6 @@ def _session_response(request: Request, signed: sessions.SignedIn) -> JSONRespon
     response = ok({"user": user_json(signed.user), "csrf_token": signed.csrf_token})
     set_session_cookie(request, response, signed)
     return response
-
-
-def set_session_cookie(request: Request, response: Response, signed: sessions.SignedIn) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        signed.session_id,
-        max_age=signed.max_age,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
 
 
 @router.post("/api/v1/auth/login")

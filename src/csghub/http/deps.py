@@ -7,6 +7,7 @@ import binascii
 import dataclasses
 
 from fastapi import Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import PermissionDenied, Unauthenticated
@@ -113,3 +114,15 @@ def base_url(request: Request) -> str:
 def token_of(request: Request) -> str | None:
     creds = _credentials(request)
     return creds[1] if creds else None
+
+
+def set_session_cookie(request: Request, response: Response, signed: sessions.SignedIn) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.session_id,
+        max_age=signed.max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )

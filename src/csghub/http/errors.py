@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from csghub.core.errors import HubError, RateLimited
@@ -42,7 +43,16 @@ def _is_csg(request: Request) -> bool:
     return request.url.path.startswith("/api/v1/")
 
 
-def install(app: FastAPI) -> None:
+HtmlError = Callable[[Request, HubError | None, int], Response]
+
+
+def _wants_html(request: Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+
+
+def install(app: FastAPI, *, html_error: HtmlError | None = None) -> None:
+    """`html_error` renders the portal's error page for browsers that reach no route."""
+
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
         if exc.status >= 500:
@@ -64,7 +74,9 @@ def install(app: FastAPI) -> None:
         return error_response(500, "InternalError", "Internal server error", csg_envelope=_is_csg(request))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if html_error is not None and _wants_html(request) and not request.url.path.startswith("/api/"):
+            return html_error(request, None, exc.status_code)
         code = "NotFound" if exc.status_code == 404 else "HTTPError"
         message = "Not found" if exc.status_code == 404 else str(exc.detail)
         return error_response(exc.status_code, code, message, csg_envelope=_is_csg(request))

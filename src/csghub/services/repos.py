@@ -377,10 +377,8 @@ _SORT_COLUMNS: dict[str, Any] = {
 }
 
 
-def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
-    if query.sort not in _SORT_COLUMNS:
-        raise InvalidArgument(f"Cannot sort by '{query.sort}': use one of {', '.join(sorted(_SORT_COLUMNS))}")
-    stmt = select(Repo).join(Namespace, Repo.namespace_id == Namespace.id).where(Repo.type == query.repo_type.value)
+def _filtered(stmt: Any, actor: Actor, query: RepoQuery) -> Any:
+    stmt = stmt.join(Namespace, Repo.namespace_id == Namespace.id).where(Repo.type == query.repo_type.value)
     visible = visible_clause(actor)
     if visible is not None:
         stmt = stmt.where(visible)
@@ -392,11 +390,24 @@ def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
     for tag in query.tags:
         # Tags are a JSON list of strings; match the quoted element.
         stmt = stmt.where(Repo.tags.like(f"%{json.dumps(tag)}%"))
+    return stmt
+
+
+def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
+    if query.sort not in _SORT_COLUMNS:
+        raise InvalidArgument(f"Cannot sort by '{query.sort}': use one of {', '.join(sorted(_SORT_COLUMNS))}")
+    stmt = _filtered(select(Repo), actor, query)
     column = _SORT_COLUMNS[query.sort]
     stmt = stmt.order_by(column.desc() if query.descending else column.asc(), Repo.id.desc())
     stmt = stmt.offset(query.offset).limit(query.limit)
     with hub.db() as session:
         return [_view(row) for row in session.scalars(stmt)]
+
+
+def count_repos(hub: Hub, actor: Actor, query: RepoQuery) -> int:
+    """How many repositories `list_repos` would page through: the same filters, visible ones only."""
+    with hub.db() as session:
+        return session.scalar(_filtered(select(func.count()).select_from(Repo), actor, query)) or 0
 
 
 def visible_clause(actor: Actor) -> ColumnElement[bool] | None:

@@ -1,0 +1,76 @@
+"""Model cards to safe HTML: markdown-it-py renders (raw HTML allowed, as on the Hugging Face Hub),
+Pygments colours fenced code, and nh3 removes anything active: scripts, event handlers, javascript:
+links, styles. The result is inert whatever the README holds."""
+
+from __future__ import annotations
+
+import nh3
+from markdown_it import MarkdownIt
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
+from pygments.lexers.special import TextLexer
+from pygments.util import ClassNotFound
+
+from csghub.services.cards import split_front_matter
+
+_ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"span", "div", "pre", "code", "table", "thead", "tbody", "tr", "th", "td", "img"}
+_ALLOWED_ATTRIBUTES = {
+    **nh3.ALLOWED_ATTRIBUTES,
+    "span": {"class"},
+    "div": {"class"},
+    "code": {"class"},
+    "pre": {"class"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "a": {"href", "title"},
+    "th": {"align"},
+    "td": {"align"},
+}
+
+
+def _highlight(code: str, lang: str, _attrs: str) -> str:
+    try:
+        lexer = get_lexer_by_name(lang) if lang else None
+    except ClassNotFound:
+        lexer = None
+    if lexer is None:
+        return ""  # markdown-it escapes and wraps it itself
+    return highlight(code, lexer, HtmlFormatter(nowrap=True))
+
+
+_md = MarkdownIt("commonmark", {"html": True, "linkify": False, "highlight": _highlight}).enable("table")
+
+
+def render_markdown(text: str) -> str:
+    html = _md.render(text)
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def render_card(readme: str) -> str:
+    """A README without its YAML front matter (that becomes the sidebar), as safe HTML."""
+    _front, body = split_front_matter(readme)
+    return render_markdown(body)
+
+
+def highlight_file(path: str, text: str) -> str:
+    """Source code as escaped, coloured HTML lines (Pygments picks the lexer by file name)."""
+    try:
+        lexer = get_lexer_for_filename(path, text)
+    except ClassNotFound:
+        lexer = TextLexer()
+    return highlight(text, lexer, HtmlFormatter(nowrap=True))
+
+
+def pygments_css() -> str:
+    """Colours for highlighted files (.hl) and for fenced code in rendered markdown."""
+    light = HtmlFormatter(style="default").get_style_defs([".hl", ".markdown pre"])
+    dark = HtmlFormatter(style="monokai").get_style_defs(
+        [':root[data-theme="dark"] .hl', ':root[data-theme="dark"] .markdown pre']
+    )
+    return f"{light}\n{dark}"

@@ -1,0 +1,331 @@
+"""The portal's browsing pages: home, listings, and a repository's card, files, file view and history.
+
+Handlers parse the URL, call services, and render; every rule (who sees what) stays in services.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from csghub.core.errors import HubError, InvalidArgument, NotFound
+from csghub.core.names import RepoId, RepoType
+from csghub.http.deps import base_url, get_hub
+from csghub.services import files, refs, repos
+from csghub.services.context import Hub
+from csghub.services.permissions import Actor
+from csghub.web.markdown import highlight_file, render_card, render_markdown
+from csghub.web.render import human_size, page_actor, render, render_error, repo_path
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 30
+MAX_PREVIEW = 512 * 1024
+_KINDS = {"models": RepoType.MODEL, "datasets": RepoType.DATASET, "spaces": RepoType.SPACE, "codes": RepoType.CODE}
+_SORTS = (
+    ("trending", "Trending"),
+    ("lastModified", "Recently updated"),
+    ("downloads", "Most downloads"),
+    ("likes", "Most likes"),
+)
+_IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
+
+
+async def _page(request: Request, work: Any) -> Response:
+    """Run a page's work in a thread; failures become the friendly error page with their status."""
+    await page_actor(request)
+    try:
+        return await run_in_threadpool(work)
+    except HubError as exc:
+        return render_error(request, exc, exc.status)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    hub = get_hub(request)
+
+    def work() -> Response:
+        actor: Actor = request.state.actor
+        sections = [
+            ("Trending models", "models", RepoType.MODEL, "downloads"),
+            ("Recently updated datasets", "datasets", RepoType.DATASET, "lastModified"),
+            ("Recently updated spaces", "spaces", RepoType.SPACE, "lastModified"),
+        ]
+        found = [
+            (title, kind, repos.list_repos(hub, actor, repos.RepoQuery(repo_type=t, sort=sort, limit=8)))
+            for title, kind, t, sort in sections
+        ]
+        return render(request, "home.html", sections=found)
+
+    return await _page(request, work)
+
+
+@router.get("/{kind}", response_class=HTMLResponse)
+async def listing(request: Request, kind: str) -> Response:
+    if kind not in _KINDS:
+        return await _profile(request, kind)
+    hub = get_hub(request)
+    params = request.query_params
+    q = {key: params.get(key, "").strip() for key in ("search", "task", "library", "license", "language", "author")}
+    q["sort"] = params.get("sort", "trending")
+    if q["sort"] not in dict(_SORTS):
+        q["sort"] = "trending"
+    page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
+    tags = [v for v in (q["task"], q["library"], q["language"]) if v]
+    tags += [f"license:{q['license']}"] if q["license"] else []
+    tags += params.getlist("tag")
+
+    def work() -> Response:
+        actor: Actor = request.state.actor
+        query = repos.RepoQuery(
+            repo_type=_KINDS[kind],
+            search=q["search"],
+            author=q["author"],
+            tags=tuple(tags),
+            sort="trendingScore" if q["sort"] == "trending" else q["sort"],
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        total = repos.count_repos(hub, actor, query)
+        found = repos.list_repos(hub, actor, query)
+        pages = max(1, math.ceil(total / PAGE_SIZE))
+        keep = {k: v for k, v in q.items() if v and not (k == "sort" and v == "trending")}
+
+        def link(number: int) -> str:
+            return f"/{kind}?" + urlencode({**keep, "page": number} if number > 1 else keep)
+
+        return render(
+            request,
+            "list.html",
+            kind=kind,
+            title=kind.capitalize(),
+            q=q,
+            sorts=_SORTS,
+            repos=found,
+            total=total,
+            page=page,
+            pages=pages,
+            prev_url=link(page - 1) if page > 1 else None,
+            next_url=link(page + 1) if page < pages else None,
+        )
+
+    return await _page(request, work)
+
+
+async def _profile(request: Request, name: str) -> Response:
+    """/{user or org}: their public repositories (a fuller profile page comes with accounts pages)."""
+    hub = get_hub(request)
+
+    def work() -> Response:
+        actor: Actor = request.state.actor
+        query = repos.RepoQuery(repo_type=RepoType.MODEL, author=name, limit=100)
+        models = repos.list_repos(hub, actor, query)
+        datasets = repos.list_repos(hub, actor, repos.RepoQuery(repo_type=RepoType.DATASET, author=name, limit=100))
+        if not models and not datasets and not _namespace_exists(hub, name):
+            raise NotFound(f"'{name}' does not exist")
+        return render(request, "home.html", sections=[("Models", "models", models), ("Datasets", "datasets", datasets)])
+
+    return await _page(request, work)
+
+
+def _namespace_exists(hub: Hub, name: str) -> bool:
+    from csghub.services import accounts, orgs
+
+    if accounts.find_user_view(hub, name) is not None:
+        return True
+    try:
+        orgs.get_org(hub, name)
+    except NotFound:
+        return False
+    return True
+
+
+def _repo_base(repo: repos.RepoView) -> str:
+    return repo_path(repo.type, repo.full_name)
+
+
+def _resolve_base(repo: repos.RepoView) -> str:
+    prefix = "" if repo.type is RepoType.MODEL else f"/{repo.type.plural}"
+    return f"{prefix}/{repo.full_name}/resolve"
+
+
+def _crumbs(path: str) -> list[tuple[str, str]]:
+    parts = [p for p in path.split("/") if p]
+    return [(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts)]
+
+
+def _facts(repo: repos.RepoView, size: int) -> list[tuple[str, str]]:
+    card = repo.card_data
+    facts = []
+    for label, key in (("License", "license"), ("Library", "library_name"), ("Task", "pipeline_tag")):
+        if card.get(key):
+            facts.append((label, str(card[key])))
+    for label, key in (("Base model", "base_model"), ("Datasets", "datasets"), ("Language", "language")):
+        value = card.get(key)
+        if value:
+            facts.append((label, ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    facts.append(("Size", human_size(size)))
+    facts.append(("Downloads", str(repo.downloads)))
+    return facts
+
+
+def _snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[str, str]]:
+    url = base_url(request)
+    prefix = "" if repo.type is RepoType.MODEL else f"{repo.type.plural}/"
+    host = url.split("://", 1)[-1].split("/")[0].split(":")[0]
+    kind = repo.type.value
+    snippets = [("Clone with HTTPS", f"git clone {url}/{prefix}{repo.full_name}")]
+    if hub.settings.ssh_port >= 0:
+        port = hub.settings.ssh_port or 2222
+        snippets.append(("Clone with SSH", f"git clone ssh://git@{host}:{port}/{prefix}{repo.full_name}.git"))
+    snippets.append(
+        (
+            "huggingface_hub",
+            f"# export HF_ENDPOINT={url}\nfrom huggingface_hub import snapshot_download\n"
+            f'snapshot_download("{repo.full_name}"' + ("" if kind == "model" else f', repo_type="{kind}"') + ")",
+        )
+    )
+    snippets.append(
+        (
+            "csghub-sdk",
+            f"# export CSGHUB_DOMAIN={url}\ncsghub-cli download {repo.full_name}"
+            + ("" if kind == "model" else f" -t {kind}"),
+        )
+    )
+    if kind == "model":
+        snippets.append(
+            (
+                "transformers",
+                f"# export HF_ENDPOINT={url}\nfrom transformers import AutoModel\n"
+                f'model = AutoModel.from_pretrained("{repo.full_name}")',
+            )
+        )
+    return snippets
+
+
+def _repo_context(
+    request: Request, hub: Hub, actor: Actor, repo_type: RepoType, ns: str, name: str, revision: str | None
+) -> tuple[repos.RepoView, files.Snapshot, dict[str, Any]]:
+    repo = repos.get_repo(hub, actor, repo_type, RepoId.of(ns, name))
+    snapshot = files.at_revision(hub, actor, repo, revision)
+    context = {
+        "repo": repo,
+        "base": _repo_base(repo),
+        "resolve": _resolve_base(repo),
+        "revision": revision or repo.default_branch,
+    }
+    return repo, snapshot, context
+
+
+def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Response:
+    hub, actor = get_hub(request), request.state.actor
+    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, None)
+    all_files = files.all_files(snapshot)
+    size = sum((e.lfs.size if e.lfs else e.size) for e in all_files)
+    card_html = ""
+    readme = next((e for e in all_files if e.path.lower() == "readme.md"), None)
+    if readme is not None and readme.lfs is None and readme.size <= MAX_PREVIEW:
+        text = hub.git(repo.id).read_small_blob(readme.oid).decode("utf-8", errors="replace")
+        card_html = render_card(text)
+    return render(
+        request,
+        "repo.html",
+        tab="card",
+        card_html=card_html,
+        facts=_facts(repo, size),
+        snippets=_snippets(request, hub, repo),
+        **context,
+    )
+
+
+def _tree_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str, folder: str) -> Response:
+    hub, actor = get_hub(request), request.state.actor
+    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+    entries = sorted(files.list_tree(snapshot, folder.strip("/")), key=lambda e: (e.kind != "directory", e.path))
+    listed = refs.list_refs(hub, actor, repo)
+    names = [r.name for r in listed.branches] + [r.name for r in listed.tags]
+    if context["revision"] not in names:
+        names.insert(0, context["revision"])
+    return render(
+        request, "tree.html", tab="files", entries=entries, refs=names, folder=folder, crumbs=_crumbs(folder), **context
+    )
+
+
+def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str, path: str) -> Response:
+    hub, actor = get_hub(request), request.state.actor
+    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+    entry = files.get_entry(snapshot, path)
+    if entry.kind != "file":
+        raise InvalidArgument(f"'{path}' is a folder")
+    size = entry.lfs.size if entry.lfs else entry.size
+    kind, html, note = "none", "", "This file is stored in LFS; download it to look inside." if entry.lfs else ""
+    lowered = path.lower()
+    if lowered.endswith(_IMAGES):
+        kind = "image"
+    elif entry.lfs is None and size <= MAX_PREVIEW:
+        data = hub.git(repo.id).read_small_blob(entry.oid)
+        if b"\x00" in data[:8000]:
+            note = "Binary file: download it to look inside."
+        else:
+            text = data.decode("utf-8", errors="replace")
+            kind, html = (
+                ("markdown", render_markdown(text)) if lowered.endswith(".md") else ("code", highlight_file(path, text))
+            )
+    elif entry.lfs is None:
+        note = "This file is too large to show; download it."
+    return render(
+        request,
+        "blob.html",
+        tab="files",
+        path=path,
+        size=size,
+        lfs=entry.lfs is not None,
+        kind=kind,
+        html=html,
+        note=note,
+        crumbs=_crumbs(path),
+        **context,
+    )
+
+
+def _commits_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str) -> Response:
+    hub, actor = get_hub(request), request.state.actor
+    _repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+    commits, _total = files.history(snapshot, limit=100)
+    return render(request, "commits.html", tab="commits", commits=commits, **context)
+
+
+def _repo_routes(prefix: str, repo_type: RepoType) -> None:
+    """The same pages for each repository type: models at the root, the others under their plural."""
+
+    @router.get(prefix + "/{ns}/{name}", response_class=HTMLResponse)
+    async def repo_page(request: Request, ns: str, name: str) -> Response:
+        return await _page(request, lambda: _repo_page(request, repo_type, ns, name))
+
+    @router.get(prefix + "/{ns}/{name}/tree", response_class=HTMLResponse)
+    async def tree_switch(request: Request, ns: str, name: str, rev: str = "main", path: str = "") -> Response:
+        # The branch switcher is a plain GET form; send it to the canonical URL.
+        target = f"{prefix}/{ns}/{name}/tree/{quote(rev, safe='')}" + (f"/{quote(path)}" if path else "")
+        return RedirectResponse(target, status_code=303)
+
+    @router.get(prefix + "/{ns}/{name}/tree/{revision}", response_class=HTMLResponse)
+    @router.get(prefix + "/{ns}/{name}/tree/{revision}/{folder:path}", response_class=HTMLResponse)
+    async def tree_page(request: Request, ns: str, name: str, revision: str, folder: str = "") -> Response:
+        return await _page(request, lambda: _tree_page(request, repo_type, ns, name, revision, folder))
+
+    @router.get(prefix + "/{ns}/{name}/blob/{revision}/{path:path}", response_class=HTMLResponse)
+    async def blob_page(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
+        return await _page(request, lambda: _blob_page(request, repo_type, ns, name, revision, path))
+
+    @router.get(prefix + "/{ns}/{name}/commits/{revision}", response_class=HTMLResponse)
+    async def commits_page(request: Request, ns: str, name: str, revision: str) -> Response:
+        return await _page(request, lambda: _commits_page(request, repo_type, ns, name, revision))
+
+
+for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):
+    _repo_routes(f"/{_type.plural}", _type)
+_repo_routes("", RepoType.MODEL)

@@ -1,0 +1,94 @@
+"""Rendering portal pages: one Jinja2 environment (autoescaping on), the language, the signed-in
+actor, the CSRF token and small formatting helpers every template may use."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from csghub.core.errors import HubError, Unauthenticated
+from csghub.core.names import RepoType
+from csghub.http.deps import get_actor
+from csghub.services.permissions import ANONYMOUS, Actor
+from csghub.web.i18n import LANG_COOKIE, choose_language, translate
+from csghub.web.security import CSRF_COOKIE, csrf_token
+
+TEMPLATES = Path(__file__).parent / "templates"
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+_UNITS = (("day", "天", 86400), ("hour", "小时", 3600), ("minute", "分钟", 60), ("second", "秒", 1))
+
+
+def ago(moment: datetime, lang: str = "en") -> str:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    seconds = max(0, int((now - moment.replace(tzinfo=None)).total_seconds()))
+    unit, unit_zh, length = next(u for u in _UNITS if seconds >= u[2] or u[2] == 1)
+    count = seconds // length
+    if lang == "zh":
+        return f"{count} {unit_zh}前"
+    return f"{count} {unit}{'' if count == 1 else 's'} ago"
+
+
+def repo_path(repo_type: RepoType, full_name: str) -> str:
+    """The page of a repository, as on the Hugging Face Hub: models at the root, others under their type."""
+    return f"/{full_name}" if repo_type is RepoType.MODEL else f"/{repo_type.plural}/{full_name}"
+
+
+async def page_actor(request: Request) -> Actor:
+    """The signed-in user, or anonymous when the session has ended (pages never fail on that)."""
+    try:
+        return await get_actor(request)
+    except Unauthenticated:
+        request.state.drop_session = True
+        return ANONYMOUS
+
+
+def language(request: Request) -> str:
+    return choose_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language", ""))
+
+
+def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    lang = language(request)
+    actor: Actor = getattr(request.state, "actor", None) or ANONYMOUS
+    html = _env.get_template(template).render(
+        request=request,
+        lang=lang,
+        t=lambda text: translate(lang, text),
+        user=actor,
+        csrf=csrf_token(request),
+        session_csrf=getattr(request.state, "csrf_token", ""),
+        human_size=human_size,
+        ago=lambda moment: ago(moment, lang),
+        repo_path=repo_path,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    new_csrf = getattr(request.state, "new_csrf", None)
+    if new_csrf:
+        response.set_cookie(CSRF_COOKIE, new_csrf, httponly=True, samesite="strict", path="/")
+    if getattr(request.state, "drop_session", False):
+        response.delete_cookie("csghub_session", path="/")
+    return response
+
+
+def render_error(request: Request, exc: HubError | None, status: int) -> HTMLResponse:
+    """The friendly page for a failure: 404 for anything missing or hidden, a short note otherwise."""
+    if status == 404 or (exc is not None and exc.code == "RepoNotFound"):
+        return render(request, "error.html", status=404, title="Page not found", detail=None)
+    detail = exc.message if exc is not None and status < 500 else None
+    return render(request, "error.html", status=status, title="Something went wrong", detail=detail)

@@ -1,0 +1,27 @@
+"""Mounts the portal: static files, the sign-in pages, then the browsing pages (whose catch-all
+`/{name}` and `/{ns}/{name}` paths must come after every other route)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from csghub.web import auth_pages, pages
+from csghub.web.markdown import pygments_css
+
+STATIC = Path(__file__).parent / "static"
+
+
+def mount_web(app: FastAPI) -> None:
+    css = pygments_css()
+
+    @app.get("/static/code.css", include_in_schema=False)
+    def code_css() -> Response:
+        return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(auth_pages.router)
+    app.include_router(pages.router)

@@ -1,0 +1,223 @@
+"""The portal in a real browser (Debian's Chromium driven by Playwright) against a live hub: a new
+person signs up, finds a model by search and filters, reads its card (hostile HTML stays inert), copies
+the clone command and uses it, browses and downloads files, switches language and theme; a stranger
+gets a 404 page for a private model. Screenshots of the main pages land in docs/screenshots/."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.support.browser import chromium
+from tests.support.clients import client_env, git
+from tests.support.live import LiveHub
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PASSWORD = "portal passphrase 7"
+HOSTILE_README = """---
+license: mit
+pipeline_tag: text-classification
+library_name: transformers
+language: [en]
+---
+# demo
+
+A **tiny** classifier.
+
+<script>window.__pwned = "script"</script>
+<img src="/nothing.png" onerror="window.__pwned = 'onerror'">
+<a href="javascript:window.__pwned = 'link'">click me</a>
+<div style="position:fixed;inset:0" onclick="window.__pwned = 'click'">overlay</div>
+
+```python
+print("hello")
+```
+"""
+TRAIN_PY = b"import torch\n\nprint(torch.__version__)\n"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+def _context(browser: Browser, live: LiveHub, **options: object) -> BrowserContext:
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True, **options)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
+    return context
+
+
+def _watch(page: Page) -> list[str]:
+    """Script errors and CSP violations on the page: a clean page has none."""
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
+    page.on(
+        "console",
+        lambda msg: (
+            problems.append(msg.text) if msg.type == "error" and "Content Security Policy" in msg.text else None
+        ),
+    )
+    return problems
+
+
+def _commit(live: LiveHub, token: str, repo: str, files: dict[str, bytes]) -> None:
+    lines = [{"key": "header", "value": {"summary": "Add files"}}] + [
+        {"key": "file", "value": {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}}
+        for path, data in files.items()
+    ]
+    r = httpx.post(
+        f"{live.url}/api/models/{repo}/commit/main",
+        content="\n".join(json.dumps(line) for line in lines),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.text
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, live: LiveHub, tmp_path: Path) -> None:
+    from csghub.services import tokens
+
+    name = f"web{secrets.token_hex(3)}"
+    context = _context(browser, live)
+    page = context.new_page()
+    problems = _watch(page)
+
+    page.goto(f"{live.url}/join")
+    _shot(page, "sign-up")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=email]", f"{name}@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{live.url}/")
+    expect(page.locator("a.me")).to_have_text(name)
+
+    token = tokens.create_token(live.hub, name)[0]
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}) as api:
+        assert api.post("/api/repos/create", json={"name": "demo"}).status_code == 200
+    _commit(live, token, f"{name}/demo", {"README.md": HOSTILE_README.encode(), "src/train.py": TRAIN_PY})
+
+    # Search from the header, then narrow with filters; the URL keeps the state.
+    page.fill("header input[name=search]", name)
+    page.press("header input[name=search]", "Enter")
+    expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
+    page.fill("aside input[name=license]", "apache-2.0")
+    page.click("aside button[type=submit]")
+    expect(page.locator(".results .empty")).to_be_visible()
+    assert "license=apache-2.0" in page.url
+    page.fill("aside input[name=license]", "mit")
+    page.fill("aside input[name=task]", "text-classification")
+    page.click("aside button[type=submit]")
+    expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
+    _shot(page, "models-listing")
+
+    page.click(f".repo-card a:has-text('{name}/demo')")
+    page.wait_for_url(f"{live.url}/{name}/demo")
+    expect(page.locator("article.card h1")).to_have_text("demo")
+    expect(page.locator("article.card strong")).to_have_text("tiny")
+    expect(page.locator(".facts")).to_contain_text("mit")
+    assert page.locator("article.card script").count() == 0
+    evil = page.locator("article.card a", has_text="click me")
+    assert evil.count() == 1 and evil.get_attribute("href") is None
+    page.click("text=overlay")
+    evil.click()
+    assert page.evaluate("window.__pwned === undefined"), "the README's HTML must stay inert"
+    _shot(page, "model-page")
+
+    page.click(".snippet:has-text('Clone with HTTPS') button.copy")
+    command = page.evaluate("navigator.clipboard.readText()")
+    assert command == f"git clone {live.url}/{name}/demo"
+    env = client_env(tmp_path / "home")
+    git(*command.split()[1:], str(tmp_path / "clone"), cwd=tmp_path, env=env)
+    assert (tmp_path / "clone" / "src" / "train.py").read_bytes() == TRAIN_PY
+
+    page.click("nav.tabs >> text=Files and versions")
+    expect(page.locator("table.files")).to_contain_text("README.md")
+    page.click("table.files a:has-text('src')")
+    page.click("table.files a:has-text('train.py')")
+    expect(page.locator("pre.hl")).to_contain_text("torch.__version__")
+    assert page.locator("pre.hl span").count() > 3, "code is highlighted"
+    _shot(page, "file-view")
+    with page.expect_download() as download:
+        page.click(".file-bar a:has-text('Download')")
+    assert Path(download.value.path()).read_bytes() == TRAIN_PY
+    assert download.value.suggested_filename == "train.py"
+
+    page.click("nav.tabs >> text=Commits")
+    expect(page.locator(".commits li").first).to_contain_text("Add files")
+
+    page.click("a.lang")
+    expect(page.locator("nav.main-nav")).to_contain_text("模型")
+    _shot(page, "model-commits-zh")
+    page.click("a.lang")
+    expect(page.locator("nav.main-nav")).to_contain_text("Models")
+
+    page.click("[data-theme-toggle]")
+    theme = page.evaluate("document.documentElement.dataset.theme")
+    page.reload()
+    assert page.evaluate("document.documentElement.dataset.theme") == theme, "the theme choice is remembered"
+
+    page.click("header button:has-text('Sign out')")
+    expect(page.locator("header")).to_contain_text("Sign in")
+    assert problems == []
+    context.close()
+
+
+def test_sign_in_page_refuses_a_wrong_password_and_keeps_the_name(browser: Browser, live: LiveHub) -> None:
+    name, _ = live.user(password=PASSWORD)
+    context = _context(browser, live)
+    page = context.new_page()
+    page.goto(f"{live.url}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", "not it at all")
+    page.click("form button[type=submit]")
+    expect(page.locator("p.error")).to_have_text("Invalid username or password")
+    expect(page.locator("input[name=username]")).to_have_value(name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    expect(page.locator("a.me")).to_have_text(name)
+    context.close()
+
+
+def test_a_stranger_gets_a_404_page_for_a_private_model(browser: Browser, live: LiveHub) -> None:
+    from tests.support.clients import create_repo
+
+    owner, token = live.user()
+    create_repo(live.url, token, f"{owner}/hidden", private=True)
+    context = _context(browser, live)
+    page = context.new_page()
+    response = page.goto(f"{live.url}/{owner}/hidden")
+    assert response is not None and response.status == 404
+    expect(page.locator("h1")).to_have_text("Page not found")
+    assert page.locator(".repo-card").count() == 0
+    missing = page.goto(f"{live.url}/{owner}/never-made/tree/main")
+    assert missing is not None and missing.status == 404
+    _shot(page, "not-found")
+    page.goto(f"{live.url}/models?search={owner}")
+    expect(page.locator(".results .empty")).to_be_visible()
+    context.close()
+
+
+def test_forms_without_the_csrf_token_are_refused(live: LiveHub) -> None:
+    name, _ = live.user(password=PASSWORD)
+    with httpx.Client(base_url=live.url) as client:
+        r = client.post("/login", data={"username": name, "password": PASSWORD})
+        assert r.status_code == 403 and "csghub_session" not in r.cookies
+        page = client.get("/login")
+        assert (
+            "content-security-policy" in page.headers and "script-src 'self'" in page.headers["content-security-policy"]
+        )
+        token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        ok = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
+        assert ok.status_code == 303 and "csghub_session" in ok.cookies
