@@ -5,9 +5,10 @@ gets a 404 page for a private model. Screenshots of the main pages land in docs/
 
 from __future__ import annotations
 
-import base64
-import json
+import hashlib
+import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,27 +69,12 @@ def _watch(page: Page) -> list[str]:
     return problems
 
 
-def _commit(live: LiveHub, token: str, repo: str, files: dict[str, bytes]) -> None:
-    lines = [{"key": "header", "value": {"summary": "Add files"}}] + [
-        {"key": "file", "value": {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}}
-        for path, data in files.items()
-    ]
-    r = httpx.post(
-        f"{live.url}/api/models/{repo}/commit/main",
-        content="\n".join(json.dumps(line) for line in lines),
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert r.status_code == 200, r.text
-
-
 def _shot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, live: LiveHub, tmp_path: Path) -> None:
-    from csghub.services import tokens
-
     name = f"web{secrets.token_hex(3)}"
     context = _context(browser, live)
     page = context.new_page()
@@ -99,14 +85,69 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.fill("input[name=username]", name)
     page.fill("input[name=email]", f"{name}@example.com")
     page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
+    page.click("main form button[type=submit]")
     page.wait_for_url(f"{live.url}/")
     expect(page.locator("a.me")).to_have_text(name)
 
-    token = tokens.create_token(live.hub, name)[0]
-    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}) as api:
-        assert api.post("/api/repos/create", json={"name": "demo"}).status_code == 200
-    _commit(live, token, f"{name}/demo", {"README.md": HOSTILE_README.encode(), "src/train.py": TRAIN_PY})
+    page.click("header a:has-text('New')")
+    page.select_option("select[name=type]", "model")
+    page.fill("input[name=name]", "demo")
+    page.select_option("select[name=license]", "mit")
+    page.check("input[name=visibility][value=public]")
+    _shot(page, "new-repository")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live.url}/{name}/demo")
+
+    # A token is shown once, on the page that made it.
+    page.click("header a:has-text('Settings')")
+    page.fill("#tokens input[name=name]", "laptop")
+    page.select_option("#tokens select[name=scope]", "write")
+    page.click("#tokens button:has-text('Create token')")
+    token = page.inner_text("#new-token")
+    assert token.startswith("csg_")
+    page.reload()
+    assert page.locator("#new-token").count() == 0 and token not in page.content()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "key")], check=True)
+    page.fill("#keys input[name=name]", "laptop")
+    page.fill("#keys textarea[name=content]", (tmp_path / "key.pub").read_text())
+    page.click("#keys button:has-text('Add SSH key')")
+    expect(page.locator("#keys table")).to_contain_text("SHA256:")
+    _shot(page, "settings")
+
+    # Files arrive by drag and drop; a big one goes to LFS storage as a push would send it.
+    page.goto(f"{live.url}/{name}/demo/tree/main")
+    page.click("text=Upload files")
+    dropped = page.evaluate_handle(
+        "(text) => { const dt = new DataTransfer(); dt.items.add(new File([text], 'train.py')); return dt; }",
+        TRAIN_PY.decode(),
+    )
+    page.dispatch_event("[data-dropzone]", "drop", {"dataTransfer": dropped})
+    expect(page.locator("[data-chosen] li")).to_contain_text(["train.py"])
+    page.fill("input[name=folder]", "src")
+    page.fill("input[name=summary]", "Add the training script")
+    _shot(page, "upload")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live.url}/{name}/demo/tree/main")
+    expect(page.locator("table.files")).to_contain_text("src")
+    weights = os.urandom(12_000_000)
+    page.click("text=Upload files")
+    page.set_input_files(
+        "[data-file-input]", files=[{"name": "weights.bin", "mimeType": "application/octet-stream", "buffer": weights}]
+    )
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live.url}/{name}/demo/tree/main")
+    expect(page.locator("tr", has_text="weights.bin").locator(".badge.lfs")).to_have_text("LFS")
+    fetched = httpx.get(f"{live.url}/{name}/demo/resolve/main/weights.bin", follow_redirects=True)
+    assert hashlib.sha256(fetched.content).digest() == hashlib.sha256(weights).digest()
+
+    # The card is written in the browser, hostile HTML and all.
+    page.goto(f"{live.url}/{name}/demo/blob/main/README.md")
+    page.click(".file-bar a:has-text('Edit')")
+    page.fill("textarea[name=content]", HOSTILE_README)
+    page.fill("input[name=summary]", "Write the model card")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live.url}/{name}/demo/blob/main/README.md")
+    assert token.startswith("csg_")
 
     # Search from the header, then narrow with filters; the URL keeps the state.
     page.fill("header input[name=search]", name)
@@ -155,7 +196,8 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     assert download.value.suggested_filename == "train.py"
 
     page.click("nav.tabs >> text=Commits")
-    expect(page.locator(".commits li").first).to_contain_text("Add files")
+    expect(page.locator(".commits li").first).to_contain_text("Write the model card")
+    expect(page.locator(".commits")).to_contain_text("Add the training script")
 
     page.click("a.lang")
     expect(page.locator("nav.main-nav")).to_contain_text("模型")
@@ -181,11 +223,11 @@ def test_sign_in_page_refuses_a_wrong_password_and_keeps_the_name(browser: Brows
     page.goto(f"{live.url}/login")
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", "not it at all")
-    page.click("form button[type=submit]")
+    page.click("main form button[type=submit]")
     expect(page.locator("p.error")).to_have_text("Invalid username or password")
     expect(page.locator("input[name=username]")).to_have_value(name)
     page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
+    page.click("main form button[type=submit]")
     expect(page.locator("a.me")).to_have_text(name)
     context.close()
 

@@ -18,12 +18,13 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import base_url, get_hub
 from csghub.services import files, refs, repos
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Action, Actor, can
 from csghub.web.markdown import highlight_file, render_card, render_markdown
 from csghub.web.render import human_size, page_actor, render, render_error, repo_path
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
+TREE_PAGE = 500
 MAX_PREVIEW = 512 * 1024
 _KINDS = {"models": RepoType.MODEL, "datasets": RepoType.DATASET, "spaces": RepoType.SPACE, "codes": RepoType.CODE}
 _SORTS = (
@@ -213,6 +214,7 @@ def _repo_context(
     repo = repos.get_repo(hub, actor, repo_type, RepoId.of(ns, name))
     snapshot = files.at_revision(hub, actor, repo, revision)
     context = {
+        "can_write": can(actor, Action.WRITE, repo.resource),
         "repo": repo,
         "base": _repo_base(repo),
         "resolve": _resolve_base(repo),
@@ -246,12 +248,26 @@ def _tree_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     hub, actor = get_hub(request), request.state.actor
     repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
     entries = sorted(files.list_tree(snapshot, folder.strip("/")), key=lambda e: (e.kind != "directory", e.path))
+    # Big folders come a page at a time; the rest is one "more" link away.
+    shown = int(request.query_params.get("show", "")) if request.query_params.get("show", "").isdigit() else 0
+    limit = max(TREE_PAGE, shown)
+    more = len(entries) - limit if len(entries) > limit else 0
+    entries = entries[:limit]
     listed = refs.list_refs(hub, actor, repo)
     names = [r.name for r in listed.branches] + [r.name for r in listed.tags]
     if context["revision"] not in names:
         names.insert(0, context["revision"])
     return render(
-        request, "tree.html", tab="files", entries=entries, refs=names, folder=folder, crumbs=_crumbs(folder), **context
+        request,
+        "tree.html",
+        tab="files",
+        entries=entries,
+        more=more,
+        show_next=limit + TREE_PAGE,
+        refs=names,
+        folder=folder,
+        crumbs=_crumbs(folder),
+        **context,
     )
 
 

@@ -40,4 +40,96 @@
   document.addEventListener("change", (event) => {
     if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
   });
+
+  // Forms that ask before they act (deleting a file).
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
+  // Uploads: files chosen or dropped (folders keep their relative paths), sent in one request with a
+  // progress bar; the server answers where to go next.
+  const uploadForm = document.querySelector("form[data-upload]");
+  if (uploadForm) {
+    const chosen = [];
+    const list = uploadForm.querySelector("[data-chosen]");
+    const zone = uploadForm.querySelector("[data-dropzone]");
+    const input = uploadForm.querySelector("[data-file-input]");
+    const bar = uploadForm.querySelector("[data-progress]");
+    const barText = uploadForm.querySelector("[data-progress-text]");
+    const error = uploadForm.querySelector("[data-error]");
+
+    const show = () => {
+      list.replaceChildren(...chosen.map(({ file, path }) => {
+        const item = document.createElement("li");
+        item.textContent = `${path} (${file.size.toLocaleString()} bytes)`;
+        return item;
+      }));
+    };
+    const add = (file, path) => { chosen.push({ file, path: path || file.name }); show(); };
+
+    const walk = (entry, prefix) => new Promise((resolve) => {
+      if (entry.isFile) {
+        entry.file((file) => { add(file, prefix + file.name); resolve(); }, () => resolve());
+      } else if (entry.isDirectory) {
+        const reader = entry.createReader();
+        const all = [];
+        const next = () => reader.readEntries((batch) => {
+          if (!batch.length) {
+            Promise.all(all.map((child) => walk(child, `${prefix}${entry.name}/`))).then(resolve);
+            return;
+          }
+          all.push(...batch);
+          next();
+        }, () => resolve());
+        next();
+      } else {
+        resolve();
+      }
+    });
+
+    input.addEventListener("change", () => { for (const file of input.files) add(file); });
+    zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+    zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("over");
+      const items = [...(event.dataTransfer.items || [])];
+      const entries = items.map((item) => item.webkitGetAsEntry && item.webkitGetAsEntry()).filter(Boolean);
+      if (entries.length) {
+        entries.forEach((entry) => walk(entry, ""));
+      } else {
+        for (const file of event.dataTransfer.files) add(file);
+      }
+    });
+
+    uploadForm.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!chosen.length) { error.textContent = "Choose or drop at least one file"; error.hidden = false; return; }
+      const data = new FormData();
+      for (const field of ["branch", "folder", "summary", "description", "new_branch"]) {
+        data.append(field, uploadForm.elements[field].value);
+      }
+      for (const { file, path } of chosen) { data.append("files", file, file.name); data.append("paths", path); }
+      const request = new XMLHttpRequest();
+      request.open("POST", uploadForm.action);
+      request.setRequestHeader("X-CSRF-Token", document.querySelector('meta[name="csrf-token"]').content);
+      bar.hidden = false;
+      request.upload.addEventListener("progress", (progress) => {
+        if (!progress.lengthComputable) return;
+        bar.value = Math.round((progress.loaded / progress.total) * 100);
+        barText.textContent = `${bar.value}%`;
+      });
+      request.addEventListener("load", () => {
+        let answer = {};
+        try { answer = JSON.parse(request.responseText); } catch (_) { /* not JSON */ }
+        if (request.status === 200 && answer.location) { window.location = answer.location; return; }
+        error.textContent = answer.error || `Upload failed (${request.status})`;
+        error.hidden = false;
+      });
+      request.addEventListener("error", () => { error.textContent = "Upload failed: the connection broke"; error.hidden = false; });
+      request.send(data);
+    });
+  }
 })();
+

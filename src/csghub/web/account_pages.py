@@ -1,0 +1,207 @@
+"""Pages of a signed-in person: create a repository, and settings for access tokens, SSH keys and the
+password. Every form carries the CSRF token; every change goes through the same services as the API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from csghub.core.errors import HubError, PermissionDenied
+from csghub.core.names import RepoId, RepoType
+from csghub.core.signing import make_token, read_token
+from csghub.http.deps import get_actor, get_hub
+from csghub.services import accounts, repos, ssh_keys, tokens
+from csghub.services.permissions import Actor
+from csghub.web.render import page_actor, render, render_error, repo_path
+from csghub.web.security import CSRF_FIELD, check_form_csrf
+
+router = APIRouter(include_in_schema=False)
+LICENSES = (
+    "",
+    "apache-2.0",
+    "mit",
+    "bsd-3-clause",
+    "cc-by-4.0",
+    "cc-by-sa-4.0",
+    "cc-by-nc-4.0",
+    "gpl-3.0",
+    "llama3",
+    "openrail",
+    "other",
+)
+
+
+async def _signed_in_page(request: Request) -> Actor | Response:
+    actor = await page_actor(request)
+    if actor.is_anonymous:
+        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    return actor
+
+
+async def _form_actor(request: Request) -> tuple[dict[str, str], Actor]:
+    """The posted form and its sender, once the form's CSRF token checks out."""
+    form = await request.form()
+    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    check_form_csrf(request, fields.get(CSRF_FIELD, ""))
+    actor = await get_actor(request)
+    if actor.is_anonymous:
+        raise PermissionDenied("Sign in first")
+    return fields, actor
+
+
+def _owners(hub: Any, actor: Actor) -> list[str]:
+    orgs = [name for name, role in accounts.list_user_orgs(hub, actor.user_id or 0) if role in ("write", "admin")]
+    return [actor.name, *sorted(orgs)]
+
+
+@router.get("/new", response_class=HTMLResponse)
+async def new_repo_form(request: Request) -> Response:
+    found = await _signed_in_page(request)
+    if isinstance(found, Response):
+        return found
+    owners = await run_in_threadpool(_owners, get_hub(request), found)
+    return render(request, "new.html", owners=owners, licenses=LICENSES, form={"type": "model"}, error=None)
+
+
+@router.post("/new", response_class=HTMLResponse)
+async def create_repo(request: Request) -> Response:
+    hub = get_hub(request)
+    try:
+        fields, actor = await _form_actor(request)
+    except HubError as exc:
+        await page_actor(request)
+        return render_error(request, exc, exc.status)
+    try:
+        repo_type = RepoType.parse(fields.get("type", "model"))
+        view = await run_in_threadpool(
+            lambda: repos.create_repo(
+                hub,
+                actor,
+                repo_type,
+                RepoId.of(fields.get("owner", actor.name), fields.get("name", "")),
+                visibility=fields.get("visibility", "public"),
+                license=fields.get("license", ""),
+            )
+        )
+    except HubError as exc:
+        owners = await run_in_threadpool(_owners, hub, actor)
+        return render(
+            request, "new.html", status=exc.status, owners=owners, licenses=LICENSES, form=fields, error=exc.message
+        )
+    return RedirectResponse(repo_path(view.type, view.full_name), status_code=303)
+
+
+def _settings_context(hub: Any, actor: Actor) -> dict[str, Any]:
+    return {"tokens": tokens.list_tokens(hub, actor), "keys": ssh_keys.list_keys(hub, actor)}
+
+
+FLASH_COOKIE = "csghub_flash"
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings_page(request: Request) -> Response:
+    found = await _signed_in_page(request)
+    if isinstance(found, Response):
+        return found
+    hub = get_hub(request)
+    # What the last change left to say; a new token is shown here once, then the cookie is gone.
+    flash = read_token(hub.settings.secret_key, request.cookies.get(FLASH_COOKIE, "")) or {}
+    if flash.get("user") != found.user_id:
+        flash = {}
+    context = await run_in_threadpool(_settings_context, hub, found)
+    response = render(
+        request, "settings.html", new_token=flash.get("token"), error=None, notice=flash.get("notice"), **context
+    )
+    response.delete_cookie(FLASH_COOKIE, path="/settings")
+    return response
+
+
+async def _settings_action(request: Request, action: Callable[[Any, Actor, dict[str, str]], str]) -> Response:
+    """Run one settings change, then show the page again with its outcome."""
+    hub = get_hub(request)
+    try:
+        fields, actor = await _form_actor(request)
+    except HubError as exc:
+        await page_actor(request)
+        return render_error(request, exc, exc.status)
+    try:
+        result = await run_in_threadpool(action, hub, actor, fields)
+    except HubError as exc:
+        context = await run_in_threadpool(_settings_context, hub, actor)
+        return render(
+            request, "settings.html", status=exc.status, new_token=None, error=exc.message, notice=None, **context
+        )
+    # Post/redirect/get: reloading the page must not submit the form again.
+    said = {"token": result} if result.startswith(tokens.TOKEN_PREFIX) else {"notice": result}
+    flash = make_token(hub.settings.secret_key, {"user": actor.user_id, **said}, expires_at=int(time.time()) + 120)
+    response = RedirectResponse("/settings", status_code=303)
+    response.set_cookie(
+        FLASH_COOKIE,
+        flash,
+        max_age=120,
+        httponly=True,
+        samesite="strict",
+        path="/settings",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/settings/tokens", response_class=HTMLResponse)
+async def create_token(request: Request) -> Response:
+    def action(hub: Any, actor: Actor, fields: dict[str, str]) -> str:
+        days = fields.get("expires_in_days", "")
+        token, _ = tokens.create_token(
+            hub,
+            actor.name,
+            name=fields.get("name", ""),
+            scope=fields.get("scope", "read"),
+            expires_in_days=int(days) if days.isdigit() else None,
+            actor=actor,
+        )
+        return token
+
+    return await _settings_action(request, action)
+
+
+@router.post("/settings/tokens/{token_id}/revoke", response_class=HTMLResponse)
+async def revoke_token(request: Request, token_id: int) -> Response:
+    def action(hub: Any, actor: Actor, _fields: dict[str, str]) -> str:
+        tokens.revoke_token(hub, actor, token_id)
+        return "Token revoked"
+
+    return await _settings_action(request, action)
+
+
+@router.post("/settings/keys", response_class=HTMLResponse)
+async def add_key(request: Request) -> Response:
+    def action(hub: Any, actor: Actor, fields: dict[str, str]) -> str:
+        key = ssh_keys.add_key(hub, actor, fields.get("name", ""), fields.get("content", ""))
+        return f"SSH key added: {key.fingerprint}"
+
+    return await _settings_action(request, action)
+
+
+@router.post("/settings/keys/{key_id}/delete", response_class=HTMLResponse)
+async def delete_key(request: Request, key_id: int) -> Response:
+    def action(hub: Any, actor: Actor, _fields: dict[str, str]) -> str:
+        ssh_keys.delete_key(hub, actor, key_id)
+        return "SSH key removed"
+
+    return await _settings_action(request, action)
+
+
+@router.post("/settings/password", response_class=HTMLResponse)
+async def change_password(request: Request) -> Response:
+    def action(hub: Any, actor: Actor, fields: dict[str, str]) -> str:
+        accounts.change_password(
+            hub, actor, old_password=fields.get("old_password", ""), new_password=fields.get("new_password", "")
+        )
+        return "Password changed"
+
+    return await _settings_action(request, action)

@@ -1,0 +1,238 @@
+"""Contributing from the browser: upload files (drag and drop, with progress), create, edit and delete a
+file, each as one commit with a message, on the current branch or a new one.
+
+Uploads stream to disk while they are hashed; files that are large or binary (by the repository's
+.gitattributes and the size threshold) land in LFS storage exactly as a git push would put them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from csghub.core.errors import HubError, InvalidArgument, PermissionDenied
+from csghub.core.names import RepoId, RepoType, validate_path
+from csghub.http.deps import CSRF_HEADER, get_actor, get_hub
+from csghub.services import commits, files, repos
+from csghub.services.context import Hub
+from csghub.services.permissions import Action, Actor
+from csghub.web.render import page_actor, render, render_error, repo_path
+from csghub.web.security import CSRF_FIELD, check_form_csrf
+
+router = APIRouter(include_in_schema=False)
+MAX_EDITABLE = 512 * 1024
+
+
+def _location(repo: repos.RepoView) -> str:
+    return repo_path(repo.type, repo.full_name)
+
+
+async def _writer(request: Request, repo_type: RepoType, ns: str, name: str) -> tuple[Actor, repos.RepoView]:
+    """The signed-in actor, allowed to write to the repository (else 404/403 like everywhere else)."""
+    actor = await page_actor(request)
+    if actor.is_anonymous:
+        raise PermissionDenied("Sign in to change files")
+    repo = await run_in_threadpool(
+        repos.get_repo, get_hub(request), actor, repo_type, RepoId.of(ns, name), Action.WRITE
+    )
+    return actor, repo
+
+
+async def _posted(request: Request) -> tuple[Any, Actor]:
+    """The form, after its CSRF check: the page's script sends the session's header, plain forms the field."""
+    form = await request.form(max_files=1000, max_fields=2000)
+    if not request.headers.get(CSRF_HEADER):
+        field = form.get(CSRF_FIELD)
+        check_form_csrf(request, field if isinstance(field, str) else "")
+    actor = await get_actor(request)
+    if actor.is_anonymous:
+        raise PermissionDenied("Sign in to change files")
+    return form, actor
+
+
+def _spool_upload(hub: Hub, upload: UploadFile, path: str) -> commits.InlineFile:
+    digest, size = hashlib.sha256(), 0
+    fd, name = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="web-upload-")
+    with os.fdopen(fd, "wb") as out:
+        upload.file.seek(0)
+        while block := upload.file.read(1024 * 1024):
+            digest.update(block)
+            size += len(block)
+            out.write(block)
+    return commits.InlineFile(validate_path(path), Path(name), size, digest.hexdigest())
+
+
+def _commit(
+    hub: Hub, actor: Actor, repo: repos.RepoView, form: Any, operations: list[commits.Operation], default_summary: str
+) -> commits.CommitResult:
+    branch = str(form.get("branch") or repo.default_branch)
+    new_branch = str(form.get("new_branch") or "").strip()
+    return commits.create_commit(
+        hub,
+        actor,
+        repo,
+        new_branch or branch,
+        operations,
+        summary=str(form.get("summary") or "").strip() or default_summary,
+        description=str(form.get("description") or ""),
+        create_branch_from=branch if new_branch else None,
+    )
+
+
+def _routes(prefix: str, repo_type: RepoType) -> None:
+    @router.get(prefix + "/{ns}/{name}/upload/{revision}", response_class=HTMLResponse)
+    async def upload_form(request: Request, ns: str, name: str, revision: str) -> Response:
+        try:
+            _actor, repo = await _writer(request, repo_type, ns, name)
+        except HubError as exc:
+            return render_error(request, exc, exc.status)
+        return render(
+            request, "upload.html", repo=repo, base=_location(repo), revision=revision, tab="files", error=None
+        )
+
+    @router.post(prefix + "/{ns}/{name}/upload/{revision}")
+    async def upload(request: Request, ns: str, name: str, revision: str) -> Response:
+        hub = get_hub(request)
+        wants_json = bool(request.headers.get(CSRF_HEADER))
+        spooled: list[Path] = []
+        try:
+            form, actor = await _posted(request)
+            repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
+            uploads = [u for u in form.getlist("files") if isinstance(u, UploadFile)]
+            paths = [str(p) for p in form.getlist("paths")]
+            if not uploads:
+                raise InvalidArgument("Choose or drop at least one file")
+            folder = str(form.get("folder") or "").strip("/")
+
+            def work() -> commits.CommitResult:
+                operations: list[commits.Operation] = []
+                for i, item in enumerate(uploads):
+                    relative = paths[i] if i < len(paths) and paths[i] else (item.filename or "")
+                    path = f"{folder}/{relative}" if folder else relative
+                    operation = _spool_upload(hub, item, path)
+                    spooled.append(operation.tmp_path)
+                    operations.append(operation)
+                summary = f"Upload {len(operations)} file{'s' if len(operations) > 1 else ''}"
+                return _commit(hub, actor, repo, form, operations, summary)
+
+            result = await run_in_threadpool(work)
+        except HubError as exc:
+            if wants_json:
+                return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
+            await page_actor(request)
+            return render_error(request, exc, exc.status)
+        finally:
+            for tmp in spooled:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+        target = f"{_location(repo)}/tree/{result.branch}"
+        if wants_json:
+            return JSONResponse({"commit": result.sha, "location": target})
+        return RedirectResponse(target, status_code=303)
+
+    @router.get(prefix + "/{ns}/{name}/edit/{revision}/{path:path}", response_class=HTMLResponse)
+    async def edit_form(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
+        hub = get_hub(request)
+        try:
+            actor, repo = await _writer(request, repo_type, ns, name)
+            text = await run_in_threadpool(_editable_text, hub, actor, repo, revision, path)
+        except HubError as exc:
+            return render_error(request, exc, exc.status)
+        return render(
+            request,
+            "edit.html",
+            repo=repo,
+            base=_location(repo),
+            revision=revision,
+            tab="files",
+            path=path,
+            content=text,
+            creating=False,
+            error=None,
+        )
+
+    @router.get(prefix + "/{ns}/{name}/new/{revision}", response_class=HTMLResponse)
+    async def new_file_form(request: Request, ns: str, name: str, revision: str, folder: str = "") -> Response:
+        try:
+            _actor, repo = await _writer(request, repo_type, ns, name)
+        except HubError as exc:
+            return render_error(request, exc, exc.status)
+        path = f"{folder.strip('/')}/" if folder.strip("/") else ""
+        return render(
+            request,
+            "edit.html",
+            repo=repo,
+            base=_location(repo),
+            revision=revision,
+            tab="files",
+            path=path,
+            content="",
+            creating=True,
+            error=None,
+        )
+
+    @router.post(prefix + "/{ns}/{name}/edit/{revision}", response_class=HTMLResponse)
+    async def save_file(request: Request, ns: str, name: str, revision: str) -> Response:
+        hub = get_hub(request)
+        spooled: list[Path] = []
+        try:
+            form, actor = await _posted(request)
+            repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
+            path = validate_path(str(form.get("path") or "").strip())
+            data = str(form.get("content") or "").replace("\r\n", "\n").encode()
+
+            def work() -> commits.CommitResult:
+                fd, tmp_name = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="web-edit-")
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                spooled.append(Path(tmp_name))
+                operation = commits.InlineFile(path, Path(tmp_name), len(data), hashlib.sha256(data).hexdigest())
+                return _commit(hub, actor, repo, form, [operation], f"Update {path}")
+
+            result = await run_in_threadpool(work)
+        except HubError as exc:
+            await page_actor(request)
+            return render_error(request, exc, exc.status)
+        finally:
+            for tmp in spooled:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+        return RedirectResponse(f"{_location(repo)}/blob/{result.branch}/{path}", status_code=303)
+
+    @router.post(prefix + "/{ns}/{name}/delete/{revision}/{path:path}", response_class=HTMLResponse)
+    async def delete_file(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
+        hub = get_hub(request)
+        try:
+            form, actor = await _posted(request)
+            repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
+            operation = commits.DeletedFile(validate_path(path))
+            result = await run_in_threadpool(_commit, hub, actor, repo, form, [operation], f"Delete {path}")
+        except HubError as exc:
+            await page_actor(request)
+            return render_error(request, exc, exc.status)
+        return RedirectResponse(f"{_location(repo)}/tree/{result.branch}", status_code=303)
+
+
+def _editable_text(hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, path: str) -> str:
+    snapshot = files.at_revision(hub, actor, repo, revision)
+    entry = files.get_entry(snapshot, path)
+    if entry.kind != "file" or entry.lfs is not None or entry.size > MAX_EDITABLE:
+        raise InvalidArgument("Only text files under 512 kB that are not in LFS can be edited in the browser")
+    data = snapshot.git.read_small_blob(entry.oid)
+    if b"\x00" in data[:8000]:
+        raise InvalidArgument("Binary files cannot be edited in the browser")
+    return data.decode("utf-8", errors="replace")
+
+
+for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):
+    _routes(f"/{_type.plural}", _type)
+_routes("", RepoType.MODEL)
