@@ -46,6 +46,17 @@ def list_tree(snapshot: Snapshot, folder: str = "", *, recursive: bool = False) 
     return snapshot.git.list_tree(snapshot.sha, normalize_folder(folder), recursive=recursive)
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_folder(path: Path, sha: str, folder: str) -> tuple[TreeEntry, ...]:
+    entries = GitRepo(path).list_tree(sha, folder)
+    return tuple(sorted(entries, key=lambda e: (e.kind != "directory", e.path)))
+
+
+def folder_listing(snapshot: Snapshot, folder: str = "") -> tuple[TreeEntry, ...]:
+    """A folder's entries, folders first, then by name; cached per commit like `all_files`."""
+    return _cached_folder(snapshot.git.path, snapshot.sha, normalize_folder(folder))
+
+
 def paths_info(snapshot: Snapshot, paths: list[str]) -> list[TreeEntry]:
     """Entries for the given paths; paths that don't exist are left out, as clients expect."""
     out = []

@@ -247,7 +247,7 @@ def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Res
 def _tree_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str, folder: str) -> Response:
     hub, actor = get_hub(request), request.state.actor
     repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
-    entries = sorted(files.list_tree(snapshot, folder.strip("/")), key=lambda e: (e.kind != "directory", e.path))
+    entries = files.folder_listing(snapshot, folder.strip("/"))
     # Big folders come a page at a time; the rest is one "more" link away.
     shown = int(request.query_params.get("show", "")) if request.query_params.get("show", "").isdigit() else 0
     limit = max(TREE_PAGE, shown)
