@@ -112,6 +112,10 @@ def test_registration_refuses_bad_input_and_creates_nothing(live: LiveHub) -> No
         if name.lower() != taken.lower():
             assert accounts.find_user_view(live.hub, name) is None, label
     with api(live.url) as client:
+        same_email = {"username": _name(), "email": f"{taken.upper()}@example.com", "password": PASSWORD}
+        r = client.post("/api/v1/auth/register", json=same_email)
+        assert r.status_code == 409 and r.json()["code"] == "EmailTaken"
+        assert accounts.find_user_view(live.hub, same_email["username"]) is None
         r = client.post("/api/v1/auth/register", json={"username": _name(), "password": PASSWORD})
         assert r.status_code == 400 and "email" in r.json()["error"].lower()
         r = client.post(

@@ -74,6 +74,13 @@ def _validate_email(email: str) -> str:
     return email
 
 
+def email_taken(session: Session, email: str, *, other_than: int | None = None) -> bool:
+    stmt = select(User.id).where(func.lower(User.email) == email.lower())
+    if other_than is not None:
+        stmt = stmt.where(User.id != other_than)
+    return session.scalar(stmt.limit(1)) is not None
+
+
 def insert_user(
     session: Session,
     name: str,
@@ -85,11 +92,14 @@ def insert_user(
     full_name: str = "",
     external_id: str = "",
 ) -> User:
+    email = _validate_email(email)
     ns = claim_namespace(session, name, "user")
+    if email and email_taken(session, email):
+        raise Conflict(f"The email address '{email}' is already used by another account", code="EmailTaken")
     ns.full_name = full_name
     user = User(
         id=ns.id,
-        email=_validate_email(email),
+        email=email,
         password_hash=hash_password(password) if password else "",
         is_admin=is_admin,
         auth_source=auth_source,

@@ -34,7 +34,7 @@ def _check(hub: Hub, name: str, password: str, address: str) -> Actor | None:
     with hub.db() as session:
         user = session.scalar(select(User).join(Namespace).where(Namespace.name_key == name.lower()))
         if user is None and "@" in name:
-            user = session.scalar(select(User).where(func.lower(User.email) == name.lower()))
+            user = session.scalar(select(User).where(func.lower(User.email) == name.lower()).limit(1))
         if user is not None and user.auth_source == "local":
             return actor_for_user(session, user) if verify_password(user.password_hash, password) else None
         ldap_name = user.namespace.name if user is not None else name

@@ -17,7 +17,7 @@ from csghub.core.errors import HubError, PermissionDenied, Unauthenticated
 from csghub.core.names import validate_namespace
 from csghub.db.models import Namespace, OrgMember, User
 from csghub.services import audit
-from csghub.services.accounts import actor_for_user, insert_user
+from csghub.services.accounts import actor_for_user, email_taken, insert_user
 from csghub.services.context import Hub
 from csghub.services.external_identity import ExternalIdentity
 from csghub.services.permissions import Actor
@@ -39,7 +39,8 @@ def sign_in_external(hub: Hub, identity: ExternalIdentity, *, address: str = "")
         user = session.scalar(select(User).where(User.auth_source == identity.source, User.external_id == external_id))
         if user is None:
             user = _claim_name(session, identity, external_id, address)
-        if identity.email:
+        # An address another account already uses stays with that account.
+        if identity.email and not email_taken(session, identity.email, other_than=user.id):
             user.email = identity.email
         if identity.full_name:
             user.namespace.full_name = identity.full_name[:200]
@@ -61,7 +62,7 @@ def _claim_name(session: Session, identity: ExternalIdentity, external_id: str, 
     user = insert_user(
         session,
         identity.username,
-        email=identity.email,
+        email="" if email_taken(session, identity.email) else identity.email,
         password="",
         is_admin=False,
         auth_source=identity.source,
