@@ -153,6 +153,9 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.fill("header input[name=search]", name)
     page.press("header input[name=search]", "Enter")
     expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
+    # The filters suggest the values public repositories use.
+    assert page.locator("#facet-license option[value=mit]").count() == 1
+    assert page.locator("#facet-task option[value=text-classification]").count() == 1
     page.fill("aside input[name=license]", "apache-2.0")
     page.click("aside button[type=submit]")
     expect(page.locator(".results .empty")).to_be_visible()

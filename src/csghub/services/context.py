@@ -55,6 +55,8 @@ class Hub:
     blobs: BlobStore
     # Recently seen credentials -> actor, so hot read paths skip two queries per request.
     actors: TtlCache = field(default_factory=lambda: TtlCache(ttl=10.0, size=4096))
+    # Listing facets (popular tasks, libraries, licenses, languages) per repository type.
+    facets: TtlCache = field(default_factory=lambda: TtlCache(ttl=60.0, size=16))
     # Enterprise sign-in, when configured (built in wiring; None when off).
     ldap: LdapConfig | None = None
     oidc: OidcConfig | None = None

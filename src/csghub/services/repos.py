@@ -410,6 +410,39 @@ def count_repos(hub: Hub, actor: Actor, query: RepoQuery) -> int:
         return session.scalar(_filtered(select(func.count()).select_from(Repo), actor, query)) or 0
 
 
+FACET_FIELDS = {"task": "pipeline_tag", "library": "library_name", "license": "license", "language": "language"}
+FACET_SCAN = 20_000
+
+
+def facets(hub: Hub, repo_type: RepoType, *, top: int = 30) -> dict[str, list[tuple[str, int]]]:
+    """The most common values of each filter among public repositories, for the listing's suggestions.
+
+    Public repositories only, so suggestions never hint at what a viewer may not see; recomputed at
+    most once a minute per type.
+    """
+    cached: dict[str, list[tuple[str, int]]] | None = hub.facets.get(repo_type.value)
+    if cached is not None:
+        return cached
+    counts: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
+    stmt = (
+        select(Repo.card_data)
+        .where(Repo.type == repo_type.value, Repo.visibility == "public")
+        .order_by(Repo.updated_at.desc())
+        .limit(FACET_SCAN)
+    )
+    with hub.db() as session:
+        for raw in session.scalars(stmt):
+            card = json.loads(raw or "{}")
+            for name, key in FACET_FIELDS.items():
+                values = card.get(key)
+                for value in values if isinstance(values, list) else [values]:
+                    if isinstance(value, str) and value:
+                        counts[name][value] = counts[name].get(value, 0) + 1
+    found = {name: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top] for name, c in counts.items()}
+    hub.facets.put(repo_type.value, found)
+    return found
+
+
 def visible_clause(actor: Actor) -> ColumnElement[bool] | None:
     """SQL for the repositories `actor` may read, the same set can(actor, READ, ...) allows; None: all."""
     if actor.is_admin and actor.scope != "fine":

@@ -91,6 +91,7 @@ async def listing(request: Request, kind: str) -> Response:
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
+        suggestions = repos.facets(hub, _KINDS[kind])
         total = repos.count_repos(hub, actor, query)
         found = repos.list_repos(hub, actor, query)
         pages = max(1, math.ceil(total / PAGE_SIZE))
@@ -103,6 +104,7 @@ async def listing(request: Request, kind: str) -> Response:
             request,
             "list.html",
             kind=kind,
+            facets=suggestions,
             title=kind.capitalize(),
             q=q,
             sorts=_SORTS,
