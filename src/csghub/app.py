@@ -36,6 +36,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             yield
             return
         acceptor = await start_ssh_server(hub, http_port)
+        _app.state.ssh_port = acceptor.get_port()  # the real one, also when the setting asked for any free port
         print(f"CSGHub SSH listening on port {acceptor.get_port()}", file=sys.stderr, flush=True)
         try:
             yield

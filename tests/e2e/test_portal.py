@@ -182,7 +182,16 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.click(".snippet:has-text('Clone with HTTPS') button.copy")
     command = page.evaluate("navigator.clipboard.readText()")
     assert command == f"git clone {live.url}/{name}/demo"
+    ssh_clone = page.locator(".snippet:has-text('Clone with SSH') code").inner_text()
+    assert ssh_clone == f"git clone ssh://git@127.0.0.1:{live.ssh_port}/{name}/demo.git"
+    # ...and it works with the key added on the settings page.
     env = client_env(tmp_path / "home")
+    env["GIT_SSH_COMMAND"] = (
+        f"ssh -i {tmp_path / 'key'} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
+        "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+    )
+    git(*ssh_clone.split()[1:], str(tmp_path / "over-ssh"), cwd=tmp_path, env=env)
+    assert (tmp_path / "over-ssh" / "src" / "train.py").read_bytes() == TRAIN_PY
     git(*command.split()[1:], str(tmp_path / "clone"), cwd=tmp_path, env=env)
     assert (tmp_path / "clone" / "src" / "train.py").read_bytes() == TRAIN_PY
 

@@ -182,8 +182,8 @@ def _snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[st
     host = url.split("://", 1)[-1].split("/")[0].split(":")[0]
     kind = repo.type.value
     snippets = [("Clone with HTTPS", f"git clone {url}/{prefix}{repo.full_name}")]
-    if hub.settings.ssh_port >= 0:
-        port = hub.settings.ssh_port or 2222
+    port = getattr(request.app.state, "ssh_port", None)
+    if port:
         snippets.append(("Clone with SSH", f"git clone ssh://git@{host}:{port}/{prefix}{repo.full_name}.git"))
     snippets.append(
         (
