@@ -275,3 +275,19 @@ def test_forms_without_the_csrf_token_are_refused(live: LiveHub) -> None:
         token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         ok = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token})
         assert ok.status_code == 303 and "csghub_session" in ok.cookies
+
+
+def test_pages_fit_a_phone_screen(browser: Browser, live: LiveHub) -> None:
+    from tests.support.clients import create_repo
+
+    owner, token = live.user()
+    create_repo(live.url, token, f"{owner}/on-a-phone")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    for path in ("/", "/models", f"/{owner}/on-a-phone", f"/{owner}/on-a-phone/tree/main", "/login"):
+        page.goto(f"{live.url}{path}")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
+    page.goto(f"{live.url}/{owner}/on-a-phone")
+    _shot(page, "model-page-phone")
+    context.close()
