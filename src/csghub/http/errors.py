@@ -68,9 +68,11 @@ def install(app: FastAPI, *, html_error: HtmlError | None = None) -> None:
         return error_response(400, "InvalidArgument", f"Invalid request: {problems}", csg_envelope=_is_csg(request))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         # A process boundary: log the whole story, tell the client only that it was our fault.
         log.exception("%s %s failed unexpectedly", request.method, request.url.path)
+        if html_error is not None and _wants_html(request) and not request.url.path.startswith("/api/"):
+            return html_error(request, None, 500)
         return error_response(500, "InternalError", "Internal server error", csg_envelope=_is_csg(request))
 
     @app.exception_handler(StarletteHTTPException)
