@@ -28,8 +28,10 @@ class ProfileView:
     members: list[MemberView]
     # Repositories of each type the viewer may see.
     counts: dict[RepoType, int]
-    # The viewer administers this namespace (their own account, or an org they are admin of).
+    # The viewer administers this namespace (an org admin, a site admin; for users, themselves).
     can_manage: bool
+    # The viewer is this user (their own profile offers their settings and a new organization).
+    is_self: bool = False
 
 
 def get_profile(hub: Hub, viewer: Actor, name: str) -> ProfileView:
@@ -39,7 +41,8 @@ def get_profile(hub: Hub, viewer: Actor, name: str) -> ProfileView:
     user = accounts.find_user_view(hub, name)
     if user is not None:
         joined = sorted(accounts.list_user_orgs(hub, user.id), key=lambda pair: pair[0].lower())
-        return ProfileView("user", user.name, user.full_name, user.created_at, joined, [], counts, manage)
+        is_self = viewer.user_id == user.id
+        return ProfileView("user", user.name, user.full_name, user.created_at, joined, [], counts, manage, is_self)
     try:
         org = orgs.get_org(hub, name)
     except NotFound:

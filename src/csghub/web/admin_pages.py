@@ -60,7 +60,7 @@ async def status_page(request: Request) -> Response:
 
 
 def _users_context(request: Request, hub: Hub, actor: Actor) -> dict[str, Any]:
-    search, page = request.query_params.get("search", "").strip(), _page_number(request)
+    search, page = request.query_params.get("q", "").strip(), _page_number(request)
     # One more than a page tells whether there is a next one.
     found = accounts.list_users(hub, actor, search=search, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return {
@@ -68,7 +68,7 @@ def _users_context(request: Request, hub: Hub, actor: Actor) -> dict[str, Any]:
         "search": search,
         "users": found[:PAGE_SIZE],
         "back": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-        **_pager("/admin/users", {"search": search}, page, len(found) > PAGE_SIZE),
+        **_pager("/admin/users", {"q": search}, page, len(found) > PAGE_SIZE),
     }
 
 
@@ -119,11 +119,11 @@ async def change_user(request: Request, name: str, change: str) -> Response:
 
 @router.get("/admin/orgs", response_class=HTMLResponse)
 async def orgs_page(request: Request) -> Response:
-    search, page = request.query_params.get("search", "").strip(), _page_number(request)
+    search, page = request.query_params.get("q", "").strip(), _page_number(request)
 
     def load(hub: Hub, actor: Actor) -> dict[str, Any]:
         found = orgs.list_orgs(hub, actor, search=search, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-        pager = _pager("/admin/orgs", {"search": search}, page, len(found) > PAGE_SIZE)
+        pager = _pager("/admin/orgs", {"q": search}, page, len(found) > PAGE_SIZE)
         return {"tab": "orgs", "search": search, "orgs": found[:PAGE_SIZE], **pager}
 
     return await _admin_page(request, "admin_orgs.html", load)
@@ -132,7 +132,7 @@ async def orgs_page(request: Request) -> Response:
 @router.get("/admin/repos", response_class=HTMLResponse)
 async def repos_page(request: Request) -> Response:
     params = request.query_params
-    search, page, kind = params.get("search", "").strip(), _page_number(request), params.get("type", "model")
+    search, page, kind = params.get("q", "").strip(), _page_number(request), params.get("type", "model")
     repo_type = _TYPES.get(kind, RepoType.MODEL)
 
     def load(hub: Hub, actor: Actor) -> dict[str, Any]:
@@ -140,7 +140,7 @@ async def repos_page(request: Request) -> Response:
             repo_type=repo_type, search=search, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, sort="name"
         )
         found, total = admin_stats.list_all_repos(hub, actor, query)
-        keep = {"type": repo_type.value, "search": search}
+        keep = {"type": repo_type.value, "q": search}
         pager = _pager("/admin/repos", keep, page, page * PAGE_SIZE < total)
         return {"tab": "repos", "search": search, "kind": repo_type.value, "repos": found, "total": total, **pager}
 
