@@ -61,6 +61,13 @@ def record_now(hub: Hub, actor: Actor | None, action: str, **fields: Any) -> Non
         record(session, actor, action, **fields)
 
 
+def list_actions(hub: Hub, actor: Actor) -> list[str]:
+    """The kinds of event the log holds, for a filter (site administrators)."""
+    authorize(actor, Action.MANAGE, SITE)
+    with hub.db() as session:
+        return list(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
 def list_events(
     hub: Hub,
     actor: Actor,

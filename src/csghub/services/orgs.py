@@ -17,7 +17,7 @@ from csghub.db.models import Namespace, OrgInvitation, OrgMember, User
 from csghub.services import audit
 from csghub.services.accounts import claim_namespace, user_by_name
 from csghub.services.context import Hub
-from csghub.services.permissions import Action, Actor, NamespaceResource, authorize, check_role, require_account
+from csghub.services.permissions import SITE, Action, Actor, NamespaceResource, authorize, check_role, require_account
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,22 @@ def create_org(hub: Hub, name: str, *, owner: str, full_name: str = "", actor: A
 def get_org(hub: Hub, name: str) -> OrgView:
     with hub.db() as session:
         return _view(session, _org(session, name))
+
+
+def find_org(hub: Hub, name: str) -> OrgView | None:
+    with hub.db() as session:
+        ns = session.scalar(select(Namespace).where(Namespace.name_key == name.lower(), Namespace.kind == "org"))
+        return _view(session, ns) if ns is not None else None
+
+
+def list_orgs(hub: Hub, actor: Actor, *, search: str = "", limit: int = 100, offset: int = 0) -> list[OrgView]:
+    """Every organization, by name (site administrators)."""
+    authorize(actor, Action.MANAGE, SITE)
+    stmt = select(Namespace).where(Namespace.kind == "org").order_by(Namespace.name_key)
+    if search:
+        stmt = stmt.where(Namespace.name_key.like(f"%{search.lower()}%"))
+    with hub.db() as session:
+        return [_view(session, ns) for ns in session.scalars(stmt.limit(max(1, min(limit, 1000))).offset(offset))]
 
 
 def update_org(hub: Hub, actor: Actor, name: str, *, full_name: str | None = None) -> OrgView:

@@ -11,11 +11,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, PermissionDenied
+from csghub.core.errors import HubError, InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType
 from csghub.core.signing import make_token, read_token
 from csghub.http.deps import get_actor, get_hub
-from csghub.services import accounts, repos, ssh_keys, tokens
+from csghub.services import accounts, orgs, repos, ssh_keys, tokens
 from csghub.services.permissions import Actor
 from csghub.web.render import page_actor, render, render_error, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
@@ -97,7 +97,12 @@ async def create_repo(request: Request) -> Response:
 
 
 def _settings_context(hub: Any, actor: Actor) -> dict[str, Any]:
-    return {"tokens": tokens.list_tokens(hub, actor), "keys": ssh_keys.list_keys(hub, actor)}
+    return {
+        "tokens": tokens.list_tokens(hub, actor),
+        "keys": ssh_keys.list_keys(hub, actor),
+        "invitations": orgs.list_my_invitations(hub, actor),
+        "my_orgs": sorted(accounts.list_user_orgs(hub, actor.user_id or 0), key=lambda pair: pair[0].lower()),
+    }
 
 
 FLASH_COOKIE = "csghub_flash"
@@ -203,5 +208,25 @@ async def change_password(request: Request) -> Response:
             hub, actor, old_password=fields.get("old_password", ""), new_password=fields.get("new_password", "")
         )
         return "Password changed"
+
+    return await _settings_action(request, action)
+
+
+@router.post("/settings/invitations/{invitation_id}/{answer}", response_class=HTMLResponse)
+async def answer_invitation(request: Request, invitation_id: int, answer: str) -> Response:
+    def action(hub: Any, actor: Actor, _fields: dict[str, str]) -> str:
+        if answer not in ("accept", "decline"):
+            raise InvalidArgument("Answer an invitation with accept or decline")
+        orgs.answer_invitation(hub, actor, invitation_id, accept=answer == "accept")
+        return "Invitation accepted" if answer == "accept" else "Invitation declined"
+
+    return await _settings_action(request, action)
+
+
+@router.post("/settings/orgs/{org}/leave", response_class=HTMLResponse)
+async def leave_org(request: Request, org: str) -> Response:
+    def action(hub: Any, actor: Actor, _fields: dict[str, str]) -> str:
+        orgs.remove_member(hub, actor, org, actor.name)
+        return "You left the organization"
 
     return await _settings_action(request, action)

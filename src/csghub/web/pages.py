@@ -13,13 +13,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, InvalidArgument, NotFound
+from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import base_url, get_hub
 from csghub.services import files, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.web.markdown import highlight_file, render_card, render_markdown
+from csghub.web.profile_pages import profile_page
 from csghub.web.render import human_size, page_actor, render, render_error, repo_path
 
 router = APIRouter(include_in_schema=False)
@@ -68,7 +69,7 @@ async def home(request: Request) -> Response:
 @router.get("/{kind}", response_class=HTMLResponse)
 async def listing(request: Request, kind: str) -> Response:
     if kind not in _KINDS:
-        return await _profile(request, kind)
+        return await profile_page(request, kind)
     hub = get_hub(request)
     params = request.query_params
     q = {key: params.get(key, "").strip() for key in ("search", "task", "library", "license", "language", "author")}
@@ -117,34 +118,6 @@ async def listing(request: Request, kind: str) -> Response:
         )
 
     return await _page(request, work)
-
-
-async def _profile(request: Request, name: str) -> Response:
-    """/{user or org}: their public repositories (a fuller profile page comes with accounts pages)."""
-    hub = get_hub(request)
-
-    def work() -> Response:
-        actor: Actor = request.state.actor
-        query = repos.RepoQuery(repo_type=RepoType.MODEL, author=name, limit=100)
-        models = repos.list_repos(hub, actor, query)
-        datasets = repos.list_repos(hub, actor, repos.RepoQuery(repo_type=RepoType.DATASET, author=name, limit=100))
-        if not models and not datasets and not _namespace_exists(hub, name):
-            raise NotFound(f"'{name}' does not exist")
-        return render(request, "home.html", sections=[("Models", "models", models), ("Datasets", "datasets", datasets)])
-
-    return await _page(request, work)
-
-
-def _namespace_exists(hub: Hub, name: str) -> bool:
-    from csghub.services import accounts, orgs
-
-    if accounts.find_user_view(hub, name) is not None:
-        return True
-    try:
-        orgs.get_org(hub, name)
-    except NotFound:
-        return False
-    return True
 
 
 def _repo_base(repo: repos.RepoView) -> str:
@@ -315,6 +288,11 @@ def _commits_page(request: Request, repo_type: RepoType, ns: str, name: str, rev
     _repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
     commits, _total = files.history(snapshot, limit=100)
     return render(request, "commits.html", tab="commits", commits=commits, **context)
+
+
+async def model_page(request: Request, ns: str, name: str) -> Response:
+    """A model's card, for routes of the same shape that give way to it (/{org}/settings)."""
+    return await _page(request, lambda: _repo_page(request, RepoType.MODEL, ns, name))
 
 
 def _repo_routes(prefix: str, repo_type: RepoType) -> None:

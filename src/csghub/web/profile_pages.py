@@ -1,0 +1,53 @@
+"""Profiles at /{name}: a user (their organizations) or an organization (its members and roles), with
+tabs of the models, datasets, spaces and codes the viewer may see. Unknown names are the 404 page."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from csghub.core.errors import HubError
+from csghub.core.names import RepoType
+from csghub.http.deps import get_hub
+from csghub.services import profiles
+from csghub.web.render import page_actor, render, render_error
+
+PAGE_SIZE = 30
+TABS = {t.plural: t for t in profiles.REPO_TYPES}
+
+
+async def profile_page(request: Request, name: str) -> Response:
+    hub = get_hub(request)
+    actor = await page_actor(request)
+    params = request.query_params
+    page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
+
+    def work() -> Response:
+        profile = profiles.get_profile(hub, actor, name)
+        # Without a choice, open the first tab that has something in it.
+        chosen = TABS.get(params.get("type", ""))
+        if chosen is None:
+            chosen = next((t for t in profiles.REPO_TYPES if profile.counts[t]), RepoType.MODEL)
+        found = profiles.list_profile_repos(
+            hub, actor, profile.name, chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        pages = max(1, math.ceil(profile.counts[chosen] / PAGE_SIZE))
+        base = f"/{profile.name}?type={chosen.plural}"
+        return render(
+            request,
+            "profile.html",
+            profile=profile,
+            tabs=[(t.plural, t, profile.counts[t]) for t in profiles.REPO_TYPES],
+            chosen=chosen,
+            repos=found,
+            prev_url=f"{base}&page={page - 1}" if page > 1 else None,
+            next_url=f"{base}&page={page + 1}" if page < pages else None,
+        )
+
+    try:
+        return await run_in_threadpool(work)
+    except HubError as exc:
+        return render_error(request, exc, exc.status)
