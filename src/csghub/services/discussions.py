@@ -191,7 +191,9 @@ def list_discussions(
             by_author = Namespace.name_key == author.lower()
             base = base.join(Namespace, Namespace.id == Discussion.author_id).where(by_author)
         matching = base.subquery()
-        by_status = dict(session.execute(select(matching.c.status, func.count()).group_by(matching.c.status)).all())
+        by_status: dict[str, int] = dict(
+            session.execute(select(matching.c.status, func.count()).group_by(matching.c.status)).all()
+        )
         stmt = base.where(Discussion.status == status) if status else base
         rows = session.scalars(
             stmt.order_by(Discussion.number.desc()).offset(offset).limit(max(1, min(limit, 100)))
