@@ -250,8 +250,11 @@ def remove_item(hub: Hub, actor: Actor, namespace: str, slug: str, repo_type: Re
         )
 
 
-def editable_collections(hub: Hub, actor: Actor, namespaces: list[str]) -> list[CollectionView]:
-    """The collections `actor` may add to, across the given namespaces (the repository page's picker)."""
+def collections_to_add_to(hub: Hub, actor: Actor) -> list[CollectionView]:
+    """The collections `actor` may add repositories to: their own and their organizations' (the picker)."""
+    if actor.is_anonymous:
+        return []
+    namespaces = [actor.name, *sorted(actor.org_roles)]
     out: list[CollectionView] = []
     for namespace in namespaces:
         out += [c for c in list_collections(hub, actor, namespace) if c.can_edit]
