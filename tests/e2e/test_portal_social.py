@@ -80,6 +80,16 @@ def test_like_a_model_and_see_the_count(browser: Browser, live: LiveHub) -> None
     context.close()
 
 
+def test_repositories_named_like_community_paths_still_reach_their_pages(live: LiveHub) -> None:
+    owner, token = live.user("owner")
+    create_repo(live.url, token, f"{owner}/discussions", repo_type="dataset")
+    with httpx.Client(base_url=live.url) as client:
+        page = client.get(f"/datasets/{owner}/discussions")
+        assert page.status_code == 200 and f"{owner}/discussions" in page.text and "Dataset card" in page.text
+        community = client.get(f"/datasets/{owner}/discussions/discussions")
+        assert community.status_code == 200 and "No open discussions yet." in community.text
+
+
 def test_discussion_with_hostile_markdown_a_reply_and_closing(browser: Browser, live: LiveHub) -> None:
     owner, token = live.user("owner", password=PASSWORD)
     author, _ = live.user("author", password=PASSWORD)
