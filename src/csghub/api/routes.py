@@ -5,15 +5,30 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from csghub.api import admin, csg_v1, hf_commits, hf_files, hf_repos, hf_xet, orgs, repo_access, ssh_keys, sso, users
+from csghub.api import (
+    admin,
+    csg_v1,
+    hf_commits,
+    hf_files,
+    hf_repos,
+    hf_xet,
+    orgs,
+    repo_access,
+    social,
+    ssh_keys,
+    sso,
+    users,
+)
 from csghub.api.paths import EncodedSlashMiddleware
 
 
 def mount_api(app: FastAPI) -> None:
     app.add_middleware(EncodedSlashMiddleware)
     # Accounts before the generic /api/v1/{type}s/{ns}/{name} routes they would otherwise fall into.
-    for module in (users, sso, admin, orgs, ssh_keys, repo_access):
+    for module in (users, sso, admin, orgs, ssh_keys, repo_access, social):
         app.include_router(module.router)
+    # huggingface_hub clients pointed at /hf find likes and discussions there too.
+    app.include_router(social.router, prefix="/hf")
     app.include_router(csg_v1.router)
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".

@@ -65,6 +65,7 @@ RESERVED_NAMESPACES = frozenset(
         "users",
         "orgs",
         "search",
+        "collections",
     }
 )
 

@@ -228,6 +228,53 @@ _ZH: dict[str, str] = {
     "Older": "更早",
 }
 
+# Likes, collections and discussions.
+_ZH.update(
+    {
+        "Like": "点赞",
+        "Liked": "已点赞",
+        "Sign in to like": "登录后点赞",
+        "Community": "社区",
+        "Open": "进行中",
+        "Closed": "已关闭",
+        "New discussion": "新建讨论",
+        "No open discussions yet.": "还没有进行中的讨论。",
+        "No closed discussions.": "没有已关闭的讨论。",
+        "deleted user": "已删除的用户",
+        "Title": "标题",
+        "Description": "描述",
+        "Markdown is supported.": "支持 Markdown。",
+        "Open discussion": "发起讨论",
+        "All discussions": "全部讨论",
+        "closed this discussion": "关闭了此讨论",
+        "reopened this discussion": "重新打开了此讨论",
+        "Sign in to comment": "登录后评论",
+        "Comment": "评论",
+        "Close discussion": "关闭讨论",
+        "Reopen discussion": "重新打开讨论",
+        "Collections": "收藏集",
+        "Collection": "收藏集",
+        "New collection": "新建收藏集",
+        "Create collection": "创建收藏集",
+        "My collections": "我的收藏集",
+        "No collections yet.": "还没有收藏集。",
+        "Anyone can see it; each repository in it stays visible only to those who may read it.": (
+            "任何人都可以查看；其中的每个仓库仍只对有权访问的人可见。"
+        ),
+        "Only you or the members of the organization.": "仅您或该组织的成员可见。",
+        "repositories": "个仓库",
+        "This collection is empty. Add repositories from their pages.": "此收藏集为空。可在仓库页面将其加入。",
+        "Edit collection": "编辑收藏集",
+        "Save": "保存",
+        "Delete this collection?": "删除此收藏集？",
+        "Delete collection": "删除收藏集",
+        "Add to collection": "加入收藏集",
+        "Note (optional)": "备注（可选）",
+        "Add": "添加",
+        "Sign in first": "请先登录",
+    }
+)
+
 
 def choose_language(cookie: str | None, accept_language: str) -> str:
     if cookie in LANGUAGES:

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import base_url, get_hub
-from csghub.services import files, refs, repos
+from csghub.services import collections, files, likes, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.web.markdown import highlight_file, render_card, render_markdown
@@ -194,6 +194,7 @@ def _repo_context(
         "base": _repo_base(repo),
         "resolve": _resolve_base(repo),
         "revision": revision or repo.default_branch,
+        "liked": likes.has_liked(hub, actor, repo),
     }
     return repo, snapshot, context
 
@@ -215,6 +216,7 @@ def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Res
         card_html=card_html,
         facts=_facts(repo, size),
         snippets=_snippets(request, hub, repo),
+        collections_to_add=collections.collections_to_add_to(hub, actor),
         **context,
     )
 

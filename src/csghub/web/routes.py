@@ -9,7 +9,16 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from csghub.web import account_pages, admin_pages, auth_pages, edit_pages, org_pages, pages
+from csghub.web import (
+    account_pages,
+    admin_pages,
+    auth_pages,
+    collection_pages,
+    community_pages,
+    edit_pages,
+    org_pages,
+    pages,
+)
 from csghub.web.markdown import pygments_css
 
 STATIC = Path(__file__).parent / "static"
@@ -25,8 +34,11 @@ def mount_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(auth_pages.router)
     app.include_router(account_pages.router)
-    # Fixed prefixes (/admin, /organizations) before the pages shaped like /{ns}/{name}/...
+    # Fixed prefixes (/admin, /organizations, /collections) before the pages shaped like /{ns}/{name}/...
     app.include_router(admin_pages.router)
     app.include_router(org_pages.router)
+    app.include_router(collection_pages.router)
     app.include_router(edit_pages.router)
     app.include_router(pages.router)
+    # After pages: `/{ns}/{name}/discussions` is shaped like a dataset page, `/datasets/{ns}/{name}`.
+    app.include_router(community_pages.router)

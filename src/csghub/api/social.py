@@ -1,0 +1,185 @@
+"""Likes and discussions on Hugging Face's paths, in the JSON shapes huggingface_hub reads: unlike,
+list_liked_repos, get_repo_discussions, create_discussion, get_discussion_details, comment_discussion
+and change_discussion_status work unchanged against the hub."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from csghub.api.pagination import next_link, parse_cursor
+from csghub.api.serialize import iso
+from csghub.core.errors import InvalidArgument
+from csghub.core.names import RepoId, RepoType
+from csghub.http.bodies import bool_field, read_json_object, text_field
+from csghub.http.deps import get_actor, get_hub
+from csghub.services import discussions, likes
+from csghub.services.permissions import Actor
+
+router = APIRouter()
+REPO = "/api/{type_plural}/{namespace}/{name}"
+PAGE = 50
+
+
+def _ids(type_plural: str, namespace: str, name: str) -> tuple[RepoType, RepoId]:
+    return RepoType.parse(type_plural), RepoId.of(namespace, name)
+
+
+def _author(name: str) -> dict[str, Any]:
+    # huggingface_hub shows "deleted" when the author is missing.
+    return {"author": {"name": name, "type": "user"}} if name else {}
+
+
+def event_json(event: discussions.EventView) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": str(event.id), "type": event.kind, "createdAt": iso(event.created_at)}
+    out.update(_author(event.author))
+    if event.kind == "status-change":
+        out["data"] = {"status": event.body}
+        return out
+    latest = {
+        "raw": event.body,
+        # The portal renders markdown; API clients get the text escaped, which is always safe to show.
+        "html": f"<p>{html.escape(event.body)}</p>",
+        "updatedAt": iso(event.edited_at or event.created_at),
+        **_author(event.author),
+    }
+    out["data"] = {
+        "edited": event.edited_at is not None,
+        "hidden": False,
+        "numEdits": 0,
+        "editors": [event.author] if event.author else [],
+        "latest": latest,
+        "history": [latest],
+    }
+    return out
+
+
+def discussion_json(d: discussions.DiscussionView) -> dict[str, Any]:
+    return {
+        "num": d.number,
+        "title": d.title,
+        "status": d.status,
+        "createdAt": iso(d.created_at),
+        **_author(d.author),
+        "repo": {"name": d.repo.full_name, "type": d.repo.type.value},
+        "isPullRequest": False,
+        "numComments": d.comments,
+        "pinned": False,
+        "topReactions": [],
+    }
+
+
+@router.post(REPO + "/like")
+@router.delete(REPO + "/like")
+async def like(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    """POST likes, DELETE unlikes; both are idempotent and answer the new count."""
+    liked = request.method == "POST"
+    repo_type, repo_id = _ids(type_plural, namespace, name)
+    count = await run_in_threadpool(likes.set_like, get_hub(request), actor, repo_type, repo_id, liked)
+    return JSONResponse({"likes": count})
+
+
+@router.get("/api/users/{user}/likes")
+async def liked_repos(request: Request, user: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    offset = parse_cursor(request.query_params.get("cursor"))
+    found = await run_in_threadpool(
+        lambda: likes.list_liked(get_hub(request), actor, user, limit=PAGE * 20, offset=offset)
+    )
+    data = [
+        {
+            "createdAt": iso(item.liked_at),
+            "repo": {"name": item.repo.full_name, "type": item.repo.type.value},
+        }
+        for item in found
+    ]
+    headers = next_link(request, offset + len(found)) if len(found) == PAGE * 20 else {}
+    return JSONResponse(data, headers=headers)
+
+
+@router.get(REPO + "/discussions")
+async def list_discussions(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    params = request.query_params
+    page = int(params["p"]) if params.get("p", "").isdigit() else 0
+    status = params.get("status", "")
+    status = "" if status == "all" else status
+    repo_type, repo_id = _ids(type_plural, namespace, name)
+    found = await run_in_threadpool(
+        lambda: discussions.list_discussions(
+            get_hub(request),
+            actor,
+            repo_type,
+            repo_id,
+            status=status,
+            author=params.get("author", ""),
+            limit=PAGE,
+            offset=page * PAGE,
+        )
+    )
+    # There are no pull requests here: asking for them finds none.
+    items = [] if params.get("type") == "pull_request" else found.items
+    return JSONResponse(
+        {
+            "discussions": [discussion_json(d) for d in items],
+            "count": 0 if params.get("type") == "pull_request" else found.total,
+            "start": page * PAGE,
+            "numClosedDiscussions": found.closed,
+        }
+    )
+
+
+@router.post(REPO + "/discussions")
+async def create_discussion(
+    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    body = await read_json_object(request)
+    if bool_field(body, "pullRequest"):
+        raise InvalidArgument("Pull requests are not supported on this hub; open a discussion, or push a branch")
+    title, description = text_field(body, "title", required=True), text_field(body, "description", required=True)
+    repo_type, repo_id = _ids(type_plural, namespace, name)
+    created = await run_in_threadpool(
+        discussions.open_discussion, get_hub(request), actor, repo_type, repo_id, title, description
+    )
+    return JSONResponse(discussion_json(created))
+
+
+@router.get(REPO + "/discussions/{number}")
+async def discussion_details(
+    request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    found = await run_in_threadpool(
+        discussions.get_discussion, get_hub(request), actor, *_ids(type_plural, namespace, name), number
+    )
+    return JSONResponse({**discussion_json(found), "events": [event_json(e) for e in found.events]})
+
+
+@router.post(REPO + "/discussions/{number}/comment")
+async def comment(
+    request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    text = text_field(await read_json_object(request), "comment", required=True)
+    event = await run_in_threadpool(
+        discussions.add_comment, get_hub(request), actor, *_ids(type_plural, namespace, name), number, text
+    )
+    return JSONResponse({"newMessage": event_json(event)})
+
+
+@router.post(REPO + "/discussions/{number}/status")
+@router.patch(REPO + "/discussions/{number}/status")
+async def change_status(
+    request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    body = await read_json_object(request)
+    status, note = text_field(body, "status", required=True), text_field(body, "comment")
+    repo_type, repo_id = _ids(type_plural, namespace, name)
+    event = await run_in_threadpool(
+        lambda: discussions.set_status(get_hub(request), actor, repo_type, repo_id, number, status, comment=note)
+    )
+    return JSONResponse({"newStatus": event_json(event)})

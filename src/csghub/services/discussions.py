@@ -1,0 +1,260 @@
+"""Discussions: conversations on a repository, numbered per repository, with markdown comments.
+
+Owns the `discussions` and `discussion_comments` tables. Whoever may read a repository and is signed
+in may open a discussion and comment; its author or anyone who may write to the repository closes and
+reopens it. The opening text is the first comment, as on the Hugging Face Hub; status changes are kept
+as events next to the comments so the history reads in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from csghub.core.errors import Conflict, InvalidArgument, NotFound
+from csghub.core.names import RepoId, RepoType
+from csghub.db.models import Discussion, DiscussionComment, Namespace, utcnow
+from csghub.services import audit
+from csghub.services.context import Hub
+from csghub.services.permissions import Action, Actor, authorize, can, require_account
+from csghub.services.repos import RepoView, get_repo
+
+STATUSES = ("open", "closed")
+MAX_TITLE = 200
+MAX_BODY = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    id: int
+    kind: str  # "comment" | "status-change"
+    author: str  # "" once the account is gone
+    body: str
+    created_at: datetime
+    edited_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiscussionView:
+    repo: RepoView
+    number: int
+    title: str
+    status: str
+    author: str
+    created_at: datetime
+    updated_at: datetime
+    comments: int
+    events: tuple[EventView, ...] = ()
+    # Whether the viewer may close or reopen it.
+    can_moderate: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DiscussionPage:
+    items: list[DiscussionView]
+    total: int  # matching the filter
+    open: int
+    closed: int
+
+
+def _check_body(body: str, what: str = "comment") -> str:
+    if not body.strip():
+        raise InvalidArgument(f"The {what} is empty")
+    if len(body) > MAX_BODY:
+        raise InvalidArgument(f"The {what} is longer than {MAX_BODY} characters")
+    return body
+
+
+def _author_names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
+    wanted = [i for i in ids if i is not None]
+    rows = session.execute(select(Namespace.id, Namespace.name).where(Namespace.id.in_(wanted))).all() if wanted else []
+    return dict(rows)
+
+
+def _may_moderate(actor: Actor, repo: RepoView, row: Discussion) -> bool:
+    # The author's own discussion, or anyone with write access to the repository.
+    mine = actor.user_id is not None and actor.user_id == row.author_id and actor.scope == "write"
+    return mine or can(actor, Action.WRITE, repo.resource)
+
+
+def _row(session: Session, repo: RepoView, number: int) -> Discussion:
+    row = session.scalar(select(Discussion).where(Discussion.repo_id == repo.id, Discussion.number == number))
+    if row is None:
+        raise NotFound(f"Discussion #{number} does not exist in {repo.full_name}")
+    return row
+
+
+def _counts(session: Session, discussion_ids: list[int]) -> dict[int, int]:
+    if not discussion_ids:
+        return {}
+    stmt = (
+        select(DiscussionComment.discussion_id, func.count())
+        .where(DiscussionComment.discussion_id.in_(discussion_ids), DiscussionComment.kind == "comment")
+        .group_by(DiscussionComment.discussion_id)
+    )
+    return {d: n for d, n in session.execute(stmt).all()}
+
+
+def _view(
+    actor: Actor,
+    repo: RepoView,
+    row: Discussion,
+    names: dict[int | None, str],
+    comments: int,
+    events: tuple[EventView, ...] = (),
+) -> DiscussionView:
+    return DiscussionView(
+        repo=repo,
+        number=row.number,
+        title=row.title,
+        status=row.status,
+        author=names.get(row.author_id, ""),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        comments=comments,
+        events=events,
+        can_moderate=_may_moderate(actor, repo, row),
+    )
+
+
+def open_discussion(
+    hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, title: str, description: str
+) -> DiscussionView:
+    repo = get_repo(hub, actor, repo_type, repo_id)
+    require_account(actor, "open discussions")
+    title = title.strip()
+    if not title or len(title) > MAX_TITLE:
+        raise InvalidArgument(f"A discussion title must have 1 to {MAX_TITLE} characters")
+    _check_body(description, "description")
+    for _attempt in range(5):
+        try:
+            with hub.db() as session:
+                last = session.scalar(select(func.max(Discussion.number)).where(Discussion.repo_id == repo.id))
+                row = Discussion(repo_id=repo.id, number=(last or 0) + 1, title=title, author_id=actor.user_id)
+                session.add(row)
+                session.flush()
+                session.add(DiscussionComment(discussion_id=row.id, author_id=actor.user_id, body=description))
+                audit.record(
+                    session,
+                    actor,
+                    "discussion.create",
+                    namespace=repo.namespace,
+                    target=f"{repo_type.value}:{repo.full_name}#{row.number}",
+                    detail={"title": title},
+                )
+                session.flush()
+                return _view(actor, repo, row, {actor.user_id: actor.name}, 1)
+        except IntegrityError:
+            continue  # another request took the same number at the same moment; take the next
+    raise Conflict("Too many discussions opened at once; try again")
+
+
+def get_discussion(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, number: int) -> DiscussionView:
+    """The discussion with its comments and status changes, oldest first."""
+    repo = get_repo(hub, actor, repo_type, repo_id)
+    with hub.db() as session:
+        row = _row(session, repo, number)
+        rows = session.scalars(
+            select(DiscussionComment)
+            .where(DiscussionComment.discussion_id == row.id)
+            .order_by(DiscussionComment.created_at, DiscussionComment.id)
+        ).all()
+        names = _author_names(session, {row.author_id, *(c.author_id for c in rows)})
+        events = tuple(
+            EventView(c.id, c.kind, names.get(c.author_id, ""), c.body, c.created_at, c.edited_at) for c in rows
+        )
+        return _view(actor, repo, row, names, sum(1 for e in events if e.kind == "comment"), events)
+
+
+def list_discussions(
+    hub: Hub,
+    actor: Actor,
+    repo_type: RepoType,
+    repo_id: RepoId,
+    *,
+    status: str = "",
+    author: str = "",
+    limit: int = 50,
+    offset: int = 0,
+) -> DiscussionPage:
+    """Newest first; `status` "open"/"closed" and `author` narrow the list."""
+    repo = get_repo(hub, actor, repo_type, repo_id)
+    if status and status not in STATUSES:
+        raise InvalidArgument(f"Invalid status '{status}': expected open or closed")
+    with hub.db() as session:
+        base = select(Discussion).where(Discussion.repo_id == repo.id)
+        if author:
+            by_author = Namespace.name_key == author.lower()
+            base = base.join(Namespace, Namespace.id == Discussion.author_id).where(by_author)
+        matching = base.subquery()
+        by_status: dict[str, int] = dict(
+            session.execute(select(matching.c.status, func.count()).group_by(matching.c.status)).all()
+        )
+        stmt = base.where(Discussion.status == status) if status else base
+        rows = session.scalars(
+            stmt.order_by(Discussion.number.desc()).offset(offset).limit(max(1, min(limit, 100)))
+        ).all()
+        names = _author_names(session, {r.author_id for r in rows})
+        counts = _counts(session, [r.id for r in rows])
+        items = [_view(actor, repo, r, names, counts.get(r.id, 0)) for r in rows]
+    opened, closed = by_status.get("open", 0), by_status.get("closed", 0)
+    return DiscussionPage(items, by_status.get(status, 0) if status else opened + closed, opened, closed)
+
+
+def add_comment(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, number: int, body: str) -> EventView:
+    repo = get_repo(hub, actor, repo_type, repo_id)
+    require_account(actor, "comment")
+    _check_body(body)
+    with hub.db() as session:
+        row = _row(session, repo, number)
+        comment = DiscussionComment(discussion_id=row.id, author_id=actor.user_id, body=body)
+        session.add(comment)
+        row.updated_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "discussion.comment",
+            namespace=repo.namespace,
+            target=f"{repo_type.value}:{repo.full_name}#{number}",
+        )
+        session.flush()
+        return EventView(comment.id, "comment", actor.name, body, comment.created_at, None)
+
+
+def set_status(
+    hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, number: int, status: str, *, comment: str = ""
+) -> EventView:
+    """Close or reopen; an optional comment goes in first. Returns the status-change event."""
+    repo = get_repo(hub, actor, repo_type, repo_id)
+    require_account(actor, "change a discussion's status")
+    if status not in STATUSES:
+        raise InvalidArgument(f"Invalid status '{status}': expected open or closed")
+    if comment.strip():
+        _check_body(comment)
+    with hub.db() as session:
+        row = _row(session, repo, number)
+        if not _may_moderate(actor, repo, row):
+            # Reuse authorize() for the message: it names what is missing (write access, a write token).
+            authorize(actor, Action.WRITE, repo.resource)
+        if row.status == status:
+            raise InvalidArgument(f"Discussion #{number} is already {status}")
+        if comment.strip():
+            session.add(DiscussionComment(discussion_id=row.id, author_id=actor.user_id, body=comment.strip()))
+        event = DiscussionComment(discussion_id=row.id, author_id=actor.user_id, kind="status-change", body=status)
+        session.add(event)
+        row.status = status
+        row.updated_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "discussion.status",
+            namespace=repo.namespace,
+            target=f"{repo_type.value}:{repo.full_name}#{number}",
+            detail={"status": status},
+        )
+        session.flush()
+        return EventView(event.id, "status-change", actor.name, status, event.created_at, None)

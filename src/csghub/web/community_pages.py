@@ -1,0 +1,217 @@
+"""A repository's social side in the portal: the like button and the Community tab (discussions with
+markdown comments, close and reopen). Forms post, pass their CSRF check, call one service, and
+redirect; a failed form shows its page again with the message.
+
+Mounted after pages.py: `/{ns}/{name}/discussions` has the shape of a dataset's page
+(`/datasets/{ns}/{name}`), and a dataset named "discussions" must still reach its page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from csghub.core.errors import HubError, PermissionDenied
+from csghub.core.names import RepoId, RepoType
+from csghub.http.deps import get_actor, get_hub
+from csghub.services import discussions, likes, repos
+from csghub.services.context import Hub
+from csghub.services.permissions import Actor
+from csghub.web.markdown import render_markdown
+from csghub.web.render import page_actor, render, render_error, repo_path
+from csghub.web.security import CSRF_FIELD, check_form_csrf
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 30
+
+
+async def posted_form(request: Request) -> tuple[dict[str, str], Actor]:
+    """The posted form and its signed-in sender, once the form's CSRF token checks out."""
+    form = await request.form()
+    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    check_form_csrf(request, fields.get(CSRF_FIELD, ""))
+    actor = await get_actor(request)
+    if actor.is_anonymous:
+        raise PermissionDenied("Sign in first")
+    return fields, actor
+
+
+def header_context(hub: Hub, actor: Actor, repo: repos.RepoView, tab: str) -> dict[str, Any]:
+    """What _repo_header.html needs on the Community pages."""
+    return {
+        "repo": repo,
+        "base": repo_path(repo.type, repo.full_name),
+        "revision": repo.default_branch,
+        "tab": tab,
+        "liked": likes.has_liked(hub, actor, repo),
+    }
+
+
+def _back(fields: dict[str, str], fallback: str) -> str:
+    # Only our own paths: a form must not become an open redirect.
+    target = fields.get("next", "")
+    return target if target.startswith("/") and not target.startswith("//") else fallback
+
+
+async def _guarded(request: Request, work: Any) -> Response:
+    """Run a page's work in a thread; failures become the error page with their status."""
+    await page_actor(request)
+    try:
+        return await run_in_threadpool(work)
+    except HubError as exc:
+        return render_error(request, exc, exc.status)
+
+
+def _list_page(request: Request, repo_type: RepoType, repo_id: RepoId) -> Response:
+    hub, actor = get_hub(request), request.state.actor
+    params = request.query_params
+    status = params.get("status", "open")
+    status = status if status in discussions.STATUSES else "open"
+    page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
+    repo = repos.get_repo(hub, actor, repo_type, repo_id)
+    found = discussions.list_discussions(
+        hub, actor, repo_type, repo_id, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    )
+    return render(
+        request,
+        "community.html",
+        found=found,
+        shown=status,
+        page=page,
+        more=found.total > page * PAGE_SIZE,
+        **header_context(hub, actor, repo, "community"),
+    )
+
+
+def _discussion_page(
+    request: Request, repo_type: RepoType, repo_id: RepoId, number: int, *, error: str = "", status: int = 200
+) -> Response:
+    hub, actor = get_hub(request), request.state.actor
+    found = discussions.get_discussion(hub, actor, repo_type, repo_id, number)
+    events = [(e, render_markdown(e.body) if e.kind == "comment" else "") for e in found.events]
+    return render(
+        request,
+        "discussion.html",
+        status=status,
+        discussion=found,
+        events=events,
+        error=error,
+        **header_context(hub, actor, found.repo, "community"),
+    )
+
+
+def _routes(prefix: str, repo_type: RepoType) -> None:
+    @router.post(prefix + "/{ns}/{name}/like")
+    async def like(request: Request, ns: str, name: str) -> Response:
+        try:
+            fields, actor = await posted_form(request)
+            liked = fields.get("action", "like") == "like"
+            await run_in_threadpool(likes.set_like, get_hub(request), actor, repo_type, RepoId.of(ns, name), liked)
+        except HubError as exc:
+            await page_actor(request)
+            return render_error(request, exc, exc.status)
+        return RedirectResponse(_back(fields, repo_path(repo_type, f"{ns}/{name}")), status_code=303)
+
+    @router.get(prefix + "/{ns}/{name}/discussions", response_class=HTMLResponse)
+    async def discussion_list(request: Request, ns: str, name: str) -> Response:
+        return await _guarded(request, lambda: _list_page(request, repo_type, RepoId.of(ns, name)))
+
+    @router.get(prefix + "/{ns}/{name}/discussions/new", response_class=HTMLResponse)
+    async def new_discussion_form(request: Request, ns: str, name: str) -> Response:
+        actor = await page_actor(request)
+        if actor.is_anonymous:
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+        def work() -> Response:
+            repo = repos.get_repo(get_hub(request), actor, repo_type, RepoId.of(ns, name))
+            context = header_context(get_hub(request), actor, repo, "community")
+            return render(request, "discussion_new.html", form={}, error="", **context)
+
+        return await _guarded(request, work)
+
+    @router.post(prefix + "/{ns}/{name}/discussions/new", response_class=HTMLResponse)
+    async def open_discussion(request: Request, ns: str, name: str) -> Response:
+        hub, repo_id = get_hub(request), RepoId.of(ns, name)
+        try:
+            fields, actor = await posted_form(request)
+        except HubError as exc:
+            await page_actor(request)
+            return render_error(request, exc, exc.status)
+        try:
+            made = await run_in_threadpool(
+                discussions.open_discussion,
+                hub,
+                actor,
+                repo_type,
+                repo_id,
+                fields.get("title", ""),
+                fields.get("description", ""),
+            )
+        except HubError as exc:
+            failed = exc
+            return await _guarded(request, lambda: _form_again(request, repo_type, repo_id, fields, failed))
+        return RedirectResponse(f"{repo_path(repo_type, made.repo.full_name)}/discussions/{made.number}", 303)
+
+    @router.get(prefix + "/{ns}/{name}/discussions/{number:int}", response_class=HTMLResponse)
+    async def discussion_page(request: Request, ns: str, name: str, number: int) -> Response:
+        return await _guarded(request, lambda: _discussion_page(request, repo_type, RepoId.of(ns, name), number))
+
+    @router.post(prefix + "/{ns}/{name}/discussions/{number:int}/comment", response_class=HTMLResponse)
+    async def comment(request: Request, ns: str, name: str, number: int) -> Response:
+        def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:
+            text = fields.get("comment", "")
+            return discussions.add_comment(hub, actor, repo_type, RepoId.of(ns, name), number, text)
+
+        return await _discussion_action(request, repo_type, RepoId.of(ns, name), number, act)
+
+    @router.post(prefix + "/{ns}/{name}/discussions/{number:int}/status", response_class=HTMLResponse)
+    async def change_status(request: Request, ns: str, name: str, number: int) -> Response:
+        def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:
+            status, text = fields.get("status", ""), fields.get("comment", "")
+            return discussions.set_status(hub, actor, repo_type, RepoId.of(ns, name), number, status, comment=text)
+
+        return await _discussion_action(request, repo_type, RepoId.of(ns, name), number, act)
+
+
+async def _discussion_action(
+    request: Request,
+    repo_type: RepoType,
+    repo_id: RepoId,
+    number: int,
+    act: Callable[[Hub, Actor, dict[str, str]], object],
+) -> Response:
+    """Post/redirect/get for a discussion's forms; a rejected comment shows the page with the reason."""
+    hub = get_hub(request)
+    try:
+        fields, actor = await posted_form(request)
+        await run_in_threadpool(act, hub, actor, fields)
+    except HubError as exc:
+        if exc.status not in (400, 409):
+            await page_actor(request)
+            return render_error(request, exc, exc.status)
+        failed = exc
+        return await _guarded(
+            request,
+            lambda: _discussion_page(request, repo_type, repo_id, number, error=failed.message, status=failed.status),
+        )
+    return RedirectResponse(f"{repo_path(repo_type, str(repo_id))}/discussions/{number}", status_code=303)
+
+
+def _form_again(
+    request: Request, repo_type: RepoType, repo_id: RepoId, fields: dict[str, str], exc: HubError
+) -> Response:
+    if exc.status not in (400, 409):
+        return render_error(request, exc, exc.status)
+    hub, actor = get_hub(request), request.state.actor
+    repo = repos.get_repo(hub, actor, repo_type, repo_id)
+    context = header_context(hub, actor, repo, "community")
+    return render(request, "discussion_new.html", status=exc.status, form=fields, error=exc.message, **context)
+
+
+for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):
+    _routes(f"/{_type.plural}", _type)
+_routes("", RepoType.MODEL)
