@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import base_url, get_hub
-from csghub.services import files, refs, repos
+from csghub.services import files, gating, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.web.markdown import highlight_file, render_card, render_markdown
@@ -240,6 +240,7 @@ def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Res
         card_html=card_html,
         facts=_facts(repo, size),
         snippets=_snippets(request, hub, repo),
+        gate_status=gating.find_request_status(hub, actor, repo),
         **context,
     )
 

@@ -1,5 +1,9 @@
 """Mounts the portal: static files, the sign-in pages, then the browsing pages (whose catch-all
-`/{name}` and `/{ns}/{name}` paths must come after every other route)."""
+`/{name}` and `/{ns}/{name}` paths must come after every other route of one or two segments).
+
+A repository's settings, branches and commits come last: their model paths (`/{ns}/{name}/settings`)
+have the same shape as a dataset's page (`/datasets/{ns}/{name}`), and a dataset named "settings"
+must still reach its page."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from csghub.web import account_pages, auth_pages, edit_pages, pages
+from csghub.web import account_pages, auth_pages, edit_pages, history_pages, pages, repo_settings_pages
 from csghub.web.markdown import pygments_css
 
 STATIC = Path(__file__).parent / "static"
@@ -27,3 +31,5 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(account_pages.router)
     app.include_router(edit_pages.router)
     app.include_router(pages.router)
+    app.include_router(repo_settings_pages.router)
+    app.include_router(history_pages.router)
