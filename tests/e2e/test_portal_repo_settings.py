@@ -83,7 +83,6 @@ def test_owner_makes_a_repository_private_and_a_stranger_gets_the_404_page(brows
     expect(page.locator(".repo-head .badge")).to_have_text("Private")
     page.reload()
     assert page.locator("p.notice").count() == 0, "the notice is shown once"
-    _shot(page, "repository-settings")
 
     for url in (base, f"{base}/settings", f"{base}/branches"):
         hidden = seen.goto(url)
@@ -115,6 +114,11 @@ def test_manual_gating_request_accepted_in_settings_opens_the_files(browser: Bro
     assert refused.status_code == 403 and refused.headers["x-error-code"] == "GatedRepo"
 
     other, seen = _signed_in(browser, live, asker)
+    # The history is public, the changed lines are file contents: those wait for the owner's yes.
+    seen.goto(f"{base}/commits/main")
+    seen.click(".commits li >> nth=0 >> a.title")
+    expect(seen.locator(".file-diff", has_text="README.md")).to_contain_text("Request access to this repository")
+    assert seen.locator("table.diff").count() == 0
     seen.goto(base)
     seen.click("#gate button:has-text('Request access')")
     seen.wait_for_url(base)
@@ -128,6 +132,7 @@ def test_manual_gating_request_accepted_in_settings_opens_the_files(browser: Bro
     expect(page.locator("p.notice")).to_have_text("Request accepted")
     expect(page.locator(f"table.requests.accepted tr[data-user={asker}]")).to_be_visible()
     expect(page.locator("#gating")).to_contain_text("Pending (0)")
+    _shot(page, "repository-settings")
 
     fetched = httpx.get(resolve, headers={"authorization": f"Bearer {asker_token}"}, follow_redirects=True)
     assert fetched.status_code == 200 and "# demo" in fetched.text
@@ -297,4 +302,30 @@ def test_a_commit_page_shows_the_changed_lines(browser: Browser, live: LiveHub) 
     bogus = page.goto(f"{base}/commit/{'0' * 40}")
     assert bogus is not None and bogus.status == 404
     assert problems == []
+    context.close()
+
+
+def test_dataset_settings_and_branches_live_under_datasets_and_speak_chinese(browser: Browser, live: LiveHub) -> None:
+    owner, token = live.user("dso", password=PASSWORD)
+    # A dataset named "settings" keeps its page: the settings routes never shadow a repository.
+    create_repo(live.url, token, f"{owner}/settings", repo_type="dataset")
+    base = f"{live.url}/datasets/{owner}/settings"
+    context, page = _signed_in(browser, live, owner)
+    page.goto(base)
+    expect(page.locator(".repo-head h1")).to_contain_text(f"{owner} / settings")
+    expect(page.locator("article.card h1")).to_have_text("settings")
+    page.click("nav.tabs >> text=Settings")
+    page.wait_for_url(f"{base}/settings")
+    page.click("a.lang")
+    expect(page.locator("#visibility h2")).to_have_text("可见性")
+    expect(page.locator("#delete button")).to_have_text("删除此仓库")
+    page.check("#visibility input[value=internal]")
+    page.click(f"#visibility {SUBMIT}")
+    expect(page.locator("p.notice")).to_have_text("可见性已保存")
+    page.goto(f"{base}/branches")
+    expect(page.locator("#branches h2")).to_contain_text("分支")
+    page.fill("#new-branch input[name=branch]", "v2")
+    page.click(f"#new-branch {SUBMIT}")
+    expect(page.locator("tr[data-branch=v2]")).to_be_visible()
+    page.click("a.lang")
     context.close()

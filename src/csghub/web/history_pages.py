@@ -21,7 +21,10 @@ from csghub.services.permissions import Action, Actor, can
 from csghub.web.render import correctable, page_actor, render, render_error, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
+# Datasets, spaces and code under their plural; models at the root, whose routes go after every
+# module's typed ones (see routes.py), so `/datasets/{ns}/{name}/...` is never read as a model's path.
 router = APIRouter(include_in_schema=False)
+model_router = APIRouter(include_in_schema=False)
 
 
 def _branches_context(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) -> dict[str, Any]:
@@ -98,7 +101,7 @@ def _commit_page(request: Request, repo_type: RepoType, ns: str, name: str, sha:
     )
 
 
-def _routes(prefix: str, repo_type: RepoType) -> None:
+def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/branches", response_class=HTMLResponse)
     async def branches_page(request: Request, ns: str, name: str) -> Response:
         await page_actor(request)
@@ -129,5 +132,5 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
 
 
 for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):
-    _routes(f"/{_type.plural}", _type)
-_routes("", RepoType.MODEL)
+    _routes(router, f"/{_type.plural}", _type)
+_routes(model_router, "", RepoType.MODEL)

@@ -27,7 +27,10 @@ from csghub.services.permissions import ROLES, VISIBILITIES, Action, Actor
 from csghub.web.render import correctable, page_actor, render, render_error, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
+# Datasets, spaces and code under their plural; models at the root, whose routes go after every
+# module's typed ones (see routes.py), so `/datasets/{ns}/{name}/...` is never read as a model's path.
 router = APIRouter(include_in_schema=False)
+model_router = APIRouter(include_in_schema=False)
 
 FLASH_COOKIE = "csghub_repo_flash"
 GATE_CHOICES = (("", "Off"), ("auto", "Automatic approval"), ("manual", "Manual approval"))
@@ -115,7 +118,7 @@ async def _act(
     return response
 
 
-def _routes(prefix: str, repo_type: RepoType) -> None:
+def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/settings", response_class=HTMLResponse)
     async def settings_page(request: Request, ns: str, name: str) -> Response:
         actor = await page_actor(request)
@@ -142,7 +145,6 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
             repo_id = RepoId.of(ns, name)
             action = actions[section]
         except (HubError, KeyError):
-            await page_actor(request)
             return render_error(request, None, 404)
         return await _act(request, repo_type, repo_id, lambda hub, actor, f: action(hub, actor, repo_type, repo_id, f))
 
@@ -151,7 +153,6 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
         try:
             repo_id = RepoId.of(ns, name)
         except HubError:
-            await page_actor(request)
             return render_error(request, None, 404)
 
         def work(hub: Hub, actor: Actor, _fields: dict[str, str]) -> Outcome:
@@ -209,5 +210,5 @@ def _delete(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, fields
 
 
 for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):
-    _routes(f"/{_type.plural}", _type)
-_routes("", RepoType.MODEL)
+    _routes(router, f"/{_type.plural}", _type)
+_routes(model_router, "", RepoType.MODEL)

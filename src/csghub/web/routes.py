@@ -1,9 +1,9 @@
 """Mounts the portal: static files, the sign-in pages, then the browsing pages (whose catch-all
 `/{name}` and `/{ns}/{name}` paths must come after every other route of one or two segments).
 
-A repository's settings, branches and commits come last: their model paths (`/{ns}/{name}/settings`)
-have the same shape as a dataset's page (`/datasets/{ns}/{name}`), and a dataset named "settings"
-must still reach its page."""
+A repository's settings, branches and commits come last, typed ones before models': a model's
+`/{ns}/{name}/settings` has the shape of a dataset's page `/datasets/{ns}/{name}`, and a dataset
+named "settings" must still reach its page and its own settings."""
 
 from __future__ import annotations
 
@@ -33,3 +33,5 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(repo_settings_pages.router)
     app.include_router(history_pages.router)
+    app.include_router(repo_settings_pages.model_router)
+    app.include_router(history_pages.model_router)
