@@ -86,6 +86,8 @@ async def _act(
     repo_type: RepoType,
     repo_id: RepoId,
     work: Callable[[Hub, Actor, dict[str, str]], Outcome],
+    *,
+    on_settings: bool = True,
 ) -> Response:
     """Check the form, run one change, then redirect with its notice (or show what went wrong)."""
     hub = get_hub(request)
@@ -99,7 +101,7 @@ async def _act(
             raise PermissionDenied("Sign in first")
         outcome = await run_in_threadpool(work, hub, actor, fields)
     except HubError as exc:
-        if correctable(exc):
+        if on_settings and correctable(exc):
             return await _show(request, repo_type, repo_id, exc)
         return render_error(request, exc, exc.status)
     response = RedirectResponse(outcome.location, status_code=303)
@@ -159,7 +161,7 @@ def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
             gating.request_access(hub, actor, repo_type, repo_id)
             return Outcome(repo_path(repo_type, str(repo_id)))
 
-        return await _act(request, repo_type, repo_id, work)
+        return await _act(request, repo_type, repo_id, work, on_settings=False)
 
 
 def _visibility(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, fields: dict[str, str]) -> Outcome:
