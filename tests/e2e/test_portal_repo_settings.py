@@ -119,6 +119,8 @@ def test_manual_gating_request_accepted_in_settings_opens_the_files(browser: Bro
     seen.click(".commits li >> nth=0 >> a.title")
     expect(seen.locator(".file-diff", has_text="README.md")).to_contain_text("Request access to this repository")
     assert seen.locator("table.diff").count() == 0
+    seen.goto(f"{base}/blob/main/.gitattributes")
+    expect(seen.locator(".blob")).to_have_text("Request access to this repository to see the contents of its files.")
     seen.goto(base)
     seen.click("#gate button:has-text('Request access')")
     seen.wait_for_url(base)
@@ -136,7 +138,9 @@ def test_manual_gating_request_accepted_in_settings_opens_the_files(browser: Bro
 
     fetched = httpx.get(resolve, headers={"authorization": f"Bearer {asker_token}"}, follow_redirects=True)
     assert fetched.status_code == 200 and "# demo" in fetched.text
-    seen.reload()
+    seen.goto(f"{base}/blob/main/.gitattributes")
+    expect(seen.locator(".blob")).to_contain_text("filter=lfs")
+    seen.goto(base)
     expect(seen.locator("#gate")).to_contain_text("You have access")
 
     # Rejecting takes the files away again.

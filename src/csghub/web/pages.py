@@ -281,7 +281,10 @@ def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     size = entry.lfs.size if entry.lfs else entry.size
     kind, html, note = "none", "", "This file is stored in LFS; download it to look inside." if entry.lfs else ""
     lowered = path.lower()
-    if lowered.endswith(_IMAGES):
+    if not can(actor, Action.DOWNLOAD, repo.resource):
+        # A gated repository lists its files to everyone; their contents wait for an accepted request.
+        note = "Request access to this repository to see the contents of its files."
+    elif lowered.endswith(_IMAGES):
         kind = "image"
     elif entry.lfs is None and size <= MAX_PREVIEW:
         data = hub.git(repo.id).read_small_blob(entry.oid)
