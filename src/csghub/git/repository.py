@@ -65,6 +65,38 @@ class CommitInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class DiffLine:
+    kind: str  # "hunk" | "add" | "del" | "context"
+    old_no: int | None
+    new_no: int | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FilePatch:
+    """One file of a commit's diff; `skipped` says why `lines` is empty: binary, lfs, large or limit."""
+
+    path: str
+    old_path: str
+    status: str  # "added" | "deleted" | "modified" | "renamed" | "changed"
+    additions: int
+    deletions: int
+    lines: tuple[DiffLine, ...]
+    skipped: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DiffLimits:
+    file_bytes: int = 512 * 1024  # either side of a file larger than this is not diffed
+    lines: int = 20_000  # lines shown in all, across files
+    files: int = 300  # files diffed; the rest are listed without lines
+
+
+_STATUS = {"A": "added", "D": "deleted", "M": "modified", "R": "renamed"}
+_LINE_KINDS = {"+": "add", "-": "del", " ": "context"}
+
+
+@dataclass(frozen=True, slots=True)
 class FileChange:
     """One path of a commit: a blob to write (by oid), or None to delete."""
 
@@ -83,6 +115,21 @@ def _commit_info(commit: pygit2.Commit) -> CommitInfo:
         date=datetime.fromtimestamp(commit.commit_time, UTC),
         parents=tuple(str(p) for p in commit.parent_ids),
     )
+
+
+def _patch_lines(patch: pygit2.Patch) -> tuple[DiffLine, ...]:
+    lines: list[DiffLine] = []
+    for hunk in patch.hunks:
+        lines.append(DiffLine("hunk", None, None, hunk.header.rstrip("\n")))
+        for line in hunk.lines:
+            kind = _LINE_KINDS.get(line.origin)
+            if kind is None:  # "\ No newline at end of file" markers
+                continue
+            text = line.raw_content.decode("utf-8", errors="replace").rstrip("\n")
+            old = line.old_lineno if line.old_lineno > 0 else None
+            new = line.new_lineno if line.new_lineno > 0 else None
+            lines.append(DiffLine(kind, old, new, text))
+    return tuple(lines)
 
 
 class GitRepo:
@@ -211,6 +258,54 @@ class GitRepo:
                 out.append(_commit_info(commit))
             total += 1
         return out, total
+
+    def diff_commit(self, sha: str, limits: DiffLimits = DiffLimits()) -> tuple[FilePatch, ...]:
+        """Per-file patches of a commit against its first parent (the empty tree for a first commit).
+
+        Sizes are read from object headers before any blob is loaded, so LFS pointers, big files and
+        binaries are named with a reason instead of being read; renames are found by identical content
+        only, which compares ids and never reads blobs.
+        """
+        commit = self.repo.get(sha)
+        if not isinstance(commit, pygit2.Commit):
+            raise RevisionNotFound(f"Invalid rev id: {sha}")
+        if commit.parents:
+            diff = self.repo.diff(commit.parents[0].tree, commit.tree, context_lines=3)
+        else:
+            diff = commit.tree.diff_to_tree(swap=True, context_lines=3)
+        diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES | pygit2.enums.DiffFind.FIND_EXACT_MATCH_ONLY)
+        out: list[FilePatch] = []
+        budget = limits.lines
+        for index, delta in enumerate(diff.deltas):
+            status = _STATUS.get(delta.status_char(), "changed")
+            path, old_path = delta.new_file.path, delta.old_file.path
+            skipped = self._skip_reason(delta, limits) if index < limits.files else "limit"
+            if skipped:
+                out.append(FilePatch(path, old_path, status, 0, 0, (), skipped))
+                continue
+            patch = diff[index]
+            if patch is None or patch.delta.is_binary:
+                out.append(FilePatch(path, old_path, status, 0, 0, (), "binary"))
+                continue
+            _, additions, deletions = patch.line_stats
+            lines = _patch_lines(patch)
+            if len(lines) > budget:
+                out.append(FilePatch(path, old_path, status, additions, deletions, (), "limit"))
+                continue
+            budget -= len(lines)
+            out.append(FilePatch(path, old_path, status, additions, deletions, lines))
+        return tuple(out)
+
+    def _skip_reason(self, delta: pygit2.DiffDelta, limits: DiffLimits) -> str:
+        for side in (delta.old_file, delta.new_file):
+            if side.id == pygit2.Oid(hex=ZERO_SHA) or side.mode == pygit2.enums.FileMode.COMMIT:
+                continue
+            _, size = self.repo.odb.read_header(side.id)
+            if size <= POINTER_MAX_SIZE and parse_pointer(self.repo[side.id].read_raw()) is not None:
+                return "lfs"
+            if size > limits.file_bytes:
+                return "large"
+        return ""
 
     def _tree_at(self, sha: str, folder: str) -> pygit2.Tree:
         tree = self.repo[sha].peel(pygit2.Tree)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from csghub.core.errors import EntryNotFound
 from csghub.core.names import normalize_folder, validate_path, validate_revision
-from csghub.git.repository import CommitInfo, GitRepo, TreeEntry
+from csghub.git.repository import CommitInfo, FilePatch, GitRepo, TreeEntry
 from csghub.services import lfs
 from csghub.services.context import Hub
-from csghub.services.permissions import Action, Actor, authorize
+from csghub.services.permissions import Action, Actor, authorize, can
 from csghub.services.repos import RepoView
 
 
@@ -77,6 +77,33 @@ def get_entry(snapshot: Snapshot, path: str) -> TreeEntry:
 
 def history(snapshot: Snapshot, *, skip: int = 0, limit: int = 50) -> tuple[list[CommitInfo], int]:
     return snapshot.git.log(snapshot.sha, skip=skip, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitDetail:
+    """A commit and what it changed; `files` carry no lines for those who may not download contents."""
+
+    info: CommitInfo
+    files: tuple[FilePatch, ...]
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_diff(path: Path, sha: str) -> tuple[FilePatch, ...]:
+    # A commit's diff never changes; keyed by its sha like the listings above.
+    return GitRepo(path).diff_commit(sha)
+
+
+def commit_detail(hub: Hub, actor: Actor, repo: RepoView, revision: str) -> CommitDetail:
+    """A commit (by sha or ref) with per-file patches against its first parent.
+
+    Reading the list of changed files needs READ; the changed lines are file contents, so a gated
+    repository shows them only to those who may DOWNLOAD.
+    """
+    snapshot = at_revision(hub, actor, repo, revision)
+    patches = _cached_diff(snapshot.git.path, snapshot.sha)
+    if not can(actor, Action.DOWNLOAD, repo.resource):
+        patches = tuple(FilePatch(p.path, p.old_path, p.status, p.additions, p.deletions, (), "gated") for p in patches)
+    return CommitDetail(snapshot.git.commit(snapshot.sha), patches)
 
 
 @dataclass(frozen=True, slots=True)

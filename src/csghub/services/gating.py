@@ -17,7 +17,7 @@ from csghub.services import audit
 from csghub.services.accounts import user_by_name
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, require_account
-from csghub.services.repos import get_repo
+from csghub.services.repos import RepoView, get_repo
 
 STATUSES = ("pending", "accepted", "rejected")
 
@@ -55,6 +55,15 @@ def request_access(
         audit.record(session, actor, "repo.access_request", namespace=view.namespace, target=view.full_name)
     hub.actors.clear()
     return status
+
+
+def find_request_status(hub: Hub, actor: Actor, repo: RepoView) -> str | None:
+    """The actor's own access request to a gated repository: pending, accepted, rejected; None if none."""
+    if actor.is_anonymous or not repo.gated:
+        return None
+    with hub.db() as session:
+        row = session.get(GateRequest, (repo.id, actor.user_id))
+        return None if row is None else row.status
 
 
 def list_requests(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, status: str) -> list[AccessRequestView]:

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import base_url, get_hub
-from csghub.services import collections, files, likes, refs, repos
+from csghub.services import collections, files, gating, likes, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.web.markdown import highlight_file, render_card, render_markdown
@@ -217,6 +217,7 @@ def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Res
         facts=_facts(repo, size),
         snippets=_snippets(request, hub, repo),
         collections_to_add=collections.collections_to_add_to(hub, actor),
+        gate_status=gating.find_request_status(hub, actor, repo),
         **context,
     )
 
@@ -257,7 +258,10 @@ def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     size = entry.lfs.size if entry.lfs else entry.size
     kind, html, note = "none", "", "This file is stored in LFS; download it to look inside." if entry.lfs else ""
     lowered = path.lower()
-    if lowered.endswith(_IMAGES):
+    if not can(actor, Action.DOWNLOAD, repo.resource):
+        # A gated repository lists its files to everyone; their contents wait for an accepted request.
+        note = "Request access to this repository to see the contents of its files."
+    elif lowered.endswith(_IMAGES):
         kind = "image"
     elif entry.lfs is None and size <= MAX_PREVIEW:
         data = hub.git(repo.id).read_small_blob(entry.oid)

@@ -3,6 +3,7 @@ actor, the CSRF token and small formatting helpers every template may use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from csghub.core.errors import HubError, Unauthenticated
 from csghub.core.names import RepoType
 from csghub.http.deps import get_actor
-from csghub.services.permissions import ANONYMOUS, Actor
+from csghub.services.permissions import ANONYMOUS, Action, Actor, Resource, can
 from csghub.web.i18n import LANG_COOKIE, choose_language, translate
 from csghub.web.security import CSRF_COOKIE, csrf_token
 
@@ -62,6 +63,11 @@ def language(request: Request) -> str:
     return choose_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language", ""))
 
 
+def _may(actor: Actor) -> Callable[[str, Resource], bool]:
+    """`may('admin', repo.resource)` for templates: they hide what the actor may not do; services still refuse it."""
+    return lambda action, resource: can(actor, Action(action), resource)
+
+
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     lang = language(request)
     actor: Actor = getattr(request.state, "actor", None) or ANONYMOUS
@@ -75,6 +81,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         human_size=human_size,
         ago=lambda moment: ago(moment, lang),
         repo_path=repo_path,
+        may=_may(actor),
         **context,
     )
     response = HTMLResponse(html, status_code=status)
@@ -84,6 +91,12 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
     if getattr(request.state, "drop_session", False):
         response.delete_cookie("csghub_session", path="/")
     return response
+
+
+def correctable(exc: HubError) -> bool:
+    """A mistake in a form (a bad name, an unknown user or revision): show the form again with the reason.
+    A repository the actor cannot see, or may not change, answers the error page instead."""
+    return exc.status in (400, 409) or (exc.status == 404 and exc.code not in ("RepoNotFound", "Unauthenticated"))
 
 
 def render_error(request: Request, exc: HubError | None, status: int) -> HTMLResponse:

@@ -1,5 +1,9 @@
 """Mounts the portal: static files, the sign-in pages, then the browsing pages (whose catch-all
-`/{name}` and `/{ns}/{name}` paths must come after every other route)."""
+`/{name}` and `/{ns}/{name}` paths must come after every other route of one or two segments).
+
+A repository's settings, branches and commits come last, typed ones before models': a model's
+`/{ns}/{name}/settings` has the shape of a dataset's page `/datasets/{ns}/{name}`, and a dataset
+named "settings" must still reach its page and its own settings."""
 
 from __future__ import annotations
 
@@ -16,8 +20,10 @@ from csghub.web import (
     collection_pages,
     community_pages,
     edit_pages,
+    history_pages,
     org_pages,
     pages,
+    repo_settings_pages,
 )
 from csghub.web.markdown import pygments_css
 
@@ -40,5 +46,10 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(collection_pages.router)
     app.include_router(edit_pages.router)
     app.include_router(pages.router)
-    # After pages: `/{ns}/{name}/discussions` is shaped like a dataset page, `/datasets/{ns}/{name}`.
+    # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;
+    # the typed routes (datasets, spaces, codes) of each module come before the models' ones.
+    app.include_router(repo_settings_pages.router)
+    app.include_router(history_pages.router)
     app.include_router(community_pages.router)
+    app.include_router(repo_settings_pages.model_router)
+    app.include_router(history_pages.model_router)
