@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from csghub.core.errors import HubError, Unauthenticated
+from csghub.core.errors import HubError, PermissionDenied, Unauthenticated
 from csghub.core.names import RepoType
 from csghub.http.deps import get_actor
 from csghub.services.permissions import ANONYMOUS, Action, Actor, Resource, can
@@ -56,6 +56,9 @@ async def page_actor(request: Request) -> Actor:
         return await get_actor(request)
     except Unauthenticated:
         request.state.drop_session = True
+        return ANONYMOUS
+    except PermissionDenied:
+        # A post whose CSRF check failed: show the error page, signed out, rather than JSON.
         return ANONYMOUS
 
 
