@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.conftest import LiveHubFactory
 from tests.support.browser import chromium
 from tests.support.clients import client_env, git
 from tests.support.live import LiveHub
@@ -290,4 +291,43 @@ def test_pages_fit_a_phone_screen(browser: Browser, live: LiveHub) -> None:
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
     page.goto(f"{live.url}/{owner}/on-a-phone")
     _shot(page, "model-page-phone")
+    context.close()
+
+
+def test_a_large_file_goes_through_lfs_multipart_from_the_browser(
+    browser: Browser, live_hub_factory: LiveHubFactory, tmp_path: Path
+) -> None:
+    from tests.support.clients import create_repo
+
+    hub = live_hub_factory({"CSGHUB_LFS_PART_SIZE": str(5 * 1024 * 1024)})
+    owner, token = hub.user(password=PASSWORD)
+    create_repo(hub.url, token, f"{owner}/big")
+    big = tmp_path / "model.safetensors"
+    with open(big, "wb") as fh:
+        for _ in range(23):
+            fh.write(os.urandom(1_000_000))
+    context = _context(browser, hub)
+    page = context.new_page()
+    parts: list[str] = []
+    page.on("request", lambda r: parts.append(r.url) if r.method == "PUT" and "/lfs/parts/" in r.url else None)
+    page.goto(f"{hub.url}/login")
+    page.fill("input[name=username]", owner)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main form button[type=submit]")
+    expect(page.locator("a.me")).to_have_text(owner)
+    page.goto(f"{hub.url}/{owner}/big/upload/main")
+    page.set_input_files("[data-file-input]", str(big))
+    page.fill("input[name=new_branch]", "weights")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{hub.url}/{owner}/big/tree/weights")
+    expect(page.locator("tr", has_text="model.safetensors").locator(".badge.lfs")).to_have_text("LFS")
+    assert len(parts) == 5, "23 MB in 5 MB parts"
+    with httpx.stream("GET", f"{hub.url}/{owner}/big/resolve/weights/model.safetensors", follow_redirects=True) as r:
+        digest = hashlib.sha256()
+        for block in r.iter_bytes():
+            digest.update(block)
+    assert digest.hexdigest() == hashlib.sha256(big.read_bytes()).hexdigest()
+    info = httpx.get(f"{hub.url}/api/models/{owner}/big/revision/weights", params={"blobs": "true"}).json()
+    sibling = next(s for s in info["siblings"] if s["rfilename"] == "model.safetensors")
+    assert sibling["lfs"]["sha256"] == digest.hexdigest() and sibling["lfs"]["size"] == 23_000_000
     context.close()

@@ -96,7 +96,14 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
         except HubError as exc:
             return render_error(request, exc, exc.status)
         return render(
-            request, "upload.html", repo=repo, base=_location(repo), revision=revision, tab="files", error=None
+            request,
+            "upload.html",
+            repo=repo,
+            base=_location(repo),
+            revision=revision,
+            tab="files",
+            error=None,
+            lfs_threshold=get_hub(request).settings.lfs_threshold,
         )
 
     @router.post(prefix + "/{ns}/{name}/upload/{revision}")

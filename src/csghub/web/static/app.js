@@ -105,30 +105,23 @@
 
     uploadForm.addEventListener("submit", (event) => {
       event.preventDefault();
+      error.hidden = true;
       if (!chosen.length) { error.textContent = "Choose or drop at least one file"; error.hidden = false; return; }
-      const data = new FormData();
-      for (const field of ["branch", "folder", "summary", "description", "new_branch"]) {
-        data.append(field, uploadForm.elements[field].value);
-      }
-      for (const { file, path } of chosen) { data.append("files", file, file.name); data.append("paths", path); }
-      const request = new XMLHttpRequest();
-      request.open("POST", uploadForm.action);
-      request.setRequestHeader("X-CSRF-Token", document.querySelector('meta[name="csrf-token"]').content);
+      const button = uploadForm.querySelector("button[type=submit]");
+      button.disabled = true;
       bar.hidden = false;
-      request.upload.addEventListener("progress", (progress) => {
-        if (!progress.lengthComputable) return;
-        bar.value = Math.round((progress.loaded / progress.total) * 100);
-        barText.textContent = `${bar.value}%`;
-      });
-      request.addEventListener("load", () => {
-        let answer = {};
-        try { answer = JSON.parse(request.responseText); } catch (_) { /* not JSON */ }
-        if (request.status === 200 && answer.location) { window.location = answer.location; return; }
-        error.textContent = answer.error || `Upload failed (${request.status})`;
+      const report = (what, fraction) => {
+        bar.value = Math.round(fraction * 100);
+        barText.textContent = `${what} — ${bar.value}%`;
+      };
+      // upload.js: large files through the LFS batch API in parts, then one commit.
+      window.csghubUpload(uploadForm, chosen, report).then((location) => {
+        window.location = location;
+      }, (failure) => {
+        error.textContent = failure.message;
         error.hidden = false;
+        button.disabled = false;
       });
-      request.addEventListener("error", () => { error.textContent = "Upload failed: the connection broke"; error.hidden = false; });
-      request.send(data);
     });
   }
 })();
