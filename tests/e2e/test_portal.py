@@ -154,6 +154,10 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.fill("header input[name=search]", name)
     page.press("header input[name=search]", "Enter")
     expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
+    # The search box looks at metadata too, not only at names.
+    page.goto(f"{live.url}/models?search=text-classification&author={name}")
+    expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
+    page.go_back()
     # The filters suggest the values public repositories use.
     assert page.locator("#facet-license option[value=mit]").count() == 1
     assert page.locator("#facet-task option[value=text-classification]").count() == 1

@@ -352,7 +352,8 @@ def update_settings(
 @dataclass(frozen=True, slots=True)
 class RepoQuery:
     repo_type: RepoType
-    search: str = ""
+    search: str = ""  # in the repository id, as Hugging Face's `search` parameter
+    text: str = ""  # in the id, description, tags and card metadata: the portal's search box
     author: str = ""
     tags: tuple[str, ...] = ()
     sort: str = "lastModified"
@@ -387,6 +388,16 @@ def _filtered(stmt: Any, actor: Actor, query: RepoQuery) -> Any:
     if query.search:
         needle = f"%{query.search.lower()}%"
         stmt = stmt.where(func.lower(Namespace.name + "/" + Repo.name).like(needle))
+    if query.text:
+        needle = f"%{query.text.lower()}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Namespace.name + "/" + Repo.name).like(needle),
+                func.lower(Repo.description).like(needle),
+                func.lower(Repo.tags).like(needle),
+                func.lower(Repo.card_data).like(needle),
+            )
+        )
     for tag in query.tags:
         # Tags are a JSON list of strings; match the quoted element.
         stmt = stmt.where(Repo.tags.like(f"%{json.dumps(tag)}%"))

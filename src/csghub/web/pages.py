@@ -85,7 +85,7 @@ async def listing(request: Request, kind: str) -> Response:
         actor: Actor = request.state.actor
         query = repos.RepoQuery(
             repo_type=_KINDS[kind],
-            search=q["search"],
+            text=q["search"],
             author=q["author"],
             tags=tuple(tags),
             sort="trendingScore" if q["sort"] == "trending" else q["sort"],
