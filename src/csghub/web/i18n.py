@@ -76,6 +76,7 @@ _ZH: dict[str, str] = {
     "Dark": "深色",
     "Branch": "分支",
     "Trending models": "热门模型",
+    "Recently updated models": "最近更新的模型",
     "Recently updated datasets": "最近更新的数据集",
     "Recently updated spaces": "最近更新的应用空间",
     "A self-hosted hub for models, datasets and code": "自托管的模型、数据集与代码平台",

@@ -54,6 +54,7 @@ async def home(request: Request) -> Response:
         actor: Actor = request.state.actor
         sections = [
             ("Trending models", "models", RepoType.MODEL, "downloads"),
+            ("Recently updated models", "models", RepoType.MODEL, "lastModified"),
             ("Recently updated datasets", "datasets", RepoType.DATASET, "lastModified"),
             ("Recently updated spaces", "spaces", RepoType.SPACE, "lastModified"),
         ]
