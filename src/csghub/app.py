@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from csghub.api.routes import mount_api
 from csghub.config import Settings
 from csghub.http import errors as api_errors
 from csghub.http.ratelimit import RateLimitMiddleware
+from csghub.services import downloads
 from csghub.services.context import Hub
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
@@ -24,6 +27,17 @@ from csghub.web.security import SecurityHeadersMiddleware
 from csghub.wiring import build_hub
 
 log = logging.getLogger(__name__)
+DOWNLOAD_FLUSH_SECONDS = 2.0
+
+
+async def _flush_downloads(hub: Hub) -> None:
+    """Write counted downloads every few seconds; a failure is logged and tried again next time."""
+    while True:
+        await asyncio.sleep(DOWNLOAD_FLUSH_SECONDS)
+        try:
+            await run_in_threadpool(downloads.flush, hub)
+        except Exception:  # a background loop: log, never stop counting
+            log.exception("writing download counts failed")
 
 
 def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | None = None) -> FastAPI:
@@ -32,16 +46,19 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if http_port is None or settings.ssh_port < 0:
-            yield
-            return
-        acceptor = await start_ssh_server(hub, http_port)
-        _app.state.ssh_port = acceptor.get_port()  # the real one, also when the setting asked for any free port
-        print(f"CSGHub SSH listening on port {acceptor.get_port()}", file=sys.stderr, flush=True)
+        flusher = asyncio.create_task(_flush_downloads(hub))
+        acceptor = None
+        if http_port is not None and settings.ssh_port >= 0:
+            acceptor = await start_ssh_server(hub, http_port)
+            _app.state.ssh_port = acceptor.get_port()  # the real one, also when the setting asked for any free port
+            print(f"CSGHub SSH listening on port {acceptor.get_port()}", file=sys.stderr, flush=True)
         try:
             yield
         finally:
-            acceptor.close()
+            if acceptor is not None:
+                acceptor.close()
+            flusher.cancel()
+            await run_in_threadpool(downloads.flush, hub)
 
     app = FastAPI(
         title="CSGHub", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=lifespan

@@ -15,7 +15,7 @@ from csghub.api.serialize import commit_json, tree_entry_json
 from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import read_json_object
-from csghub.http.deps import base_url, get_actor, get_hub
+from csghub.http.deps import base_url, client_address, get_actor, get_hub
 from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, lfs, refs, repos
 from csghub.services.context import Hub
@@ -244,6 +244,8 @@ async def resolve_file(
         return snapshot, content, lfs.xet_hash_of(hub, oid), lfs.direct_download_url(hub, oid)
 
     snapshot, content, xet_hash, direct = await run_in_threadpool(work)
+    if request.method == "GET":
+        hub.downloads.hit(snapshot.repo.id, client_address(request))
     headers = {
         "X-Repo-Commit": snapshot.sha,
         "ETag": f'"{content.etag}"',

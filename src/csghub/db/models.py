@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -190,6 +191,16 @@ class Repo(Base):
     @property
     def full_name(self) -> str:
         return f"{self.namespace.name}/{self.name}"
+
+
+class RepoDownloadDay(Base):
+    """Downloads of a repository per day (UTC): the trending score adds up the recent ones."""
+
+    __tablename__ = "repo_download_days"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class RepoCollaborator(Base):

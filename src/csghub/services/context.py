@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,34 @@ class TtlCache:
             self._items.clear()
 
 
+class DownloadCounter:
+    """Downloads seen since the last flush, once per repository, address and hour (services/downloads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[int, date], int] = {}
+        self._seen: set[tuple[int, str]] = set()
+        self._hour = -1
+
+    def hit(self, repo_id: int, address: str) -> None:
+        now = datetime.now(UTC)
+        hour = int(now.timestamp() // 3600)
+        with self._lock:
+            if hour != self._hour:
+                self._seen.clear()
+                self._hour = hour
+            if (repo_id, address) in self._seen:
+                return
+            self._seen.add((repo_id, address))
+            key = (repo_id, now.date())
+            self._pending[key] = self._pending.get(key, 0) + 1
+
+    def take(self) -> dict[tuple[int, date], int]:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        return pending
+
+
 @dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
@@ -55,6 +84,8 @@ class Hub:
     blobs: BlobStore
     # Recently seen credentials -> actor, so hot read paths skip two queries per request.
     actors: TtlCache = field(default_factory=lambda: TtlCache(ttl=10.0, size=4096))
+    # Downloads counted since the last flush (see services/downloads.py).
+    downloads: DownloadCounter = field(default_factory=DownloadCounter)
     # Listing facets (popular tasks, libraries, licenses, languages) per repository type.
     facets: TtlCache = field(default_factory=lambda: TtlCache(ttl=60.0, size=16))
     # Enterprise sign-in, when configured (built in wiring; None when off).

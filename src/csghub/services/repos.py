@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType, validate_ref_name
-from csghub.db.models import LfsObject, Namespace, Repo, RepoLfsObject, utcnow
+from csghub.db.models import LfsObject, Namespace, Repo, RepoDownloadDay, RepoLfsObject, utcnow
 from csghub.git.lfs import default_gitattributes
 from csghub.git.repository import FileChange, GitRepo
 from csghub.services import audit
 from csghub.services.cards import derive_tags, parse_card_data
 from csghub.services.context import Hub
+from csghub.services.downloads import trending_since
 from csghub.services.permissions import (
     VISIBILITIES,
     Action,
@@ -373,9 +374,8 @@ _SORT_COLUMNS: dict[str, Any] = {
     "likes": Repo.likes,
     "id": Repo.name_key,
     "name": Repo.name_key,
-    "trending_score": Repo.downloads,
-    "trendingScore": Repo.downloads,
 }
+_TRENDING = ("trending", "trending_score", "trendingScore")
 
 
 def _filtered(stmt: Any, actor: Actor, query: RepoQuery) -> Any:
@@ -404,12 +404,27 @@ def _filtered(stmt: Any, actor: Actor, query: RepoQuery) -> Any:
     return stmt
 
 
+def _sort_key(sort: str) -> Any:
+    """A column, or for trending the downloads of the last days (likes, then freshness, break ties)."""
+    if sort in _TRENDING:
+        return (
+            select(func.coalesce(func.sum(RepoDownloadDay.count), 0))
+            .where(RepoDownloadDay.repo_id == Repo.id, RepoDownloadDay.day >= trending_since())
+            .scalar_subquery()
+        )
+    if sort not in _SORT_COLUMNS:
+        choices = ", ".join(sorted([*_SORT_COLUMNS, *_TRENDING]))
+        raise InvalidArgument(f"Cannot sort by '{sort}': use one of {choices}")
+    return _SORT_COLUMNS[sort]
+
+
 def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
-    if query.sort not in _SORT_COLUMNS:
-        raise InvalidArgument(f"Cannot sort by '{query.sort}': use one of {', '.join(sorted(_SORT_COLUMNS))}")
+    column = _sort_key(query.sort)
     stmt = _filtered(select(Repo), actor, query)
-    column = _SORT_COLUMNS[query.sort]
-    stmt = stmt.order_by(column.desc() if query.descending else column.asc(), Repo.id.desc())
+    order = [column.desc() if query.descending else column.asc()]
+    if query.sort in _TRENDING:
+        order += [Repo.likes.desc(), Repo.updated_at.desc()]
+    stmt = stmt.order_by(*order, Repo.id.desc())
     stmt = stmt.offset(query.offset).limit(query.limit)
     with hub.db() as session:
         return [_view(row) for row in session.scalars(stmt)]

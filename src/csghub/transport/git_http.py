@@ -24,7 +24,7 @@ from starlette.requests import ClientDisconnect
 from csghub.config import Settings
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.git.runner import spawn_git
-from csghub.http.deps import get_actor, get_hub
+from csghub.http.deps import client_address, get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.http.streams import DuplexStreamingResponse
 from csghub.services import pushes
@@ -137,6 +137,8 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
     if service == "git-receive-pack":
         env.update(hook_env(hub.settings, repo))
         before = await run_in_threadpool(lambda: hub.git(repo.id).all_ref_targets())
+    else:
+        hub.downloads.hit(repo.id, client_address(request))
     proc = await spawn_git(hub.repo_path(repo.id), service.removeprefix("git-"), "--stateless-rpc", env=env)
     feeder = asyncio.create_task(_feed_stdin(request, proc))
 

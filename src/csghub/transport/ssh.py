@@ -131,6 +131,8 @@ async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port
     if command == "git-receive-pack":
         env.update(hook_env(hub.settings, repo))
         before = await run_in_threadpool(lambda: hub.git(repo.id).all_ref_targets())
+    else:
+        hub.downloads.hit(repo.id, actor.address)
     proc = await asyncio.create_subprocess_exec(
         "git",
         command.removeprefix("git-"),
