@@ -129,6 +129,8 @@ def test_audit_log_records_who_did_what_from_where(live: LiveHub, tmp_path: Path
     git("commit", "-q", "--amend", "-m", "rewritten", cwd=tmp_path / "w", env=env)
     git("push", "-q", "--force", "origin", "main", cwd=tmp_path / "w", env=env)
     with api(live.url, owner_token) as o:
+        _ok(o.post(f"/api/models/{org}/m2/branch/dev"))
+        _ok(o.delete(f"/api/models/{org}/m2/branch/dev"))
         _ok(o.request("DELETE", "/api/repos/delete", json={"name": "m2", "organization": org, "type": "model"}))
 
     with api(live.url, admin_token) as a:
@@ -149,6 +151,8 @@ def test_audit_log_records_who_did_what_from_where(live: LiveHub, tmp_path: Path
         "login.failed",
         "repo.push",
         "repo.force_push",
+        "repo.branch_create",
+        "repo.branch_delete",
         "repo.delete",
     ):
         assert expected in actions, (expected, actions)

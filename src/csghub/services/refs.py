@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from csghub.core.errors import Conflict, InvalidArgument, RevisionNotFound
 from csghub.core.names import validate_ref_name, validate_revision
+from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import LOCKS, RepoView
@@ -47,6 +48,14 @@ def _create_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str, st
                 return existing
             raise Conflict(f"{what.capitalize()} '{name}' already exists")
         git.update_ref(f"refs/{kind}/{name}", target, None)
+    audit.record_now(
+        hub,
+        actor,
+        f"repo.{what}_create",
+        namespace=repo.namespace,
+        target=f"{repo.type.value}:{repo.full_name}",
+        detail={"name": name, "target": target},
+    )
     return target
 
 
@@ -61,6 +70,14 @@ def _delete_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str) ->
         if git.ref_target(f"refs/{kind}/{name}") is None:
             raise RevisionNotFound(f"{what.capitalize()} '{name}' does not exist")
         git.delete_ref(f"refs/{kind}/{name}")
+    audit.record_now(
+        hub,
+        actor,
+        f"repo.{what}_delete",
+        namespace=repo.namespace,
+        target=f"{repo.type.value}:{repo.full_name}",
+        detail={"name": name},
+    )
 
 
 def create_branch(
