@@ -183,6 +183,13 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     evil.click()
     assert page.evaluate("window.__pwned === undefined"), "the README's HTML must stay inert"
     _shot(page, "model-page")
+    # A tag on the card filters the listing; the chip takes the filter off again.
+    page.click(".facts .tags a:has-text('text-classification')")
+    expect(page.locator(".active-tags")).to_contain_text("text-classification")
+    expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
+    page.click(".active-tags a")
+    expect(page.locator(".active-tags")).to_have_count(0)
+    page.goto(f"{live.url}/{name}/demo")
 
     page.click(".snippet:has-text('Clone with HTTPS') button.copy")
     command = page.evaluate("navigator.clipboard.readText()")

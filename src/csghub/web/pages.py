@@ -80,7 +80,8 @@ async def listing(request: Request, kind: str) -> Response:
     page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
     tags = [v for v in (q["task"], q["library"], q["language"]) if v]
     tags += [f"license:{q['license']}"] if q["license"] else []
-    tags += params.getlist("tag")
+    chosen_tags = [t for t in params.getlist("tag") if t]
+    tags += chosen_tags
 
     def work() -> Response:
         actor: Actor = request.state.actor
@@ -99,14 +100,21 @@ async def listing(request: Request, kind: str) -> Response:
         pages = max(1, math.ceil(total / PAGE_SIZE))
         keep = {k: v for k, v in q.items() if v and not (k == "sort" and v == "trending")}
 
-        def link(number: int) -> str:
-            return f"/{kind}?" + urlencode({**keep, "page": number} if number > 1 else keep)
+        def link(number: int, tag_list: list[str] = chosen_tags) -> str:
+            state: dict[str, Any] = {**keep, "tag": tag_list}
+            if number > 1:
+                state["page"] = number
+            return f"/{kind}?" + urlencode(state, doseq=True)
+
+        # Each chosen tag with the link that drops it.
+        tag_chips = [(tag, link(1, [t for t in chosen_tags if t != tag])) for tag in chosen_tags]
 
         return render(
             request,
             "list.html",
             kind=kind,
             facets=suggestions,
+            tag_chips=tag_chips,
             title=kind.capitalize(),
             q=q,
             sorts=_SORTS,
