@@ -65,6 +65,9 @@ class Settings:
     # for requests without credentials. 0 turns a limit off.
     rate_limit_per_token: int = 6000
     rate_limit_per_address: int = 1200
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses
+    # or networks, "*" for any): clients' own addresses then count for the audit log and the limits.
+    trusted_proxies: str = "127.0.0.1"
     # LDAP sign-in (off while ldap_url is empty): passwords of users found under ldap_user_base are
     # checked by binding as them; accounts are created on first sign-in.
     ldap_url: str = ""

@@ -72,3 +72,28 @@ def test_api_rate_limit_per_token_and_per_address(live_hub_factory: LiveHubFacto
         codes = [anon.get("/api/models").status_code for _ in range(12)]
         assert codes[:10] == [200] * 10 and codes[10:] == [429, 429]
         assert anon.get("/health").status_code == 200, "health checks are never limited"
+
+
+def test_a_trusted_proxy_passes_on_the_client_address(live_hub_factory: LiveHubFactory) -> None:
+    from csghub.services import accounts, audit
+
+    for trusted, expected in (("127.0.0.1", "203.0.113.7"), ("10.9.9.9", "127.0.0.1")):
+        hub = live_hub_factory({"CSGHUB_TRUSTED_PROXIES": trusted, "CSGHUB_LOGIN_MAX_FAILURES_PER_ADDRESS": "2"})
+        root = accounts.create_user(hub.hub, "root", email="root@example.com", password=PASSWORD, is_admin=True)
+        admin = accounts.actor_from_user_id(hub.hub, root.id)
+        with api(hub.url) as client:
+            for _ in range(2):
+                client.post(
+                    "/api/v1/auth/login",
+                    json={"username": "root", "password": "wrong"},
+                    headers={"X-Forwarded-For": "203.0.113.7"},
+                )
+            # The lock is on the address the hub believes: another forwarded client is not locked out.
+            other = client.post(
+                "/api/v1/auth/login",
+                json={"username": "root", "password": PASSWORD},
+                headers={"X-Forwarded-For": "198.51.100.1"},
+            )
+        failed = audit.list_events(hub.hub, admin, action="login.failed")
+        assert {e.remote_addr for e in failed} == {expected}, trusted
+        assert other.status_code == (200 if trusted == "127.0.0.1" else 429), trusted

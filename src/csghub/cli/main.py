@@ -59,7 +59,14 @@ def serve(
     typer.echo(f"CSGHub listening on http://{settings.host}:{bound} (data in {settings.data_dir})", err=True)
     _announce_first_admin(application.state.hub, f"http://{settings.host}:{bound}")
     server = uvicorn.Server(
-        uvicorn.Config(application, log_level=settings.log_level, timeout_keep_alive=30, access_log=False)
+        uvicorn.Config(
+            application,
+            log_level=settings.log_level,
+            timeout_keep_alive=30,
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
+        )
     )
     server.run(sockets=[sock])
 
