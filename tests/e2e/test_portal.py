@@ -342,3 +342,30 @@ def test_a_large_file_goes_through_lfs_multipart_from_the_browser(
     sibling = next(s for s in info["siblings"] if s["rfilename"] == "model.safetensors")
     assert sibling["lfs"]["sha256"] == digest.hexdigest() and sibling["lfs"]["size"] == 23_000_000
     context.close()
+
+
+def test_the_first_administrator_is_made_with_the_printed_link(
+    browser: Browser, live_hub_factory: LiveHubFactory
+) -> None:
+    import re
+
+    hub = live_hub_factory()
+    assert hub.log_path is not None
+    match = re.search(r"open (http://\S+/setup\?token=\S+)", hub.log_path.read_text())
+    assert match, hub.log_path.read_text()
+    context = _context(browser, hub)
+    page = context.new_page()
+    page.goto(match[1])
+    page.fill("input[name=password]", "first passphrase 1")
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url == f"{hub.url}/admin", page.inner_text("main")
+    expect(page.locator("a.me")).to_have_text("root")
+    _shot(page, "admin-after-setup")
+    other = _context(browser, hub).new_page()
+    other.goto(match[1])
+    other.fill("input[name=username]", "intruder")
+    other.fill("input[name=password]", "another passphrase 2")
+    other.click("main form button[type=submit]")
+    expect(other.locator("p.error")).to_contain_text("setup token")
+    context.close()

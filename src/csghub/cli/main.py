@@ -78,11 +78,12 @@ def _announce_first_admin(hub: Any, url: str) -> None:
     token = accounts.ensure_setup_token(hub)
     if token is None:
         return
-    body = json.dumps({"token": token, "username": "admin", "password": "<choose a password>"})
+    body = json.dumps({"token": token, "username": "root", "password": "<choose a password>"})
     typer.echo(
-        "No administrator yet. Create the first one (this one-time token works once):\n"
-        f"  curl -X POST {url}/api/v1/auth/setup -H 'Content-Type: application/json' -d '{body}'\n"
-        "or run: csghub admin create-user NAME --admin --password PASSWORD",
+        "No administrator yet. Create the first one (this one-time link works once):\n"
+        f"  open {url}/setup?token={token}\n"
+        f"  or: curl -X POST {url}/api/v1/auth/setup -H 'Content-Type: application/json' -d '{body}'\n"
+        "  or: csghub admin create-user NAME --admin --password PASSWORD",
         err=True,
     )
 

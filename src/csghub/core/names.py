@@ -66,6 +66,10 @@ RESERVED_NAMESPACES = frozenset(
         "orgs",
         "search",
         "collections",
+        # portal pages at the top level
+        "join",
+        "setup",
+        "lang",
     }
 )
 

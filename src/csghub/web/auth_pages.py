@@ -133,3 +133,39 @@ async def choose_language(request: Request, code: str, next: str = "/") -> Respo
     if code in LANGUAGES:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
     return response
+
+
+@router.get("/setup", response_class=HTMLResponse)
+async def setup_form(request: Request, token: str = "") -> Response:
+    """The first administrator's page, reached by the one-time link `csghub serve` prints."""
+    await page_actor(request)
+    return render(request, "setup.html", token=token, form={}, error=None)
+
+
+@router.post("/setup", response_class=HTMLResponse)
+async def setup(request: Request) -> Response:
+    form = await request.form()
+    await page_actor(request)
+    hub = get_hub(request)
+    fields = {key: str(form.get(key) or "") for key in ("token", "username", "email", "password")}
+    try:
+        check_form_csrf(request, str(form.get(CSRF_FIELD) or ""))
+        await run_in_threadpool(
+            lambda: accounts.setup_first_admin(
+                hub,
+                fields["token"],
+                fields["username"],
+                password=fields["password"],
+                email=fields["email"],
+                address=client_address(request),
+            )
+        )
+        signed = await run_in_threadpool(
+            sessions.login, hub, fields["username"], fields["password"], address=client_address(request)
+        )
+    except HubError as exc:
+        fields.pop("password")
+        return render(request, "setup.html", status=exc.status, token=fields["token"], form=fields, error=exc.message)
+    response = RedirectResponse("/admin", status_code=303)
+    set_session_cookie(request, response, signed)
+    return response

@@ -81,6 +81,10 @@ _ZH: dict[str, str] = {
     "Recently updated spaces": "最近更新的应用空间",
     "A self-hosted hub for models, datasets and code": "自托管的模型、数据集与代码平台",
     "Invalid username or password": "用户名或密码错误",
+    "Create the administrator": "创建管理员",
+    "This page works once, with the link the hub printed when it started.": (
+        "此页面只能使用一次，需使用平台启动时打印的链接。"
+    ),
     "New": "新建",
     "Upload files": "上传文件",
     "Add file": "添加文件",
