@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -40,6 +41,16 @@ async def _flush_downloads(hub: Hub) -> None:
             log.exception("writing download counts failed")
 
 
+def _upload_origins(settings: Settings) -> tuple[str, ...]:
+    """With S3 storage, portal pages send LFS parts straight to presigned S3 URLs."""
+    if settings.storage != "s3":
+        return ()
+    if settings.s3_endpoint:
+        parts = urlsplit(settings.s3_endpoint)
+        return (f"{parts.scheme}://{parts.netloc}",)
+    return ("https://*.amazonaws.com",)
+
+
 def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | None = None) -> FastAPI:
     """The web application; with `http_port` (as `csghub serve` passes it) it also runs the SSH server."""
     hub = hub or build_hub(settings)
@@ -65,7 +76,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     )
     app.state.hub = hub
     api_errors.install(app, html_error=render_error)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, upload_origins=_upload_origins(settings))
     if settings.rate_limit_per_token or settings.rate_limit_per_address:
         app.add_middleware(
             RateLimitMiddleware,

@@ -73,3 +73,49 @@ def test_s3_hub_git_lfs_and_hf_download_roundtrip(
     assert "x-xet-hash" in head.headers
     got = hf_hub_download(repo, "via-xet.safetensors", endpoint=hub.url, token=token, cache_dir=tmp_path / "c2")
     assert Path(got).read_bytes() == xet_payload
+
+
+def test_s3_hub_takes_a_large_upload_from_the_browser(
+    live_hub_factory: LiveHubFactory, moto: MotoServer, tmp_path: Path
+) -> None:
+    """Parts go from the page straight to presigned S3 URLs; the hub sets the bucket's CORS rules."""
+    import hashlib
+
+    from playwright.sync_api import expect
+
+    from tests.support.browser import chromium
+    from tests.support.clients import create_repo
+
+    hub = live_hub_factory(
+        {
+            "CSGHUB_STORAGE": "s3",
+            "CSGHUB_S3_BUCKET": f"hub{secrets.token_hex(4)}",
+            "CSGHUB_S3_ENDPOINT": moto.endpoint,
+            "CSGHUB_S3_ACCESS_KEY": "test",
+            "CSGHUB_S3_SECRET_KEY": "test",
+            "CSGHUB_LFS_PART_SIZE": str(5 * 1024 * 1024),
+        }
+    )
+    password = "s3 browser passphrase"
+    owner, token = hub.user(password=password)
+    create_repo(hub.url, token, f"{owner}/big")
+    big = tmp_path / "weights.bin"
+    big.write_bytes(os.urandom(12_000_000))
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(f"{hub.url}/login")
+        page.fill("input[name=username]", owner)
+        page.fill("input[name=password]", password)
+        page.click("main form button[type=submit]")
+        page.wait_for_url(f"{hub.url}/")
+        page.goto(f"{hub.url}/{owner}/big/upload/main")
+        page.set_input_files("[data-file-input]", str(big))
+        page.click("main form button[type=submit]")
+        page.wait_for_function(
+            "() => location.pathname.endsWith('/tree/main') || !document.querySelector('[data-error]').hidden",
+            timeout=60_000,
+        )
+        assert page.url == f"{hub.url}/{owner}/big/tree/main", page.inner_text("[data-error]")
+        expect(page.locator("tr", has_text="weights.bin").locator(".badge.lfs")).to_have_text("LFS")
+    fetched = httpx.get(f"{hub.url}/{owner}/big/resolve/main/weights.bin", follow_redirects=True)
+    assert hashlib.sha256(fetched.content).hexdigest() == hashlib.sha256(big.read_bytes()).hexdigest()

@@ -7,6 +7,7 @@ publishes them under `lfs/`, so a wrong or partial upload is never visible under
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -17,6 +18,8 @@ from botocore.exceptions import ClientError
 
 from csghub.core.errors import BlobNotFound, HubError, InvalidArgument
 from csghub.storage.base import READ_CHUNK, HashingCounter, blob_key, validate_oid
+
+log = logging.getLogger(__name__)
 
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
 
@@ -60,6 +63,30 @@ class S3BlobStore:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
+        self._allow_browser_uploads()
+
+    def _allow_browser_uploads(self) -> None:
+        """The portal sends LFS parts from the page straight to presigned URLs, a cross-origin request:
+        the bucket must allow it and show the browser each part's ETag. The presigned signature, not
+        the origin, is what grants access, so any origin may be allowed."""
+        rules = {
+            "CORSRules": [
+                {
+                    "AllowedOrigins": ["*"],
+                    "AllowedMethods": ["GET", "HEAD", "PUT"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3600,
+                }
+            ]
+        }
+        try:
+            self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration=rules)
+        except ClientError as exc:
+            # A managed bucket may forbid it; everything but uploads from the portal still works.
+            log.warning(
+                "could not set CORS rules on bucket %s (%s): set them so the portal can upload", self.bucket, exc
+            )
 
     def _key(self, oid: str) -> str:
         return f"{self.prefix}lfs/{blob_key(validate_oid(oid))}"

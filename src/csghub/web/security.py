@@ -16,24 +16,29 @@ from csghub.core.errors import PermissionDenied
 
 CSRF_COOKIE = "csghub_csrf"
 CSRF_FIELD = "csrf_token"
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
-)
-_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-]
+
+
+def content_security_policy(upload_origins: tuple[str, ...] = ()) -> str:
+    """`upload_origins`: where pages may send LFS parts besides the hub (an S3 endpoint)."""
+    connect = " ".join(("'self'", *upload_origins))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+        f"connect-src {connect}; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    )
 
 
 class SecurityHeadersMiddleware:
     """Adds the headers to HTML answers only: git, LFS and JSON clients have no use for them."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, upload_origins: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.headers = [
+            (b"content-security-policy", content_security_policy(upload_origins).encode()),
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"same-origin"),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,7 +50,7 @@ class SecurityHeadersMiddleware:
                 headers = list(message.get("headers", []))
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
-                    headers.extend(_HEADERS)
+                    headers.extend(self.headers)
                     message["headers"] = headers
             await send(message)
 
