@@ -110,6 +110,11 @@ def test_discussions_open_comment_close_and_reopen_with_huggingface_hub(live: Li
     reply = _hf(live, owner_token).comment_discussion(model, 1, "Yes, slowly.")
     assert reply.type == "comment" and reply.content == "Yes, slowly." and reply.author == owner
     assert reply.edited is False and reply.hidden is False
+    edited = _hf(live, owner_token).edit_discussion_comment(model, 1, reply.id, "Yes, slowly (about 2 tokens/s).")
+    assert edited.content == "Yes, slowly (about 2 tokens/s)." and edited.edited is True
+    with pytest.raises(HfHubHTTPError) as not_theirs:
+        _hf(live, author_token).edit_discussion_comment(model, 1, reply.id, "hijacked")
+    assert not_theirs.value.response.status_code == 403
 
     with pytest.raises(HfHubHTTPError) as refused:
         _hf(live, bystander_token).change_discussion_status(model, 1, "closed")
@@ -122,7 +127,7 @@ def test_discussions_open_comment_close_and_reopen_with_huggingface_hub(live: Li
     details = _hf(live, None).get_discussion_details(model, 1)
     assert [e.type for e in details.events] == ["comment", "comment", "comment", "status-change", "status-change"]
     texts = [getattr(e, "content", None) for e in details.events[:3]]
-    assert texts == ["Asking **boldly**.", "Yes, slowly.", "Thanks!"]
+    assert texts == ["Asking **boldly**.", "Yes, slowly (about 2 tokens/s).", "Thanks!"]
     assert details.status == "open"
 
     listed = list(_hf(live, None).get_repo_discussions(model))

@@ -50,7 +50,7 @@ def event_json(event: discussions.EventView) -> dict[str, Any]:
     out["data"] = {
         "edited": event.edited_at is not None,
         "hidden": False,
-        "numEdits": 0,
+        "numEdits": 1 if event.edited_at is not None else 0,
         "editors": [event.author] if event.author else [],
         "latest": latest,
         "history": [latest],
@@ -183,3 +183,21 @@ async def change_status(
         lambda: discussions.set_status(get_hub(request), actor, repo_type, repo_id, number, status, comment=note)
     )
     return JSONResponse({"newStatus": event_json(event)})
+
+
+@router.post(REPO + "/discussions/{number}/comment/{comment_id}/edit")
+async def edit_comment(
+    request: Request,
+    type_plural: str,
+    namespace: str,
+    name: str,
+    number: int,
+    comment_id: int,
+    actor: Actor = Depends(get_actor),
+) -> JSONResponse:
+    text = text_field(await read_json_object(request), "content", required=True)
+    repo_type, repo_id = _ids(type_plural, namespace, name)
+    event = await run_in_threadpool(
+        lambda: discussions.edit_comment(get_hub(request), actor, repo_type, repo_id, number, comment_id, text)
+    )
+    return JSONResponse({"updatedComment": event_json(event)})

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import Conflict, InvalidArgument, NotFound
+from csghub.core.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import Discussion, DiscussionComment, Namespace, utcnow
 from csghub.services import audit
@@ -258,3 +258,30 @@ def set_status(
         )
         session.flush()
         return EventView(event.id, "status-change", actor.name, status, event.created_at, None)
+
+
+def edit_comment(
+    hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, number: int, comment_id: int, body: str
+) -> EventView:
+    """Only a comment's author changes it; the comment keeps when it was written and says when it was edited."""
+    repo = get_repo(hub, actor, repo_type, repo_id)
+    require_account(actor, "edit a comment")
+    _check_body(body)
+    with hub.db() as session:
+        row = _row(session, repo, number)
+        comment = session.get(DiscussionComment, comment_id)
+        if comment is None or comment.discussion_id != row.id or comment.kind != "comment":
+            raise NotFound(f"Comment {comment_id} does not exist in discussion #{number}")
+        if comment.author_id != actor.user_id:
+            raise PermissionDenied("Only its author can edit a comment")
+        comment.body = body
+        comment.edited_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "discussion.comment_edit",
+            namespace=repo.namespace,
+            target=f"{repo_type.value}:{repo.full_name}#{number}",
+        )
+        session.flush()
+        return EventView(comment.id, "comment", actor.name, body, comment.created_at, comment.edited_at)

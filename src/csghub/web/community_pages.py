@@ -168,6 +168,16 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
 
         return await _discussion_action(request, repo_type, RepoId.of(ns, name), number, act)
 
+    @router.post(
+        prefix + "/{ns}/{name}/discussions/{number:int}/comments/{comment_id:int}/edit", response_class=HTMLResponse
+    )
+    async def edit_comment(request: Request, ns: str, name: str, number: int, comment_id: int) -> Response:
+        def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:
+            text = fields.get("comment", "")
+            return discussions.edit_comment(hub, actor, repo_type, RepoId.of(ns, name), number, comment_id, text)
+
+        return await _discussion_action(request, repo_type, RepoId.of(ns, name), number, act)
+
     @router.post(prefix + "/{ns}/{name}/discussions/{number:int}/status", response_class=HTMLResponse)
     async def change_status(request: Request, ns: str, name: str, number: int) -> Response:
         def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:

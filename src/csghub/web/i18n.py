@@ -89,6 +89,7 @@ _ZH: dict[str, str] = {
     "Upload files": "上传文件",
     "Add file": "添加文件",
     "Edit": "编辑",
+    "edited": "已编辑",
     "Delete": "删除",
     "Delete this file?": "删除此文件？",
     "Drag files or folders here, or": "将文件或文件夹拖到此处，或",
