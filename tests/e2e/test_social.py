@@ -166,3 +166,52 @@ def test_discussions_refuse_anonymous_writers_and_pull_requests(live: LiveHub) -
         made = client.post(f"/api/datasets/{dataset}/discussions", json={"title": "T", "description": "d"}).json()
         r = client.patch(f"/api/datasets/{dataset}/discussions/{made['num']}/status", json={"status": "closed"})
         assert r.status_code == 200 and r.json()["newStatus"]["data"]["status"] == "closed"
+
+
+def test_collections_with_huggingface_hub(live: LiveHub) -> None:
+    owner, token = live.user("curator")
+    _, stranger_token = live.user("stranger")
+    create_repo(live.url, token, f"{owner}/first")
+    create_repo(live.url, token, f"{owner}/second")
+    create_repo(live.url, token, f"{owner}/hidden", private=True)
+    hf = _hf(live, token)
+
+    made = hf.create_collection("Small models", description="Tiny ones")
+    assert made.slug == f"{owner}/small-models" and made.items == [] and made.private is False
+    again = hf.create_collection("Small models", exists_ok=True)
+    assert again.slug == made.slug
+    hf.add_collection_item(made.slug, f"{owner}/first", "model", note="Start here")
+    hf.add_collection_item(made.slug, f"{owner}/second", "model")
+    hf.add_collection_item(made.slug, f"{owner}/hidden", "model")
+    got = hf.get_collection(made.slug)
+    assert [(i.item_id, i.item_type, i.note) for i in got.items] == [
+        (f"{owner}/first", "model", "Start here"),
+        (f"{owner}/second", "model", None),
+        (f"{owner}/hidden", "model", None),
+    ]
+    seen_by_stranger = _hf(live, stranger_token).get_collection(made.slug)
+    assert [i.item_id for i in seen_by_stranger.items] == [f"{owner}/first", f"{owner}/second"]
+
+    second = next(i for i in got.items if i.item_id == f"{owner}/second")
+    hf.update_collection_item(made.slug, second.item_object_id, position=0, note="Better")
+    reordered = hf.get_collection(made.slug)
+    assert [(i.item_id, i.note) for i in reordered.items][:2] == [
+        (f"{owner}/second", "Better"),
+        (f"{owner}/first", "Start here"),
+    ]
+    hf.delete_collection_item(made.slug, second.item_object_id)
+    assert [i.item_id for i in hf.get_collection(made.slug).items] == [f"{owner}/first", f"{owner}/hidden"]
+
+    updated = hf.update_collection_metadata(made.slug, title="Small and private", private=True)
+    assert updated.title == "Small and private" and updated.private is True
+    with pytest.raises(HfHubHTTPError) as hidden:
+        _hf(live, stranger_token).get_collection(made.slug)
+    assert hidden.value.response.status_code == 404
+    assert [c.slug for c in hf.list_collections(owner=owner)] == [made.slug]
+    assert list(_hf(live, stranger_token).list_collections(owner=owner)) == []
+    with pytest.raises(HfHubHTTPError) as not_theirs:
+        _hf(live, stranger_token).delete_collection(made.slug)
+    assert not_theirs.value.response.status_code == 404
+    hf.delete_collection(made.slug)
+    with pytest.raises(HfHubHTTPError):
+        hf.get_collection(made.slug)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from csghub.api import (
     admin,
+    collections_api,
     csg_v1,
     hf_commits,
     hf_files,
@@ -25,10 +26,11 @@ from csghub.api.paths import EncodedSlashMiddleware
 def mount_api(app: FastAPI) -> None:
     app.add_middleware(EncodedSlashMiddleware)
     # Accounts before the generic /api/v1/{type}s/{ns}/{name} routes they would otherwise fall into.
-    for module in (users, sso, admin, orgs, ssh_keys, repo_access, social):
+    for module in (users, sso, admin, orgs, ssh_keys, repo_access, social, collections_api):
         app.include_router(module.router)
-    # huggingface_hub clients pointed at /hf find likes and discussions there too.
+    # huggingface_hub clients pointed at /hf find likes, discussions and collections there too.
     app.include_router(social.router, prefix="/hf")
+    app.include_router(collections_api.router, prefix="/hf")
     app.include_router(csg_v1.router)
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".

@@ -259,3 +259,46 @@ def collections_to_add_to(hub: Hub, actor: Actor) -> list[CollectionView]:
     for namespace in namespaces:
         out += [c for c in list_collections(hub, actor, namespace) if c.can_edit]
     return out
+
+
+def _repo_ref(hub: Hub, actor: Actor, repo_db_id: int) -> tuple[RepoType, RepoId]:
+    """A repository named by its database id (as API clients name collection items), if `actor` may read it."""
+    try:
+        repo = get_repo_by_id(hub, repo_db_id)
+    except NotFound:
+        raise NotFound(f"Item {repo_db_id} does not exist") from None
+    if not viewable(actor, repo):
+        raise NotFound(f"Item {repo_db_id} does not exist")
+    return repo.type, RepoId.of(repo.namespace, repo.name)
+
+
+def remove_item_by_id(hub: Hub, actor: Actor, namespace: str, slug: str, repo_db_id: int) -> None:
+    remove_item(hub, actor, namespace, slug, *_repo_ref(hub, actor, repo_db_id))
+
+
+def update_item(
+    hub: Hub, actor: Actor, namespace: str, slug: str, repo_db_id: int, *, note: str | None, position: int | None
+) -> None:
+    """Change an item's note, or move it to `position` (0 is first), shifting the others."""
+    _repo_ref(hub, actor, repo_db_id)
+    with hub.db() as session:
+        row = _editable_row(session, actor, namespace, slug)
+        item = session.get(CollectionItem, (row.id, repo_db_id))
+        if item is None:
+            raise NotFound(f"Item {repo_db_id} is not in collection '{namespace}/{slug}'")
+        if note is not None:
+            item.note = note
+        if position is not None:
+            ordered = session.scalars(
+                select(CollectionItem)
+                .where(CollectionItem.collection_id == row.id)
+                .order_by(CollectionItem.position, CollectionItem.created_at)
+            ).all()
+            others = [i for i in ordered if i.repo_id != repo_db_id]
+            others.insert(max(0, min(position, len(others))), item)
+            for index, each in enumerate(others):
+                each.position = index
+        row.updated_at = utcnow()
+        audit.record(
+            session, actor, "collection.item_update", namespace=row.namespace.name, target=f"{namespace}/{slug}"
+        )
