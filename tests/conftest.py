@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser
 
+from tests.support.browser import chromium
 from tests.support.live import LiveHub, server_env
 
 PG_ADMIN_URL = os.environ.get("CSGHUB_TEST_POSTGRES", "")
@@ -62,3 +64,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     hub = LiveHub(tmp_path_factory.mktemp("live") / "data", env).start()
     yield hub
     hub.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, one per test module."""
+    with chromium() as started:
+        yield started

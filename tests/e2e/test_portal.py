@@ -9,19 +9,16 @@ import hashlib
 import os
 import secrets
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.conftest import LiveHubFactory
-from tests.support.browser import chromium
+from tests.support.browser import shot, watch
 from tests.support.clients import client_env, git
 from tests.support.live import LiveHub
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "portal passphrase 7"
 HOSTILE_README = """---
 license: mit
@@ -45,44 +42,20 @@ print("hello")
 TRAIN_PY = b"import torch\n\nprint(torch.__version__)\n"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
 def _context(browser: Browser, live: LiveHub, **options: object) -> BrowserContext:
     context = browser.new_context(viewport={"width": 1280, "height": 860}, accept_downloads=True, **options)
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live.url)
     return context
 
 
-def _watch(page: Page) -> list[str]:
-    """Script errors and CSP violations on the page: a clean page has none."""
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(msg.text) if msg.type == "error" and "Content Security Policy" in msg.text else None
-        ),
-    )
-    return problems
-
-
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, live: LiveHub, tmp_path: Path) -> None:
     name = f"web{secrets.token_hex(3)}"
     context = _context(browser, live)
     page = context.new_page()
-    problems = _watch(page)
+    problems = watch(page)
 
     page.goto(f"{live.url}/join")
-    _shot(page, "sign-up")
+    shot(page, "sign-up")
     page.fill("input[name=username]", name)
     page.fill("input[name=email]", f"{name}@example.com")
     page.fill("input[name=password]", PASSWORD)
@@ -95,7 +68,7 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.fill("input[name=name]", "demo")
     page.select_option("select[name=license]", "mit")
     page.check("input[name=visibility][value=public]")
-    _shot(page, "new-repository")
+    shot(page, "new-repository")
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{live.url}/{name}/demo")
 
@@ -113,7 +86,7 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.fill("#keys textarea[name=content]", (tmp_path / "key.pub").read_text())
     page.click("#keys button:has-text('Add SSH key')")
     expect(page.locator("#keys table")).to_contain_text("SHA256:")
-    _shot(page, "settings")
+    shot(page, "settings")
 
     # Files arrive by drag and drop; a big one goes to LFS storage as a push would send it.
     page.goto(f"{live.url}/{name}/demo/tree/main")
@@ -126,7 +99,7 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     expect(page.locator("[data-chosen] li")).to_contain_text(["train.py"])
     page.fill("input[name=folder]", "src")
     page.fill("input[name=summary]", "Add the training script")
-    _shot(page, "upload")
+    shot(page, "upload")
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{live.url}/{name}/demo/tree/main")
     expect(page.locator("table.files")).to_contain_text("src")
@@ -169,7 +142,7 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.fill("aside input[name=task]", "text-classification")
     page.click("aside button[type=submit]")
     expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
-    _shot(page, "models-listing")
+    shot(page, "models-listing")
 
     page.click(f".repo-card a:has-text('{name}/demo')")
     page.wait_for_url(f"{live.url}/{name}/demo")
@@ -182,7 +155,7 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.click("text=overlay")
     evil.click()
     assert page.evaluate("window.__pwned === undefined"), "the README's HTML must stay inert"
-    _shot(page, "model-page")
+    shot(page, "model-page")
     # A tag on the card filters the listing; the chip takes the filter off again.
     page.click(".facts .tags a:has-text('text-classification')")
     expect(page.locator(".active-tags")).to_contain_text("text-classification")
@@ -213,7 +186,7 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     page.click("table.files a:has-text('train.py')")
     expect(page.locator("pre.hl")).to_contain_text("torch.__version__")
     assert page.locator("pre.hl span").count() > 3, "code is highlighted"
-    _shot(page, "file-view")
+    shot(page, "file-view")
     with page.expect_download() as download:
         page.click(".file-bar a:has-text('Download')")
     assert Path(download.value.path()).read_bytes() == TRAIN_PY
@@ -225,7 +198,7 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
 
     page.click("a.lang")
     expect(page.locator("nav.main-nav")).to_contain_text("模型")
-    _shot(page, "model-commits-zh")
+    shot(page, "model-commits-zh")
     page.click("a.lang")
     expect(page.locator("nav.main-nav")).to_contain_text("Models")
 
@@ -269,7 +242,7 @@ def test_a_stranger_gets_a_404_page_for_a_private_model(browser: Browser, live: 
     assert page.locator(".repo-card").count() == 0
     missing = page.goto(f"{live.url}/{owner}/never-made/tree/main")
     assert missing is not None and missing.status == 404
-    _shot(page, "not-found")
+    shot(page, "not-found")
     page.goto(f"{live.url}/models?search={owner}")
     expect(page.locator(".results .empty")).to_be_visible()
     context.close()
@@ -301,7 +274,7 @@ def test_pages_fit_a_phone_screen(browser: Browser, live: LiveHub) -> None:
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
     page.goto(f"{live.url}/{owner}/on-a-phone")
-    _shot(page, "model-page-phone")
+    shot(page, "model-page-phone")
     context.close()
 
 
@@ -361,7 +334,7 @@ def test_the_first_administrator_is_made_with_the_printed_link(
     page.wait_for_load_state()
     assert page.url == f"{hub.url}/admin", page.inner_text("main")
     expect(page.locator("a.me")).to_have_text("root")
-    _shot(page, "admin-after-setup")
+    shot(page, "admin-after-setup")
     other = _context(browser, hub).new_page()
     other.goto(match[1])
     other.fill("input[name=username]", "intruder")

@@ -7,53 +7,18 @@ audit log lists the invitation and the disabling. Screenshots land in docs/scree
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, expect
 
 from csghub.core.names import RepoId, RepoType
 from csghub.services import accounts, orgs, repos
 from csghub.services.context import Hub
 from tests.conftest import PG_ADMIN_URL
-from tests.support.browser import chromium
+from tests.support.browser import shot, sign_in
 from tests.support.live import LiveHub
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "portal passphrase 7"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def _signed_in(browser: Browser, live: LiveHub, name: str) -> tuple[BrowserContext, Page, list[str]]:
-    """A browser of its own for `name`, signed in; with the script errors and CSP violations it meets."""
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(msg.text) if msg.type == "error" and "Content Security Policy" in msg.text else None
-        ),
-    )
-    page.goto(f"{live.url}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    expect(page.locator("a.me")).to_have_text(name)
-    return context, page, problems
 
 
 def _user_id(hub: Hub, name: str) -> int:
@@ -70,7 +35,7 @@ def test_org_admin_invites_a_member_who_then_sees_the_private_model(browser: Bro
     alice, _ = live.user("alice", password=PASSWORD)
     bob, _ = live.user("bob", password=PASSWORD)
     org = f"lab{secrets.token_hex(3)}"
-    a_context, a, a_problems = _signed_in(browser, live, alice)
+    a_context, a, a_problems = sign_in(browser, live.url, alice, PASSWORD)
 
     # "+ New" leads to the repository form, which offers an organization instead.
     a.click("header a:has-text('New')")
@@ -94,10 +59,10 @@ def test_org_admin_invites_a_member_who_then_sees_the_private_model(browser: Bro
     expect(a.locator("nav.tabs a.active")).to_contain_text("Models 1")
     expect(a.locator(".repo-card .name")).to_have_text([f"{org}/secret-model"])
     expect(a.locator(".repo-card .badge")).to_have_text(["Private"])
-    _shot(a, "profile")
+    shot(a, "profile")
 
     # Bob cannot see it yet: the model page and the org's listing both hide it.
-    b_context, b, b_problems = _signed_in(browser, live, bob)
+    b_context, b, b_problems = sign_in(browser, live.url, bob, PASSWORD)
     missing = b.goto(f"{live.url}/{org}/secret-model")
     assert missing is not None and missing.status == 404
     expect(b.locator("h1")).to_have_text("Page not found")
@@ -116,7 +81,7 @@ def test_org_admin_invites_a_member_who_then_sees_the_private_model(browser: Bro
     a.click("#invitations button:has-text('Invite')")
     expect(a.locator("p.notice")).to_have_text("Invitation sent")
     expect(a.locator(f"#invitations tr[data-invitation='{bob}']")).to_contain_text("read")
-    _shot(a, "org-settings")
+    shot(a, "org-settings")
 
     # The last admin can neither leave nor step down; the page says why.
     a.click(f"#members tr[data-member='{alice}'] button:has-text('Leave')")
@@ -176,7 +141,7 @@ def test_site_admin_disables_a_user_whose_token_stops_working(browser: Browser, 
     assert _whoami(live, token).json()["name"] == victim
 
     # Someone who is not a site admin is refused, and sees no link to the admin pages.
-    v_context, v, _ = _signed_in(browser, live, victim)
+    v_context, v, _ = sign_in(browser, live.url, victim, PASSWORD)
     assert v.locator("header a.admin-link").count() == 0
     refused = v.goto(f"{live.url}/admin/users")
     assert refused is not None and refused.status in (403, 404)
@@ -184,7 +149,7 @@ def test_site_admin_disables_a_user_whose_token_stops_working(browser: Browser, 
     assert v.locator("table.admin-table").count() == 0
     v_context.close()
 
-    context, page, problems = _signed_in(browser, live, admin)
+    context, page, problems = sign_in(browser, live.url, admin, PASSWORD)
     page.click("header a.admin-link")
     page.wait_for_url(f"{live.url}/admin")
     # The PostgreSQL leg of the suite runs every hub on PostgreSQL.
@@ -192,7 +157,7 @@ def test_site_admin_disables_a_user_whose_token_stops_working(browser: Browser, 
     expect(page.locator("[data-fact=storage]")).to_have_text("local")
     assert page.inner_text("[data-fact=version]").strip()
     assert int(page.inner_text("[data-fact=users]")) >= 3
-    _shot(page, "admin-status")
+    shot(page, "admin-status")
 
     page.click("nav.admin-tabs a:has-text('Users')")
     page.fill("form.admin-search input[name=q]", victim)
@@ -209,7 +174,7 @@ def test_site_admin_disables_a_user_whose_token_stops_working(browser: Browser, 
 
     page.goto(f"{live.url}/admin/users")
     expect(page.locator(f"tr[data-user='{victim}'] .user-status")).to_have_text("Disabled")
-    _shot(page, "admin-users")
+    shot(page, "admin-users")
 
     # A forgotten password is replaced; the new one works at once.
     owner_row = page.locator(f"tr[data-user='{owner}']")
@@ -238,7 +203,7 @@ def test_site_admin_disables_a_user_whose_token_stops_working(browser: Browser, 
     invited = page.locator("tr[data-event]", has_text="org.invite").filter(has_text=team).first
     expect(invited).to_contain_text(victim)
     expect(invited).to_contain_text("role=write")
-    _shot(page, "admin-audit")
+    shot(page, "admin-audit")
     # Newest first; the filter narrows to one action; ?before= pages to older events.
     first_id = int(page.locator("tr[data-event]").first.get_attribute("data-event") or 0)
     assert int(disabled.get_attribute("data-event") or 0) <= first_id

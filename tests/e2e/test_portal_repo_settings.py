@@ -5,50 +5,19 @@ Screenshots of the settings and diff pages land in docs/screenshots/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.support.browser import chromium
+from tests.support.browser import shot, sign_in, watch
 from tests.support.clients import create_repo
 from tests.support.live import LiveHub
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "settings passphrase 9"
 SUBMIT = "button[type=submit]"
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def _watch(page: Page) -> list[str]:
-    """Script errors and CSP violations: a clean page has none."""
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    csp = "Content Security Policy"
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" and csp in msg.text else None)
-    return problems
-
-
 def _signed_in(browser: Browser, live: LiveHub, name: str) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(f"{live.url}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click(f"main form {SUBMIT}")
-    expect(page.locator("a.me")).to_have_text(name)
+    context, page, _ = sign_in(browser, live.url, name, PASSWORD, height=900)
     # Every dialog a form asks (remove, delete) is answered yes.
     page.on("dialog", lambda dialog: dialog.accept())
     return context, page
@@ -64,7 +33,7 @@ def test_owner_makes_a_repository_private_and_a_stranger_gets_the_404_page(brows
     owner, _, base = _owner_with_repo(live)
     stranger, _ = live.user("str", password=PASSWORD)
     context, page = _signed_in(browser, live, owner)
-    problems = _watch(page)
+    problems = watch(page)
     page.goto(base)
     page.click("nav.tabs >> text=Settings")
     page.wait_for_url(f"{base}/settings")
@@ -134,7 +103,7 @@ def test_manual_gating_request_accepted_in_settings_opens_the_files(browser: Bro
     expect(page.locator("p.notice")).to_have_text("Request accepted")
     expect(page.locator(f"table.requests.accepted tr[data-user={asker}]")).to_be_visible()
     expect(page.locator("#gating")).to_contain_text("Pending (0)")
-    _shot(page, "repository-settings")
+    shot(page, "repository-settings")
 
     fetched = httpx.get(resolve, headers={"authorization": f"Bearer {asker_token}"}, follow_redirects=True)
     assert fetched.status_code == 200 and "# demo" in fetched.text
@@ -235,7 +204,7 @@ def test_deleting_needs_the_full_name_typed(browser: Browser, live: LiveHub) -> 
 def test_branches_are_created_from_a_revision_and_deleted(browser: Browser, live: LiveHub) -> None:
     owner, _, base = _owner_with_repo(live)
     context, page = _signed_in(browser, live, owner)
-    problems = _watch(page)
+    problems = watch(page)
     page.goto(base)
     page.click("nav.tabs >> text=Branches")
     page.wait_for_url(f"{base}/branches")
@@ -270,7 +239,7 @@ def test_branches_are_created_from_a_revision_and_deleted(browser: Browser, live
 def test_a_commit_page_shows_the_changed_lines(browser: Browser, live: LiveHub) -> None:
     owner, _, base = _owner_with_repo(live)
     context, page = _signed_in(browser, live, owner)
-    problems = _watch(page)
+    problems = watch(page)
     page.goto(f"{base}/edit/main/README.md")
     original = page.input_value("textarea[name=content]")
     assert "This model repository was created on CSGHub." in original
@@ -296,7 +265,7 @@ def test_a_commit_page_shows_the_changed_lines(browser: Browser, live: LiveHub) 
         " !== getComputedStyle(document.querySelector('tr.del')).backgroundColor"
     ), "added and removed lines are coloured apart"
     assert page.locator("[style]").count() == 0, "no inline styles"
-    _shot(page, "commit-diff")
+    shot(page, "commit-diff")
 
     page.click(".parents a >> nth=0")
     expect(page.locator(".commit-title")).to_have_text("Initial commit")

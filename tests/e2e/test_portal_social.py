@@ -5,18 +5,13 @@ model's page; a private collection is a 404 page for a stranger. Screenshots lan
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.support.browser import chromium
+from tests.support.browser import shot, sign_in
 from tests.support.clients import create_repo
 from tests.support.live import LiveHub
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PASSWORD = "social passphrase 9"
 HOSTILE = """Does this run on **CPU**?
 
@@ -27,41 +22,11 @@ HOSTILE = """Does this run on **CPU**?
 """
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-def _signed_in(browser: Browser, live: LiveHub, name: str) -> tuple[BrowserContext, Page, list[str]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on(
-        "console",
-        lambda msg: (
-            problems.append(msg.text) if msg.type == "error" and "Content Security Policy" in msg.text else None
-        ),
-    )
-    page.goto(f"{live.url}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main form button[type=submit]")
-    expect(page.locator("a.me")).to_have_text(name)
-    return context, page, problems
-
-
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def test_like_a_model_and_see_the_count(browser: Browser, live: LiveHub) -> None:
     owner, token = live.user("owner", password=PASSWORD)
     fan, _ = live.user("fan", password=PASSWORD)
     create_repo(live.url, token, f"{owner}/likeable")
-    context, page, problems = _signed_in(browser, live, fan)
+    context, page, problems = sign_in(browser, live.url, fan, PASSWORD)
     page.goto(f"{live.url}/{owner}/likeable")
     expect(page.locator(".like-button")).to_contain_text("Like")
     expect(page.locator(".like-count")).to_have_text("0")
@@ -97,7 +62,7 @@ def test_discussion_with_hostile_markdown_a_reply_and_closing(browser: Browser, 
     create_repo(live.url, token, f"{owner}/talked-about")
     base = f"{live.url}/{owner}/talked-about"
 
-    context, page, problems = _signed_in(browser, live, author)
+    context, page, problems = sign_in(browser, live.url, author, PASSWORD)
     page.goto(base)
     page.click("nav.tabs a:has-text('Community')")
     page.wait_for_url(f"{base}/discussions")
@@ -118,7 +83,7 @@ def test_discussion_with_hostile_markdown_a_reply_and_closing(browser: Browser, 
     expect(page.locator("form.status-form button")).to_have_text("Close discussion")
     context.close()
 
-    context2, other, problems2 = _signed_in(browser, live, helper)
+    context2, other, problems2 = sign_in(browser, live.url, helper, PASSWORD)
     other.goto(f"{base}/discussions/1")
     assert other.locator("form.status-form").count() == 0, "only the author or a writer may close it"
     other.fill("form.comment-form textarea[name=comment]", "Yes, with `torch` on **CPU** it is fine.")
@@ -141,13 +106,13 @@ def test_discussion_with_hostile_markdown_a_reply_and_closing(browser: Browser, 
     expect(other.locator("p.error")).to_have_text("The comment is empty")
     context2.close()
 
-    context, page, more_problems = _signed_in(browser, live, author)
+    context, page, more_problems = sign_in(browser, live.url, author, PASSWORD)
     page.goto(f"{base}/discussions/1")
     page.click("form.status-form button")
     page.wait_for_url(f"{base}/discussions/1")
     expect(page.locator(".discussion-head .status")).to_have_text("Closed")
     expect(page.locator(".status-event")).to_contain_text(f"{author} closed this discussion")
-    _shot(page, "discussion")
+    shot(page, "discussion")
     page.goto(f"{base}/discussions")
     expect(page.locator("p.empty")).to_have_text("No open discussions yet.")
     page.click(".status-filter a:has-text('Closed')")
@@ -163,7 +128,7 @@ def test_collection_gets_a_model_and_a_private_one_is_hidden(browser: Browser, l
     create_repo(live.url, token, f"{owner}/pick-one")
     create_repo(live.url, token, f"{owner}/hidden-pick", private=True)
 
-    context, page, problems = _signed_in(browser, live, owner)
+    context, page, problems = sign_in(browser, live.url, owner, PASSWORD)
     page.goto(f"{live.url}/collections/{owner}")
     expect(page.locator("p.empty")).to_have_text("No collections yet.")
     page.click("main a:has-text('New collection')")
@@ -184,10 +149,10 @@ def test_collection_gets_a_model_and_a_private_one_is_hidden(browser: Browser, l
     expect(items).to_have_count(2)
     expect(items.first).to_contain_text(f"{owner}/pick-one")
     expect(items.first.locator(".note")).to_have_text("The best small one")
-    _shot(page, "collection")
+    shot(page, "collection")
 
     # A stranger sees the public collection without the private model in it.
-    context2, other, problems2 = _signed_in(browser, live, stranger)
+    context2, other, problems2 = sign_in(browser, live.url, stranger, PASSWORD)
     other.goto(f"{live.url}/collections/{owner}/small-classifiers")
     expect(other.locator(".collection-items .repo-card")).to_have_count(1)
     assert "hidden-pick" not in other.content() and other.locator("form[action$='/edit']").count() == 0
