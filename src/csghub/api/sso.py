@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import NotFound, Unauthenticated
 from csghub.core.signing import make_token, read_token
-from csghub.http.deps import base_url, client_address, get_hub, set_session_cookie
+from csghub.http.deps import base_url, client_address, get_hub, local_path, set_session_cookie
 from csghub.services import sessions, sso
 from csghub.services.context import Hub
 
@@ -30,13 +30,6 @@ def _configured(hub: Hub) -> Hub:
     return hub
 
 
-def _safe_next(value: str) -> str:
-    """Only a path on this site: never send a freshly signed-in browser somewhere else."""
-    if not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/"
-    return value
-
-
 @router.get("/api/v1/auth/oidc/login")
 async def oidc_login(request: Request, next: str = "/") -> RedirectResponse:
     from csghub.services.oidc_login import begin_login
@@ -47,7 +40,7 @@ async def oidc_login(request: Request, next: str = "/") -> RedirectResponse:
     start = await run_in_threadpool(begin_login, hub.oidc, redirect_uri, cache=hub.oidc_cache)
     flow = make_token(
         hub.settings.secret_key,
-        {"state": start.state, "nonce": start.nonce, "verifier": start.code_verifier, "next": _safe_next(next)},
+        {"state": start.state, "nonce": start.nonce, "verifier": start.code_verifier, "next": local_path(next)},
         expires_at=int(time.time()) + FLOW_TTL,
     )
     response = RedirectResponse(start.authorize_url, status_code=302)
@@ -76,7 +69,7 @@ async def oidc_callback(request: Request) -> RedirectResponse:
         return sessions.open_session(hub, actor, method="oidc")
 
     signed = await run_in_threadpool(work)
-    response = RedirectResponse(_safe_next(str(flow.get("next", "/"))), status_code=303)
+    response = RedirectResponse(local_path(str(flow.get("next", "/"))), status_code=303)
     response.delete_cookie(FLOW_COOKIE)
     set_session_cookie(request, response, signed)
     return response

@@ -104,6 +104,13 @@ async def get_actor(request: Request) -> Actor:
     return actor
 
 
+def local_path(value: str | None) -> str:
+    """A redirect target after sign-in: only a path on this site, never somewhere else."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
 def base_url(request: Request) -> str:
     hub = get_hub(request)
     if hub.settings.public_url:

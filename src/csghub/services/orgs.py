@@ -117,7 +117,7 @@ def list_members(hub: Hub, name: str) -> list[MemberView]:
         return [MemberView(n, f, r) for n, f, r in rows]
 
 
-def _admins(session: Session, org_id: int) -> int:
+def count_admins(session: Session, org_id: int) -> int:
     return (
         session.scalar(
             select(func.count()).select_from(OrgMember).where(OrgMember.org_id == org_id, OrgMember.role == "admin")
@@ -138,7 +138,7 @@ def set_member_role(hub: Hub, actor: Actor | None, org: str, user_name: str, rol
         if member is None:
             session.add(OrgMember(org_id=ns.id, user_id=user.id, role=role))
         else:
-            if member.role == "admin" and role != "admin" and _admins(session, ns.id) <= 1:
+            if member.role == "admin" and role != "admin" and count_admins(session, ns.id) <= 1:
                 raise Conflict(f"'{user_name}' is the last admin of '{org}': make someone else admin first")
             member.role = role
         audit.record(session, actor, "org.member_role", namespace=org, target=user_name, detail={"role": role})
@@ -155,7 +155,7 @@ def remove_member(hub: Hub, actor: Actor, org: str, user_name: str) -> None:
         member = session.get(OrgMember, (ns.id, user.id))
         if member is None:
             raise NotFound(f"'{user_name}' is not a member of '{org}'")
-        if member.role == "admin" and _admins(session, ns.id) <= 1:
+        if member.role == "admin" and count_admins(session, ns.id) <= 1:
             raise Conflict(f"'{user_name}' is the last admin of '{org}' and cannot leave it")
         session.delete(member)
         audit.record(session, actor, "org.member_remove", namespace=org, target=user_name)

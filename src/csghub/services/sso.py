@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from csghub.config import parse_group_map
@@ -20,6 +20,7 @@ from csghub.services import audit
 from csghub.services.accounts import actor_for_user, email_taken, insert_user
 from csghub.services.context import Hub
 from csghub.services.external_identity import ExternalIdentity
+from csghub.services.orgs import count_admins
 from csghub.services.permissions import Actor
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,7 @@ def _sync_groups(hub: Hub, session: Session, user: User, groups: tuple[str, ...]
             continue
         member = session.get(OrgMember, (org.id, user.id))
         target = wanted.get(org_key)
-        if member is not None and member.role == "admin" and target != "admin" and _admins(session, org.id) <= 1:
+        if member is not None and member.role == "admin" and target != "admin" and count_admins(session, org.id) <= 1:
             continue  # an organization keeps its last admin
         if target and (member is None or member.role != target):
             if member is None:
@@ -120,8 +121,3 @@ def _sync_groups(hub: Hub, session: Session, user: User, groups: tuple[str, ...]
             audit.record(
                 session, None, "org.member_remove", namespace=org.name, target=user.namespace.name, actor_name="sso"
             )
-
-
-def _admins(session: Session, org_id: int) -> int:
-    stmt = select(func.count()).select_from(OrgMember).where(OrgMember.org_id == org_id, OrgMember.role == "admin")
-    return session.scalar(stmt) or 0

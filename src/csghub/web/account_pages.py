@@ -3,7 +3,6 @@ password. Every form carries the CSRF token; every change goes through the same 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,14 +10,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, InvalidArgument, PermissionDenied
+from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
-from csghub.core.signing import make_token, read_token
-from csghub.http.deps import get_actor, get_hub
+from csghub.http.deps import get_hub
 from csghub.services import accounts, orgs, repos, ssh_keys, tokens
 from csghub.services.permissions import Actor
+from csghub.web.forms import drop_notice, form_actor, read_flash, redirect_with_flash, signed_in_page
 from csghub.web.render import page_actor, render, render_error, repo_path
-from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 router = APIRouter(include_in_schema=False)
 LICENSES = (
@@ -36,24 +34,6 @@ LICENSES = (
 )
 
 
-async def _signed_in_page(request: Request) -> Actor | Response:
-    actor = await page_actor(request)
-    if actor.is_anonymous:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-    return actor
-
-
-async def _form_actor(request: Request) -> tuple[dict[str, str], Actor]:
-    """The posted form and its sender, once the form's CSRF token checks out."""
-    form = await request.form()
-    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-    check_form_csrf(request, fields.get(CSRF_FIELD, ""))
-    actor = await get_actor(request)
-    if actor.is_anonymous:
-        raise PermissionDenied("Sign in first")
-    return fields, actor
-
-
 def _owners(hub: Any, actor: Actor) -> list[str]:
     orgs = [name for name, role in accounts.list_user_orgs(hub, actor.user_id or 0) if role in ("write", "admin")]
     return [actor.name, *sorted(orgs)]
@@ -61,7 +41,7 @@ def _owners(hub: Any, actor: Actor) -> list[str]:
 
 @router.get("/new", response_class=HTMLResponse)
 async def new_repo_form(request: Request) -> Response:
-    found = await _signed_in_page(request)
+    found = await signed_in_page(request)
     if isinstance(found, Response):
         return found
     owners = await run_in_threadpool(_owners, get_hub(request), found)
@@ -72,7 +52,7 @@ async def new_repo_form(request: Request) -> Response:
 async def create_repo(request: Request) -> Response:
     hub = get_hub(request)
     try:
-        fields, actor = await _form_actor(request)
+        fields, actor = await form_actor(request)
     except HubError as exc:
         await page_actor(request)
         return render_error(request, exc, exc.status)
@@ -105,32 +85,26 @@ def _settings_context(hub: Any, actor: Actor) -> dict[str, Any]:
     }
 
 
-FLASH_COOKIE = "csghub_flash"
-
-
 @router.get("/settings", response_class=HTMLResponse)
 async def settings_page(request: Request) -> Response:
-    found = await _signed_in_page(request)
+    found = await signed_in_page(request)
     if isinstance(found, Response):
         return found
     hub = get_hub(request)
     # What the last change left to say; a new token is shown here once, then the cookie is gone.
-    flash = read_token(hub.settings.secret_key, request.cookies.get(FLASH_COOKIE, "")) or {}
-    if flash.get("user") != found.user_id:
-        flash = {}
+    flash = read_flash(request, found)
     context = await run_in_threadpool(_settings_context, hub, found)
     response = render(
         request, "settings.html", new_token=flash.get("token"), error=None, notice=flash.get("notice"), **context
     )
-    response.delete_cookie(FLASH_COOKIE, path="/settings")
-    return response
+    return drop_notice(request, response, "/settings")
 
 
 async def _settings_action(request: Request, action: Callable[[Any, Actor, dict[str, str]], str]) -> Response:
     """Run one settings change, then show the page again with its outcome."""
     hub = get_hub(request)
     try:
-        fields, actor = await _form_actor(request)
+        fields, actor = await form_actor(request)
     except HubError as exc:
         await page_actor(request)
         return render_error(request, exc, exc.status)
@@ -143,18 +117,7 @@ async def _settings_action(request: Request, action: Callable[[Any, Actor, dict[
         )
     # Post/redirect/get: reloading the page must not submit the form again.
     said = {"token": result} if result.startswith(tokens.TOKEN_PREFIX) else {"notice": result}
-    flash = make_token(hub.settings.secret_key, {"user": actor.user_id, **said}, expires_at=int(time.time()) + 120)
-    response = RedirectResponse("/settings", status_code=303)
-    response.set_cookie(
-        FLASH_COOKIE,
-        flash,
-        max_age=120,
-        httponly=True,
-        samesite="strict",
-        path="/settings",
-        secure=request.url.scheme == "https",
-    )
-    return response
+    return redirect_with_flash(request, actor, "/settings", path="/settings", **said)
 
 
 @router.post("/settings/tokens", response_class=HTMLResponse)

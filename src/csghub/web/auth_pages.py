@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, PermissionDenied, RateLimited
-from csghub.http.deps import SESSION_COOKIE, client_address, get_hub, set_session_cookie
+from csghub.http.deps import SESSION_COOKIE, client_address, get_hub, local_path, set_session_cookie
 from csghub.services import accounts, sessions
 from csghub.web.i18n import LANG_COOKIE, LANGUAGES
 from csghub.web.render import page_actor, render, render_error
@@ -16,16 +16,10 @@ from csghub.web.security import CSRF_FIELD, check_form_csrf
 router = APIRouter(include_in_schema=False)
 
 
-def _safe_next(value: str | None) -> str:
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/"
-    return value
-
-
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str = "/") -> Response:
     await page_actor(request)
-    return render(request, "login.html", next=_safe_next(next), username="", error=None, oidc=_oidc(request))
+    return render(request, "login.html", next=local_path(next), username="", error=None, oidc=_oidc(request))
 
 
 def _oidc(request: Request) -> bool:
@@ -36,7 +30,7 @@ def _oidc(request: Request) -> bool:
 async def login(request: Request) -> Response:
     form = await request.form()
     await page_actor(request)
-    next_url = _safe_next(str(form.get("next") or "/"))
+    next_url = local_path(str(form.get("next") or "/"))
     username = str(form.get("username") or "")
     try:
         check_form_csrf(request, str(form.get(CSRF_FIELD) or ""))
@@ -129,7 +123,7 @@ async def logout(request: Request) -> Response:
 
 @router.get("/lang/{code}")
 async def choose_language(request: Request, code: str, next: str = "/") -> Response:
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(local_path(next), status_code=303)
     if code in LANGUAGES:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
     return response

@@ -20,7 +20,7 @@ from csghub.http.deps import get_hub
 from csghub.services import collections
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, NamespaceResource, can
-from csghub.web.community_pages import posted_form
+from csghub.web.forms import form_actor
 from csghub.web.render import page_actor, render, render_error
 
 router = APIRouter(include_in_schema=False)
@@ -43,7 +43,7 @@ async def _page(request: Request, work: Callable[[Hub, Actor], Response]) -> Res
 async def _act(request: Request, act: Callable[[Hub, Actor, dict[str, str]], str]) -> Response:
     """Post/redirect/get: run one change and go where it says; a refusal is the error page."""
     try:
-        fields, actor = await posted_form(request)
+        fields, actor = await form_actor(request)
         target = await run_in_threadpool(act, get_hub(request), actor, fields)
     except HubError as exc:
         await page_actor(request)
@@ -66,7 +66,7 @@ async def new_collection_form(request: Request) -> Response:
 @router.post("/collections/new", response_class=HTMLResponse)
 async def create_collection(request: Request) -> Response:
     try:
-        fields, actor = await posted_form(request)
+        fields, actor = await form_actor(request)
     except HubError as exc:
         await page_actor(request)
         return render_error(request, exc, exc.status)

@@ -15,29 +15,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, PermissionDenied
+from csghub.core.errors import HubError
 from csghub.core.names import RepoId, RepoType
-from csghub.http.deps import get_actor, get_hub
+from csghub.http.deps import get_hub
 from csghub.services import discussions, likes, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
+from csghub.web.forms import form_actor
 from csghub.web.markdown import render_markdown
 from csghub.web.render import page_actor, render, render_error, repo_path
-from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 30
-
-
-async def posted_form(request: Request) -> tuple[dict[str, str], Actor]:
-    """The posted form and its signed-in sender, once the form's CSRF token checks out."""
-    form = await request.form()
-    fields = {key: str(value) for key, value in form.items() if isinstance(value, str)}
-    check_form_csrf(request, fields.get(CSRF_FIELD, ""))
-    actor = await get_actor(request)
-    if actor.is_anonymous:
-        raise PermissionDenied("Sign in first")
-    return fields, actor
 
 
 def header_context(hub: Hub, actor: Actor, repo: repos.RepoView, tab: str) -> dict[str, Any]:
@@ -108,7 +97,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.post(prefix + "/{ns}/{name}/like")
     async def like(request: Request, ns: str, name: str) -> Response:
         try:
-            fields, actor = await posted_form(request)
+            fields, actor = await form_actor(request)
             liked = fields.get("action", "like") == "like"
             await run_in_threadpool(likes.set_like, get_hub(request), actor, repo_type, RepoId.of(ns, name), liked)
         except HubError as exc:
@@ -137,7 +126,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     async def open_discussion(request: Request, ns: str, name: str) -> Response:
         hub, repo_id = get_hub(request), RepoId.of(ns, name)
         try:
-            fields, actor = await posted_form(request)
+            fields, actor = await form_actor(request)
         except HubError as exc:
             await page_actor(request)
             return render_error(request, exc, exc.status)
@@ -197,7 +186,7 @@ async def _discussion_action(
     """Post/redirect/get for a discussion's forms; a rejected comment shows the page with the reason."""
     hub = get_hub(request)
     try:
-        fields, actor = await posted_form(request)
+        fields, actor = await form_actor(request)
         await run_in_threadpool(act, hub, actor, fields)
     except HubError as exc:
         if exc.status not in (400, 409):

@@ -50,12 +50,11 @@ async def form_actor(request: Request) -> tuple[dict[str, str], Actor]:
     return fields, actor
 
 
-def redirect_with_notice(request: Request, actor: Actor, url: str, notice: str, *, path: str) -> Response:
-    """303 to `url` with `notice` shown once there (a signed cookie, only for this user, two minutes)."""
+def redirect_with_flash(request: Request, actor: Actor, url: str, *, path: str, **said: str) -> Response:
+    """303 to `url` carrying `said` to the next page under `path`, once: a signed cookie, only for this
+    user, two minutes (a notice, or a new token that must be shown exactly once)."""
     hub = get_hub(request)
-    token = make_token(
-        hub.settings.secret_key, {"user": actor.user_id, "notice": notice}, expires_at=int(time.time()) + 120
-    )
+    token = make_token(hub.settings.secret_key, {"user": actor.user_id, **said}, expires_at=int(time.time()) + 120)
     response = RedirectResponse(url, status_code=303)
     response.set_cookie(
         NOTICE_COOKIE,
@@ -69,13 +68,22 @@ def redirect_with_notice(request: Request, actor: Actor, url: str, notice: str, 
     return response
 
 
-def take_notice(request: Request, actor: Actor) -> str | None:
-    """The notice a redirect left for this user, if any (the caller drops the cookie with drop_notice)."""
+def redirect_with_notice(request: Request, actor: Actor, url: str, notice: str, *, path: str) -> Response:
+    """303 to `url` with `notice` shown once there."""
+    return redirect_with_flash(request, actor, url, path=path, notice=notice)
+
+
+def read_flash(request: Request, actor: Actor) -> dict[str, str]:
+    """What a redirect left for this user (the caller drops the cookie with drop_notice)."""
     claims = read_token(get_hub(request).settings.secret_key, request.cookies.get(NOTICE_COOKIE, "")) or {}
     if claims.get("user") != actor.user_id:
-        return None
-    notice = claims.get("notice")
-    return str(notice) if notice else None
+        return {}
+    return {key: str(value) for key, value in claims.items() if key not in ("user", "exp") and value}
+
+
+def take_notice(request: Request, actor: Actor) -> str | None:
+    """The notice a redirect left for this user, if any."""
+    return read_flash(request, actor).get("notice")
 
 
 def drop_notice(request: Request, response: Response, path: str) -> Response:

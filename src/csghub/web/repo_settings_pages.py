@@ -8,7 +8,6 @@ short signed notice in a cookie scoped to the settings page.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType
-from csghub.core.signing import make_token, read_token
 from csghub.http.deps import get_hub
 from csghub.services import collaborators, gating, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import ROLES, VISIBILITIES, Action, Actor
+from csghub.web.forms import drop_notice, redirect_with_notice, take_notice
 from csghub.web.render import correctable, page_actor, render, render_error, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
@@ -32,7 +31,6 @@ from csghub.web.security import CSRF_FIELD, check_form_csrf
 router = APIRouter(include_in_schema=False)
 model_router = APIRouter(include_in_schema=False)
 
-FLASH_COOKIE = "csghub_repo_flash"
 GATE_CHOICES = (("", "Off"), ("auto", "Automatic approval"), ("manual", "Manual approval"))
 
 
@@ -70,15 +68,11 @@ async def _show(request: Request, repo_type: RepoType, repo_id: RepoId, error: H
         context = await run_in_threadpool(_settings_context, hub, actor, repo_type, repo_id)
     except HubError as exc:
         return render_error(request, exc, exc.status)
-    notice = ""
-    claims = read_token(hub.settings.secret_key, request.cookies.get(FLASH_COOKIE, "")) or {}
-    if error is None and claims.get("user") == actor.user_id:
-        notice = str(claims.get("notice", ""))
+    notice = (take_notice(request, actor) or "") if error is None else ""
     status = error.status if error is not None else 200
     message = error.message if error is not None else None
     response = render(request, "repo_settings.html", status=status, error=message, notice=notice, **context)
-    response.delete_cookie(FLASH_COOKIE, path=_settings_url(repo_type, context["repo"].full_name))
-    return response
+    return drop_notice(request, response, _settings_url(repo_type, context["repo"].full_name))
 
 
 async def _act(
@@ -104,20 +98,9 @@ async def _act(
         if on_settings and correctable(exc):
             return await _show(request, repo_type, repo_id, exc)
         return render_error(request, exc, exc.status)
-    response = RedirectResponse(outcome.location, status_code=303)
     if outcome.notice:
-        claims: dict[str, object] = {"user": actor.user_id, "notice": outcome.notice}
-        flash = make_token(hub.settings.secret_key, claims, expires_at=int(time.time()) + 120)
-        response.set_cookie(
-            FLASH_COOKIE,
-            flash,
-            max_age=120,
-            httponly=True,
-            samesite="strict",
-            path=outcome.location,
-            secure=request.url.scheme == "https",
-        )
-    return response
+        return redirect_with_notice(request, actor, outcome.location, outcome.notice, path=outcome.location)
+    return RedirectResponse(outcome.location, status_code=303)
 
 
 def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
