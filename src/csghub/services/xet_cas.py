@@ -23,6 +23,7 @@ from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import RepoView, get_repo_by_id
 from csghub.services.xet_store import XetObjectNotFound
+from csghub.xet.reconstructions import TermSource, plan_reconstruction
 
 TOKEN_TTL = 3600
 
@@ -87,42 +88,33 @@ def _readable(hub: Hub, grant: XetToken, name: str) -> bool:
 def reconstruction(
     hub: Hub, token: str | None, name: str, byte_range: tuple[int, int] | None, base_url: str
 ) -> dict[str, Any]:
-    """The V1 answer (§9.2): the terms covering the range and a signed URL per xorb byte range."""
+    """The V1 answer (§9.2): the terms covering the range and a signed URL per merged xorb range."""
     grant = check_token(hub, token, write=False)
     if not _readable(hub, grant, name):
         raise XetObjectNotFound(f"Xet file {name} does not exist")
     stored = xet_store.get_file(hub, name)
     start, end = byte_range or (0, stored.size)
-    terms: list[dict[str, Any]] = []
-    fetch: dict[str, list[dict[str, Any]]] = {}
-    first_offset: int | None = None
-    position = 0
-    for term in stored.terms:
-        chunks = term.xorb.chunks
-        lo = hi = None
-        for index in range(term.start, term.end):
-            size = chunks[index].size
-            if position < end and position + size > start:
-                if lo is None:
-                    lo = index
-                    if first_offset is None:
-                        first_offset = start - position
-                hi = index + 1
-            position += size
-        if lo is None or hi is None:
-            continue
-        unpacked = sum(c.size for c in chunks[lo:hi])
-        byte_lo, last = chunks[lo].offset, chunks[hi - 1]
-        byte_hi = last.offset + last.length - 1
-        terms.append({"hash": term.xorb.hash, "unpacked_length": unpacked, "range": {"start": lo, "end": hi}})
-        fetch.setdefault(term.xorb.hash, []).append(
-            {
-                "range": {"start": lo, "end": hi},
-                "url": _xorb_url(hub, term.xorb, byte_lo, byte_hi, base_url),
-                "url_range": {"start": byte_lo, "end": byte_hi},
-            }
-        )
-    return {"offset_into_first_range": first_offset or 0, "terms": terms, "fetch_info": fetch}
+    sources = [TermSource(t.xorb.hash, t.xorb.chunks, t.start, t.end) for t in stored.terms]
+    plan = plan_reconstruction(sources, start, end)
+    xorbs = {t.xorb.hash: t.xorb for t in stored.terms}
+    return {
+        "offset_into_first_range": plan.offset_into_first_range,
+        "terms": [
+            {"hash": t.xorb, "unpacked_length": t.unpacked_length, "range": {"start": t.start, "end": t.end}}
+            for t in plan.terms
+        ],
+        "fetch_info": {
+            xorb: [
+                {
+                    "range": {"start": f.start, "end": f.end},
+                    "url": _xorb_url(hub, xorbs[xorb], f.byte_start, f.byte_end, base_url),
+                    "url_range": {"start": f.byte_start, "end": f.byte_end},
+                }
+                for f in ranges
+            ]
+            for xorb, ranges in plan.fetch.items()
+        },
+    }
 
 
 def _xorb_url(hub: Hub, xorb: xet_store.StoredXorb, lo: int, hi: int, base_url: str) -> str:
