@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from csghub.xet.xorbs import HEADER_SIZE, decode_chunk, read_header
+from csghub.xet.hashes import chunk_hash, file_hash, sha256_to_shard, to_hex, verification_hash, xorb_hash
+from csghub.xet.shards import ChunkEntry, FileBlock, Shard, Term, XorbBlock, serialize_shard
+from csghub.xet.xorbs import HEADER_SIZE, decode_chunk, read_header, serialize_xorb
 from tests.support.clients import api, client_env, create_repo
 from tests.support.live import LiveHub
 
@@ -300,3 +302,99 @@ def test_xet_repeated_content_downloads_with_csghub_sdk(live: LiveHub, repeated,
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     for name, data in files.items():
         assert sha((out / name).read_bytes()) == sha(data), name
+
+
+# --- sha256 verification, with shards made by hand so the terms repeat exactly as wanted -----------
+
+
+def crafted_upload(chunks: list[bytes], terms: list[tuple[int, int]], claimed_sha: str | None = None):
+    """One xorb holding `chunks` and one file made of `terms` over it: (xorb, xorb bytes, shard,
+    file hash, file bytes)."""
+    hashes = [chunk_hash(c) for c in chunks]
+    xorb = xorb_hash([(h, len(c)) for h, c in zip(hashes, chunks, strict=True)])
+    data = b"".join(b"".join(chunks[s:e]) for s, e in terms)
+    leaves = [(hashes[i], len(chunks[i])) for s, e in terms for i in range(s, e)]
+    offsets = list(itertools.accumulate((len(c) for c in chunks), initial=0))
+    block = FileBlock(
+        file_hash(leaves),
+        tuple(Term(xorb, offsets[e] - offsets[s], s, e) for s, e in terms),
+        tuple(verification_hash(hashes[s:e]) for s, e in terms),
+        sha256_to_shard(claimed_sha or sha(data)),
+    )
+    entries = tuple(ChunkEntry(h, offsets[i], len(chunks[i]), 0) for i, h in enumerate(hashes))
+    shard = serialize_shard(Shard((block,), (XorbBlock(xorb, entries, offsets[-1]),)))
+    return to_hex(xorb), serialize_xorb(chunks), shard, to_hex(block.hash), data
+
+
+def _commit_lfs(client: httpx.Client, repo: str, path: str, oid: str, size: int) -> httpx.Response:
+    lines = [
+        {"key": "header", "value": {"summary": f"add {path}"}},
+        {"key": "lfsFile", "value": {"path": path, "algo": "sha256", "oid": oid, "size": size}},
+    ]
+    return client.post(f"/api/models/{repo}/commit/main", content="".join(json.dumps(x) + "\n" for x in lines))
+
+
+def test_xet_sha256_is_checked_on_files_with_repeated_terms(live: LiveHub) -> None:
+    user, token = live.user()
+    repo = f"{user}/crafted"
+    create_repo(live.url, token, repo)
+    with api(live.url, token) as client:
+        write = client.get(f"/api/models/{repo}/xet-write-token/main").json()
+    auth = {"Authorization": f"Bearer {write['accessToken']}"}
+    rng = random.Random(5)
+    chunks = [rng.randbytes(n) for n in (30_000, 20_000, 40_000, 10_000)]
+    layouts = {
+        "liar.bin": [(0, 1), (0, 4), (1, 3), (0, 1), (2, 4), (3, 4), (3, 4)],
+        "honest.bin": [(1, 4), (0, 2), (1, 4), (3, 4), (0, 4), (2, 3)],
+    }
+    with api(live.url, token) as client:
+        for path, terms in layouts.items():
+            true_data = b"".join(b"".join(chunks[s:e]) for s, e in terms)
+            claimed = sha(b"not these bytes") if path == "liar.bin" else sha(true_data)
+            xorb, blob, shard, name, data = crafted_upload(chunks, terms, claimed)
+            assert httpx.post(f"{write['casUrl']}/v1/xorbs/default/{xorb}", content=blob, headers=auth).is_success
+            assert httpx.post(f"{write['casUrl']}/v1/shards", content=shard, headers=auth).json() == {"result": 1}
+            before = client.get(f"/api/models/{repo}").json()["sha"]
+            r = _commit_lfs(client, repo, path, claimed, len(data))
+            if path == "liar.bin":
+                assert r.status_code == 400 and "claims sha256" in r.json()["error"]
+                assert client.get(f"/api/models/{repo}").json()["sha"] == before
+                continue
+            assert r.status_code == 200, r.text
+            assert client.get(f"/{repo}/resolve/main/{path}").content == data
+            for start, end in ranges_of(len(data)):
+                got = client.get(f"/{repo}/resolve/main/{path}", headers={"Range": f"bytes={start}-{end - 1}"})
+                assert got.content == data[start:end]
+    cas_url, xet_token, _ = read_token(live, token, repo)
+    with httpx.Client(timeout=60) as client:
+        for start, end in ranges_of(len(data)):
+            plan = fetch_plan(cas_url, xet_token, name, start, end, client)
+            check_plan_shape(plan)
+            assert rebuild_from_plan(plan, start, end, client) == data[start:end]
+
+
+def test_xet_false_sha256_claim_by_one_user_does_not_block_another(live: LiveHub) -> None:
+    """The same bytes registered first with a false sha256 (by anyone) still commit and download
+    for the next uploader who names them truly."""
+    rng = random.Random(6)
+    chunks = [rng.randbytes(n) for n in (30_000, 20_000)]
+    terms = [(0, 2), (0, 1), (1, 2)]
+    true_sha = sha(b"".join(b"".join(chunks[s:e]) for s, e in terms))
+    for who, claimed in (("stranger", sha(b"other bytes")), ("owner", true_sha)):
+        user, token = live.user()
+        repo = f"{user}/{who}"
+        create_repo(live.url, token, repo)
+        xorb, blob, shard, name, data = crafted_upload(chunks, terms, claimed)
+        with api(live.url, token) as client:
+            write = client.get(f"/api/models/{repo}/xet-write-token/main").json()
+            auth = {"Authorization": f"Bearer {write['accessToken']}"}
+            assert httpx.post(f"{write['casUrl']}/v1/xorbs/default/{xorb}", content=blob, headers=auth).is_success
+            assert httpx.post(f"{write['casUrl']}/v1/shards", content=shard, headers=auth).json() == {"result": 1}
+            r = _commit_lfs(client, repo, "f.bin", claimed, len(data))
+            if who == "stranger":
+                assert r.status_code == 400 and f"its bytes hash to {true_sha}" in r.json()["error"]
+                continue
+            assert r.status_code == 200, r.text
+            head = client.head(f"/{repo}/resolve/main/f.bin")
+            assert head.headers["x-xet-hash"] == name and head.headers["etag"].strip('"') == true_sha
+            assert client.get(f"/{repo}/resolve/main/f.bin").content == data

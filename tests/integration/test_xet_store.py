@@ -61,15 +61,17 @@ def test_xet_upload_registers_a_file_that_reads_back_byte_identical(hub: Hub, sc
     xorbs, shard = _two_xorb_upload(scheme)
     assert [xet_store.store_xorb(hub, name, blob) for name, blob in xorbs] == [True, True]
     assert xet_store.store_xorb(hub, *xorbs[0]) is False
-    [name] = xet_store.register_shard(hub, serialize_shard(shard))
+    [registered] = xet_store.register_shard(hub, serialize_shard(shard))
+    name = registered.hash
+    assert registered.sha256 == hashlib.sha256(DATA).hexdigest()
     assert name == "821f3082696957442edc1152ff335f9107b9195661bbd39b7805e162c1284db9"
     stored = xet_store.get_file(hub, name)
     assert stored.size == len(DATA) and stored.sha256 == hashlib.sha256(DATA).hexdigest()
     assert b"".join(xet_store.read_file(hub, stored)) == DATA
     for start, end in ((0, 1), (15_494, 15_496), (400_000, 700_000), (len(DATA) - 5, len(DATA)), (123, 123)):
         assert b"".join(xet_store.read_file(hub, stored, start, end)) == DATA[start:end], (start, end)
-    assert xet_store.verify_sha256(hub, name).sha256_verified
-    assert xet_store.register_shard(hub, serialize_shard(shard)) == [name]  # idempotent
+    assert xet_store.verify_sha256(hub, name, hashlib.sha256(DATA).hexdigest()).sha256_verified
+    assert xet_store.register_shard(hub, serialize_shard(shard)) == [registered]  # idempotent
     assert _count(hub, XetFile) == 1
 
 
@@ -110,12 +112,19 @@ def test_xet_shards_that_lie_are_refused_and_register_nothing(hub: Hub) -> None:
     _refused(hub, dataclasses.replace(shard, xorbs=(reordered, shard.xorbs[1])), "chunks other than")
 
 
-def test_xet_false_sha256_claim_is_caught_before_use(hub: Hub) -> None:
+def test_xet_false_sha256_claim_is_caught_and_does_not_block_a_true_one(hub: Hub) -> None:
     xorbs, shard = _two_xorb_upload()
     for name, blob in xorbs:
         xet_store.store_xorb(hub, name, blob)
-    liar = dataclasses.replace(shard.files[0], sha256=sha256_to_shard(hashlib.sha256(b"other").hexdigest()))
-    [name] = xet_store.register_shard(hub, serialize_shard(dataclasses.replace(shard, files=(liar,))))
+    false, true = hashlib.sha256(b"other").hexdigest(), hashlib.sha256(DATA).hexdigest()
+    liar = dataclasses.replace(shard.files[0], sha256=sha256_to_shard(false))
+    [registered] = xet_store.register_shard(hub, serialize_shard(dataclasses.replace(shard, files=(liar,))))
+    assert registered.sha256 == false and not xet_store.get_file(hub, registered.hash).sha256_verified
     with pytest.raises(InvalidArgument, match="claims sha256"):
-        xet_store.verify_sha256(hub, name)
-    assert not xet_store.get_file(hub, name).sha256_verified
+        xet_store.verify_sha256(hub, registered.hash, false)
+    # The same bytes registered again with their true sha256: the first claim does not stick.
+    [again] = xet_store.register_shard(hub, serialize_shard(shard))
+    assert again == xet_store.RegisteredFile(registered.hash, true)
+    assert xet_store.verify_sha256(hub, again.hash, true).sha256 == true
+    with pytest.raises(InvalidArgument, match="claims sha256"):
+        xet_store.verify_sha256(hub, again.hash, false)

@@ -276,7 +276,8 @@ class XetXorb(Base):
 
 
 class XetFile(Base):
-    """A file registered by a shard: its terms over xorbs, and the sha256 the uploader claimed."""
+    """A file registered by a shard: its terms over xorbs, and the sha256 its first uploader claimed,
+    replaced by the sha256 of its bytes once they were rebuilt and hashed."""
 
     __tablename__ = "xet_files"
 
@@ -285,7 +286,7 @@ class XetFile(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     # Packed per term: raw xorb hash (32 bytes), chunk start u32, chunk end u32, unpacked bytes u32.
     terms: Mapped[bytes] = mapped_column(LargeBinary)
-    # Set once the file's bytes were rebuilt and hashed to `sha256`.
+    # Set once the file's bytes were rebuilt and hashed; `sha256` is then theirs.
     sha256_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

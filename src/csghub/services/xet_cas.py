@@ -61,13 +61,12 @@ def upload_xorb(hub: Hub, token: str | None, xorb_hash: str, path: Path) -> bool
 def upload_shard(hub: Hub, token: str | None, data: bytes) -> int:
     """Register a shard's files and remember that this repository uploaded them."""
     grant = check_token(hub, token, write=True)
-    names = xet_store.register_shard(hub, data)
+    files = xet_store.register_shard(hub, data)
     with hub.db() as session:
-        for name in names:
-            stored = xet_store.get_file(hub, name)
-            key = (grant.repo_id, stored.sha256, name)
-            if session.get(XetRepoFile, key) is None:
-                session.add(XetRepoFile(repo_id=grant.repo_id, sha256=stored.sha256, file_hash=name))
+        # This upload's own claim: another uploader's (stored with the file) may be false.
+        for file in files:
+            if session.get(XetRepoFile, (grant.repo_id, file.sha256, file.hash)) is None:
+                session.add(XetRepoFile(repo_id=grant.repo_id, sha256=file.sha256, file_hash=file.hash))
     return 1
 
 
@@ -162,7 +161,7 @@ def adopt_files(hub: Hub, repo_id: int, pointers: list[LfsPointer]) -> None:
             stored = xet_store.get_file(hub, name)
             if stored.size != pointer.size:
                 continue
-            xet_store.verify_sha256(hub, name)
+            xet_store.verify_sha256(hub, name, pointer.oid)
             with hub.db() as session:
                 if session.get(LfsObject, pointer.oid) is None:
                     session.add(LfsObject(oid=pointer.oid, size=pointer.size, xet_hash=name))

@@ -7,6 +7,7 @@ named by their sha256, so local and S3 storage, ranges and presigned URLs all wo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import secrets
@@ -61,6 +62,14 @@ class FileTerm:
     @property
     def size(self) -> int:
         return sum(c.size for c in self.xorb.chunks[self.start : self.end])
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredFile:
+    """A file a shard registered, with the sha256 that shard claimed for it."""
+
+    hash: str
+    sha256: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +181,7 @@ def _check_file(block: FileBlock, xorbs: _XorbCache) -> tuple[int, bytes]:
     return sum(size for _, size in leaves), bytes(packed)
 
 
-def register_shard(hub: Hub, data: bytes) -> list[str]:
+def register_shard(hub: Hub, data: bytes) -> list[RegisteredFile]:
     """Verify a shard against the stored xorbs and register its files; all or nothing."""
     shard = parse_shard(data)
     registered = []
@@ -185,11 +194,11 @@ def register_shard(hub: Hub, data: bytes) -> list[str]:
         for block in shard.files:
             size, terms = _check_file(block, xorbs)
             name = to_hex(block.hash)
+            sha256 = sha256_from_shard(block.sha256 or b"")
             if session.get(XetFile, name) is None:
-                sha256 = sha256_from_shard(block.sha256 or b"")
                 session.add(XetFile(hash=name, size=size, sha256=sha256, terms=terms))
                 session.flush()
-            registered.append(name)
+            registered.append(RegisteredFile(name, sha256))
         _index_for_dedup(session, shard, xorbs)
     return registered
 
@@ -288,20 +297,22 @@ def read_file(hub: Hub, stored: StoredFile, start: int = 0, end: int | None = No
             yield data[max(start - chunk_start, 0) : max(min(end - chunk_start, len(data)), 0)]
 
 
-def verify_sha256(hub: Hub, name: str) -> StoredFile:
-    """Rebuild the file once and check the sha256 its uploader claimed, before anything can use it."""
+def verify_sha256(hub: Hub, name: str, claimed: str) -> StoredFile:
+    """Check that a file's bytes hash to the sha256 an uploader claimed, before anything can use it.
+
+    The file is rebuilt and hashed once and the true sha256 kept, so whoever registered the same
+    bytes first, with a false claim, does not stand in the way of a later uploader's true one.
+    """
     stored = get_file(hub, name)
-    if stored.sha256_verified:
-        return stored
-    digest = hashlib.sha256()
-    for block in read_file(hub, stored):
-        digest.update(block)
-    if digest.hexdigest() != stored.sha256:
-        raise InvalidArgument(
-            f"Xet file {name} claims sha256 {stored.sha256} but its bytes hash to {digest.hexdigest()}"
-        )
-    with hub.db() as session:
-        row = session.get(XetFile, name)
-        if row is not None:
-            row.sha256_verified = True
-    return StoredFile(stored.hash, stored.size, stored.sha256, True, stored.terms)
+    if not stored.sha256_verified:
+        digest = hashlib.sha256()
+        for block in read_file(hub, stored):
+            digest.update(block)
+        with hub.db() as session:
+            row = session.get(XetFile, name)
+            if row is not None:
+                row.sha256, row.sha256_verified = digest.hexdigest(), True
+        stored = dataclasses.replace(stored, sha256=digest.hexdigest(), sha256_verified=True)
+    if stored.sha256 != claimed:
+        raise InvalidArgument(f"Xet file {name} claims sha256 {claimed} but its bytes hash to {stored.sha256}")
+    return stored
