@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import random
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,8 +23,10 @@ import pytest
 from csghub.xet.hashes import chunk_hash, file_hash, sha256_to_shard, to_hex, verification_hash, xorb_hash
 from csghub.xet.shards import ChunkEntry, FileBlock, Shard, Term, XorbBlock, serialize_shard
 from csghub.xet.xorbs import HEADER_SIZE, decode_chunk, read_header, serialize_xorb
+from tests.conftest import LiveHubFactory
 from tests.support.clients import api, client_env, create_repo
 from tests.support.live import LiveHub
+from tests.support.s3 import MotoServer
 
 MIB = 1 << 20
 CDC_MAX = 128 * 1024  # hf_xet's largest chunk
@@ -217,22 +220,27 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def repeated(live: LiveHub, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, dict[str, bytes], Path]:
-    """One repository holding every shape, uploaded in two hf_xet sessions."""
-    root = tmp_path_factory.mktemp("repeats")
-    user, token = live.user()
-    repo = f"{user}/repeats"
-    create_repo(live.url, token, repo)
+def upload_shapes(hub: LiveHub, token: str, repo: str, root: Path) -> dict[str, bytes]:
+    """Every shape into one repository, in two hf_xet sessions; returns path -> bytes."""
+    create_repo(hub.url, token, repo)
     first = first_shapes()
-    upload_session(live, token, repo, first, root / "first")
-    cas_url, xet_token, _ = read_token(live, token, repo)
-    base_hash, size = xet_hashes(live, token, repo)["base.bin"]
+    upload_session(hub, token, repo, first, root / "first")
+    cas_url, xet_token, _ = read_token(hub, token, repo)
+    base_hash, size = xet_hashes(hub, token, repo)["base.bin"]
     head = fetch_plan(cas_url, xet_token, base_hash, 0, 1)["terms"][0]["unpacked_length"]
     last = fetch_plan(cas_url, xet_token, base_hash, size - 1, size)["terms"][0]["unpacked_length"]
     second = second_shapes(first, head, last)
-    upload_session(live, token, repo, second, root / "second")
-    return repo, token, {**first, **second}, root
+    upload_session(hub, token, repo, second, root / "second")
+    return {**first, **second}
+
+
+@pytest.fixture(scope="module")
+def repeated(live: LiveHub, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, dict[str, bytes], Path]:
+    """One repository holding every shape."""
+    root = tmp_path_factory.mktemp("repeats")
+    user, token = live.user()
+    repo = f"{user}/repeats"
+    return repo, token, upload_shapes(live, token, repo, root), root
 
 
 def test_xet_repeated_content_downloads_whole_with_hf_xet(live: LiveHub, repeated, tmp_path: Path) -> None:
@@ -398,3 +406,78 @@ def test_xet_false_sha256_claim_by_one_user_does_not_block_another(live: LiveHub
             head = client.head(f"/{repo}/resolve/main/f.bin")
             assert head.headers["x-xet-hash"] == name and head.headers["etag"].strip('"') == true_sha
             assert client.get(f"/{repo}/resolve/main/f.bin").content == data
+
+
+# --- the same on S3-compatible storage, where xorb ranges are read from presigned URLs -------------
+
+
+def plans_without_urls(hub: LiveHub, token: str, repo: str, name: str, size: int) -> list[dict]:
+    """The reconstruction answer for every range of a file, URLs left out."""
+    cas_url, xet_token, _ = read_token(hub, token, repo)
+    out = []
+    with httpx.Client(timeout=60) as client:
+        for start, end in ranges_of(size):
+            plan = fetch_plan(cas_url, xet_token, name, start, end, client)
+            for entries in plan["fetch_info"].values():
+                for e in entries:
+                    del e["url"]
+            out.append(plan)
+    return out
+
+
+def crafted_commit(hub: LiveHub, token: str, repo: str, chunks: list[bytes], terms: list[tuple[int, int]]) -> str:
+    create_repo(hub.url, token, repo)
+    xorb, blob, shard, name, data = crafted_upload(chunks, terms)
+    with api(hub.url, token) as client:
+        write = client.get(f"/api/models/{repo}/xet-write-token/main").json()
+        auth = {"Authorization": f"Bearer {write['accessToken']}"}
+        assert httpx.post(f"{write['casUrl']}/v1/xorbs/default/{xorb}", content=blob, headers=auth).is_success
+        assert httpx.post(f"{write['casUrl']}/v1/shards", content=shard, headers=auth).json() == {"result": 1}
+        assert _commit_lfs(client, repo, "f.bin", sha(data), len(data)).status_code == 200
+    return name
+
+
+@pytest.fixture
+def s3_hub(live_hub_factory: LiveHubFactory) -> Iterator[LiveHub]:
+    moto = MotoServer().start()
+    yield live_hub_factory(
+        {
+            "CSGHUB_STORAGE": "s3",
+            "CSGHUB_S3_BUCKET": f"xet{secrets.token_hex(4)}",
+            "CSGHUB_S3_ENDPOINT": moto.endpoint,
+            "CSGHUB_S3_ACCESS_KEY": "test",
+            "CSGHUB_S3_SECRET_KEY": "test",
+        }
+    )
+    moto.stop()
+
+
+def test_xet_repeated_content_on_s3_builds_the_same_ranges(live: LiveHub, s3_hub: LiveHub, tmp_path: Path) -> None:
+    # The same xorb and terms on both hubs (made by hand: hf_xet packs xorbs in no fixed order).
+    rng = random.Random(8)
+    chunks = [rng.randbytes(n) for n in (40_000, 9_000, 70_000, 20_000, 33_000)]
+    terms = [(0, 1), (2, 3), (0, 5), (1, 4), (4, 5), (0, 1), (3, 5), (2, 3)]
+    size = sum(len(b"".join(chunks[s:e])) for s, e in terms)
+    answers = []
+    for hub in (live, s3_hub):
+        user, token = hub.user()
+        name = crafted_commit(hub, token, f"{user}/crafted", chunks, terms)
+        answers.append(plans_without_urls(hub, token, f"{user}/crafted", name, size))
+    assert answers[0] == answers[1]
+
+    # hf_xet's own uploads of every shape, read back through presigned URLs.
+    user, token = s3_hub.user()
+    repo = f"{user}/repeats"
+    files = upload_shapes(s3_hub, token, repo, tmp_path / "up")
+    cas_url, xet_token, _ = read_token(s3_hub, token, repo)
+    hashes = xet_hashes(s3_hub, token, repo)
+    with httpx.Client(timeout=60) as client:
+        for name, (file_hash, size) in hashes.items():
+            for start, end in ranges_of(size)[:4]:
+                plan = fetch_plan(cas_url, xet_token, file_hash, start, end, client)
+                check_plan_shape(plan)
+                assert all("X-Amz-Signature=" in e["url"] for v in plan["fetch_info"].values() for e in v)
+                assert rebuild_from_plan(plan, start, end, client) == files[name][start:end]
+    jobs = [(hashes[n][0], len(d), s, e) for n, d in files.items() if n in hashes for s, e in ranges_of(len(d))]
+    expected = [sha(files[n][s:e]) for n, d in files.items() if n in hashes for s, e in ranges_of(len(d))]
+    assert hf_xet_ranges(s3_hub, token, repo, jobs, tmp_path / "home") == expected
