@@ -19,8 +19,9 @@ MAX_COMPONENT_BYTES = 255
 # Code points HFS+ ignores when it compares names, so ".g\u200cit" is ".git" on a Mac (git's utf8.c).
 _HFS_IGNORED = dict.fromkeys((*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF))
 
-# NTFS drops trailing dots and spaces, reads "name:stream" as name, and knows ".git" as "git~1".
-_NTFS_DOTGIT = re.compile(r"(?:\.git|git~1)[. ]*(?::.*)?", re.IGNORECASE | re.DOTALL)
+# NTFS drops trailing dots and spaces, reads "name:stream" as name, and knows ".git" as "git~1";
+# ASCII only, as git folds case: the dotless i (U+0131) and the Kelvin sign are not "i" and "k" there.
+_NTFS_DOTGIT = re.compile(r"(?:\.git|git~1)[. ]*(?::.*)?", re.IGNORECASE | re.ASCII | re.DOTALL)
 
 
 def _ascii_lower(value: str) -> str:
