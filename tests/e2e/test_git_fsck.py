@@ -276,9 +276,11 @@ def test_git_push_of_a_tree_git_refuses_is_refused(live: LiveHub, target, tmp_pa
     # A normal client refuses to stage such paths, so build the trees with plumbing, as an attacker would.
     blob = plumb("hash-object", "-w", "--stdin", stdin=BAD_URL)
     folder = plumb("mktree", stdin=f"100644 blob {blob}\tconfig\n".encode())
+    target_of_link = plumb("hash-object", "-w", "--stdin", stdin=b"../../outside")
     base = git("ls-tree", "HEAD", cwd=work, env=env).stdout
     for line, msg_id in [
         (f"100644 blob {blob}\t.gitmodules\n", "gitmodulesUrl"),
+        (f"120000 blob {target_of_link}\t.gitmodules\n", "gitmodulesSymlink"),
         (f"040000 tree {folder}\t.g\u200cit\n", "hasDotgit"),
         (f"040000 tree {folder}\tgit~1\n", "hasDotgit"),
     ]:
@@ -288,9 +290,35 @@ def test_git_push_of_a_tree_git_refuses_is_refused(live: LiveHub, target, tmp_pa
         assert push.returncode != 0 and msg_id in push.stderr, push.stderr
     assert _server_state(live, repo) == before
     _assert_clean(live, repo, token, user, tmp_path)
-    config = subprocess.run(
-        ["git", "--git-dir", str(_server_repo(live, repo)), "config", "receive.fsckObjects"],
+
+
+def test_git_push_is_checked_also_in_a_repository_made_before_fsck_was_configured(
+    live: LiveHub, target, tmp_path: Path
+) -> None:
+    user, token, repo, _ = target
+    bare = _server_repo(live, repo)
+    config = ["git", "--git-dir", str(bare), "config"]
+    assert subprocess.run([*config, "receive.fsckObjects"], capture_output=True, text=True).stdout.strip() == "true"
+    # A repository from an older hub has no such setting; the hub's own environment still turns it on.
+    subprocess.run([*config, "--unset", "receive.fsckObjects"], check=True)
+    env = setup_git_home(tmp_path / "pusher")
+    work = tmp_path / "work"
+    git("clone", f"http://{user}:{token}@{live.host()}/{repo}", str(work), cwd=tmp_path, env=env)
+    before = _server_state(live, repo)
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], cwd=work, env=env, input=BAD_URL, capture_output=True, check=True
+    ).stdout.decode()
+    base = git("ls-tree", "HEAD", cwd=work, env=env).stdout
+    tree = subprocess.run(
+        ["git", "mktree"],
+        cwd=work,
+        env=env,
+        input=(base + f"100644 blob {blob.strip()}\t.gitmodules\n").encode(),
         capture_output=True,
-        text=True,
-    )
-    assert config.stdout.strip() == "true"
+        check=True,
+    ).stdout.decode()
+    commit = git("commit-tree", tree.strip(), "-p", "HEAD", "-m", "sneak in", cwd=work, env=env).stdout.strip()
+    push = git("push", "origin", f"{commit}:refs/heads/main", cwd=work, env=env, check=False)
+    assert push.returncode != 0 and "gitmodulesUrl" in push.stderr, push.stderr
+    assert _server_state(live, repo) == before
+    _assert_clean(live, repo, token, user, tmp_path)
