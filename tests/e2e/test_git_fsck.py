@@ -322,3 +322,29 @@ def test_git_push_is_checked_also_in_a_repository_made_before_fsck_was_configure
     assert push.returncode != 0 and "gitmodulesUrl" in push.stderr, push.stderr
     assert _server_state(live, repo) == before
     _assert_clean(live, repo, token, user, tmp_path)
+
+
+def test_a_long_name_git_accepts_in_a_push_stays_readable(live: LiveHub, target, tmp_path: Path) -> None:
+    """Names over 255 bytes are refused when the hub writes them, but one a push brought in is still served."""
+    user, token, repo, client = target
+    env = setup_git_home(tmp_path / "pusher")
+    work = tmp_path / "work"
+    git("clone", f"http://{user}:{token}@{live.host()}/{repo}", str(work), cwd=tmp_path, env=env)
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"], cwd=work, env=env, input=b"long\n", capture_output=True, check=True
+    ).stdout.decode()
+    base = git("ls-tree", "HEAD", cwd=work, env=env).stdout
+    tree = subprocess.run(
+        ["git", "mktree"],
+        cwd=work,
+        env=env,
+        input=(base + f"100644 blob {blob.strip()}\t{LONG}\n").encode(),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    commit = git("commit-tree", tree.strip(), "-p", "HEAD", "-m", "long name", cwd=work, env=env).stdout.strip()
+    git("push", "origin", f"{commit}:refs/heads/main", cwd=work, env=env)
+    assert client.get(f"/{repo}/resolve/main/{LONG}").content == b"long\n"
+    r = client.post(f"/api/models/{repo}/commit/main", content=_ndjson(_header(), _file(LONG, b"rewrite")))
+    assert "255 bytes" in _refused(r, LONG)
+    assert client.get(f"/{repo}/resolve/main/{LONG}").content == b"long\n"

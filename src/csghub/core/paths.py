@@ -2,9 +2,9 @@
 
 The rules are git's own `verify_path` with core.protectHFS and core.protectNTFS (which git's fsck
 applies to every tree, so a repository holding such a name fails `transfer.fsckObjects`), plus the
-limit that every common file system shares: a name of at most 255 bytes. They are checked here, before
-any object is written, so the refusal names the path; `git index-pack --strict` checks the objects
-again before they join the repository (see git/quarantine.py).
+limit that every common file system shares: a name of at most 255 bytes, for names a write creates.
+They are checked here, before any object is written, so the refusal names the path; `git index-pack
+--strict` checks the objects again before they join the repository (see git/quarantine.py).
 """
 
 from __future__ import annotations
@@ -37,11 +37,20 @@ def is_dotgit(component: str) -> bool:
 
 
 def check_component(path: str, component: str) -> None:
-    """Refuse a component no common file system can hold or that a checkout would read as `.git`."""
+    """Refuse a component that is not a name, or that a checkout would read as `.git`."""
     if component in ("", ".", ".."):
         raise InvalidArgument(f"Invalid path '{path}': empty, '.' or '..' components are not allowed")
     if is_dotgit(component):
         raise InvalidArgument(f"Invalid path '{path}': '{component}' is read as '.git' by some file systems")
+
+
+def check_new_component(path: str, component: str) -> None:
+    """Refuse what check_component refuses and a name no common file system can hold.
+
+    Only writes apply the length limit: a push (git's fsck has no such rule) may have brought a longer
+    name in, and reading it must keep working.
+    """
+    check_component(path, component)
     size = len(component.encode("utf-8", errors="surrogatepass"))
     if size > MAX_COMPONENT_BYTES:
         raise InvalidArgument(

@@ -96,7 +96,7 @@ def create_commit(
         raise InvalidArgument("A commit needs a non-empty summary")
     if not operations:
         raise InvalidArgument("A commit needs at least one operation")
-    paths = [validate_path(op.path) for op in operations]
+    paths = [validate_path(op.path, new=not isinstance(op, DeletedFile | DeletedFolder)) for op in operations]
     if len(set(paths)) != len(paths):
         raise InvalidArgument("A commit may name each path only once")
     git = hub.git(repo.id)
