@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from csghub.core.errors import InvalidArgument
+from csghub.core.paths import check_component, check_new_component
 
 
 class RepoType(StrEnum):
@@ -153,20 +154,18 @@ def validate_revision(value: str) -> str:
 _MAX_PATH = 4096
 
 
-def validate_path(value: str) -> str:
-    """A file path inside a repository: relative, no '.', '..' or '.git' component, no NUL."""
+def validate_path(value: str, *, new: bool = False) -> str:
+    """A file path inside a repository: relative, no control character, each component as core/paths.py
+    allows; `new` for a path a write creates, which must also fit every common file system."""
     if not isinstance(value, str) or not value or len(value.encode()) > _MAX_PATH:
         raise InvalidArgument(f"Invalid path '{value}': must be a non-empty relative path")
     if any(ord(c) < 0x20 or c == "\x7f" for c in value) or "\\" in value:
         raise InvalidArgument(f"Invalid path '{value}': contains a forbidden character")
     if value.startswith("/"):
         raise InvalidArgument(f"Invalid path '{value}': must be relative, not absolute")
-    parts = value.split("/")
-    for part in parts:
-        if part in ("", ".", ".."):
-            raise InvalidArgument(f"Invalid path '{value}': empty, '.' or '..' components are not allowed")
-        if part.lower() == ".git":
-            raise InvalidArgument(f"Invalid path '{value}': '.git' is reserved")
+    check = check_new_component if new else check_component
+    for part in value.split("/"):
+        check(value, part)
     return value
 
 

@@ -1,7 +1,8 @@
 """A bare git repository: create, read (pygit2, in-process) and write commits and refs.
 
 Writes build trees in an in-memory index and move refs with `git update-ref NEW OLD`, a compare-and-swap,
-so a concurrent push or commit is detected instead of silently overwritten.
+so a concurrent push or commit is detected instead of silently overwritten. New objects wait in a
+quarantine until git's own fsck accepts them (git/quarantine.py), as pushed ones do.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +20,7 @@ import pygit2
 from csghub.core.errors import Conflict, EntryNotFound, GitError, InvalidArgument, RevisionNotFound
 from csghub.core.names import is_commit_sha
 from csghub.git.lfs import POINTER_MAX_SIZE, LfsPointer, parse_pointer
+from csghub.git.quarantine import FsckRefused, ObjectQuarantine
 from csghub.git.runner import git_env, run_git
 
 ZERO_SHA = "0" * 40
@@ -31,6 +34,8 @@ exec "$CSGHUB_HOOK_PYTHON" -m csghub hook {name}
 # Kept in every repository's config: packed objects and bitmaps keep clones fast.
 _REPO_CONFIG = {
     "core.logAllRefUpdates": "false",
+    # Pushed objects pass git's fsck, as API commits do (the hub's own git runs also force it: runner.py).
+    "receive.fsckObjects": "true",
     "receive.unpackLimit": "1",
     "receive.advertisePushOptions": "true",
     "receive.denyNonFastForwards": "false",
@@ -136,6 +141,7 @@ class GitRepo:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._repo: pygit2.Repository | None = None
+        self._quarantine: ObjectQuarantine | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -383,6 +389,54 @@ class GitRepo:
 
     # --- writing -----------------------------------------------------------------------------------
 
+    @contextmanager
+    def quarantined(self) -> Iterator[GitRepo]:
+        """This repository, except that the objects it writes wait in a quarantine until `admit_objects`.
+
+        Whatever was not admitted is deleted on the way out, so a refused or failed write leaves nothing.
+        """
+        quarantine = ObjectQuarantine(self.path)
+        staged = GitRepo(self.path)
+        staged._quarantine = quarantine
+        try:
+            staged._repo = quarantine.open_repo()
+            yield staged
+        finally:
+            if staged._repo is not None:
+                staged._repo.free()
+            quarantine.remove()
+
+    def admit_objects(self, commit: str) -> None:
+        """Move the quarantined objects of `commit` in if git's fsck accepts them; else InvalidArgument."""
+        if self._quarantine is None:
+            return
+        try:
+            self._quarantine.admit()
+        except FsckRefused as exc:
+            problem = exc.problem
+            raise InvalidArgument(
+                f"Git refuses {self._describe(commit, problem.oid)} ({problem.msg_id}: {problem.detail}); "
+                "a clone with transfer.fsckObjects would fail"
+            ) from None
+
+    def _describe(self, commit: str, oid: str) -> str:
+        """The path at which `oid` appears in `commit`, for an error message."""
+        if oid == commit:
+            return "the commit"
+        root = self.repo[commit].peel(pygit2.Tree)
+        if str(root.id) == oid:
+            return "the commit's tree"
+        stack: list[tuple[str, pygit2.Tree]] = [("", root)]
+        while stack:
+            base, tree = stack.pop()
+            for obj in tree:
+                path = base + str(obj.name)
+                if str(obj.id) == oid:
+                    return f"'{path}'"
+                if obj.type == pygit2.enums.ObjectType.TREE:
+                    stack.append((path + "/", self.repo[obj.id].peel(pygit2.Tree)))
+        return f"object {oid}"
+
     def write_blob(self, data: bytes) -> str:
         return str(self.repo.create_blob(data))
 
@@ -421,7 +475,10 @@ class GitRepo:
             if change.blob_oid is None:
                 continue
             self._check_no_conflict(existing, change.path)
-            index.add(pygit2.IndexEntry(change.path, pygit2.Oid(hex=change.blob_oid), pygit2.enums.FileMode.BLOB))
+            try:
+                index.add(pygit2.IndexEntry(change.path, pygit2.Oid(hex=change.blob_oid), pygit2.enums.FileMode.BLOB))
+            except pygit2.GitError as exc:  # libgit2's own path rules, should core/paths.py ever miss one
+                raise InvalidArgument(f"Invalid path '{change.path}': {exc}") from None
             existing.add(change.path)
         tree = index.write_tree(self.repo)
         signature = pygit2.Signature(author_name or "csghub", author_email or "noreply@csghub.local")

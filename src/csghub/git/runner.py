@@ -16,6 +16,11 @@ _BASE_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "GIT_CONFIG_GLOBAL": os.devnull,
     "LC_ALL": "C",
+    # Pushed objects pass git's fsck in every repository, also in those made before receive.fsckObjects
+    # joined their config; the API's commits pass the same checker (quarantine.py).
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "receive.fsckObjects",
+    "GIT_CONFIG_VALUE_0": "true",
 }
 
 

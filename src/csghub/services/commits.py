@@ -96,11 +96,12 @@ def create_commit(
         raise InvalidArgument("A commit needs a non-empty summary")
     if not operations:
         raise InvalidArgument("A commit needs at least one operation")
-    paths = [validate_path(op.path) for op in operations]
+    paths = [validate_path(op.path, new=not isinstance(op, DeletedFile | DeletedFolder)) for op in operations]
     if len(set(paths)) != len(paths):
         raise InvalidArgument("A commit may name each path only once")
     git = hub.git(repo.id)
-    with LOCKS.hold(repo.id):
+    # New objects wait in a quarantine until git's fsck accepts them, as a push's do.
+    with LOCKS.hold(repo.id), git.quarantined() as staged:
         head = git.ref_target(f"refs/heads/{branch}")
         if head is None:
             if create_branch_from is None:
@@ -114,9 +115,9 @@ def create_commit(
                 f"A commit has happened since {parent_commit[:12]}: {branch} is now at {(head or '')[:12]}. "
                 "Pull the latest changes and retry."
             )
-        changes, pointers = _materialize(hub, repo.id, git, head, operations)
+        changes, pointers = _materialize(hub, repo.id, staged, head, operations)
         message = summary.strip() + (f"\n\n{description.strip()}" if description.strip() else "")
-        sha = git.create_commit(
+        sha = staged.create_commit(
             parent=head,
             changes=changes,
             deleted_folders=[op.path for op in operations if isinstance(op, DeletedFolder)],
@@ -124,6 +125,7 @@ def create_commit(
             author_name=actor.name,
             author_email=f"{actor.name}@users.noreply.csghub",
         )
+        staged.admit_objects(sha)
         git.update_ref(f"refs/heads/{branch}", sha, expected_old)
     lfs_service.link_objects(hub, repo.id, pointers)
     if branch == repo.default_branch:
