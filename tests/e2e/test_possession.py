@@ -123,6 +123,12 @@ def _assert_unreadable(live: LiveHub, token: str, repo: str, secret: Secret) -> 
         }
         info = client.post(f"/api/models/{repo}/paths-info/main", json={"paths": ["stolen.bin"]})
         assert info.status_code == 200 and info.json() == []
+        planned = client.post(
+            f"/api/models/{repo}/preupload/main", json={"files": [{"path": "stolen.bin", "size": len(secret.data)}]}
+        )
+        assert planned.json()["files"] == [
+            {"path": "stolen.bin", "uploadMode": "lfs", "shouldIgnore": False, "oid": None}
+        ]
         # The owner's repository stays hidden.
         assert client.get(f"/{secret.repo}/resolve/main/secret.bin").status_code == 404
 
@@ -382,3 +388,48 @@ def test_org_member_reuses_an_object_they_can_read_but_not_with_a_token_that_can
         r = client.post(f"/api/models/{own}/commit/main", content=_lfs_line("base.bin", secret.oid, size))
         assert r.status_code == 200, r.text
         assert client.get(f"/{own}/resolve/main/base.bin").content == secret.data
+
+
+def _ssh_pusher(live: LiveHub, tmp: Path, token: str, label: str) -> dict[str, str]:
+    key = tmp / f"id-{label}"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
+    with api(live.url, token) as client:
+        r = client.post("/api/v1/user/ssh_keys", json={"name": label, "content": key.with_suffix(".pub").read_text()})
+        assert r.status_code == 200, r.text
+    env = client_env(tmp / f"home-{label}")  # plain git: no git-lfs to upload anything
+    env["GIT_SSH_COMMAND"] = (
+        f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        "-o LogLevel=ERROR"
+    )
+    return env
+
+
+def _push_pointer_over_ssh(
+    live: LiveHub, tmp: Path, env: dict[str, str], repo: str, secret: Secret
+) -> subprocess.CompletedProcess[str]:
+    checkout = tmp / f"ssh-{repo.replace('/', '-')}"
+    git("clone", f"ssh://git@127.0.0.1:{live.ssh_port}/{repo}.git", str(checkout), cwd=tmp, env=env)
+    (checkout / "model.bin").write_bytes(format_pointer(secret.oid, len(secret.data)))
+    git("add", "model.bin", cwd=checkout, env=env)
+    git("commit", "-qm", "pointer", cwd=checkout, env=env)
+    return git("push", "origin", "main", cwd=checkout, env=env, check=False)
+
+
+def test_pointer_pushes_over_ssh_follow_the_pusher(live: LiveHub, tmp_path: Path) -> None:
+    secret = _private_object(live, tmp_path)
+    # The owner may read the first repository, so a bare pointer in a second one is a copy.
+    own = f"{secret.owner}/over-ssh"
+    create_repo(live.url, secret.token, own, private=True)
+    push = _push_pointer_over_ssh(live, tmp_path, _ssh_pusher(live, tmp_path, secret.token, "owner"), own, secret)
+    assert push.returncode == 0, push.stderr
+    with api(live.url, secret.token) as client:
+        assert client.get(f"/{own}/resolve/main/model.bin").content == secret.data
+    # A stranger's pointer to the same object is refused in-protocol, by path.
+    thief, token = live.user("thief")
+    loot = f"{thief}/over-ssh"
+    create_repo(live.url, token, loot)
+    push = _push_pointer_over_ssh(live, tmp_path, _ssh_pusher(live, tmp_path, token, "thief"), loot, secret)
+    assert push.returncode != 0
+    assert "model.bin" in push.stderr and "never uploaded to this repository" in push.stderr, push.stderr
+    with api(live.url, token) as client:
+        assert client.get(f"/{loot}/resolve/main/model.bin").status_code == 404
