@@ -270,6 +270,15 @@ def test_xet_file_of_a_private_repo_is_not_reachable_by_hash(live: LiveHub, tmp_
     assert _xorb_count(live) == xorbs_before
     with api(live.url, honest_token) as client:
         assert client.get(f"/{twin}/resolve/main/same.bin").content == secret.data
+    # Through plain LFS, into another repository, the bytes are sent and hashed, but the hub keeps
+    # only its Xet copy.
+    plain = f"{honest}/plain"
+    create_repo(live.url, honest_token, plain, private=True)
+    done = _run_hf(live, tmp_path, _UPLOAD_FILE, honest_token, plain, str(path), "again.bin", xet=False)
+    assert done.returncode == 0, done.stderr
+    with api(live.url, honest_token) as client:
+        assert client.get(f"/{plain}/resolve/main/again.bin").content == secret.data
+    assert _blob_files(live, secret.oid) == [] and _xorb_count(live) == xorbs_before
 
 
 def _xorb_count(live: LiveHub) -> int:

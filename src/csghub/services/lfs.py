@@ -27,7 +27,7 @@ from csghub.services import proofs, xet_store
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import RepoView
-from csghub.storage.base import validate_oid
+from csghub.storage.base import check_stream, validate_oid
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, the S3 object limit
 UPLOAD_TTL = timedelta(days=7)
@@ -269,9 +269,19 @@ def receive_object(hub: Hub, repo_id: int, oid: str, size: int, chunks: Iterable
     """A basic PUT to a hub-signed href: stream, verify, publish (once), and record the proof."""
     _check(hub, sig, exp, "put", oid, str(size), str(repo_id))
     # Hashed even when storage holds the bytes already: the upload is this repository's proof.
-    hub.blobs.put(oid, size, chunks)
+    if xet_hash_of(hub, oid) is not None:
+        check_stream(oid, size, chunks)  # kept as Xet chunks already: no second copy
+    else:
+        hub.blobs.put(oid, size, chunks)
     register_object(hub, oid, size)
     proofs.record_upload(hub, repo_id, oid)
+
+
+def _keep_one_copy(hub: Hub, oid: str) -> None:
+    """An object kept as a Xet file needs no blob of its bytes: once an upload has proven possession,
+    the blob it left behind goes."""
+    if xet_hash_of(hub, oid) is not None:
+        hub.blobs.delete(oid)
 
 
 def verify_object(hub: Hub, repo_id: int, oid: str, size: int, upload_id: str, *, exp: int, sig: str) -> None:
@@ -284,6 +294,7 @@ def verify_object(hub: Hub, repo_id: int, oid: str, size: int, upload_id: str, *
     hub.blobs.verify_upload(oid, size, upload_id)
     register_object(hub, oid, size)
     proofs.record_upload(hub, repo_id, oid)
+    _keep_one_copy(hub, oid)
 
 
 def open_object(hub: Hub, oid: str, *, exp: int, sig: str) -> int:
@@ -344,6 +355,7 @@ def complete_upload(hub: Hub, upload_id: str, body: Any, *, exp: int, sig: str) 
     register_object(hub, oid, size)
     if repo_id is not None:
         proofs.record_upload(hub, repo_id, oid)
+    _keep_one_copy(hub, oid)
     with hub.db() as session:
         done = session.get(LfsUpload, upload_id)
         if done is not None:
