@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from csghub.core.errors import InvalidArgument, NotFound
-from csghub.db.models import LfsObject, RepoLfsObject, RepoLfsUpload
+from csghub.db.models import LfsObject, RepoLfsObject, RepoLfsUpload, XetRepoFile
 from csghub.git.lfs import LfsPointer
 from csghub.services import xet_cas
 from csghub.services.context import Hub
@@ -68,49 +68,90 @@ def in_repo(session: Session, repo_id: int, pointer: LfsPointer) -> bool:
     return here and _sized(session, pointer)
 
 
-def _readable_elsewhere(hub: Hub, actor: Actor | None, repo_id: int, pointer: LfsPointer) -> bool:
-    if actor is None:
-        return False
+_BULK = 500  # oids per IN (...) query, well under every database's parameter limit
+
+
+def _held_here(hub: Hub, repo_id: int, pointers: list[LfsPointer]) -> set[LfsPointer]:
+    """Those of `pointers` already linked or uploaded to this repository, in a few queries."""
+    held: set[LfsPointer] = set()
     with hub.db() as session:
-        if not _sized(session, pointer):
-            return False
-        holders = list(
-            session.scalars(
-                select(RepoLfsObject.repo_id)
-                .where(RepoLfsObject.oid == pointer.oid, RepoLfsObject.repo_id != repo_id)
-                .limit(MAX_HOLDERS_TRIED)
+        for i in range(0, len(pointers), _BULK):
+            batch = pointers[i : i + _BULK]
+            oids = [p.oid for p in batch]
+            here = set(
+                session.scalars(
+                    select(RepoLfsObject.oid).where(RepoLfsObject.repo_id == repo_id, RepoLfsObject.oid.in_(oids))
+                )
             )
-        )
-    for holder in holders:
-        try:
-            view = get_repo_by_id(hub, holder)
-        except NotFound:
-            continue
-        if can(actor, Action.DOWNLOAD, view.resource):
-            return True
-    return False
+            here |= set(
+                session.scalars(
+                    select(RepoLfsUpload.oid).where(RepoLfsUpload.repo_id == repo_id, RepoLfsUpload.oid.in_(oids))
+                )
+            )
+            sizes = dict(session.execute(select(LfsObject.oid, LfsObject.size).where(LfsObject.oid.in_(here))).all())
+            held |= {p for p in batch if p.oid in here and sizes.get(p.oid) == p.size}
+    return held
 
 
-def _proven(hub: Hub, actor: Actor | None, repo_id: int, pointer: LfsPointer) -> bool:
+def _uploaded_through_xet(hub: Hub, repo_id: int, pointers: list[LfsPointer]) -> set[LfsPointer]:
     with hub.db() as session:
-        if in_repo(session, repo_id, pointer):
-            return True
-    if xet_cas.adopt_file(hub, repo_id, pointer):
-        return True
-    return _readable_elsewhere(hub, actor, repo_id, pointer)
+        named: set[str] = set()
+        for i in range(0, len(pointers), _BULK):
+            oids = [p.oid for p in pointers[i : i + _BULK]]
+            named |= set(
+                session.scalars(
+                    select(XetRepoFile.sha256).where(XetRepoFile.repo_id == repo_id, XetRepoFile.sha256.in_(oids))
+                )
+            )
+    return {p for p in pointers if p.oid in named and xet_cas.adopt_file(hub, repo_id, p)}
+
+
+def _readable_elsewhere(hub: Hub, actor: Actor | None, repo_id: int, pointers: list[LfsPointer]) -> set[LfsPointer]:
+    """Those of `pointers` that another repository holds and the actor may download from it."""
+    if actor is None:
+        return set()
+    holders: dict[str, list[int]] = {}
+    sizes: dict[str, int] = {}
+    with hub.db() as session:
+        for i in range(0, len(pointers), _BULK):
+            oids = [p.oid for p in pointers[i : i + _BULK]]
+            sizes.update(session.execute(select(LfsObject.oid, LfsObject.size).where(LfsObject.oid.in_(oids))).all())
+            for oid, holder in session.execute(
+                select(RepoLfsObject.oid, RepoLfsObject.repo_id).where(
+                    RepoLfsObject.oid.in_(oids), RepoLfsObject.repo_id != repo_id
+                )
+            ):
+                tried = holders.setdefault(oid, [])
+                if len(tried) < MAX_HOLDERS_TRIED:
+                    tried.append(holder)
+    readable: dict[int, bool] = {}  # most claims of one change come from the same few repositories
+
+    def may_read(holder: int) -> bool:
+        if holder not in readable:
+            try:
+                readable[holder] = can(actor, Action.DOWNLOAD, get_repo_by_id(hub, holder).resource)
+            except NotFound:
+                readable[holder] = False
+        return readable[holder]
+
+    return {p for p in pointers if sizes.get(p.oid) == p.size and any(may_read(h) for h in holders.get(p.oid, []))}
 
 
 def unproven(hub: Hub, actor: Actor | None, repo_id: int, claims: Iterable[Claim]) -> list[Claim]:
     """The claims this actor has not earned for this repository (one per distinct object)."""
-    out: list[Claim] = []
-    seen: set[LfsPointer] = set()
+    first: dict[LfsPointer, Claim] = {}
     for claim in claims:
-        if claim.pointer in seen:
-            continue
-        seen.add(claim.pointer)
-        if not _proven(hub, actor, repo_id, claim.pointer):
-            out.append(claim)
-    return out
+        first.setdefault(claim.pointer, claim)
+    rest = list(first)
+    for proven in (
+        lambda pointers: _held_here(hub, repo_id, pointers),
+        lambda pointers: _uploaded_through_xet(hub, repo_id, pointers),
+        lambda pointers: _readable_elsewhere(hub, actor, repo_id, pointers),
+    ):
+        if rest:
+            done = proven(rest)
+            rest = [p for p in rest if p not in done]
+    return [first[p] for p in rest]
 
 
 def describe(claims: list[Claim], limit: int = 20) -> str:
