@@ -152,14 +152,20 @@ def test_lfs_file_line_naming_a_private_object_is_refused(live: LiveHub, tmp_pat
         encoded = b64encode(pointer).decode()
         inline = _ndjson(
             {"key": "header", "value": {"summary": "take it"}},
-            {"key": "file", "value": {"path": "stolen.bin", "encoding": "base64", "content": encoded}},
+            {"key": "file", "value": {"path": "stolen.txt", "encoding": "base64", "content": encoded}},
         )
         r = client.post(f"/api/models/{repo}/commit/main", content=inline)
-        assert r.status_code == 400 and "stolen.bin" in r.json()["error"], r.text
+        assert r.status_code == 400 and "stolen.txt" in r.json()["error"], r.text
         r = client.post(f"/api/v1/models/{repo}/raw/stolen.bin", json={"content": encoded})
         assert r.status_code == 400 and "not uploaded to this repository" in r.json()["error"], r.text
         assert _head(client, repo) == before
     _assert_unreadable(live, token, repo, secret)
+    with api(live.url, token) as client:
+        # Inline text on a path .gitattributes routes to LFS is stored as its own bytes: the file is
+        # the pointer's text, never what it points at.
+        routed = inline.replace("stolen.txt", "notes.bin")
+        assert client.post(f"/api/models/{repo}/commit/main", content=routed).status_code == 200
+        assert client.get(f"/{repo}/resolve/main/notes.bin").content == pointer
 
 
 def test_huggingface_hub_commit_with_forged_upload_info_gets_nothing(live: LiveHub, tmp_path: Path) -> None:

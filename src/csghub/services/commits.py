@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,11 +142,12 @@ def _inline_pointer(op: InlineFile) -> LfsPointer | None:
         return parse_pointer(fh.read(POINTER_MAX_SIZE + 1))
 
 
-def _claims(operations: list[Operation]) -> list[proofs.Claim]:
-    """Every object the commit names without sending its bytes: LFS lines and pointer-shaped files."""
+def _claims(operations: list[Operation], to_lfs: Callable[[InlineFile], bool]) -> list[proofs.Claim]:
+    """Every object the commit names without sending its bytes: LFS lines, and inline files that stay
+    ordinary git blobs but whose text is a pointer (those routed to LFS are stored as they are)."""
     claims = [proofs.Claim(op.path, LfsPointer(op.oid, op.size)) for op in operations if isinstance(op, LfsFile)]
     for op in operations:
-        if isinstance(op, InlineFile) and (pointer := _inline_pointer(op)) is not None:
+        if isinstance(op, InlineFile) and not to_lfs(op) and (pointer := _inline_pointer(op)) is not None:
             claims.append(proofs.Claim(op.path, pointer))
     return claims
 
@@ -154,13 +156,17 @@ def _materialize(
     hub: Hub, actor: Actor, repo_id: int, git: GitRepo, head: str | None, operations: list[Operation]
 ) -> tuple[list[FileChange], list[LfsPointer]]:
     rules = lfs_rules_at(git, head)
+
+    def to_lfs(op: InlineFile) -> bool:
+        return op.size > 0 and (op.size >= hub.settings.lfs_threshold or rules.matches(op.path))
+
     changes: list[FileChange] = []
-    claims = _claims(operations)
+    claims = _claims(operations, to_lfs)
     proofs.require(hub, actor, repo_id, claims)
     pointers: list[LfsPointer] = [claim.pointer for claim in claims]
     for op in operations:
         if isinstance(op, InlineFile):
-            if op.size > 0 and (op.size >= hub.settings.lfs_threshold or rules.matches(op.path)):
+            if to_lfs(op):
                 # The bytes came with this request and were hashed on arrival: they are the proof.
                 if hub.blobs.stat(op.sha256) != op.size:
                     with open(op.tmp_path, "rb") as fh:
