@@ -448,3 +448,31 @@ def test_pointer_pushes_over_ssh_follow_the_pusher(live: LiveHub, tmp_path: Path
     assert "model.bin" in push.stderr and "never uploaded to this repository" in push.stderr, push.stderr
     with api(live.url, token) as client:
         assert client.get(f"/{loot}/resolve/main/model.bin").status_code == 404
+
+
+def _multipart_upload_id(client: httpx.Client, repo: str, oid: str, size: int) -> str:
+    # csghub-sdk's way of asking: every object gets a multipart upload, resumable by its id.
+    r = client.post(
+        f"/{repo}.git/info/lfs/objects/batch?upload_id=sdk",
+        json={"operation": "upload", "transfers": ["multipart"], "objects": [{"oid": oid, "size": size}]},
+        headers=LFS_JSON,
+    )
+    assert r.status_code == 200, r.text
+    href = r.json()["objects"][0]["actions"]["upload"]["href"]
+    return str(href.split("/lfs/complete/")[1].split("?")[0])
+
+
+def test_multipart_uploads_are_resumed_only_by_their_repository(live: LiveHub, tmp_path: Path) -> None:
+    data = os.urandom(5000)
+    oid = hashlib.sha256(data).hexdigest()
+    owner, owner_token = live.user("owner")
+    thief, thief_token = live.user("thief")
+    create_repo(live.url, owner_token, f"{owner}/up", private=True)
+    create_repo(live.url, thief_token, f"{thief}/loot")
+    with api(live.url, owner_token) as client:
+        first = _multipart_upload_id(client, f"{owner}/up", oid, len(data))
+        assert _multipart_upload_id(client, f"{owner}/up", oid, len(data)) == first
+    with api(live.url, thief_token) as client:
+        # The thief's upload of the same object is a new one: completing it takes the thief's own parts.
+        theirs = _multipart_upload_id(client, f"{thief}/loot", oid, len(data))
+        assert theirs != first
