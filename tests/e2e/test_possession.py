@@ -22,8 +22,10 @@ import httpx
 import pytest
 
 from csghub.git.lfs import format_pointer
+from tests.conftest import LiveHubFactory
 from tests.support.clients import api, client_env, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
+from tests.support.s3 import MotoServer
 
 LFS_JSON = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
 
@@ -476,3 +478,58 @@ def test_multipart_uploads_are_resumed_only_by_their_repository(live: LiveHub, t
         # The thief's upload of the same object is a new one: completing it takes the thief's own parts.
         theirs = _multipart_upload_id(client, f"{thief}/loot", oid, len(data))
         assert theirs != first
+
+
+def test_on_s3_the_bytes_of_a_stored_object_are_uploaded_again_and_kept_once(
+    live_hub_factory: LiveHubFactory, tmp_path: Path
+) -> None:
+    moto = MotoServer().start()
+    try:
+        bucket = f"hub{secrets.token_hex(4)}"
+        hub = live_hub_factory(
+            {
+                "CSGHUB_STORAGE": "s3",
+                "CSGHUB_S3_BUCKET": bucket,
+                "CSGHUB_S3_ENDPOINT": moto.endpoint,
+                "CSGHUB_S3_ACCESS_KEY": "test",
+                "CSGHUB_S3_SECRET_KEY": "test",
+            }
+        )
+        payload = os.urandom(2_000_000)
+        oid = hashlib.sha256(payload).hexdigest()
+        env = setup_git_home(tmp_path / "home")
+        for label in ("first", "second"):
+            user, token = hub.user(label)
+            repo = f"{user}/weights"
+            create_repo(hub.url, token, repo, private=True)
+            work = tmp_path / label
+            git("clone", f"http://{user}:{token}@{hub.host()}/{repo}", str(work), cwd=tmp_path, env=env)
+            (work / "weights.bin").write_bytes(payload)
+            git("add", "weights.bin", cwd=work, env=env)
+            git("commit", "-qm", "weights", cwd=work, env=env)
+            git("push", "origin", "main", cwd=work, env=env)
+            with api(hub.url, token) as client:
+                assert client.get(f"/{repo}/resolve/main/weights.bin", follow_redirects=True).content == payload
+        # The second push uploaded the bytes too (the hub asked although it had them): both repositories
+        # hold the proof of an upload, and the bucket one object.
+        from sqlalchemy import select
+
+        from csghub.db.models import RepoLfsUpload
+
+        with hub.hub.db() as session:
+            assert len(list(session.scalars(select(RepoLfsUpload.repo_id).where(RepoLfsUpload.oid == oid)))) == 2
+        keys = [o["Key"] for o in hub.hub.blobs.client.list_objects_v2(Bucket=bucket).get("Contents", [])]  # type: ignore[attr-defined]
+        assert [k for k in keys if oid in k] == [f"lfs/{oid[:2]}/{oid[2:4]}/{oid}"], keys
+        # A stranger's verify for the object stands for no upload of theirs.
+        thief, thief_token = hub.user("thief")
+        create_repo(hub.url, thief_token, f"{thief}/loot")
+        with api(hub.url, thief_token) as client:
+            entry = _batch(client, f"{thief}/loot", "upload", oid, len(payload))
+            actions = entry["actions"]
+            assert isinstance(actions, dict) and actions["upload"]["href"].startswith(moto.endpoint)
+            r = httpx.post(actions["verify"]["href"], json={"oid": oid, "size": len(payload)})
+            assert r.status_code == 400 and "was not uploaded" in r.json()["message"]
+            r = client.post(f"/api/models/{thief}/loot/commit/main", content=_lfs_line("w.bin", oid, len(payload)))
+            assert r.status_code == 400
+    finally:
+        moto.stop()
