@@ -136,20 +136,48 @@ def test_store_multipart_with_wrong_bytes_is_never_visible(store: BlobStore) -> 
 
 def test_store_direct_upload_is_verified_before_visible(store: BlobStore) -> None:
     data, oid = _blob(300_000)
-    url = store.upload_url(oid, len(data), 600)
+    url = store.upload_url(oid, len(data), 600, "u1")
     if url is None:
-        # The local store has no direct URLs: the hub receives the bytes itself through put().
+        # The local store has no direct URLs: the hub receives the bytes itself through put(), and a
+        # verify never stands for an upload that did not happen, even of a stored object.
         assert store.download_url(oid, 600) is None
         with pytest.raises(InvalidArgument):
-            store.verify_upload(oid, len(data))
+            store.verify_upload(oid, len(data), "u1")
         store.put(oid, len(data), iter([data]))
-        store.verify_upload(oid, len(data))
+        with pytest.raises(InvalidArgument):
+            store.verify_upload(oid, len(data), "u1")
         return
     assert httpx.put(url, content=b"not the right bytes").status_code == 200
     with pytest.raises(InvalidArgument):
-        store.verify_upload(oid, len(data))
+        store.verify_upload(oid, len(data), "u1")
     assert not store.exists(oid)
     assert httpx.put(url, content=data).status_code == 200
-    store.verify_upload(oid, len(data))
+    store.verify_upload(oid, len(data), "u1")
     download = store.download_url(oid, 600)
     assert download is not None and httpx.get(download).content == data
+    # Stored now, a new upload is still hashed: another upload's verify never vouches for it.
+    with pytest.raises(InvalidArgument, match="not uploaded"):
+        store.verify_upload(oid, len(data), "u2")
+    second = store.upload_url(oid, len(data), 600, "u2")
+    assert second is not None and httpx.put(second, content=b"x" * len(data)).status_code == 200
+    with pytest.raises(InvalidArgument, match="Checksum mismatch"):
+        store.verify_upload(oid, len(data), "u2")
+    assert httpx.put(second, content=data).status_code == 200
+    store.verify_upload(oid, len(data), "u2")
+    assert b"".join(store.read(oid)) == data
+
+
+def test_store_upload_of_a_stored_object_is_still_verified(store: BlobStore) -> None:
+    data, oid = _blob(200_000)
+    store.put(oid, len(data), iter([data]))
+    with pytest.raises(InvalidArgument, match="Checksum mismatch"):
+        store.put(oid, len(data), iter([b"y" * len(data)]))
+    with pytest.raises(InvalidArgument, match="Size mismatch"):
+        store.put(oid, len(data), iter([data[:-1]]))
+    store.put(oid, len(data), iter([data]))
+    upload_id = secrets.token_hex(8)
+    handle = store.create_multipart(oid, upload_id)
+    etags = _upload_parts(store, upload_id, handle, [b"z" * len(data)])
+    with pytest.raises(InvalidArgument, match="Checksum mismatch"):
+        store.complete_multipart(oid, len(data), upload_id, handle, etags)
+    assert b"".join(store.read(oid)) == data

@@ -49,7 +49,7 @@ async def list_tree(
         entries = files.list_tree(snapshot, unmask(folder), recursive=recursive)
         page = list(itertools.islice(entries, offset, offset + TREE_PAGE + 1))
         shown = page[:TREE_PAGE]
-        xet = lfs.xet_hashes_of(hub, [e.lfs.oid for e in shown if e.lfs])
+        xet = lfs.xet_hashes_of(hub, snapshot.repo.id, [e.lfs.oid for e in shown if e.lfs])
         return [tree_entry_json(e, xet_hashes=xet) for e in shown], len(page) > TREE_PAGE
 
     data, more = await run_in_threadpool(work)
@@ -82,7 +82,7 @@ async def paths_info(
             hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision)
         )
         found = files.paths_info(snapshot, paths)
-        xet = lfs.xet_hashes_of(hub, [e.lfs.oid for e in found if e.lfs])
+        xet = lfs.xet_hashes_of(hub, snapshot.repo.id, [e.lfs.oid for e in found if e.lfs])
         return [tree_entry_json(e, xet_hashes=xet) for e in found]
 
     return JSONResponse(await run_in_threadpool(work))
@@ -240,6 +240,7 @@ async def resolve_file(
         content = files.file_content(snapshot, file_path)
         if content.entry.lfs is None:
             return snapshot, content, None, None
+        lfs.require_linked(hub, repo.id, content.entry.lfs)
         oid = content.entry.lfs.oid
         return snapshot, content, lfs.xet_hash_of(hub, oid), lfs.direct_download_url(hub, oid)
 

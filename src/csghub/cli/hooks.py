@@ -23,7 +23,9 @@ def run_hook(name: str, environ: Mapping[str, str], stdin: str) -> int:
     settings = load_settings({}, None, {"data_dir": Path(raw["data_dir"]), **overrides})
     hub = build_hub(settings, run_migrations=False)
     try:
-        pushes.check_push(hub, int(environ["CSGHUB_HOOK_REPO_ID"]), pushes.parse_ref_updates(stdin))
+        pusher = environ.get("CSGHUB_HOOK_ACTOR")
+        actor = pushes.actor_from_json(pusher) if pusher else None
+        pushes.check_push(hub, int(environ["CSGHUB_HOOK_REPO_ID"]), pushes.parse_ref_updates(stdin), actor)
     except HubError as exc:
         # git relays hook stderr to the pusher as "remote: ..." lines.
         for line in exc.message.splitlines():

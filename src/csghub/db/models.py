@@ -247,6 +247,19 @@ class RepoLfsObject(Base):
     __table_args__ = (Index("ix_repo_lfs_objects_oid", "oid"),)
 
 
+class RepoLfsUpload(Base):
+    """Proof of possession: bytes of `oid` were uploaded to this repository and hashed to `oid`.
+
+    What lets a commit or push of this repository name the object even when storage already held it.
+    """
+
+    __tablename__ = "repo_lfs_uploads"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class LfsUpload(Base):
     """A multipart LFS upload in progress; reissued with the same parts when a client resumes."""
 
@@ -254,6 +267,8 @@ class LfsUpload(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     oid: Mapped[str] = mapped_column(String(64), index=True)
+    # The repository the upload is for: only its writers resume it, and its completion proves possession there.
+    repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), nullable=True)
     size: Mapped[int] = mapped_column(BigInteger)
     part_size: Mapped[int] = mapped_column(BigInteger)
     # The S3 multipart upload id, when the blob store is S3.

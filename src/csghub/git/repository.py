@@ -496,8 +496,8 @@ class GitRepo:
         if any(p.startswith(prefix) for p in existing):
             raise InvalidArgument(f"Cannot add file '{path}': a folder of that name exists")
 
-    def lfs_pointers_between(self, new_tips: list[str], old_tips: list[str]) -> list[LfsPointer]:
-        """LFS pointers in blobs reachable from new_tips but not from old_tips.
+    def lfs_pointers_between(self, new_tips: list[str], old_tips: list[str]) -> list[tuple[str, LfsPointer]]:
+        """LFS pointers in blobs reachable from new_tips but not from old_tips, each with a path it has.
 
         Runs through git programs (not pygit2) so that inside a pre-receive hook it sees the pushed
         objects, which git keeps in a quarantine directory named only by environment variables.
@@ -508,7 +508,12 @@ class GitRepo:
         if old_tips:
             args += ["--not", *old_tips]
         listing = run_git(self.path, *args).stdout
-        ids = b"\n".join(line.split(b" ", 1)[0] for line in listing.splitlines() if line)
+        paths: dict[bytes, bytes] = {}
+        for line in listing.splitlines():
+            sha, _, path = line.partition(b" ")
+            if sha:
+                paths[sha] = path
+        ids = b"\n".join(paths)
         if not ids:
             return []
         check = run_git(
@@ -525,16 +530,16 @@ class GitRepo:
         if not small:
             return []
         batch = run_git(self.path, "cat-file", "--batch", input=b"\n".join(small) + b"\n").stdout
-        pointers: list[LfsPointer] = []
+        pointers: list[tuple[str, LfsPointer]] = []
         pos = 0
         while pos < len(batch):
             header_end = batch.index(b"\n", pos)
-            _, _, size = batch[pos:header_end].split()
+            sha, _, size = batch[pos:header_end].split()
             body = batch[header_end + 1 : header_end + 1 + int(size)]
             pos = header_end + 1 + int(size) + 1
             pointer = parse_pointer(body)
             if pointer is not None:
-                pointers.append(pointer)
+                pointers.append((paths.get(sha, b"").decode(errors="replace"), pointer))
         return pointers
 
     def loose_object_count(self) -> int:

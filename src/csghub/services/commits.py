@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument, RevisionNotFound
 from csghub.core.names import validate_path, validate_ref_name
-from csghub.git.lfs import LfsPointer, LfsRules, format_pointer
+from csghub.git.lfs import POINTER_MAX_SIZE, LfsPointer, LfsRules, format_pointer, parse_pointer
 from csghub.git.repository import FileChange, GitRepo
 from csghub.services import lfs as lfs_service
-from csghub.services import xet_cas
+from csghub.services import proofs
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import LOCKS, RepoView, refresh_metadata
@@ -115,7 +116,7 @@ def create_commit(
                 f"A commit has happened since {parent_commit[:12]}: {branch} is now at {(head or '')[:12]}. "
                 "Pull the latest changes and retry."
             )
-        changes, pointers = _materialize(hub, repo.id, staged, head, operations)
+        changes, pointers = _materialize(hub, actor, repo.id, staged, head, operations)
         message = summary.strip() + (f"\n\n{description.strip()}" if description.strip() else "")
         sha = staged.create_commit(
             parent=head,
@@ -126,30 +127,49 @@ def create_commit(
             author_email=f"{actor.name}@users.noreply.csghub",
         )
         staged.admit_objects(sha)
+        # Linked before the ref moves, so a crash in between never leaves a pointer without its object.
+        lfs_service.link_objects(hub, repo.id, pointers)
         git.update_ref(f"refs/heads/{branch}", sha, expected_old)
-    lfs_service.link_objects(hub, repo.id, pointers)
     if branch == repo.default_branch:
         refresh_metadata(hub, repo.id)
     _maintain_soon(git)
     return CommitResult(sha=sha, branch=branch)
 
 
+def _inline_pointer(op: InlineFile) -> LfsPointer | None:
+    """An inline file whose text is an LFS pointer: git and every reader will take it for one."""
+    if op.size > POINTER_MAX_SIZE:
+        return None
+    with open(op.tmp_path, "rb") as fh:
+        return parse_pointer(fh.read(POINTER_MAX_SIZE + 1))
+
+
+def _claims(operations: list[Operation], to_lfs: Callable[[InlineFile], bool]) -> list[proofs.Claim]:
+    """Every object the commit names without sending its bytes: LFS lines, and inline files that stay
+    ordinary git blobs but whose text is a pointer (those routed to LFS are stored as they are)."""
+    claims = [proofs.Claim(op.path, LfsPointer(op.oid, op.size)) for op in operations if isinstance(op, LfsFile)]
+    for op in operations:
+        if isinstance(op, InlineFile) and not to_lfs(op) and (pointer := _inline_pointer(op)) is not None:
+            claims.append(proofs.Claim(op.path, pointer))
+    return claims
+
+
 def _materialize(
-    hub: Hub, repo_id: int, git: GitRepo, head: str | None, operations: list[Operation]
+    hub: Hub, actor: Actor, repo_id: int, git: GitRepo, head: str | None, operations: list[Operation]
 ) -> tuple[list[FileChange], list[LfsPointer]]:
     rules = lfs_rules_at(git, head)
+
+    def to_lfs(op: InlineFile) -> bool:
+        return op.size > 0 and (op.size >= hub.settings.lfs_threshold or rules.matches(op.path))
+
     changes: list[FileChange] = []
-    pointers: list[LfsPointer] = []
-    lfs_refs = [LfsPointer(op.oid, op.size) for op in operations if isinstance(op, LfsFile)]
-    # Files uploaded through Xet are named by sha256 only; their bytes are checked before they count.
-    xet_cas.adopt_files(hub, repo_id, lfs_refs)
-    missing = lfs_service.missing_objects(hub, lfs_refs)
-    if missing:
-        names = ", ".join(f"{p.oid} ({p.size} bytes)" for p in missing[:5])
-        raise InvalidArgument(f"LFS objects were not uploaded before the commit: {names}")
+    claims = _claims(operations, to_lfs)
+    proofs.require(hub, actor, repo_id, claims)
+    pointers: list[LfsPointer] = [claim.pointer for claim in claims]
     for op in operations:
         if isinstance(op, InlineFile):
-            if op.size > 0 and (op.size >= hub.settings.lfs_threshold or rules.matches(op.path)):
+            if to_lfs(op):
+                # The bytes came with this request and were hashed on arrival: they are the proof.
                 if hub.blobs.stat(op.sha256) != op.size:
                     with open(op.tmp_path, "rb") as fh:
                         hub.blobs.put(op.sha256, op.size, iter_file(fh))
@@ -159,7 +179,6 @@ def _materialize(
             else:
                 changes.append(FileChange(op.path, git.write_blob_from_path(op.tmp_path)))
         elif isinstance(op, LfsFile):
-            pointers.append(LfsPointer(op.oid, op.size))
             changes.append(FileChange(op.path, git.write_blob(format_pointer(op.oid, op.size))))
         elif isinstance(op, DeletedFile):
             changes.append(FileChange(op.path, None))

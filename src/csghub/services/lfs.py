@@ -1,7 +1,10 @@
 """Git LFS: the batch API, transfers the hub serves itself, multipart uploads, verification.
 
 Objects are content-addressed and shared by all repositories; a repository may download an object only
-once one of its commits references it (recorded by link_objects after a push or commit).
+once one of its commits references it (recorded by link_objects after a push or commit), and a commit
+may reference it only with proof of possession (services/proofs). So the batch answer asks for an
+upload of every object not yet in the repository, even one storage already holds: the upload is
+hashed (the proof) and storage still keeps one copy. Every transfer link is signed for one repository.
 """
 
 from __future__ import annotations
@@ -16,15 +19,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import BlobNotFound, InvalidArgument, NotFound, Unauthenticated
+from csghub.core.errors import BlobNotFound, EntryNotFound, InvalidArgument, NotFound, Unauthenticated
 from csghub.core.signing import check_signature, signed_query
 from csghub.db.models import LfsObject, LfsUpload, RepoLfsObject, utcnow
 from csghub.git.lfs import LfsPointer
-from csghub.services import xet_store
+from csghub.services import proofs, xet_store
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import RepoView
-from csghub.storage.base import validate_oid
+from csghub.storage.base import check_stream, validate_oid
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, the S3 object limit
 UPLOAD_TTL = timedelta(days=7)
@@ -69,16 +72,6 @@ def register_object(hub: Hub, oid: str, size: int) -> None:
             session.add(LfsObject(oid=oid, size=size))
 
 
-def missing_objects(hub: Hub, pointers: Iterable[LfsPointer]) -> list[LfsPointer]:
-    """Pointers whose object the store lacks (or holds with another size)."""
-    missing = []
-    with hub.db() as session:
-        for pointer in pointers:
-            if not _object_known(session, hub, pointer.oid, pointer.size):
-                missing.append(pointer)
-    return missing
-
-
 def xet_hash_of(hub: Hub, oid: str) -> str | None:
     """The Xet file an LFS object is stored as, or None for a plain blob-store object."""
     with hub.db() as session:
@@ -86,15 +79,25 @@ def xet_hash_of(hub: Hub, oid: str) -> str | None:
         return row.xet_hash if row is not None else None
 
 
-def xet_hashes_of(hub: Hub, oids: list[str]) -> dict[str, str]:
-    """oid -> Xet file hash for those of `oids` that are stored as Xet files (one query)."""
+def xet_hashes_of(hub: Hub, repo_id: int, oids: list[str]) -> dict[str, str]:
+    """oid -> Xet file hash for those of `oids` in this repository that are stored as Xet files (one
+    query); objects the repository does not hold say nothing about what is stored elsewhere."""
     if not oids:
         return {}
     with hub.db() as session:
         rows = session.execute(
-            select(LfsObject.oid, LfsObject.xet_hash).where(LfsObject.oid.in_(oids), LfsObject.xet_hash.is_not(None))
+            select(LfsObject.oid, LfsObject.xet_hash)
+            .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
+            .where(RepoLfsObject.repo_id == repo_id, LfsObject.oid.in_(oids), LfsObject.xet_hash.is_not(None))
         )
         return {oid: xet_hash for oid, xet_hash in rows if xet_hash}
+
+
+def require_linked(hub: Hub, repo_id: int, pointer: LfsPointer) -> None:
+    """A pointer in a repository's tree serves bytes only if the repository holds its object."""
+    with hub.db() as session:
+        if not _linked(session, repo_id, pointer.oid):
+            raise EntryNotFound(f"LFS object {pointer.oid} was never uploaded to this repository")
 
 
 def read_object(hub: Hub, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -136,29 +139,30 @@ def _linked(session: Session, repo_id: int, oid: str) -> bool:
 
 
 class Transfers:
-    """Builds the hrefs of one batch answer; `base_url` is where clients reach this hub."""
+    """Builds the hrefs of one batch answer for one repository; `base_url` is where clients reach this hub."""
 
-    def __init__(self, hub: Hub, base_url: str) -> None:
+    def __init__(self, hub: Hub, repo_id: int, base_url: str) -> None:
         self.hub = hub
+        self.repo = str(repo_id)
         self.base = base_url.rstrip("/")
         self.ttl = hub.settings.transfer_url_ttl
 
-    def _signed(self, path: str, *parts: str) -> str:
-        return f"{self.base}{path}?{signed_query(self.hub.settings.secret_key, *parts, ttl=self.ttl)}"
+    def _signed(self, path: str, *parts: str, query: str = "") -> str:
+        return f"{self.base}{path}?{query}{signed_query(self.hub.settings.secret_key, *parts, ttl=self.ttl)}"
 
     def download(self, oid: str) -> dict[str, Any]:
         href = direct_download_url(self.hub, oid) or self._signed(f"/lfs/objects/{oid}", "get", oid)
         return {"href": href, "expires_in": self.ttl}
 
-    def verify(self, obj: BatchObject) -> dict[str, Any]:
-        return {
-            "href": self._signed(f"/lfs/verify/{obj.oid}/{obj.size}", "verify", obj.oid, str(obj.size)),
-            "expires_in": self.ttl,
-        }
+    def verify(self, obj: BatchObject, upload_id: str = "") -> dict[str, Any]:
+        parts = ("verify", obj.oid, str(obj.size), self.repo, upload_id)
+        query = f"repo={self.repo}&upload={upload_id}&"
+        return {"href": self._signed(f"/lfs/verify/{obj.oid}/{obj.size}", *parts, query=query), "expires_in": self.ttl}
 
-    def basic_upload(self, obj: BatchObject) -> dict[str, Any]:
-        href = self.hub.blobs.upload_url(obj.oid, obj.size, self.ttl) or self._signed(
-            f"/lfs/objects/{obj.oid}/{obj.size}", "put", obj.oid, str(obj.size)
+    def basic_upload(self, obj: BatchObject, upload_id: str) -> dict[str, Any]:
+        """A direct upload to storage lands under `upload_id`, so the verify of this very upload hashes it."""
+        href = self.hub.blobs.upload_url(obj.oid, obj.size, self.ttl, upload_id) or self._signed(
+            f"/lfs/objects/{obj.oid}/{obj.size}", "put", obj.oid, str(obj.size), self.repo, query=f"repo={self.repo}&"
         )
         return {"href": href, "expires_in": self.ttl}
 
@@ -176,12 +180,18 @@ class Transfers:
         return {"href": href, "header": header, "expires_in": self.ttl}
 
 
-def _open_multipart(session: Session, hub: Hub, obj: BatchObject) -> LfsUpload:
-    """Reuse the open upload for this object so a resumed client gets the same upload and parts."""
+def _open_multipart(session: Session, hub: Hub, repo_id: int, obj: BatchObject) -> LfsUpload:
+    """Reuse this repository's open upload for this object so a resumed client gets the same upload and
+    parts; another repository's upload is never handed out (its completion is that repository's proof)."""
     cutoff = utcnow() - UPLOAD_TTL
     upload = session.scalar(
         select(LfsUpload)
-        .where(LfsUpload.oid == obj.oid, LfsUpload.size == obj.size, LfsUpload.created_at > cutoff)
+        .where(
+            LfsUpload.oid == obj.oid,
+            LfsUpload.size == obj.size,
+            LfsUpload.repo_id == repo_id,
+            LfsUpload.created_at > cutoff,
+        )
         .order_by(LfsUpload.created_at.desc())
     )
     if upload is not None:
@@ -189,7 +199,12 @@ def _open_multipart(session: Session, hub: Hub, obj: BatchObject) -> LfsUpload:
     upload_id = secrets.token_hex(16)
     handle = hub.blobs.create_multipart(obj.oid, upload_id)
     upload = LfsUpload(
-        id=upload_id, oid=obj.oid, size=obj.size, part_size=hub.settings.lfs_part_size, store_upload_id=handle
+        id=upload_id,
+        oid=obj.oid,
+        size=obj.size,
+        repo_id=repo_id,
+        part_size=hub.settings.lfs_part_size,
+        store_upload_id=handle,
     )
     session.add(upload)
     session.flush()
@@ -212,7 +227,7 @@ def batch(
     if operation not in ("upload", "download"):
         raise InvalidArgument(f"Invalid LFS operation '{operation}': expected upload or download")
     authorize(actor, Action.WRITE if operation == "upload" else Action.DOWNLOAD, repo.resource)
-    urls = Transfers(hub, base_url)
+    urls = Transfers(hub, repo.id, base_url)
     multipart = "multipart" in transfers
     answer: list[dict[str, Any]] = []
     with hub.db() as session:
@@ -227,14 +242,19 @@ def batch(
                         "message": f"Object {obj.oid} does not exist in this repository",
                     }
             elif always_multipart and multipart:
-                upload = _open_multipart(session, hub, obj)
+                upload = _open_multipart(session, hub, repo.id, obj)
                 entry["actions"] = {"upload": urls.multipart_upload(upload), "verify": urls.verify(obj)}
-            elif not _object_known(session, hub, obj.oid, obj.size):
-                if multipart and obj.size > hub.settings.lfs_part_size:
-                    upload = _open_multipart(session, hub, obj)
-                    entry["actions"] = {"upload": urls.multipart_upload(upload), "verify": urls.verify(obj)}
-                else:
-                    entry["actions"] = {"upload": urls.basic_upload(obj), "verify": urls.verify(obj)}
+            elif proofs.in_repo(session, repo.id, LfsPointer(obj.oid, obj.size)):
+                pass  # Only what this repository holds needs no upload: nothing is told about the rest.
+            elif multipart and obj.size > hub.settings.lfs_part_size:
+                upload = _open_multipart(session, hub, repo.id, obj)
+                entry["actions"] = {"upload": urls.multipart_upload(upload), "verify": urls.verify(obj)}
+            else:
+                upload_id = secrets.token_hex(16)
+                entry["actions"] = {
+                    "upload": urls.basic_upload(obj, upload_id),
+                    "verify": urls.verify(obj, upload_id),
+                }
             answer.append(entry)
     transfer = "multipart" if multipart and operation == "upload" else "basic"
     return {"transfer": transfer, "objects": answer, "hash_algo": "sha256"}
@@ -245,18 +265,36 @@ def _check(hub: Hub, signature: str, expires_at: int, *parts: str) -> None:
         raise Unauthenticated("This transfer link is invalid or has expired; request a new one from the batch API")
 
 
-def receive_object(hub: Hub, oid: str, size: int, chunks: Iterable[bytes], *, exp: int, sig: str) -> None:
-    """A basic PUT to a hub-signed href: stream, verify, publish."""
-    _check(hub, sig, exp, "put", oid, str(size))
-    if hub.blobs.stat(oid) != size:
+def receive_object(hub: Hub, repo_id: int, oid: str, size: int, chunks: Iterable[bytes], *, exp: int, sig: str) -> None:
+    """A basic PUT to a hub-signed href: stream, verify, publish (once), and record the proof."""
+    _check(hub, sig, exp, "put", oid, str(size), str(repo_id))
+    # Hashed even when storage holds the bytes already: the upload is this repository's proof.
+    if xet_hash_of(hub, oid) is not None:
+        check_stream(oid, size, chunks)  # kept as Xet chunks already: no second copy
+    else:
         hub.blobs.put(oid, size, chunks)
     register_object(hub, oid, size)
+    proofs.record_upload(hub, repo_id, oid)
 
 
-def verify_object(hub: Hub, oid: str, size: int, *, exp: int, sig: str) -> None:
-    _check(hub, sig, exp, "verify", oid, str(size))
-    hub.blobs.verify_upload(oid, size)
+def _keep_one_copy(hub: Hub, oid: str) -> None:
+    """An object kept as a Xet file needs no blob of its bytes: once an upload has proven possession,
+    the blob it left behind goes."""
+    if xet_hash_of(hub, oid) is not None:
+        hub.blobs.delete(oid)
+
+
+def verify_object(hub: Hub, repo_id: int, oid: str, size: int, upload_id: str, *, exp: int, sig: str) -> None:
+    """The verify action: the bytes came through the hub (already proven), or went straight to storage
+    under `upload_id` and are hashed now."""
+    _check(hub, sig, exp, "verify", oid, str(size), str(repo_id), upload_id)
+    with hub.db() as session:
+        if proofs.in_repo(session, repo_id, LfsPointer(oid, size)):
+            return
+    hub.blobs.verify_upload(oid, size, upload_id)
     register_object(hub, oid, size)
+    proofs.record_upload(hub, repo_id, oid)
+    _keep_one_copy(hub, oid)
 
 
 def open_object(hub: Hub, oid: str, *, exp: int, sig: str) -> int:
@@ -299,23 +337,25 @@ def complete_upload(hub: Hub, upload_id: str, body: Any, *, exp: int, sig: str) 
         etags.append((number, str(part.get("etag") or "")))
     with hub.db() as session:
         upload = _get_upload(session, upload_id)
-        oid, size, handle = upload.oid, upload.size, upload.store_upload_id
+        oid, size, handle, repo_id = upload.oid, upload.size, upload.store_upload_id, upload.repo_id
     if body.get("oid") not in (None, oid):
         raise InvalidArgument(f"Completion names object {body.get('oid')} but upload {upload_id} is for {oid}")
-    if hub.blobs.stat(oid) == size:
-        hub.blobs.abort_multipart(upload_id, handle)  # someone stored the same bytes meanwhile
-    else:
-        try:
-            hub.blobs.complete_multipart(oid, size, upload_id, handle, etags)
-        except InvalidArgument:
-            # The parts do not make up the object: start over rather than keep bad parts around.
-            hub.blobs.abort_multipart(upload_id, handle)
-            with hub.db() as session:
-                failed = session.get(LfsUpload, upload_id)
-                if failed is not None:
-                    session.delete(failed)
-            raise
+    try:
+        # Hashed even when storage holds the bytes already (it then keeps its one copy): the parts
+        # are this repository's proof of possession.
+        hub.blobs.complete_multipart(oid, size, upload_id, handle, etags)
+    except InvalidArgument:
+        # The parts do not make up the object: start over rather than keep bad parts around.
+        hub.blobs.abort_multipart(upload_id, handle)
+        with hub.db() as session:
+            failed = session.get(LfsUpload, upload_id)
+            if failed is not None:
+                session.delete(failed)
+        raise
     register_object(hub, oid, size)
+    if repo_id is not None:
+        proofs.record_upload(hub, repo_id, oid)
+    _keep_one_copy(hub, oid)
     with hub.db() as session:
         done = session.get(LfsUpload, upload_id)
         if done is not None:

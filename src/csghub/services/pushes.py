@@ -1,16 +1,22 @@
-"""What happens around a git push: LFS objects checked before refs move, metadata refreshed after."""
+"""What happens around a git push: LFS objects checked before refs move, metadata refreshed after.
+
+The pre-receive hook runs in git's own process; the pusher travels to it as JSON in its environment
+(set by the hub, never by the client), so that pushed pointers meet the same proof-of-possession rule
+(services/proofs) as commits.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
 from csghub.core.errors import InvalidArgument
 from csghub.git.repository import ZERO_SHA
-from csghub.services import audit
+from csghub.services import audit, proofs
 from csghub.services import lfs as lfs_service
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Actor, Grant
 from csghub.services.repos import get_repo_by_id, refresh_metadata
 
 log = logging.getLogger(__name__)
@@ -32,8 +38,38 @@ def parse_ref_updates(text: str) -> list[RefUpdate]:
     return updates
 
 
-def check_push(hub: Hub, repo_id: int, updates: list[RefUpdate]) -> None:
-    """Refuse a push whose commits point at LFS objects the store lacks, or that deletes the default branch."""
+def actor_to_json(actor: Actor) -> str:
+    return json.dumps(
+        {
+            "user_id": actor.user_id,
+            "name": actor.name,
+            "is_admin": actor.is_admin,
+            "scope": actor.scope,
+            "org_roles": actor.org_roles,
+            "repo_roles": {str(k): v for k, v in actor.repo_roles.items()},
+            "gate_access": sorted(actor.gate_access),
+            "grants": [[g.kind, g.target, sorted(g.actions)] for g in actor.grants],
+        }
+    )
+
+
+def actor_from_json(text: str) -> Actor:
+    raw = json.loads(text)
+    return Actor(
+        user_id=raw["user_id"],
+        name=raw["name"],
+        is_admin=raw["is_admin"],
+        scope=raw["scope"],
+        org_roles=dict(raw["org_roles"]),
+        repo_roles={int(k): v for k, v in raw["repo_roles"].items()},
+        gate_access=frozenset(raw["gate_access"]),
+        grants=tuple(Grant(kind, target, frozenset(actions)) for kind, target, actions in raw["grants"]),
+    )
+
+
+def check_push(hub: Hub, repo_id: int, updates: list[RefUpdate], actor: Actor | None = None) -> None:
+    """Refuse a push that deletes the default branch, or whose commits point at LFS objects that were
+    not uploaded to this repository and that the pusher may not read elsewhere (refused by path)."""
     repo = get_repo_by_id(hub, repo_id)
     for update in updates:
         if update.new == ZERO_SHA and update.ref == f"refs/heads/{repo.default_branch}":
@@ -41,17 +77,17 @@ def check_push(hub: Hub, repo_id: int, updates: list[RefUpdate]) -> None:
     git = hub.git(repo_id)
     new_tips = [u.new for u in updates if u.new != ZERO_SHA]
     old_tips = list(set(git.all_ref_targets().values()))
-    pointers = git.lfs_pointers_between(new_tips, old_tips)
-    missing = lfs_service.missing_objects(hub, pointers)
+    claims = [proofs.Claim(path, pointer) for path, pointer in git.lfs_pointers_between(new_tips, old_tips)]
+    missing = proofs.unproven(hub, actor, repo_id, claims)
     if missing:
-        listed = "\n".join(f"  {p.oid} ({p.size} bytes)" for p in missing[:20])
         raise InvalidArgument(
-            f"This push references {len(missing)} LFS object(s) that were never uploaded to the hub:\n{listed}\n"
+            f"This push references {len(missing)} LFS object(s) that were never uploaded to this repository:\n"
+            f"{proofs.describe(missing)}\n"
             "Install git-lfs (git lfs install) and push again so the objects are uploaded first."
         )
     # Linked before the refs move, so the objects stay downloadable even if the pusher disconnects
     # before the post-push bookkeeping; a push refused later only links objects its author uploaded.
-    lfs_service.link_objects(hub, repo_id, pointers)
+    lfs_service.link_objects(hub, repo_id, [claim.pointer for claim in claims])
 
 
 def after_push(
@@ -64,7 +100,7 @@ def after_push(
     _audit_push(hub, repo_id, before, after, actor)
     new_tips = [sha for ref, sha in after.items() if before.get(ref) != sha and ref.startswith("refs/")]
     pointers = git.lfs_pointers_between(new_tips, list(set(before.values())))
-    lfs_service.link_objects(hub, repo_id, pointers)
+    lfs_service.link_objects(hub, repo_id, [pointer for _, pointer in pointers])
     refresh_metadata(hub, repo_id)
     git.maintain()
 

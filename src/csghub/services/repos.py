@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType, validate_ref_name
-from csghub.db.models import LfsObject, Namespace, Repo, RepoDownloadDay, RepoLfsObject, utcnow
+from csghub.db.models import LfsObject, Namespace, Repo, RepoDownloadDay, RepoLfsObject, RepoLfsUpload, utcnow
 from csghub.git.lfs import default_gitattributes
 from csghub.git.repository import FileChange, GitRepo
 from csghub.services import audit
@@ -227,7 +227,10 @@ def delete_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) ->
     view = get_repo(hub, actor, repo_type, repo_id, Action.ADMIN)
     with LOCKS.hold(view.id), hub.db() as session:
         oids = list(session.scalars(select(RepoLfsObject.oid).where(RepoLfsObject.repo_id == view.id)))
+        uploaded = session.scalars(select(RepoLfsUpload.oid).where(RepoLfsUpload.repo_id == view.id))
+        oids = sorted(set(oids).union(uploaded))
         session.execute(delete(RepoLfsObject).where(RepoLfsObject.repo_id == view.id))
+        session.execute(delete(RepoLfsUpload).where(RepoLfsUpload.repo_id == view.id))
         session.execute(delete(Repo).where(Repo.id == view.id))
         orphans = _unreferenced(session, oids)
         session.execute(delete(LfsObject).where(LfsObject.oid.in_(orphans)))
@@ -254,6 +257,8 @@ def _unreferenced(session: Session, oids: list[str]) -> list[str]:
     if not oids:
         return []
     still = set(session.scalars(select(RepoLfsObject.oid).where(RepoLfsObject.oid.in_(oids))))
+    # Bytes another repository uploaded and has yet to commit are still that repository's.
+    still |= set(session.scalars(select(RepoLfsUpload.oid).where(RepoLfsUpload.oid.in_(oids))))
     return [oid for oid in oids if oid not in still]
 
 

@@ -144,25 +144,31 @@ def open_xorb_range(
         return row.blob_oid, start, end
 
 
-def adopt_files(hub: Hub, repo_id: int, pointers: list[LfsPointer]) -> None:
-    """Make files this repository uploaded through Xet into LFS objects, once their sha256 checks out."""
-    for pointer in pointers:
-        with hub.db() as session:
-            if session.get(LfsObject, pointer.oid) is not None:
-                continue
-            candidates = list(
-                session.scalars(
-                    select(XetRepoFile.file_hash).where(
-                        XetRepoFile.repo_id == repo_id, XetRepoFile.sha256 == pointer.oid
-                    )
-                )
+def adopt_file(hub: Hub, repo_id: int, pointer: LfsPointer) -> bool:
+    """Whether this repository uploaded the file through Xet (a shard sent with its write token);
+    if so, make it the LFS object of that sha256, once its bytes are checked to hash to it.
+
+    A shard's file may use xorbs that others uploaded (global deduplication), but registering it
+    takes the verification hash of every term, computed from the raw hashes of every chunk: only
+    someone holding the bytes knows those, as the hub never reveals them (dedup answers key them
+    with a one-time secret). So a registered file is proof of possession like an upload.
+    """
+    with hub.db() as session:
+        candidates = list(
+            session.scalars(
+                select(XetRepoFile.file_hash).where(XetRepoFile.repo_id == repo_id, XetRepoFile.sha256 == pointer.oid)
             )
-        for name in candidates:
-            stored = xet_store.get_file(hub, name)
-            if stored.size != pointer.size:
+        )
+    for name in candidates:
+        stored = xet_store.get_file(hub, name)
+        if stored.size != pointer.size:
+            continue
+        xet_store.verify_sha256(hub, name, pointer.oid)
+        with hub.db() as session:
+            row = session.get(LfsObject, pointer.oid)
+            if row is None:
+                session.add(LfsObject(oid=pointer.oid, size=pointer.size, xet_hash=name))
+            elif row.size != pointer.size:
                 continue
-            xet_store.verify_sha256(hub, name, pointer.oid)
-            with hub.db() as session:
-                if session.get(LfsObject, pointer.oid) is None:
-                    session.add(LfsObject(oid=pointer.oid, size=pointer.size, xet_hash=name))
-            break
+        return True
+    return False

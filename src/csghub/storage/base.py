@@ -1,8 +1,10 @@
 """The BlobStore port: content-addressed objects named by their sha256.
 
 An object becomes visible under its oid only after its bytes were hashed and matched the oid and the
-expected size. Transfers that can go straight to the store (S3 presigned URLs) say so by returning URLs;
-the local store returns None and the hub serves the bytes itself.
+expected size. Every upload is hashed, even of an object already stored (the hub takes an upload as
+proof that the uploader holds the bytes); storage then keeps the one copy it has. Transfers that can
+go straight to the store (S3 presigned URLs) say so by returning URLs; the local store returns None
+and the hub serves the bytes itself.
 """
 
 from __future__ import annotations
@@ -33,6 +35,22 @@ def blob_key(oid: str) -> str:
 class PartUpload:
     number: int
     url: str
+
+
+def check_stream(oid: str, size: int, chunks: Iterable[bytes]) -> None:
+    """Hash a stream without keeping it: the upload of an object that is already stored."""
+    counter = HashingCounter()
+    for chunk in chunks:
+        counter.update(chunk)
+        if counter.size > size:
+            break
+    counter.check(oid, size)
+
+
+def check_upload_id(upload_id: str) -> str:
+    if not (0 < len(upload_id) <= 64 and upload_id.isalnum() and upload_id.isascii()):
+        raise InvalidArgument(f"Invalid upload id '{upload_id}'")
+    return upload_id
 
 
 class HashingCounter:
@@ -73,7 +91,8 @@ class BlobStore(Protocol):
         ...
 
     def put(self, oid: str, size: int, chunks: Iterable[bytes]) -> None:
-        """Store a stream; raises InvalidArgument (and stores nothing) when bytes don't match."""
+        """Store a stream; raises InvalidArgument (and stores nothing) when bytes don't match. The stream
+        is hashed even when the object is already stored, which then is not stored twice."""
         ...
 
     def read(self, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
@@ -85,7 +104,9 @@ class BlobStore(Protocol):
     # Direct transfers. Local returns None: the hub serves the transfer itself.
     def download_url(self, oid: str, ttl: int) -> str | None: ...
 
-    def upload_url(self, oid: str, size: int, ttl: int) -> str | None: ...
+    def upload_url(self, oid: str, size: int, ttl: int, upload_id: str) -> str | None:
+        """Where a client PUTs the bytes of one upload (named `upload_id`) straight to the store."""
+        ...
 
     def create_multipart(self, oid: str, upload_id: str) -> str:
         """Start a multipart upload; returns the store's own upload handle."""
@@ -105,6 +126,7 @@ class BlobStore(Protocol):
 
     def abort_multipart(self, upload_id: str, handle: str) -> None: ...
 
-    def verify_upload(self, oid: str, size: int) -> None:
-        """Publish an object uploaded directly to the store (upload_url) after checking its bytes."""
+    def verify_upload(self, oid: str, size: int, upload_id: str) -> None:
+        """Hash the bytes of one direct upload (upload_url) and publish them unless already stored;
+        raises InvalidArgument when that upload did not happen or its bytes don't match."""
         ...

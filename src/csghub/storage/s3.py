@@ -17,7 +17,7 @@ from botocore.client import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from csghub.core.errors import BlobNotFound, HubError, InvalidArgument
-from csghub.storage.base import READ_CHUNK, HashingCounter, blob_key, validate_oid
+from csghub.storage.base import READ_CHUNK, HashingCounter, blob_key, check_stream, check_upload_id, validate_oid
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,9 @@ class S3BlobStore:
     def put(self, oid: str, size: int, chunks: Iterable[bytes]) -> None:
         """Upload a stream the hub received itself, as a multipart upload verified on the way."""
         validate_oid(oid)
+        if self.stat(oid) == size:
+            check_stream(oid, size, chunks)
+            return
         key = self._incoming(f"put-{oid}-{uuid.uuid4().hex}")
         counter = HashingCounter()
         upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)
@@ -179,12 +182,14 @@ class S3BlobStore:
             )
         )
 
-    def upload_url(self, oid: str, size: int, ttl: int) -> str | None:
+    def _basic_key(self, oid: str, upload_id: str) -> str:
+        # One key per upload: a verify hashes the bytes of its own upload, never someone else's.
+        return self._incoming(f"basic-{validate_oid(oid)}-{check_upload_id(upload_id)}")
+
+    def upload_url(self, oid: str, size: int, ttl: int, upload_id: str) -> str | None:
         return str(
             self.client.generate_presigned_url(
-                "put_object",
-                Params={"Bucket": self.bucket, "Key": self._incoming(f"basic-{validate_oid(oid)}")},
-                ExpiresIn=ttl,
+                "put_object", Params={"Bucket": self.bucket, "Key": self._basic_key(oid, upload_id)}, ExpiresIn=ttl
             )
         )
 
@@ -227,10 +232,10 @@ class S3BlobStore:
                 Bucket=self.bucket, Key=self._incoming(f"mp-{upload_id}"), UploadId=handle
             )
 
-    def verify_upload(self, oid: str, size: int) -> None:
-        if self.exists(oid):
-            return
-        self._verify_and_publish(self._incoming(f"basic-{validate_oid(oid)}"), oid, size)
+    def verify_upload(self, oid: str, size: int, upload_id: str) -> None:
+        if not upload_id:
+            raise InvalidArgument(f"Object {oid} of {size} bytes was not uploaded")
+        self._verify_and_publish(self._basic_key(oid, upload_id), oid, size)
 
     def _verify_and_publish(self, key: str, oid: str, size: int) -> None:
         try:
@@ -245,5 +250,8 @@ class S3BlobStore:
         except InvalidArgument:
             self.client.delete_object(Bucket=self.bucket, Key=key)
             raise
+        if self.stat(oid) == size:
+            self.client.delete_object(Bucket=self.bucket, Key=key)  # verified; the stored copy stays the one
+            return
         # If-Match pins the copy to the bytes just hashed, even if the key was overwritten meanwhile.
         self._publish(key, oid, etag=obj["ETag"])

@@ -45,13 +45,14 @@ def _pkt_line(text: str) -> bytes:
     return f"{len(data) + 4:04x}".encode() + data
 
 
-def hook_env(settings: Settings, repo: RepoView) -> dict[str, str]:
-    """What the pre-receive hook needs to rebuild the hub in its own process."""
+def hook_env(settings: Settings, repo: RepoView, actor: Actor) -> dict[str, str]:
+    """What the pre-receive hook needs to rebuild the hub in its own process, and who is pushing."""
     payload = {name: str(value) for name, value in dataclasses.asdict(settings).items()}
     return {
         "CSGHUB_HOOK_PYTHON": sys.executable,
         "CSGHUB_HOOK_SETTINGS": json.dumps(payload),
         "CSGHUB_HOOK_REPO_ID": str(repo.id),
+        "CSGHUB_HOOK_ACTOR": pushes.actor_to_json(actor),
     }
 
 
@@ -135,7 +136,7 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
     env = _protocol_env(request)
     before: dict[str, str] = {}
     if service == "git-receive-pack":
-        env.update(hook_env(hub.settings, repo))
+        env.update(hook_env(hub.settings, repo, actor))
         before = await run_in_threadpool(lambda: hub.git(repo.id).all_ref_targets())
     else:
         hub.downloads.hit(repo.id, client_address(request))

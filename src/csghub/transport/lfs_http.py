@@ -85,11 +85,11 @@ async def lfs_locks(request: Request, repo_path: str) -> Response:
 
 
 @router.put("/lfs/objects/{oid}/{size}")
-async def lfs_put_object(request: Request, oid: str, size: int, exp: int = 0, sig: str = "") -> Response:
+async def lfs_put_object(request: Request, oid: str, size: int, repo: int = 0, exp: int = 0, sig: str = "") -> Response:
     hub = get_hub(request)
     try:
         validate_oid(oid)
-        await consume_body(request, lambda chunks: lfs.receive_object(hub, oid, size, chunks, exp=exp, sig=sig))
+        await consume_body(request, lambda chunks: lfs.receive_object(hub, repo, oid, size, chunks, exp=exp, sig=sig))
     except HubError as exc:
         return lfs_error(exc)
     return Response(status_code=200)
@@ -110,11 +110,13 @@ async def lfs_get_object(request: Request, oid: str, exp: int = 0, sig: str = ""
 
 
 @router.post("/lfs/verify/{oid}/{size}")
-async def lfs_verify(request: Request, oid: str, size: int, exp: int = 0, sig: str = "") -> Response:
+async def lfs_verify(
+    request: Request, oid: str, size: int, repo: int = 0, upload: str = "", exp: int = 0, sig: str = ""
+) -> Response:
     hub = get_hub(request)
     try:
         validate_oid(oid)
-        await run_in_threadpool(lambda: lfs.verify_object(hub, oid, size, exp=exp, sig=sig))
+        await run_in_threadpool(lambda: lfs.verify_object(hub, repo, oid, size, upload, exp=exp, sig=sig))
     except HubError as exc:
         return lfs_error(exc)
     return JSONResponse({"message": "verified"}, media_type=LFS_JSON)

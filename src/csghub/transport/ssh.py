@@ -129,7 +129,7 @@ async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port
         env["GIT_PROTOCOL"] = str(protocol)
     before: dict[str, str] = {}
     if command == "git-receive-pack":
-        env.update(hook_env(hub.settings, repo))
+        env.update(hook_env(hub.settings, repo, actor))
         before = await run_in_threadpool(lambda: hub.git(repo.id).all_ref_targets())
     else:
         hub.downloads.hit(repo.id, actor.address)
