@@ -12,8 +12,12 @@ from csghub.services import lfs as lfs_service
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.services.repos import get_repo_by_id, refresh_metadata
+from csghub.services.writes import writing
 
 log = logging.getLogger(__name__)
+# The longest a push's write lock outlives its pre-receive hook: receive-pack only moves refs and
+# reports by then, so this bounds a wedged receive-pack, not a normal one.
+PUSH_HOLD_LIMIT_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,19 +58,39 @@ def check_push(hub: Hub, repo_id: int, updates: list[RefUpdate]) -> None:
     lfs_service.link_objects(hub, repo_id, pointers)
 
 
+def check_push_in_turn(hub: Hub, repo_id: int, updates: list[RefUpdate], receiver_pid: int) -> None:
+    """check_push in the repository's order of writers (run by the pre-receive hook).
+
+    git moves the refs after the hook returns, so on success the write lock stays held until the
+    receive-pack that ran the hook (`receiver_pid`) exits; on failure it is let go at once.
+    """
+    with writing(hub, repo_id) as lock:
+        check_push(hub, repo_id, updates)
+        lock.keep_until_exit(receiver_pid, PUSH_HOLD_LIMIT_S)
+
+
+def record_push(hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None) -> None:
+    """After receive-pack exits: the bookkeeping of whatever it changed, in turn with other writers."""
+    with writing(hub, repo_id):
+        after = hub.git(repo_id).all_ref_targets()
+        changed = after_push(hub, repo_id, before, after, actor)
+    if changed:
+        hub.git(repo_id).maintain()
+
+
 def after_push(
     hub: Hub, repo_id: int, before: dict[str, str], after: dict[str, str], actor: Actor | None = None
-) -> None:
+) -> bool:
     """Link the pushed LFS objects to the repository, refresh its metadata and log the push."""
     if before == after:
-        return
+        return False
     git = hub.git(repo_id)
     _audit_push(hub, repo_id, before, after, actor)
     new_tips = [sha for ref, sha in after.items() if before.get(ref) != sha and ref.startswith("refs/")]
     pointers = git.lfs_pointers_between(new_tips, list(set(before.values())))
     lfs_service.link_objects(hub, repo_id, pointers)
     refresh_metadata(hub, repo_id)
-    git.maintain()
+    return True
 
 
 def _audit_push(hub: Hub, repo_id: int, before: dict[str, str], after: dict[str, str], actor: Actor | None) -> None:

@@ -30,7 +30,7 @@ from csghub.http.streams import DuplexStreamingResponse
 from csghub.services import pushes
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
-from csghub.services.repos import LOCKS, RepoView, get_repo
+from csghub.services.repos import RepoView, get_repo
 from csghub.transport.repo_paths import parse_repo_path
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,11 @@ def hook_env(settings: Settings, repo: RepoView) -> dict[str, str]:
         "CSGHUB_HOOK_PYTHON": sys.executable,
         "CSGHUB_HOOK_SETTINGS": json.dumps(payload),
         "CSGHUB_HOOK_REPO_ID": str(repo.id),
+        # The hook's write lock lasts until receive-pack exits; its own `gc --auto` would prolong
+        # that, and the hub packs the repository after the push anyway (services/pushes.py).
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "receive.autogc",
+        "GIT_CONFIG_VALUE_0": "false",
     }
 
 
@@ -199,10 +204,8 @@ async def _finish_receive(
 
 
 def record_push(hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None) -> None:
-    with LOCKS.hold(repo_id):
-        after = hub.git(repo_id).all_ref_targets()
     try:
-        pushes.after_push(hub, repo_id, before, after, actor)
+        pushes.record_push(hub, repo_id, before, actor)
     except Exception:  # the push itself succeeded; never turn bookkeeping into a failed response
         log.exception("post-push bookkeeping failed for repo %s", repo_id)
 
