@@ -70,8 +70,9 @@ class WriteLock:
             fcntl.flock(guard, fcntl.LOCK_EX)  # held for a read and a write, never while waiting
             predecessor = os.pread(guard, 256, 0).decode().strip()
             os.pwrite(fd, _WAITING + b" " + predecessor.encode(), 0)
-            os.ftruncate(guard, 0)
-            os.pwrite(guard, self.name.encode(), 0)
+            name = self.name.encode()
+            os.pwrite(guard, name, 0)  # then trim: a reader without the guard never sees it empty
+            os.ftruncate(guard, len(name))
         finally:
             os.close(guard)
         return predecessor

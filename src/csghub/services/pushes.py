@@ -71,6 +71,8 @@ def check_push_in_turn(hub: Hub, repo_id: int, updates: list[RefUpdate], receive
 
 def record_push(hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None) -> None:
     """After receive-pack exits: the bookkeeping of whatever it changed, in turn with other writers."""
+    if hub.git(repo_id).all_ref_targets() == before:
+        return  # nothing moved (a probe, a refused push): no need to queue behind other writers
     with writing(hub, repo_id):
         after = hub.git(repo_id).all_ref_targets()
         changed = after_push(hub, repo_id, before, after, actor)
