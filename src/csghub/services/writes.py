@@ -23,6 +23,7 @@ from csghub.services.context import Hub
 from csghub.services.repos import WRITE_WAIT_S, get_repo_by_id, refresh_metadata
 
 log = logging.getLogger(__name__)
+START_WAIT_S = 10.0
 
 
 @contextmanager
@@ -80,8 +81,13 @@ def reconcile_all(hub: Hub) -> list[int]:
     repaired = []
     for repo_id in ids:
         try:
-            if reconcile_repo(hub, repo_id):
-                repaired.append(repo_id)
+            # In turn with any writer a killed hub left running (a receive-pack can outlive it and
+            # still move a ref); one that holds on for long is left for the next restart.
+            with write_lock.hold(hub.repo_path(repo_id), START_WAIT_S):
+                if reconcile_repo(hub, repo_id):
+                    repaired.append(repo_id)
+        except write_lock.WriteLockTimeout:
+            log.warning("repository %s is being written to; not reconciled at start", repo_id)
         except Exception:  # one unreadable repository must not keep the hub from starting
             log.exception("reconciling repository %s failed", repo_id)
     return repaired
