@@ -12,7 +12,7 @@ from csghub.services import lfs as lfs_service
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.services.repos import get_repo_by_id, refresh_metadata
-from csghub.services.writes import writing
+from csghub.services.writes import repair_after_failure, writing
 
 log = logging.getLogger(__name__)
 # The longest a push's write lock outlives its pre-receive hook: receive-pack only moves refs and
@@ -69,11 +69,16 @@ def check_push_in_turn(hub: Hub, repo_id: int, updates: list[RefUpdate], receive
         lock.keep_until_exit(receiver_pid, PUSH_HOLD_LIMIT_S)
 
 
-def record_push(hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None) -> None:
-    """After receive-pack exits: the bookkeeping of whatever it changed, in turn with other writers."""
-    if hub.git(repo_id).all_ref_targets() == before:
+def record_push(
+    hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None, *, failed: bool = False
+) -> None:
+    """After receive-pack exits: the bookkeeping of whatever it changed, in turn with other writers;
+    if it failed, the repair every failed write gets (services/writes.py)."""
+    if hub.git(repo_id).all_ref_targets() == before and not failed:
         return  # nothing moved (a probe, a refused push): no need to queue behind other writers
     with writing(hub, repo_id):
+        if failed:
+            repair_after_failure(hub, repo_id)
         after = hub.git(repo_id).all_ref_targets()
         changed = after_push(hub, repo_id, before, after, actor)
     if changed:

@@ -150,6 +150,7 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
     async def body() -> AsyncIterator[bytes]:
         assert proc.stdout is not None and proc.stderr is not None
         finished = False
+        code = 0
         try:
             while True:
                 chunk = await proc.stdout.read(65536)
@@ -171,7 +172,7 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
                 await proc.wait()
                 feeder.cancel()
         if service == "git-receive-pack":
-            await run_in_threadpool(record_push, hub, repo.id, before, actor)
+            await run_in_threadpool(record_push, hub, repo.id, before, actor, code != 0)
 
     return DuplexStreamingResponse(
         body(), media_type=f"application/x-{service}-result", headers={"Cache-Control": "no-cache"}
@@ -198,14 +199,16 @@ async def _finish_receive(
     assert proc.stdout is not None
     while await proc.stdout.read(65536):
         pass
-    await proc.wait()
+    code = await proc.wait()
     feeder.cancel()
-    await run_in_threadpool(record_push, hub, repo_id, before, actor)
+    await run_in_threadpool(record_push, hub, repo_id, before, actor, code != 0)
 
 
-def record_push(hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None) -> None:
+def record_push(
+    hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None, failed: bool = False
+) -> None:
     try:
-        pushes.record_push(hub, repo_id, before, actor)
+        pushes.record_push(hub, repo_id, before, actor, failed=failed)
     except Exception:  # the push itself succeeded; never turn bookkeeping into a failed response
         log.exception("post-push bookkeeping failed for repo %s", repo_id)
 
