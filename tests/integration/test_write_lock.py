@@ -100,10 +100,10 @@ def test_write_lock_passes_on_when_a_waiter_is_killed(repo: Path) -> None:
     a = _queue_writer(repo, "a")
     doomed = _queue_writer(repo, "doomed")
     c = _queue_writer(repo, "c")
+    node = next(p for p in (repo / QUEUE_DIR).iterdir() if p.name.startswith(f"n-{doomed.pid}-"))
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(DEADLINE_S)
     # c now waits for `a` (the dead waiter's predecessor), so it clears the dead node...
-    node = next(p for p in (repo / QUEUE_DIR).iterdir() if p.name.startswith(f"n-{doomed.pid}-"))
     _until(lambda: not node.exists(), "the next writer to step over the killed one")
     assert _entered(repo) == []  # ...without cutting in before the holder and `a`
     first.release()
@@ -134,9 +134,9 @@ def test_write_lock_waiter_that_gives_up_does_not_let_the_next_cut_in(repo: Path
     first.acquire(1)
     impatient = _queue_writer(repo, "impatient", timeout=0.3)
     patient = _queue_writer(repo, "patient")
+    node = next(p for p in (repo / QUEUE_DIR).iterdir() if p.name.startswith(f"n-{impatient.pid}-"))
     assert impatient.wait(DEADLINE_S) == 3  # WriteLockTimeout
-    node = next((p for p in (repo / QUEUE_DIR).iterdir() if p.name.startswith(f"n-{impatient.pid}-")), None)
-    _until(lambda: node is None or not node.exists(), "the patient writer to step over the impatient one")
+    _until(lambda: not node.exists(), "the patient writer to step over the impatient one")
     assert _entered(repo) == []
     released_at = time.time()
     first.release()
