@@ -199,3 +199,39 @@ def test_pushers_all_succeed_under_steady_commit_api_load(live: LiveHub, tmp_pat
         local = git("rev-parse", f"b{i}", cwd=work, env=genv).stdout.strip()
         assert branches[f"b{i}"] == local
     print(f"{pushers_n} pushers under {len(committed)} commits: slowest push done after {max(took):.1f}s")
+
+
+def test_push_overtaken_by_an_earlier_writer_is_told_to_integrate(live: LiveHub, tmp_path: Path) -> None:
+    user, token = live.user()
+    repo = f"{user}/overtaken"
+    create_repo(live.url, token, repo)
+    bare = _bare(live, repo)
+    work, genv = _branches_ready(live, tmp_path, user, token, repo, 0)
+    (work / "mine.txt").write_text("pushed on top of what I fetched\n")
+    git("add", ".", cwd=work, env=genv)
+    git("commit", "-q", "-m", "mine", cwd=work, env=genv)
+    assert live.process is not None
+    hub_pid = live.process.pid
+
+    ahead = WriteLock(bare)
+    ahead.acquire(5)
+    answer: list[int] = []
+    try:
+        commit = threading.Thread(
+            target=lambda: answer.append(_commit(live.url, token, repo, "first.txt", "first\n").status_code)
+        )
+        commit.start()  # arrives first...
+        _until(lambda: _queued(bare, lambda p, _c: p == hub_pid) == 1, "the commit in the queue")
+        pusher = _push(live, user, token, repo, work, genv, "main")  # ...then the push, from the old head
+        _until(lambda: _queued(bare, lambda _p, cmd: b"hook" in cmd) == 1, "the push in the queue")
+    finally:
+        ahead.release()
+    commit.join(DEADLINE_S)
+    _, err = pusher.communicate(timeout=DEADLINE_S)
+    assert answer == [200]
+    assert pusher.returncode != 0
+    assert "updated by another writer while this push was on its way" in err
+    files = subprocess.run(
+        ["git", "--git-dir", str(bare), "ls-tree", "--name-only", "main"], capture_output=True, text=True
+    ).stdout.split()
+    assert "first.txt" in files and "mine.txt" not in files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from csghub.core.errors import InvalidArgument
+from csghub.core.errors import Conflict, InvalidArgument
 from csghub.git.repository import ZERO_SHA
 from csghub.services import audit
 from csghub.services import lfs as lfs_service
@@ -43,8 +43,17 @@ def check_push(hub: Hub, repo_id: int, updates: list[RefUpdate]) -> None:
         if update.new == ZERO_SHA and update.ref == f"refs/heads/{repo.default_branch}":
             raise InvalidArgument(f"Deleting the default branch '{repo.default_branch}' is not allowed")
     git = hub.git(repo_id)
+    current = git.all_ref_targets()
+    for update in updates:
+        # Another writer went first (its turn came before this push's); git would refuse the update
+        # anyway, with a less helpful "failed to update ref".
+        if current.get(update.ref, ZERO_SHA) != update.old:
+            raise Conflict(
+                f"{update.ref} was updated by another writer while this push was on its way; "
+                "fetch, integrate the new commits and push again"
+            )
     new_tips = [u.new for u in updates if u.new != ZERO_SHA]
-    old_tips = list(set(git.all_ref_targets().values()))
+    old_tips = list(set(current.values()))
     pointers = git.lfs_pointers_between(new_tips, old_tips)
     missing = lfs_service.missing_objects(hub, pointers)
     if missing:
