@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -34,6 +35,8 @@ class LiveHub:
     log_path: Path | None = None
     # 0 picks a free port; a fixed one is for peers that must know the URL first (an OIDC provider).
     port: int = 0
+    # Its own process group, so `crash()` takes down the git programs and hooks it started too.
+    own_group: bool = False
 
     def start(self) -> LiveHub:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
@@ -54,6 +57,7 @@ class LiveHub:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
+            start_new_session=self.own_group,
         )
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
@@ -84,6 +88,12 @@ class LiveHub:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def crash(self) -> None:
+        """kill -9 the hub and every process it started, as a power cut or an OOM kill would."""
+        assert self.process is not None and self.own_group
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
     @property
     def hub(self) -> Hub:

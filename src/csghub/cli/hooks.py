@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +26,9 @@ def run_hook(name: str, environ: Mapping[str, str], stdin: str) -> int:
     try:
         pusher = environ.get("CSGHUB_HOOK_ACTOR")
         actor = pushes.actor_from_json(pusher) if pusher else None
-        pushes.check_push(hub, int(environ["CSGHUB_HOOK_REPO_ID"]), pushes.parse_ref_updates(stdin), actor)
+        updates = pushes.parse_ref_updates(stdin)
+        # This hook's parent is the receive-pack that moves the refs once the hook says yes.
+        pushes.check_push_in_turn(hub, int(environ["CSGHUB_HOOK_REPO_ID"]), updates, os.getppid(), actor)
     except HubError as exc:
         # git relays hook stderr to the pusher as "remote: ..." lines.
         for line in exc.message.splitlines():

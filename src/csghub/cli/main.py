@@ -44,6 +44,7 @@ def serve(
     import uvicorn
 
     from csghub.app import create_app
+    from csghub.services.writes import recover
 
     settings = _settings(data_dir, config, host=host, port=port if port else None, ssh_port=ssh_port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,6 +57,8 @@ def serve(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    # Nothing is live yet: reconcile the database with the refs and drop what killed writers left.
+    recover(application.state.hub)
     typer.echo(f"CSGHub listening on http://{settings.host}:{bound} (data in {settings.data_dir})", err=True)
     _announce_first_admin(application.state.hub, f"http://{settings.host}:{bound}")
     server = uvicorn.Server(

@@ -18,9 +18,13 @@ _BASE_ENV = {
     "LC_ALL": "C",
     # Pushed objects pass git's fsck in every repository, also in those made before receive.fsckObjects
     # joined their config; the API's commits pass the same checker (quarantine.py).
-    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_COUNT": "2",
     "GIT_CONFIG_KEY_0": "receive.fsckObjects",
     "GIT_CONFIG_VALUE_0": "true",
+    # A push's write lock lasts until receive-pack exits; its own `gc --auto` would prolong that, and
+    # the hub packs the repository after the push anyway (services/pushes.py).
+    "GIT_CONFIG_KEY_1": "receive.autogc",
+    "GIT_CONFIG_VALUE_1": "false",
 }
 
 

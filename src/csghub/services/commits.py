@@ -21,7 +21,8 @@ from csghub.services import lfs as lfs_service
 from csghub.services import proofs
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import LOCKS, RepoView, refresh_metadata
+from csghub.services.repos import RepoView, refresh_metadata
+from csghub.services.writes import writing
 from csghub.storage.base import iter_file
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def create_commit(
         raise InvalidArgument("A commit may name each path only once")
     git = hub.git(repo.id)
     # New objects wait in a quarantine until git's fsck accepts them, as a push's do.
-    with LOCKS.hold(repo.id), git.quarantined() as staged:
+    with writing(hub, repo.id), git.quarantined() as staged:
         head = git.ref_target(f"refs/heads/{branch}")
         if head is None:
             if create_branch_from is None:
@@ -127,11 +128,12 @@ def create_commit(
             author_email=f"{actor.name}@users.noreply.csghub",
         )
         staged.admit_objects(sha)
-        # Linked before the ref moves, so a crash in between never leaves a pointer without its object.
+        # Linked before the ref moves, as for a push: a crash right after the move then leaves
+        # only the metadata behind, which the next start (or failed write) reconciles from the refs.
         lfs_service.link_objects(hub, repo.id, pointers)
         git.update_ref(f"refs/heads/{branch}", sha, expected_old)
-    if branch == repo.default_branch:
-        refresh_metadata(hub, repo.id)
+        if branch == repo.default_branch:
+            refresh_metadata(hub, repo.id)
     _maintain_soon(git)
     return CommitResult(sha=sha, branch=branch)
 

@@ -9,7 +9,8 @@ from csghub.core.names import validate_ref_name, validate_revision
 from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import LOCKS, RepoView
+from csghub.services.repos import RepoView
+from csghub.services.writes import writing
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ def _create_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str, st
     validate_ref_name(name, what=what)
     git = hub.git(repo.id)
     target = git.resolve(validate_revision(start) if start else repo.default_branch)
-    with LOCKS.hold(repo.id):
+    with writing(hub, repo.id):
         existing = git.ref_target(f"refs/{kind}/{name}")
         if existing is not None:
             if exist_ok:
@@ -66,7 +67,7 @@ def _delete_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str) ->
     if kind == "heads" and name == repo.default_branch:
         raise InvalidArgument(f"Cannot delete the default branch '{name}'")
     git = hub.git(repo.id)
-    with LOCKS.hold(repo.id):
+    with writing(hub, repo.id):
         if git.ref_target(f"refs/{kind}/{name}") is None:
             raise RevisionNotFound(f"{what.capitalize()} '{name}' does not exist")
         git.delete_ref(f"refs/{kind}/{name}")

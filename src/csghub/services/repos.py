@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType, validate_ref_name
 from csghub.db.models import LfsObject, Namespace, Repo, RepoDownloadDay, RepoLfsObject, RepoLfsUpload, utcnow
+from csghub.git import write_lock
 from csghub.git.lfs import default_gitattributes
 from csghub.git.repository import FileChange, GitRepo
 from csghub.services import audit
@@ -40,6 +39,8 @@ from csghub.services.xet_gc import collect_garbage
 
 log = logging.getLogger(__name__)
 GATE_MODES = ("", "auto", "manual")
+# How long a writer waits for the writers of the same repository ahead of it (services/writes.py).
+WRITE_WAIT_S = 300.0
 
 
 def check_visibility(visibility: str) -> str:
@@ -98,24 +99,6 @@ def _view(row: Repo) -> RepoView:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
-
-
-class RepoLocks:
-    """Serializes writers of one repository inside this process; refs are also compare-and-swapped."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[int, threading.Lock] = {}
-
-    @contextmanager
-    def hold(self, repo_id: int) -> Iterator[None]:
-        with self._guard:
-            lock = self._locks.setdefault(repo_id, threading.Lock())
-        with lock:
-            yield
-
-
-LOCKS = RepoLocks()
 
 
 def _find_row(session: Session, repo_type: RepoType, namespace: str, name: str) -> Repo | None:
@@ -225,7 +208,7 @@ def _initial_commit(git: GitRepo, repo_type: RepoType, repo_id: RepoId, branch: 
 def delete_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) -> None:
     """Delete the row, the git directory, and LFS objects no other repository references."""
     view = get_repo(hub, actor, repo_type, repo_id, Action.ADMIN)
-    with LOCKS.hold(view.id), hub.db() as session:
+    with write_lock.hold(hub.repo_path(view.id), WRITE_WAIT_S), hub.db() as session:
         oids = list(session.scalars(select(RepoLfsObject.oid).where(RepoLfsObject.repo_id == view.id)))
         uploaded = session.scalars(select(RepoLfsUpload.oid).where(RepoLfsUpload.repo_id == view.id))
         oids = sorted(set(oids).union(uploaded))

@@ -30,7 +30,7 @@ from csghub.http.streams import DuplexStreamingResponse
 from csghub.services import pushes
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
-from csghub.services.repos import LOCKS, RepoView, get_repo
+from csghub.services.repos import RepoView, get_repo
 from csghub.transport.repo_paths import parse_repo_path
 
 log = logging.getLogger(__name__)
@@ -146,6 +146,7 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
     async def body() -> AsyncIterator[bytes]:
         assert proc.stdout is not None and proc.stderr is not None
         finished = False
+        code = 0
         try:
             while True:
                 chunk = await proc.stdout.read(65536)
@@ -167,7 +168,7 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
                 await proc.wait()
                 feeder.cancel()
         if service == "git-receive-pack":
-            await run_in_threadpool(record_push, hub, repo.id, before, actor)
+            await run_in_threadpool(record_push, hub, repo.id, before, actor, code != 0)
 
     return DuplexStreamingResponse(
         body(), media_type=f"application/x-{service}-result", headers={"Cache-Control": "no-cache"}
@@ -194,16 +195,16 @@ async def _finish_receive(
     assert proc.stdout is not None
     while await proc.stdout.read(65536):
         pass
-    await proc.wait()
+    code = await proc.wait()
     feeder.cancel()
-    await run_in_threadpool(record_push, hub, repo_id, before, actor)
+    await run_in_threadpool(record_push, hub, repo_id, before, actor, code != 0)
 
 
-def record_push(hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None) -> None:
-    with LOCKS.hold(repo_id):
-        after = hub.git(repo_id).all_ref_targets()
+def record_push(
+    hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None, failed: bool = False
+) -> None:
     try:
-        pushes.after_push(hub, repo_id, before, after, actor)
+        pushes.record_push(hub, repo_id, before, actor, failed=failed)
     except Exception:  # the push itself succeeded; never turn bookkeeping into a failed response
         log.exception("post-push bookkeeping failed for repo %s", repo_id)
 

@@ -148,7 +148,7 @@ async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port
     code = await proc.wait()
     feeder.cancel()
     if command == "git-receive-pack":
-        await run_in_threadpool(record_push, hub, repo.id, before, actor)
+        await run_in_threadpool(record_push, hub, repo.id, before, actor, code != 0)
     process.exit(code)
 
 

@@ -1,0 +1,93 @@
+"""The one door of every write to a repository: its fair write lock, and repair after a failure.
+
+Every way a change arrives (commit API, web edit, branch and tag changes, post-push bookkeeping, the
+pre-receive hook of a push) holds the repository's write lock (git/write_lock.py), so writers are
+served in the order they arrived, across the server and git's hook processes alike. A write that
+fails part-way, or a process killed between moving a ref and refreshing the database, leaves the
+database behind git; `reconcile_repo` puts it back in step from what the refs say.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import select
+
+from csghub.core.errors import NotFound
+from csghub.db.models import Repo
+from csghub.git import write_lock
+from csghub.services import leftovers
+from csghub.services.context import Hub
+from csghub.services.repos import WRITE_WAIT_S, get_repo_by_id, refresh_metadata
+
+log = logging.getLogger(__name__)
+START_WAIT_S = 10.0
+
+
+@contextmanager
+def writing(hub: Hub, repo_id: int) -> Iterator[write_lock.WriteLock]:
+    """Hold the repository's write lock; if the write fails, bring the database in step with git."""
+    with write_lock.hold(hub.repo_path(repo_id), WRITE_WAIT_S) as lock:
+        try:
+            yield lock
+        except BaseException:
+            repair_after_failure(hub, repo_id)
+            raise
+
+
+def repair_after_failure(hub: Hub, repo_id: int) -> None:
+    """After a failed write: the ref may have moved before the failure, the metadata not; and what
+    dead writers left behind goes (only what is old enough: other writers may be live)."""
+    try:
+        reconcile_repo(hub, repo_id)
+        leftovers.clean_repo(hub, repo_id, leftovers.STALE_AFTER_S)
+        leftovers.clean_temp(hub, leftovers.STALE_AFTER_S)
+    except Exception:  # repairing must never hide the write's own error
+        log.exception("repairing repository %s after a failed write failed", repo_id)
+
+
+def recover(hub: Hub) -> None:
+    """At start, before serving: nothing is live, so every leftover goes and every repository is
+    reconciled with its refs (a kill between a ref update and the metadata refresh left it behind)."""
+    leftovers.clean_all(hub, None)
+    repaired = reconcile_all(hub)
+    if repaired:
+        log.warning("brought %d repositories in step with git: %s", len(repaired), repaired[:20])
+
+
+def reconcile_repo(hub: Hub, repo_id: int) -> bool:
+    """Refresh the recorded head, card and tags if they differ from the default branch; True if they did."""
+    try:
+        view = get_repo_by_id(hub, repo_id)
+    except NotFound:
+        return False
+    git = hub.git(repo_id)
+    if not git.path.is_dir():
+        return False
+    head = git.ref_target(f"refs/heads/{view.default_branch}") or ""
+    if head == view.head_sha:
+        return False
+    log.warning("repository %s: database head %s, git head %s; refreshing", repo_id, view.head_sha[:12], head[:12])
+    refresh_metadata(hub, repo_id)
+    return True
+
+
+def reconcile_all(hub: Hub) -> list[int]:
+    """Reconcile every repository (at start, before serving); returns the ids that were behind."""
+    with hub.db() as session:
+        ids = list(session.scalars(select(Repo.id).order_by(Repo.id)))
+    repaired = []
+    for repo_id in ids:
+        try:
+            # In turn with any writer a killed hub left running (a receive-pack can outlive it and
+            # still move a ref); one that holds on for long is left for the next restart.
+            with write_lock.hold(hub.repo_path(repo_id), START_WAIT_S):
+                if reconcile_repo(hub, repo_id):
+                    repaired.append(repo_id)
+        except write_lock.WriteLockTimeout:
+            log.warning("repository %s is being written to; not reconciled at start", repo_id)
+        except Exception:  # one unreadable repository must not keep the hub from starting
+            log.exception("reconciling repository %s failed", repo_id)
+    return repaired
