@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.api.routes import mount_api
 from csghub.config import Settings
 from csghub.http import errors as api_errors
+from csghub.http.body_limits import BodyLimitMiddleware, body_rules
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.services import downloads
 from csghub.services.context import Hub
@@ -76,6 +77,13 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     )
     app.state.hub = hub
     api_errors.install(app, html_error=render_error)
+    # Inside the rate limit (a 429 needs no body), outside everything that reads one.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        rules=body_rules(settings),
+        default_limit=settings.max_json_body,
+        timeout=float(settings.client_timeout),
+    )
     app.add_middleware(SecurityHeadersMiddleware, upload_origins=_upload_origins(settings))
     if settings.rate_limit_per_token or settings.rate_limit_per_address:
         app.add_middleware(

@@ -65,6 +65,15 @@ class Settings:
     # for requests without credentials. 0 turns a limit off.
     rate_limit_per_token: int = 6000
     rate_limit_per_address: int = 1200
+    # Request bounds, checked before authentication (see docs/configuration.md): JSON control bodies and
+    # portal forms; JSON that carries file content (the CSGHub raw and commit APIs, the portal editor);
+    # bodies streamed to disk (Hugging Face commits, multipart uploads); the request line and headers.
+    max_json_body: int = 1 * MiB
+    max_inline_body: int = 64 * MiB
+    max_upload_body: int = 50 * 1024 * MiB
+    max_header_bytes: int = 64 * 1024
+    # Seconds a client may take to send its headers (or a small body), or pause within a streamed body.
+    client_timeout: int = 30
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses
     # or networks, "*" for any): clients' own addresses then count for the audit log and the limits.
     trusted_proxies: str = "127.0.0.1"
@@ -199,6 +208,9 @@ def _validate(settings: Settings) -> None:
     if settings.registration not in ("open", "invite", "admin"):
         raise ConfigError(f"Setting 'registration' must be 'open', 'invite' or 'admin', not '{settings.registration}'")
     for key in ("session_ttl", "login_max_failures_per_account", "login_max_failures_per_address", "login_lockout"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"Setting '{key}' must be at least 1")
+    for key in ("max_json_body", "max_inline_body", "max_upload_body", "max_header_bytes", "client_timeout"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
     for key in ("rate_limit_per_token", "rate_limit_per_address"):

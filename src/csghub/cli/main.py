@@ -44,6 +44,7 @@ def serve(
     import uvicorn
 
     from csghub.app import create_app
+    from csghub.http.connections import bounded_protocol
 
     settings = _settings(data_dir, config, host=host, port=port if port else None, ssh_port=ssh_port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -63,6 +64,7 @@ def serve(
             application,
             log_level=settings.log_level,
             timeout_keep_alive=30,
+            http=bounded_protocol(max_header_bytes=settings.max_header_bytes, header_timeout=settings.client_timeout),
             access_log=False,
             proxy_headers=True,
             forwarded_allow_ips=settings.trusted_proxies,
