@@ -69,7 +69,7 @@ ENDLESS_WITHOUT_CREDENTIALS = [
     ("POST", "/api/v1/organizations", JSON, MiB),
     ("POST", "/hf/api/models/{repo}/discussions", JSON, MiB),
     ("POST", "/collections/new", FORM, MiB),
-    ("POST", "/v1/telemetry", JSON, MiB),
+    ("POST", "/xet/v1/telemetry", JSON, MiB),
 ]
 
 
@@ -91,7 +91,7 @@ def test_endless_body_without_credentials_is_refused_at_its_route_bound(
         ("/api/v1/models/{repo}/commit/main", 64 * MiB),
         ("/api/models/{repo}/commit/main", 50 * 1024 * MiB),  # streamed to disk
         ("/lfs/objects/" + "a" * 64 + "/10", 10),  # the size the upload link names
-        ("/v1/shards", 64 * MiB),
+        ("/xet/v1/shards", 64 * MiB),
     ],
 )
 def test_declared_length_over_the_bound_is_refused_before_any_byte(

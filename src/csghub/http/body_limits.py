@@ -67,8 +67,8 @@ def body_rules(settings: Settings) -> tuple[BodyRule, ...]:
             LFS_JSON_BODY,
             buffered=True,
         ),
-        rule("xet-xorb", r"^/v1/xorbs/", None),  # the route stops a xorb past the format's maximum
-        rule("xet-shard", r"^/v1/shards$", MAX_SHARD_BYTES),
+        rule("xet-xorb", r"^/xet/v1/xorbs/", None),  # the route stops a xorb past the format's maximum
+        rule("xet-shard", r"^/xet/v1/shards$", MAX_SHARD_BYTES),
         rule("inline-content", rf"^/api/v1{repo}/(?:commit|raw)/|{page}/edit/[^/]+$", settings.max_inline_body),
         rule(
             "upload",
