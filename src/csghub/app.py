@@ -83,6 +83,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         rules=body_rules(settings),
         default_limit=settings.max_json_body,
         timeout=float(settings.client_timeout),
+        memory=settings.max_body_memory,
     )
     app.add_middleware(SecurityHeadersMiddleware, upload_origins=_upload_origins(settings))
     if settings.rate_limit_per_token or settings.rate_limit_per_address:

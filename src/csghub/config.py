@@ -72,6 +72,8 @@ class Settings:
     max_inline_body: int = 64 * MiB
     max_upload_body: int = 50 * 1024 * MiB
     max_header_bytes: int = 64 * 1024
+    # All request bodies held in memory at once, across requests (the bounds above are per request).
+    max_body_memory: int = 256 * MiB
     # Seconds a client may take to send its headers (or a small body), or pause within a streamed body.
     client_timeout: int = 30
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses
@@ -210,9 +212,18 @@ def _validate(settings: Settings) -> None:
     for key in ("session_ttl", "login_max_failures_per_account", "login_max_failures_per_address", "login_lockout"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
-    for key in ("max_json_body", "max_inline_body", "max_upload_body", "max_header_bytes", "client_timeout"):
+    for key in (
+        "max_json_body",
+        "max_inline_body",
+        "max_upload_body",
+        "max_header_bytes",
+        "max_body_memory",
+        "client_timeout",
+    ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
+    if settings.max_body_memory < max(settings.max_json_body, settings.max_inline_body):
+        raise ConfigError("Setting 'max_body_memory' must be at least 'max_json_body' and 'max_inline_body'")
     for key in ("rate_limit_per_token", "rate_limit_per_address"):
         if getattr(settings, key) < 0:
             raise ConfigError(f"Setting '{key}' must be 0 (off) or more")

@@ -12,10 +12,10 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import fresh_database_url
+from tests.conftest import LiveHubFactory, fresh_database_url
 from tests.support.clients import api, create_repo
 from tests.support.live import LiveHub, server_env
-from tests.support.raw_http import RawAnswer, chunk_frame, connect, head, send_until_answered
+from tests.support.raw_http import RawAnswer, chunk_frame, connect, head, read_answer, send_until_answered
 
 MiB = 1024 * 1024
 CLIENT_TIMEOUT = 3
@@ -232,3 +232,30 @@ def test_strangers_streaming_endless_bodies_keep_memory_bounded(hub: LiveHub, re
     assert peak < 300 * MiB, f"peak RSS {peak / MiB:.0f} MiB"
     with api(hub.url) as client:
         assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_bodies_held_at_once_share_one_memory_budget(live_hub_factory: LiveHubFactory) -> None:
+    """Each body under its own bound, but together over max_body_memory: the next one gets 503, and
+    the budget comes back when the held bodies are done."""
+    bounds = {"CSGHUB_MAX_JSON_BODY": 2 * MiB, "CSGHUB_MAX_INLINE_BODY": 2 * MiB, "CSGHUB_MAX_BODY_MEMORY": 4 * MiB}
+    small = live_hub_factory({key: str(value) for key, value in bounds.items()})
+    half = chunk_frame(512 * 1024)
+    holders = [connect(small.url) for _ in range(2)]
+    try:
+        for sock in holders:  # 1.5 MiB each, unfinished: the hub holds them while it waits for the rest
+            sock.sendall(head("POST", "/api/repos/create", JSON) + half * 3)
+        refused = _endless(small, "POST", "/api/repos/create", JSON)
+        assert refused.status == 503, refused
+        assert refused.json()["code"] == "Overloaded"
+        assert refused.headers.get("retry-after") == "5"
+        for sock in holders:  # finish both bodies: the route gets them whole, answers, and lets go
+            sock.sendall(b"0\r\n\r\n")
+            done = read_answer(sock, time.monotonic() + 30)
+            assert done.status == 400, done
+            assert done.json()["error"] == "Request body is not valid JSON"
+    finally:
+        for sock in holders:
+            sock.close()
+    with api(small.url) as client:
+        r = client.post("/api/repos/create", content=b'{"name": "' + b"x" * (1024 * 1024) + b'"}', headers=JSON)
+    assert r.status_code == 401, r.text

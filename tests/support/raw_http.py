@@ -78,13 +78,14 @@ def send_until_answered(
                     readable, _, _ = select.select([sock], [], [], pause)
                     if readable:
                         break
-        answer = _read_answer(sock, began + deadline)
+        answer = read_answer(sock, began + deadline)
     answer.sent = sent
     answer.seconds = time.monotonic() - began
     return answer
 
 
-def _read_answer(sock: socket.socket, until: float) -> RawAnswer:
+def read_answer(sock: socket.socket, until: float) -> RawAnswer:
+    """The response on `sock`, read until it is complete, the server closes, or `until` (monotonic)."""
     data = b""
     while time.monotonic() < until:
         readable, _, _ = select.select([sock], [], [], max(0.0, until - time.monotonic()))

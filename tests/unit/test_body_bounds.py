@@ -96,6 +96,7 @@ def test_each_route_class_gets_its_bound(path: str, rule: str, limit: int | None
         rules=body_rules(SETTINGS),
         default_limit=SETTINGS.max_json_body,
         timeout=30.0,
+        memory=SETTINGS.max_body_memory,
     )
     found, found_limit = middleware._classify(path)
     assert (found.name, found_limit, found.buffered) == (rule, limit, buffered)

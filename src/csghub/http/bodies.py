@@ -9,13 +9,49 @@ from typing import Any
 
 from fastapi import Request
 
-from csghub.core.errors import InvalidArgument, TooLarge
+from csghub.core.errors import InvalidArgument, ServiceUnavailable, TooLarge
 
 # Used when no route bound is known (BodyLimitMiddleware records one in the scope for every request).
 MAX_JSON_BODY = 1024 * 1024
 MAX_JSON_DEPTH = 64
-# Scope key under which BodyLimitMiddleware leaves the route's body bound for read_json.
+# Scope keys under which BodyLimitMiddleware leaves the route's body bound and the request's share of
+# the process's body memory for read_json.
 BODY_LIMIT_KEY = "csghub.body_limit"
+BODY_MEMORY_KEY = "csghub.body_memory"
+
+
+class BodyMemory:
+    """Bytes of request bodies held in memory at once by this process, across all requests: each
+    request's own bound keeps one body small, this keeps many of them from adding up. The event loop
+    is the only caller, so no lock is needed."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+
+    def share(self) -> BodyShare:
+        return BodyShare(self)
+
+
+class BodyShare:
+    """One request's part of BodyMemory, given back when the request ends."""
+
+    def __init__(self, memory: BodyMemory) -> None:
+        self.memory = memory
+        self.held = 0
+
+    def take(self, size: int) -> None:
+        if self.memory.used + size > self.memory.capacity:
+            raise ServiceUnavailable(
+                "The hub is holding as many request bodies as it may; retry shortly", code="Overloaded"
+            )
+        self.memory.used += size
+        self.held += size
+
+    def release(self) -> None:
+        self.memory.used -= self.held
+        self.held = 0
+
 
 # A JSON string, also an unterminated one (the optional closing quote keeps the scan linear on hostile
 # input); possessive so the engine never backtracks into it.
@@ -50,8 +86,11 @@ async def read_body(request: Request, *, max_bytes: int | None = None) -> bytes:
     declared = request.headers.get("content-length") or ""
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"Request body of {declared} bytes exceeds {limit}; upload large files through LFS")
+    share = request.scope.get(BODY_MEMORY_KEY)
     buffer = bytearray()
     async for chunk in request.stream():
+        if isinstance(share, BodyShare):
+            share.take(len(chunk))
         buffer += chunk
         if len(buffer) > limit:
             raise TooLarge(f"Request body exceeds {limit} bytes; upload large files through LFS")

@@ -5,7 +5,8 @@ Small bodies (JSON control requests, portal forms, sign-in, the LFS batch API) a
 within `client_timeout`, before the application sees the request; past their bound the answer is 413,
 whoever sends it. Bodies that stream to disk, storage or git are counted as the handler reads them, and
 a client that pauses longer than `client_timeout` is cut off with 408. A rejected request closes the
-connection, so the rest of an endless body is never read.
+connection, so the rest of an endless body is never read. All bodies held in memory at once, across
+requests, share one budget (`max_body_memory`); past it a request is answered 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from csghub.config import MiB, Settings
 from csghub.core.errors import HubError, InvalidArgument, TooLarge
-from csghub.http.bodies import BODY_LIMIT_KEY, MAX_JSON_DEPTH, json_depth
+from csghub.http.bodies import BODY_LIMIT_KEY, BODY_MEMORY_KEY, MAX_JSON_DEPTH, BodyMemory, BodyShare, json_depth
 from csghub.http.errors import error_response
 from csghub.xet.shards import MAX_SHARD_BYTES
 
@@ -88,9 +89,12 @@ class _Gone(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, rules: tuple[BodyRule, ...], default_limit: int, timeout: float) -> None:
+    def __init__(
+        self, app: ASGIApp, *, rules: tuple[BodyRule, ...], default_limit: int, timeout: float, memory: int
+    ) -> None:
         self.app = app
         self.rules = rules
+        self.memory = BodyMemory(memory)
         self.default = BodyRule("json", re.compile(""), default_limit, buffered=True)
         self.timeout = timeout
 
@@ -116,17 +120,32 @@ class BodyLimitMiddleware:
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 await _reject(scope, receive, send, TooLarge(_too_large(rule, limit, int(declared))))
                 return
-        if rule.buffered and limit is not None:
-            await self._buffered(scope, receive, send, rule, limit, headers)
-        else:
-            await self._streamed(scope, receive, send, rule, limit)
+        share = self.memory.share()
+        try:
+            if rule.buffered and limit is not None:
+                await self._buffered(scope, receive, send, rule, limit, headers, share)
+            else:
+                scope[BODY_MEMORY_KEY] = share  # for read_json, should the route read its body whole
+                await self._streamed(scope, receive, send, rule, limit)
+        finally:
+            share.release()
 
     async def _buffered(
-        self, scope: Scope, receive: Receive, send: Send, rule: BodyRule, limit: int, headers: dict[bytes, bytes]
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        rule: BodyRule,
+        limit: int,
+        headers: dict[bytes, bytes],
+        share: BodyShare,
     ) -> None:
         try:
             async with asyncio.timeout(self.timeout):
-                body = await _read_all(receive, limit)
+                body = await _read_all(receive, limit, share)
+        except HubError as exc:  # the process's body memory is spent
+            await _reject(scope, receive, send, exc)
+            return
         except _Overflow:
             await _reject(scope, receive, send, TooLarge(_too_large(rule, limit)))
             return
@@ -195,13 +214,15 @@ class BodyLimitMiddleware:
             await _reject(scope, receive, send, exc)
 
 
-async def _read_all(receive: Receive, limit: int) -> bytes:
+async def _read_all(receive: Receive, limit: int, share: BodyShare) -> bytes:
     buffer = bytearray()
     while True:
         message = await receive()
         if message["type"] != "http.request":
             raise _Gone
-        buffer += message.get("body", b"")
+        chunk = message.get("body", b"")
+        share.take(len(chunk))
+        buffer += chunk
         if len(buffer) > limit:
             raise _Overflow
         if not message.get("more_body", False):
@@ -218,6 +239,8 @@ async def _reject(scope: Scope, receive: Receive, send: Send, error: HubError) -
     response = error_response(
         error.status, error.code, error.message, csg_envelope=scope["path"].startswith("/api/v1/")
     )
-    if error.status in (408, 413):
+    if error.status in (408, 413, 503):
         response.headers["Connection"] = "close"
+    if error.status == 503:
+        response.headers["Retry-After"] = "5"
     await response(scope, receive, send)
