@@ -75,7 +75,7 @@ class Settings:
     # All request bodies held in memory at once, across requests (the bounds above are per request).
     max_body_memory: int = 256 * MiB
     # Seconds a client may take to send its headers (or a small body), or pause within a streamed body.
-    client_timeout: int = 30
+    client_timeout: int = 60
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses
     # or networks, "*" for any): clients' own addresses then count for the audit log and the limits.
     trusted_proxies: str = "127.0.0.1"

@@ -7,6 +7,7 @@ import re
 from itertools import accumulate
 from typing import Any
 
+import anyio
 from fastapi import Request
 
 from csghub.core.errors import InvalidArgument, ServiceUnavailable, TooLarge
@@ -14,6 +15,7 @@ from csghub.core.errors import InvalidArgument, ServiceUnavailable, TooLarge
 # Used when no route bound is known (BodyLimitMiddleware records one in the scope for every request).
 MAX_JSON_BODY = 1024 * 1024
 MAX_JSON_DEPTH = 64
+_PARSE_INLINE = 64 * 1024
 # Scope keys under which BodyLimitMiddleware leaves the route's body bound and the request's share of
 # the process's body memory for read_json.
 BODY_LIMIT_KEY = "csghub.body_limit"
@@ -99,8 +101,16 @@ async def read_body(request: Request, *, max_bytes: int | None = None) -> bytes:
     return body
 
 
+async def parse_json_off_loop(raw: bytes) -> Any:
+    """parse_json, in a worker thread when `raw` is large enough for scanning and parsing to hold up
+    the event loop (a hostile 64 MiB takes seconds)."""
+    if len(raw) <= _PARSE_INLINE:
+        return parse_json(raw)
+    return await anyio.to_thread.run_sync(parse_json, raw)
+
+
 async def read_json(request: Request, *, max_bytes: int | None = None) -> Any:
-    return parse_json(await read_body(request, max_bytes=max_bytes))
+    return await parse_json_off_loop(await read_body(request, max_bytes=max_bytes))
 
 
 async def read_json_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
@@ -108,7 +118,7 @@ async def read_json_object(request: Request, *, optional: bool = False) -> dict[
     raw = await read_body(request)
     if optional and not raw.strip():
         return {}
-    body = parse_json(raw)
+    body = await parse_json_off_loop(raw)
     if not isinstance(body, dict):
         raise InvalidArgument("Request body must be a JSON object")
     return body
