@@ -310,3 +310,24 @@ def test_gzip_bombs_to_git_http_keep_memory_bounded(hub: LiveHub) -> None:
     assert peak < 300 * MiB, f"peak RSS {peak / MiB:.0f} MiB"
     with api(hub.url) as client:
         assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_uploads_from_those_who_may_not_write_are_refused_before_their_bytes(hub: LiveHub) -> None:
+    """Multipart uploads stream to disk, so who may write is settled before the first byte is read."""
+    owner, owner_token = hub.user()
+    create_repo(hub.url, owner_token, f"{owner}/open")
+    _, stranger_token = hub.user()
+    multipart = {"Content-Type": "multipart/form-data; boundary=b"}
+    cases = [
+        (f"/api/v1/models/{owner}/open/upload_file", {}, 401),
+        (f"/api/v1/models/{owner}/open/upload_file", {"Authorization": f"Bearer {stranger_token}"}, 403),
+        (f"/{owner}/open/upload/main", {}, 403),  # the portal: no session
+        (f"/{owner}/open/upload/main", {"Cookie": "csghub_session=forged"}, 401),  # a plain form, no script
+    ]
+    part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="f.bin"\r\n\r\n'
+    opening = b"%x\r\n" % len(part) + part + b"\r\n"  # then file bytes without end
+    for path, credentials, status in cases:
+        start = head("POST", path, {**multipart, **credentials}) + opening
+        answer = send_until_answered(hub.url, start, chunk_frame(), cap=256 * MiB, deadline=30)
+        assert answer.status == status, (path, answer)
+        assert answer.sent < 16 * MiB and answer.seconds < 10, (path, answer.sent, answer.seconds)

@@ -30,7 +30,7 @@ from csghub.http.bodies import read_json_object
 from csghub.http.deps import get_actor, get_hub
 from csghub.services import commits, refs, repos
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Action, Actor, authorize
 
 router = APIRouter()
 
@@ -170,6 +170,7 @@ async def upload_file(
 ) -> JSONResponse:
     hub = get_hub(request)
     repo = await run_in_threadpool(repo_from_url, hub, actor, type_plural, namespace, name)
+    authorize(actor, Action.WRITE, repo.resource)  # before the upload streams to disk
     form = await request.form()
     upload = form.get("file")
     path = str(form.get("file_path") or "")
