@@ -53,6 +53,10 @@ class _LingeringTransport(asyncio.Transport):
             return
         self._timer = self._loop.call_later(LINGER_SECONDS, self._transport.close)
 
+    def close_now(self) -> None:
+        self.lost()
+        self._transport.close()
+
     def lost(self) -> None:
         self._closing = True
         if self._timer is not None:
@@ -134,6 +138,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # Checked after parsing: a chunk that completes the headers may carry much of the body too.
         if self._in_headers and self._header_bytes > self.max_header_bytes and not self.transport.is_closing():
             self._refuse(431, f"Request line and headers exceed {self.max_header_bytes} bytes")
+
+    def shutdown(self) -> None:
+        # The server is stopping: an idle connection has nothing to linger for.
+        if isinstance(self.transport, _LingeringTransport) and (self.cycle is None or self.cycle.response_complete):
+            self.transport.close_now()
+            return
+        super().shutdown()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
