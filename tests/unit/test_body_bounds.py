@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from csghub.config import MiB, Settings
+from csghub.config import ConfigError, MiB, Settings, load_settings
 from csghub.core.errors import InvalidArgument
 from csghub.http.bodies import MAX_JSON_DEPTH, json_depth, parse_json
 from csghub.http.body_limits import BodyLimitMiddleware, body_rules
@@ -100,3 +100,16 @@ def test_each_route_class_gets_its_bound(path: str, rule: str, limit: int | None
     )
     found, found_limit = middleware._classify(path)
     assert (found.name, found_limit, found.buffered) == (rule, limit, buffered)
+
+
+@pytest.mark.parametrize(
+    ("environ", "key"),
+    [
+        ({"CSGHUB_CLIENT_TIMEOUT": "0"}, "client_timeout"),
+        ({"CSGHUB_MAX_HEADER_BYTES": "0"}, "max_header_bytes"),
+        ({"CSGHUB_MAX_BODY_MEMORY": str(32 * MiB)}, "max_body_memory"),  # under max_inline_body's 64 MiB
+    ],
+)
+def test_bad_request_bounds_are_refused_at_startup_naming_the_key(environ: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        load_settings(environ)
