@@ -313,7 +313,8 @@ def test_gzip_bombs_to_git_http_keep_memory_bounded(hub: LiveHub) -> None:
 
 
 def test_uploads_from_those_who_may_not_write_are_refused_before_their_bytes(hub: LiveHub) -> None:
-    """Multipart uploads stream to disk, so who may write is settled before the first byte is read."""
+    """Uploads stream to disk and file content in JSON is read into memory, so who may write is settled
+    before the first byte is read."""
     owner, owner_token = hub.user()
     create_repo(hub.url, owner_token, f"{owner}/open")
     _, stranger_token = hub.user()
@@ -323,6 +324,9 @@ def test_uploads_from_those_who_may_not_write_are_refused_before_their_bytes(hub
         (f"/api/v1/models/{owner}/open/upload_file", {"Authorization": f"Bearer {stranger_token}"}, 403),
         (f"/{owner}/open/upload/main", {}, 403),  # the portal: no session
         (f"/{owner}/open/upload/main", {"Cookie": "csghub_session=forged"}, 401),  # a plain form, no script
+        # File content inside JSON, read into memory: the same rule.
+        (f"/api/v1/models/{owner}/open/raw/big.bin", {"Content-Type": "application/json"}, 401),
+        (f"/api/v1/models/{owner}/open/commit/main", {"Authorization": f"Bearer {stranger_token}"}, 403),
     ]
     part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="f.bin"\r\n\r\n'
     opening = b"%x\r\n" % len(part) + part + b"\r\n"  # then file bytes without end
