@@ -66,7 +66,7 @@ class Settings:
     rate_limit_per_token: int = 6000
     rate_limit_per_address: int = 1200
     # Request bounds, checked before authentication (see docs/configuration.md): JSON control bodies and
-    # portal forms; JSON that carries file content (the CSGHub raw and commit APIs, the portal editor);
+    # portal forms; JSON that carries file content (the CSGHub raw and commit APIs);
     # bodies streamed to disk (Hugging Face commits, multipart uploads); the request line and headers.
     max_json_body: int = 1 * MiB
     max_inline_body: int = 64 * MiB

@@ -70,6 +70,7 @@ ENDLESS_WITHOUT_CREDENTIALS = [
     ("POST", "/api/v1/organizations", JSON, MiB),
     ("POST", "/hf/api/models/{repo}/discussions", JSON, MiB),
     ("POST", "/collections/new", FORM, MiB),
+    ("POST", "/{repo}/edit/main", FORM, 2 * MiB),  # the portal's file editor
     ("POST", "/xet/v1/telemetry", JSON, MiB),
 ]
 

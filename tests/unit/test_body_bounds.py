@@ -76,7 +76,7 @@ SETTINGS = Settings()
         ("/xet/v1/shards", "xet-shard", 64 * MiB, False),
         ("/api/v1/models/alice/m/raw/a/b.txt", "inline-content", SETTINGS.max_inline_body, False),
         ("/api/v1/models/alice/m/commit/main", "inline-content", SETTINGS.max_inline_body, False),
-        ("/datasets/alice/d/edit/main", "inline-content", SETTINGS.max_inline_body, False),
+        ("/datasets/alice/d/edit/main", "portal-edit", 2 * MiB, True),
         ("/api/models/alice/m/commit/main", "upload", SETTINGS.max_upload_body, False),
         ("/hf/api/datasets/alice/d/commit/refs/pr/1", "upload", SETTINGS.max_upload_body, False),
         ("/api/v1/models/alice/m/upload_file", "upload", SETTINGS.max_upload_body, False),

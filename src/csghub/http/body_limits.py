@@ -28,6 +28,8 @@ from csghub.xet.shards import MAX_SHARD_BYTES
 SIGN_IN_BODY = 16 * 1024
 # git-lfs asks about 100 objects per batch (about 15 KB); multipart completions list one line per part.
 LFS_JSON_BODY = 4 * MiB
+# The portal edits files of up to 512 KiB; percent-encoding may triple them.
+EDIT_FORM_BODY = 2 * MiB
 _SCAN_INLINE = 64 * 1024
 
 
@@ -72,7 +74,8 @@ def body_rules(settings: Settings) -> tuple[BodyRule, ...]:
         ),
         rule("xet-xorb", r"^/xet/v1/xorbs/", None),  # the route stops a xorb past the format's maximum
         rule("xet-shard", r"^/xet/v1/shards$", MAX_SHARD_BYTES),
-        rule("inline-content", rf"^/api/v1{repo}/(?:commit|raw)/|{page}/edit/[^/]+$", settings.max_inline_body),
+        rule("portal-edit", rf"{page}/edit/[^/]+$", EDIT_FORM_BODY, buffered=True),
+        rule("inline-content", rf"^/api/v1{repo}/(?:commit|raw)/", settings.max_inline_body),
         rule(
             "upload",
             rf"^(?:/hf)?/api{repo}/commit/|^/api/v1{repo}/upload_file$|{page}/upload/",
