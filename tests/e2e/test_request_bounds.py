@@ -130,6 +130,7 @@ def test_body_within_the_bound_still_reaches_the_route(hub: LiveHub) -> None:
         ("/api/validate-yaml", JSON),
         ("/api/models/{repo}/preupload/main", JSON),
         ("/{repo}.git/info/lfs/objects/batch", LFS),
+        ("/{repo}.git/info/lfs/objects/batch", {"Content-Type": "text/plain"}),  # parsed as JSON all the same
         ("/api/v1/models/{repo}/raw/deep.json", JSON),  # a streamed route: read_json's own check
     ],
 )

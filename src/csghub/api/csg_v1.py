@@ -109,6 +109,13 @@ def _spool(hub: Hub, data: bytes) -> tuple[Path, str]:
     return Path(name), hashlib.sha256(data).hexdigest()
 
 
+async def _authorize_write(request: Request, actor: Actor, type_plural: str, namespace: str, name: str) -> None:
+    """Settled before a body carrying file content is read (up to max_inline_body into memory, or
+    max_upload_body to disk), so a stranger is refused before the first byte."""
+    repo = await run_in_threadpool(repo_from_url, get_hub(request), actor, type_plural, namespace, name)
+    authorize(actor, Action.WRITE, repo.resource)
+
+
 def _file_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> commits.Operation:
     """A pointer the client already uploaded through LFS stays an LFS file; anything else is inline."""
     pointer = parse_pointer(data)
@@ -144,24 +151,17 @@ def _commit_files(
                 tmp.unlink()
 
 
-async def _writable_repo(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> repos.RepoView:
-    """The route's repository, once the actor may write to it: settled before a body carrying file
-    content is read (up to max_inline_body into memory, or max_upload_body to disk)."""
-    repo = await run_in_threadpool(repo_from_url, hub, actor, type_plural, namespace, name)
-    authorize(actor, Action.WRITE, repo.resource)
-    return repo
-
-
 @router.api_route("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", methods=["POST", "PUT"])
 async def write_raw_file(
     request: Request, type_plural: str, namespace: str, name: str, path: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
-    hub = get_hub(request)
-    repo = await _writable_repo(hub, actor, type_plural, namespace, name)
+    await _authorize_write(request, actor, type_plural, namespace, name)
     body = await read_json_object(request)
     data = _decode_content(body.get("content", ""), path)
 
     def work() -> commits.CommitResult:
+        hub = get_hub(request)
+        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         new_branch = body.get("new_branch")
         branch = str(new_branch or body.get("branch") or repo.default_branch)
         start = str(body.get("branch") or repo.default_branch) if new_branch else None
@@ -177,7 +177,8 @@ async def upload_file(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     hub = get_hub(request)
-    repo = await _writable_repo(hub, actor, type_plural, namespace, name)
+    repo = await run_in_threadpool(repo_from_url, hub, actor, type_plural, namespace, name)
+    authorize(actor, Action.WRITE, repo.resource)  # before the upload streams to disk
     form = await request.form()
     upload = form.get("file")
     path = str(form.get("file_path") or "")
@@ -235,8 +236,7 @@ async def preupload(
 async def commit(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
-    hub = get_hub(request)
-    repo = await _writable_repo(hub, actor, type_plural, namespace, name)
+    await _authorize_write(request, actor, type_plural, namespace, name)
     body = await read_json_object(request)
     entries = body.get("files")
     if not isinstance(entries, list) or not entries:
@@ -252,6 +252,8 @@ async def commit(
         files.append((entry["path"], data))
 
     def work() -> commits.CommitResult:
+        hub = get_hub(request)
+        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         message = str(body.get("message") or "Upload files")
         return _commit_files(hub, actor, repo, unmask(revision), files, message)
 

@@ -44,7 +44,6 @@ def serve(
     import uvicorn
 
     from csghub.app import create_app
-    from csghub.http.connections import bounded_protocol
 
     settings = _settings(data_dir, config, host=host, port=port if port else None, ssh_port=ssh_port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -59,6 +58,8 @@ def serve(
         raise typer.Exit(2) from None
     typer.echo(f"CSGHub listening on http://{settings.host}:{bound} (data in {settings.data_dir})", err=True)
     _announce_first_admin(application.state.hub, f"http://{settings.host}:{bound}")
+    from csghub.http.connections import bounded_protocol
+
     server = uvicorn.Server(
         uvicorn.Config(
             application,

@@ -31,6 +31,7 @@ LFS_JSON_BODY = 4 * MiB
 # The portal edits files of up to 512 KiB; percent-encoding may triple them.
 EDIT_FORM_BODY = 2 * MiB
 _SCAN_INLINE = 64 * 1024
+_LOOKS_LIKE_JSON = re.compile(rb"\s*[\[{]")
 
 
 class RequestTimeout(HubError):
@@ -128,7 +129,7 @@ class BodyLimitMiddleware:
         share = self.memory.share()
         try:
             if rule.buffered and limit is not None:
-                await self._buffered(scope, receive, send, rule, limit, headers, share)
+                await self._buffered(scope, receive, send, rule, limit, share)
             else:
                 scope[BODY_MEMORY_KEY] = share  # for read_json, should the route read its body whole
                 await self._streamed(scope, receive, send, rule, limit)
@@ -142,7 +143,6 @@ class BodyLimitMiddleware:
         send: Send,
         rule: BodyRule,
         limit: int,
-        headers: dict[bytes, bytes],
         share: BodyShare,
     ) -> None:
         try:
@@ -161,7 +161,8 @@ class BodyLimitMiddleware:
             return
         except _Gone:
             return
-        if b"json" in headers.get(b"content-type", b"") and await _depth(body) > MAX_JSON_DEPTH:
+        # Whatever the declared type: a route may parse it as JSON all the same.
+        if _LOOKS_LIKE_JSON.match(body) and await _depth(body) > MAX_JSON_DEPTH:
             await _reject(
                 scope, receive, send, InvalidArgument(f"Request body nests deeper than {MAX_JSON_DEPTH} levels")
             )

@@ -6,6 +6,7 @@ exactly like presigned URLs of an object store.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,7 +14,6 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, InvalidArgument
-from csghub.http.bodies import read_json
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.streams import consume_body, parse_range, stream_bytes
 from csghub.services import lfs
@@ -39,7 +39,10 @@ def lfs_error(exc: HubError) -> JSONResponse:
 
 
 async def _json_body(request: Request) -> Any:
-    return await read_json(request)
+    try:
+        return json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidArgument("Request body is not valid JSON") from None
 
 
 @router.post("/{repo_path:path}/info/lfs/objects/batch")
