@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.api.routes import mount_api
 from csghub.config import Settings
+from csghub.http import body_limits
 from csghub.http import errors as api_errors
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.services import downloads
@@ -75,6 +76,14 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         title="CSGHub", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=lifespan
     )
     app.state.hub = hub
+    # Inside the rate limit and security headers (added after it), outside everything that reads a body.
+    app.add_middleware(
+        body_limits.BodyLimitMiddleware,
+        rules=body_limits.body_rules(settings),
+        default_limit=settings.max_json_body,
+        timeout=float(settings.client_timeout),
+        memory=settings.max_body_memory,
+    )
     api_errors.install(app, html_error=render_error)
     app.add_middleware(SecurityHeadersMiddleware, upload_origins=_upload_origins(settings))
     if settings.rate_limit_per_token or settings.rate_limit_per_address:

@@ -65,6 +65,17 @@ class Settings:
     # for requests without credentials. 0 turns a limit off.
     rate_limit_per_token: int = 6000
     rate_limit_per_address: int = 1200
+    # Request bounds, checked before authentication (see docs/configuration.md): JSON control bodies and
+    # portal forms; JSON that carries file content (the CSGHub raw and commit APIs);
+    # bodies streamed to disk (Hugging Face commits, multipart uploads); the request line and headers.
+    max_json_body: int = 1 * MiB
+    max_inline_body: int = 64 * MiB
+    max_upload_body: int = 50 * 1024 * MiB
+    max_header_bytes: int = 64 * 1024
+    # All request bodies held in memory at once, across requests (the bounds above are per request).
+    max_body_memory: int = 256 * MiB
+    # Seconds a client may take to send its headers (or a small body), or pause within a streamed body.
+    client_timeout: int = 60
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses
     # or networks, "*" for any): clients' own addresses then count for the audit log and the limits.
     trusted_proxies: str = "127.0.0.1"
@@ -201,6 +212,18 @@ def _validate(settings: Settings) -> None:
     for key in ("session_ttl", "login_max_failures_per_account", "login_max_failures_per_address", "login_lockout"):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
+    for key in (
+        "max_json_body",
+        "max_inline_body",
+        "max_upload_body",
+        "max_header_bytes",
+        "max_body_memory",
+        "client_timeout",
+    ):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"Setting '{key}' must be at least 1")
+    if settings.max_body_memory < max(settings.max_json_body, settings.max_inline_body):
+        raise ConfigError("Setting 'max_body_memory' must be at least 'max_json_body' and 'max_inline_body'")
     for key in ("rate_limit_per_token", "rate_limit_per_address"):
         if getattr(settings, key) < 0:
             raise ConfigError(f"Setting '{key}' must be 0 (off) or more")

@@ -30,7 +30,7 @@ from csghub.http.bodies import read_json_object
 from csghub.http.deps import get_actor, get_hub
 from csghub.services import commits, refs, repos
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Action, Actor, authorize
 
 router = APIRouter()
 
@@ -109,6 +109,13 @@ def _spool(hub: Hub, data: bytes) -> tuple[Path, str]:
     return Path(name), hashlib.sha256(data).hexdigest()
 
 
+async def _authorize_write(request: Request, actor: Actor, type_plural: str, namespace: str, name: str) -> None:
+    """Settled before a body carrying file content is read (up to max_inline_body into memory, or
+    max_upload_body to disk), so a stranger is refused before the first byte."""
+    repo = await run_in_threadpool(repo_from_url, get_hub(request), actor, type_plural, namespace, name)
+    authorize(actor, Action.WRITE, repo.resource)
+
+
 def _file_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> commits.Operation:
     """A pointer the client already uploaded through LFS stays an LFS file; anything else is inline."""
     pointer = parse_pointer(data)
@@ -148,6 +155,7 @@ def _commit_files(
 async def write_raw_file(
     request: Request, type_plural: str, namespace: str, name: str, path: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
+    await _authorize_write(request, actor, type_plural, namespace, name)
     body = await read_json_object(request)
     data = _decode_content(body.get("content", ""), path)
 
@@ -170,6 +178,7 @@ async def upload_file(
 ) -> JSONResponse:
     hub = get_hub(request)
     repo = await run_in_threadpool(repo_from_url, hub, actor, type_plural, namespace, name)
+    authorize(actor, Action.WRITE, repo.resource)  # before the upload streams to disk
     form = await request.form()
     upload = form.get("file")
     path = str(form.get("file_path") or "")
@@ -227,6 +236,7 @@ async def preupload(
 async def commit(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
+    await _authorize_write(request, actor, type_plural, namespace, name)
     body = await read_json_object(request)
     entries = body.get("files")
     if not isinstance(entries, list) or not entries:

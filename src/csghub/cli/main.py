@@ -61,11 +61,14 @@ def serve(
     recover(application.state.hub)
     typer.echo(f"CSGHub listening on http://{settings.host}:{bound} (data in {settings.data_dir})", err=True)
     _announce_first_admin(application.state.hub, f"http://{settings.host}:{bound}")
+    from csghub.http.connections import bounded_protocol
+
     server = uvicorn.Server(
         uvicorn.Config(
             application,
             log_level=settings.log_level,
             timeout_keep_alive=30,
+            http=bounded_protocol(max_header_bytes=settings.max_header_bytes, header_timeout=settings.client_timeout),
             access_log=False,
             proxy_headers=True,
             forwarded_allow_ips=settings.trusted_proxies,

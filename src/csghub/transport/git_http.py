@@ -36,6 +36,7 @@ from csghub.transport.repo_paths import parse_repo_path
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
+_INFLATE_STEP = 1024 * 1024
 _SERVICES = {"git-upload-pack": Action.DOWNLOAD, "git-receive-pack": Action.WRITE}
 _GIT_PROTOCOL_RE = re.compile(r"^[a-zA-Z0-9=:._-]{1,64}$")
 
@@ -115,14 +116,20 @@ async def _feed_stdin(request: Request, proc: asyncio.subprocess.Process) -> Non
     gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if request.headers.get("content-encoding") == "gzip" else None
     try:
         async for chunk in request.stream():
-            data = gunzip.decompress(chunk) if gunzip else chunk
-            if data:
+            if gunzip is None:
+                proc.stdin.write(chunk)
+                await proc.stdin.drain()
+                continue
+            # Inflate a step at a time: one small gzip chunk may expand a thousandfold.
+            data = gunzip.decompress(chunk, _INFLATE_STEP)
+            while data:
                 proc.stdin.write(data)
                 await proc.stdin.drain()
+                data = gunzip.decompress(gunzip.unconsumed_tail, _INFLATE_STEP)
         if gunzip:
             proc.stdin.write(gunzip.flush())
-    except (BrokenPipeError, ConnectionResetError, ClientDisconnect):
-        pass
+    except (BrokenPipeError, ConnectionResetError, ClientDisconnect, HubError):
+        pass  # a client gone, too slow or too large: git sees the input end and fails the request
     finally:
         proc.stdin.close()
 

@@ -21,8 +21,8 @@ from starlette.datastructures import UploadFile
 
 from csghub.core.errors import HubError, InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType, validate_path
-from csghub.http.deps import CSRF_HEADER, get_actor, get_hub
-from csghub.services import commits, files, repos
+from csghub.http.deps import CSRF_HEADER, SESSION_COOKIE, get_actor, get_hub
+from csghub.services import commits, files, repos, sessions
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 from csghub.web.render import page_actor, render, render_error, repo_path
@@ -47,16 +47,36 @@ async def _writer(request: Request, repo_type: RepoType, ns: str, name: str) -> 
     return actor, repo
 
 
-async def _posted(request: Request) -> tuple[Any, Actor]:
+async def _sender(request: Request) -> Actor:
+    actor = await get_actor(request)
+    if actor.is_anonymous:
+        raise PermissionDenied("Sign in to change files")
+    return actor
+
+
+async def _checked_form(request: Request) -> Any:
     """The form, after its CSRF check: the page's script sends the session's header, plain forms the field."""
     form = await request.form(max_files=1000, max_fields=2000)
     if not request.headers.get(CSRF_HEADER):
         field = form.get(CSRF_FIELD)
         check_form_csrf(request, field if isinstance(field, str) else "")
-    actor = await get_actor(request)
-    if actor.is_anonymous:
-        raise PermissionDenied("Sign in to change files")
-    return form, actor
+    return form
+
+
+async def _posted(request: Request) -> tuple[Any, Actor]:
+    form = await _checked_form(request)
+    return form, await _sender(request)
+
+
+async def _uploader(request: Request) -> Actor:
+    """Who uploads, settled before the upload streams to disk. The page's script proves its session
+    with the CSRF header; a plain form carries its token inside the body, so its session is looked up
+    now and the token checked once the form is read."""
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if request.headers.get(CSRF_HEADER) or not session_id:
+        return await _sender(request)
+    actor, _ = await run_in_threadpool(sessions.actor_from_session, get_hub(request), session_id)
+    return actor
 
 
 def _spool_upload(hub: Hub, upload: UploadFile, path: str) -> commits.InlineFile:
@@ -112,8 +132,11 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
         wants_json = bool(request.headers.get(CSRF_HEADER))
         spooled: list[Path] = []
         try:
-            form, actor = await _posted(request)
+            # Who may write is settled before the upload streams to disk.
+            actor = await _uploader(request)
             repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
+            form = await _checked_form(request)
+            actor = await _sender(request)  # the form's token checked: the request's own actor
             uploads = [u for u in form.getlist("files") if isinstance(u, UploadFile)]
             paths = [str(p) for p in form.getlist("paths")]
             if not uploads:
