@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.api.serialize import iso
 from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import RepoId, RepoType
-from csghub.http.bodies import bool_field, read_json_object, text_field
+from csghub.http.bodies import bool_field, int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.services import collections
@@ -54,7 +54,10 @@ async def list_collections(request: Request, actor: Actor = Depends(get_actor)) 
     owners = request.query_params.getlist("owner")
     if not owners:
         raise InvalidArgument("List collections by owner: ?owner=<user or organization>")
-    limit = int(request.query_params.get("limit", "100") or 100)
+    raw_limit = request.query_params.get("limit") or "100"
+    if not raw_limit.isdigit():
+        raise InvalidArgument("'limit' must be a whole number")
+    limit = int(raw_limit)
 
     def work() -> list[dict[str, Any]]:
         hub = get_hub(request)
@@ -109,7 +112,7 @@ async def update_collection(
             namespace,
             slug,
             title=text_field(body, "title") or None,
-            description=body.get("description") if isinstance(body.get("description"), str) else None,
+            description=optional_text_field(body, "description"),
             visibility=None if private is None else ("private" if private else "public"),
         )
         return collections.get_collection(hub, actor, namespace, slug)
@@ -129,10 +132,10 @@ async def delete_collection(
 async def add_item(request: Request, namespace: str, slug: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     item = body.get("item")
-    if not isinstance(item, dict) or item.get("type") not in _ITEM_TYPES:
+    if not isinstance(item, dict) or not isinstance(item.get("type"), str) or item["type"] not in _ITEM_TYPES:
         raise InvalidArgument("Collections here hold models, datasets and spaces: {'item': {'id', 'type'}}")
-    repo_type = _ITEM_TYPES[str(item["type"])]
-    repo_id = RepoId.parse(str(item.get("id") or "").removeprefix(f"{repo_type.plural}/"))
+    repo_type = _ITEM_TYPES[item["type"]]
+    repo_id = RepoId.parse(text_field(item, "id", required=True).removeprefix(f"{repo_type.plural}/"))
     hub = get_hub(request)
 
     def work() -> collections.CollectionView:
@@ -154,10 +157,8 @@ async def update_item(
     request: Request, namespace: str, slug: str, item_object_id: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     body = await read_json_object(request)
-    position = body.get("position")
-    if position is not None and (not isinstance(position, int) or isinstance(position, bool)):
-        raise InvalidArgument("'position' must be a whole number")
-    note = body.get("note") if isinstance(body.get("note"), str) else None
+    position = int_field(body, "position")
+    note = optional_text_field(body, "note")
     await run_in_threadpool(
         lambda: collections.update_item(
             get_hub(request), actor, namespace, slug, _item_id(item_object_id), note=note, position=position

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,6 +39,21 @@ class CommitBody:
     spooled: list[SpooledContent] = field(default_factory=list)
     # Every temp file created, finished or not, so a failure half-way through one removes it too.
     temp_paths: list[Path] = field(default_factory=list)
+    # Spooled content is replaced by "<nonce>:<index>" in the parsed line. The nonce is random per body
+    # and never sent back, so no string a client writes (an escaped key, a NUL) can name a spool.
+    nonce: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    def placeholder(self, index: int) -> str:
+        return f"{self.nonce}:{index}"
+
+    def spooled_content(self, value: Any) -> SpooledContent | None:
+        """The spooled file a `content` value stands for, or None when the value is not a placeholder."""
+        if not isinstance(value, str):
+            return None
+        nonce, _, index = value.partition(":")
+        if nonce != self.nonce or not index.isdigit() or int(index) >= len(self.spooled):
+            return None
+        return self.spooled[int(index)]
 
     def cleanup(self) -> None:
         for path in self.temp_paths:
@@ -143,8 +159,7 @@ def _parse_into(
                 spool.write_b64(bytes(buf[:quote]))
                 del buf[: quote + 1]
                 body.spooled.append(spool.finish())
-                # A placeholder JSON string naming the spool; NUL cannot occur in a real path or text.
-                line_head += b'"\\u0000' + str(len(body.spooled) - 1).encode() + b'\\u0000"'
+                line_head += b'"' + body.placeholder(len(body.spooled) - 1).encode() + b'"'
                 spool = None
                 in_suffix = True
                 continue
@@ -167,10 +182,3 @@ def _parse_into(
         raise InvalidArgument("NDJSON commit body ended inside a file's content")
     if buf or line_head:
         finish_line(bytes(buf))
-
-
-def spooled_index(value: Any) -> int | None:
-    """The spool number a `content` value was replaced by, or None when it was not spooled."""
-    if isinstance(value, str) and value.startswith("\x00") and value.endswith("\x00"):
-        return int(value.strip("\x00"))
-    return None

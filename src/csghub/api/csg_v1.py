@@ -26,7 +26,7 @@ from csghub.api.serialize import iso, ok, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.git.lfs import parse_pointer
-from csghub.http.bodies import read_json_object
+from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.services import commits, refs, repos
 from csghub.services.context import Hub
@@ -52,7 +52,7 @@ def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
 async def create_repo(request: Request, type_plural: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = RepoType.parse(type_plural)
-    repo_id = RepoId.of(str(body.get("namespace") or actor.name), str(body.get("name") or ""))
+    repo_id = RepoId.of(text_field(body, "namespace") or actor.name, text_field(body, "name", required=True))
     try:
         view = await run_in_threadpool(
             lambda: repos.create_repo(
@@ -61,9 +61,9 @@ async def create_repo(request: Request, type_plural: str, actor: Actor = Depends
                 repo_type,
                 repo_id,
                 visibility=visibility_of(body) or "public",
-                description=str(body.get("description") or ""),
-                default_branch=str(body.get("default_branch") or "main"),
-                license=str(body.get("license") or ""),
+                description=text_field(body, "description"),
+                default_branch=text_field(body, "default_branch", default="main"),
+                license=text_field(body, "license"),
             )
         )
     except Conflict as exc:
@@ -158,14 +158,14 @@ async def write_raw_file(
     await _authorize_write(request, actor, type_plural, namespace, name)
     body = await read_json_object(request)
     data = _decode_content(body.get("content", ""), path)
+    new_branch, named_branch = text_field(body, "new_branch"), text_field(body, "branch")
+    message = text_field(body, "message", default=f"Upload {path}")
 
     def work() -> commits.CommitResult:
         hub = get_hub(request)
         repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        new_branch = body.get("new_branch")
-        branch = str(new_branch or body.get("branch") or repo.default_branch)
-        start = str(body.get("branch") or repo.default_branch) if new_branch else None
-        message = str(body.get("message") or f"Upload {path}")
+        branch = new_branch or named_branch or repo.default_branch
+        start = (named_branch or repo.default_branch) if new_branch else None
         return _commit_files(hub, actor, repo, branch, [(unmask(path), data)], message, create_branch_from=start)
 
     result = await run_in_threadpool(work)
@@ -181,11 +181,12 @@ async def upload_file(
     authorize(actor, Action.WRITE, repo.resource)  # before the upload streams to disk
     form = await request.form()
     upload = form.get("file")
-    path = str(form.get("file_path") or "")
-    if not isinstance(upload, UploadFile) or not path:
+    path = form.get("file_path")
+    if not isinstance(upload, UploadFile) or not isinstance(path, str) or not path:
         raise InvalidArgument("upload_file needs a 'file' part and a 'file_path' field")
-    branch = str(form.get("branch") or repo.default_branch)
-    message = str(form.get("message") or f"Upload {path}")
+    branch, message = form.get("branch") or repo.default_branch, form.get("message") or f"Upload {path}"
+    if not isinstance(branch, str) or not isinstance(message, str):
+        raise InvalidArgument("'branch' and 'message' of upload_file must be text fields, not files")
 
     def work() -> commits.CommitResult:
         # The form parser already spooled the part to disk; hash it from there in one pass.
@@ -254,7 +255,7 @@ async def commit(
     def work() -> commits.CommitResult:
         hub = get_hub(request)
         repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        message = str(body.get("message") or "Upload files")
+        message = text_field(body, "message", default="Upload files")
         return _commit_files(hub, actor, repo, unmask(revision), files, message)
 
     result = await run_in_threadpool(work)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from csghub.api.commit_stream import CommitBody, read_commit_body, spooled_index
+from csghub.api.commit_stream import CommitBody, read_commit_body
 from csghub.api.paths import repo_from_url, unmask
 from csghub.api.serialize import iso
 from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticated
 from csghub.core.names import RepoType
+from csghub.http.bodies import int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub, token_of
 from csghub.http.streams import consume_body
 from csghub.services import accounts, commits, files, repos, tokens, uploads
@@ -26,27 +28,26 @@ router = APIRouter()
 MAX_INLINE_FILE = 100 * 1024**3
 
 
-def parse_planned(body: Any) -> list[uploads.PlannedFile]:
-    items = body.get("files") if isinstance(body, dict) else None
+def parse_planned(body: dict[str, Any]) -> list[uploads.PlannedFile]:
+    items = body.get("files")
     if not isinstance(items, list):
         raise InvalidArgument("Preupload body must be {'files': [{'path', 'size', 'sample'}]}")
     planned = []
     for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
-            raise InvalidArgument("Each preupload file needs a 'path'")
-        size = item.get("size", 0)
-        if not isinstance(size, int) or size < 0:
-            raise InvalidArgument(f"Invalid size for '{item['path']}'")
+        if not isinstance(item, dict):
+            raise InvalidArgument("Each preupload file must be an object {'path', 'size', 'sample'}")
+        path = text_field(item, "path", required=True)
+        size = int_field(item, "size", minimum=0) or 0
         try:
-            sample = base64.b64decode(item.get("sample") or "", validate=True)[:512]
+            sample = base64.b64decode(text_field(item, "sample"), validate=True)[:512]
         except (binascii.Error, ValueError):
-            raise InvalidArgument(f"Invalid base64 sample for '{item['path']}'") from None
-        planned.append(uploads.PlannedFile(item["path"], size, sample))
+            raise InvalidArgument(f"Invalid base64 sample for '{path}'") from None
+        planned.append(uploads.PlannedFile(path, size, sample))
     return planned
 
 
 def preupload_answer(
-    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, body: Any, *, lfs_allowed: bool
+    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, body: dict[str, Any], *, lfs_allowed: bool
 ) -> list[uploads.UploadMode]:
     authorize(actor, Action.WRITE, repo.resource)
     planned = parse_planned(body)
@@ -66,7 +67,7 @@ async def preupload(
     revision: str,
     actor: Actor = Depends(get_actor),
 ) -> JSONResponse:
-    body = await request.json()
+    body = await read_json_object(request)
 
     def work() -> list[uploads.UploadMode]:
         hub = get_hub(request)
@@ -79,34 +80,53 @@ async def preupload(
     )
 
 
-def operations_from(body: CommitBody) -> tuple[dict[str, Any], list[commits.Operation]]:
-    header: dict[str, Any] | None = None
+@dataclass(frozen=True, slots=True)
+class CommitHeader:
+    summary: str
+    description: str
+    parent_commit: str | None
+
+
+def _header(value: dict[str, Any]) -> CommitHeader:
+    return CommitHeader(
+        summary=text_field(value, "summary"),
+        description=text_field(value, "description"),
+        parent_commit=optional_text_field(value, "parentCommit") or None,
+    )
+
+
+def _operation(body: CommitBody, key: Any, value: dict[str, Any]) -> commits.Operation:
+    path = text_field(value, "path", required=True)
+    if key == "file":
+        spool = body.spooled_content(value.get("content"))
+        if text_field(value, "encoding", default="base64") != "base64" or spool is None:
+            raise InvalidArgument("Inline files must carry base64 'content'")
+        return commits.InlineFile(path, spool.path, spool.size, spool.sha256)
+    if key == "lfsFile":
+        if text_field(value, "algo", default="sha256") != "sha256":
+            raise InvalidArgument("LFS files must be named by their sha256")
+        size = int_field(value, "size", minimum=0)
+        if size is None:
+            raise InvalidArgument(f"Invalid size for LFS file '{path}'")
+        return commits.LfsFile(path, text_field(value, "oid", required=True), size)
+    if key == "deletedFile":
+        return commits.DeletedFile(path)
+    if key == "deletedFolder":
+        return commits.DeletedFolder(path.rstrip("/"))
+    raise InvalidArgument(f"Unsupported commit operation '{key}'")
+
+
+def operations_from(body: CommitBody) -> tuple[CommitHeader, list[commits.Operation]]:
+    header: CommitHeader | None = None
     operations: list[commits.Operation] = []
     for item in body.items:
         key, value = item.get("key"), item.get("value")
         if not isinstance(value, dict):
             raise InvalidArgument(f"Commit line '{key}' needs an object 'value'")
         if key == "header":
-            header = value
-        elif key == "file":
-            index = spooled_index(value.get("content"))
-            if value.get("encoding", "base64") != "base64" or index is None:
-                raise InvalidArgument("Inline files must carry base64 'content'")
-            spool = body.spooled[index]
-            operations.append(commits.InlineFile(str(value.get("path")), spool.path, spool.size, spool.sha256))
-        elif key == "lfsFile":
-            if value.get("algo", "sha256") != "sha256":
-                raise InvalidArgument("LFS files must be named by their sha256")
-            size = value.get("size")
-            if not isinstance(size, int) or size < 0:
-                raise InvalidArgument(f"Invalid size for LFS file '{value.get('path')}'")
-            operations.append(commits.LfsFile(str(value.get("path")), str(value.get("oid")), size))
-        elif key == "deletedFile":
-            operations.append(commits.DeletedFile(str(value.get("path"))))
-        elif key == "deletedFolder":
-            operations.append(commits.DeletedFolder(str(value.get("path")).rstrip("/")))
+            header = _header(value)
         else:
-            raise InvalidArgument(f"Unsupported commit operation '{key}'")
+            operations.append(_operation(body, key, value))
     if header is None:
         raise InvalidArgument("The commit body must start with a 'header' line")
     return header, operations
@@ -138,9 +158,9 @@ async def commit(
                 repo,
                 unmask(revision),
                 operations,
-                summary=str(header.get("summary") or ""),
-                description=str(header.get("description") or ""),
-                parent_commit=header.get("parentCommit") or None,
+                summary=header.summary,
+                description=header.description,
+                parent_commit=header.parent_commit,
             )
         )
     finally:
@@ -151,7 +171,7 @@ async def commit(
             "success": True,
             "commitOid": result.sha,
             "commitUrl": f"{base_url(request)}/{prefix}{repo.full_name}/commit/{result.sha}",
-            "commitMessage": str(header.get("summary") or ""),
+            "commitMessage": header.summary,
             "pullRequestUrl": None,
         }
     )
@@ -159,11 +179,10 @@ async def commit(
 
 @router.post("/api/validate-yaml")
 async def validate_yaml(request: Request) -> JSONResponse:
-    body = await request.json()
-    content = body.get("content") if isinstance(body, dict) else None
-    if not isinstance(content, str):
+    body = await read_json_object(request)
+    if "content" not in body:
         raise InvalidArgument("'content' must be the YAML text to validate")
-    validate_card_yaml(content)
+    validate_card_yaml(text_field(body, "content"))
     return JSONResponse({"errors": [], "warnings": []})
 
 

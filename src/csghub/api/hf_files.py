@@ -14,7 +14,7 @@ from csghub.api.paths import repo_from_url, unmask
 from csghub.api.serialize import commit_json, tree_entry_json
 from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
-from csghub.http.bodies import read_json_object
+from csghub.http.bodies import bool_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, client_address, get_actor, get_hub
 from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, lfs, refs, repos
@@ -65,12 +65,11 @@ async def paths_info(
     revision: str,
     actor: Actor = Depends(get_actor),
 ) -> JSONResponse:
+    paths: Any
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = await request.json()
-        paths = body.get("paths") if isinstance(body, dict) else None
+        paths = (await read_json_object(request)).get("paths")
     else:
-        form = await request.form()
-        paths = [str(v) for v in form.getlist("paths")]
+        paths = (await request.form()).getlist("paths")  # an uploaded file among them is refused below
     if isinstance(paths, str):
         paths = [paths]
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
@@ -151,8 +150,9 @@ async def create_branch(
     def work() -> str:
         hub = get_hub(request)
         repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        start = body.get("startingPoint") or body.get("starting_point")
-        return refs.create_branch(hub, actor, repo, unmask(branch), start=start, exist_ok=bool(body.get("exist_ok")))
+        start = optional_text_field(body, "startingPoint") or optional_text_field(body, "starting_point")
+        exist_ok = bool(bool_field(body, "exist_ok"))
+        return refs.create_branch(hub, actor, repo, unmask(branch), start=start, exist_ok=exist_ok)
 
     target = await run_in_threadpool(work)
     return JSONResponse({"name": unmask(branch), "targetCommit": target})
@@ -185,14 +185,13 @@ async def create_tag(
     actor: Actor = Depends(get_actor),
 ) -> JSONResponse:
     body = await read_json_object(request, optional=True)
-    tag = body.get("tag")
-    if not isinstance(tag, str):
-        raise InvalidArgument("'tag' is required")
+    tag = text_field(body, "tag", required=True)
+    exist_ok = bool(bool_field(body, "exist_ok"))
 
     def work() -> str:
         hub = get_hub(request)
         repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        return refs.create_tag(hub, actor, repo, tag, revision=unmask(revision), exist_ok=bool(body.get("exist_ok")))
+        return refs.create_tag(hub, actor, repo, tag, revision=unmask(revision), exist_ok=exist_ok)
 
     target = await run_in_threadpool(work)
     return JSONResponse({"name": tag, "targetCommit": target})

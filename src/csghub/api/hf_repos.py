@@ -13,7 +13,7 @@ from csghub.api.paths import unmask
 from csghub.api.serialize import gated_of, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument, Unauthenticated
 from csghub.core.names import RepoId, RepoType
-from csghub.http.bodies import read_json_object
+from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.services import files, repos
@@ -23,24 +23,24 @@ from csghub.services.permissions import Actor
 router = APIRouter()
 
 
-def _repo_type(value: Any) -> RepoType:
-    return RepoType.parse(str(value) if value else None)
+def _repo_type(body: dict[str, Any]) -> RepoType:
+    return RepoType.parse(text_field(body, "type") or None)
 
 
 def _target(body: dict[str, Any], actor: Actor) -> RepoId:
-    name = str(body.get("name") or "")
-    org = body.get("organization")
+    name = text_field(body, "name")
+    org = text_field(body, "organization")
     if "/" in name:
         return RepoId.parse(name)
     if not org and actor.is_anonymous:
         raise Unauthenticated("Authentication required to create repositories")
-    return RepoId.of(str(org or actor.name), name)
+    return RepoId.of(org or actor.name, name)
 
 
 @router.post("/api/repos/create")
 async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
-    repo_type = _repo_type(body.get("type"))
+    repo_type = _repo_type(body)
     repo_id = _target(body, actor)
     prefix = "" if repo_type is RepoType.MODEL else f"{repo_type.plural}/"
     try:
@@ -51,8 +51,8 @@ async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
                 repo_type,
                 repo_id,
                 visibility=visibility_of(body) or "public",
-                description=str(body.get("description") or ""),
-                license=str(body.get("license") or ""),
+                description=text_field(body, "description"),
+                license=text_field(body, "license"),
             )
         )
     except Conflict as exc:
@@ -67,7 +67,7 @@ async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
 @router.delete("/api/repos/delete")
 async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
-    repo_type = _repo_type(body.get("type"))
+    repo_type = _repo_type(body)
     repo_id = _target(body, actor)
     await run_in_threadpool(repos.delete_repo, get_hub(request), actor, repo_type, repo_id)
     return JSONResponse({"deleted": str(repo_id)})
@@ -76,9 +76,9 @@ async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
 @router.post("/api/repos/move")
 async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
-    repo_type = _repo_type(body.get("type"))
-    source = RepoId.parse(str(body.get("fromRepo") or ""))
-    target = RepoId.parse(str(body.get("toRepo") or ""))
+    repo_type = _repo_type(body)
+    source = RepoId.parse(text_field(body, "fromRepo", required=True))
+    target = RepoId.parse(text_field(body, "toRepo", required=True))
     view = await run_in_threadpool(repos.move_repo, get_hub(request), actor, repo_type, source, target)
     return JSONResponse({"name": view.full_name})
 
@@ -97,8 +97,8 @@ async def update_settings(
             RepoId.of(namespace, name),
             visibility=visibility,
             gated=gated,
-            description=body.get("description"),
-            default_branch=body.get("defaultBranch") or body.get("default_branch"),
+            description=optional_text_field(body, "description"),
+            default_branch=optional_text_field(body, "defaultBranch") or optional_text_field(body, "default_branch"),
         )
     )
     return JSONResponse(repo_json(view))

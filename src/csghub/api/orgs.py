@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.api.audit_json import audit_page
 from csghub.api.serialize import iso, ok
 from csghub.api.users import invitation_json
-from csghub.http.bodies import read_json_object, text_field
+from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.services import orgs
 from csghub.services.permissions import Actor
@@ -47,12 +47,8 @@ async def get_org(request: Request, name: str) -> JSONResponse:
 @router.put("/api/v1/organizations/{name}")
 async def update_org(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
-    full_name = body.get("full_name")
-    org = await run_in_threadpool(
-        lambda: orgs.update_org(
-            get_hub(request), actor, name, full_name=str(full_name) if full_name is not None else None
-        )
-    )
+    full_name = optional_text_field(body, "full_name")
+    org = await run_in_threadpool(lambda: orgs.update_org(get_hub(request), actor, name, full_name=full_name))
     return ok(org_json(org))
 
 

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.serialize import iso
-from csghub.http.bodies import read_json_object
+from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.services import ssh_keys
 from csghub.services.permissions import Actor
@@ -37,7 +37,7 @@ async def list_keys(request: Request, actor: Actor = Depends(get_actor)) -> JSON
 async def add_key(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     key = await run_in_threadpool(
-        ssh_keys.add_key, get_hub(request), actor, str(body.get("name") or ""), str(body.get("content") or "")
+        ssh_keys.add_key, get_hub(request), actor, text_field(body, "name"), text_field(body, "content")
     )
     return JSONResponse({"msg": "OK", "data": _json(key)})
 

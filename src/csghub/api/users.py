@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.api.serialize import iso, ok
 from csghub.core.errors import InvalidArgument, Unauthenticated
-from csghub.http.bodies import read_json_object, text_field
+from csghub.http.bodies import int_field, read_json_object, text_field, text_list_field
 from csghub.http.deps import SESSION_COOKIE, client_address, get_actor, get_hub, set_session_cookie
 from csghub.services import accounts, orgs, sessions, tokens
 from csghub.services.permissions import Actor
@@ -152,7 +152,8 @@ def _grant_specs(body: dict[str, Any]) -> list[tokens.GrantSpec]:
     for item in raw:
         if not isinstance(item, dict) or not isinstance(item.get("actions"), list):
             raise InvalidArgument('Each grant is {"target": "model:ns/name", "actions": ["read", ...]}')
-        specs.append(tokens.GrantSpec(text_field(item, "target", required=True), tuple(map(str, item["actions"]))))
+        actions = text_list_field(item, "actions") or []
+        specs.append(tokens.GrantSpec(text_field(item, "target", required=True), tuple(actions)))
     return specs
 
 
@@ -162,9 +163,7 @@ async def create_token(request: Request, actor: Actor = Depends(get_actor)) -> J
     if actor.scope != "write":
         raise InvalidArgument("Create tokens while signed in with a password, a session or a write token")
     body = await read_json_object(request)
-    days = body.get("expires_in_days")
-    if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
-        raise InvalidArgument("'expires_in_days' must be a whole number of days")
+    days = int_field(body, "expires_in_days")
     token, view = await run_in_threadpool(
         lambda: tokens.create_token(
             get_hub(request),

@@ -37,7 +37,10 @@ class RepoType(StrEnum):
             raise InvalidArgument(f"Invalid repo type '{value}': expected one of model, dataset, code, space") from None
 
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,94}[A-Za-z0-9_]$|^[A-Za-z0-9]$")
+# The patterns are also the OpenAPI schema's (ECMA-262 and Python agree on this syntax), so the schema
+# documents exactly what is enforced. Python's `$` also matches before a final newline: use fullmatch.
+NAME_PATTERN = r"^(?!.*--)(?!.*\.\.)(?!.*\.git$)(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,94}[A-Za-z0-9_]|[A-Za-z0-9])$"
+_NAME_RE = re.compile(NAME_PATTERN)
 
 # Namespaces share the URL space with the hub's own top-level routes.
 RESERVED_NAMESPACES = frozenset(
@@ -76,14 +79,12 @@ RESERVED_NAMESPACES = frozenset(
 
 
 def validate_name(value: str, *, what: str = "name") -> str:
-    """A namespace or repository name: letters, digits, '-', '_', '.', no '--' or '..'."""
-    if not isinstance(value, str) or not _NAME_RE.match(value) or "--" in value or ".." in value:
+    """A namespace or repository name: letters, digits, '-', '_', '.', no '--' or '..', not ending in '.git'."""
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise InvalidArgument(
             f"Invalid {what} '{value}': use 1-96 letters, digits, '-', '_' or '.', "
-            "starting with a letter or digit, without '--' or '..'"
+            "starting with a letter or digit, without '--' or '..' and not ending with '.git'"
         )
-    if value.endswith(".git"):
-        raise InvalidArgument(f"Invalid {what} '{value}': must not end with '.git'")
     return value
 
 
@@ -114,28 +115,23 @@ class RepoId:
         return f"{self.namespace}/{self.name}"
 
 
-_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_SHA_RE = re.compile(r"[0-9a-f]{40}")
+# git check-ref-format's rules, so a name is safe in argv and refs/: no control or special characters,
+# no '..', '//' or '@{', not '@', no part starting with '.' or ending with '.lock', no '-' or '/' first.
+REF_PATTERN = (
+    r"^(?!.*\.\.)(?!.*//)(?!.*@\{)(?!@$)(?![-/.])(?!.*[/.]$)(?!.*\.lock(?:/|$))(?!.*/\.)"
+    r"[^\x00-\x20\x7f~^:?*\[\\]{1,200}$"
+)
+_REF_RE = re.compile(REF_PATTERN)
 
 
 def is_commit_sha(value: str) -> bool:
-    return bool(_SHA_RE.match(value))
+    return bool(_SHA_RE.fullmatch(value))
 
 
 def validate_ref_name(value: str, *, what: str = "branch") -> str:
-    """A branch or tag name, following git check-ref-format, so it is safe in argv and refs/."""
-    if (
-        not value
-        or len(value) > 200
-        or _BAD_REF_CHARS.search(value)
-        or value.startswith(("-", "/", "."))
-        or value.endswith(("/", ".", ".lock"))
-        or ".." in value
-        or "//" in value
-        or "@{" in value
-        or value == "@"
-        or any(part.startswith(".") or part.endswith(".lock") for part in value.split("/"))
-    ):
+    """A branch or tag name, following git check-ref-format (REF_PATTERN)."""
+    if not _REF_RE.fullmatch(value):
         raise InvalidArgument(f"Invalid {what} name '{value}'")
     return value
 

@@ -143,3 +143,34 @@ def bool_field(body: dict[str, Any], key: str) -> bool | None:
     if not isinstance(value, bool):
         raise InvalidArgument(f"Field '{key}' must be true or false")
     return value
+
+
+def optional_text_field(body: dict[str, Any], key: str) -> str | None:
+    """A string field that may be absent or null (None then); any other type is a 400 naming it."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgument(f"Field '{key}' must be a string")
+    return value
+
+
+def int_field(body: dict[str, Any], key: str, *, minimum: int | None = None) -> int | None:
+    """A whole-number field (JSON true/false are not numbers here); absent or null is None."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or (minimum is not None and value < minimum):
+        bound = "" if minimum is None else f" of at least {minimum}"
+        raise InvalidArgument(f"Field '{key}' must be a whole number{bound}")
+    return value
+
+
+def text_list_field(body: dict[str, Any], key: str) -> list[str] | None:
+    """A list of strings; absent or null is None."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise InvalidArgument(f"Field '{key}' must be a list of strings")
+    return value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from fastapi import FastAPI, Request
@@ -15,8 +16,13 @@ from csghub.core.errors import HubError, RateLimited
 log = logging.getLogger(__name__)
 
 
-def _header_safe(message: str) -> str:
-    return message.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")[:1000]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def header_safe(message: str) -> str:
+    """A header value from any text: control characters (which HTTP forbids there, so the server would drop
+    the connection instead of answering) become spaces, and what latin-1 cannot hold becomes '?'."""
+    return _CONTROL.sub(" ", message).encode("latin-1", "replace").decode("latin-1")[:1000]
 
 
 def error_response(
@@ -31,7 +37,7 @@ def error_response(
     body: dict[str, object] = {"error": message, "code": code, **(extra or {})}
     if csg_envelope:
         body["msg"] = message
-    headers = {"X-Error-Code": code, "X-Error-Message": _header_safe(message)}
+    headers = {"X-Error-Code": code, "X-Error-Message": header_safe(message)}
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="CSGHub"'
     if retry_after is not None:

@@ -40,7 +40,7 @@ def parse_card_data(readme: str) -> dict[str, Any]:
         return {}
     try:
         data = yaml.safe_load(yaml_text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # PyYAML composes nested collections recursively
         return {}
     return _jsonable(data) if isinstance(data, dict) else {}
 
@@ -56,6 +56,8 @@ def validate_card_yaml(content: str) -> dict[str, Any]:
         data = yaml.safe_load(content)
     except yaml.YAMLError as exc:
         raise InvalidArgument(f"Invalid YAML in model card metadata: {exc}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InvalidArgument("Model card metadata is nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

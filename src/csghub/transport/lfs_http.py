@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, InvalidArgument
+from csghub.http.bodies import text_field, text_list_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.streams import consume_body, parse_range, stream_bytes
 from csghub.services import lfs
@@ -61,9 +62,9 @@ async def lfs_batch(request: Request, repo_path: str) -> Response:
                 hub,
                 actor,
                 repo,
-                operation=str(body.get("operation", "")),
+                operation=text_field(body, "operation"),
                 objects=objects,
-                transfers=[str(t) for t in body.get("transfers") or ["basic"]],
+                transfers=text_list_field(body, "transfers") or ["basic"],
                 base_url=base_url(request),
                 always_multipart="upload_id" in request.query_params or "upload_id" in body,
             )

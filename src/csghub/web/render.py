@@ -56,10 +56,11 @@ async def page_actor(request: Request) -> Actor:
         return await get_actor(request)
     except Unauthenticated:
         request.state.drop_session = True
-        return ANONYMOUS
     except PermissionDenied:
-        # A post whose CSRF check failed: show the error page, signed out, rather than JSON.
-        return ANONYMOUS
+        pass  # a post whose CSRF check failed: show the error page, signed out, rather than JSON
+    # Pages read the actor from request.state, so a stale or forged cookie must leave one there too.
+    request.state.actor = ANONYMOUS
+    return ANONYMOUS
 
 
 def language(request: Request) -> str:
