@@ -16,6 +16,7 @@ from csghub.api.routes import mount_api
 from csghub.config import Settings
 from csghub.http import body_limits
 from csghub.http import errors as api_errors
+from csghub.http import openapi as api_schema
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.services import downloads
 from csghub.services.context import Hub
@@ -85,6 +86,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         memory=settings.max_body_memory,
     )
     api_errors.install(app, html_error=render_error)
+    api_schema.install(app)
     app.add_middleware(SecurityHeadersMiddleware, upload_origins=_upload_origins(settings))
     if settings.rate_limit_per_token or settings.rate_limit_per_address:
         app.add_middleware(

@@ -16,10 +16,11 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.errors import error_response
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.services import collections
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 BASE = "/api/collections/{namespace}/{slug}"
 _ITEM_TYPES = {"model": RepoType.MODEL, "dataset": RepoType.DATASET, "space": RepoType.SPACE}
 
@@ -69,7 +70,7 @@ async def list_collections(request: Request, actor: Actor = Depends(get_actor)) 
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.post("/api/collections")
+@router.post("/api/collections", responses=WRITE_ERRORS)
 async def create_collection(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     namespace = text_field(body, "namespace") or actor.name
@@ -97,7 +98,7 @@ async def get_collection(
     return JSONResponse(collection_json(view))
 
 
-@router.patch(BASE)
+@router.patch(BASE, responses=WRITE_ERRORS)
 async def update_collection(
     request: Request, namespace: str, slug: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -120,7 +121,7 @@ async def update_collection(
     return JSONResponse({"data": collection_json(await run_in_threadpool(work))})
 
 
-@router.delete(BASE)
+@router.delete(BASE, responses=WRITE_ERRORS)
 async def delete_collection(
     request: Request, namespace: str, slug: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -128,7 +129,7 @@ async def delete_collection(
     return JSONResponse({"deleted": f"{namespace}/{slug}"})
 
 
-@router.post(BASE + "/items")
+@router.post(BASE + "/items", responses=WRITE_ERRORS)
 async def add_item(request: Request, namespace: str, slug: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     item = body.get("item")
@@ -152,7 +153,7 @@ def _item_id(item_object_id: str) -> int:
     return int(item_object_id)
 
 
-@router.patch(BASE + "/items/{item_object_id}")
+@router.patch(BASE + "/items/{item_object_id}", responses=WRITE_ERRORS)
 async def update_item(
     request: Request, namespace: str, slug: str, item_object_id: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -167,7 +168,7 @@ async def update_item(
     return JSONResponse({"updated": item_object_id})
 
 
-@router.delete(BASE + "/items/{item_object_id}")
+@router.delete(BASE + "/items/{item_object_id}", responses=WRITE_ERRORS)
 async def delete_item(
     request: Request, namespace: str, slug: str, item_object_id: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

@@ -28,11 +28,12 @@ from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.git.lfs import parse_pointer
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.services import commits, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 
 def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
@@ -48,7 +49,7 @@ def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/{type_plural}")
+@router.post("/api/v1/{type_plural}", responses=WRITE_ERRORS)
 async def create_repo(request: Request, type_plural: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = RepoType.parse(type_plural)
@@ -151,7 +152,8 @@ def _commit_files(
                 tmp.unlink()
 
 
-@router.api_route("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", methods=["POST", "PUT"])
+@router.post("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS)
+@router.put("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS)
 async def write_raw_file(
     request: Request, type_plural: str, namespace: str, name: str, path: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -172,7 +174,7 @@ async def write_raw_file(
     return ok({"commit": {"id": result.sha}, "branch": result.branch, "path": unmask(path)})
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/upload_file")
+@router.post("/api/v1/{type_plural}/{namespace}/{name}/upload_file", responses=WRITE_ERRORS)
 async def upload_file(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -214,7 +216,7 @@ async def upload_file(
     return ok({"commit": {"id": result.sha}, "path": path, "branch": result.branch})
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/preupload/{revision}")
+@router.post("/api/v1/{type_plural}/{namespace}/{name}/preupload/{revision}", responses=WRITE_ERRORS)
 async def preupload(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -233,7 +235,7 @@ async def preupload(
     return ok({"files": await run_in_threadpool(work)})
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/commit/{revision}")
+@router.post("/api/v1/{type_plural}/{namespace}/{name}/commit/{revision}", responses=WRITE_ERRORS)
 async def commit(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

@@ -18,13 +18,14 @@ from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticate
 from csghub.core.names import RepoType
 from csghub.http.bodies import int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub, token_of
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.http.streams import consume_body
 from csghub.services import accounts, commits, files, repos, tokens, uploads
 from csghub.services.cards import validate_card_yaml
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 MAX_INLINE_FILE = 100 * 1024**3
 
 
@@ -58,7 +59,7 @@ def preupload_answer(
     return uploads.plan_uploads(hub, snapshot, planned, lfs_allowed=lfs_allowed)
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/preupload/{revision}")
+@router.post("/api/{type_plural}/{namespace}/{name}/preupload/{revision}", responses=WRITE_ERRORS)
 async def preupload(
     request: Request,
     type_plural: str,
@@ -132,7 +133,7 @@ def operations_from(body: CommitBody) -> tuple[CommitHeader, list[commits.Operat
     return header, operations
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/commit/{revision}")
+@router.post("/api/{type_plural}/{namespace}/{name}/commit/{revision}", responses=WRITE_ERRORS)
 async def commit(
     request: Request,
     type_plural: str,
@@ -177,7 +178,7 @@ async def commit(
     )
 
 
-@router.post("/api/validate-yaml")
+@router.post("/api/validate-yaml", responses=WRITE_ERRORS)
 async def validate_yaml(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     if "content" not in body:

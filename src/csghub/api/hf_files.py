@@ -16,12 +16,13 @@ from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, client_address, get_actor, get_hub
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS, errors
 from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 TREE_PAGE = 1000
 COMMITS_PAGE = 50
 
@@ -56,7 +57,7 @@ async def list_tree(
     return JSONResponse(data, headers=next_link(request, offset + TREE_PAGE) if more else {})
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/paths-info/{revision}")
+@router.post("/api/{type_plural}/{namespace}/{name}/paths-info/{revision}", responses=WRITE_ERRORS)
 async def paths_info(
     request: Request,
     type_plural: str,
@@ -136,7 +137,7 @@ async def list_commits(
     return JSONResponse(data, headers=headers)
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
+@router.post("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}", responses=WRITE_ERRORS)
 async def create_branch(
     request: Request,
     type_plural: str,
@@ -158,7 +159,7 @@ async def create_branch(
     return JSONResponse({"name": unmask(branch), "targetCommit": target})
 
 
-@router.delete("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}")
+@router.delete("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}", responses=WRITE_ERRORS)
 async def delete_branch(
     request: Request,
     type_plural: str,
@@ -175,7 +176,7 @@ async def delete_branch(
     return JSONResponse({"deleted": unmask(branch)})
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/tag/{revision:path}")
+@router.post("/api/{type_plural}/{namespace}/{name}/tag/{revision:path}", responses=WRITE_ERRORS)
 async def create_tag(
     request: Request,
     type_plural: str,
@@ -197,7 +198,7 @@ async def create_tag(
     return JSONResponse({"name": tag, "targetCommit": target})
 
 
-@router.delete("/api/{type_plural}/{namespace}/{name}/tag/{tag:path}")
+@router.delete("/api/{type_plural}/{namespace}/{name}/tag/{tag:path}", responses=WRITE_ERRORS)
 async def delete_tag(
     request: Request, type_plural: str, namespace: str, name: str, tag: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -286,12 +287,41 @@ def _disposition(path: str, *, attachment: bool = False) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-@router.api_route("/{namespace}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"])
+_BYTES = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+_FILE_HEADERS = {
+    name: {"schema": {"type": "string"}, "description": description}
+    for name, description in (
+        ("X-Repo-Commit", "The commit the revision resolved to"),
+        ("ETag", "The git blob id, or an LFS file's sha256"),
+        ("X-Linked-Size", "An LFS file's size"),
+        ("X-Xet-Hash", "A Xet-stored file's hash; fetch its chunks from the CAS named by the Link header"),
+    )
+}
+# A file's bytes whatever its type, as Hugging Face serves them; HEAD answers the same headers without them.
+RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The file's bytes", "content": _BYTES, "headers": _FILE_HEADERS},
+    206: {"description": "The requested byte range of the file", "content": _BYTES, "headers": _FILE_HEADERS},
+    302: {"description": "An LFS file stored in S3: its presigned URL in Location"},
+    **errors(416),
+}
+
+
+@router.get("/{namespace}/{name}/resolve/{revision}/{path:path}", response_class=Response, responses=RESOLVE_RESPONSES)
+@router.head("/{namespace}/{name}/resolve/{revision}/{path:path}", response_class=Response, responses=RESOLVE_RESPONSES)
 async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
     return await resolve_file(request, RepoType.MODEL, namespace, name, revision, path)
 
 
-@router.api_route("/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"])
+@router.get(
+    "/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}",
+    response_class=Response,
+    responses=RESOLVE_RESPONSES,
+)
+@router.head(
+    "/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}",
+    response_class=Response,
+    responses=RESOLVE_RESPONSES,
+)
 async def resolve_typed(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, path: str
 ) -> Response:

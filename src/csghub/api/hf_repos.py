@@ -16,11 +16,12 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.errors import error_response
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.services import files, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 
 def _repo_type(body: dict[str, Any]) -> RepoType:
@@ -37,7 +38,7 @@ def _target(body: dict[str, Any], actor: Actor) -> RepoId:
     return RepoId.of(org or actor.name, name)
 
 
-@router.post("/api/repos/create")
+@router.post("/api/repos/create", responses=WRITE_ERRORS)
 async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = _repo_type(body)
@@ -64,7 +65,7 @@ async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
     return JSONResponse({"url": url, "name": view.full_name, "id": view.full_name}, status_code=200)
 
 
-@router.delete("/api/repos/delete")
+@router.delete("/api/repos/delete", responses=WRITE_ERRORS)
 async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = _repo_type(body)
@@ -73,7 +74,7 @@ async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
     return JSONResponse({"deleted": str(repo_id)})
 
 
-@router.post("/api/repos/move")
+@router.post("/api/repos/move", responses=WRITE_ERRORS)
 async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = _repo_type(body)
@@ -83,7 +84,7 @@ async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSON
     return JSONResponse({"name": view.full_name})
 
 
-@router.put("/api/{type_plural}/{namespace}/{name}/settings")
+@router.put("/api/{type_plural}/{namespace}/{name}/settings", responses=WRITE_ERRORS)
 async def update_settings(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

@@ -8,10 +8,11 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.api.paths import repo_from_url
 from csghub.http.deps import base_url, get_actor, get_hub
+from csghub.http.openapi import API_ERRORS
 from csghub.services import xet_cas
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 
 async def _token(

@@ -13,17 +13,18 @@ from csghub.api.serialize import iso, ok
 from csghub.api.users import invitation_json
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.services import orgs
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 
 def org_json(org: orgs.OrgView) -> dict[str, Any]:
     return {"name": org.name, "full_name": org.full_name, "created_at": iso(org.created_at), "members": org.members}
 
 
-@router.post("/api/v1/organizations")
+@router.post("/api/v1/organizations", status_code=201, responses=WRITE_ERRORS)
 async def create_org(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     org = await run_in_threadpool(
@@ -44,7 +45,7 @@ async def get_org(request: Request, name: str) -> JSONResponse:
     return ok(org_json(org))
 
 
-@router.put("/api/v1/organizations/{name}")
+@router.put("/api/v1/organizations/{name}", responses=WRITE_ERRORS)
 async def update_org(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     full_name = optional_text_field(body, "full_name")
@@ -58,7 +59,7 @@ async def list_members(request: Request, name: str) -> JSONResponse:
     return ok([{"user": m.user, "full_name": m.full_name, "role": m.role} for m in members])
 
 
-@router.put("/api/v1/organizations/{name}/members/{user}")
+@router.put("/api/v1/organizations/{name}/members/{user}", responses=WRITE_ERRORS)
 async def set_member(request: Request, name: str, user: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     role = text_field(body, "role", required=True)
@@ -66,13 +67,13 @@ async def set_member(request: Request, name: str, user: str, actor: Actor = Depe
     return ok({"user": user, "role": role})
 
 
-@router.delete("/api/v1/organizations/{name}/members/{user}")
+@router.delete("/api/v1/organizations/{name}/members/{user}", responses=WRITE_ERRORS)
 async def remove_member(request: Request, name: str, user: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     await run_in_threadpool(orgs.remove_member, get_hub(request), actor, name, user)
     return ok(None)
 
 
-@router.post("/api/v1/organizations/{name}/invitations")
+@router.post("/api/v1/organizations/{name}/invitations", status_code=201, responses=WRITE_ERRORS)
 async def invite(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     invitation = await run_in_threadpool(
@@ -92,7 +93,7 @@ async def list_invitations(request: Request, name: str, actor: Actor = Depends(g
     return ok([invitation_json(i) for i in found])
 
 
-@router.delete("/api/v1/organizations/{name}/invitations/{invitation_id}")
+@router.delete("/api/v1/organizations/{name}/invitations/{invitation_id}", responses=WRITE_ERRORS)
 async def cancel_invitation(
     request: Request, name: str, invitation_id: int, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

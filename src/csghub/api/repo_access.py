@@ -12,10 +12,11 @@ from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.services import collaborators, gating
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 
 @router.get("/api/v1/{type_plural}/{namespace}/{name}/collaborators")
@@ -32,7 +33,7 @@ async def list_collaborators(
     return ok([{"user": c.user, "role": c.role} for c in found])
 
 
-@router.put("/api/v1/{type_plural}/{namespace}/{name}/collaborators/{user}")
+@router.put("/api/v1/{type_plural}/{namespace}/{name}/collaborators/{user}", responses=WRITE_ERRORS)
 async def set_collaborator(
     request: Request, type_plural: str, namespace: str, name: str, user: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -50,7 +51,7 @@ async def set_collaborator(
     return ok({"user": user, "role": role})
 
 
-@router.delete("/api/v1/{type_plural}/{namespace}/{name}/collaborators/{user}")
+@router.delete("/api/v1/{type_plural}/{namespace}/{name}/collaborators/{user}", responses=WRITE_ERRORS)
 async def remove_collaborator(
     request: Request, type_plural: str, namespace: str, name: str, user: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -65,7 +66,7 @@ async def remove_collaborator(
     return ok(None)
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/ask-access")
+@router.post("/api/{type_plural}/{namespace}/{name}/ask-access", responses=WRITE_ERRORS)
 async def ask_access(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -122,7 +123,7 @@ async def _decide(request: Request, type_plural: str, namespace: str, name: str,
     )
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/handle")
+@router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/handle", responses=WRITE_ERRORS)
 async def handle_access_request(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -130,7 +131,7 @@ async def handle_access_request(
     return JSONResponse({"status": "ok"})
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/grant")
+@router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/grant", responses=WRITE_ERRORS)
 async def grant_access(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

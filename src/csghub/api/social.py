@@ -17,10 +17,11 @@ from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.services import discussions, likes
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 REPO = "/api/{type_plural}/{namespace}/{name}"
 PAGE = 50
 
@@ -73,8 +74,8 @@ def discussion_json(d: discussions.DiscussionView) -> dict[str, Any]:
     }
 
 
-@router.post(REPO + "/like")
-@router.delete(REPO + "/like")
+@router.post(REPO + "/like", responses=WRITE_ERRORS)
+@router.delete(REPO + "/like", responses=WRITE_ERRORS)
 async def like(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -135,7 +136,7 @@ async def list_discussions(
     )
 
 
-@router.post(REPO + "/discussions")
+@router.post(REPO + "/discussions", responses=WRITE_ERRORS)
 async def create_discussion(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -160,7 +161,7 @@ async def discussion_details(
     return JSONResponse({**discussion_json(found), "events": [event_json(e) for e in found.events]})
 
 
-@router.post(REPO + "/discussions/{number}/comment")
+@router.post(REPO + "/discussions/{number}/comment", responses=WRITE_ERRORS)
 async def comment(
     request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -171,8 +172,8 @@ async def comment(
     return JSONResponse({"newMessage": event_json(event)})
 
 
-@router.post(REPO + "/discussions/{number}/status")
-@router.patch(REPO + "/discussions/{number}/status")
+@router.post(REPO + "/discussions/{number}/status", responses=WRITE_ERRORS)
+@router.patch(REPO + "/discussions/{number}/status", responses=WRITE_ERRORS)
 async def change_status(
     request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -185,7 +186,7 @@ async def change_status(
     return JSONResponse({"newStatus": event_json(event)})
 
 
-@router.post(REPO + "/discussions/{number}/comment/{comment_id}/edit")
+@router.post(REPO + "/discussions/{number}/comment/{comment_id}/edit", responses=WRITE_ERRORS)
 async def edit_comment(
     request: Request,
     type_plural: str,

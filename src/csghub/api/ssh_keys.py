@@ -11,10 +11,11 @@ from starlette.concurrency import run_in_threadpool
 from csghub.api.serialize import iso
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.services import ssh_keys
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 
 def _json(key: ssh_keys.KeyView) -> dict[str, Any]:
@@ -33,7 +34,7 @@ async def list_keys(request: Request, actor: Actor = Depends(get_actor)) -> JSON
     return JSONResponse({"msg": "OK", "data": [_json(k) for k in keys]})
 
 
-@router.post("/api/v1/user/ssh_keys")
+@router.post("/api/v1/user/ssh_keys", responses=WRITE_ERRORS)
 async def add_key(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     key = await run_in_threadpool(
@@ -42,7 +43,7 @@ async def add_key(request: Request, actor: Actor = Depends(get_actor)) -> JSONRe
     return JSONResponse({"msg": "OK", "data": _json(key)})
 
 
-@router.delete("/api/v1/user/ssh_keys/{key_id}")
+@router.delete("/api/v1/user/ssh_keys/{key_id}", responses=WRITE_ERRORS)
 async def delete_key(request: Request, key_id: int, actor: Actor = Depends(get_actor)) -> JSONResponse:
     await run_in_threadpool(ssh_keys.delete_key, get_hub(request), actor, key_id)
     return JSONResponse({"msg": "OK", "data": None})

@@ -15,10 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import NotFound, Unauthenticated
 from csghub.core.signing import make_token, read_token
 from csghub.http.deps import base_url, client_address, get_hub, local_path, set_session_cookie
+from csghub.http.openapi import API_ERRORS
 from csghub.services import sessions, sso
 from csghub.services.context import Hub
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 FLOW_COOKIE = "csghub_oidc"
 FLOW_TTL = 600
 CALLBACK_PATH = "/api/v1/auth/oidc/callback"

@@ -13,10 +13,11 @@ from csghub.api.serialize import iso, ok
 from csghub.core.errors import InvalidArgument, Unauthenticated
 from csghub.http.bodies import int_field, read_json_object, text_field, text_list_field
 from csghub.http.deps import SESSION_COOKIE, client_address, get_actor, get_hub, set_session_cookie
+from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
 from csghub.services import accounts, orgs, sessions, tokens
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 
 
 def user_json(user: accounts.UserView) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def _signed_in(actor: Actor) -> int:
     return actor.user_id
 
 
-@router.post("/api/v1/auth/register")
+@router.post("/api/v1/auth/register", status_code=201, responses=WRITE_ERRORS)
 async def register(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     user = await run_in_threadpool(
@@ -69,7 +70,7 @@ async def register(request: Request) -> JSONResponse:
     return ok(user_json(user), status_code=201)
 
 
-@router.post("/api/v1/auth/setup")
+@router.post("/api/v1/auth/setup", status_code=201, responses=WRITE_ERRORS)
 async def setup(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     user = await run_in_threadpool(
@@ -91,7 +92,7 @@ def _session_response(request: Request, signed: sessions.SignedIn) -> JSONRespon
     return response
 
 
-@router.post("/api/v1/auth/login")
+@router.post("/api/v1/auth/login", responses=WRITE_ERRORS)
 async def login(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     signed = await run_in_threadpool(
@@ -105,7 +106,7 @@ async def login(request: Request) -> JSONResponse:
     return _session_response(request, signed)
 
 
-@router.post("/api/v1/auth/logout")
+@router.post("/api/v1/auth/logout", responses=WRITE_ERRORS)
 async def logout(request: Request) -> JSONResponse:
     session_id = request.cookies.get(SESSION_COOKIE, "")
     if session_id:
@@ -121,7 +122,7 @@ async def me(request: Request, actor: Actor = Depends(get_actor)) -> JSONRespons
     return ok(user_json(user))
 
 
-@router.put("/api/v1/user/password")
+@router.put("/api/v1/user/password", responses=WRITE_ERRORS)
 async def change_password(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     hub = get_hub(request)
@@ -157,7 +158,7 @@ def _grant_specs(body: dict[str, Any]) -> list[tokens.GrantSpec]:
     return specs
 
 
-@router.post("/api/v1/user/tokens")
+@router.post("/api/v1/user/tokens", status_code=201, responses=WRITE_ERRORS)
 async def create_token(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     _signed_in(actor)
     if actor.scope != "write":
@@ -178,7 +179,7 @@ async def create_token(request: Request, actor: Actor = Depends(get_actor)) -> J
     return ok({**token_json(view), "token": token}, status_code=201)
 
 
-@router.delete("/api/v1/user/tokens/{token_id}")
+@router.delete("/api/v1/user/tokens/{token_id}", responses=WRITE_ERRORS)
 async def revoke_token(request: Request, token_id: int, actor: Actor = Depends(get_actor)) -> JSONResponse:
     _signed_in(actor)
     await run_in_threadpool(tokens.revoke_token, get_hub(request), actor, token_id)
@@ -203,7 +204,7 @@ async def my_invitations(request: Request, actor: Actor = Depends(get_actor)) ->
     return ok([invitation_json(i) for i in found])
 
 
-@router.post("/api/v1/user/invitations/{invitation_id}/{answer}")
+@router.post("/api/v1/user/invitations/{invitation_id}/{answer}", responses=WRITE_ERRORS)
 async def answer_invitation(
     request: Request, invitation_id: int, answer: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from csghub.core.errors import HubError, RateLimited
 
@@ -56,6 +57,20 @@ def _wants_html(request: Request) -> bool:
     return request.method == "GET" and "text/html" in request.headers.get("accept", "")
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers on this path (the router's own 405 names only the first route's),
+    found by asking each route whether it would take the request with that method."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )
+
+
 def install(app: FastAPI, *, html_error: HtmlError | None = None) -> None:
     """`html_error` renders the portal's error page for browsers that reach no route."""
 
@@ -83,8 +98,14 @@ def install(app: FastAPI, *, html_error: HtmlError | None = None) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        response: Response
         if html_error is not None and _wants_html(request) and not request.url.path.startswith("/api/"):
-            return html_error(request, None, exc.status_code)
-        code = "NotFound" if exc.status_code == 404 else "HTTPError"
-        message = "Not found" if exc.status_code == 404 else str(exc.detail)
-        return error_response(exc.status_code, code, message, csg_envelope=_is_csg(request))
+            response = html_error(request, None, exc.status_code)
+        else:
+            code = "NotFound" if exc.status_code == 404 else "HTTPError"
+            message = "Not found" if exc.status_code == 404 else str(exc.detail)
+            response = error_response(exc.status_code, code, message, csg_envelope=_is_csg(request))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request)
+        return response

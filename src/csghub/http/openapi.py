@@ -1,0 +1,98 @@
+"""What /api/openapi.json says about the API, kept true to what the routes answer.
+
+One declaration of the error answers (routers and write routes name it instead of copying it), the
+path parameter constraints core/names.py enforces, and the schema generation that applies them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from csghub.core.names import NAME_PATTERN, REF_PATTERN, RepoType
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: http/errors.py's JSON, also in the X-Error-Code / X-Error-Message headers."""
+
+    error: str
+    code: str
+    msg: str | None = None  # the /api/v1 routes repeat the message here, as CSGHub's clients read it
+
+
+_ERROR_HEADERS = {
+    "X-Error-Code": {"schema": {"type": "string"}, "description": "The error code, as in the body"},
+    "X-Error-Message": {"schema": {"type": "string"}, "description": "The message, control characters blanked"},
+}
+_MEANINGS = {
+    400: "Invalid input: a malformed body, a field of the wrong type, a bad name, revision or path",
+    401: "Missing, wrong or expired credentials where an account is needed",
+    403: "The account or its token may not do this (or a gated repository's files without access)",
+    404: "Not found, or hidden from this actor",
+    409: "Conflicts with the current state: it exists already, or the branch moved since the parent commit",
+    413: "The body is larger than this route accepts",
+    416: "The requested byte range lies outside the file",
+    429: "Too many requests: retry after the Retry-After header's seconds",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entries of these error statuses, all in the shape of ErrorBody."""
+    return {
+        status: {"model": ErrorBody, "description": _MEANINGS[status], "headers": _ERROR_HEADERS} for status in statuses
+    }
+
+
+# Any route may refuse its input, the credentials sent, the actor, a missing resource or a flood.
+API_ERRORS = errors(400, 401, 403, 404, 429)
+# A write may also conflict with what exists, and may carry a body over the route's limit.
+WRITE_ERRORS = errors(409, 413)
+
+_PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "type_plural": {"type": "string", "enum": [t.plural for t in RepoType]},
+    "namespace": {"type": "string", "pattern": NAME_PATTERN},
+    "name": {"type": "string", "pattern": NAME_PATTERN},
+    "user": {"type": "string", "pattern": NAME_PATTERN},
+    "revision": {"type": "string", "pattern": REF_PATTERN},
+    "branch": {"type": "string", "pattern": REF_PATTERN},
+    "tag": {"type": "string", "pattern": REF_PATTERN},
+}
+
+
+def _constrain_path_parameters(schema: dict[str, Any]) -> None:
+    """Path parameters named as above are validated by core/names.py with these very patterns; an empty
+    segment never matches a route, so every path parameter has at least one character."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") != "path":
+                    continue
+                known = _PATH_PARAMETERS.get(parameter["name"])
+                if known is not None:
+                    parameter["schema"] = {**parameter.get("schema", {}), **known}
+                elif parameter.get("schema", {}).get("type") == "string":
+                    parameter["schema"].setdefault("minLength", 1)
+
+
+def _drop_unanswered_validation_status(schema: dict[str, Any]) -> None:
+    """FastAPI documents 422 for parameters it validates; http/errors.py answers those with a 400."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+
+
+def install(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _constrain_path_parameters(schema)
+            _drop_unanswered_validation_status(schema)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customize the schema
