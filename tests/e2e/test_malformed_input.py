@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -45,11 +46,12 @@ def _assert_refused(r: httpx.Response, *, naming: str = "") -> None:
 
 
 @pytest.fixture
-def setup(live: LiveHub) -> tuple[httpx.Client, str, str]:
+def setup(live: LiveHub) -> Iterator[tuple[httpx.Client, str, str]]:
     user, token = live.user()
     repo = f"{user}/target"
     create_repo(live.url, token, repo)
-    return api(live.url, token), repo, user
+    with api(live.url, token) as client:
+        yield client, repo, user
 
 
 @pytest.mark.parametrize("body", [b"", b"   ", b"{bad", b'{"files": [', b"\xff\xfe", b"[1, 2"])

@@ -12,7 +12,7 @@ from csghub.api.serialize import ok
 from csghub.api.users import user_json
 from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WRITE_ERRORS, json_body
 from csghub.services import accounts
 from csghub.services.permissions import Actor
 
@@ -26,7 +26,12 @@ async def list_users(request: Request, actor: Actor = Depends(get_actor)) -> JSO
     return ok([user_json(u) for u in users])
 
 
-@router.post("/api/v1/admin/users", status_code=201, responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/admin/users",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("username", "password", username=TEXT, email=TEXT, password=TEXT, is_admin=FLAG),
+)
 async def create_user(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     user = await run_in_threadpool(
@@ -42,7 +47,9 @@ async def create_user(request: Request, actor: Actor = Depends(get_actor)) -> JS
     return ok(user_json(user), status_code=201)
 
 
-@router.patch("/api/v1/admin/users/{name}", responses=WRITE_ERRORS)
+@router.patch(
+    "/api/v1/admin/users/{name}", responses=WRITE_ERRORS, openapi_extra=json_body(disabled=FLAG, is_admin=FLAG)
+)
 async def update_user(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     user = await run_in_threadpool(
@@ -53,7 +60,9 @@ async def update_user(request: Request, name: str, actor: Actor = Depends(get_ac
     return ok(user_json(user))
 
 
-@router.put("/api/v1/admin/users/{name}/password", responses=WRITE_ERRORS)
+@router.put(
+    "/api/v1/admin/users/{name}/password", responses=WRITE_ERRORS, openapi_extra=json_body("password", password=TEXT)
+)
 async def reset_password(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     password = text_field(body, "password", required=True)
@@ -61,7 +70,9 @@ async def reset_password(request: Request, name: str, actor: Actor = Depends(get
     return ok(None)
 
 
-@router.post("/api/v1/admin/invites", status_code=201, responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/admin/invites", status_code=201, responses=WRITE_ERRORS, openapi_extra=json_body(optional=True, email=TEXT)
+)
 async def create_invite(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request, optional=True)
     code = await run_in_threadpool(

@@ -16,11 +16,16 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.errors import error_response
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body
 from csghub.services import collections
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)
+COLLECTION_ITEM = {
+    "type": "object",
+    "properties": {"id": TEXT, "type": {"type": "string", "enum": ["model", "dataset", "space"]}},
+    "required": ["id", "type"],
+}
 BASE = "/api/collections/{namespace}/{slug}"
 _ITEM_TYPES = {"model": RepoType.MODEL, "dataset": RepoType.DATASET, "space": RepoType.SPACE}
 
@@ -70,7 +75,11 @@ async def list_collections(request: Request, actor: Actor = Depends(get_actor)) 
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.post("/api/collections", responses=WRITE_ERRORS)
+@router.post(
+    "/api/collections",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("title", title=TEXT, namespace=TEXT, description=TEXT, private=FLAG),
+)
 async def create_collection(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     namespace = text_field(body, "namespace") or actor.name
@@ -98,7 +107,7 @@ async def get_collection(
     return JSONResponse(collection_json(view))
 
 
-@router.patch(BASE, responses=WRITE_ERRORS)
+@router.patch(BASE, responses=WRITE_ERRORS, openapi_extra=json_body(title=TEXT, description=TEXT, private=FLAG))
 async def update_collection(
     request: Request, namespace: str, slug: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -129,7 +138,7 @@ async def delete_collection(
     return JSONResponse({"deleted": f"{namespace}/{slug}"})
 
 
-@router.post(BASE + "/items", responses=WRITE_ERRORS)
+@router.post(BASE + "/items", responses=WRITE_ERRORS, openapi_extra=json_body("item", item=COLLECTION_ITEM, note=TEXT))
 async def add_item(request: Request, namespace: str, slug: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     item = body.get("item")
@@ -153,7 +162,9 @@ def _item_id(item_object_id: str) -> int:
     return int(item_object_id)
 
 
-@router.patch(BASE + "/items/{item_object_id}", responses=WRITE_ERRORS)
+@router.patch(
+    BASE + "/items/{item_object_id}", responses=WRITE_ERRORS, openapi_extra=json_body(note=TEXT, position=WHOLE)
+)
 async def update_item(
     request: Request, namespace: str, slug: str, item_object_id: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from csghub.api.hf_commits import preupload_answer
+from csghub.api.hf_commits import PREUPLOAD_BODY, preupload_answer
 from csghub.api.paths import repo_from_url, unmask
 from csghub.api.serialize import iso, ok, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument
@@ -28,12 +28,13 @@ from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.git.lfs import parse_pointer
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS, json_body
 from csghub.services import commits, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 
 router = APIRouter(responses=API_ERRORS)
+RAW_BODY = json_body("content", content=TEXT, message=TEXT, branch=TEXT, new_branch=TEXT)
 
 
 def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
@@ -49,7 +50,20 @@ def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/{type_plural}", responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/{type_plural}",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body(
+        "name",
+        name=TEXT,
+        namespace=TEXT,
+        description=TEXT,
+        default_branch=TEXT,
+        license=TEXT,
+        private=FLAG,
+        visibility=VISIBILITY,
+    ),
+)
 async def create_repo(request: Request, type_plural: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = RepoType.parse(type_plural)
@@ -152,8 +166,8 @@ def _commit_files(
                 tmp.unlink()
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS)
-@router.put("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS)
+@router.post("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY)
+@router.put("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY)
 async def write_raw_file(
     request: Request, type_plural: str, namespace: str, name: str, path: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -216,7 +230,11 @@ async def upload_file(
     return ok({"commit": {"id": result.sha}, "path": path, "branch": result.branch})
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/preupload/{revision}", responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/{type_plural}/{namespace}/{name}/preupload/{revision}",
+    responses=WRITE_ERRORS,
+    openapi_extra=PREUPLOAD_BODY,
+)
 async def preupload(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -235,7 +253,26 @@ async def preupload(
     return ok({"files": await run_in_threadpool(work)})
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/commit/{revision}", responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/{type_plural}/{namespace}/{name}/commit/{revision}",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body(
+        "files",
+        files={
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "path": TEXT,
+                    "action": {"type": "string", "enum": ["create", "update", "delete"]},
+                    "content": TEXT,
+                },
+                "required": ["path"],
+            },
+        },
+        message=TEXT,
+    ),
+)
 async def commit(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

@@ -18,7 +18,7 @@ from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticate
 from csghub.core.names import RepoType
 from csghub.http.bodies import int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub, token_of
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, REPO_TYPE, TEXT, WHOLE, WRITE_ERRORS, json_body
 from csghub.http.streams import consume_body
 from csghub.services import accounts, commits, files, repos, tokens, uploads
 from csghub.services.cards import validate_card_yaml
@@ -27,6 +27,15 @@ from csghub.services.permissions import Action, Actor, authorize
 
 router = APIRouter(responses=API_ERRORS)
 MAX_INLINE_FILE = 100 * 1024**3
+_PLANNED = {"type": "object", "properties": {"path": TEXT, "size": WHOLE, "sample": TEXT}, "required": ["path"]}
+PREUPLOAD_BODY = json_body("files", files={"type": "array", "items": _PLANNED})
+# One JSON object per line: a header, then file, lfsFile, deletedFile and deletedFolder operations.
+NDJSON_COMMIT = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+    }
+}
 
 
 def parse_planned(body: dict[str, Any]) -> list[uploads.PlannedFile]:
@@ -59,7 +68,9 @@ def preupload_answer(
     return uploads.plan_uploads(hub, snapshot, planned, lfs_allowed=lfs_allowed)
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/preupload/{revision}", responses=WRITE_ERRORS)
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/preupload/{revision}", responses=WRITE_ERRORS, openapi_extra=PREUPLOAD_BODY
+)
 async def preupload(
     request: Request,
     type_plural: str,
@@ -133,7 +144,9 @@ def operations_from(body: CommitBody) -> tuple[CommitHeader, list[commits.Operat
     return header, operations
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/commit/{revision}", responses=WRITE_ERRORS)
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/commit/{revision}", responses=WRITE_ERRORS, openapi_extra=NDJSON_COMMIT
+)
 async def commit(
     request: Request,
     type_plural: str,
@@ -178,7 +191,9 @@ async def commit(
     )
 
 
-@router.post("/api/validate-yaml", responses=WRITE_ERRORS)
+@router.post(
+    "/api/validate-yaml", responses=WRITE_ERRORS, openapi_extra=json_body("content", content=TEXT, repoType=REPO_TYPE)
+)
 async def validate_yaml(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     if "content" not in body:

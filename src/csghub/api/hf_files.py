@@ -16,13 +16,21 @@ from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, client_address, get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS, errors
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, TEXTS, WRITE_ERRORS, errors, json_body
 from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 
 router = APIRouter(responses=API_ERRORS)
+_PATHS = {"type": "object", "properties": {"paths": TEXTS, "expand": FLAG}, "required": ["paths"]}
+# huggingface_hub posts a form; a JSON object works too.
+PATHS_INFO_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/x-www-form-urlencoded": {"schema": _PATHS}, "application/json": {"schema": _PATHS}},
+    }
+}
 TREE_PAGE = 1000
 COMMITS_PAGE = 50
 
@@ -57,7 +65,9 @@ async def list_tree(
     return JSONResponse(data, headers=next_link(request, offset + TREE_PAGE) if more else {})
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/paths-info/{revision}", responses=WRITE_ERRORS)
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/paths-info/{revision}", responses=WRITE_ERRORS, openapi_extra=PATHS_INFO_BODY
+)
 async def paths_info(
     request: Request,
     type_plural: str,
@@ -137,7 +147,11 @@ async def list_commits(
     return JSONResponse(data, headers=headers)
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}", responses=WRITE_ERRORS)
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/branch/{branch:path}",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body(optional=True, startingPoint=TEXT, exist_ok=FLAG),
+)
 async def create_branch(
     request: Request,
     type_plural: str,
@@ -176,7 +190,11 @@ async def delete_branch(
     return JSONResponse({"deleted": unmask(branch)})
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/tag/{revision:path}", responses=WRITE_ERRORS)
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/tag/{revision:path}",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("tag", tag=TEXT, message=TEXT, exist_ok=FLAG),
+)
 async def create_tag(
     request: Request,
     type_plural: str,

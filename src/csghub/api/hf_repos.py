@@ -16,12 +16,13 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.errors import error_response
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, VISIBILITY, WRITE_ERRORS, json_body
 from csghub.services import files, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)
+GATED = {"anyOf": [{"type": "string", "enum": ["auto", "manual"]}, {"type": "boolean", "enum": [False]}]}
 
 
 def _repo_type(body: dict[str, Any]) -> RepoType:
@@ -38,7 +39,20 @@ def _target(body: dict[str, Any], actor: Actor) -> RepoId:
     return RepoId.of(org or actor.name, name)
 
 
-@router.post("/api/repos/create", responses=WRITE_ERRORS)
+@router.post(
+    "/api/repos/create",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body(
+        "name",
+        name=TEXT,
+        organization=TEXT,
+        type=REPO_TYPE,
+        private=FLAG,
+        visibility=VISIBILITY,
+        description=TEXT,
+        license=TEXT,
+    ),
+)
 async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = _repo_type(body)
@@ -65,7 +79,11 @@ async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
     return JSONResponse({"url": url, "name": view.full_name, "id": view.full_name}, status_code=200)
 
 
-@router.delete("/api/repos/delete", responses=WRITE_ERRORS)
+@router.delete(
+    "/api/repos/delete",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("name", name=TEXT, organization=TEXT, type=REPO_TYPE),
+)
 async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = _repo_type(body)
@@ -74,7 +92,11 @@ async def delete_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
     return JSONResponse({"deleted": str(repo_id)})
 
 
-@router.post("/api/repos/move", responses=WRITE_ERRORS)
+@router.post(
+    "/api/repos/move",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("fromRepo", "toRepo", fromRepo=TEXT, toRepo=TEXT, type=REPO_TYPE),
+)
 async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     repo_type = _repo_type(body)
@@ -84,7 +106,11 @@ async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSON
     return JSONResponse({"name": view.full_name})
 
 
-@router.put("/api/{type_plural}/{namespace}/{name}/settings", responses=WRITE_ERRORS)
+@router.put(
+    "/api/{type_plural}/{namespace}/{name}/settings",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body(private=FLAG, visibility=VISIBILITY, gated=GATED, description=TEXT, defaultBranch=TEXT),
+)
 async def update_settings(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

@@ -13,7 +13,7 @@ from csghub.api.serialize import iso, ok
 from csghub.api.users import invitation_json
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, TEXT, WRITE_ERRORS, json_body
 from csghub.services import orgs
 from csghub.services.permissions import Actor
 
@@ -24,7 +24,12 @@ def org_json(org: orgs.OrgView) -> dict[str, Any]:
     return {"name": org.name, "full_name": org.full_name, "created_at": iso(org.created_at), "members": org.members}
 
 
-@router.post("/api/v1/organizations", status_code=201, responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/organizations",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("name", name=TEXT, full_name=TEXT),
+)
 async def create_org(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     org = await run_in_threadpool(
@@ -45,7 +50,7 @@ async def get_org(request: Request, name: str) -> JSONResponse:
     return ok(org_json(org))
 
 
-@router.put("/api/v1/organizations/{name}", responses=WRITE_ERRORS)
+@router.put("/api/v1/organizations/{name}", responses=WRITE_ERRORS, openapi_extra=json_body(full_name=TEXT))
 async def update_org(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     full_name = optional_text_field(body, "full_name")
@@ -59,7 +64,9 @@ async def list_members(request: Request, name: str) -> JSONResponse:
     return ok([{"user": m.user, "full_name": m.full_name, "role": m.role} for m in members])
 
 
-@router.put("/api/v1/organizations/{name}/members/{user}", responses=WRITE_ERRORS)
+@router.put(
+    "/api/v1/organizations/{name}/members/{user}", responses=WRITE_ERRORS, openapi_extra=json_body("role", role=TEXT)
+)
 async def set_member(request: Request, name: str, user: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     role = text_field(body, "role", required=True)
@@ -73,7 +80,12 @@ async def remove_member(request: Request, name: str, user: str, actor: Actor = D
     return ok(None)
 
 
-@router.post("/api/v1/organizations/{name}/invitations", status_code=201, responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/organizations/{name}/invitations",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("user", user=TEXT, role=TEXT),
+)
 async def invite(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     invitation = await run_in_threadpool(

@@ -12,7 +12,7 @@ from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, TEXT, WRITE_ERRORS, json_body
 from csghub.services import collaborators, gating
 from csghub.services.permissions import Actor
 
@@ -33,7 +33,11 @@ async def list_collaborators(
     return ok([{"user": c.user, "role": c.role} for c in found])
 
 
-@router.put("/api/v1/{type_plural}/{namespace}/{name}/collaborators/{user}", responses=WRITE_ERRORS)
+@router.put(
+    "/api/v1/{type_plural}/{namespace}/{name}/collaborators/{user}",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("role", role=TEXT),
+)
 async def set_collaborator(
     request: Request, type_plural: str, namespace: str, name: str, user: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -66,7 +70,9 @@ async def remove_collaborator(
     return ok(None)
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/ask-access", responses=WRITE_ERRORS)
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/ask-access", responses=WRITE_ERRORS, openapi_extra=json_body(optional=True)
+)
 async def ask_access(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -123,7 +129,11 @@ async def _decide(request: Request, type_plural: str, namespace: str, name: str,
     )
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/handle", responses=WRITE_ERRORS)
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/user-access-request/handle",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("status", user=TEXT, requestId=TEXT, status=TEXT),
+)
 async def handle_access_request(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -131,7 +141,11 @@ async def handle_access_request(
     return JSONResponse({"status": "ok"})
 
 
-@router.post("/api/{type_plural}/{namespace}/{name}/user-access-request/grant", responses=WRITE_ERRORS)
+@router.post(
+    "/api/{type_plural}/{namespace}/{name}/user-access-request/grant",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body(user=TEXT, requestId=TEXT),
+)
 async def grant_access(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

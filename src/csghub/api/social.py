@@ -17,7 +17,7 @@ from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WRITE_ERRORS, json_body
 from csghub.services import discussions, likes
 from csghub.services.permissions import Actor
 
@@ -136,7 +136,11 @@ async def list_discussions(
     )
 
 
-@router.post(REPO + "/discussions", responses=WRITE_ERRORS)
+@router.post(
+    REPO + "/discussions",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("title", "description", title=TEXT, description=TEXT, pullRequest=FLAG),
+)
 async def create_discussion(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -161,7 +165,9 @@ async def discussion_details(
     return JSONResponse({**discussion_json(found), "events": [event_json(e) for e in found.events]})
 
 
-@router.post(REPO + "/discussions/{number}/comment", responses=WRITE_ERRORS)
+@router.post(
+    REPO + "/discussions/{number}/comment", responses=WRITE_ERRORS, openapi_extra=json_body("comment", comment=TEXT)
+)
 async def comment(
     request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -172,8 +178,16 @@ async def comment(
     return JSONResponse({"newMessage": event_json(event)})
 
 
-@router.post(REPO + "/discussions/{number}/status", responses=WRITE_ERRORS)
-@router.patch(REPO + "/discussions/{number}/status", responses=WRITE_ERRORS)
+@router.post(
+    REPO + "/discussions/{number}/status",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("status", status=TEXT, comment=TEXT),
+)
+@router.patch(
+    REPO + "/discussions/{number}/status",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("status", status=TEXT, comment=TEXT),
+)
 async def change_status(
     request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -186,7 +200,11 @@ async def change_status(
     return JSONResponse({"newStatus": event_json(event)})
 
 
-@router.post(REPO + "/discussions/{number}/comment/{comment_id}/edit", responses=WRITE_ERRORS)
+@router.post(
+    REPO + "/discussions/{number}/comment/{comment_id}/edit",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("content", content=TEXT),
+)
 async def edit_comment(
     request: Request,
     type_plural: str,

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.api.serialize import iso
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, TEXT, WRITE_ERRORS, json_body
 from csghub.services import ssh_keys
 from csghub.services.permissions import Actor
 
@@ -34,7 +34,9 @@ async def list_keys(request: Request, actor: Actor = Depends(get_actor)) -> JSON
     return JSONResponse({"msg": "OK", "data": [_json(k) for k in keys]})
 
 
-@router.post("/api/v1/user/ssh_keys", responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/user/ssh_keys", responses=WRITE_ERRORS, openapi_extra=json_body("name", "content", name=TEXT, content=TEXT)
+)
 async def add_key(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     key = await run_in_threadpool(

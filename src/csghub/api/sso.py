@@ -31,7 +31,7 @@ def _configured(hub: Hub) -> Hub:
     return hub
 
 
-@router.get("/api/v1/auth/oidc/login")
+@router.get("/api/v1/auth/oidc/login", status_code=302, response_class=RedirectResponse)
 async def oidc_login(request: Request, next: str = "/") -> RedirectResponse:
     from csghub.services.oidc_login import begin_login
 
@@ -51,7 +51,7 @@ async def oidc_login(request: Request, next: str = "/") -> RedirectResponse:
     return response
 
 
-@router.get(CALLBACK_PATH)
+@router.get(CALLBACK_PATH, status_code=303, response_class=RedirectResponse)
 async def oidc_callback(request: Request) -> RedirectResponse:
     from csghub.services.oidc_login import check_callback, finish_login
 

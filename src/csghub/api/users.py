@@ -13,11 +13,13 @@ from csghub.api.serialize import iso, ok
 from csghub.core.errors import InvalidArgument, Unauthenticated
 from csghub.http.bodies import int_field, read_json_object, text_field, text_list_field
 from csghub.http.deps import SESSION_COOKIE, client_address, get_actor, get_hub, set_session_cookie
-from csghub.http.openapi import API_ERRORS, WRITE_ERRORS
+from csghub.http.openapi import API_ERRORS, TEXT, TEXTS, WHOLE, WRITE_ERRORS, json_body
 from csghub.services import accounts, orgs, sessions, tokens
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)
+_GRANT = {"type": "object", "properties": {"target": TEXT, "actions": TEXTS}, "required": ["target", "actions"]}
+GRANTS = {"type": "array", "items": _GRANT}
 
 
 def user_json(user: accounts.UserView) -> dict[str, Any]:
@@ -54,7 +56,14 @@ def _signed_in(actor: Actor) -> int:
     return actor.user_id
 
 
-@router.post("/api/v1/auth/register", status_code=201, responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/auth/register",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body(
+        "username", "email", "password", username=TEXT, email=TEXT, password=TEXT, invite_code=TEXT
+    ),
+)
 async def register(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     user = await run_in_threadpool(
@@ -70,7 +79,12 @@ async def register(request: Request) -> JSONResponse:
     return ok(user_json(user), status_code=201)
 
 
-@router.post("/api/v1/auth/setup", status_code=201, responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/auth/setup",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("token", "username", "password", token=TEXT, username=TEXT, password=TEXT, email=TEXT),
+)
 async def setup(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     user = await run_in_threadpool(
@@ -92,7 +106,11 @@ def _session_response(request: Request, signed: sessions.SignedIn) -> JSONRespon
     return response
 
 
-@router.post("/api/v1/auth/login", responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/auth/login",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("username", "password", username=TEXT, password=TEXT),
+)
 async def login(request: Request) -> JSONResponse:
     body = await read_json_object(request)
     signed = await run_in_threadpool(
@@ -122,7 +140,11 @@ async def me(request: Request, actor: Actor = Depends(get_actor)) -> JSONRespons
     return ok(user_json(user))
 
 
-@router.put("/api/v1/user/password", responses=WRITE_ERRORS)
+@router.put(
+    "/api/v1/user/password",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("old_password", "new_password", old_password=TEXT, new_password=TEXT),
+)
 async def change_password(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     body = await read_json_object(request)
     hub = get_hub(request)
@@ -158,7 +180,12 @@ def _grant_specs(body: dict[str, Any]) -> list[tokens.GrantSpec]:
     return specs
 
 
-@router.post("/api/v1/user/tokens", status_code=201, responses=WRITE_ERRORS)
+@router.post(
+    "/api/v1/user/tokens",
+    status_code=201,
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body("name", name=TEXT, scope=TEXT, grants=GRANTS, expires_in_days=WHOLE),
+)
 async def create_token(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     _signed_in(actor)
     if actor.scope != "write":

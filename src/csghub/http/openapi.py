@@ -51,6 +51,24 @@ API_ERRORS = errors(400, 401, 403, 404, 429)
 # A write may also conflict with what exists, and may carry a body over the route's limit.
 WRITE_ERRORS = errors(409, 413)
 
+# Field schemas of the JSON bodies routes read themselves (through http/bodies.py), for json_body().
+TEXT: dict[str, Any] = {"type": "string"}
+FLAG: dict[str, Any] = {"type": "boolean"}
+WHOLE: dict[str, Any] = {"type": "integer", "minimum": 0}
+TEXTS: dict[str, Any] = {"type": "array", "items": TEXT}
+REPO_TYPE: dict[str, Any] = {"type": "string", "enum": [t.value for t in RepoType]}
+VISIBILITY: dict[str, Any] = {"type": "string", "enum": ["public", "internal", "private"]}
+
+
+def json_body(*required: str, optional: bool = False, **properties: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra=` describing the JSON object a route reads with http/bodies.py; fields of another
+    type are refused with a 400 that names them, and unknown fields are ignored."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return {"requestBody": {"required": not optional, "content": {"application/json": {"schema": schema}}}}
+
+
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "type_plural": {"type": "string", "enum": [t.plural for t in RepoType]},
     "namespace": {"type": "string", "pattern": NAME_PATTERN},
