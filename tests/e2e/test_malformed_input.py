@@ -231,3 +231,43 @@ def test_malformed_input_stale_or_forged_session_cookies_are_signed_out(live: Li
             else:
                 assert "text/html" in r.headers["content-type"] and 'class="me"' not in r.text
                 assert 'href="/login?next=' in r.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/models/{repo}/discussions?p=²",
+        "/api/models/{repo}/discussions?p=" + "9" * 30,
+        "/api/collections?owner={user}&limit=²",
+        "/api/v1/admin/audit?before=²",
+        "/api/models/{repo}/discussions/" + "9" * 30,
+    ],
+)
+def test_malformed_input_numbers_in_urls_that_are_not_numbers_are_refused(live: LiveHub, setup, path: str) -> None:
+    client, repo, user = setup
+    r = client.get(path.format(repo=repo, user=user))
+    _assert_refused(r)
+    assert "less than or equal" in r.json()["error"] or "whole number" in r.json()["error"]
+    revoke = client.delete("/api/v1/user/tokens/" + "9" * 30)
+    _assert_refused(revoke)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/models?cursor=" + "9" * 30,
+        "/api/models/{repo}/tree/main?cursor=" + "9" * 30,
+        "/models?page=" + "9" * 30,
+        "/?page=²",
+        "/{repo}/discussions?page=" + "9" * 30,
+        "/{user}?page=" + "9" * 30,
+    ],
+)
+def test_malformed_input_huge_cursors_and_pages_are_past_the_end(live: LiveHub, setup, path: str) -> None:
+    client, repo, user = setup
+    r = client.get(path.format(repo=repo, user=user), headers={"accept": "text/html"})
+    assert r.status_code == 200, r.text[:300]
+    if path.startswith("/api/"):
+        assert r.json() == []  # past the last page: nothing, rather than the first page again
+    else:
+        assert "<html" in r.text

@@ -7,19 +7,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.serialize import iso, ok
-from csghub.core.errors import InvalidArgument
 from csghub.http.deps import get_hub
+from csghub.http.params import whole_number
 from csghub.services import audit
 from csghub.services.permissions import Actor
-
-
-def _int_param(request: Request, key: str) -> int | None:
-    value = request.query_params.get(key)
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise InvalidArgument(f"Query parameter '{key}' must be a whole number")
-    return int(value)
 
 
 async def audit_page(request: Request, actor: Actor, *, namespace: str = "") -> JSONResponse:
@@ -30,8 +21,8 @@ async def audit_page(request: Request, actor: Actor, *, namespace: str = "") -> 
             actor,
             namespace=namespace,
             action=request.query_params.get("action", ""),
-            before_id=_int_param(request, "before"),
-            limit=_int_param(request, "limit") or 100,
+            before_id=whole_number(request.query_params.get("before"), "before"),
+            limit=whole_number(request.query_params.get("limit"), "limit") or 100,
         )
     )
     return ok(

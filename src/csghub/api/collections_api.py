@@ -17,6 +17,7 @@ from csghub.http.bodies import bool_field, int_field, optional_text_field, read_
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body
+from csghub.http.params import whole_number
 from csghub.services import collections
 from csghub.services.permissions import Actor
 
@@ -60,10 +61,7 @@ async def list_collections(request: Request, actor: Actor = Depends(get_actor)) 
     owners = request.query_params.getlist("owner")
     if not owners:
         raise InvalidArgument("List collections by owner: ?owner=<user or organization>")
-    raw_limit = request.query_params.get("limit") or "100"
-    if not raw_limit.isdigit():
-        raise InvalidArgument("'limit' must be a whole number")
-    limit = int(raw_limit)
+    limit = whole_number(request.query_params.get("limit"), "limit") or 100
 
     def work() -> list[dict[str, Any]]:
         hub = get_hub(request)
@@ -157,7 +155,7 @@ async def add_item(request: Request, namespace: str, slug: str, actor: Actor = D
 
 
 def _item_id(item_object_id: str) -> int:
-    if not item_object_id.isdigit():
+    if not (item_object_id.isascii() and item_object_id.isdigit() and len(item_object_id) < 16):
         raise InvalidArgument(f"Unknown collection item '{item_object_id}'")
     return int(item_object_id)
 

@@ -14,6 +14,7 @@ from csghub.api.users import invitation_json
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, WRITE_ERRORS, json_body
+from csghub.http.params import RowId
 from csghub.services import orgs
 from csghub.services.permissions import Actor
 
@@ -107,7 +108,7 @@ async def list_invitations(request: Request, name: str, actor: Actor = Depends(g
 
 @router.delete("/api/v1/organizations/{name}/invitations/{invitation_id}", responses=WRITE_ERRORS)
 async def cancel_invitation(
-    request: Request, name: str, invitation_id: int, actor: Actor = Depends(get_actor)
+    request: Request, name: str, invitation_id: RowId, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     await run_in_threadpool(orgs.cancel_invitation, get_hub(request), actor, name, invitation_id)
     return ok(None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from csghub.http.params import lenient_index
+
 
 def next_link(request: Request, cursor: int) -> dict[str, str]:
     url = request.url.include_query_params(cursor=str(cursor))
@@ -11,10 +13,4 @@ def next_link(request: Request, cursor: int) -> dict[str, str]:
 
 
 def parse_cursor(cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        value = int(cursor)
-    except ValueError:
-        return 0
-    return max(value, 0)
+    return lenient_index(cursor)

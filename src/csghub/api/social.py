@@ -18,6 +18,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WRITE_ERRORS, json_body
+from csghub.http.params import RowId, whole_number
 from csghub.services import discussions, likes
 from csghub.services.permissions import Actor
 
@@ -108,7 +109,7 @@ async def list_discussions(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     params = request.query_params
-    page = int(params["p"]) if params.get("p", "").isdigit() else 0
+    page = whole_number(params.get("p"), "p") or 0
     status = params.get("status", "")
     status = "" if status == "all" else status
     repo_type, repo_id = _ids(type_plural, namespace, name)
@@ -157,7 +158,7 @@ async def create_discussion(
 
 @router.get(REPO + "/discussions/{number}")
 async def discussion_details(
-    request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
+    request: Request, type_plural: str, namespace: str, name: str, number: RowId, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     found = await run_in_threadpool(
         discussions.get_discussion, get_hub(request), actor, *_ids(type_plural, namespace, name), number
@@ -169,7 +170,7 @@ async def discussion_details(
     REPO + "/discussions/{number}/comment", responses=WRITE_ERRORS, openapi_extra=json_body("comment", comment=TEXT)
 )
 async def comment(
-    request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
+    request: Request, type_plural: str, namespace: str, name: str, number: RowId, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     text = text_field(await read_json_object(request), "comment", required=True)
     event = await run_in_threadpool(
@@ -189,7 +190,7 @@ async def comment(
     openapi_extra=json_body("status", status=TEXT, comment=TEXT),
 )
 async def change_status(
-    request: Request, type_plural: str, namespace: str, name: str, number: int, actor: Actor = Depends(get_actor)
+    request: Request, type_plural: str, namespace: str, name: str, number: RowId, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     body = await read_json_object(request)
     status, note = text_field(body, "status", required=True), text_field(body, "comment")
@@ -210,8 +211,8 @@ async def edit_comment(
     type_plural: str,
     namespace: str,
     name: str,
-    number: int,
-    comment_id: int,
+    number: RowId,
+    comment_id: RowId,
     actor: Actor = Depends(get_actor),
 ) -> JSONResponse:
     text = text_field(await read_json_object(request), "content", required=True)

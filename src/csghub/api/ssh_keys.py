@@ -12,6 +12,7 @@ from csghub.api.serialize import iso
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, WRITE_ERRORS, json_body
+from csghub.http.params import RowId
 from csghub.services import ssh_keys
 from csghub.services.permissions import Actor
 
@@ -46,6 +47,6 @@ async def add_key(request: Request, actor: Actor = Depends(get_actor)) -> JSONRe
 
 
 @router.delete("/api/v1/user/ssh_keys/{key_id}", responses=WRITE_ERRORS)
-async def delete_key(request: Request, key_id: int, actor: Actor = Depends(get_actor)) -> JSONResponse:
+async def delete_key(request: Request, key_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
     await run_in_threadpool(ssh_keys.delete_key, get_hub(request), actor, key_id)
     return JSONResponse({"msg": "OK", "data": None})

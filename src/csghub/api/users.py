@@ -14,6 +14,7 @@ from csghub.core.errors import InvalidArgument, Unauthenticated
 from csghub.http.bodies import int_field, read_json_object, text_field, text_list_field
 from csghub.http.deps import SESSION_COOKIE, client_address, get_actor, get_hub, set_session_cookie
 from csghub.http.openapi import API_ERRORS, TEXT, TEXTS, WHOLE, WRITE_ERRORS, json_body
+from csghub.http.params import RowId
 from csghub.services import accounts, orgs, sessions, tokens
 from csghub.services.permissions import Actor
 
@@ -207,7 +208,7 @@ async def create_token(request: Request, actor: Actor = Depends(get_actor)) -> J
 
 
 @router.delete("/api/v1/user/tokens/{token_id}", responses=WRITE_ERRORS)
-async def revoke_token(request: Request, token_id: int, actor: Actor = Depends(get_actor)) -> JSONResponse:
+async def revoke_token(request: Request, token_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
     _signed_in(actor)
     await run_in_threadpool(tokens.revoke_token, get_hub(request), actor, token_id)
     return ok(None)
@@ -233,7 +234,7 @@ async def my_invitations(request: Request, actor: Actor = Depends(get_actor)) ->
 
 @router.post("/api/v1/user/invitations/{invitation_id}/{answer}", responses=WRITE_ERRORS)
 async def answer_invitation(
-    request: Request, invitation_id: int, answer: str, actor: Actor = Depends(get_actor)
+    request: Request, invitation_id: RowId, answer: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     _signed_in(actor)
     if answer not in ("accept", "decline"):

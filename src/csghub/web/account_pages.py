@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
+from csghub.http.params import RowId, whole_number
 from csghub.services import accounts, orgs, repos, ssh_keys, tokens
 from csghub.services.permissions import Actor
 from csghub.web.forms import drop_notice, form_actor, read_flash, redirect_with_flash, signed_in_page
@@ -129,7 +130,7 @@ async def create_token(request: Request) -> Response:
             actor.name,
             name=fields.get("name", ""),
             scope=fields.get("scope", "read"),
-            expires_in_days=int(days) if days.isdigit() else None,
+            expires_in_days=whole_number(days, "expires_in_days"),
             actor=actor,
         )
         return token
@@ -138,7 +139,7 @@ async def create_token(request: Request) -> Response:
 
 
 @router.post("/settings/tokens/{token_id}/revoke", response_class=HTMLResponse)
-async def revoke_token(request: Request, token_id: int) -> Response:
+async def revoke_token(request: Request, token_id: RowId) -> Response:
     def action(hub: Any, actor: Actor, _fields: dict[str, str]) -> str:
         tokens.revoke_token(hub, actor, token_id)
         return "Token revoked"
@@ -156,7 +157,7 @@ async def add_key(request: Request) -> Response:
 
 
 @router.post("/settings/keys/{key_id}/delete", response_class=HTMLResponse)
-async def delete_key(request: Request, key_id: int) -> Response:
+async def delete_key(request: Request, key_id: RowId) -> Response:
     def action(hub: Any, actor: Actor, _fields: dict[str, str]) -> str:
         ssh_keys.delete_key(hub, actor, key_id)
         return "SSH key removed"
@@ -176,7 +177,7 @@ async def change_password(request: Request) -> Response:
 
 
 @router.post("/settings/invitations/{invitation_id}/{answer}", response_class=HTMLResponse)
-async def answer_invitation(request: Request, invitation_id: int, answer: str) -> Response:
+async def answer_invitation(request: Request, invitation_id: RowId, answer: str) -> Response:
     def action(hub: Any, actor: Actor, _fields: dict[str, str]) -> str:
         if answer not in ("accept", "decline"):
             raise InvalidArgument("Answer an invitation with accept or decline")

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, NotFound
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
+from csghub.http.params import lenient_index, page_number
 from csghub.services import accounts, admin_stats, audit, orgs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
@@ -27,8 +28,7 @@ _TYPES = {t.value: t for t in (RepoType.MODEL, RepoType.DATASET, RepoType.SPACE,
 
 
 def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    return page_number(request.query_params.get("page"))
 
 
 def _pager(path: str, keep: dict[str, str], page: int, more: bool) -> dict[str, str | None]:
@@ -151,7 +151,7 @@ async def repos_page(request: Request) -> Response:
 async def audit_page(request: Request) -> Response:
     params = request.query_params
     action = params.get("action", "").strip()
-    before = int(params["before"]) if params.get("before", "").isdigit() else None
+    before = lenient_index(params.get("before")) or None
 
     def load(hub: Hub, actor: Actor) -> dict[str, Any]:
         events = audit.list_events(hub, actor, action=action, before_id=before, limit=PAGE_SIZE + 1)

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
+from csghub.http.params import RowId, page_number
 from csghub.services import discussions, likes, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
@@ -60,7 +61,7 @@ def _list_page(request: Request, repo_type: RepoType, repo_id: RepoId) -> Respon
     params = request.query_params
     status = params.get("status", "open")
     status = status if status in discussions.STATUSES else "open"
-    page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
+    page = page_number(params.get("page"))
     repo = repos.get_repo(hub, actor, repo_type, repo_id)
     found = discussions.list_discussions(
         hub, actor, repo_type, repo_id, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
@@ -146,11 +147,11 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
         return RedirectResponse(f"{repo_path(repo_type, made.repo.full_name)}/discussions/{made.number}", 303)
 
     @router.get(prefix + "/{ns}/{name}/discussions/{number:int}", response_class=HTMLResponse)
-    async def discussion_page(request: Request, ns: str, name: str, number: int) -> Response:
+    async def discussion_page(request: Request, ns: str, name: str, number: RowId) -> Response:
         return await _guarded(request, lambda: _discussion_page(request, repo_type, RepoId.of(ns, name), number))
 
     @router.post(prefix + "/{ns}/{name}/discussions/{number:int}/comment", response_class=HTMLResponse)
-    async def comment(request: Request, ns: str, name: str, number: int) -> Response:
+    async def comment(request: Request, ns: str, name: str, number: RowId) -> Response:
         def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:
             text = fields.get("comment", "")
             return discussions.add_comment(hub, actor, repo_type, RepoId.of(ns, name), number, text)
@@ -160,7 +161,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.post(
         prefix + "/{ns}/{name}/discussions/{number:int}/comments/{comment_id:int}/edit", response_class=HTMLResponse
     )
-    async def edit_comment(request: Request, ns: str, name: str, number: int, comment_id: int) -> Response:
+    async def edit_comment(request: Request, ns: str, name: str, number: RowId, comment_id: RowId) -> Response:
         def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:
             text = fields.get("comment", "")
             return discussions.edit_comment(hub, actor, repo_type, RepoId.of(ns, name), number, comment_id, text)
@@ -168,7 +169,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
         return await _discussion_action(request, repo_type, RepoId.of(ns, name), number, act)
 
     @router.post(prefix + "/{ns}/{name}/discussions/{number:int}/status", response_class=HTMLResponse)
-    async def change_status(request: Request, ns: str, name: str, number: int) -> Response:
+    async def change_status(request: Request, ns: str, name: str, number: RowId) -> Response:
         def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:
             status, text = fields.get("status", ""), fields.get("comment", "")
             return discussions.set_status(hub, actor, repo_type, RepoId.of(ns, name), number, status, comment=text)
@@ -180,7 +181,7 @@ async def _discussion_action(
     request: Request,
     repo_type: RepoType,
     repo_id: RepoId,
-    number: int,
+    number: RowId,
     act: Callable[[Hub, Actor, dict[str, str]], object],
 ) -> Response:
     """Post/redirect/get for a discussion's forms; a rejected comment shows the page with the reason."""

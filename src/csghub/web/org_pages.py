@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError
 from csghub.http.deps import get_hub
+from csghub.http.params import RowId
 from csghub.services import audit, orgs
 from csghub.services.context import Hub
 from csghub.services.permissions import ROLES, Actor
@@ -155,7 +156,7 @@ async def invite(request: Request, org: str) -> Response:
 
 
 @router.post("/organizations/{org}/settings/invitations/{invitation_id}/cancel", response_class=HTMLResponse)
-async def cancel_invitation(request: Request, org: str, invitation_id: int) -> Response:
+async def cancel_invitation(request: Request, org: str, invitation_id: RowId) -> Response:
     def action(hub: Hub, actor: Actor, _fields: dict[str, str]) -> Outcome:
         orgs.cancel_invitation(hub, actor, org, invitation_id)
         return "Invitation cancelled", _settings_url(org)

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import base_url, get_hub
+from csghub.http.params import lenient_index, page_number
 from csghub.services import collections, files, gating, likes, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
@@ -77,7 +78,7 @@ async def listing(request: Request, kind: str) -> Response:
     q["sort"] = params.get("sort", "trending")
     if q["sort"] not in dict(_SORTS):
         q["sort"] = "trending"
-    page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
+    page = page_number(params.get("page"))
     tags = [v for v in (q["task"], q["library"], q["language"]) if v]
     tags += [f"license:{q['license']}"] if q["license"] else []
     chosen_tags = [t for t in params.getlist("tag") if t]
@@ -236,7 +237,7 @@ def _tree_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
     entries = files.folder_listing(snapshot, folder.strip("/"))
     # Big folders come a page at a time; the rest is one "more" link away.
-    shown = int(request.query_params.get("show", "")) if request.query_params.get("show", "").isdigit() else 0
+    shown = lenient_index(request.query_params.get("show"))
     limit = max(TREE_PAGE, shown)
     more = len(entries) - limit if len(entries) > limit else 0
     entries = entries[:limit]

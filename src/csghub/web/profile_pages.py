@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
+from csghub.http.params import page_number
 from csghub.services import profiles
 from csghub.web.render import page_actor, render, render_error
 
@@ -23,7 +24,7 @@ async def profile_page(request: Request, name: str) -> Response:
     hub = get_hub(request)
     actor = await page_actor(request)
     params = request.query_params
-    page = int(params["page"]) if params.get("page", "").isdigit() and int(params["page"]) > 0 else 1
+    page = page_number(params.get("page"))
 
     def work() -> Response:
         profile = profiles.get_profile(hub, actor, name)
