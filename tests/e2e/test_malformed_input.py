@@ -162,6 +162,10 @@ def _write_routes(repo: str, user: str) -> list[tuple[str, str, dict, str]]:
         ("POST", "/api/v1/user/ssh_keys", {"name": 5, "content": "ssh-ed25519 AAAA"}, "name"),
         ("POST", "/api/v1/user/tokens", {"name": "t", "grants": [{"target": repo, "actions": [1]}]}, "actions"),
         ("POST", "/api/collections", {"title": "c", "namespace": 5}, "namespace"),
+        # PostgreSQL text cannot hold NUL: refused for every database alike, before it reaches one.
+        ("POST", "/api/collections", {"title": "c\x00"}, "title"),
+        ("PUT", f"/api/models/{repo}/settings", {"description": "a\x00b"}, "description"),
+        ("POST", f"/api/models/{repo}/discussions", {"title": "t", "description": "\x00"}, "description"),
         ("POST", f"/{repo}.git/info/lfs/objects/batch", {"operation": "download", "transfers": 5, "objects": []}, ""),
     ]
 

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.api.serialize import iso, ok
 from csghub.http.deps import get_hub
-from csghub.http.params import whole_number
+from csghub.http.params import MAX_ID, whole_number
 from csghub.services import audit
 from csghub.services.permissions import Actor
 
@@ -21,7 +21,7 @@ async def audit_page(request: Request, actor: Actor, *, namespace: str = "") -> 
             actor,
             namespace=namespace,
             action=request.query_params.get("action", ""),
-            before_id=whole_number(request.query_params.get("before"), "before"),
+            before_id=whole_number(request.query_params.get("before"), "before", maximum=MAX_ID),
             limit=whole_number(request.query_params.get("limit"), "limit") or 100,
         )
     )

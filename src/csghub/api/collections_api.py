@@ -17,7 +17,7 @@ from csghub.http.bodies import bool_field, int_field, optional_text_field, read_
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body
-from csghub.http.params import whole_number
+from csghub.http.params import MAX_ID, whole_number
 from csghub.services import collections
 from csghub.services.permissions import Actor
 
@@ -155,9 +155,7 @@ async def add_item(request: Request, namespace: str, slug: str, actor: Actor = D
 
 
 def _item_id(item_object_id: str) -> int:
-    if not (item_object_id.isascii() and item_object_id.isdigit() and len(item_object_id) < 16):
-        raise InvalidArgument(f"Unknown collection item '{item_object_id}'")
-    return int(item_object_id)
+    return whole_number(item_object_id, "item_object_id", maximum=MAX_ID) or 0
 
 
 @router.patch(
@@ -167,7 +165,7 @@ async def update_item(
     request: Request, namespace: str, slug: str, item_object_id: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     body = await read_json_object(request)
-    position = int_field(body, "position")
+    position = int_field(body, "position", maximum=MAX_ID)
     note = optional_text_field(body, "note")
     await run_in_threadpool(
         lambda: collections.update_item(

@@ -131,8 +131,14 @@ def text_field(body: dict[str, Any], key: str, *, required: bool = False, defaul
         if required:
             raise InvalidArgument(f"Field '{key}' is required")
         return default
+    return _text(key, value)
+
+
+def _text(key: str, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidArgument(f"Field '{key}' must be a string")
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL, and no name, path or message needs it
+        raise InvalidArgument(f"Field '{key}' must not contain NUL characters")
     return value
 
 
@@ -148,21 +154,19 @@ def bool_field(body: dict[str, Any], key: str) -> bool | None:
 def optional_text_field(body: dict[str, Any], key: str) -> str | None:
     """A string field that may be absent or null (None then); any other type is a 400 naming it."""
     value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidArgument(f"Field '{key}' must be a string")
-    return value
+    return None if value is None else _text(key, value)
 
 
-def int_field(body: dict[str, Any], key: str, *, minimum: int | None = None) -> int | None:
-    """A whole-number field (JSON true/false are not numbers here); absent or null is None."""
+def int_field(body: dict[str, Any], key: str, *, minimum: int | None = None, maximum: int = 2**63 - 1) -> int | None:
+    """A whole-number field (JSON true/false are not numbers here), at most what SQL's BIGINT holds unless
+    `maximum` says less; absent or null is None."""
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or (minimum is not None and value < minimum):
-        bound = "" if minimum is None else f" of at least {minimum}"
-        raise InvalidArgument(f"Field '{key}' must be a whole number{bound}")
+    lower = -maximum if minimum is None else minimum
+    if not isinstance(value, int) or isinstance(value, bool) or not lower <= value <= maximum:
+        bound = "" if minimum is None else f" from {minimum}"
+        raise InvalidArgument(f"Field '{key}' must be a whole number{bound} up to {maximum}")
     return value
 
 
@@ -171,6 +175,6 @@ def text_list_field(body: dict[str, Any], key: str) -> list[str] | None:
     value = body.get(key)
     if value is None:
         return None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list):
         raise InvalidArgument(f"Field '{key}' must be a list of strings")
-    return value
+    return [_text(key, item) for item in value]

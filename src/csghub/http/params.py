@@ -1,8 +1,8 @@
 """Numbers in URLs: ids in paths, pages, limits and cursors in query strings.
 
 Python's int() takes more than these strings should give: '²' passes str.isdigit() yet int() refuses it,
-and a 30-digit number parses but overflows SQL's 64-bit integers and islice(). Every number from a URL
-is plain ASCII digits and at most MAX_INDEX, larger than any row id, offset or page there can be.
+and a 30-digit number parses but overflows SQL's integers and islice(). Every number from a URL is plain
+ASCII digits, ids at most MAX_ID (the database's INTEGER columns), offsets and pages at most MAX_INDEX.
 """
 
 from __future__ import annotations
@@ -13,14 +13,11 @@ from fastapi import Path
 
 from csghub.core.errors import InvalidArgument
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns: PostgreSQL refuses a larger bound value outright
 MAX_INDEX = 2**53 - 1  # also exact in JSON numbers, as clients in JavaScript read them
 
 # A row id or number in a route's path: the schema says the bound, FastAPI refuses what is outside it.
-RowId = Annotated[int, Path(ge=0, le=MAX_INDEX)]
-
-
-def _digits(raw: str) -> bool:
-    return raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_INDEX)) and int(raw) <= MAX_INDEX
+RowId = Annotated[int, Path(ge=0, le=MAX_ID)]
 
 
 def _clamped(raw: str) -> int | None:
@@ -30,12 +27,12 @@ def _clamped(raw: str) -> int | None:
     return MAX_INDEX if len(raw) > len(str(MAX_INDEX)) else min(int(raw), MAX_INDEX)
 
 
-def whole_number(raw: str | None, key: str) -> int | None:
-    """A query parameter that must be a whole number when given; anything else is a 400 naming it."""
+def whole_number(raw: str | None, key: str, *, maximum: int = MAX_INDEX) -> int | None:
+    """A URL parameter that must be a whole number when given; anything else is a 400 naming it."""
     if raw is None or raw == "":
         return None
-    if not _digits(raw):
-        raise InvalidArgument(f"Query parameter '{key}' must be a whole number up to {MAX_INDEX}")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
+        raise InvalidArgument(f"'{key}' must be a whole number up to {maximum}")
     return int(raw)
 
 

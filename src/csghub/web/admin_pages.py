@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, NotFound
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
-from csghub.http.params import lenient_index, page_number
+from csghub.http.params import MAX_ID, lenient_index, page_number
 from csghub.services import accounts, admin_stats, audit, orgs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
@@ -151,7 +151,7 @@ async def repos_page(request: Request) -> Response:
 async def audit_page(request: Request) -> Response:
     params = request.query_params
     action = params.get("action", "").strip()
-    before = lenient_index(params.get("before")) or None
+    before = min(lenient_index(params.get("before")), MAX_ID) or None
 
     def load(hub: Hub, actor: Actor) -> dict[str, Any]:
         events = audit.list_events(hub, actor, action=action, before_id=before, limit=PAGE_SIZE + 1)
