@@ -12,14 +12,14 @@ from csghub.api.serialize import ok
 from csghub.api.users import user_json
 from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WRITE_ERRORS, json_body
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.services import accounts
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)
 
 
-@router.get("/api/v1/admin/users")
+@router.get("/api/v1/admin/users", openapi_extra=query(search=TEXT))
 async def list_users(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     search = request.query_params.get("search", "")
     users = await run_in_threadpool(lambda: accounts.list_users(get_hub(request), actor, search=search))
@@ -81,6 +81,6 @@ async def create_invite(request: Request, actor: Actor = Depends(get_actor)) -> 
     return ok({"invite_code": code}, status_code=201)
 
 
-@router.get("/api/v1/admin/audit")
+@router.get("/api/v1/admin/audit", openapi_extra=query(action=TEXT, before=WHOLE, limit=WHOLE))
 async def site_audit(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     return await audit_page(request, actor)

@@ -16,7 +16,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.errors import error_response
-from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.params import MAX_ID, whole_number
 from csghub.services import collections
 from csghub.services.permissions import Actor
@@ -56,7 +56,7 @@ def collection_json(view: collections.CollectionView, *, max_items: int | None =
     }
 
 
-@router.get("/api/collections")
+@router.get("/api/collections", openapi_extra=query("owner", owner=TEXT, limit=WHOLE))
 async def list_collections(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     owners = request.query_params.getlist("owner")
     if not owners:

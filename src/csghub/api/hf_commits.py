@@ -18,7 +18,7 @@ from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticate
 from csghub.core.names import RepoType
 from csghub.http.bodies import int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub, token_of
-from csghub.http.openapi import API_ERRORS, REPO_TYPE, TEXT, WHOLE, WRITE_ERRORS, json_body
+from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.streams import consume_body
 from csghub.services import accounts, commits, files, repos, tokens, uploads
 from csghub.services.cards import validate_card_yaml
@@ -34,7 +34,8 @@ NDJSON_COMMIT = {
     "requestBody": {
         "required": True,
         "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-    }
+    },
+    **query(create_pr=FLAG),  # pull requests are refused with a 400
 }
 
 

@@ -16,7 +16,7 @@ from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, client_address, get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, FLAG, TEXT, TEXTS, WRITE_ERRORS, errors, json_body
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, TEXTS, WHOLE, WRITE_ERRORS, errors, json_body, query
 from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, lfs, refs, repos
 from csghub.services.context import Hub
@@ -35,8 +35,14 @@ TREE_PAGE = 1000
 COMMITS_PAGE = 50
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/tree/{revision}")
-@router.get("/api/{type_plural}/{namespace}/{name}/tree/{revision}/{folder:path}")
+@router.get(
+    "/api/{type_plural}/{namespace}/{name}/tree/{revision}",
+    openapi_extra=query(recursive=FLAG, expand=FLAG, cursor=TEXT),
+)
+@router.get(
+    "/api/{type_plural}/{namespace}/{name}/tree/{revision}/{folder:path}",
+    openapi_extra=query(recursive=FLAG, expand=FLAG, cursor=TEXT),
+)
 async def list_tree(
     request: Request,
     type_plural: str,
@@ -98,7 +104,7 @@ async def paths_info(
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/refs")
+@router.get("/api/{type_plural}/{namespace}/{name}/refs", openapi_extra=query(include_prs=FLAG))
 async def list_refs(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -117,7 +123,7 @@ async def list_refs(
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/commits/{revision}")
+@router.get("/api/{type_plural}/{namespace}/{name}/commits/{revision}", openapi_extra=query(limit=WHOLE, cursor=TEXT))
 async def list_commits(
     request: Request,
     type_plural: str,
@@ -316,6 +322,7 @@ _FILE_HEADERS = {
     )
 }
 # A file's bytes whatever its type, as Hugging Face serves them; HEAD answers the same headers without them.
+RESOLVE_QUERY = query(download=FLAG)
 RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "The file's bytes", "content": _BYTES, "headers": _FILE_HEADERS},
     206: {"description": "The requested byte range of the file", "content": _BYTES, "headers": _FILE_HEADERS},
@@ -324,8 +331,18 @@ RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/{namespace}/{name}/resolve/{revision}/{path:path}", response_class=Response, responses=RESOLVE_RESPONSES)
-@router.head("/{namespace}/{name}/resolve/{revision}/{path:path}", response_class=Response, responses=RESOLVE_RESPONSES)
+@router.get(
+    "/{namespace}/{name}/resolve/{revision}/{path:path}",
+    response_class=Response,
+    responses=RESOLVE_RESPONSES,
+    openapi_extra=RESOLVE_QUERY,
+)
+@router.head(
+    "/{namespace}/{name}/resolve/{revision}/{path:path}",
+    response_class=Response,
+    responses=RESOLVE_RESPONSES,
+    openapi_extra=RESOLVE_QUERY,
+)
 async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
     return await resolve_file(request, RepoType.MODEL, namespace, name, revision, path)
 
@@ -334,11 +351,13 @@ async def resolve_model(request: Request, namespace: str, name: str, revision: s
     "/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}",
     response_class=Response,
     responses=RESOLVE_RESPONSES,
+    openapi_extra=RESOLVE_QUERY,
 )
 @router.head(
     "/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}",
     response_class=Response,
     responses=RESOLVE_RESPONSES,
+    openapi_extra=RESOLVE_QUERY,
 )
 async def resolve_typed(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, path: str

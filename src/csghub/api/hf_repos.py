@@ -16,7 +16,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.errors import error_response
-from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, VISIBILITY, WRITE_ERRORS, json_body
+from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, VISIBILITY, WRITE_ERRORS, json_body, query
 from csghub.services import files, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
@@ -143,7 +143,7 @@ def _flag(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes")
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}")
+@router.get("/api/{type_plural}/{namespace}/{name}", openapi_extra=query(blobs=FLAG))
 async def repo_info(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -154,7 +154,7 @@ async def repo_info(
     return JSONResponse(data)
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/revision/{revision:path}")
+@router.get("/api/{type_plural}/{namespace}/{name}/revision/{revision:path}", openapi_extra=query(blobs=FLAG))
 async def repo_info_at(
     request: Request,
     type_plural: str,
@@ -215,7 +215,24 @@ def _list(request: Request, actor: Actor, repo_type: RepoType) -> tuple[list[dic
     return out, headers
 
 
-@router.get("/api/{type_plural}")
+@router.get(
+    "/api/{type_plural}",
+    openapi_extra=query(
+        search=TEXT,
+        author=TEXT,
+        filter=TEXT,
+        tags=TEXT,
+        library=TEXT,
+        language=TEXT,
+        pipeline_tag=TEXT,
+        license=TEXT,
+        sort=TEXT,
+        direction=TEXT,
+        limit={"type": "integer"},
+        full=FLAG,
+        cursor=TEXT,
+    ),
+)
 async def list_repos(request: Request, type_plural: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     repo_type = RepoType.parse(type_plural)
     data, headers = await run_in_threadpool(_list, request, actor, repo_type)

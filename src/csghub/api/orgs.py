@@ -13,7 +13,7 @@ from csghub.api.serialize import iso, ok
 from csghub.api.users import invitation_json
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, TEXT, WRITE_ERRORS, json_body
+from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.params import RowId
 from csghub.services import orgs
 from csghub.services.permissions import Actor
@@ -114,6 +114,6 @@ async def cancel_invitation(
     return ok(None)
 
 
-@router.get("/api/v1/organizations/{name}/audit")
+@router.get("/api/v1/organizations/{name}/audit", openapi_extra=query(action=TEXT, before=WHOLE, limit=WHOLE))
 async def org_audit(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     return await audit_page(request, actor, namespace=name)

@@ -17,7 +17,7 @@ from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WRITE_ERRORS, json_body
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.params import RowId, whole_number
 from csghub.services import discussions, likes
 from csghub.services.permissions import Actor
@@ -87,7 +87,7 @@ async def like(
     return JSONResponse({"likes": count})
 
 
-@router.get("/api/users/{user}/likes")
+@router.get("/api/users/{user}/likes", openapi_extra=query(cursor=TEXT))
 async def liked_repos(request: Request, user: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     offset = parse_cursor(request.query_params.get("cursor"))
     found = await run_in_threadpool(
@@ -104,7 +104,7 @@ async def liked_repos(request: Request, user: str, actor: Actor = Depends(get_ac
     return JSONResponse(data, headers=headers)
 
 
-@router.get(REPO + "/discussions")
+@router.get(REPO + "/discussions", openapi_extra=query(p=WHOLE, status=TEXT, author=TEXT, type=TEXT))
 async def list_discussions(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

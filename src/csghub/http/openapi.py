@@ -69,6 +69,16 @@ def json_body(*required: str, optional: bool = False, **properties: dict[str, An
     return {"requestBody": {"required": not optional, "content": {"application/json": {"schema": schema}}}}
 
 
+def query(*required: str, **parameters: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra=` naming the query parameters a route reads from request.query_params itself."""
+    return {
+        "parameters": [
+            {"name": name, "in": "query", "required": name in required, "schema": schema}
+            for name, schema in parameters.items()
+        ]
+    }
+
+
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "type_plural": {"type": "string", "enum": [t.plural for t in RepoType]},
     "namespace": {"type": "string", "pattern": NAME_PATTERN},
