@@ -35,7 +35,7 @@ def test_openapi_schema_declares_the_error_answers_of_every_route(schema: dict[s
         assert "422" not in declared, (method, path)
         assert {"400", "401", "403", "404", "429"} <= declared, (method, path, declared)
         if method in WRITES:
-            assert {"409", "413"} <= declared, (method, path, declared)
+            assert {"408", "409", "413", "503"} <= declared, (method, path, declared)
         body = op["responses"]["404"]["content"]["application/json"]["schema"]
         assert body == {"$ref": "#/components/schemas/ErrorBody"}
     error_body = schema["components"]["schemas"]["ErrorBody"]

@@ -32,10 +32,12 @@ _MEANINGS = {
     401: "Missing, wrong or expired credentials where an account is needed",
     403: "The account or its token may not do this (or a gated repository's files without access)",
     404: "Not found, or hidden from this actor",
+    408: "The body did not arrive in time (a client that pauses too long is cut off)",
     409: "Conflicts with the current state: it exists already, or the branch moved since the parent commit",
     413: "The body is larger than this route accepts",
     416: "The requested byte range lies outside the file",
     429: "Too many requests: retry after the Retry-After header's seconds",
+    503: "The hub holds as many request bodies as it may right now: retry after Retry-After's seconds",
 }
 
 
@@ -47,9 +49,12 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Any route may refuse its input, the credentials sent, the actor, a missing resource or a flood.
+# (Refusals before a request reaches any route, 431 for huge headers and 408 for slow ones, are the
+# connection's, answered by http/connections.py alike for every path.)
 API_ERRORS = errors(400, 401, 403, 404, 429)
-# A write may also conflict with what exists, and may carry a body over the route's limit.
-WRITE_ERRORS = errors(409, 413)
+# A write may also conflict with what exists, and its body may be over the route's limit, too slow, or
+# wait for memory that other bodies hold (http/body_limits.py).
+WRITE_ERRORS = errors(408, 409, 413, 503)
 
 # Field schemas of the JSON bodies routes read themselves (through http/bodies.py), for json_body().
 TEXT: dict[str, Any] = {"type": "string"}
