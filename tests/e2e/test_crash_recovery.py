@@ -14,8 +14,7 @@ import os
 import signal
 import subprocess
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,6 +26,7 @@ from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.files import sha256_of
 from tests.support.gate import byte_gate
 from tests.support.live import LiveHub, server_env
+from tests.support.waiting import wait_until
 
 DEADLINE_S = 60.0
 PAYLOAD = 12 * 1024 * 1024
@@ -46,23 +46,6 @@ def crashable(tmp_path: Path) -> Iterator[LiveHub]:
     hub = LiveHub(tmp_path / "data", env, own_group=True).start()
     yield hub
     hub.stop()
-
-
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
-
-
-def _bare(live: LiveHub, repo: str) -> Path:
-    from csghub.core.names import RepoId, RepoType
-    from csghub.services import repos
-    from csghub.services.permissions import Actor
-
-    view = repos.get_repo(live.hub, Actor(user_id=0, is_admin=True), RepoType.MODEL, RepoId.parse(repo))
-    return live.hub.repo_path(view.id)
 
 
 def _files_under(path: Path) -> list[Path]:
@@ -96,7 +79,7 @@ def _largest_temp(live: LiveHub, bare: Path) -> int:
 
 def _wait_for_temp(live: LiveHub, bare: Path, wanted: int) -> None:
     """The hub's progress: one of its temp files (spool, upload, git quarantine) holds `wanted` bytes."""
-    _until(lambda: _largest_temp(live, bare) >= wanted, f"a temp file of {wanted} bytes")
+    wait_until(lambda: _largest_temp(live, bare) >= wanted, f"a temp file of {wanted} bytes", timeout=DEADLINE_S)
 
 
 def _git_says(bare: Path, rev: str = "main") -> tuple[str, list[str]]:
@@ -143,7 +126,7 @@ def test_crash_during_git_push_then_restart_recovers(crashable: LiveHub, tmp_pat
     user, token = live.user()
     repo = f"{user}/pushed"
     create_repo(live.url, token, repo)
-    bare = _bare(live, repo)
+    bare = live.repo_dir(repo)
     genv = setup_git_home(tmp_path / "home")
     work = tmp_path / "work"
     git("clone", f"http://{user}:{token}@{live.host()}/{repo}", str(work), cwd=tmp_path, env=genv)
@@ -165,7 +148,9 @@ def test_crash_during_git_push_then_restart_recovers(crashable: LiveHub, tmp_pat
                 wanted = max(1, int(fraction * PAYLOAD) - SLACK)
                 _wait_for_temp(live, bare, wanted)
             else:
-                _until(lambda: _hook_queued(bare), "the pre-receive hook to queue for the write lock")
+                wait_until(
+                    lambda: _hook_queued(bare), "the pre-receive hook to queue for the write lock", timeout=DEADLINE_S
+                )
             live.crash()
             _stop_push(pusher)
         held.release()
@@ -217,9 +202,10 @@ def _pushed(live: LiveHub, token: str, repo: str, bare: Path) -> None:
     sha, _ = _git_says(bare)
     user = repo.split("/")[0]
     with api(live.url, token) as client:
-        _until(
+        wait_until(
             lambda: client.get("/api/models", params={"author": user}).json()[0]["sha"] == sha,
             "the push's metadata refresh",
+            timeout=DEADLINE_S,
         )
 
 
@@ -228,7 +214,7 @@ def test_crash_during_lfs_upload_then_restart_recovers(crashable: LiveHub, tmp_p
     user, token = live.user()
     repo = f"{user}/uploaded"
     create_repo(live.url, token, repo)
-    bare = _bare(live, repo)
+    bare = live.repo_dir(repo)
     genv = setup_git_home(tmp_path / "home")
     work = tmp_path / "work"
     git("clone", f"http://{user}:{token}@{live.host()}/{repo}", str(work), cwd=tmp_path, env=genv)
@@ -282,7 +268,7 @@ def test_crash_during_commit_api_commit_then_restart_recovers(crashable: LiveHub
     user, token = live.user()
     repo = f"{user}/committed"
     create_repo(live.url, token, repo)
-    bare = _bare(live, repo)
+    bare = live.repo_dir(repo)
     for round_, fraction in enumerate(FRACTIONS):
         content = os.urandom(PAYLOAD)
         body = _commit_body(round_, content)
@@ -337,7 +323,7 @@ def test_restart_reconciles_a_ref_moved_after_the_metadata_refresh(crashable: Li
     user, token = live.user()
     repo = f"{user}/moved"
     create_repo(live.url, token, repo)
-    bare = _bare(live, repo)
+    bare = live.repo_dir(repo)
     old, _ = _git_says(bare)
     with api(live.url, token) as client:
         assert client.get("/api/models", params={"author": user}).json()[0]["sha"] == old
@@ -359,7 +345,7 @@ def test_failed_write_reconciles_a_ref_moved_behind_the_database(crashable: Live
     user, token = live.user()
     repo = f"{user}/behind"
     create_repo(live.url, token, repo)
-    bare = _bare(live, repo)
+    bare = live.repo_dir(repo)
     old, _ = _git_says(bare)
     new = _commit_with_git(bare, old, _readme(9), "late.txt", b"late\n")
     with api(live.url, token) as client:

@@ -70,18 +70,9 @@ def _file(path: str, content: bytes) -> dict:
     return {"key": "file", "value": {"path": path, "content": base64.b64encode(content).decode(), "encoding": "base64"}}
 
 
-def _server_repo(live: LiveHub, repo: str) -> Path:
-    from csghub.core.names import RepoId, RepoType
-    from csghub.services import repos
-    from csghub.services.permissions import Actor
-
-    view = repos.get_repo(live.hub, Actor(user_id=0, is_admin=True), RepoType.MODEL, RepoId.parse(repo))
-    return live.hub.repo_path(view.id)
-
-
 def _server_state(live: LiveHub, repo: str) -> tuple[str, list[str]]:
     """The branch head and every object file, so a refused write provably left nothing behind."""
-    bare = _server_repo(live, repo)
+    bare = live.repo_dir(repo)
     head = (bare / "refs" / "heads" / "main").read_text().strip() if (bare / "refs/heads/main").exists() else ""
     if not head:
         head = subprocess.run(
@@ -93,7 +84,7 @@ def _server_state(live: LiveHub, repo: str) -> tuple[str, list[str]]:
 
 def _assert_clean(live: LiveHub, repo: str, token: str, user: str, tmp_path: Path) -> Path:
     """`git fsck --strict` finds nothing, and a clone that checks every object succeeds and checks out."""
-    bare = _server_repo(live, repo)
+    bare = live.repo_dir(repo)
     fsck = subprocess.run(["git", "--git-dir", str(bare), "fsck", "--strict"], capture_output=True, text=True)
     assert fsck.returncode == 0 and "error" not in fsck.stderr, fsck.stderr
     env = setup_git_home(tmp_path / "home")
@@ -296,7 +287,7 @@ def test_git_push_is_checked_also_in_a_repository_made_before_fsck_was_configure
     live: LiveHub, target, tmp_path: Path
 ) -> None:
     user, token, repo, _ = target
-    bare = _server_repo(live, repo)
+    bare = live.repo_dir(repo)
     config = ["git", "--git-dir", str(bare), "config"]
     assert subprocess.run([*config, "receive.fsckObjects"], capture_output=True, text=True).stdout.strip() == "true"
     # A repository from an older hub has no such setting; the hub's own environment still turns it on.

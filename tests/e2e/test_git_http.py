@@ -24,15 +24,6 @@ def _url(live: LiveHub, path: str, user: str = "", token: str = "") -> str:
     return f"http://{creds}{live.host()}/{path}"
 
 
-def _server_repo(live: LiveHub, repo_id: str) -> Path:
-    from csghub.core.names import RepoId, RepoType
-    from csghub.services import repos
-    from csghub.services.permissions import Actor
-
-    view = repos.get_repo(live.hub, Actor(user_id=0, is_admin=True), RepoType.MODEL, RepoId.parse(repo_id))
-    return live.hub.repo_path(view.id)
-
-
 def test_git_clone_push_lfs_binary_roundtrip_is_byte_identical(live: LiveHub, tmp_path: Path, genv: dict) -> None:
     user, token = live.user()
     repo = f"{user}/roundtrip"
@@ -57,7 +48,7 @@ def test_git_clone_push_lfs_binary_roundtrip_is_byte_identical(live: LiveHub, tm
     assert "weights.bin" in lfs_files
 
     # The server stored a pointer in git, the bytes in the blob store, and its repo is consistent.
-    bare = _server_repo(live, repo)
+    bare = live.repo_dir(repo)
     fsck = subprocess.run(["git", "--git-dir", str(bare), "fsck", "--strict"], capture_output=True, text=True)
     assert fsck.returncode == 0, fsck.stderr
     size = subprocess.run(

@@ -15,25 +15,9 @@ import httpx
 from csghub.git.write_lock import QUEUE_DIR, WriteLock
 from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
+from tests.support.waiting import wait_until
 
 DEADLINE_S = 180.0
-
-
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def _bare(live: LiveHub, repo: str) -> Path:
-    from csghub.core.names import RepoId, RepoType
-    from csghub.services import repos
-    from csghub.services.permissions import Actor
-
-    view = repos.get_repo(live.hub, Actor(user_id=0, is_admin=True), RepoType.MODEL, RepoId.parse(repo))
-    return live.hub.repo_path(view.id)
 
 
 def _queued(bare: Path, which: Callable[[int, bytes], bool]) -> int:
@@ -109,7 +93,7 @@ def test_writers_through_push_and_commit_api_are_served_in_arrival_order(live: L
     user, token = live.user()
     repo = f"{user}/ordered"
     create_repo(live.url, token, repo)
-    bare = _bare(live, repo)
+    bare = live.repo_dir(repo)
     pushers_n = 8
     work, genv = _branches_ready(live, tmp_path, user, token, repo, pushers_n)
     assert live.process is not None
@@ -125,7 +109,11 @@ def test_writers_through_push_and_commit_api_are_served_in_arrival_order(live: L
     try:
         for i in range(pushers_n):
             pushers.append(_push(live, user, token, repo, work, genv, f"b{i}"))
-            _until(lambda n=i + 1: _queued(bare, lambda _p, cmd: b"hook" in cmd) == n, f"pusher {i} in the queue")
+            wait_until(
+                lambda n=i + 1: _queued(bare, lambda _p, cmd: b"hook" in cmd) == n,
+                f"pusher {i} in the queue",
+                timeout=DEADLINE_S,
+            )
             arrival.append(f"push b{i}")
             if i % 2 == 1:  # a commit-API writer arrives between every two pushes
                 j = len(commits)
@@ -135,7 +123,11 @@ def test_writers_through_push_and_commit_api_are_served_in_arrival_order(live: L
 
                 commits.append(threading.Thread(target=commit))
                 commits[-1].start()
-                _until(lambda n=j + 1: _queued(bare, lambda p, _c: p == hub_pid) == n, f"commit {j} in the queue")
+                wait_until(
+                    lambda n=j + 1: _queued(bare, lambda p, _c: p == hub_pid) == n,
+                    f"commit {j} in the queue",
+                    timeout=DEADLINE_S,
+                )
                 arrival.append(f"commit {j}")
     finally:
         ahead.release()
@@ -178,7 +170,7 @@ def test_pushers_all_succeed_under_steady_commit_api_load(live: LiveHub, tmp_pat
     writers = [threading.Thread(target=steady_writer, args=(w,)) for w in range(2)]
     for writer in writers:
         writer.start()
-    _until(lambda: len(committed) >= 4, "the commit-API load to be under way")
+    wait_until(lambda: len(committed) >= 4, "the commit-API load to be under way", timeout=DEADLINE_S)
     started = time.monotonic()
     pushers = [_push(live, user, token, repo, work, genv, f"b{i}") for i in range(pushers_n)]
     took: list[float] = []
@@ -205,7 +197,7 @@ def test_push_overtaken_by_an_earlier_writer_is_told_to_integrate(live: LiveHub,
     user, token = live.user()
     repo = f"{user}/overtaken"
     create_repo(live.url, token, repo)
-    bare = _bare(live, repo)
+    bare = live.repo_dir(repo)
     work, genv = _branches_ready(live, tmp_path, user, token, repo, 0)
     (work / "mine.txt").write_text("pushed on top of what I fetched\n")
     git("add", ".", cwd=work, env=genv)
@@ -221,9 +213,13 @@ def test_push_overtaken_by_an_earlier_writer_is_told_to_integrate(live: LiveHub,
             target=lambda: answer.append(_commit(live.url, token, repo, "first.txt", "first\n").status_code)
         )
         commit.start()  # arrives first...
-        _until(lambda: _queued(bare, lambda p, _c: p == hub_pid) == 1, "the commit in the queue")
+        wait_until(
+            lambda: _queued(bare, lambda p, _c: p == hub_pid) == 1, "the commit in the queue", timeout=DEADLINE_S
+        )
         pusher = _push(live, user, token, repo, work, genv, "main")  # ...then the push, from the old head
-        _until(lambda: _queued(bare, lambda _p, cmd: b"hook" in cmd) == 1, "the push in the queue")
+        wait_until(
+            lambda: _queued(bare, lambda _p, cmd: b"hook" in cmd) == 1, "the push in the queue", timeout=DEADLINE_S
+        )
     finally:
         ahead.release()
     commit.join(DEADLINE_S)

@@ -7,12 +7,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from csghub.git.write_lock import QUEUE_DIR, WriteLock, WriteLockTimeout
+from tests.support.waiting import wait_until
 
 DEADLINE_S = 30.0
 
@@ -37,14 +37,6 @@ _WRITER = textwrap.dedent(
 )
 
 
-def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
 def _tail(repo: Path) -> str:
     try:
         return (repo / QUEUE_DIR / "tail").read_text()
@@ -55,7 +47,7 @@ def _tail(repo: Path) -> str:
 def _queue_writer(repo: Path, label: str, timeout: float = DEADLINE_S) -> subprocess.Popen[bytes]:
     """Start a writer and return once it stands last in the queue."""
     proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(repo), label, str(timeout)])
-    _until(lambda: _tail(repo).startswith(f"n-{proc.pid}-"), f"writer {label} to queue up")
+    wait_until(lambda: _tail(repo).startswith(f"n-{proc.pid}-"), f"writer {label} to queue up", timeout=DEADLINE_S)
     return proc
 
 
@@ -104,7 +96,7 @@ def test_write_lock_passes_on_when_a_waiter_is_killed(repo: Path) -> None:
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(DEADLINE_S)
     # c now waits for `a` (the dead waiter's predecessor), so it clears the dead node...
-    _until(lambda: not node.exists(), "the next writer to step over the killed one")
+    wait_until(lambda: not node.exists(), "the next writer to step over the killed one", timeout=DEADLINE_S)
     assert _entered(repo) == []  # ...without cutting in before the holder and `a`
     first.release()
     assert a.wait(DEADLINE_S) == 0 and c.wait(DEADLINE_S) == 0
@@ -119,10 +111,10 @@ def test_write_lock_passes_on_when_the_holder_is_killed(repo: Path) -> None:
     victim_code += "l=WriteLock(Path(sys.argv[1]));l.acquire(30);open(Path(sys.argv[1])/'victim','w').close();"
     victim_code += "os.read(0,1)"  # holds the lock until killed
     victim = subprocess.Popen([sys.executable, "-c", victim_code, str(repo)], stdin=subprocess.PIPE)
-    _until(lambda: _tail(repo).startswith(f"n-{victim.pid}-"), "the victim to queue up")
+    wait_until(lambda: _tail(repo).startswith(f"n-{victim.pid}-"), "the victim to queue up", timeout=DEADLINE_S)
     after = _queue_writer(repo, "after")
     stuck.release()
-    _until(lambda: (repo / "victim").exists(), "the victim to hold the lock")
+    wait_until(lambda: (repo / "victim").exists(), "the victim to hold the lock", timeout=DEADLINE_S)
     victim.send_signal(signal.SIGKILL)
     victim.wait(DEADLINE_S)
     assert after.wait(DEADLINE_S) == 0
@@ -136,7 +128,7 @@ def test_write_lock_waiter_that_gives_up_does_not_let_the_next_cut_in(repo: Path
     patient = _queue_writer(repo, "patient")
     node = next(p for p in (repo / QUEUE_DIR).iterdir() if p.name.startswith(f"n-{impatient.pid}-"))
     assert impatient.wait(DEADLINE_S) == 3  # WriteLockTimeout
-    _until(lambda: not node.exists(), "the patient writer to step over the impatient one")
+    wait_until(lambda: not node.exists(), "the patient writer to step over the impatient one", timeout=DEADLINE_S)
     assert _entered(repo) == []
     released_at = time.time()
     first.release()

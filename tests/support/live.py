@@ -112,6 +112,16 @@ class LiveHub:
     def host(self) -> str:
         return self.url.removeprefix("http://")
 
+    def repo_dir(self, repo: str, repo_type: str = "model") -> Path:
+        """The bare git directory of a repository on the server's disk."""
+        from csghub.core.names import RepoId, RepoType
+        from csghub.services import repos
+        from csghub.services.permissions import Actor
+
+        admin = Actor(user_id=0, is_admin=True)
+        view = repos.get_repo(self.hub, admin, RepoType(repo_type), RepoId.parse(repo))
+        return self.hub.repo_path(view.id)
+
 
 def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CSGHUB_", "HF_"))}

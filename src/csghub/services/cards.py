@@ -33,13 +33,22 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
     return None, text
 
 
+# libyaml's loader is C (fast on every push's card) and refuses nesting past 1000 levels at once, where
+# PyYAML's pure-Python one recurses for seconds before it gives up.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def parse_card_data(readme: str) -> dict[str, Any]:
     """Front matter as a dict; invalid YAML yields {} so a bad card never blocks a push."""
     yaml_text, _ = split_front_matter(readme)
     if yaml_text is None:
         return {}
     try:
-        data = yaml.safe_load(yaml_text)
+        data = _load_yaml(yaml_text)
     except (yaml.YAMLError, RecursionError):  # PyYAML composes nested collections recursively
         return {}
     return _jsonable(data) if isinstance(data, dict) else {}
@@ -53,7 +62,7 @@ def validate_card_yaml(content: str) -> dict[str, Any]:
     elif content.lstrip().startswith("#") or "\n# " in content:
         return {}  # a README without front matter has no metadata to validate
     try:
-        data = yaml.safe_load(content)
+        data = _load_yaml(content)
     except yaml.YAMLError as exc:
         raise InvalidArgument(f"Invalid YAML in model card metadata: {exc}") from None
     except RecursionError:  # PyYAML composes nested collections recursively
