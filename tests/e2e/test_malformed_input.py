@@ -73,7 +73,7 @@ def test_malformed_input_non_json_bodies_are_refused(live: LiveHub, setup, route
 def test_malformed_input_deeply_nested_yaml_is_refused(live: LiveHub) -> None:
     r = httpx.post(f"{live.url}/api/validate-yaml", json={"content": "a: " + "[" * 100_000})
     _assert_refused(r)
-    assert "nested too deeply" in r.json()["error"]
+    assert "nest" in r.json()["error"]  # "nested too deeply" or libyaml's "exceeded maximum nesting depth"
     assert httpx.post(f"{live.url}/api/validate-yaml", json={"content": "license: mit\n"}).json()["errors"] == []
 
 

@@ -151,15 +151,15 @@ def test_write_lock_times_out_with_a_retryable_error(repo: Path) -> None:
 
 
 def test_write_lock_keeps_the_lock_until_a_process_exits(repo: Path) -> None:
-    sleeper = subprocess.Popen([sys.executable, "-c", "import os; os.read(0, 1)"], stdin=subprocess.PIPE)
+    # Ended by a signal: a pipe would not do, as the keeper forked below inherits its write end.
+    sleeper = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
     lock = WriteLock(repo)
     lock.acquire(1)
     lock.keep_until_exit(sleeper.pid, DEADLINE_S)
     blocked = WriteLock(repo)
     with pytest.raises(WriteLockTimeout):
         blocked.acquire(0.2)
-    assert sleeper.stdin is not None
-    sleeper.stdin.close()  # the watched process exits...
+    sleeper.terminate()  # the watched process exits...
     sleeper.wait(DEADLINE_S)
     after = WriteLock(repo)
     after.acquire(DEADLINE_S)  # ...and the child holding the lock lets go
