@@ -329,36 +329,22 @@ RESOLVE_RESPONSES: dict[int | str, dict[str, Any]] = {
     302: {"description": "An LFS file stored in S3: its presigned URL in Location"},
     **errors(416),
 }
+# GET and HEAD are declared apart so each keeps its own operation id in the schema.
+_RESOLVE_ROUTE: dict[str, Any] = {
+    "response_class": Response,
+    "responses": RESOLVE_RESPONSES,
+    "openapi_extra": RESOLVE_QUERY,
+}
 
 
-@router.get(
-    "/{namespace}/{name}/resolve/{revision}/{path:path}",
-    response_class=Response,
-    responses=RESOLVE_RESPONSES,
-    openapi_extra=RESOLVE_QUERY,
-)
-@router.head(
-    "/{namespace}/{name}/resolve/{revision}/{path:path}",
-    response_class=Response,
-    responses=RESOLVE_RESPONSES,
-    openapi_extra=RESOLVE_QUERY,
-)
+@router.get("/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
+@router.head("/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
 async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
     return await resolve_file(request, RepoType.MODEL, namespace, name, revision, path)
 
 
-@router.get(
-    "/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}",
-    response_class=Response,
-    responses=RESOLVE_RESPONSES,
-    openapi_extra=RESOLVE_QUERY,
-)
-@router.head(
-    "/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}",
-    response_class=Response,
-    responses=RESOLVE_RESPONSES,
-    openapi_extra=RESOLVE_QUERY,
-)
+@router.get("/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
+@router.head("/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
 async def resolve_typed(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, path: str
 ) -> Response:
