@@ -25,7 +25,6 @@ from csghub.api.paths import repo_from_url, unmask
 from csghub.api.serialize import iso, ok, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import RepoId, RepoType, validate_path
-from csghub.git.lfs import parse_pointer
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS, json_body
@@ -117,28 +116,11 @@ def _decode_content(value: Any, path: str) -> bytes:
         raise InvalidArgument(f"'content' of '{path}' is not valid base64") from None
 
 
-def _spool(hub: Hub, data: bytes) -> tuple[Path, str]:
-    fd, name = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="csg-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return Path(name), hashlib.sha256(data).hexdigest()
-
-
 async def _authorize_write(request: Request, actor: Actor, type_plural: str, namespace: str, name: str) -> None:
     """Settled before a body carrying file content is read (up to max_inline_body into memory, or
     max_upload_body to disk), so a stranger is refused before the first byte."""
     repo = await run_in_threadpool(repo_from_url, get_hub(request), actor, type_plural, namespace, name)
     authorize(actor, Action.WRITE, repo.resource)
-
-
-def _file_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> commits.Operation:
-    """A pointer the client already uploaded through LFS stays an LFS file; anything else is inline."""
-    pointer = parse_pointer(data)
-    if pointer is not None:
-        return commits.LfsFile(path, pointer.oid, pointer.size)
-    tmp, sha = _spool(hub, data)
-    spooled.append(tmp)
-    return commits.InlineFile(path, tmp, len(data), sha)
 
 
 def _commit_files(
@@ -156,7 +138,9 @@ def _commit_files(
         operations: list[commits.Operation] = []
         for path, data in files:
             validate_path(path)
-            operations.append(commits.DeletedFile(path) if data is None else _file_operation(hub, path, data, spooled))
+            operations.append(
+                commits.DeletedFile(path) if data is None else commits.content_operation(hub, path, data, spooled)
+            )
         return commits.create_commit(
             hub, actor, repo, branch, operations, summary=message, create_branch_from=create_branch_from
         )

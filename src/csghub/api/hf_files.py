@@ -18,7 +18,7 @@ from csghub.http.bodies import bool_field, optional_text_field, read_json_object
 from csghub.http.deps import base_url, client_address, get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, TEXTS, WHOLE, WRITE_ERRORS, errors, json_body, query
 from csghub.http.streams import parse_range, stream_bytes
-from csghub.services import files, lfs, refs, repos
+from csghub.services import downloads, files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 
@@ -270,7 +270,7 @@ async def resolve_file(
 
     snapshot, content, xet_hash, direct = await run_in_threadpool(work)
     if request.method == "GET":
-        hub.downloads.hit(snapshot.repo.id, client_address(request))
+        downloads.count_download(hub, snapshot.repo.id, client_address(request))
     headers = {
         "X-Repo-Commit": snapshot.sha,
         "ETag": f'"{content.etag}"',

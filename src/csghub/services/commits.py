@@ -7,7 +7,10 @@ stale parentCommit is a Conflict and nothing is half-applied. Inline files that 
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +69,19 @@ class CommitResult:
 
 def _branch_name(revision: str) -> str:
     return validate_ref_name(revision.removeprefix("refs/heads/"), what="branch")
+
+
+def content_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> Operation:
+    """A file's whole content sent in a request: a pointer the client already uploaded through LFS stays
+    an LFS file; anything else is spooled to a temp file (appended to `spooled` for the caller to remove)."""
+    pointer = parse_pointer(data)
+    if pointer is not None:
+        return LfsFile(path, pointer.oid, pointer.size)
+    fd, name = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="csg-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    spooled.append(Path(name))
+    return InlineFile(path, Path(name), len(data), hashlib.sha256(data).hexdigest())
 
 
 def lfs_rules_at(git: GitRepo, head: str | None) -> LfsRules:

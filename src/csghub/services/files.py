@@ -75,6 +75,11 @@ def get_entry(snapshot: Snapshot, path: str) -> TreeEntry:
     return entry
 
 
+def read_small_file(snapshot: Snapshot, entry: TreeEntry) -> bytes:
+    """The whole content of a file kept in git (callers bound its size: previews, the editor, the card)."""
+    return snapshot.git.read_small_blob(entry.oid)
+
+
 def history(snapshot: Snapshot, *, skip: int = 0, limit: int = 50) -> tuple[list[CommitInfo], int]:
     return snapshot.git.log(snapshot.sha, skip=skip, limit=limit)
 

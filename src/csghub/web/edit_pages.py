@@ -257,7 +257,7 @@ def _editable_text(hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, 
     entry = files.get_entry(snapshot, path)
     if entry.kind != "file" or entry.lfs is not None or entry.size > MAX_EDITABLE:
         raise InvalidArgument("Only text files under 512 kB that are not in LFS can be edited in the browser")
-    data = snapshot.git.read_small_blob(entry.oid)
+    data = files.read_small_file(snapshot, entry)
     if b"\x00" in data[:8000]:
         raise InvalidArgument("Binary files cannot be edited in the browser")
     return data.decode("utf-8", errors="replace")

@@ -217,7 +217,7 @@ def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Res
     card_html = ""
     readme = next((e for e in all_files if e.path.lower() == "readme.md"), None)
     if readme is not None and readme.lfs is None and readme.size <= MAX_PREVIEW:
-        text = hub.git(repo.id).read_small_blob(readme.oid).decode("utf-8", errors="replace")
+        text = files.read_small_file(snapshot, readme).decode("utf-8", errors="replace")
         card_html = render_card(text)
     return render(
         request,
@@ -274,7 +274,7 @@ def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     elif lowered.endswith(_IMAGES):
         kind = "image"
     elif entry.lfs is None and size <= MAX_PREVIEW:
-        data = hub.git(repo.id).read_small_blob(entry.oid)
+        data = files.read_small_file(snapshot, entry)
         if b"\x00" in data[:8000]:
             note = "Binary file: download it to look inside."
         else:
