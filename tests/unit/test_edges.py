@@ -14,7 +14,7 @@ EDGES = ("api", "web", "transport")
 # What only services may touch: the adapters the Hub holds (by any name: a snapshot's `git` too), and
 # the state kept on the Hub (names that values also use, such as a repository's `downloads`).
 HUB_INSIDES = frozenset({"git", "repo_path", "blobs", "db", "sessions"})
-HUB_STATE = frozenset({"downloads", "facets", "maintenance", "listings"})
+HUB_STATE = frozenset({"downloads", "facets", "listings", "diffs", "maintenance"})
 # Git sessions over HTTP and SSH are becoming one service; until then their transports still do this.
 NOT_YET: dict[str, frozenset[str]] = {
     "transport/git_http.py": frozenset({"git", "repo_path", "downloads"}),
@@ -51,3 +51,45 @@ def test_edges_reach_the_hub_insides_only_through_services() -> None:
             if used:
                 found[relative] = used
     assert found == {}, f"call a service instead of reaching into the Hub: {found}"
+
+
+# Constructors of what holds state between requests; a module keeping one is a global the Hub should own.
+STATEFUL = frozenset({"Lock", "RLock", "dict", "set", "list", "OrderedDict", "defaultdict", "deque", "TtlCache"})
+CACHING = frozenset({"lru_cache", "cache"})
+# Background tasks of a git push; the git-session service takes them over.
+STATE_NOT_YET = frozenset({("transport/git_http.py", "_BACKGROUND")})
+
+
+def _called_name(node: ast.expr) -> str:
+    func = node.func if isinstance(node, ast.Call) else node
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else ""
+
+
+def module_state(source: str) -> list[str]:
+    """Names bound at module level to a lock, a mutable container or a cache."""
+    found = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Call):
+            if _called_name(node.value) in STATEFUL:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                found += [t.id for t in targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.FunctionDef) and any(_called_name(d) in CACHING for d in node.decorator_list):
+            found.append(node.name)
+    return found
+
+
+def test_module_state_finds_locks_containers_and_caches() -> None:
+    source = "import functools, threading\nLOCK = threading.Lock()\n_seen: set[str] = set()\nLIMIT = 3\n"
+    source += "@functools.lru_cache(maxsize=8)\ndef listing(x): ...\nNAMES = frozenset({'a'})\n"
+    assert module_state(source) == ["LOCK", "_seen", "listing"]
+
+
+def test_no_module_keeps_state_the_hub_should_own() -> None:
+    found = [
+        (path.relative_to(SRC).as_posix(), name)
+        for path in sorted(SRC.rglob("*.py"))
+        for name in module_state(path.read_text())
+    ]
+    assert [hit for hit in found if hit not in STATE_NOT_YET] == []

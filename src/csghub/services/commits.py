@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +149,7 @@ def create_commit(
         git.update_ref(f"refs/heads/{branch}", sha, expected_old)
         if branch == repo.default_branch:
             refresh_metadata(hub, repo.id)
-    _maintain_soon(git)
+    _maintain_soon(hub, git)
     return CommitResult(sha=sha, branch=branch)
 
 
@@ -203,38 +202,6 @@ def _materialize(
     return changes, pointers
 
 
-class _Maintenance:
-    """At most one maintenance run per repository at a time; writes during a run schedule one more."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._state: dict[str, bool] = {}  # repo path -> another run requested
-
-    def request(self, git: GitRepo) -> None:
-        key = str(git.path)
-        with self._guard:
-            if key in self._state:
-                self._state[key] = True
-                return
-            self._state[key] = False
-        threading.Thread(target=self._run, args=(git, key), name="git-maintenance", daemon=True).start()
-
-    def _run(self, git: GitRepo, key: str) -> None:
-        while True:
-            try:
-                git.maintain()
-            except Exception:  # a background process boundary: log, never crash the server
-                log.exception("repository maintenance failed for %s", git.path)
-            with self._guard:
-                if not self._state.get(key):
-                    del self._state[key]
-                    return
-                self._state[key] = False
-
-
-MAINTENANCE = _Maintenance()
-
-
-def _maintain_soon(git: GitRepo) -> None:
+def _maintain_soon(hub: Hub, git: GitRepo) -> None:
     """Pack loose objects off the request path."""
-    MAINTENANCE.request(git)
+    hub.maintenance.request(git)
