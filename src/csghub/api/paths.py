@@ -14,14 +14,9 @@ from urllib.parse import unquote, unquote_plus
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from csghub.core.names import RepoId, RepoType
 from csghub.http.errors import error_response
-from csghub.services.context import Hub
-from csghub.services.files import Snapshot, at_revision
-from csghub.services.permissions import Actor
-from csghub.services.repos import RepoView, get_repo
+from csghub.http.repos import SLASH_MASK
 
-SLASH_MASK = "\x1f"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -52,13 +47,3 @@ class EncodedSlashMiddleware:
 
 def unmask(value: str) -> str:
     return value.replace(SLASH_MASK, "/")
-
-
-def repo_from_url(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> RepoView:
-    """The repository named by the `{type}s/{namespace}/{name}` segments of a route."""
-    return get_repo(hub, actor, RepoType.parse(type_plural), RepoId.of(namespace, name))
-
-
-def snapshot_from_url(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str, revision: str) -> Snapshot:
-    """The repository of a route pinned at the route's (possibly slash-masked) revision."""
-    return at_revision(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision))
