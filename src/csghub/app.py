@@ -24,7 +24,7 @@ from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
 from csghub.transport.ssh import start_ssh_server
 from csghub.transport.xet_http import router as xet_router
-from csghub.web.render import render_error
+from csghub.web.render import error_page, render_error
 from csghub.web.routes import mount_web
 from csghub.web.security import SecurityHeadersMiddleware
 from csghub.wiring import build_hub
@@ -85,7 +85,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         timeout=float(settings.client_timeout),
         memory=settings.max_body_memory,
     )
-    api_errors.install(app, html_error=render_error)
+    api_errors.install(app, html_error=render_error, page_error=error_page)
     api_schema.install(app)
     app.add_middleware(SecurityHeadersMiddleware, upload_origins=_upload_origins(settings))
     if settings.rate_limit_per_token or settings.rate_limit_per_address:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -51,6 +52,17 @@ def _is_csg(request: Request) -> bool:
 
 
 HtmlError = Callable[[Request, HubError | None, int], Response]
+PageError = Callable[[Request, HubError], Awaitable[Response]]
+
+
+class PageRoute(APIRoute):
+    """A route of the portal: its failures answer as the portal's error page, not as JSON."""
+
+
+def _on_page(request: Request) -> bool:
+    """Decided by the route that took the request; the page's own scripts (which prove their session
+    with the CSRF header) read errors as JSON like any API client."""
+    return isinstance(request.scope.get("route"), PageRoute) and "x-csrf-token" not in request.headers
 
 
 def _wants_html(request: Request) -> bool:
@@ -71,13 +83,16 @@ def allowed_methods(request: Request) -> str:
     )
 
 
-def install(app: FastAPI, *, html_error: HtmlError | None = None) -> None:
-    """`html_error` renders the portal's error page for browsers that reach no route."""
+def install(app: FastAPI, *, html_error: HtmlError | None = None, page_error: PageError | None = None) -> None:
+    """`html_error` renders the portal's error page for browsers that reach no route; `page_error` renders
+    it for a HubError raised in a portal route (a PageRoute)."""
 
     @app.exception_handler(HubError)
-    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+    async def _hub_error(request: Request, exc: HubError) -> Response:
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        if page_error is not None and _on_page(request):
+            return await page_error(request, exc)
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
         return error_response(exc.status, exc.code, exc.message, csg_envelope=_is_csg(request), retry_after=retry_after)
 

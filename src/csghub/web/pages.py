@@ -9,22 +9,25 @@ import math
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, InvalidArgument
-from csghub.core.names import RepoId, RepoType
+from csghub.core.errors import InvalidArgument
+from csghub.core.names import RepoType
 from csghub.http.deps import base_url, get_hub
+from csghub.http.errors import PageRoute
 from csghub.http.params import lenient_index, page_number
+from csghub.http.repos import RepoContext
 from csghub.services import collections, files, gating, likes, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.web.markdown import highlight_file, render_card, render_markdown
+from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.profile_pages import profile_page
-from csghub.web.render import human_size, page_actor, render, render_error, repo_path
+from csghub.web.render import human_size, page_actor, render, repo_path
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 PAGE_SIZE = 30
 TREE_PAGE = 500
 MAX_PREVIEW = 512 * 1024
@@ -39,12 +42,9 @@ _IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 
 
 async def _page(request: Request, work: Any) -> Response:
-    """Run a page's work in a thread; failures become the friendly error page with their status."""
+    """Run a page's work in a thread (a failure becomes the error page: see http/errors.py)."""
     await page_actor(request)
-    try:
-        return await run_in_threadpool(work)
-    except HubError as exc:
-        return render_error(request, exc, exc.status)
+    return await run_in_threadpool(work)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -193,10 +193,8 @@ def _snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[st
     return snippets
 
 
-def _repo_context(
-    request: Request, hub: Hub, actor: Actor, repo_type: RepoType, ns: str, name: str, revision: str | None
-) -> tuple[repos.RepoView, files.Snapshot, dict[str, Any]]:
-    repo = repos.get_repo(hub, actor, repo_type, RepoId.of(ns, name))
+def _repo_context(at: RepoContext, revision: str | None) -> tuple[repos.RepoView, files.Snapshot, dict[str, Any]]:
+    hub, actor, repo = at.hub, at.actor, at.repo
     snapshot = files.at_revision(hub, actor, repo, revision)
     context = {
         "can_write": can(actor, Action.WRITE, repo.resource),
@@ -209,9 +207,9 @@ def _repo_context(
     return repo, snapshot, context
 
 
-def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Response:
-    hub, actor = get_hub(request), request.state.actor
-    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, None)
+def _repo_page(request: Request, at: RepoContext) -> Response:
+    hub, actor = at.hub, at.actor
+    repo, snapshot, context = _repo_context(at, None)
     all_files = files.all_files(snapshot)
     size = sum((e.lfs.size if e.lfs else e.size) for e in all_files)
     card_html = ""
@@ -232,9 +230,9 @@ def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Res
     )
 
 
-def _tree_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str, folder: str) -> Response:
-    hub, actor = get_hub(request), request.state.actor
-    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+def _tree_page(request: Request, at: RepoContext, revision: str, folder: str) -> Response:
+    hub, actor = at.hub, at.actor
+    repo, snapshot, context = _repo_context(at, revision)
     entries = files.folder_listing(snapshot, folder.strip("/"))
     # Big folders come a page at a time; the rest is one "more" link away.
     shown = lenient_index(request.query_params.get("show"))
@@ -259,9 +257,9 @@ def _tree_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     )
 
 
-def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str, path: str) -> Response:
-    hub, actor = get_hub(request), request.state.actor
-    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+def _blob_page(request: Request, at: RepoContext, revision: str, path: str) -> Response:
+    actor = at.actor
+    repo, snapshot, context = _repo_context(at, revision)
     entry = files.get_entry(snapshot, path)
     if entry.kind != "file":
         raise InvalidArgument(f"'{path}' is a folder")
@@ -299,24 +297,26 @@ def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     )
 
 
-def _commits_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str) -> Response:
-    hub, actor = get_hub(request), request.state.actor
-    _repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+def _commits_page(request: Request, at: RepoContext, revision: str) -> Response:
+    _repo, snapshot, context = _repo_context(at, revision)
     commits, _total = files.history(snapshot, limit=100)
     return render(request, "commits.html", tab="commits", commits=commits, **context)
 
 
 async def model_page(request: Request, ns: str, name: str) -> Response:
     """A model's card, for routes of the same shape that give way to it (/{org}/settings)."""
-    return await _page(request, lambda: _repo_page(request, RepoType.MODEL, ns, name))
+    at = await open_page_repo(request, RepoType.MODEL, ns, name)
+    return await _page(request, lambda: _repo_page(request, at))
 
 
 def _repo_routes(prefix: str, repo_type: RepoType) -> None:
     """The same pages for each repository type: models at the root, the others under their plural."""
 
+    opened = Depends(page_repo(repo_type))
+
     @router.get(prefix + "/{ns}/{name}", response_class=HTMLResponse)
-    async def repo_page(request: Request, ns: str, name: str) -> Response:
-        return await _page(request, lambda: _repo_page(request, repo_type, ns, name))
+    async def repo_page(request: Request, at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _repo_page(request, at))
 
     @router.get(prefix + "/{ns}/{name}/tree", response_class=HTMLResponse)
     async def tree_switch(request: Request, ns: str, name: str, rev: str = "main", path: str = "") -> Response:
@@ -326,16 +326,16 @@ def _repo_routes(prefix: str, repo_type: RepoType) -> None:
 
     @router.get(prefix + "/{ns}/{name}/tree/{revision}", response_class=HTMLResponse)
     @router.get(prefix + "/{ns}/{name}/tree/{revision}/{folder:path}", response_class=HTMLResponse)
-    async def tree_page(request: Request, ns: str, name: str, revision: str, folder: str = "") -> Response:
-        return await _page(request, lambda: _tree_page(request, repo_type, ns, name, revision, folder))
+    async def tree_page(request: Request, revision: str, folder: str = "", at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _tree_page(request, at, revision, folder))
 
     @router.get(prefix + "/{ns}/{name}/blob/{revision}/{path:path}", response_class=HTMLResponse)
-    async def blob_page(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
-        return await _page(request, lambda: _blob_page(request, repo_type, ns, name, revision, path))
+    async def blob_page(request: Request, revision: str, path: str, at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _blob_page(request, at, revision, path))
 
     @router.get(prefix + "/{ns}/{name}/commits/{revision}", response_class=HTMLResponse)
-    async def commits_page(request: Request, ns: str, name: str, revision: str) -> Response:
-        return await _page(request, lambda: _commits_page(request, repo_type, ns, name, revision))
+    async def commits_page(request: Request, revision: str, at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _commits_page(request, at, revision))
 
 
 for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):

@@ -9,12 +9,11 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
 from csghub.http.params import page_number
 from csghub.services import profiles
-from csghub.web.render import page_actor, render, render_error
+from csghub.web.render import page_actor, render
 
 PAGE_SIZE = 30
 TABS = {t.plural: t for t in profiles.REPO_TYPES}
@@ -48,7 +47,4 @@ async def profile_page(request: Request, name: str) -> Response:
             next_url=f"{base}&page={page + 1}" if page < pages else None,
         )
 
-    try:
-        return await run_in_threadpool(work)
-    except HubError as exc:
-        return render_error(request, exc, exc.status)
+    return await run_in_threadpool(work)

@@ -103,6 +103,13 @@ def correctable(exc: HubError) -> bool:
     return exc.status in (400, 409) or (exc.status == 404 and exc.code not in ("RepoNotFound", "Unauthenticated"))
 
 
+async def error_page(request: Request, exc: HubError) -> HTMLResponse:
+    """What a portal route answers when it raises: the error page, showing who is signed in."""
+    if getattr(request.state, "actor", None) is None:
+        await page_actor(request)
+    return render_error(request, exc, exc.status)
+
+
 def render_error(request: Request, exc: HubError | None, status: int) -> HTMLResponse:
     """The friendly page for a failure: 404 for anything missing or hidden, a short note otherwise."""
     if status == 404 or (exc is not None and exc.code == "RepoNotFound"):
