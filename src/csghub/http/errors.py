@@ -60,9 +60,13 @@ class PageRoute(APIRoute):
 
 
 def _on_page(request: Request) -> bool:
-    """Decided by the route that took the request; the page's own scripts (which prove their session
-    with the CSRF header) read errors as JSON like any API client."""
-    return isinstance(request.scope.get("route"), PageRoute) and "x-csrf-token" not in request.headers
+    """Decided by the route that took the request."""
+    return isinstance(request.scope.get("route"), PageRoute)
+
+
+def _from_page_script(request: Request) -> bool:
+    """The portal's own scripts prove their session with the CSRF header and read errors as JSON."""
+    return "x-csrf-token" in request.headers
 
 
 def _wants_html(request: Request) -> bool:
@@ -91,10 +95,16 @@ def install(app: FastAPI, *, html_error: HtmlError | None = None, page_error: Pa
     async def _hub_error(request: Request, exc: HubError) -> Response:
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-        if page_error is not None and _on_page(request):
+        on_page = page_error is not None and _on_page(request)
+        if page_error is not None and on_page and not _from_page_script(request):
             return await page_error(request, exc)
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
-        return error_response(exc.status, exc.code, exc.message, csg_envelope=_is_csg(request), retry_after=retry_after)
+        response = error_response(
+            exc.status, exc.code, exc.message, csg_envelope=_is_csg(request), retry_after=retry_after
+        )
+        if on_page:
+            del response.headers["WWW-Authenticate"]  # a script's fetch must not open the browser's password dialog
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
