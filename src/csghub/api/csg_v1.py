@@ -51,7 +51,7 @@ def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
 
 
 @router.post(
-    "/api/v1/{type_plural}",
+    "/api/v1/{type_plural:repo_type}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(
         "name",
@@ -87,7 +87,7 @@ async def create_repo(request: Request, type_plural: str, actor: Actor = Depends
     return ok(_csg_repo_json(view))
 
 
-@router.get("/api/v1/{type_plural}/{namespace}/{name}")
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}")
 async def repo_detail(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -95,7 +95,7 @@ async def repo_detail(
     return ok(_csg_repo_json(view))
 
 
-@router.get("/api/v1/{type_plural}/{namespace}/{name}/branches")
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}/branches")
 async def list_branches(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -166,8 +166,12 @@ def _commit_files(
                 tmp.unlink()
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY)
-@router.put("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY)
+@router.post(
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY
+)
+@router.put(
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY
+)
 async def write_raw_file(
     request: Request, type_plural: str, namespace: str, name: str, path: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -188,7 +192,7 @@ async def write_raw_file(
     return ok({"commit": {"id": result.sha}, "branch": result.branch, "path": unmask(path)})
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/upload_file", responses=WRITE_ERRORS)
+@router.post("/api/v1/{type_plural:repo_type}/{namespace}/{name}/upload_file", responses=WRITE_ERRORS)
 async def upload_file(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -231,7 +235,7 @@ async def upload_file(
 
 
 @router.post(
-    "/api/v1/{type_plural}/{namespace}/{name}/preupload/{revision}",
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/preupload/{revision}",
     responses=WRITE_ERRORS,
     openapi_extra=PREUPLOAD_BODY,
 )
@@ -254,7 +258,7 @@ async def preupload(
 
 
 @router.post(
-    "/api/v1/{type_plural}/{namespace}/{name}/commit/{revision}",
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/commit/{revision}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(
         "files",

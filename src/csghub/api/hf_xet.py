@@ -33,14 +33,14 @@ async def _token(
     )
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/xet-read-token/{revision}")
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/xet-read-token/{revision}")
 async def xet_read_token(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     return await _token(request, actor, type_plural, namespace, name, "read")
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/xet-write-token/{revision}")
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/xet-write-token/{revision}")
 async def xet_write_token(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:

@@ -10,12 +10,17 @@ name with one reaches a route.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from urllib.parse import unquote, unquote_plus
 
+from starlette.convertors import Convertor
+from starlette.datastructures import URLPath
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from csghub.core.names import RepoId, RepoType
-from csghub.http.errors import error_response
+from csghub.http.errors import API_PREFIXES, error_response
 from csghub.services.context import Hub
 from csghub.services.files import Snapshot, at_revision
 from csghub.services.permissions import Actor
@@ -62,3 +67,45 @@ def repo_from_url(hub: Hub, actor: Actor, type_plural: str, namespace: str, name
 def snapshot_from_url(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str, revision: str) -> Snapshot:
     """The repository of a route pinned at the route's (possibly slash-masked) revision."""
     return at_revision(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision))
+
+
+class RepoTypeConvertor(Convertor[str]):
+    """`{type_plural:repo_type}` in a route: only the repository types, singular or plural.
+
+    With a plain `{type_plural:repo_type}`, `/api/nothing` was the listing of "nothing"s (400 from the handler)
+    and `POST /api/v1/x` a wrong method on the create route (405): an unknown path must be a 404
+    whatever its method. The OpenAPI schema spells the segment as before (an enum, http/openapi.py).
+    """
+
+    regex = "|".join(f"{kind.value}s?" for kind in RepoType)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class UnknownApiPaths(BaseRoute):
+    """404 for an API path that no API route knows, in any method.
+
+    Added after the API routes and before the portal's: `/{namespace}/{name}` pages would otherwise
+    take `/api/nothing` and answer with a page. A path some API route answers with another method is
+    left alone, so the router still says 405 with Allow.
+    """
+
+    def __init__(self, api_routes: Sequence[BaseRoute]) -> None:
+        self.api_routes = tuple(api_routes)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIXES):
+            return Match.NONE, {}
+        if any(route.matches(scope)[0] is not Match.NONE for route in self.api_routes):
+            return Match.NONE, {}
+        return Match.FULL, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise HTTPException(404)
+
+    def url_path_for(self, name: str, /, **path_params: object) -> URLPath:
+        raise NoMatchFound(name, path_params)
