@@ -67,6 +67,10 @@ _ZH: dict[str, str] = {
     "Tags": "标签",
     "Base model": "基础模型",
     "This repository has no README yet.": "此仓库还没有 README。",
+    "Add a README.md to say what this repository holds and how to use it; its front matter sets license and tags.": (
+        "添加 README.md，说明此仓库包含什么、如何使用；其头信息设置许可证和标签。"
+    ),
+    "Add a README": "添加 README",
     "Page not found": "页面未找到",
     "The page you asked for does not exist, or you do not have access to it.": "您请求的页面不存在，或您无权访问。",
     "Something went wrong": "出错了",
