@@ -10,17 +10,13 @@ name with one reaches a route.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from urllib.parse import unquote, unquote_plus
 
 from starlette.convertors import Convertor
-from starlette.datastructures import URLPath
-from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from csghub.core.names import RepoId, RepoType
-from csghub.http.errors import API_PREFIXES, error_response
+from csghub.http.errors import error_response
 from csghub.services.context import Hub
 from csghub.services.files import Snapshot, at_revision
 from csghub.services.permissions import Actor
@@ -84,28 +80,3 @@ class RepoTypeConvertor(Convertor[str]):
 
     def to_string(self, value: str) -> str:
         return value
-
-
-class UnknownApiPaths(BaseRoute):
-    """404 for an API path that no API route knows, in any method.
-
-    Added after the API routes and before the portal's: `/{namespace}/{name}` pages would otherwise
-    take `/api/nothing` and answer with a page. A path some API route answers with another method is
-    left alone, so the router still says 405 with Allow.
-    """
-
-    def __init__(self, api_routes: Sequence[BaseRoute]) -> None:
-        self.api_routes = tuple(api_routes)
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIXES):
-            return Match.NONE, {}
-        if any(route.matches(scope)[0] is not Match.NONE for route in self.api_routes):
-            return Match.NONE, {}
-        return Match.FULL, {}
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise HTTPException(404)
-
-    def url_path_for(self, name: str, /, **path_params: object) -> URLPath:
-        raise NoMatchFound(name, path_params)

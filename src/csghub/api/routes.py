@@ -20,7 +20,7 @@ from csghub.api import (
     sso,
     users,
 )
-from csghub.api.paths import EncodedSlashMiddleware, UnknownApiPaths
+from csghub.api.paths import EncodedSlashMiddleware
 
 
 def mount_api(app: FastAPI) -> None:
@@ -42,4 +42,3 @@ def mount_api(app: FastAPI) -> None:
         # Specific routes before generic ones: /api/whoami-v2 is not a listing of "whoami-v2"s.
         for module in routers:
             app.include_router(module.router, prefix=prefix)
-    app.router.routes.append(UnknownApiPaths(app.router.routes))
