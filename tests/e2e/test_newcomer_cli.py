@@ -3,6 +3,7 @@ creating any), and a taken port is one line naming the setting, not a traceback.
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.clients import api
+from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub, server_env
 
 
@@ -84,3 +85,32 @@ def test_serve_on_a_taken_port_says_which_setting_to_change(
     assert served.stdout == ""
     # Refused before anything was set up or announced.
     assert not data.exists()
+
+
+def _readme_credential_helper(live: LiveHub, user: str) -> str:
+    """The README's `git config ... credential...helper` command, pointed at this hub and user."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index("git config --global credential.")
+    command = text[start : text.index("\n", text.index("\n", start) + 1)]
+    return command.replace("http://127.0.0.1:8080", live.url).replace("username=alice", f"username={user}")
+
+
+def test_readme_credential_helper_serves_git_and_lfs_without_showing_the_token(live: LiveHub, tmp_path: Path) -> None:
+    user, token = live.user()
+    repo = f"{user}/secret-weights"
+    create_repo(live.url, token, repo, private=True)
+    env = {**setup_git_home(tmp_path / "home"), "HF_TOKEN": token}
+    subprocess.run(["bash", "-c", _readme_credential_helper(live, user)], env=env, check=True, timeout=60)
+    work = tmp_path / "work"
+    said = [git("clone", f"{live.url}/{repo}", str(work), cwd=tmp_path, env=env)]
+    weights = os.urandom(300_000)
+    (work / "weights.bin").write_bytes(weights)
+    said.append(git("add", "weights.bin", cwd=work, env=env))
+    said.append(git("commit", "-m", "Add weights", cwd=work, env=env))
+    said.append(git("push", cwd=work, env=env))
+    said.append(git("lfs", "push", "--all", "origin", cwd=work, env=env))
+    assert all(token not in proc.stdout + proc.stderr for proc in said)
+    assert token not in (work / ".git" / "config").read_text()
+    with api(live.url, token) as client:
+        fetched = client.get(f"/{repo}/resolve/main/weights.bin", follow_redirects=True)
+    assert fetched.content == weights
