@@ -271,6 +271,8 @@ def test_a_commit_page_shows_the_changed_lines(browser: Browser, live: LiveHub) 
     shot(page, "commit-diff")
 
     page.click(".parents a >> nth=0")
+    expect(page.locator(".commit-title")).to_have_text("Add README.md")
+    page.click(".parents a >> nth=0")
     expect(page.locator(".commit-title")).to_have_text("Initial commit")
     expect(page.locator(".parents")).to_contain_text("The first commit of this repository.")
     expect(page.locator(".file-diff-head .badge").first).to_have_text("Added")

@@ -14,7 +14,7 @@ from pathlib import Path
 import csghub
 from csghub.config import ConfigError, Settings
 
-DEFAULT_DATA_DIR: Path = next(f.default for f in dataclasses.fields(Settings) if f.name == "data_dir")  # type: ignore[assignment]
+DEFAULT_DATA_DIR = Settings().data_dir  # relative: `serve` resolves it against its working directory
 
 
 def checkout_data_dir() -> Path | None:
