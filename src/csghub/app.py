@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from csghub.api.reference import mount_reference
 from csghub.api.routes import mount_api
 from csghub.config import Settings
 from csghub.http import body_limits
@@ -74,7 +75,12 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             await run_in_threadpool(downloads.flush, hub)
 
     app = FastAPI(
-        title="CSGHub", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=lifespan
+        title="CSGHub",
+        version="0.1.0",
+        docs_url=None,  # mount_reference serves it from the hub, not a CDN
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
     app.state.hub = hub
     # Inside the rate limit and security headers (added after it), outside everything that reads a body.
@@ -103,6 +109,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     app.include_router(lfs_router)
     app.include_router(xet_router)
     app.include_router(git_http_router)
+    mount_reference(app)
     mount_api(app)
     mount_web(app)
     # csghub-native (/api/v1) routes come with the csghub-sdk compatibility layer.

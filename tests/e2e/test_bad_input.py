@@ -92,7 +92,7 @@ def test_bad_input_traversal_in_resolve_is_rejected(live: LiveHub, setup) -> Non
         b'{"key": "file", "value": {"path": "a.txt", "content": "YQ==", "encoding": "base64"}}\n',
         b'{"key": "header", "value": {"summary": "x"}}\n{"key": "teleport", "value": {}}\n',
         b'{"key": "header", "value": {"summary": "x"}}\n{"key": "file", "value": {"path": "a", "content": "YWJj',
-        b'{"key": "header", "value": {"summary": ""}}\n{"key": "deletedFile", "value": {"path": "README.md"}}\n',
+        b'{"key": "header", "value": {"summary": ""}}\n{"key": "deletedFile", "value": {"path": ".gitattributes"}}\n',
         b"[1, 2, 3]\n",
     ],
 )

@@ -346,7 +346,7 @@ def _run(world: World, who: Who, kind: str, column: str, expected: str) -> str:
             return _http_outcome(who, c.get(f"/api/models/{repo}"))
     if column == "resolve":
         with _client(live, who) as c:
-            return _http_outcome(who, c.get(f"/{repo}/resolve/main/README.md"))
+            return _http_outcome(who, c.get(f"/{repo}/resolve/main/.gitattributes"))
     if column == "clone_http":
         return _clone(world, who, _http_url(live, repo, who.name, who.secret))
     if column in ("clone_ssh", "push_ssh") and who.key is None:

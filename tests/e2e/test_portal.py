@@ -115,8 +115,8 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     assert hashlib.sha256(fetched.content).digest() == hashlib.sha256(weights).digest()
 
     # The card is written in the browser, hostile HTML and all.
-    page.goto(f"{live.url}/{name}/demo/blob/main/README.md")
-    page.click(".file-bar a:has-text('Edit')")
+    page.goto(f"{live.url}/{name}/demo/new/main")
+    page.fill("input[name=path]", "README.md")
     page.fill("textarea[name=content]", HOSTILE_README)
     page.fill("input[name=summary]", "Write the model card")
     page.click("main form button[type=submit]")

@@ -50,7 +50,7 @@ def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
 
 
 @router.post(
-    "/api/v1/{type_plural}",
+    "/api/v1/{type_plural:repo_type}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(
         "name",
@@ -86,12 +86,12 @@ async def create_repo(request: Request, type_plural: str, actor: Actor = Depends
     return ok(_csg_repo_json(view))
 
 
-@router.get("/api/v1/{type_plural}/{namespace}/{name}")
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}")
 async def repo_detail(at: RepoContext = Depends(repo_route())) -> JSONResponse:
     return ok(_csg_repo_json(at.repo))
 
 
-@router.get("/api/v1/{type_plural}/{namespace}/{name}/branches")
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}/branches")
 async def list_branches(at: RepoContext = Depends(repo_route())) -> JSONResponse:
     found = await run_in_threadpool(refs.list_refs, at.hub, at.actor, at.repo)
     return ok([{"name": b.name, "commit": {"id": b.target}} for b in found.branches])
@@ -137,8 +137,12 @@ def _commit_files(
                 tmp.unlink()
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY)
-@router.put("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY)
+@router.post(
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY
+)
+@router.put(
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY
+)
 async def write_raw_file(request: Request, path: str, at: RepoContext = WRITER) -> JSONResponse:
     body = await read_json_object(request)
     data = _decode_content(body.get("content", ""), path)
@@ -154,7 +158,7 @@ async def write_raw_file(request: Request, path: str, at: RepoContext = WRITER) 
     return ok({"commit": {"id": result.sha}, "branch": result.branch, "path": unmask(path)})
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/upload_file", responses=WRITE_ERRORS)
+@router.post("/api/v1/{type_plural:repo_type}/{namespace}/{name}/upload_file", responses=WRITE_ERRORS)
 async def upload_file(request: Request, at: RepoContext = WRITER) -> JSONResponse:
     hub, actor, repo = at.hub, at.actor, at.repo
     form = await request.form()
@@ -193,7 +197,7 @@ async def upload_file(request: Request, at: RepoContext = WRITER) -> JSONRespons
 
 
 @router.post(
-    "/api/v1/{type_plural}/{namespace}/{name}/preupload/{revision}",
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/preupload/{revision}",
     responses=WRITE_ERRORS,
     openapi_extra=PREUPLOAD_BODY,
 )
@@ -212,7 +216,7 @@ async def preupload(request: Request, revision: str, at: RepoContext = WRITER) -
 
 
 @router.post(
-    "/api/v1/{type_plural}/{namespace}/{name}/commit/{revision}",
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/commit/{revision}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(
         "files",

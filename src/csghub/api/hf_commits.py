@@ -70,7 +70,9 @@ def preupload_answer(
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/preupload/{revision}", responses=WRITE_ERRORS, openapi_extra=PREUPLOAD_BODY
+    "/api/{type_plural:repo_type}/{namespace}/{name}/preupload/{revision}",
+    responses=WRITE_ERRORS,
+    openapi_extra=PREUPLOAD_BODY,
 )
 async def preupload(
     request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))
@@ -136,7 +138,9 @@ def operations_from(body: CommitBody) -> tuple[CommitHeader, list[commits.Operat
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/commit/{revision}", responses=WRITE_ERRORS, openapi_extra=NDJSON_COMMIT
+    "/api/{type_plural:repo_type}/{namespace}/{name}/commit/{revision}",
+    responses=WRITE_ERRORS,
+    openapi_extra=NDJSON_COMMIT,
 )
 async def commit(request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
     hub, actor, repo = at.hub, at.actor, at.repo

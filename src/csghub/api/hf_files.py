@@ -37,11 +37,11 @@ COMMITS_PAGE = 50
 
 
 @router.get(
-    "/api/{type_plural}/{namespace}/{name}/tree/{revision}",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/tree/{revision}",
     openapi_extra=query(recursive=FLAG, expand=FLAG, cursor=TEXT),
 )
 @router.get(
-    "/api/{type_plural}/{namespace}/{name}/tree/{revision}/{folder:path}",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/tree/{revision}/{folder:path}",
     openapi_extra=query(recursive=FLAG, expand=FLAG, cursor=TEXT),
 )
 async def list_tree(
@@ -63,7 +63,9 @@ async def list_tree(
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/paths-info/{revision}", responses=WRITE_ERRORS, openapi_extra=PATHS_INFO_BODY
+    "/api/{type_plural:repo_type}/{namespace}/{name}/paths-info/{revision}",
+    responses=WRITE_ERRORS,
+    openapi_extra=PATHS_INFO_BODY,
 )
 async def paths_info(request: Request, at: RevisionContext = Depends(revision_route())) -> JSONResponse:
     paths: Any
@@ -84,7 +86,7 @@ async def paths_info(request: Request, at: RevisionContext = Depends(revision_ro
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/refs", openapi_extra=query(include_prs=FLAG))
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/refs", openapi_extra=query(include_prs=FLAG))
 async def list_refs(request: Request, at: RepoContext = Depends(repo_route())) -> JSONResponse:
     def work() -> dict[str, Any]:
         found = refs.list_refs(at.hub, at.actor, at.repo)
@@ -100,7 +102,9 @@ async def list_refs(request: Request, at: RepoContext = Depends(repo_route())) -
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/commits/{revision}", openapi_extra=query(limit=WHOLE, cursor=TEXT))
+@router.get(
+    "/api/{type_plural:repo_type}/{namespace}/{name}/commits/{revision}", openapi_extra=query(limit=WHOLE, cursor=TEXT)
+)
 async def list_commits(request: Request, at: RevisionContext = Depends(revision_route())) -> JSONResponse:
     offset = parse_cursor(request.query_params.get("cursor"))
     try:
@@ -120,7 +124,7 @@ async def list_commits(request: Request, at: RevisionContext = Depends(revision_
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/branch/{branch:path}",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/branch/{branch:path}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(optional=True, startingPoint=TEXT, exist_ok=FLAG),
 )
@@ -138,14 +142,14 @@ async def create_branch(
     return JSONResponse({"name": unmask(branch), "targetCommit": target})
 
 
-@router.delete("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}", responses=WRITE_ERRORS)
+@router.delete("/api/{type_plural:repo_type}/{namespace}/{name}/branch/{branch:path}", responses=WRITE_ERRORS)
 async def delete_branch(branch: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
     await run_in_threadpool(refs.delete_branch, at.hub, at.actor, at.repo, unmask(branch))
     return JSONResponse({"deleted": unmask(branch)})
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/tag/{revision:path}",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/tag/{revision:path}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body("tag", tag=TEXT, message=TEXT, exist_ok=FLAG),
 )
@@ -161,7 +165,7 @@ async def create_tag(
     return JSONResponse({"name": tag, "targetCommit": target})
 
 
-@router.delete("/api/{type_plural}/{namespace}/{name}/tag/{tag:path}", responses=WRITE_ERRORS)
+@router.delete("/api/{type_plural:repo_type}/{namespace}/{name}/tag/{tag:path}", responses=WRITE_ERRORS)
 async def delete_tag(tag: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
     await run_in_threadpool(refs.delete_tag, at.hub, at.actor, at.repo, unmask(tag))
     return JSONResponse({"deleted": unmask(tag)})
@@ -276,11 +280,11 @@ async def resolve_model(request: Request, namespace: str, name: str, revision: s
     return await resolve_file(request, RepoType.MODEL, namespace, name, revision, path)
 
 
-@router.get("/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
-@router.head("/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
+@router.get("/{type_plural:repo_type}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
+@router.head("/{type_plural:repo_type}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
 async def resolve_typed(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, path: str
 ) -> Response:
     if type_plural not in ("models", "datasets", "spaces", "codes"):
-        raise InvalidArgument(f"Unknown repository type '{type_plural}'")
+        raise InvalidArgument(f"Unknown repository type '{type_plural:repo_type}'")
     return await resolve_file(request, RepoType.parse(type_plural), namespace, name, revision, path)

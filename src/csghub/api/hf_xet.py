@@ -26,14 +26,14 @@ async def _token(request: Request, at: RepoContext, scope: str) -> JSONResponse:
 
 
 # The revision is part of Hugging Face's path; a token covers the whole repository.
-@router.get("/api/{type_plural}/{namespace}/{name}/xet-read-token/{revision}")
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/xet-read-token/{revision}")
 async def xet_read_token(
     request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.DOWNLOAD))
 ) -> JSONResponse:
     return await _token(request, at, "read")
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/xet-write-token/{revision}")
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/xet-write-token/{revision}")
 async def xet_write_token(
     request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))
 ) -> JSONResponse:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, unquote_plus
 
+from starlette.convertors import Convertor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from csghub.core.names import RepoType
 from csghub.http.errors import error_response
 from csghub.http.repos import SLASH_MASK
 
@@ -47,3 +49,20 @@ class EncodedSlashMiddleware:
 
 def unmask(value: str) -> str:
     return value.replace(SLASH_MASK, "/")
+
+
+class RepoTypeConvertor(Convertor[str]):
+    """`{type_plural:repo_type}` in a route: only the repository types, singular or plural.
+
+    With a plain `{type_plural}`, `/api/nothing` was the listing of "nothing"s (400 from the handler)
+    and `POST /api/v1/x` a wrong method on the create route (405): an unknown path must be a 404
+    whatever its method. The OpenAPI schema spells the segment as before (an enum, http/openapi.py).
+    """
+
+    regex = "|".join(f"{kind.value}s?" for kind in RepoType)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value

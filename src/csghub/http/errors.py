@@ -51,6 +51,9 @@ def _is_csg(request: Request) -> bool:
     return request.url.path.startswith("/api/v1/")
 
 
+# Paths whose errors are the API's JSON even for a browser (the HF surface is also under /hf and /csg).
+API_PREFIXES = ("/api/", "/hf/api/", "/csg/api/")
+
 HtmlError = Callable[[Request, HubError | None, int], Response]
 PageError = Callable[[Request, HubError], Awaitable[Response]]
 
@@ -117,14 +120,14 @@ def install(app: FastAPI, *, html_error: HtmlError | None = None, page_error: Pa
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # A process boundary: log the whole story, tell the client only that it was our fault.
         log.exception("%s %s failed unexpectedly", request.method, request.url.path)
-        if html_error is not None and _wants_html(request) and not request.url.path.startswith("/api/"):
+        if html_error is not None and _wants_html(request) and not request.url.path.startswith(API_PREFIXES):
             return html_error(request, None, 500)
         return error_response(500, "InternalError", "Internal server error", csg_envelope=_is_csg(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         response: Response
-        if html_error is not None and _wants_html(request) and not request.url.path.startswith("/api/"):
+        if html_error is not None and _wants_html(request) and not request.url.path.startswith(API_PREFIXES):
             response = html_error(request, None, exc.status_code)
         else:
             code = "NotFound" if exc.status_code == 404 else "HTTPError"

@@ -166,7 +166,7 @@ def create_repo(
         session.flush()
         git = GitRepo.init_bare(hub.repo_path(row.id), default_branch)
         try:
-            sha = _initial_commit(git, repo_type, repo_id, default_branch, license, actor)
+            sha = _initial_commit(git, repo_id, default_branch, license, actor)
             row.head_sha = sha
             row.card_data = json.dumps({"license": license} if license else {})
             row.tags = json.dumps([f"license:{license}"] if license else [])
@@ -186,13 +186,13 @@ def create_repo(
     return view
 
 
-def _initial_commit(git: GitRepo, repo_type: RepoType, repo_id: RepoId, branch: str, license: str, actor: Actor) -> str:
-    front = f"---\nlicense: {license}\n---\n\n" if license else ""
-    readme = f"{front}# {repo_id.name}\n\nThis {repo_type.value} repository was created on CSGHub.\n"
-    changes = [
-        FileChange(".gitattributes", git.write_blob(default_gitattributes().encode())),
-        FileChange("README.md", git.write_blob(readme.encode())),
-    ]
+def _initial_commit(git: GitRepo, repo_id: RepoId, branch: str, license: str, actor: Actor) -> str:
+    # Only `.gitattributes`, as on the Hub: a placeholder card makes `datasets` warn on every load and
+    # is not what huggingface_hub users expect. A chosen license needs a card to live in.
+    changes = [FileChange(".gitattributes", git.write_blob(default_gitattributes().encode()))]
+    if license:
+        readme = f"---\nlicense: {license}\n---\n\n# {repo_id.name}\n"
+        changes.append(FileChange("README.md", git.write_blob(readme.encode())))
     sha = git.create_commit(
         parent=None,
         changes=changes,

@@ -67,6 +67,20 @@ _ZH: dict[str, str] = {
     "Tags": "标签",
     "Base model": "基础模型",
     "This repository has no README yet.": "此仓库还没有 README。",
+    "Add a README.md to say what this repository holds and how to use it; its front matter sets license and tags.": (
+        "添加 README.md，说明此仓库包含什么、如何使用；其头信息设置许可证和标签。"
+    ),
+    "Add a README": "添加 README",
+    "Nothing here yet": "这里还什么都没有",
+    "No public repositories yet. Sign in to see what is shared with you, or sign up to publish your own.": (
+        "此平台还没有公开的仓库。登录以查看与您共享的内容，或注册以发布您自己的仓库。"
+    ),
+    "Create your first repository in the portal, then drag files onto it:": (
+        "在门户中创建您的第一个仓库，然后把文件拖到上面："
+    ),
+    "Or push from Python with huggingface_hub, using a token from your settings:": (
+        "或者在 Python 中用 huggingface_hub 推送，使用设置中的访问令牌："
+    ),
     "Page not found": "页面未找到",
     "The page you asked for does not exist, or you do not have access to it.": "您请求的页面不存在，或您无权访问。",
     "Something went wrong": "出错了",

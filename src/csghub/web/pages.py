@@ -47,6 +47,16 @@ async def _page(request: Request, work: Any) -> Response:
     return await run_in_threadpool(work)
 
 
+def _first_steps(url: str, name: str) -> str:
+    """The huggingface_hub lines a newcomer copies to publish a first model."""
+    return (
+        f"# pip install huggingface_hub\n# export HF_ENDPOINT={url} HF_TOKEN=<your token>\n"
+        "from huggingface_hub import HfApi\n"
+        f'HfApi().create_repo("{name}/my-model")\n'
+        f'HfApi().upload_folder(repo_id="{name}/my-model", folder_path=".")'
+    )
+
+
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request) -> Response:
     hub = get_hub(request)
@@ -63,7 +73,10 @@ async def home(request: Request) -> Response:
             (title, kind, repos.list_repos(hub, actor, repos.RepoQuery(repo_type=t, sort=sort, limit=8)))
             for title, kind, t, sort in sections
         ]
-        return render(request, "home.html", sections=found)
+        # A fresh hub: what to do first instead of four headings over empty lists.
+        empty = not any(listed for _, _, listed in found)
+        steps = _first_steps(base_url(request), actor.name or "you")
+        return render(request, "home.html", sections=found, empty=empty, first_steps=steps)
 
     return await _page(request, work)
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from csghub.http.unknown_paths import UnknownApiPaths
 from csghub.web import (
     account_pages,
     admin_pages,
@@ -38,6 +39,8 @@ def mount_web(app: FastAPI) -> None:
         return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Pages are shaped like /{ns}/{name}: an /api path no API route took is a JSON 404, not a page.
+    app.router.routes.append(UnknownApiPaths(app.router))
     app.include_router(auth_pages.router)
     app.include_router(account_pages.router)
     # Fixed prefixes (/admin, /organizations, /collections) before the pages shaped like /{ns}/{name}/...
