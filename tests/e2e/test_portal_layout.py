@@ -205,6 +205,10 @@ def test_every_main_page_fits_a_phone(phone: Page, live: LiveHub, site: Site, na
         shot(phone, "model-page-phone")
 
 
+# How many lines an inline entry's label takes.
+_LINES = "(e) => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))"
+
+
 def test_the_phone_header_is_one_row_with_a_menu(phone: Page, live: LiveHub, site: Site) -> None:
     phone.goto(f"{live.url}/")
     header = phone.locator("header.top")
@@ -224,9 +228,7 @@ def test_the_phone_header_is_one_row_with_a_menu(phone: Page, live: LiveHub, sit
     for label in ("Models", "Datasets", "Spaces", "Codes", "Settings", "Admin", "Sign out", site.admin):
         entry = menu.locator("a, button", has_text=label).first
         expect(entry).to_be_visible()
-        lines = entry.evaluate(
-            "(e) => Math.round(e.getBoundingClientRect().height / parseFloat(getComputedStyle(e).lineHeight))"
-        )
+        lines = entry.evaluate(_LINES)
         assert lines <= 1, f"{label!r} is split over {lines} lines"
     assert phone.evaluate("document.scrollingElement.scrollWidth") == PHONE["width"]
     shot(phone, "phone-menu")
@@ -239,6 +241,17 @@ def test_the_phone_header_is_one_row_with_a_menu(phone: Page, live: LiveHub, sit
     menu.locator("a", has_text="Datasets").click()
     phone.wait_for_url(f"{live.url}/datasets")
     expect(phone.locator("header button[aria-controls]")).to_have_attribute("aria-expanded", "false")
+
+    # Chinese labels stay on one line too.
+    phone.goto(f"{live.url}/lang/zh?next=/")
+    zh_box = header.bounding_box()
+    assert zh_box is not None and zh_box["height"] <= 60, zh_box
+    phone.click("header button[aria-controls]")
+    for label in ("模型", "数据集", "应用空间", "代码", "设置", "退出"):
+        entry = menu.locator("a, button", has_text=label).first
+        expect(entry).to_be_visible()
+        assert entry.evaluate(_LINES) <= 1, f"{label!r} is split over lines"
+    phone.goto(f"{live.url}/lang/en?next=/")
 
 
 def test_the_wide_header_shows_its_links_without_a_menu(browser: Browser, live: LiveHub, site: Site) -> None:
