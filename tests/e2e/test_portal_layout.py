@@ -171,7 +171,7 @@ PHONE_PAGES = {
     "org-settings": ("/organizations/{org}/settings", "{admin}"),
     "account": ("/settings", "Create token"),
     "new": ("/new", "Visibility"),
-    "admin": ("/admin", "sqlite"),
+    "admin": ("/admin", "Repositories"),
     "admin-users": ("/admin/users", "{admin}"),
     "admin-repos": ("/admin/repos", "wide"),
     "audit": ("/admin/audit", "user.create"),
