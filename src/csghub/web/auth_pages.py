@@ -130,7 +130,8 @@ async def choose_language(request: Request, code: str, next: str = "/") -> Respo
 async def setup_form(request: Request, token: str = "") -> Response:
     """The first administrator's page, reached by the one-time link `csghub serve` prints."""
     await page_actor(request)
-    return render(request, "setup.html", token=token, form={}, error=None)
+    state = await run_in_threadpool(accounts.setup_link_state, get_hub(request), token)
+    return render(request, "setup.html", state=state, token=token, form={}, error=None)
 
 
 @router.post("/setup", response_class=HTMLResponse)
@@ -156,7 +157,11 @@ async def setup(request: Request) -> Response:
         )
     except HubError as exc:
         fields.pop("password")
-        return render(request, "setup.html", status=exc.status, token=fields["token"], form=fields, error=exc.message)
+        # A weak password or a bad name shows the form again; a spent link says so instead.
+        state = await run_in_threadpool(accounts.setup_link_state, hub, fields["token"])
+        return render(
+            request, "setup.html", status=exc.status, state=state, token=fields["token"], form=fields, error=exc.message
+        )
     response = RedirectResponse("/admin", status_code=303)
     set_session_cookie(request, response, signed)
     return response

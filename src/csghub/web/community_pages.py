@@ -8,6 +8,7 @@ Mounted after pages.py: `/{ns}/{name}/discussions` has the shape of a dataset's 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +65,11 @@ def _list_page(request: Request, repo_type: RepoType, repo_id: RepoId) -> Respon
     found = discussions.list_discussions(
         hub, actor, repo_type, repo_id, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
+    last = max(1, math.ceil(found.total / PAGE_SIZE))
+    if page > last:
+        # Past the end: the last page, at its own URL, as the listings do.
+        target = f"{repo_path(repo.type, repo.full_name)}/discussions?status={status}"
+        return RedirectResponse(target + (f"&page={last}" if last > 1 else ""), status_code=303)
     return render(
         request,
         "community.html",

@@ -372,6 +372,27 @@ _ZH.update(
 )
 
 
+# The header's menu and search, name fields, a used setup link (portal layout).
+_ZH.update(
+    {
+        "Menu": "菜单",
+        "Search results": "搜索结果",
+        "See all": "查看全部",
+        "Nothing of this kind matches.": "没有匹配的此类仓库。",
+        "Letters, digits, '-', '_' or '.', starting with a letter or digit": (
+            "字母、数字、'-'、'_' 或 '.'，以字母或数字开头"
+        ),
+        "This setup link has been used: the first administrator already exists.": (
+            "此设置链接已被使用：第一位管理员已经存在。"
+        ),
+        "This setup link is not valid. Use the link the hub printed when it last started.": (
+            "此设置链接无效。请使用 Hub 最近一次启动时打印的链接。"
+        ),
+        "Sign in as the administrator": "以管理员身份登录",
+    }
+)
+
+
 def choose_language(cookie: str | None, accept_language: str) -> str:
     if cookie in LANGUAGES:
         return str(cookie)

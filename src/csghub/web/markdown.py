@@ -67,10 +67,30 @@ def highlight_file(path: str, text: str) -> str:
     return highlight(text, lexer, HtmlFormatter(nowrap=True))
 
 
+# Pygments' default style meets WCAG AA contrast on a light panel, GitHub's dark one on a dark panel.
+_LIGHT_STYLE, _DARK_STYLE = "default", "github-dark"
+
+
+def _token_colours(style: str, root: str) -> str:
+    return "\n".join(HtmlFormatter(style=style).get_token_style_defs([f"{root} .hl", f"{root} .markdown pre"]))
+
+
 def pygments_css() -> str:
-    """Colours for highlighted files (.hl) and for fenced code in rendered markdown."""
-    light = HtmlFormatter(style="default").get_style_defs([".hl", ".markdown pre"])
-    dark = HtmlFormatter(style="monokai").get_style_defs(
-        [':root[data-theme="dark"] .hl', ':root[data-theme="dark"] .markdown pre']
+    """Colours for highlighted files (.hl) and for fenced code in rendered markdown, one set per theme.
+
+    A theme comes from the header's toggle (`data-theme`) or, without a choice, from the system's
+    colour scheme. Each set applies under its own theme only: a token that one style colours and the
+    other leaves alone must never keep the light colour on the dark background. Backgrounds are the
+    portal's panel colour (app.css)."""
+    return "\n".join(
+        [
+            _token_colours(_LIGHT_STYLE, ':root[data-theme="light"]'),
+            _token_colours(_DARK_STYLE, ':root[data-theme="dark"]'),
+            "@media not all and (prefers-color-scheme: dark) {",
+            _token_colours(_LIGHT_STYLE, ':root:not([data-theme="dark"])'),
+            "}",
+            "@media (prefers-color-scheme: dark) {",
+            _token_colours(_DARK_STYLE, ':root:not([data-theme="light"])'),
+            "}",
+        ]
     )
-    return f"{light}\n{dark}"

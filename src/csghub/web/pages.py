@@ -108,9 +108,7 @@ async def listing(request: Request, kind: str) -> Response:
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
-        suggestions = repos.facets(hub, _KINDS[kind])
         total = repos.count_repos(hub, actor, query)
-        found = repos.list_repos(hub, actor, query)
         pages = max(1, math.ceil(total / PAGE_SIZE))
         keep = {k: v for k, v in q.items() if v and not (k == "sort" and v == "trending")}
 
@@ -118,7 +116,14 @@ async def listing(request: Request, kind: str) -> Response:
             state: dict[str, Any] = {**keep, "tag": tag_list}
             if number > 1:
                 state["page"] = number
-            return f"/{kind}?" + urlencode(state, doseq=True)
+            encoded = urlencode(state, doseq=True)
+            return f"/{kind}?{encoded}" if encoded else f"/{kind}"
+
+        if page > pages:
+            # Past the end (an old link, a typed number, fewer results since): the last page, at its own URL.
+            return RedirectResponse(link(pages), status_code=303)
+        suggestions = repos.facets(hub, _KINDS[kind])
+        found = repos.list_repos(hub, actor, query)
 
         # Each chosen tag with the link that drops it.
         tag_chips = [(tag, link(1, [t for t in chosen_tags if t != tag])) for tag in chosen_tags]

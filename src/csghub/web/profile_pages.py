@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.names import RepoType
@@ -31,11 +31,14 @@ async def profile_page(request: Request, name: str) -> Response:
         chosen = TABS.get(params.get("type", ""))
         if chosen is None:
             chosen = next((t for t in profiles.REPO_TYPES if profile.counts[t]), RepoType.MODEL)
+        pages = max(1, math.ceil(profile.counts[chosen] / PAGE_SIZE))
+        base = f"/{profile.name}?type={chosen.plural}"
+        if page > pages:
+            # Past the end: the last page, at its own URL, as the listings do.
+            return RedirectResponse(base if pages == 1 else f"{base}&page={pages}", status_code=303)
         found = profiles.list_profile_repos(
             hub, actor, profile.name, chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
-        pages = max(1, math.ceil(profile.counts[chosen] / PAGE_SIZE))
-        base = f"/{profile.name}?type={chosen.plural}"
         return render(
             request,
             "profile.html",

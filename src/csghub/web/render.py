@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from csghub.core.errors import HubError, PermissionDenied, Unauthenticated
-from csghub.core.names import RepoType
+from csghub.core.names import NAME_PATTERN, RepoType
 from csghub.http.deps import get_actor
 from csghub.services.permissions import ANONYMOUS, Action, Actor, Resource, can
 from csghub.web.i18n import LANG_COOKIE, choose_language, translate
@@ -21,6 +21,9 @@ from csghub.web.security import CSRF_COOKIE, csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
+# Name fields check the server's own rule in the browser. HTML compiles a `pattern` with the `v` flag
+# and anchors it itself; NAME_PATTERN's syntax is valid there too (its `-` in a class is escaped).
+_env.globals["name_pattern"] = NAME_PATTERN.removeprefix("^").removesuffix("$")
 
 
 def human_size(size: int) -> str:

@@ -25,6 +25,7 @@ from csghub.web import (
     org_pages,
     pages,
     repo_settings_pages,
+    search_pages,
 )
 from csghub.web.markdown import pygments_css
 
@@ -48,6 +49,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(org_pages.router)
     app.include_router(collection_pages.router)
     app.include_router(edit_pages.router)
+    app.include_router(search_pages.router)  # before pages' /{kind}, which takes any one segment
     app.include_router(pages.router)
     # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;
     # the typed routes (datasets, spaces, codes) of each module come before the models' ones.
