@@ -25,7 +25,8 @@ from csghub.http.deps import CSRF_HEADER, SESSION_COOKIE, get_actor, get_hub
 from csghub.services import commits, files, repos, sessions
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
-from csghub.web.render import page_actor, render, render_error, repo_path
+from csghub.web.i18n import script_messages, translate_error, translate_format
+from csghub.web.render import language, page_actor, render, render_error, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -124,6 +125,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
             tab="files",
             error=None,
             lfs_threshold=get_hub(request).settings.lfs_threshold,
+            messages=script_messages(language(request)),
         )
 
     @router.post(prefix + "/{ns}/{name}/upload/{revision}")
@@ -151,13 +153,15 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
                     operation = _spool_upload(hub, item, path)
                     spooled.append(operation.tmp_path)
                     operations.append(operation)
-                summary = f"Upload {len(operations)} file{'s' if len(operations) > 1 else ''}"
+                many = "Upload {count} files" if len(operations) > 1 else "Upload {count} file"
+                summary = translate_format(language(request), many, count=len(operations))
                 return _commit(hub, actor, repo, form, operations, summary)
 
             result = await run_in_threadpool(work)
         except HubError as exc:
             if wants_json:
-                return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
+                message = translate_error(language(request), exc.message, exc.code)
+                return JSONResponse({"error": message, "code": exc.code}, status_code=exc.status)
             await page_actor(request)
             return render_error(request, exc, exc.status)
         finally:
@@ -226,7 +230,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
                     out.write(data)
                 spooled.append(Path(tmp_name))
                 operation = commits.InlineFile(path, Path(tmp_name), len(data), hashlib.sha256(data).hexdigest())
-                return _commit(hub, actor, repo, form, [operation], f"Update {path}")
+                summary = translate_format(language(request), "Update {path}", path=path)
+                return _commit(hub, actor, repo, form, [operation], summary)
 
             result = await run_in_threadpool(work)
         except HubError as exc:
@@ -245,7 +250,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
             form, actor = await _posted(request)
             repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
             operation = commits.DeletedFile(validate_path(path))
-            result = await run_in_threadpool(_commit, hub, actor, repo, form, [operation], f"Delete {path}")
+            summary = translate_format(language(request), "Delete {path}", path=path)
+            result = await run_in_threadpool(_commit, hub, actor, repo, form, [operation], summary)
         except HubError as exc:
             await page_actor(request)
             return render_error(request, exc, exc.status)
