@@ -75,9 +75,12 @@ def install(app: FastAPI, *, html_error: HtmlError | None = None) -> None:
     """`html_error` renders the portal's error page for browsers that reach no route."""
 
     @app.exception_handler(HubError)
-    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+    async def _hub_error(request: Request, exc: HubError) -> Response:
         if exc.status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        if html_error is not None and _wants_html(request) and not request.url.path.startswith("/api/"):
+            # A browser opening a file link (resolve, raw) reads a page; API clients still get JSON.
+            return html_error(request, exc, exc.status)
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
         return error_response(exc.status, exc.code, exc.message, csg_envelope=_is_csg(request), retry_after=retry_after)
 
