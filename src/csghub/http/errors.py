@@ -101,6 +101,9 @@ def install(app: FastAPI, *, html_error: HtmlError | None = None, page_error: Pa
         on_page = page_error is not None and _on_page(request)
         if page_error is not None and on_page and not _from_page_script(request):
             return await page_error(request, exc)
+        if html_error is not None and not on_page and _wants_html(request) and not request.url.path.startswith("/api/"):
+            # A browser opening a file link (resolve, raw) reads a page; API clients still get JSON.
+            return html_error(request, exc, exc.status)
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
         response = error_response(
             exc.status, exc.code, exc.message, csg_envelope=_is_csg(request), retry_after=retry_after

@@ -49,6 +49,16 @@ def check_visibility(visibility: str) -> str:
     return visibility
 
 
+# The card field naming a repository's tasks: datasets list them as the Hub's dataset cards do.
+TASK_FIELDS = {RepoType.DATASET: "task_categories"}
+
+
+def task_tag(repo_type: RepoType, task: str) -> str:
+    """The tag a listing's task filter looks for (datasets carry theirs as `task_categories:<task>`)."""
+    field = TASK_FIELDS.get(repo_type)
+    return f"{field}:{task}" if field else task
+
+
 @dataclass(frozen=True, slots=True)
 class RepoView:
     id: int
@@ -75,6 +85,13 @@ class RepoView:
     def private(self) -> bool:
         """What Hugging Face clients call private: anything not visible to anonymous users."""
         return self.visibility != "public"
+
+    @property
+    def tasks(self) -> list[str]:
+        """What the card says the repository is for: a model's pipeline_tag, a dataset's task_categories."""
+        value = self.card_data.get(TASK_FIELDS.get(self.type, "pipeline_tag"))
+        values = value if isinstance(value, list) else [value]
+        return [str(v) for v in values if isinstance(v, str | int | float) and str(v)]
 
     @property
     def resource(self) -> RepoResource:
@@ -437,7 +454,8 @@ def facets(hub: Hub, repo_type: RepoType, *, top: int = 30) -> dict[str, list[tu
     cached: dict[str, list[tuple[str, int]]] | None = hub.facets.get(repo_type.value)
     if cached is not None:
         return cached
-    counts: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
+    fields = {**FACET_FIELDS, "task": TASK_FIELDS.get(repo_type, "pipeline_tag")}
+    counts: dict[str, dict[str, int]] = {name: {} for name in fields}
     stmt = (
         select(Repo.card_data)
         .where(Repo.type == repo_type.value, Repo.visibility == "public")
@@ -447,7 +465,7 @@ def facets(hub: Hub, repo_type: RepoType, *, top: int = 30) -> dict[str, list[tu
     with hub.db() as session:
         for raw in session.scalars(stmt):
             card = json.loads(raw or "{}")
-            for name, key in FACET_FIELDS.items():
+            for name, key in fields.items():
                 values = card.get(key)
                 for value in values if isinstance(values, list) else [values]:
                     if isinstance(value, str) and value:

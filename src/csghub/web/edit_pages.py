@@ -26,8 +26,9 @@ from csghub.http.errors import PageRoute
 from csghub.services import commits, files, repos, sessions
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
+from csghub.web.i18n import script_messages, translate_format
 from csghub.web.page_repos import open_page_repo
-from csghub.web.render import page_actor, render, repo_path
+from csghub.web.render import language, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -121,6 +122,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
             tab="files",
             error=None,
             lfs_threshold=get_hub(request).settings.lfs_threshold,
+            messages=script_messages(language(request)),
         )
 
     @router.post(prefix + "/{ns}/{name}/upload/{revision}")
@@ -148,7 +150,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
                     operation = _spool_upload(hub, item, path)
                     spooled.append(operation.tmp_path)
                     operations.append(operation)
-                summary = f"Upload {len(operations)} file{'s' if len(operations) > 1 else ''}"
+                many = "Upload {count} files" if len(operations) > 1 else "Upload {count} file"
+                summary = translate_format(language(request), many, count=len(operations))
                 return _commit(hub, actor, repo, form, operations, summary)
 
             result = await run_in_threadpool(work)
@@ -212,7 +215,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
                     out.write(data)
                 spooled.append(Path(tmp_name))
                 operation = commits.InlineFile(path, Path(tmp_name), len(data), hashlib.sha256(data).hexdigest())
-                return _commit(hub, actor, repo, form, [operation], f"Update {path}")
+                summary = translate_format(language(request), "Update {path}", path=path)
+                return _commit(hub, actor, repo, form, [operation], summary)
 
             result = await run_in_threadpool(work)
         finally:
@@ -227,7 +231,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
         form, actor = await _posted(request)
         repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
         operation = commits.DeletedFile(validate_path(path))
-        result = await run_in_threadpool(_commit, hub, actor, repo, form, [operation], f"Delete {path}")
+        summary = translate_format(language(request), "Delete {path}", path=path)
+        result = await run_in_threadpool(_commit, hub, actor, repo, form, [operation], summary)
         return RedirectResponse(f"{_location(repo)}/tree/{result.branch}", status_code=303)
 
 

@@ -5,6 +5,8 @@ Messages are keyed by their English text, so a missing translation shows English
 
 from __future__ import annotations
 
+from csghub.web.i18n_errors import ZH_ACTIONS, ZH_CODES, ZH_MESSAGES, zh_message
+
 LANGUAGES = ("en", "zh")
 LANG_COOKIE = "lang"
 
@@ -392,6 +394,39 @@ _ZH.update(
     }
 )
 
+# Repository types, gates, file metadata and the upload script's own words.
+_ZH.update(
+    {
+        "Space card": "应用空间卡片",
+        "Code card": "代码卡片",
+        "Use this space": "使用此应用空间",
+        "Use this code": "使用此代码",
+        "Metadata": "元数据",
+        "Request access to this repository to download its files.": "申请访问此仓库后才能下载其文件。",
+        "Hashing {path}": "正在计算校验和：{path}",
+        "Uploading {path}": "正在上传：{path}",
+        "Prepared {path}": "已准备：{path}",
+        "Committing": "正在提交",
+        "{size} bytes": "{size} 字节",
+        "Upload {count} file": "上传 {count} 个文件",
+        "Upload {count} files": "上传 {count} 个文件",
+        "Create {path}": "新建 {path}",
+        "Update {path}": "更新 {path}",
+        "Delete {path}": "删除 {path}",
+    }
+)
+
+# The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
+_SCRIPT_KEYS = (
+    "Hashing {path}",
+    "Uploading {path}",
+    "Prepared {path}",
+    "Committing",
+    "{size} bytes",
+    "Upload {count} file",
+    "Upload {count} files",
+)
+
 
 def choose_language(cookie: str | None, accept_language: str) -> str:
     if cookie in LANGUAGES:
@@ -407,3 +442,23 @@ def choose_language(cookie: str | None, accept_language: str) -> str:
 
 def translate(lang: str, text: str) -> str:
     return _ZH.get(text, text) if lang == "zh" else text
+
+
+def translate_format(lang: str, template: str, **values: object) -> str:
+    """A message with values in braces, translated before they are filled in."""
+    return translate(lang, template).format(**values)
+
+
+def translate_error(lang: str, message: str, code: str | None = None) -> str:
+    """A message the server returned, in the page's language (by its text, else by its error code)."""
+    if lang != "zh":
+        return message
+    return _ZH.get(message) or zh_message(message, code) or message
+
+
+def script_messages(lang: str) -> dict[str, object]:
+    """What the upload script needs to speak the page's language: its own words and the server's messages."""
+    words = {key: translate(lang, key) for key in _SCRIPT_KEYS}
+    if lang != "zh":
+        return {"words": words}
+    return {"words": words, "messages": ZH_MESSAGES, "actions": ZH_ACTIONS, "codes": ZH_CODES}

@@ -22,7 +22,7 @@ from csghub.http.repos import RepoContext
 from csghub.services import collections, files, gating, likes, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.web.markdown import highlight_file, render_card, render_markdown
+from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.profile_pages import profile_page
 from csghub.web.render import human_size, page_actor, render, repo_path
@@ -92,7 +92,8 @@ async def listing(request: Request, kind: str) -> Response:
     if q["sort"] not in dict(_SORTS):
         q["sort"] = "trending"
     page = page_number(params.get("page"))
-    tags = [v for v in (q["task"], q["library"], q["language"]) if v]
+    tags = [repos.task_tag(_KINDS[kind], q["task"])] if q["task"] else []
+    tags += [v for v in (q["library"], q["language"]) if v]
     tags += [f"license:{q['license']}"] if q["license"] else []
     chosen_tags = [t for t in params.getlist("tag") if t]
     tags += chosen_tags
@@ -165,9 +166,11 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
 def _facts(repo: repos.RepoView, size: int) -> list[tuple[str, str]]:
     card = repo.card_data
     facts = []
-    for label, key in (("License", "license"), ("Library", "library_name"), ("Task", "pipeline_tag")):
+    for label, key in (("License", "license"), ("Library", "library_name")):
         if card.get(key):
             facts.append((label, str(card[key])))
+    if repo.tasks:
+        facts.append(("Task", ", ".join(repo.tasks)))
     for label, key in (("Base model", "base_model"), ("Datasets", "datasets"), ("Language", "language")):
         value = card.get(key)
         if value:
@@ -186,13 +189,14 @@ def _snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[st
     port = getattr(request.app.state, "ssh_port", None)
     if port:
         snippets.append(("Clone with SSH", f"git clone ssh://git@{host}:{port}/{prefix}{repo.full_name}.git"))
-    snippets.append(
-        (
-            "huggingface_hub",
-            f"# export HF_ENDPOINT={url}\nfrom huggingface_hub import snapshot_download\n"
-            f'snapshot_download("{repo.full_name}"' + ("" if kind == "model" else f', repo_type="{kind}"') + ")",
+    if repo.type is not RepoType.CODE:  # huggingface_hub knows models, datasets and spaces only
+        snippets.append(
+            (
+                "huggingface_hub",
+                f"# export HF_ENDPOINT={url}\nfrom huggingface_hub import snapshot_download\n"
+                f'snapshot_download("{repo.full_name}"' + ("" if kind == "model" else f', repo_type="{kind}"') + ")",
+            )
         )
-    )
     snippets.append(
         (
             "csghub-sdk",
@@ -283,6 +287,7 @@ def _blob_page(request: Request, at: RepoContext, revision: str, path: str) -> R
         raise InvalidArgument(f"'{path}' is a folder")
     size = entry.lfs.size if entry.lfs else entry.size
     kind, html, note = "none", "", "This file is stored in LFS; download it to look inside." if entry.lfs else ""
+    front_matter: FrontMatter | None = None
     lowered = path.lower()
     if not can(actor, Action.DOWNLOAD, repo.resource):
         # A gated repository lists its files to everyone; their contents wait for an accepted request.
@@ -295,9 +300,10 @@ def _blob_page(request: Request, at: RepoContext, revision: str, path: str) -> R
             note = "Binary file: download it to look inside."
         else:
             text = data.decode("utf-8", errors="replace")
-            kind, html = (
-                ("markdown", render_markdown(text)) if lowered.endswith(".md") else ("code", highlight_file(path, text))
-            )
+            if lowered.endswith(".md"):
+                kind, (front_matter, html) = "markdown", render_document(text)
+            else:
+                kind, html = "code", highlight_file(path, text)
     elif entry.lfs is None:
         note = "This file is too large to show; download it."
     return render(
@@ -309,6 +315,7 @@ def _blob_page(request: Request, at: RepoContext, revision: str, path: str) -> R
         lfs=entry.lfs is not None,
         kind=kind,
         html=html,
+        front_matter=front_matter,
         note=note,
         crumbs=_crumbs(path),
         **context,

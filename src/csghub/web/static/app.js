@@ -76,7 +76,8 @@
     const show = () => {
       list.replaceChildren(...chosen.map(({ file, path }) => {
         const item = document.createElement("li");
-        item.textContent = `${path} (${file.size.toLocaleString()} bytes)`;
+        const size = window.csghubSpeaker(uploadForm).say("{size} bytes", { size: file.size.toLocaleString() });
+        item.textContent = `${path} (${size})`;
         return item;
       }));
     };
@@ -120,7 +121,11 @@
     uploadForm.addEventListener("submit", (event) => {
       event.preventDefault();
       error.hidden = true;
-      if (!chosen.length) { error.textContent = "Choose or drop at least one file"; error.hidden = false; return; }
+      if (!chosen.length) {
+        error.textContent = window.csghubSpeaker(uploadForm).server("Choose or drop at least one file");
+        error.hidden = false;
+        return;
+      }
       const button = uploadForm.querySelector("button[type=submit]");
       button.disabled = true;
       bar.hidden = false;
