@@ -9,7 +9,6 @@ its values in braces; the values themselves (names, paths) are shown as they are
 from __future__ import annotations
 
 import re
-from functools import cache
 
 # English template -> Chinese template; the same names in braces on both sides.
 ZH_MESSAGES: dict[str, str] = {
@@ -157,11 +156,12 @@ def _literal_length(template: str) -> int:
     return len(re.sub(r"\{\w+\}", "", template))
 
 
-@cache
-def _patterns() -> list[tuple[re.Pattern[str], str]]:
-    # The template with the most fixed text first: "... to {action} in '{name}'" before "... to {action} {repo}".
-    templates = sorted((e for e in ZH_MESSAGES if "{" in e), key=_literal_length, reverse=True)
-    return [(_pattern(english), ZH_MESSAGES[english]) for english in templates]
+# Compiled once at import: the table is constant. The template with the most fixed text comes first,
+# so "... to {action} in '{name}'" is tried before "... to {action} {repo}".
+_PATTERNS = tuple(
+    (_pattern(english), ZH_MESSAGES[english])
+    for english in sorted((e for e in ZH_MESSAGES if "{" in e), key=_literal_length, reverse=True)
+)
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
@@ -174,7 +174,7 @@ def zh_message(message: str, code: str | None = None) -> str | None:
     message when the message itself has no translation; None when neither is known."""
     if "{" not in message and message in ZH_MESSAGES:
         return ZH_MESSAGES[message]
-    for pattern, chinese in _patterns():
+    for pattern, chinese in _PATTERNS:
         found = pattern.match(message)
         if found:
             return _fill(chinese, found.groupdict())
