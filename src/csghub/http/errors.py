@@ -6,10 +6,9 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -58,13 +57,19 @@ HtmlError = Callable[[Request, HubError | None, int], Response]
 PageError = Callable[[Request, HubError], Awaitable[Response]]
 
 
-class PageRoute(APIRoute):
-    """A route of the portal: its failures answer as the portal's error page, not as JSON."""
+async def answers_as_page(request: Request) -> None:
+    """Declared by every portal router (PAGE_ROUTES): a HubError raised in its routes answers as the
+    portal's error page, not as JSON. A dependency rather than a route class, so the mark stays with
+    the route however the application copies its routes."""
+    request.state.page_route = True
+
+
+PAGE_ROUTES = [Depends(answers_as_page)]
 
 
 def _on_page(request: Request) -> bool:
     """Decided by the route that took the request."""
-    return isinstance(request.scope.get("route"), PageRoute)
+    return bool(getattr(request.state, "page_route", False))
 
 
 def _from_page_script(request: Request) -> bool:
@@ -92,7 +97,7 @@ def allowed_methods(request: Request) -> str:
 
 def install(app: FastAPI, *, html_error: HtmlError | None = None, page_error: PageError | None = None) -> None:
     """`html_error` renders the portal's error page for browsers that reach no route; `page_error` renders
-    it for a HubError raised in a portal route (a PageRoute)."""
+    it for a HubError raised in a portal route (one of PAGE_ROUTES)."""
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> Response:

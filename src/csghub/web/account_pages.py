@@ -13,14 +13,14 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
-from csghub.http.errors import PageRoute
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId, whole_number
 from csghub.services import accounts, orgs, repos, ssh_keys, tokens
 from csghub.services.permissions import Actor
 from csghub.web.forms import drop_notice, form_actor, read_flash, redirect_with_flash, signed_in_page
 from csghub.web.render import render, repo_path
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 LICENSES = (
     "",
     "apache-2.0",

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, NotFound
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
-from csghub.http.errors import PageRoute
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import MAX_ID, lenient_index, page_number
 from csghub.services import accounts, admin_stats, audit, orgs, repos
 from csghub.services.context import Hub
@@ -23,7 +23,7 @@ from csghub.services.permissions import Actor
 from csghub.web.forms import drop_notice, form_actor, redirect_with_notice, run_page, take_notice
 from csghub.web.render import render
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 PAGE_SIZE = 50
 _TYPES = {t.value: t for t in (RepoType.MODEL, RepoType.DATASET, RepoType.SPACE, RepoType.CODE)}
 

@@ -17,14 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
-from csghub.http.errors import PageRoute
+from csghub.http.errors import PAGE_ROUTES
 from csghub.services import collections
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, NamespaceResource, can
 from csghub.web.forms import form_actor
 from csghub.web.render import page_actor, render
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 
 def _owners(actor: Actor) -> list[str]:

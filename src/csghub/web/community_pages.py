@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
-from csghub.http.errors import PageRoute
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId, page_number
 from csghub.services import discussions, likes, repos
 from csghub.services.context import Hub
@@ -28,7 +28,7 @@ from csghub.web.forms import form_actor
 from csghub.web.markdown import render_markdown
 from csghub.web.render import page_actor, render, repo_path
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 PAGE_SIZE = 30
 
 

@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 from csghub.core.errors import InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.http.deps import CSRF_HEADER, SESSION_COOKIE, get_actor, get_hub
-from csghub.http.errors import PageRoute
+from csghub.http.errors import PAGE_ROUTES
 from csghub.services import commits, files, repos, sessions
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
@@ -31,7 +31,7 @@ from csghub.web.page_repos import open_page_repo
 from csghub.web.render import language, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 MAX_EDITABLE = 512 * 1024
 
 

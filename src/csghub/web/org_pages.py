@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError
 from csghub.http.deps import get_hub
-from csghub.http.errors import PageRoute
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId
 from csghub.services import audit, orgs
 from csghub.services.context import Hub
@@ -22,7 +22,7 @@ from csghub.web import pages
 from csghub.web.forms import drop_notice, form_actor, redirect_with_notice, run_page, signed_in_page, take_notice
 from csghub.web.render import render
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 # Each change answers with this much of the page's outcome: (notice, where to go next).
 Outcome = tuple[str, str]
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoType
 from csghub.http.deps import base_url, get_hub
-from csghub.http.errors import PageRoute
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import lenient_index, page_number
 from csghub.http.repos import RepoContext
 from csghub.services import collections, files, gating, likes, refs, repos
@@ -27,7 +27,7 @@ from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.profile_pages import profile_page
 from csghub.web.render import human_size, page_actor, render, repo_path
 
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 PAGE_SIZE = 30
 TREE_PAGE = 500
 MAX_PREVIEW = 512 * 1024

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, InvalidArgument, NotFound, PermissionDenied
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
-from csghub.http.errors import PageRoute
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.repos import page_repo_id
 from csghub.services import collaborators, gating, repos
 from csghub.services.context import Hub
@@ -30,8 +30,8 @@ from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 # Datasets, spaces and code under their plural; models at the root, whose routes go after every
 # module's typed ones (see routes.py), so `/datasets/{ns}/{name}/...` is never read as a model's path.
-router = APIRouter(include_in_schema=False, route_class=PageRoute)
-model_router = APIRouter(include_in_schema=False, route_class=PageRoute)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
+model_router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 GATE_CHOICES = (("", "Off"), ("auto", "Automatic approval"), ("manual", "Manual approval"))
 
