@@ -291,7 +291,9 @@ def test_dataset_settings_and_branches_live_under_datasets_and_speak_chinese(bro
     context, page = _signed_in(browser, live, owner)
     page.goto(base)
     expect(page.locator(".repo-head h1")).to_contain_text(f"{owner} / settings")
-    expect(page.locator("article.card h1")).to_have_text("settings")
+    # A new repository has no README: the card says how to add one, with a link for those who may.
+    expect(page.locator("#empty-card")).to_contain_text("This repository has no README yet.")
+    expect(page.locator("#empty-card a.button")).to_have_attribute("href", f"/datasets/{owner}/settings/new/main")
     page.click("nav.tabs >> text=Settings")
     page.wait_for_url(f"{base}/settings")
     page.click("a.lang")
