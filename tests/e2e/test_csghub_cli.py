@@ -10,6 +10,7 @@ downloads under /csg.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,10 +82,13 @@ def test_csghub_cli_upload_to_new_branch_then_download_by_pattern(
 ) -> None:
     user, token = live.user()
     env = _env(live, token, tmp_path, xnet=xnet)
-    repo = f"{user}/cli-{repo_type}"
+    # The git mode clones into /tmp/csg/<name> whatever the caller wants: a name no other run uses.
+    name = f"cli-{repo_type}-{user}"
+    repo = f"{user}/{name}"
     folder = _folder(tmp_path)
     upload = ["upload", repo, str(folder), "weights", "-t", repo_type, "--revision", "feature", "--username", user]
     _cli(env, tmp_path, upload)
+    shutil.rmtree(Path("/tmp/csg") / name, ignore_errors=True)  # the git mode's clone, left behind
 
     heads, history = _branches(live, token, repo_type, repo, "feature")
     assert set(heads) == {"main", "feature"}
@@ -104,7 +108,7 @@ def test_csghub_cli_upload_to_new_branch_then_download_by_pattern(
     if xnet:  # huggingface_hub's cache: one snapshot folder per commit
         cache = tmp_path / "cache"
         _cli(env, tmp_path, [*download, "--cache-dir", str(cache), "--allow-patterns", "*.bin"])
-        snapshot = cache / f"{repo_type}s--{user}--cli-{repo_type}" / "snapshots" / heads["feature"]
+        snapshot = cache / f"{repo_type}s--{user}--{name}" / "snapshots" / heads["feature"]
         assert _files(snapshot) == {"weights/nested/weights.bin"}
     else:
         snapshot = tmp_path / "only-bin"
