@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,8 +55,10 @@ def test_csghub_cli_upload_then_download(live: LiveHub, tmp_path: Path, xnet: st
     env = _env(live, token, tmp_path / "home", **extra)
     setup_git_home(tmp_path / "home")  # the xnet-disabled path uploads with git and git-lfs
     folder = _folder(tmp_path)
-    repo = f"{user}/cli-{xnet}"
+    name = f"cli-{xnet}-{user}"  # the git mode clones into /tmp/csg/<name>: one no other run uses
+    repo = f"{user}/{name}"
     _cli(["upload", repo, str(folder), "--username", user], env, tmp_path)
+    shutil.rmtree(Path("/tmp/csg") / name, ignore_errors=True)
     with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}) as client:
         info = client.get(f"/api/models/{repo}", params={"blobs": "true"}).json()
     files = {s["rfilename"]: s for s in info["siblings"]}
