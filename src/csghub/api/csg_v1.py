@@ -16,18 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from csghub.api.hf_commits import PREUPLOAD_BODY, preupload_answer
+from csghub.api.hf_files import RESOLVE_RESPONSES, resolve_file
 from csghub.api.paths import unmask
 from csghub.api.serialize import iso, ok, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS, json_body
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS, json_body, query
 from csghub.http.repos import RepoContext, repo_route
 from csghub.services import commits, refs, repos
 from csghub.services.permissions import Action, Actor
@@ -256,3 +257,27 @@ async def commit(request: Request, revision: str, at: RepoContext = WRITER) -> J
 
     result = await run_in_threadpool(work)
     return ok({"commit": {"id": result.sha}, "branch": result.branch})
+
+
+# CSGHub's own download URL, the one pycsghub's `http_get` is given: the revision is a query parameter
+# (`ref` in CSGHub's API; `revision` and `branch` are read too), the default branch without one.
+_REF_PARAMETERS = ("ref", "revision", "branch")
+_RESOLVE_ROUTE: dict[str, Any] = {
+    "response_class": Response,
+    "responses": RESOLVE_RESPONSES,
+    "openapi_extra": query(**dict.fromkeys(_REF_PARAMETERS, TEXT), download=FLAG),
+}
+
+
+def _ref_of(request: Request) -> str | None:
+    given = {value for key in _REF_PARAMETERS if (value := request.query_params.get(key))}
+    if len(given) > 1:
+        raise InvalidArgument("'ref', 'revision' and 'branch' name the same revision: give one of them")
+    return given.pop() if given else None
+
+
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}/resolve/{path:path}", **_RESOLVE_ROUTE)
+@router.head("/api/v1/{type_plural:repo_type}/{namespace}/{name}/resolve/{path:path}", **_RESOLVE_ROUTE)
+async def resolve_download(request: Request, type_plural: str, namespace: str, name: str, path: str) -> Response:
+    repo_type = RepoType.parse(type_plural)
+    return await resolve_file(request, repo_type, namespace, name, _ref_of(request), path, exact_revision=True)

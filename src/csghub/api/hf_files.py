@@ -190,14 +190,27 @@ def _snapshot_for(hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, p
 
 
 async def resolve_file(
-    request: Request, repo_type: RepoType, namespace: str, name: str, revision: str, path: str
+    request: Request,
+    repo_type: RepoType,
+    namespace: str,
+    name: str,
+    revision: str | None,
+    path: str,
+    *,
+    exact_revision: bool = False,
 ) -> Response:
+    """One file's bytes, for every URL shape that names one. A revision taken from the URL path may be
+    an unquoted branch name with '/' (see _snapshot_for); one from a query is `exact_revision`, and
+    None there is the default branch."""
     actor = await get_actor(request)
     hub = get_hub(request)
 
     def work() -> tuple[files.Snapshot, files.FileContent, str | None, str | None]:
         repo = repos.get_repo(hub, actor, repo_type, RepoId.of(namespace, name), Action.DOWNLOAD)
-        snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
+        if exact_revision or revision is None:
+            snapshot, file_path = files.at_revision(hub, actor, repo, revision), unmask(path)
+        else:
+            snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
         content = files.file_content(snapshot, file_path)
         if content.entry.lfs is None:
             return snapshot, content, None, None
