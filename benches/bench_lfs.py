@@ -13,11 +13,13 @@ Download baseline B is `python -m http.server` serving the same file to curl. Th
 timed with curl on the signed LFS href (what git-lfs fetches), with curl on /resolve (what
 huggingface_hub fetches), and with `git lfs fetch` (which also hashes and writes what it receives).
 
-Every figure is the median of `--rounds` rounds, in MB/s (10^6 bytes), with the ratio to its baseline
-(above 1.0: faster than the baseline). The last line is JSON and keeps the keys of earlier versions
-(`upload_mb_s` is the curl PUT, `download_mb_s` the curl GET of the LFS href; the `_vs_copy` ratios are
-against a plain `shutil.copyfile` + `os.sync`), plus the server's peak RSS, which must stay under
-300 MB whatever the size.
+Every rate is the median of `--rounds` rounds, in MB/s (10^6 bytes); every ratio is the median of
+the rounds' ratios, each against its baseline timed right before it in the same round, so the drifting
+load of a shared machine touches both sides alike (above 1.0: faster than the baseline). The last
+line is JSON and keeps the keys of earlier versions (`upload_mb_s` is the curl PUT, `download_mb_s`
+the curl GET of the LFS href; the `_vs_copy` ratios are against a plain `shutil.copyfile` +
+`os.sync`), plus the server's peak RSS (with its child processes), which must stay under 300 MB
+whatever the size.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -188,8 +191,9 @@ class Bench:
         return elapsed
 
 
-def _http_server(directory: Path, src: Path, rounds: int) -> list[float]:
-    """Baseline B: Python's own file server, to the same curl."""
+@contextmanager
+def _http_server(directory: Path) -> Iterator[str]:
+    """Baseline B: Python's own file server (socket.sendfile), serving the directory; yields its URL."""
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(directory), str(port)],
@@ -198,7 +202,7 @@ def _http_server(directory: Path, src: Path, rounds: int) -> list[float]:
     )
     try:
         wait_until(lambda: _listening(port), "http.server to listen", timeout=30)
-        return [_timed(lambda: _curl(f"http://127.0.0.1:{port}/{src.name}")) for _ in range(rounds)]
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait()
@@ -206,6 +210,11 @@ def _http_server(directory: Path, src: Path, rounds: int) -> list[float]:
 
 def _rate(size: int, seconds: list[float]) -> float:
     return size / 1e6 / statistics.median(seconds)
+
+
+def _paired(times: dict[str, list[float]], name: str, baseline: str) -> float:
+    """The median over rounds of each round's ratio to the baseline timed next to it."""
+    return statistics.median(base / own for base, own in zip(times[baseline], times[name], strict=True))
 
 
 def main() -> None:
@@ -237,20 +246,24 @@ def main() -> None:
                     times.setdefault("upload_curl", []).append(bench.upload_curl())
                     times.setdefault("upload_git_lfs", []).append(bench.upload_git_lfs())
                 repo = bench.publish()
-                times["baseline_b"] = _http_server(tmp / "files", src, rounds)
-                for n in range(rounds):
-                    times.setdefault("download_href", []).append(bench.download_href(repo))
-                    times.setdefault("download_resolve", []).append(bench.download_resolve(repo))
-                    times.setdefault("download_git_lfs", []).append(bench.download_git_lfs(repo, n))
+                with _http_server(tmp / "files") as plain:
+                    for n in range(rounds):  # each round next to its baseline: the machine's load drifts
+                        times["baseline_b"].append(_timed(lambda: _curl(f"{plain}/{src.name}")))
+                        times.setdefault("download_href", []).append(bench.download_href(repo))
+                        times.setdefault("download_resolve", []).append(bench.download_resolve(repo))
+                        times.setdefault("download_git_lfs", []).append(bench.download_git_lfs(repo, n))
 
         rate = {name: _rate(size, seconds) for name, seconds in times.items()}
+        ratio = {name: _paired(times, name, "baseline_a") for name in ("upload_curl", "upload_git_lfs")}
+        ratio.update({name: _paired(times, name, "baseline_b") for name in ("download_href", "download_resolve")})
+        ratio["download_git_lfs"] = _paired(times, "download_git_lfs", "baseline_b")
         print(f"{args.size_mb} MiB, median of {rounds} rounds (MB/s; ratio to the baseline)", file=sys.stderr)
         print(f"  baseline A  read+sha256+write+fsync  {rate['baseline_a']:8.1f}", file=sys.stderr)
         for name in ("upload_curl", "upload_git_lfs"):
-            print(f"  {name:<35}{rate[name]:8.1f}  {rate[name] / rate['baseline_a']:.2f}x A", file=sys.stderr)
+            print(f"  {name:<35}{rate[name]:8.1f}  {ratio[name]:.2f}x A", file=sys.stderr)
         print(f"  baseline B  http.server -> curl      {rate['baseline_b']:8.1f}", file=sys.stderr)
         for name in ("download_href", "download_resolve", "download_git_lfs"):
-            print(f"  {name:<35}{rate[name]:8.1f}  {rate[name] / rate['baseline_b']:.2f}x B", file=sys.stderr)
+            print(f"  {name:<35}{rate[name]:8.1f}  {ratio[name]:.2f}x B", file=sys.stderr)
         print(
             json.dumps(
                 {
@@ -267,11 +280,11 @@ def main() -> None:
                     "upload_git_lfs_mb_s": round(rate["upload_git_lfs"], 1),
                     "download_resolve_mb_s": round(rate["download_resolve"], 1),
                     "download_git_lfs_mb_s": round(rate["download_git_lfs"], 1),
-                    "upload_vs_a": round(rate["upload_curl"] / rate["baseline_a"], 2),
-                    "upload_git_lfs_vs_a": round(rate["upload_git_lfs"] / rate["baseline_a"], 2),
-                    "download_vs_b": round(rate["download_href"] / rate["baseline_b"], 2),
-                    "download_resolve_vs_b": round(rate["download_resolve"] / rate["baseline_b"], 2),
-                    "download_git_lfs_vs_b": round(rate["download_git_lfs"] / rate["baseline_b"], 2),
+                    "upload_vs_a": round(ratio["upload_curl"], 2),
+                    "upload_git_lfs_vs_a": round(ratio["upload_git_lfs"], 2),
+                    "download_vs_b": round(ratio["download_href"], 2),
+                    "download_resolve_vs_b": round(ratio["download_resolve"], 2),
+                    "download_git_lfs_vs_b": round(ratio["download_git_lfs"], 2),
                     "server_peak_rss_mb": round(rss.peak_mb, 1),
                     "spread_s": {name: [round(s, 2) for s in seconds] for name, seconds in times.items()},
                 }
