@@ -20,7 +20,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from csghub.http.sendfile import offer_zerocopy
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 LINGER_SECONDS = 2.0
@@ -160,6 +163,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._in_headers = True
         self._header_bytes = 0
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        offer_zerocopy(cycle, self.header_timeout)  # files go out with sendfile (http/sendfile.py)
+        super()._start_asgi_task(cycle, app)
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:

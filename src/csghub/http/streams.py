@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 import anyio
 from fastapi import Request
@@ -13,31 +13,72 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from csghub.core.errors import HubError
+from csghub.http.sendfile import ZEROCOPY
 
 T = TypeVar("T")
-_BATCH = 1024 * 1024
+# Request bodies reach the consumer thread in batches of this size, at most _QUEUED of them waiting: one
+# thread hop per 2 MiB, and at most about 8 MiB of one body in memory.
+_BATCH = 2 * 1024 * 1024
+_QUEUED = 2
 
 
 async def consume_body(request: Request, consumer: Callable[[Iterator[bytes]], T]) -> T:
-    """Run `consumer` in a worker thread, feeding it the request body as it arrives (1 MiB batches)."""
-    stream = request.stream().__aiter__()
+    """Run `consumer` in a worker thread, feeding it the request body as it arrives.
 
-    async def next_batch() -> bytes:
-        buffer = bytearray()
-        async for chunk in stream:
-            buffer += chunk
-            if len(buffer) >= _BATCH:
-                break
-        return bytes(buffer)
+    The event loop keeps receiving the next batches while the worker hashes and writes the last one,
+    so the network and the disk overlap instead of taking turns. An error while receiving (a
+    disconnect, a body past its bound, a stalled client) is raised inside the consumer where its
+    next batch would be, so it unwinds (and cleans up) as it would on bad bytes.
+    """
+    sender, receiver = anyio.create_memory_object_stream[bytes | Exception](max_buffer_size=_QUEUED)
+    cut = False
+
+    async def produce() -> None:
+        nonlocal cut
+        async with sender:
+            try:
+                pieces: list[bytes] = []
+                held = 0
+                async for chunk in request.stream():
+                    pieces.append(chunk)
+                    held += len(chunk)
+                    if held >= _BATCH:
+                        await sender.send(b"".join(pieces))
+                        pieces, held = [], 0
+                if pieces:
+                    await sender.send(b"".join(pieces))
+            except anyio.get_cancelled_exc_class():
+                cut = True
+                raise
+            except Exception as exc:  # raised by the consumer, where its next batch would be
+                await sender.send(exc)
 
     def chunks() -> Iterator[bytes]:
         while True:
-            data = anyio.from_thread.run(next_batch)
-            if not data:
+            try:
+                item = anyio.from_thread.run(receiver.receive)
+            except anyio.EndOfStream:
+                if cut:  # the request was cancelled: what arrived is not the whole body
+                    raise ClientDisconnect() from None
                 return
-            yield data
+            if isinstance(item, Exception):
+                raise item
+            yield item
 
-    return await anyio.to_thread.run_sync(lambda: consumer(chunks()))
+    failure: Exception | None = None
+    async with anyio.create_task_group() as group:
+        group.start_soon(produce)
+        try:
+            result = await anyio.to_thread.run_sync(lambda: consumer(chunks()))
+        except Exception as exc:  # raised below, outside the task group, which would wrap it in a group
+            failure = exc
+        finally:
+            # A consumer that stops early leaves the rest of the body unread.
+            group.cancel_scope.cancel()
+            receiver.close()
+    if failure is not None:
+        raise failure
+    return result
 
 
 class RangeNotSatisfiable(HubError):
@@ -70,6 +111,38 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+@runtime_checkable
+class FileSpan(Protocol):
+    """Chunks that are a span of an open local file, which a server may send without reading them."""
+
+    file: BinaryIO
+    offset: int
+    count: int
+
+    def close(self) -> None: ...
+
+
+class ChunksResponse(StreamingResponse):
+    """Streams chunks; a span of a local file goes out by zero-copy where the server offers it
+    (http/sendfile.py), from the page cache to the socket without passing through Python."""
+
+    def __init__(self, chunks: Iterator[bytes], **kwargs: Any) -> None:
+        super().__init__(chunks, **kwargs)
+        self.span = chunks if isinstance(chunks, FileSpan) else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.span is None or ZEROCOPY not in scope.get("extensions", {}):
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+            await send({"type": ZEROCOPY, "file": self.span.file, "offset": self.span.offset, "count": self.span.count})
+        finally:
+            self.span.close()
+        if self.background is not None:
+            await self.background()
+
+
 def stream_bytes(
     chunks: Iterator[bytes],
     *,
@@ -77,15 +150,15 @@ def stream_bytes(
     byte_range: tuple[int, int] | None,
     headers: dict[str, str],
     media_type: str = "application/octet-stream",
-) -> StreamingResponse:
+) -> ChunksResponse:
     headers = {**headers, "Accept-Ranges": "bytes"}
     if byte_range is None:
         headers["Content-Length"] = str(size)
-        return StreamingResponse(chunks, media_type=media_type, headers=headers)
+        return ChunksResponse(chunks, media_type=media_type, headers=headers)
     start, end = byte_range
     headers["Content-Length"] = str(end - start)
     headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    return StreamingResponse(chunks, status_code=206, media_type=media_type, headers=headers)
+    return ChunksResponse(chunks, status_code=206, media_type=media_type, headers=headers)
 
 
 class DuplexStreamingResponse(StreamingResponse):

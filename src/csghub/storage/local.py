@@ -23,10 +23,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _stream_file(fh: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
-    with fh:
-        fh.seek(start)
-        yield from iter_file(fh, None if end is None else end - start)
+class FileSpan:
+    """Bytes [offset, offset + count) of an open object file: iterated in pieces, or, by a server that
+    can, sent from the file itself (`file`, `offset`, `count`) without reading it into memory."""
+
+    def __init__(self, fh: BinaryIO, start: int, end: int | None) -> None:
+        self.file = fh
+        self.offset = start
+        self.count = max((os.fstat(fh.fileno()).st_size if end is None else end) - start, 0)
+        self._pieces: Iterator[bytes] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._pieces is None:
+            self.file.seek(self.offset)
+            self._pieces = iter_file(self.file, self.count)
+        try:
+            return next(self._pieces)
+        except StopIteration:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.file.close()
 
 
 class LocalBlobStore:
@@ -85,7 +106,7 @@ class LocalBlobStore:
             fh = open(self._path(oid), "rb")  # noqa: SIM115 - closed by the generator
         except FileNotFoundError:
             raise BlobNotFound(f"Object {oid} is not in the blob store") from None
-        return _stream_file(fh, start, end)
+        return FileSpan(fh, start, end)
 
     def delete(self, oid: str) -> None:
         with contextlib.suppress(FileNotFoundError):
