@@ -32,6 +32,7 @@ from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS
 from csghub.services import commits, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
+from csghub.services.writes import VIA_CSGHUB_API as VIA
 
 router = APIRouter(responses=API_ERRORS)
 RAW_BODY = json_body("content", content=TEXT, message=TEXT, branch=TEXT, new_branch=TEXT)
@@ -158,7 +159,7 @@ def _commit_files(
             validate_path(path)
             operations.append(commits.DeletedFile(path) if data is None else _file_operation(hub, path, data, spooled))
         return commits.create_commit(
-            hub, actor, repo, branch, operations, summary=message, create_branch_from=create_branch_from
+            hub, actor, repo, branch, operations, summary=message, create_branch_from=create_branch_from, via=VIA
         )
     finally:
         for tmp in spooled:
@@ -218,7 +219,7 @@ async def upload_file(
                     size += len(block)
                     out.write(block)
             operation = commits.InlineFile(validate_path(path), tmp, size, digest.hexdigest())
-            return commits.create_commit(hub, actor, repo, branch, [operation], summary=message)
+            return commits.create_commit(hub, actor, repo, branch, [operation], summary=message, via=VIA)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

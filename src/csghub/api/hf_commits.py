@@ -20,7 +20,7 @@ from csghub.http.bodies import int_field, optional_text_field, read_json_object,
 from csghub.http.deps import base_url, get_actor, get_hub, token_of
 from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.streams import consume_body
-from csghub.services import accounts, commits, files, repos, tokens, uploads
+from csghub.services import accounts, commits, files, repos, tokens, uploads, writes
 from csghub.services.cards import validate_card_yaml
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
@@ -176,6 +176,7 @@ async def commit(
                 summary=header.summary,
                 description=header.description,
                 parent_commit=header.parent_commit,
+                via=writes.VIA_API,
             )
         )
     finally:

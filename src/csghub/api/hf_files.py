@@ -21,6 +21,7 @@ from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
+from csghub.services.writes import VIA_API as VIA
 
 router = APIRouter(responses=API_ERRORS)
 _PATHS = {"type": "object", "properties": {"paths": TEXTS, "expand": FLAG}, "required": ["paths"]}
@@ -173,7 +174,7 @@ async def create_branch(
         repo = repo_from_url(hub, actor, type_plural, namespace, name)
         start = optional_text_field(body, "startingPoint") or optional_text_field(body, "starting_point")
         exist_ok = bool(bool_field(body, "exist_ok"))
-        return refs.create_branch(hub, actor, repo, unmask(branch), start=start, exist_ok=exist_ok)
+        return refs.create_branch(hub, actor, repo, unmask(branch), start=start, exist_ok=exist_ok, via=VIA)
 
     target = await run_in_threadpool(work)
     return JSONResponse({"name": unmask(branch), "targetCommit": target})
@@ -190,7 +191,7 @@ async def delete_branch(
 ) -> JSONResponse:
     def work() -> None:
         hub = get_hub(request)
-        refs.delete_branch(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(branch))
+        refs.delete_branch(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(branch), via=VIA)
 
     await run_in_threadpool(work)
     return JSONResponse({"deleted": unmask(branch)})
@@ -216,7 +217,7 @@ async def create_tag(
     def work() -> str:
         hub = get_hub(request)
         repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        return refs.create_tag(hub, actor, repo, tag, revision=unmask(revision), exist_ok=exist_ok)
+        return refs.create_tag(hub, actor, repo, tag, revision=unmask(revision), exist_ok=exist_ok, via=VIA)
 
     target = await run_in_threadpool(work)
     return JSONResponse({"name": tag, "targetCommit": target})
@@ -228,7 +229,7 @@ async def delete_tag(
 ) -> JSONResponse:
     def work() -> None:
         hub = get_hub(request)
-        refs.delete_tag(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(tag))
+        refs.delete_tag(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(tag), via=VIA)
 
     await run_in_threadpool(work)
     return JSONResponse({"deleted": unmask(tag)})

@@ -8,7 +8,6 @@ stale parentCommit is a Conflict and nothing is half-applied. Inline files that 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,13 +15,13 @@ from pathlib import Path
 from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument, RevisionNotFound
 from csghub.core.names import validate_path, validate_ref_name
 from csghub.git.lfs import POINTER_MAX_SIZE, LfsPointer, LfsRules, format_pointer, parse_pointer
-from csghub.git.repository import FileChange, GitRepo
+from csghub.git.repository import ZERO_SHA, FileChange, GitRepo
 from csghub.services import lfs as lfs_service
 from csghub.services import proofs
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import RepoView, refresh_metadata
-from csghub.services.writes import writing
+from csghub.services.repos import RepoView
+from csghub.services.writes import RefChange, after_ref_update, writing
 from csghub.storage.base import iter_file
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,9 @@ def create_commit(
     description: str = "",
     parent_commit: str | None = None,
     create_branch_from: str | None = None,
+    via: str,
 ) -> CommitResult:
+    """Commit `operations` on `revision`; `via` names the door it came through (services/writes.py)."""
     authorize(actor, Action.WRITE, repo.resource)
     branch = _branch_name(revision)
     if not summary.strip():
@@ -132,9 +133,8 @@ def create_commit(
         # only the metadata behind, which the next start (or failed write) reconciles from the refs.
         lfs_service.link_objects(hub, repo.id, pointers)
         git.update_ref(f"refs/heads/{branch}", sha, expected_old)
-        if branch == repo.default_branch:
-            refresh_metadata(hub, repo.id)
-    _maintain_soon(git)
+        change = RefChange(f"refs/heads/{branch}", expected_old or ZERO_SHA, sha)
+        after_ref_update(hub, repo.id, actor, [change], action="repo.commit", via=via, detail={"summary": summary})
     return CommitResult(sha=sha, branch=branch)
 
 
@@ -185,40 +185,3 @@ def _materialize(
         elif isinstance(op, DeletedFile):
             changes.append(FileChange(op.path, None))
     return changes, pointers
-
-
-class _Maintenance:
-    """At most one maintenance run per repository at a time; writes during a run schedule one more."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._state: dict[str, bool] = {}  # repo path -> another run requested
-
-    def request(self, git: GitRepo) -> None:
-        key = str(git.path)
-        with self._guard:
-            if key in self._state:
-                self._state[key] = True
-                return
-            self._state[key] = False
-        threading.Thread(target=self._run, args=(git, key), name="git-maintenance", daemon=True).start()
-
-    def _run(self, git: GitRepo, key: str) -> None:
-        while True:
-            try:
-                git.maintain()
-            except Exception:  # a background process boundary: log, never crash the server
-                log.exception("repository maintenance failed for %s", git.path)
-            with self._guard:
-                if not self._state.get(key):
-                    del self._state[key]
-                    return
-                self._state[key] = False
-
-
-MAINTENANCE = _Maintenance()
-
-
-def _maintain_soon(git: GitRepo) -> None:
-    """Pack loose objects off the request path."""
-    MAINTENANCE.request(git)

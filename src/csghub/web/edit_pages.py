@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 from csghub.core.errors import HubError, InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.http.deps import CSRF_HEADER, SESSION_COOKIE, get_actor, get_hub
-from csghub.services import commits, files, repos, sessions
+from csghub.services import commits, files, repos, sessions, writes
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 from csghub.web.render import page_actor, render, render_error, repo_path
@@ -105,6 +105,7 @@ def _commit(
         summary=str(form.get("summary") or "").strip() or default_summary,
         description=str(form.get("description") or ""),
         create_branch_from=branch if new_branch else None,
+        via=writes.VIA_WEB,
     )
 
 
