@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -77,6 +77,27 @@ class DownloadCounter:
         return pending
 
 
+class HookChannel:
+    """Where git's pre-receive hooks reach this server (transport/git_hooks.py), and the checks that
+    the pushes under way expect, each under a one-time secret (services/git_sessions.py)."""
+
+    def __init__(self) -> None:
+        self.address = ""  # set once the server listens
+        self._lock = threading.Lock()
+        self._checks: dict[str, Callable[[str, dict[str, str]], None]] = {}
+
+    def expect(self, token: str, check: Callable[[str, dict[str, str]], None]) -> None:
+        with self._lock:
+            self._checks[token] = check
+
+    def take(self, token: str) -> Callable[[str, dict[str, str]], None] | None:
+        with self._lock:
+            return self._checks.pop(token, None)
+
+    def forget(self, token: str) -> None:
+        self.take(token)
+
+
 @dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
@@ -88,6 +109,10 @@ class Hub:
     downloads: DownloadCounter = field(default_factory=DownloadCounter)
     # Listing facets (popular tasks, libraries, licenses, languages) per repository type.
     facets: TtlCache = field(default_factory=lambda: TtlCache(ttl=60.0, size=16))
+    # git's protocol v2 capability advertisements, by protocol and repository config (git_sessions).
+    advertisements: TtlCache = field(default_factory=lambda: TtlCache(ttl=3600.0, size=64))
+    # The pushes under way whose pre-receive hook may ask this server for its check.
+    hook_channel: HookChannel = field(default_factory=HookChannel)
     # Enterprise sign-in, when configured (built in wiring; None when off).
     ldap: LdapConfig | None = None
     oidc: OidcConfig | None = None
