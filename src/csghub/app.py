@@ -21,6 +21,7 @@ from csghub.http import openapi as api_schema
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.services import downloads
 from csghub.services.context import Hub
+from csghub.transport.git_hooks import start_hook_listener
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
 from csghub.transport.ssh import start_ssh_server
@@ -61,6 +62,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         flusher = asyncio.create_task(_flush_downloads(hub))
+        hooks = await start_hook_listener(hub)
         acceptor = None
         if http_port is not None and settings.ssh_port >= 0:
             acceptor = await start_ssh_server(hub, http_port)
@@ -71,6 +73,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         finally:
             if acceptor is not None:
                 acceptor.close()
+            hooks.close()
             flusher.cancel()
             await run_in_threadpool(downloads.flush, hub)
 

@@ -14,12 +14,7 @@ EDGES = ("api", "web", "transport")
 # What only services may touch: the adapters the Hub holds (by any name: a snapshot's `git` too), and
 # the state kept on the Hub (names that values also use, such as a repository's `downloads`).
 HUB_INSIDES = frozenset({"git", "repo_path", "blobs", "db", "sessions"})
-HUB_STATE = frozenset({"downloads", "facets", "listings", "diffs", "maintenance"})
-# Git sessions over HTTP and SSH are becoming one service; until then their transports still do this.
-NOT_YET: dict[str, frozenset[str]] = {
-    "transport/git_http.py": frozenset({"git", "repo_path", "downloads"}),
-    "transport/ssh.py": frozenset({"git", "repo_path", "downloads"}),
-}
+HUB_STATE = frozenset({"downloads", "facets", "listings", "diffs", "maintenance", "advertisements", "detached"})
 
 
 def hub_insides_used(source: str) -> list[tuple[int, str]]:
@@ -46,8 +41,7 @@ def test_edges_reach_the_hub_insides_only_through_services() -> None:
     for edge in EDGES:
         for path in sorted((SRC / edge).rglob("*.py")):
             relative = path.relative_to(SRC).as_posix()
-            allowed = NOT_YET.get(relative, frozenset())
-            used = [hit for hit in hub_insides_used(path.read_text()) if hit[1] not in allowed]
+            used = hub_insides_used(path.read_text())
             if used:
                 found[relative] = used
     assert found == {}, f"call a service instead of reaching into the Hub: {found}"
@@ -56,10 +50,9 @@ def test_edges_reach_the_hub_insides_only_through_services() -> None:
 # Constructors of what holds state between requests; a module keeping one is a global the Hub should own.
 STATEFUL = frozenset({"Lock", "RLock", "dict", "set", "list", "OrderedDict", "defaultdict", "deque", "TtlCache"})
 CACHING = frozenset({"lru_cache", "cache"})
+
+
 # Background tasks of a git push; the git-session service takes them over.
-STATE_NOT_YET = frozenset({("transport/git_http.py", "_BACKGROUND")})
-
-
 def _called_name(node: ast.expr) -> str:
     func = node.func if isinstance(node, ast.Call) else node
     if isinstance(func, ast.Attribute):
@@ -92,4 +85,4 @@ def test_no_module_keeps_state_the_hub_should_own() -> None:
         for path in sorted(SRC.rglob("*.py"))
         for name in module_state(path.read_text())
     ]
-    assert [hit for hit in found if hit not in STATE_NOT_YET] == []
+    assert found == []

@@ -32,6 +32,7 @@ from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS
 from csghub.http.repos import RepoContext, repo_route
 from csghub.services import commits, refs, repos
 from csghub.services.permissions import Action, Actor
+from csghub.services.writes import VIA_CSGHUB_API as VIA
 
 router = APIRouter(responses=API_ERRORS)
 RAW_BODY = json_body("content", content=TEXT, message=TEXT, branch=TEXT, new_branch=TEXT)
@@ -130,7 +131,14 @@ def _commit_files(
                 commits.DeletedFile(path) if data is None else commits.content_operation(at.hub, path, data, spooled)
             )
         return commits.create_commit(
-            at.hub, at.actor, at.repo, branch, operations, summary=message, create_branch_from=create_branch_from
+            at.hub,
+            at.actor,
+            at.repo,
+            branch,
+            operations,
+            summary=message,
+            create_branch_from=create_branch_from,
+            via=VIA,
         )
     finally:
         for tmp in spooled:
@@ -185,7 +193,7 @@ async def upload_file(request: Request, at: RepoContext = WRITER) -> JSONRespons
                     size += len(block)
                     out.write(block)
             operation = commits.InlineFile(validate_path(path), tmp, size, digest.hexdigest())
-            return commits.create_commit(hub, actor, repo, branch, [operation], summary=message)
+            return commits.create_commit(hub, actor, repo, branch, [operation], summary=message, via=VIA)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()

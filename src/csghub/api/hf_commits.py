@@ -21,7 +21,7 @@ from csghub.http.deps import base_url, get_actor, get_hub, token_of
 from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.repos import RepoContext, repo_route
 from csghub.http.streams import consume_body
-from csghub.services import accounts, commits, files, tokens, uploads
+from csghub.services import accounts, commits, files, tokens, uploads, writes
 from csghub.services.cards import validate_card_yaml
 from csghub.services.permissions import Action, Actor
 
@@ -161,6 +161,7 @@ async def commit(request: Request, revision: str, at: RepoContext = Depends(repo
                 summary=header.summary,
                 description=header.description,
                 parent_commit=header.parent_commit,
+                via=writes.VIA_API,
             )
         )
     finally:

@@ -22,6 +22,7 @@ from csghub.http.streams import parse_range, stream_bytes
 from csghub.services import downloads, files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
+from csghub.services.writes import VIA_API as VIA
 
 router = APIRouter(responses=API_ERRORS)
 _PATHS = {"type": "object", "properties": {"paths": TEXTS, "expand": FLAG}, "required": ["paths"]}
@@ -136,7 +137,7 @@ async def create_branch(
     def work() -> str:
         start = optional_text_field(body, "startingPoint") or optional_text_field(body, "starting_point")
         exist_ok = bool(bool_field(body, "exist_ok"))
-        return refs.create_branch(at.hub, at.actor, at.repo, unmask(branch), start=start, exist_ok=exist_ok)
+        return refs.create_branch(at.hub, at.actor, at.repo, unmask(branch), start=start, exist_ok=exist_ok, via=VIA)
 
     target = await run_in_threadpool(work)
     return JSONResponse({"name": unmask(branch), "targetCommit": target})
@@ -144,7 +145,7 @@ async def create_branch(
 
 @router.delete("/api/{type_plural:repo_type}/{namespace}/{name}/branch/{branch:path}", responses=WRITE_ERRORS)
 async def delete_branch(branch: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
-    await run_in_threadpool(refs.delete_branch, at.hub, at.actor, at.repo, unmask(branch))
+    await run_in_threadpool(lambda: refs.delete_branch(at.hub, at.actor, at.repo, unmask(branch), via=VIA))
     return JSONResponse({"deleted": unmask(branch)})
 
 
@@ -160,14 +161,14 @@ async def create_tag(
     tag = text_field(body, "tag", required=True)
     exist_ok = bool(bool_field(body, "exist_ok"))
     target = await run_in_threadpool(
-        lambda: refs.create_tag(at.hub, at.actor, at.repo, tag, revision=unmask(revision), exist_ok=exist_ok)
+        lambda: refs.create_tag(at.hub, at.actor, at.repo, tag, revision=unmask(revision), exist_ok=exist_ok, via=VIA)
     )
     return JSONResponse({"name": tag, "targetCommit": target})
 
 
 @router.delete("/api/{type_plural:repo_type}/{namespace}/{name}/tag/{tag:path}", responses=WRITE_ERRORS)
 async def delete_tag(tag: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
-    await run_in_threadpool(refs.delete_tag, at.hub, at.actor, at.repo, unmask(tag))
+    await run_in_threadpool(lambda: refs.delete_tag(at.hub, at.actor, at.repo, unmask(tag), via=VIA))
     return JSONResponse({"deleted": unmask(tag)})
 
 

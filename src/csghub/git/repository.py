@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -496,18 +496,20 @@ class GitRepo:
         if any(p.startswith(prefix) for p in existing):
             raise InvalidArgument(f"Cannot add file '{path}': a folder of that name exists")
 
-    def lfs_pointers_between(self, new_tips: list[str], old_tips: list[str]) -> list[tuple[str, LfsPointer]]:
+    def lfs_pointers_between(
+        self, new_tips: list[str], old_tips: list[str], env: Mapping[str, str] | None = None
+    ) -> list[tuple[str, LfsPointer]]:
         """LFS pointers in blobs reachable from new_tips but not from old_tips, each with a path it has.
 
-        Runs through git programs (not pygit2) so that inside a pre-receive hook it sees the pushed
-        objects, which git keeps in a quarantine directory named only by environment variables.
+        Runs through git programs (not pygit2) so that, given a push's quarantine in `env`, it sees
+        the pushed objects, which git keeps in a directory named only by environment variables.
         """
         if not new_tips:
             return []
         args = ["rev-list", "--objects", *new_tips]
         if old_tips:
             args += ["--not", *old_tips]
-        listing = run_git(self.path, *args).stdout
+        listing = run_git(self.path, *args, env=env).stdout
         paths: dict[bytes, bytes] = {}
         for line in listing.splitlines():
             sha, _, path = line.partition(b" ")
@@ -521,6 +523,7 @@ class GitRepo:
             "cat-file",
             "--batch-check=%(objectname) %(objecttype) %(objectsize)",
             input=ids + b"\n",
+            env=env,
         ).stdout
         small = [
             fields[0]
@@ -529,7 +532,7 @@ class GitRepo:
         ]
         if not small:
             return []
-        batch = run_git(self.path, "cat-file", "--batch", input=b"\n".join(small) + b"\n").stdout
+        batch = run_git(self.path, "cat-file", "--batch", input=b"\n".join(small) + b"\n", env=env).stdout
         pointers: list[tuple[str, LfsPointer]] = []
         pos = 0
         while pos < len(batch):

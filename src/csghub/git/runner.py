@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 from csghub.core.errors import GitError
 
@@ -28,12 +29,15 @@ _BASE_ENV = {
 }
 
 
+# What a pipe's reader buffers before it stops reading (a pack streams through in pieces this large).
+_READ_LIMIT = 1024 * 1024
+
 # Inside a pre-receive hook, pushed objects live in a quarantine directory named only by these.
-_QUARANTINE_VARS = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
+QUARANTINE_VARS = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
 
 
 def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _QUARANTINE_VARS}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in QUARANTINE_VARS}
     env.update(_BASE_ENV)
     if extra:
         env.update(extra)
@@ -60,14 +64,91 @@ def run_git(
     return proc
 
 
-async def spawn_git(git_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> asyncio.subprocess.Process:
+class GitProcess:
+    """A git program started with vfork (subprocess), its pipes attached to the running event loop.
+
+    uvloop's own subprocess spawning forks the whole server, which costs tens of milliseconds in a
+    process of the hub's size and blocks the loop meanwhile; `subprocess.Popen` uses vfork.
+    """
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        stdin: asyncio.StreamWriter,
+        stdout: asyncio.StreamReader,
+        stderr: asyncio.StreamReader,
+    ) -> None:
+        self._popen = popen
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    async def wait(self) -> int:
+        code = self._popen.poll()
+        if code is not None:
+            return code
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+
+        def on_exit() -> None:
+            if not exited.done():
+                exited.set_result(None)
+
+        pidfd = os.pidfd_open(self._popen.pid)
+        try:
+            loop.add_reader(pidfd, on_exit)
+            try:
+                await exited
+            finally:
+                loop.remove_reader(pidfd)
+        finally:
+            os.close(pidfd)
+        return self._popen.wait()
+
+    async def communicate(self) -> tuple[bytes, bytes]:
+        self.stdin.close()
+        out, err = await asyncio.gather(self.stdout.read(), self.stderr.read())
+        await self.wait()
+        return out, err
+
+    def kill(self) -> None:
+        if self._popen.poll() is None:
+            self._popen.kill()
+
+
+async def spawn_git(git_dir: Path, *args: str, env: Mapping[str, str] | None = None) -> GitProcess:
     """Start a git program whose stdin and stdout the caller streams."""
-    return await asyncio.create_subprocess_exec(
-        "git",
-        *args,
-        str(git_dir),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    popen = subprocess.Popen(
+        ["git", *args, str(git_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=git_env(env),
     )
+    assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
+    loop = asyncio.get_running_loop()
+    try:
+        stdout = await _reader(loop, popen.stdout)
+        stderr = await _reader(loop, popen.stderr)
+        transport, protocol = await loop.connect_write_pipe(
+            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), popen.stdin
+        )
+    except BaseException:
+        popen.kill()
+        popen.wait()
+        raise
+    return GitProcess(popen, asyncio.StreamWriter(transport, protocol, None, loop), stdout, stderr)
+
+
+async def _reader(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader(limit=_READ_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    return reader

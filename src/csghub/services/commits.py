@@ -18,13 +18,13 @@ from pathlib import Path
 from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument, RevisionNotFound
 from csghub.core.names import validate_path, validate_ref_name
 from csghub.git.lfs import POINTER_MAX_SIZE, LfsPointer, LfsRules, format_pointer, parse_pointer
-from csghub.git.repository import FileChange, GitRepo
+from csghub.git.repository import ZERO_SHA, FileChange, GitRepo
 from csghub.services import lfs as lfs_service
 from csghub.services import proofs
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import RepoView, refresh_metadata
-from csghub.services.writes import writing
+from csghub.services.repos import RepoView
+from csghub.services.writes import RefChange, after_ref_update, writing
 from csghub.storage.base import iter_file
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,9 @@ def create_commit(
     description: str = "",
     parent_commit: str | None = None,
     create_branch_from: str | None = None,
+    via: str,
 ) -> CommitResult:
+    """Commit `operations` on `revision`; `via` names the door it came through (services/writes.py)."""
     authorize(actor, Action.WRITE, repo.resource)
     branch = _branch_name(revision)
     if not summary.strip():
@@ -147,9 +149,8 @@ def create_commit(
         # only the metadata behind, which the next start (or failed write) reconciles from the refs.
         lfs_service.link_objects(hub, repo.id, pointers)
         git.update_ref(f"refs/heads/{branch}", sha, expected_old)
-        if branch == repo.default_branch:
-            refresh_metadata(hub, repo.id)
-    _maintain_soon(hub, git)
+        change = RefChange(f"refs/heads/{branch}", expected_old or ZERO_SHA, sha)
+        after_ref_update(hub, repo.id, actor, [change], action="repo.commit", via=via, detail={"summary": summary})
     return CommitResult(sha=sha, branch=branch)
 
 
@@ -200,8 +201,3 @@ def _materialize(
         elif isinstance(op, DeletedFile):
             changes.append(FileChange(op.path, None))
     return changes, pointers
-
-
-def _maintain_soon(hub: Hub, git: GitRepo) -> None:
-    """Pack loose objects off the request path."""
-    hub.maintenance.request(git)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import threading
@@ -128,6 +129,27 @@ class Maintenance:
                 self._state[key] = False
 
 
+class HookChannel:
+    """Where git's pre-receive hooks reach this server (transport/git_hooks.py), and the checks that
+    the pushes under way expect, each under a one-time secret (services/git_sessions.py)."""
+
+    def __init__(self) -> None:
+        self.address = ""  # set once the server listens
+        self._lock = threading.Lock()
+        self._checks: dict[str, Callable[[str, dict[str, str]], None]] = {}
+
+    def expect(self, token: str, check: Callable[[str, dict[str, str]], None]) -> None:
+        with self._lock:
+            self._checks[token] = check
+
+    def take(self, token: str) -> Callable[[str, dict[str, str]], None] | None:
+        with self._lock:
+            return self._checks.pop(token, None)
+
+    def forget(self, token: str) -> None:
+        self.take(token)
+
+
 @dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
@@ -144,6 +166,12 @@ class Hub:
     diffs: CommitCache = field(default_factory=lambda: CommitCache(size=64))
     # Packing loose objects after writes, off the request path (services/commits.py).
     maintenance: Maintenance = field(default_factory=Maintenance)
+    # git's protocol v2 capability advertisements, by protocol and repository config (git_sessions).
+    advertisements: TtlCache = field(default_factory=lambda: TtlCache(ttl=3600.0, size=64))
+    # The pushes under way whose pre-receive hook may ask this server for its check.
+    hook_channel: HookChannel = field(default_factory=HookChannel)
+    # Work that outlives its request (a push whose client went away), kept alive until it ends.
+    detached: set[asyncio.Task[None]] = field(default_factory=set)
     # Enterprise sign-in, when configured (built in wiring; None when off).
     ldap: LdapConfig | None = None
     oidc: OidcConfig | None = None

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 from csghub.core.errors import Conflict, InvalidArgument, RevisionNotFound
 from csghub.core.names import validate_ref_name, validate_revision
-from csghub.services import audit
+from csghub.git.repository import ZERO_SHA
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import RepoView
-from csghub.services.writes import writing
+from csghub.services.writes import RefChange, after_ref_update, writing
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,9 @@ def list_refs(hub: Hub, actor: Actor, repo: RepoView) -> Refs:
     )
 
 
-def _create_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str, start: str | None, exist_ok: bool) -> str:
+def _create_ref(
+    hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str, start: str | None, exist_ok: bool, via: str
+) -> str:
     """Point refs/{heads|tags}/name at `start` (default branch if None); returns the target commit."""
     authorize(actor, Action.WRITE, repo.resource)
     what = "branch" if kind == "heads" else "tag"
@@ -49,18 +51,12 @@ def _create_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str, st
                 return existing
             raise Conflict(f"{what.capitalize()} '{name}' already exists")
         git.update_ref(f"refs/{kind}/{name}", target, None)
-    audit.record_now(
-        hub,
-        actor,
-        f"repo.{what}_create",
-        namespace=repo.namespace,
-        target=f"{repo.type.value}:{repo.full_name}",
-        detail={"name": name, "target": target},
-    )
+        change = RefChange(f"refs/{kind}/{name}", ZERO_SHA, target)
+        after_ref_update(hub, repo.id, actor, [change], action=f"repo.{what}_create", via=via, detail={"name": name})
     return target
 
 
-def _delete_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str) -> None:
+def _delete_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str, via: str) -> None:
     authorize(actor, Action.WRITE, repo.resource)
     what = "branch" if kind == "heads" else "tag"
     validate_ref_name(name, what=what)
@@ -68,34 +64,43 @@ def _delete_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str) ->
         raise InvalidArgument(f"Cannot delete the default branch '{name}'")
     git = hub.git(repo.id)
     with writing(hub, repo.id):
-        if git.ref_target(f"refs/{kind}/{name}") is None:
+        old = git.ref_target(f"refs/{kind}/{name}")
+        if old is None:
             raise RevisionNotFound(f"{what.capitalize()} '{name}' does not exist")
         git.delete_ref(f"refs/{kind}/{name}")
-    audit.record_now(
-        hub,
-        actor,
-        f"repo.{what}_delete",
-        namespace=repo.namespace,
-        target=f"{repo.type.value}:{repo.full_name}",
-        detail={"name": name},
-    )
+        change = RefChange(f"refs/{kind}/{name}", old, ZERO_SHA)
+        after_ref_update(hub, repo.id, actor, [change], action=f"repo.{what}_delete", via=via, detail={"name": name})
 
 
 def create_branch(
-    hub: Hub, actor: Actor, repo: RepoView, branch: str, *, start: str | None = None, exist_ok: bool = False
+    hub: Hub,
+    actor: Actor,
+    repo: RepoView,
+    branch: str,
+    *,
+    via: str,
+    start: str | None = None,
+    exist_ok: bool = False,
 ) -> str:
-    return _create_ref(hub, actor, repo, "heads", branch, start, exist_ok)
+    return _create_ref(hub, actor, repo, "heads", branch, start, exist_ok, via)
 
 
-def delete_branch(hub: Hub, actor: Actor, repo: RepoView, branch: str) -> None:
-    _delete_ref(hub, actor, repo, "heads", branch)
+def delete_branch(hub: Hub, actor: Actor, repo: RepoView, branch: str, *, via: str) -> None:
+    _delete_ref(hub, actor, repo, "heads", branch, via)
 
 
 def create_tag(
-    hub: Hub, actor: Actor, repo: RepoView, tag: str, *, revision: str | None = None, exist_ok: bool = False
+    hub: Hub,
+    actor: Actor,
+    repo: RepoView,
+    tag: str,
+    *,
+    via: str,
+    revision: str | None = None,
+    exist_ok: bool = False,
 ) -> str:
-    return _create_ref(hub, actor, repo, "tags", tag, revision, exist_ok)
+    return _create_ref(hub, actor, repo, "tags", tag, revision, exist_ok, via)
 
 
-def delete_tag(hub: Hub, actor: Actor, repo: RepoView, tag: str) -> None:
-    _delete_ref(hub, actor, repo, "tags", tag)
+def delete_tag(hub: Hub, actor: Actor, repo: RepoView, tag: str, *, via: str) -> None:
+    _delete_ref(hub, actor, repo, "tags", tag, via)

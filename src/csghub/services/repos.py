@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -498,13 +499,17 @@ def visible_clause(actor: Actor) -> ColumnElement[bool] | None:
     return or_(*visible)
 
 
-def refresh_metadata(hub: Hub, repo_id: int) -> None:
-    """Re-read the default branch: head sha, README front matter as cardData, tags."""
+def refresh_metadata(hub: Hub, repo_id: int, also: Callable[[Session, RepoView], None] | None = None) -> None:
+    """Re-read the default branch: head sha, README front matter as cardData, tags; `also` writes in
+    the same transaction (the after-write step's audit record)."""
     view = get_repo_by_id(hub, repo_id)
     git = hub.git(repo_id)
     try:
         sha = git.resolve(view.default_branch)
     except NotFound:
+        if also is not None:
+            with hub.db() as session:
+                also(session, view)
         return
     card: dict[str, Any] = {}
     try:
@@ -522,6 +527,8 @@ def refresh_metadata(hub: Hub, repo_id: int) -> None:
         row.card_data = json.dumps(card)
         row.tags = json.dumps(derive_tags(card, paths))
         row.updated_at = utcnow()
+        if also is not None:
+            also(session, view)
 
 
 def viewable(actor: Actor, view: RepoView) -> bool:

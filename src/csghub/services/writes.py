@@ -1,26 +1,38 @@
-"""The one door of every write to a repository: its fair write lock, and repair after a failure.
+"""The one door of every write to a repository: its fair write lock, the step after every ref update,
+and repair after a failure.
 
 Every way a change arrives (commit API, web edit, branch and tag changes, post-push bookkeeping, the
 pre-receive hook of a push) holds the repository's write lock (git/write_lock.py), so writers are
 served in the order they arrived, across the server and git's hook processes alike. A write that
 fails part-way, or a process killed between moving a ref and refreshing the database, leaves the
 database behind git; `reconcile_repo` puts it back in step from what the refs say.
+
+Whatever moved the refs (a push over HTTP or SSH, the commit API, a web edit or upload, a branch or
+tag change; later mirrors and job outputs), `after_ref_update` then runs the same steps, still
+under the lock: an audit record (who, which refs old -> new, how it arrived), the repository row
+refreshed from its default branch (head, card, tags, last modified), listing caches dropped, and
+maintenance (packing loose objects) scheduled off the request path.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from csghub.core.errors import NotFound
 from csghub.db.models import Repo
 from csghub.git import write_lock
-from csghub.services import leftovers
+from csghub.git.repository import ZERO_SHA
+from csghub.services import audit, leftovers
 from csghub.services.context import Hub
-from csghub.services.repos import WRITE_WAIT_S, get_repo_by_id, refresh_metadata
+from csghub.services.permissions import Actor
+from csghub.services.repos import WRITE_WAIT_S, RepoView, get_repo_by_id, refresh_metadata
 
 log = logging.getLogger(__name__)
 START_WAIT_S = 10.0
@@ -35,6 +47,55 @@ def writing(hub: Hub, repo_id: int) -> Iterator[write_lock.WriteLock]:
         except BaseException:
             repair_after_failure(hub, repo_id)
             raise
+
+
+@dataclass(frozen=True, slots=True)
+class RefChange:
+    """One ref moved: created when `old` is ZERO_SHA, deleted when `new` is."""
+
+    ref: str
+    old: str
+    new: str
+
+
+# How a change arrived, as the audit log names it.
+VIA_GIT_HTTP = "git-http"
+VIA_GIT_SSH = "git-ssh"
+VIA_API = "api"  # the Hugging Face-compatible API (huggingface_hub)
+VIA_CSGHUB_API = "csghub-api"  # csghub's own /api/v1 routes (csghub-sdk, csghub-cli)
+VIA_WEB = "web"
+
+
+def after_ref_update(
+    hub: Hub,
+    repo_id: int,
+    actor: Actor | None,
+    changes: Sequence[RefChange],
+    *,
+    action: str,
+    via: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The step every ref update ends in (call it holding the write lock, after the refs moved)."""
+    if not changes:
+        return
+    refs = {change.ref: [change.old, change.new] for change in sorted(changes, key=lambda c: c.ref)}
+
+    def record(session: Session, view: RepoView) -> None:
+        target = f"{view.type.value}:{view.full_name}"
+        detail_ = {**(detail or {}), "refs": refs, "via": via}
+        audit.record(session, actor, action, namespace=view.namespace, target=target, detail=detail_)
+
+    # One transaction for the record and the refreshed row: readers never see one without the other.
+    refresh_metadata(hub, repo_id, also=record)
+    hub.facets.clear()  # the listings' suggestions count card fields that may have changed
+    hub.maintenance.request(hub.git(repo_id))
+
+
+def changes_between(before: dict[str, str], after: dict[str, str]) -> list[RefChange]:
+    """The refs that differ between two snapshots of a repository's refs."""
+    changed = [RefChange(ref, before.get(ref, ZERO_SHA), sha) for ref, sha in after.items() if before.get(ref) != sha]
+    return changed + [RefChange(ref, sha, ZERO_SHA) for ref, sha in before.items() if ref not in after]
 
 
 def repair_after_failure(hub: Hub, repo_id: int) -> None:

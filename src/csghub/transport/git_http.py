@@ -1,4 +1,4 @@
-"""Git smart HTTP, served by the real `git upload-pack` and `git receive-pack` in stateless-rpc mode.
+"""Git smart HTTP: the HTTP framing of a git session (services/git_sessions.py).
 
 Request bodies stream to git's stdin (gunzipped on the fly when the client compressed them) while its
 stdout streams back, so neither a large push nor a large clone is ever held in memory.
@@ -7,38 +7,29 @@ stdout streams back, so neither a large push nor a large clone is ever held in m
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
-import re
-import sys
 import zlib
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from csghub.config import Settings
 from csghub.core.errors import HubError, InvalidArgument
-from csghub.git.runner import spawn_git
 from csghub.http.deps import client_address, get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.http.streams import DuplexStreamingResponse
-from csghub.services import pushes
-from csghub.services.context import Hub
-from csghub.services.permissions import Action, Actor
-from csghub.services.repos import RepoView, get_repo
+from csghub.services import git_sessions
+from csghub.services.git_sessions import GitProcess, GitSession
+from csghub.services.writes import VIA_GIT_HTTP
 from csghub.transport.repo_paths import parse_repo_path
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 _INFLATE_STEP = 1024 * 1024
-_SERVICES = {"git-upload-pack": Action.DOWNLOAD, "git-receive-pack": Action.WRITE}
-_GIT_PROTOCOL_RE = re.compile(r"^[a-zA-Z0-9=:._-]{1,64}$")
+# Large reads: a clone's pack crosses the event loop in few pieces.
+_READ_STEP = 1024 * 1024
 
 
 def _pkt_line(text: str) -> bytes:
@@ -46,26 +37,14 @@ def _pkt_line(text: str) -> bytes:
     return f"{len(data) + 4:04x}".encode() + data
 
 
-def hook_env(settings: Settings, repo: RepoView, actor: Actor) -> dict[str, str]:
-    """What the pre-receive hook needs to rebuild the hub in its own process, and who is pushing."""
-    payload = {name: str(value) for name, value in dataclasses.asdict(settings).items()}
-    return {
-        "CSGHUB_HOOK_PYTHON": sys.executable,
-        "CSGHUB_HOOK_SETTINGS": json.dumps(payload),
-        "CSGHUB_HOOK_REPO_ID": str(repo.id),
-        "CSGHUB_HOOK_ACTOR": pushes.actor_to_json(actor),
-    }
-
-
-async def _authorized_repo(request: Request, repo_path: str, service: str) -> tuple[RepoView, Actor]:
-    if service not in _SERVICES:
+async def _open(request: Request, repo_path: str, service: str) -> GitSession:
+    if service not in git_sessions.SERVICES:
         raise InvalidArgument(
             f"Unsupported git service '{service}': this hub speaks smart HTTP only (upgrade your git client)"
         )
     repo_type, repo_id = parse_repo_path(repo_path)
     actor = await get_actor(request)
-    repo = await run_in_threadpool(get_repo, get_hub(request), actor, repo_type, repo_id, _SERVICES[service])
-    return repo, actor
+    return await git_sessions.open_session(get_hub(request), actor, repo_type, repo_id, service, via=VIA_GIT_HTTP)
 
 
 def _git_error(exc: HubError) -> Response:
@@ -79,29 +58,13 @@ def _git_error(exc: HubError) -> Response:
     )
 
 
-def _protocol_env(request: Request) -> dict[str, str]:
-    value = request.headers.get("git-protocol", "")
-    return {"GIT_PROTOCOL": value} if value and _GIT_PROTOCOL_RE.match(value) else {}
-
-
 @router.get("/{repo_path:path}/info/refs")
 async def info_refs(request: Request, repo_path: str, service: str = "") -> Response:
     try:
-        repo, _ = await _authorized_repo(request, repo_path, service)
+        session = await _open(request, repo_path, service)
+        out = await git_sessions.advertise(session, request.headers.get("git-protocol", ""))
     except HubError as exc:
         return _git_error(exc)
-    hub = get_hub(request)
-    proc = await spawn_git(
-        hub.repo_path(repo.id),
-        service.removeprefix("git-"),
-        "--stateless-rpc",
-        "--advertise-refs",
-        env=_protocol_env(request),
-    )
-    out, err = await proc.communicate()
-    if proc.returncode != 0:
-        log.error("%s --advertise-refs failed: %s", service, err.decode(errors="replace"))
-        return error_response(500, "GitError", "The repository could not be read")
     # Protocol v2 answers carry their own header; v0 needs the service announcement first.
     prefix = b"" if out.startswith(b"000eversion 2") else _pkt_line(f"# service={service}\n") + b"0000"
     return Response(
@@ -111,8 +74,7 @@ async def info_refs(request: Request, repo_path: str, service: str = "") -> Resp
     )
 
 
-async def _feed_stdin(request: Request, proc: asyncio.subprocess.Process) -> None:
-    assert proc.stdin is not None
+async def _feed_stdin(request: Request, proc: GitProcess) -> None:
     gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS) if request.headers.get("content-encoding") == "gzip" else None
     try:
         async for chunk in request.stream():
@@ -136,29 +98,18 @@ async def _feed_stdin(request: Request, proc: asyncio.subprocess.Process) -> Non
 
 async def _run_service(request: Request, repo_path: str, service: str) -> Response:
     try:
-        repo, actor = await _authorized_repo(request, repo_path, service)
+        session = await _open(request, repo_path, service)
     except HubError as exc:
         return _git_error(exc)
-    hub = get_hub(request)
-    env = _protocol_env(request)
-    before: dict[str, str] = {}
-    if service == "git-receive-pack":
-        env.update(hook_env(hub.settings, repo, actor))
-        before = await run_in_threadpool(lambda: hub.git(repo.id).all_ref_targets())
-    else:
-        hub.downloads.hit(repo.id, client_address(request))
-    proc = await spawn_git(hub.repo_path(repo.id), service.removeprefix("git-"), "--stateless-rpc", env=env)
+    protocol = request.headers.get("git-protocol", "")
+    proc = await git_sessions.start(session, protocol=protocol, stateless=True, address=client_address(request))
     feeder = asyncio.create_task(_feed_stdin(request, proc))
 
     async def body() -> AsyncIterator[bytes]:
-        assert proc.stdout is not None and proc.stderr is not None
         finished = False
         code = 0
         try:
-            while True:
-                chunk = await proc.stdout.read(65536)
-                if not chunk:
-                    break
+            while chunk := await proc.stdout.read(_READ_STEP):
                 yield chunk
             await feeder
             stderr = await proc.stderr.read()
@@ -167,53 +118,19 @@ async def _run_service(request: Request, repo_path: str, service: str) -> Respon
             if code != 0:
                 log.warning("%s exited %s: %s", service, code, stderr.decode(errors="replace")[-2000:])
         finally:
-            if not finished and service == "git-receive-pack":
+            if not finished and session.pushing:
                 # The client went away; the push may still complete, so let it and do the bookkeeping.
-                _spawn(_finish_receive(proc, feeder, hub, repo.id, before, actor))
+                git_sessions.finish_detached(session, proc, feeder)
             elif proc.returncode is None:
                 proc.kill()
                 await proc.wait()
                 feeder.cancel()
-        if service == "git-receive-pack":
-            await run_in_threadpool(record_push, hub, repo.id, before, actor, code != 0)
+        if finished:
+            await git_sessions.finish(session, code)
 
     return DuplexStreamingResponse(
         body(), media_type=f"application/x-{service}-result", headers={"Cache-Control": "no-cache"}
     )
-
-
-_BACKGROUND: set[asyncio.Task[None]] = set()
-
-
-def _spawn(coro: Coroutine[Any, Any, None]) -> None:
-    task = asyncio.get_running_loop().create_task(coro)
-    _BACKGROUND.add(task)  # the loop keeps only weak references to tasks
-    task.add_done_callback(_BACKGROUND.discard)
-
-
-async def _finish_receive(
-    proc: asyncio.subprocess.Process,
-    feeder: asyncio.Task[None],
-    hub: Hub,
-    repo_id: int,
-    before: dict[str, str],
-    actor: Actor,
-) -> None:
-    assert proc.stdout is not None
-    while await proc.stdout.read(65536):
-        pass
-    code = await proc.wait()
-    feeder.cancel()
-    await run_in_threadpool(record_push, hub, repo_id, before, actor, code != 0)
-
-
-def record_push(
-    hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None = None, failed: bool = False
-) -> None:
-    try:
-        pushes.record_push(hub, repo_id, before, actor, failed=failed)
-    except Exception:  # the push itself succeeded; never turn bookkeeping into a failed response
-        log.exception("post-push bookkeeping failed for repo %s", repo_id)
 
 
 @router.post("/{repo_path:path}/git-upload-pack")

@@ -1,5 +1,5 @@
-"""Git over SSH: an asyncssh server that authenticates users by their registered public keys and runs
-the real `git upload-pack` / `git receive-pack`, with the same authorize() as every other door.
+"""Git over SSH: an asyncssh server that authenticates users by their registered public keys; the git
+session itself (authorize, spawn, count, record) is services/git_sessions.py's, as for smart HTTP.
 
 `git-lfs-authenticate` answers with the HTTP LFS endpoint and a short-lived token, so git-lfs works
 with SSH remotes too.
@@ -20,16 +20,14 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.signing import make_token
-from csghub.git.runner import git_env
-from csghub.services import ssh_keys
+from csghub.services import git_sessions, ssh_keys
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 from csghub.services.repos import get_repo
-from csghub.transport.git_http import hook_env, record_push
+from csghub.services.writes import VIA_GIT_SSH
 from csghub.transport.repo_paths import parse_repo_path
 
 log = logging.getLogger(__name__)
-_SERVICES = {"git-upload-pack": Action.DOWNLOAD, "git-receive-pack": Action.WRITE}
 LFS_TOKEN_TTL = 3600
 
 
@@ -116,39 +114,20 @@ async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port
             process.stdout.write((json.dumps(answer) + "\n").encode())
             process.exit(0)
             return
-        if command not in _SERVICES:
+        if command not in git_sessions.SERVICES:
             raise InvalidArgument(f"Unsupported command '{command}'")
-        repo = await run_in_threadpool(get_repo, hub, actor, repo_type, repo_id, _SERVICES[command])
+        session = await git_sessions.open_session(hub, actor, repo_type, repo_id, command, via=VIA_GIT_SSH)
     except HubError as exc:
         process.stderr.write(f"csghub: {exc.message}\n".encode())
         process.exit(1)
         return
-    env = {}
-    protocol = (process.env or {}).get("GIT_PROTOCOL")
-    if protocol:
-        env["GIT_PROTOCOL"] = str(protocol)
-    before: dict[str, str] = {}
-    if command == "git-receive-pack":
-        env.update(hook_env(hub.settings, repo, actor))
-        before = await run_in_threadpool(lambda: hub.git(repo.id).all_ref_targets())
-    else:
-        hub.downloads.hit(repo.id, actor.address)
-    proc = await asyncio.create_subprocess_exec(
-        "git",
-        command.removeprefix("git-"),
-        str(hub.repo_path(repo.id)),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=git_env(env),
-    )
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    protocol = str((process.env or {}).get("GIT_PROTOCOL") or "")
+    proc = await git_sessions.start(session, protocol=protocol, stateless=False, address=actor.address)
     feeder = asyncio.create_task(_pump_in(process, proc.stdin))
     await asyncio.gather(_pump_out(proc.stdout, process.stdout), _pump_out(proc.stderr, process.stderr))
     code = await proc.wait()
     feeder.cancel()
-    if command == "git-receive-pack":
-        await run_in_threadpool(record_push, hub, repo.id, before, actor, code != 0)
+    await git_sessions.finish(session, code)
     process.exit(code)
 
 

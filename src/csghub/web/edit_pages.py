@@ -23,7 +23,7 @@ from csghub.core.errors import InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.http.deps import CSRF_HEADER, SESSION_COOKIE, get_actor, get_hub
 from csghub.http.errors import PAGE_ROUTES
-from csghub.services import commits, files, repos, sessions
+from csghub.services import commits, files, repos, sessions, writes
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 from csghub.web.i18n import script_messages, translate_format
@@ -106,6 +106,7 @@ def _commit(
         summary=str(form.get("summary") or "").strip() or default_summary,
         description=str(form.get("description") or ""),
         create_branch_from=branch if new_branch else None,
+        via=writes.VIA_WEB,
     )
 
 

@@ -20,6 +20,7 @@ from csghub.http.repos import page_repo_id
 from csghub.services import files, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
+from csghub.services.writes import VIA_WEB
 from csghub.web.render import correctable, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
@@ -110,14 +111,14 @@ def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
     async def create_branch(request: Request, ns: str, name: str) -> Response:
         def work(hub: Hub, actor: Actor, repo: repos.RepoView, fields: dict[str, str]) -> None:
             start = fields.get("start", "").strip() or None
-            refs.create_branch(hub, actor, repo, fields.get("branch", "").strip(), start=start)
+            refs.create_branch(hub, actor, repo, fields.get("branch", "").strip(), start=start, via=VIA_WEB)
 
         return await _change(request, repo_type, ns, name, work)
 
     @router.post(prefix + "/{ns}/{name}/branches/delete", response_class=HTMLResponse)
     async def delete_branch(request: Request, ns: str, name: str) -> Response:
         def work(hub: Hub, actor: Actor, repo: repos.RepoView, fields: dict[str, str]) -> None:
-            refs.delete_branch(hub, actor, repo, fields.get("branch", ""))
+            refs.delete_branch(hub, actor, repo, fields.get("branch", ""), via=VIA_WEB)
 
         return await _change(request, repo_type, ns, name, work)
 
