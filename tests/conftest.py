@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
@@ -33,6 +34,15 @@ def fresh_database_url() -> str:
     return f"{base}/{name}"
 
 
+def start_hub(data_dir: Path, extra_env: dict[str, str] | None = None, **options: Any) -> LiveHub:
+    """A live hub on its own fresh database (PostgreSQL when the suite runs on it, else SQLite)."""
+    env = server_env(extra_env)
+    database_url = fresh_database_url()
+    if database_url:
+        env["CSGHUB_DATABASE_URL"] = database_url
+    return LiveHub(data_dir, env, **options).start()
+
+
 LiveHubFactory = Callable[..., LiveHub]
 
 
@@ -41,11 +51,7 @@ def live_hub_factory(tmp_path: Path) -> Iterator[LiveHubFactory]:
     started: list[LiveHub] = []
 
     def make(extra_env: dict[str, str] | None = None, *, port: int = 0) -> LiveHub:
-        env = server_env(extra_env)
-        database_url = fresh_database_url()
-        if database_url:
-            env["CSGHUB_DATABASE_URL"] = database_url
-        hub = LiveHub(tmp_path / f"hub{len(started)}", env, port=port).start()
+        hub = start_hub(tmp_path / f"hub{len(started)}", extra_env, port=port)
         started.append(hub)
         return hub
 
@@ -57,11 +63,7 @@ def live_hub_factory(tmp_path: Path) -> Iterator[LiveHubFactory]:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     """One hub for a test module; tests keep apart by creating their own users and repos."""
-    env = server_env()
-    database_url = fresh_database_url()
-    if database_url:
-        env["CSGHUB_DATABASE_URL"] = database_url
-    hub = LiveHub(tmp_path_factory.mktemp("live") / "data", env).start()
+    hub = start_hub(tmp_path_factory.mktemp("live") / "data")
     yield hub
     hub.stop()
 

@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from csghub.git.write_lock import QUEUE_DIR, WriteLock
-from tests.conftest import fresh_database_url
+from tests.conftest import start_hub
 from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.files import sha256_of
 from tests.support.gate import byte_gate
-from tests.support.live import LiveHub, server_env
+from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
 
 DEADLINE_S = 60.0
@@ -39,11 +39,7 @@ FRACTIONS = (0.02, 0.25, 0.5, 0.75, 0.98)
 
 @pytest.fixture
 def crashable(tmp_path: Path) -> Iterator[LiveHub]:
-    env = server_env()
-    database_url = fresh_database_url()
-    if database_url:
-        env["CSGHUB_DATABASE_URL"] = database_url
-    hub = LiveHub(tmp_path / "data", env, own_group=True).start()
+    hub = start_hub(tmp_path / "data", own_group=True)
     yield hub
     hub.stop()
 

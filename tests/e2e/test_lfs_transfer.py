@@ -15,9 +15,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import fresh_database_url
+from tests.conftest import start_hub
 from tests.support.clients import api, create_repo
-from tests.support.live import LiveHub, server_env
+from tests.support.live import LiveHub
 from tests.support.raw_http import connect, head, read_answer
 from tests.support.waiting import wait_until
 
@@ -28,11 +28,9 @@ CLIENT_TIMEOUT = 3
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     """One hub for the module, with a short client timeout so a reader that stops is cut off quickly."""
-    env = server_env({"CSGHUB_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT)})
-    database_url = fresh_database_url()
-    if database_url:
-        env["CSGHUB_DATABASE_URL"] = database_url
-    started = LiveHub(tmp_path_factory.mktemp("lfs-transfer") / "data", env).start()
+    started = start_hub(
+        tmp_path_factory.mktemp("lfs-transfer") / "data", {"CSGHUB_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT)}
+    )
     yield started
     started.stop()
 

@@ -20,10 +20,10 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.conftest import fresh_database_url
+from tests.conftest import start_hub
 from tests.support.browser import sign_in
 from tests.support.clients import api, client_env, create_repo
-from tests.support.live import LiveHub, server_env
+from tests.support.live import LiveHub
 
 PASSWORD = "content passphrase 4"
 LFS_THRESHOLD = 64 * 1024
@@ -62,11 +62,7 @@ USE_THIS = {
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     """A hub whose LFS threshold is small, so a browser upload goes through hashing and the LFS API."""
-    env = server_env({"CSGHUB_LFS_THRESHOLD": str(LFS_THRESHOLD)})
-    database_url = fresh_database_url()
-    if database_url:
-        env["CSGHUB_DATABASE_URL"] = database_url
-    hub = LiveHub(tmp_path_factory.mktemp("live") / "data", env).start()
+    hub = start_hub(tmp_path_factory.mktemp("live") / "data", {"CSGHUB_LFS_THRESHOLD": str(LFS_THRESHOLD)})
     yield hub
     hub.stop()
 

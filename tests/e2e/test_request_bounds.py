@@ -13,9 +13,9 @@ import httpx
 import psutil
 import pytest
 
-from tests.conftest import LiveHubFactory, fresh_database_url
+from tests.conftest import LiveHubFactory, start_hub
 from tests.support.clients import api, create_repo
-from tests.support.live import LiveHub, server_env
+from tests.support.live import LiveHub
 from tests.support.raw_http import RawAnswer, chunk_frame, connect, head, read_answer, send_until_answered
 
 MiB = 1024 * 1024
@@ -28,11 +28,7 @@ LFS = {"Content-Type": "application/vnd.git-lfs+json", "Accept": "application/vn
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     """One hub for the module, with a short client timeout so slow clients are cut off quickly."""
-    env = server_env({"CSGHUB_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT)})
-    database_url = fresh_database_url()
-    if database_url:
-        env["CSGHUB_DATABASE_URL"] = database_url
-    started = LiveHub(tmp_path_factory.mktemp("bounds") / "data", env).start()
+    started = start_hub(tmp_path_factory.mktemp("bounds") / "data", {"CSGHUB_CLIENT_TIMEOUT": str(CLIENT_TIMEOUT)})
     yield started
     started.stop()
 
