@@ -113,14 +113,31 @@ def _find_row(session: Session, repo_type: RepoType, namespace: str, name: str) 
     )
 
 
+def _cache_key(repo_type: RepoType, repo_id: RepoId) -> tuple[str, str, str, str]:
+    return ("repo", repo_type.value, repo_id.namespace.lower(), repo_id.name.lower())
+
+
 def get_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ) -> RepoView:
     """The repo if `actor` may do `action` on it; missing and invisible repos look alike."""
+    generation = hub.reads.generation
     with hub.db() as session:
         row = _find_row(session, repo_type, repo_id.namespace, repo_id.name)
         if row is None:
             raise repo_not_found(actor, f"{repo_type.value} {repo_id}")
         view = _view(row)
+    hub.reads.put(_cache_key(repo_type, repo_id), view, generation)
     authorize(actor, action, view.resource)
+    return view
+
+
+def cached_repo(
+    hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ
+) -> RepoView | None:
+    """What `get_repo` read in the last seconds (no write committed since), authorized the same way;
+    None when it is not at hand, and the caller asks `get_repo` (off the event loop)."""
+    view: RepoView | None = hub.reads.get(_cache_key(repo_type, repo_id))
+    if view is not None:
+        authorize(actor, action, view.resource)
     return view
 
 
