@@ -7,7 +7,7 @@ and rate limits off run side by side on loopback, both under the uvicorn setting
 wrk (Debian's `wrk`, its plain command line, no Lua) drives each target for `--duration` seconds with
 `--connections` connections, right after a run of the baseline, `--rounds` times; the medians are
 printed. Targets: /health, HF model info (/api/models/{ns}/{name}) and resolve of a small (non-LFS)
-file, anonymous and with a token.
+file (.gitattributes), anonymous and with a token.
 
 Besides requests per second (the ratio the targets are set in), each run records the CPU time the
 server process spent per request: on a machine shared with other work that figure moves far less than
@@ -192,8 +192,8 @@ def main() -> None:
             "health": (f"{hub.url}/health", None),
             "model_info": (f"{hub.url}/api/models/{repo}", None),
             "model_info_token": (f"{hub.url}/api/models/{repo}", token),
-            "resolve": (f"{hub.url}/{repo}/resolve/main/README.md", None),
-            "resolve_token": (f"{hub.url}/{repo}/resolve/main/README.md", token),
+            "resolve": (f"{hub.url}/{repo}/resolve/main/.gitattributes", None),
+            "resolve_token": (f"{hub.url}/{repo}/resolve/main/.gitattributes", token),
         }
         for url, credential in targets.values():
             headers = {"Authorization": f"Bearer {credential}"} if credential else {}

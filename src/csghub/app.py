@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from csghub.api.reference import mount_reference
 from csghub.api.routes import mount_api
 from csghub.config import Settings
 from csghub.http import body_limits
@@ -26,7 +27,7 @@ from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
 from csghub.transport.ssh import start_ssh_server
 from csghub.transport.xet_http import router as xet_router
-from csghub.web.render import render_error
+from csghub.web.render import error_page, render_error
 from csghub.web.routes import mount_web
 from csghub.web.security import SecurityHeadersMiddleware
 from csghub.wiring import build_hub
@@ -76,7 +77,12 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             await run_in_threadpool(downloads.flush, hub)
 
     app = FastAPI(
-        title="CSGHub", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=lifespan
+        title="CSGHub",
+        version="0.1.0",
+        docs_url=None,  # mount_reference serves it from the hub, not a CDN
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
     app.state.hub = hub
     # Inside the rate limit and security headers (added after it), outside everything that reads a body.
@@ -87,7 +93,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         timeout=float(settings.client_timeout),
         memory=settings.max_body_memory,
     )
-    api_errors.install(app, html_error=render_error)
+    api_errors.install(app, html_error=render_error, page_error=error_page)
     api_schema.install(app)
     app.add_middleware(SecurityHeadersMiddleware, upload_origins=_upload_origins(settings))
     if settings.rate_limit_per_token or settings.rate_limit_per_address:
@@ -101,6 +107,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     include_routes(app, lfs_router)
     include_routes(app, xet_router)
     include_routes(app, git_http_router)
+    mount_reference(app)
     mount_api(app)
     mount_web(app)
     app.add_middleware(HealthMiddleware)  # outermost of ours: a probe pays for nothing else

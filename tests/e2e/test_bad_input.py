@@ -92,7 +92,7 @@ def test_bad_input_traversal_in_resolve_is_rejected(live: LiveHub, setup) -> Non
         b'{"key": "file", "value": {"path": "a.txt", "content": "YQ==", "encoding": "base64"}}\n',
         b'{"key": "header", "value": {"summary": "x"}}\n{"key": "teleport", "value": {}}\n',
         b'{"key": "header", "value": {"summary": "x"}}\n{"key": "file", "value": {"path": "a", "content": "YWJj',
-        b'{"key": "header", "value": {"summary": ""}}\n{"key": "deletedFile", "value": {"path": "README.md"}}\n',
+        b'{"key": "header", "value": {"summary": ""}}\n{"key": "deletedFile", "value": {"path": ".gitattributes"}}\n',
         b"[1, 2, 3]\n",
     ],
 )
@@ -184,3 +184,34 @@ def test_bad_input_unknown_revision_and_entry_carry_hf_error_codes(live: LiveHub
     assert r.status_code == 404 and r.headers["x-error-code"] == "EntryNotFound"
     r = client.get(f"/api/models/{repo}/tree/main/missing-folder")
     assert r.status_code == 404 and r.headers["x-error-code"] == "EntryNotFound"
+
+
+def test_bad_input_a_repository_route_settles_who_may_act_before_reading_the_body(live: LiveHub, setup) -> None:
+    client, repo = setup
+    _reader, token = live.user("reader")
+    private = f"{repo}-hidden"
+    made = client.post("/api/repos/create", json={"name": private, "private": True})
+    assert made.status_code == 200, made.text
+    with api(live.url, token) as stranger:
+        # A body the route would refuse (no 'tag', a broken commit) is never read for someone who may not write.
+        r = stranger.post(f"/api/models/{repo}/tag/main", json={})
+        assert r.status_code == 403 and r.headers["x-error-code"] == "PermissionDenied", r.text
+        r = stranger.post(f"/api/models/{private}/commit/main", content=b"{not json")
+        assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound", r.text
+        r = stranger.post(f"/api/v1/models/{private}/raw/a.txt", content=b"{not json")
+        assert r.status_code == 404 and r.json()["msg"].startswith("Repository not found"), r.text
+
+
+def test_bad_input_portal_pages_answer_failures_as_pages_and_api_routes_as_json(live: LiveHub, setup) -> None:
+    _client, repo = setup
+    owner = repo.split("/")[0]
+    # Decided by the route, not by what the client accepts: a page is a page, an API route JSON.
+    for path in (f"/{owner}/a..b", f"/{owner}/never-made/blob/main/x", f"/datasets/{repo}/commit/{'0' * 40}"):
+        page = httpx.get(f"{live.url}{path}", headers={"Accept": "application/json"})
+        assert page.status_code == 404 and "Page not found" in page.text, (path, page.status_code)
+        assert page.headers["content-type"].startswith("text/html"), path
+    missing = httpx.get(f"{live.url}/api/models/{owner}/never-made", headers={"Accept": "text/html"})
+    assert missing.status_code == 401 and missing.json()["code"] == "RepoNotFound"
+    # The upload page's own script proves its session with the CSRF header: it reads failures as JSON.
+    scripted = httpx.post(f"{live.url}/{repo}/upload/main", headers={"X-CSRF-Token": "forged"})
+    assert scripted.status_code == 403 and scripted.json()["code"] == "PermissionDenied", scripted.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from tests.conftest import LiveHubFactory
 from tests.support.clients import client_env, create_repo, setup_git_home
 from tests.support.live import LiveHub
+from tests.support.waiting import wait_until
 
 CLI = str(Path(sys.executable).parent / "csghub-cli")
 
@@ -53,8 +55,10 @@ def test_csghub_cli_upload_then_download(live: LiveHub, tmp_path: Path, xnet: st
     env = _env(live, token, tmp_path / "home", **extra)
     setup_git_home(tmp_path / "home")  # the xnet-disabled path uploads with git and git-lfs
     folder = _folder(tmp_path)
-    repo = f"{user}/cli-{xnet}"
+    name = f"cli-{xnet}-{user}"  # the git mode clones into /tmp/csg/<name>: one no other run uses
+    repo = f"{user}/{name}"
     _cli(["upload", repo, str(folder), "--username", user], env, tmp_path)
+    shutil.rmtree(Path("/tmp/csg") / name, ignore_errors=True)
     with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}) as client:
         info = client.get(f"/api/models/{repo}", params={"blobs": "true"}).json()
     files = {s["rfilename"]: s for s in info["siblings"]}
@@ -196,3 +200,106 @@ def test_lfs_batch_reissues_the_same_multipart_upload(live_hub_factory: LiveHubF
     assert headers[0]["chunk_size"] == str(5 * 1024 * 1024) and sorted(headers[0]) == ["1", "2", "3", "chunk_size"]
     ids = [parse_qs(urlparse(h["1"]).query)["uploadId"][0] for h in headers]
     assert ids[0] == ids[1]
+
+
+def _type_prefix(repo_type: str) -> str:
+    """Where the Hugging Face surface puts a type: models at the root, the others under their plural."""
+    return "" if repo_type == "model" else f"{repo_type}s/"
+
+
+@pytest.mark.parametrize("repo_type", ["model", "dataset", "space", "code"])
+def test_pycsghub_repository_upload_to_new_branch_then_http_get_from_api_v1_resolve(
+    live: LiveHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo_type: str
+) -> None:
+    from pycsghub.file_download import http_get
+    from pycsghub.repository import Repository
+
+    for key, value in setup_git_home(tmp_path / "home").items():  # Repository runs git in our environment
+        monkeypatch.setenv(key, value)
+    user, token = live.user()
+    repo = f"{user}/sdk-{repo_type}"
+    folder = _folder(tmp_path, big=1_500_000)  # the SDK tracks files of 1 MB and more with git-lfs
+    Repository(
+        repo_id=repo,
+        upload_path=str(folder),
+        path_in_repo="nested/dir",
+        branch_name="feature",
+        work_dir=str(tmp_path / "work"),
+        user_name=user,
+        token=token,
+        repo_type=repo_type,
+        endpoint=live.url,
+    ).upload()
+
+    api_path = f"/api/{repo_type}s/{repo}"
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        heads = {b["name"]: b["targetCommit"] for b in client.get(f"{api_path}/refs").json()["branches"]}
+        assert set(heads) == {"main", "feature"}
+        history = [c["id"] for c in client.get(f"{api_path}/commits/feature").json()]
+        assert history[0] == heads["feature"] and heads["main"] in history[1:]  # started from main
+        on_main = [e["path"] for e in client.get(f"{api_path}/tree/main", params={"recursive": "1"}).json()]
+        assert not any(path.startswith("nested") for path in on_main)
+        tree = client.get(f"{api_path}/tree/feature", params={"recursive": "1"}).json()
+        entries = {e["path"]: e for e in tree if e["type"] == "file"}
+        assert "lfs" not in entries["nested/dir/config.json"]
+        assert entries["nested/dir/nested/weights.bin"]["lfs"]["size"] == 1_500_000
+
+        v1 = f"{live.url}/api/v1/{repo_type}s/{repo}/resolve"
+        got = tmp_path / "got"
+        got.mkdir()
+        for name in ("config.json", "nested/weights.bin"):
+            http_get(
+                url=f"{v1}/nested/dir/{name}?ref=feature", local_dir=str(got), file_name=name, token=token, quiet=True
+            )
+            assert (got / name).read_bytes() == (folder / name).read_bytes()
+            hf_url = f"/{_type_prefix(repo_type)}{repo}/resolve/feature/nested/dir/{name}"
+            same = ("etag", "x-repo-commit", "content-length", "x-linked-size")
+            hf_head, v1_head = client.head(hf_url).headers, client.head(f"{v1}/nested/dir/{name}?ref=feature").headers
+            assert [v1_head.get(h) for h in same] == [hf_head.get(h) for h in same]
+        # Without a ref: the default branch, whose .gitattributes is not the one the SDK wrote on feature.
+        http_get(
+            url=f"{v1}/.gitattributes", local_dir=str(got), file_name="main.gitattributes", token=token, quiet=True
+        )
+        main_attributes = client.get(f"/{_type_prefix(repo_type)}{repo}/resolve/main/.gitattributes").content
+        assert (got / "main.gitattributes").read_bytes() == main_attributes
+        assert main_attributes != client.get(f"{v1}/.gitattributes", params={"ref": "feature"}).content
+    _, other = live.user()  # the SDK made the repository private: hidden from others
+    stranger = httpx.get(f"{v1}/nested/dir/config.json", headers={"Authorization": f"Bearer {other}"})
+    assert stranger.status_code == 404 and stranger.json()["code"] == "RepoNotFound"
+
+
+def test_csg_v1_resolve_takes_the_ref_exactly_and_serves_ranges_and_counts(live: LiveHub) -> None:
+    import base64
+
+    user, token = live.user()
+    repo = f"{user}/v1-resolve"
+    body = bytes(range(100))
+    with httpx.Client(base_url=live.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        assert client.post("/api/v1/models", json={"namespace": user, "name": "v1-resolve"}).status_code == 200
+        raw = {"new_branch": "feat/x", "content": base64.b64encode(body).decode()}
+        assert client.post(f"/api/v1/models/{repo}/raw/data/b.bin", json=raw).json()["data"]["branch"] == "feat/x"
+    v1 = f"{live.url}/api/v1/models/{repo}/resolve/data/b.bin"
+    with httpx.Client() as anonymous:
+        whole = anonymous.get(v1, params={"ref": "feat/x"})
+        assert whole.content == body and whole.headers["content-disposition"].startswith("inline")
+        hf = anonymous.get(f"{live.url}/{repo}/resolve/feat%2Fx/data/b.bin")
+        assert (whole.headers["etag"], whole.headers["x-repo-commit"]) == (
+            hf.headers["etag"],
+            hf.headers["x-repo-commit"],
+        )
+        part = anonymous.get(v1, params={"revision": "feat/x"}, headers={"Range": "bytes=10-19"})
+        assert part.status_code == 206 and part.content == body[10:20]
+        assert part.headers["content-range"] == "bytes 10-19/100"
+        # The query names the revision whole: 'feat' is no branch, even though the path goes on.
+        prefix = anonymous.get(v1, params={"ref": "feat"})
+        assert prefix.status_code == 404 and prefix.json()["code"] == "RevisionNotFound"
+        both = anonymous.get(v1, params={"ref": "feat/x", "branch": "main"})
+        assert both.status_code == 400 and "give one" in both.json()["error"]
+        assert anonymous.get(v1).json()["code"] == "EntryNotFound"  # the default branch lacks the file
+        attachment = anonymous.get(v1, params={"ref": "feat/x", "download": "true"})
+        assert attachment.headers["content-disposition"].startswith("attachment")
+
+    def counted() -> bool:
+        return bool(httpx.get(f"{live.url}/api/models/{repo}").json()["downloads"] >= 1)
+
+    wait_until(counted, "the download through /api/v1 to be counted", timeout=20, poll=0.1)

@@ -33,8 +33,8 @@ def test_downloads_are_counted_once_per_address_and_drive_the_sorts(live: LiveHu
     create_repo(live.url, token, busy)
     with _from("127.0.0.1") as client:
         for _ in range(3):  # one person fetching files of one repository is one download
-            assert client.get(f"{live.url}/{quiet}/resolve/main/README.md").status_code == 200
-        assert client.head(f"{live.url}/{busy}/resolve/main/README.md").status_code == 200  # HEAD is no download
+            assert client.get(f"{live.url}/{quiet}/resolve/main/.gitattributes").status_code == 200
+        assert client.head(f"{live.url}/{busy}/resolve/main/.gitattributes").status_code == 200  # HEAD is no download
     for address in ("127.0.0.2", "127.0.0.3"):
         with _from(address) as client:
             assert client.get(f"{live.url}/{busy}/resolve/main/.gitattributes").status_code == 200

@@ -87,7 +87,7 @@ def test_ldap_sign_in_creates_the_account_and_git_takes_the_ldap_password(
     env = setup_git_home(tmp_path / "home")
     url = f"http://alice:{quote(ALICE.password)}@{hub.host()}/research/secret.git"
     git("clone", "-q", url, str(tmp_path / "w"), cwd=tmp_path, env=env)
-    assert (tmp_path / "w" / "README.md").exists()
+    assert (tmp_path / "w" / ".gitattributes").exists()
     # Bob is in LDAP but in no mapped group: he signs in and sees public things only.
     with httpx.Client(base_url=hub.url, auth=("bob", BOB.password)) as bob:
         assert bob.get("/api/whoami-v2").json()["name"] == "bob"

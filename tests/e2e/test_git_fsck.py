@@ -91,7 +91,7 @@ def _assert_clean(live: LiveHub, repo: str, token: str, user: str, tmp_path: Pat
     target = tmp_path / f"clone-{len(list(tmp_path.iterdir()))}"
     url = f"http://{user}:{token}@{live.host()}/{repo}"
     git("clone", "-c", "transfer.fsckObjects=true", url, str(target), cwd=tmp_path, env=env)
-    assert (target / "README.md").is_file()
+    assert (target / ".gitattributes").is_file()
     return target
 
 

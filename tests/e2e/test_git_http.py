@@ -30,7 +30,7 @@ def test_git_clone_push_lfs_binary_roundtrip_is_byte_identical(live: LiveHub, tm
     create_repo(live.url, token, repo)
     work = tmp_path / "work"
     git("clone", _url(live, f"{repo}.git", user, token), str(work), cwd=tmp_path, env=genv)
-    assert (work / "README.md").read_text().startswith("# roundtrip")
+    assert not (work / "README.md").exists(), "a new repository holds only .gitattributes, as on the Hub"
     assert "*.bin filter=lfs" in (work / ".gitattributes").read_text()
 
     (work / "weights.bin").write_bytes(os.urandom(30 * 1024 * 1024))
@@ -150,7 +150,7 @@ def test_git_private_repo_is_invisible_without_access(live: LiveHub, tmp_path: P
     )
     assert other.returncode != 0 and "not found" in other.stderr.lower()
     git("clone", _url(live, repo, owner, token), str(tmp_path / "c"), cwd=tmp_path, env=genv)
-    assert (tmp_path / "c" / "README.md").exists()
+    assert (tmp_path / "c" / ".gitattributes").exists()
     with api(live.url, stranger_token) as client:
         r = client.get(f"/api/models/{repo}")
         assert r.status_code == 404 and r.headers["x-error-code"] == "RepoNotFound"

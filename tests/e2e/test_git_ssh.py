@@ -48,7 +48,7 @@ def test_git_over_ssh_clone_push_with_lfs(live: LiveHub, tmp_path: Path) -> None
     url = f"ssh://git@127.0.0.1:{live.ssh_port}/{repo}.git"
     work = tmp_path / "w"
     git("clone", url, str(work), cwd=tmp_path, env=env)
-    assert (work / "README.md").exists()
+    assert (work / ".gitattributes").exists()
     (work / "weights.bin").write_bytes(os.urandom(3_000_000))
     git("add", ".", cwd=work, env=env)
     git("commit", "-m", "weights over ssh", cwd=work, env=env)

@@ -19,7 +19,7 @@ WRITES = ("post", "put", "patch", "delete")
 
 @pytest.fixture(scope="module")
 def schema(live: LiveHub) -> dict[str, Any]:
-    return httpx.get(f"{live.url}/api/openapi.json").json()
+    return httpx.get(f"{live.url}/api/openapi.json", timeout=60).json()
 
 
 def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -344,9 +344,11 @@ def _run(world: World, who: Who, kind: str, column: str, expected: str) -> str:
     if column == "info":
         with _client(live, who) as c:
             return _http_outcome(who, c.get(f"/api/models/{repo}"))
-    if column == "resolve":
+    if column == "resolve":  # the Hugging Face URL and CSGHub's /api/v1 one (pycsghub's) answer alike
         with _client(live, who) as c:
-            return _http_outcome(who, c.get(f"/{repo}/resolve/main/README.md"))
+            hf = _http_outcome(who, c.get(f"/{repo}/resolve/main/.gitattributes"))
+            v1 = _http_outcome(who, c.get(f"/api/v1/models/{repo}/resolve/.gitattributes", params={"ref": "main"}))
+        return hf if hf == v1 else f"{hf}, but {v1} under /api/v1"
     if column == "clone_http":
         return _clone(world, who, _http_url(live, repo, who.name, who.secret))
     if column in ("clone_ssh", "push_ssh") and who.key is None:

@@ -115,18 +115,20 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     assert hashlib.sha256(fetched.content).digest() == hashlib.sha256(weights).digest()
 
     # The card is written in the browser, hostile HTML and all.
-    page.goto(f"{live.url}/{name}/demo/blob/main/README.md")
-    page.click(".file-bar a:has-text('Edit')")
+    page.goto(f"{live.url}/{name}/demo/new/main")
+    page.fill("input[name=path]", "README.md")
     page.fill("textarea[name=content]", HOSTILE_README)
     page.fill("input[name=summary]", "Write the model card")
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{live.url}/{name}/demo/blob/main/README.md")
     assert token.startswith("csg_")
 
-    # Search from the header, then narrow with filters; the URL keeps the state.
+    # Search from the header (every type), then the models' listing narrows with filters; the URL keeps the state.
     page.fill("header input[name=search]", name)
     page.press("header input[name=search]", "Enter")
     expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
+    page.click("section[data-type=models] a.all")
+    expect(page.locator(".results .repo-card .name")).to_have_text([f"{name}/demo"])
     # The search box looks at metadata too, not only at names.
     page.goto(f"{live.url}/models?search=text-classification&author={name}")
     expect(page.locator(".repo-card .name")).to_have_text([f"{name}/demo"])
@@ -262,22 +264,6 @@ def test_forms_without_the_csrf_token_are_refused(live: LiveHub) -> None:
         assert ok.status_code == 303 and "csghub_session" in ok.cookies
 
 
-def test_pages_fit_a_phone_screen(browser: Browser, live: LiveHub) -> None:
-    from tests.support.clients import create_repo
-
-    owner, token = live.user()
-    create_repo(live.url, token, f"{owner}/on-a-phone")
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    for path in ("/", "/models", f"/{owner}/on-a-phone", f"/{owner}/on-a-phone/tree/main", "/login"):
-        page.goto(f"{live.url}{path}")
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px on a phone"
-    page.goto(f"{live.url}/{owner}/on-a-phone")
-    shot(page, "model-page-phone")
-    context.close()
-
-
 def test_a_large_file_goes_through_lfs_multipart_from_the_browser(
     browser: Browser, live_hub_factory: LiveHubFactory, tmp_path: Path
 ) -> None:
@@ -328,6 +314,10 @@ def test_the_first_administrator_is_made_with_the_printed_link(
     assert match, hub.log_path.read_text()
     context = _context(browser, hub)
     page = context.new_page()
+    # A link with another token (say, from an earlier start) says so, without a form.
+    page.goto(f"{hub.url}/setup?token=setup_not-the-printed-one")
+    expect(page.locator("main [role=alert]")).to_contain_text("This setup link is not valid")
+    assert page.locator("main form").count() == 0
     page.goto(match[1])
     page.fill("input[name=password]", "first passphrase 1")
     page.click("main form button[type=submit]")
@@ -335,10 +325,17 @@ def test_the_first_administrator_is_made_with_the_printed_link(
     assert page.url == f"{hub.url}/admin", page.inner_text("main")
     expect(page.locator("a.me")).to_have_text("root")
     shot(page, "admin-after-setup")
+    # The link is spent: it says so and leads to the sign-in page, with no form left to fill.
     other = _context(browser, hub).new_page()
     other.goto(match[1])
-    other.fill("input[name=username]", "intruder")
-    other.fill("input[name=password]", "another passphrase 2")
+    expect(other.locator("main [role=status]")).to_have_text(
+        "This setup link has been used: the first administrator already exists."
+    )
+    assert other.locator("main form").count() == 0 and other.locator("input[name=password]").count() == 0
+    other.click("main a:has-text('Sign in as the administrator')")
+    other.wait_for_url(f"{hub.url}/login?next=/admin")
+    other.fill("input[name=username]", "root")
+    other.fill("input[name=password]", "first passphrase 1")
     other.click("main form button[type=submit]")
-    expect(other.locator("p.error")).to_contain_text("setup token")
+    other.wait_for_url(f"{hub.url}/admin")
     context.close()

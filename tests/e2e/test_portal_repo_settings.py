@@ -9,7 +9,7 @@ import httpx
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.support.browser import shot, sign_in, watch
-from tests.support.clients import create_repo
+from tests.support.clients import create_repo, write_file
 from tests.support.live import LiveHub
 
 PASSWORD = "settings passphrase 9"
@@ -26,6 +26,9 @@ def _signed_in(browser: Browser, live: LiveHub, name: str) -> tuple[BrowserConte
 def _owner_with_repo(live: LiveHub, repo: str = "demo", *, private: bool = False) -> tuple[str, str, str]:
     owner, token = live.user("own", password=PASSWORD)
     create_repo(live.url, token, f"{owner}/{repo}", private=private)
+    write_file(
+        live.url, token, f"{owner}/{repo}", "README.md", f"# {repo}\n\nThis model repository was created on CSGHub.\n"
+    )
     return owner, token, f"{live.url}/{owner}/{repo}"
 
 
@@ -268,6 +271,8 @@ def test_a_commit_page_shows_the_changed_lines(browser: Browser, live: LiveHub) 
     shot(page, "commit-diff")
 
     page.click(".parents a >> nth=0")
+    expect(page.locator(".commit-title")).to_have_text("Add README.md")
+    page.click(".parents a >> nth=0")
     expect(page.locator(".commit-title")).to_have_text("Initial commit")
     expect(page.locator(".parents")).to_contain_text("The first commit of this repository.")
     expect(page.locator(".file-diff-head .badge").first).to_have_text("Added")
@@ -286,7 +291,9 @@ def test_dataset_settings_and_branches_live_under_datasets_and_speak_chinese(bro
     context, page = _signed_in(browser, live, owner)
     page.goto(base)
     expect(page.locator(".repo-head h1")).to_contain_text(f"{owner} / settings")
-    expect(page.locator("article.card h1")).to_have_text("settings")
+    # A new repository has no README: the card says how to add one, with a link for those who may.
+    expect(page.locator("#empty-card")).to_contain_text("This repository has no README yet.")
+    expect(page.locator("#empty-card a.button")).to_have_attribute("href", f"/datasets/{owner}/settings/new/main")
     page.click("nav.tabs >> text=Settings")
     page.wait_for_url(f"{base}/settings")
     page.click("a.lang")

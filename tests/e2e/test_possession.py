@@ -182,7 +182,6 @@ def test_huggingface_hub_commit_with_forged_upload_info_gets_nothing(live: LiveH
     with api(live.url, token) as client:
         assert [e["path"] for e in client.get(f"/api/models/{repo}/tree/main").json()] == [
             ".gitattributes",
-            "README.md",
         ]
     _assert_unreadable(live, token, repo, secret)
 

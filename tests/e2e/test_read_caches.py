@@ -24,14 +24,14 @@ def test_model_info_and_resolve_hide_a_repo_made_private_then_show_it_again(live
     user, token = live.user()
     repo = f"{user}/turns-private"
     create_repo(live.url, token, repo)
-    info, readme = f"/api/models/{repo}", f"/{repo}/resolve/main/README.md"
+    info, small = f"/api/models/{repo}", f"/{repo}/resolve/main/.gitattributes"
     with api(live.url) as anonymous, api(live.url, token) as owner:
-        _warm(anonymous, info, readme)
+        _warm(anonymous, info, small)
         assert anonymous.get(info).json()["private"] is False
         assert owner.put(f"/api/models/{repo}/settings", json={"private": True}).status_code == 200
         hidden = anonymous.get(info)
         assert hidden.status_code in (401, 404) and hidden.json()["code"] == "RepoNotFound"
-        assert anonymous.get(readme).headers["x-error-code"] == "RepoNotFound"
+        assert anonymous.get(small).headers["x-error-code"] == "RepoNotFound"
         assert owner.get(info).json()["private"] is True
         assert owner.put(f"/api/models/{repo}/settings", json={"private": False}).status_code == 200
         assert anonymous.get(info).json()["private"] is False
@@ -41,21 +41,21 @@ def test_deleted_repo_is_gone_from_model_info_and_resolve_at_once(live: LiveHub)
     user, token = live.user()
     repo = f"{user}/short-lived"
     create_repo(live.url, token, repo)
-    info, readme = f"/api/models/{repo}", f"/{repo}/resolve/main/README.md"
+    info, small = f"/api/models/{repo}", f"/{repo}/resolve/main/.gitattributes"
     with api(live.url) as anonymous, api(live.url, token) as owner:
-        _warm(anonymous, info, readme)
+        _warm(anonymous, info, small)
         assert owner.request("DELETE", "/api/repos/delete", json={"name": repo}).status_code == 200
         assert anonymous.get(info).headers["x-error-code"] == "RepoNotFound"
-        assert anonymous.get(readme).headers["x-error-code"] == "RepoNotFound"
+        assert anonymous.get(small).headers["x-error-code"] == "RepoNotFound"
 
 
 def test_a_push_shows_in_model_info_and_resolve_on_the_next_request(live: LiveHub, tmp_path: Path) -> None:
     user, token = live.user()
     repo = f"{user}/pushed"
     create_repo(live.url, token, repo)
-    info, readme = f"/api/models/{repo}", f"/{repo}/resolve/main/README.md"
+    info, small = f"/api/models/{repo}", f"/{repo}/resolve/main/.gitattributes"
     with api(live.url) as anonymous:
-        _warm(anonymous, info, readme)
+        _warm(anonymous, info, small)
         before = anonymous.get(info).json()
         env = setup_git_home(tmp_path / "home")
         work = tmp_path / "work"
@@ -70,8 +70,9 @@ def test_a_push_shows_in_model_info_and_resolve_on_the_next_request(live: LiveHu
         assert after["sha"] == pushed != before["sha"]
         assert "config.json" in {s["rfilename"] for s in after["siblings"]}
         assert after["cardData"] == {"license": "mit"}
-        fresh = anonymous.get(readme)
-        assert fresh.text.endswith("# pushed\n") and fresh.headers["x-repo-commit"] == pushed
+        assert anonymous.get(small).headers["x-repo-commit"] == pushed
+        card = anonymous.get(f"/{repo}/resolve/main/README.md")
+        assert card.text.endswith("# pushed\n") and card.headers["x-repo-commit"] == pushed
 
 
 def test_revoked_token_and_removed_collaborator_are_refused_on_the_next_request(live: LiveHub) -> None:
@@ -79,19 +80,19 @@ def test_revoked_token_and_removed_collaborator_are_refused_on_the_next_request(
     helper_name, helper_token = live.user()
     repo = f"{owner_name}/secret"
     create_repo(live.url, owner_token, repo, private=True)
-    info, readme = f"/api/models/{repo}", f"/{repo}/resolve/main/README.md"
+    info, small = f"/api/models/{repo}", f"/{repo}/resolve/main/.gitattributes"
     with api(live.url, owner_token) as owner:
         made = owner.post("/api/v1/user/tokens", json={"name": "ci", "scope": "read"}).json()["data"]
         collaborator = f"/api/v1/models/{repo}/collaborators/{helper_name}"
         assert owner.put(collaborator, json={"role": "read"}).status_code == 200
         with api(live.url, made["token"]) as ci, api(live.url, helper_token) as helper:
-            _warm(ci, info, readme)
-            _warm(helper, info, readme)
+            _warm(ci, info, small)
+            _warm(helper, info, small)
             assert owner.delete(f"/api/v1/user/tokens/{made['id']}").status_code == 200
             refused = ci.get(info)
             assert refused.status_code == 401 and refused.json()["error"]
-            assert ci.get(readme).status_code == 401
+            assert ci.get(small).status_code == 401
             assert owner.delete(collaborator).status_code == 200
             assert helper.get(info).headers["x-error-code"] == "RepoNotFound"
-            assert helper.get(readme).headers["x-error-code"] == "RepoNotFound"
+            assert helper.get(small).headers["x-error-code"] == "RepoNotFound"
         assert owner.get(info).json()["id"] == repo

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from huggingface_hub import HfApi, hf_hub_download
+from pycsghub.file_download import http_get
 
 from tests.conftest import LiveHubFactory
 from tests.support.clients import create_repo, git, setup_git_home
@@ -60,6 +61,12 @@ def test_s3_hub_git_lfs_and_hf_download_roundtrip(
     # huggingface_hub follows the resolve redirect to a presigned URL of the object store.
     path = hf_hub_download(repo, "weights.bin", endpoint=hub.url, token=token, cache_dir=tmp_path / "c")
     assert Path(path).read_bytes() == payload
+    # pycsghub's http_get on CSGHub's own download URL is sent the same way.
+    v1 = f"{hub.url}/api/v1/models/{repo}/resolve/weights.bin"
+    redirect = httpx.get(v1, headers={"Authorization": f"Bearer {token}"})
+    assert redirect.status_code == 302 and redirect.headers["x-linked-size"] == str(len(payload))
+    http_get(url=v1, local_dir=str(tmp_path), file_name="via-v1.bin", token=token, quiet=True)
+    assert (tmp_path / "via-v1.bin").read_bytes() == payload
     info = HfApi(endpoint=hub.url, token=token).model_info(repo, files_metadata=True)
     assert {s.rfilename: s.lfs.sha256 for s in info.siblings if s.lfs} == {"weights.bin": oid}
 

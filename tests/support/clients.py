@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from pathlib import Path
@@ -51,5 +52,15 @@ def create_repo(url: str, token: str, repo_id: str, *, repo_type: str = "model",
         r = client.post(
             "/api/repos/create",
             json={"name": name, "organization": namespace, "type": repo_type, "private": private},
+        )
+        assert r.status_code == 200, r.text
+
+
+def write_file(url: str, token: str, repo_id: str, path: str, text: str, *, repo_type: str = "model") -> None:
+    """Commit one file through the CSGHub API (new repositories start with only .gitattributes)."""
+    with api(url, token) as client:
+        r = client.post(
+            f"/api/v1/{repo_type}s/{repo_id}/raw/{path}",
+            json={"content": base64.b64encode(text.encode()).decode(), "message": f"Add {path}"},
         )
         assert r.status_code == 200, r.text

@@ -56,3 +56,12 @@ def test_validate_card_yaml_accepts_readme_with_front_matter() -> None:
 def test_validate_card_yaml_rejects_invalid_metadata(text: str) -> None:
     with pytest.raises(InvalidArgument):
         validate_card_yaml(text)
+
+
+def test_derive_tags_names_dataset_tasks_as_the_hub_does() -> None:
+    card = {"task_categories": ["text-classification", "translation"], "task_ids": "sentiment-classification"}
+    assert derive_tags(card, []) == [
+        "task_categories:text-classification",
+        "task_categories:translation",
+        "task_ids:sentiment-classification",
+    ]

@@ -16,22 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from csghub.api.hf_commits import PREUPLOAD_BODY, preupload_answer
-from csghub.api.paths import repo_from_url, unmask
+from csghub.api.hf_files import RESOLVE_RESPONSES, resolve_file
+from csghub.api.paths import unmask
 from csghub.api.serialize import iso, ok, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import RepoId, RepoType, validate_path
-from csghub.git.lfs import parse_pointer
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS, json_body
+from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS, json_body, query
+from csghub.http.repos import RepoContext, repo_route
 from csghub.services import commits, refs, repos
-from csghub.services.context import Hub
-from csghub.services.permissions import Action, Actor, authorize
+from csghub.services.permissions import Action, Actor
 
 router = APIRouter(responses=API_ERRORS)
 RAW_BODY = json_body("content", content=TEXT, message=TEXT, branch=TEXT, new_branch=TEXT)
@@ -51,7 +51,7 @@ def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
 
 
 @router.post(
-    "/api/v1/{type_plural}",
+    "/api/v1/{type_plural:repo_type}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(
         "name",
@@ -87,24 +87,15 @@ async def create_repo(request: Request, type_plural: str, actor: Actor = Depends
     return ok(_csg_repo_json(view))
 
 
-@router.get("/api/v1/{type_plural}/{namespace}/{name}")
-async def repo_detail(
-    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
-    view = await run_in_threadpool(repo_from_url, get_hub(request), actor, type_plural, namespace, name)
-    return ok(_csg_repo_json(view))
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}")
+async def repo_detail(at: RepoContext = Depends(repo_route())) -> JSONResponse:
+    return ok(_csg_repo_json(at.repo))
 
 
-@router.get("/api/v1/{type_plural}/{namespace}/{name}/branches")
-async def list_branches(
-    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
-    def work() -> list[dict[str, Any]]:
-        hub = get_hub(request)
-        found = refs.list_refs(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name))
-        return [{"name": b.name, "commit": {"id": b.target}} for b in found.branches]
-
-    return ok(await run_in_threadpool(work))
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}/branches")
+async def list_branches(at: RepoContext = Depends(repo_route())) -> JSONResponse:
+    found = await run_in_threadpool(refs.list_refs, at.hub, at.actor, at.repo)
+    return ok([{"name": b.name, "commit": {"id": b.target}} for b in found.branches])
 
 
 def _decode_content(value: Any, path: str) -> bytes:
@@ -117,34 +108,13 @@ def _decode_content(value: Any, path: str) -> bytes:
         raise InvalidArgument(f"'content' of '{path}' is not valid base64") from None
 
 
-def _spool(hub: Hub, data: bytes) -> tuple[Path, str]:
-    fd, name = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="csg-")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return Path(name), hashlib.sha256(data).hexdigest()
-
-
-async def _authorize_write(request: Request, actor: Actor, type_plural: str, namespace: str, name: str) -> None:
-    """Settled before a body carrying file content is read (up to max_inline_body into memory, or
-    max_upload_body to disk), so a stranger is refused before the first byte."""
-    repo = await run_in_threadpool(repo_from_url, get_hub(request), actor, type_plural, namespace, name)
-    authorize(actor, Action.WRITE, repo.resource)
-
-
-def _file_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> commits.Operation:
-    """A pointer the client already uploaded through LFS stays an LFS file; anything else is inline."""
-    pointer = parse_pointer(data)
-    if pointer is not None:
-        return commits.LfsFile(path, pointer.oid, pointer.size)
-    tmp, sha = _spool(hub, data)
-    spooled.append(tmp)
-    return commits.InlineFile(path, tmp, len(data), sha)
+# Writes take the repository from repo_route(Action.WRITE), settled before a body carrying file content
+# is read (up to max_inline_body into memory, or max_upload_body to disk): a stranger is refused first.
+WRITER = Depends(repo_route(Action.WRITE))
 
 
 def _commit_files(
-    hub: Hub,
-    actor: Actor,
-    repo: repos.RepoView,
+    at: RepoContext,
     branch: str,
     files: list[tuple[str, bytes | None]],
     message: str,
@@ -156,9 +126,11 @@ def _commit_files(
         operations: list[commits.Operation] = []
         for path, data in files:
             validate_path(path)
-            operations.append(commits.DeletedFile(path) if data is None else _file_operation(hub, path, data, spooled))
+            operations.append(
+                commits.DeletedFile(path) if data is None else commits.content_operation(at.hub, path, data, spooled)
+            )
         return commits.create_commit(
-            hub, actor, repo, branch, operations, summary=message, create_branch_from=create_branch_from
+            at.hub, at.actor, at.repo, branch, operations, summary=message, create_branch_from=create_branch_from
         )
     finally:
         for tmp in spooled:
@@ -166,35 +138,30 @@ def _commit_files(
                 tmp.unlink()
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY)
-@router.put("/api/v1/{type_plural}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY)
-async def write_raw_file(
-    request: Request, type_plural: str, namespace: str, name: str, path: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
-    await _authorize_write(request, actor, type_plural, namespace, name)
+@router.post(
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY
+)
+@router.put(
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/raw/{path:path}", responses=WRITE_ERRORS, openapi_extra=RAW_BODY
+)
+async def write_raw_file(request: Request, path: str, at: RepoContext = WRITER) -> JSONResponse:
     body = await read_json_object(request)
     data = _decode_content(body.get("content", ""), path)
     new_branch, named_branch = text_field(body, "new_branch"), text_field(body, "branch")
     message = text_field(body, "message", default=f"Upload {path}")
 
     def work() -> commits.CommitResult:
-        hub = get_hub(request)
-        repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        branch = new_branch or named_branch or repo.default_branch
-        start = (named_branch or repo.default_branch) if new_branch else None
-        return _commit_files(hub, actor, repo, branch, [(unmask(path), data)], message, create_branch_from=start)
+        branch = new_branch or named_branch or at.repo.default_branch
+        start = (named_branch or at.repo.default_branch) if new_branch else None
+        return _commit_files(at, branch, [(unmask(path), data)], message, create_branch_from=start)
 
     result = await run_in_threadpool(work)
     return ok({"commit": {"id": result.sha}, "branch": result.branch, "path": unmask(path)})
 
 
-@router.post("/api/v1/{type_plural}/{namespace}/{name}/upload_file", responses=WRITE_ERRORS)
-async def upload_file(
-    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
-    hub = get_hub(request)
-    repo = await run_in_threadpool(repo_from_url, hub, actor, type_plural, namespace, name)
-    authorize(actor, Action.WRITE, repo.resource)  # before the upload streams to disk
+@router.post("/api/v1/{type_plural:repo_type}/{namespace}/{name}/upload_file", responses=WRITE_ERRORS)
+async def upload_file(request: Request, at: RepoContext = WRITER) -> JSONResponse:
+    hub, actor, repo = at.hub, at.actor, at.repo
     form = await request.form()
     upload = form.get("file")
     path = form.get("file_path")
@@ -231,20 +198,16 @@ async def upload_file(
 
 
 @router.post(
-    "/api/v1/{type_plural}/{namespace}/{name}/preupload/{revision}",
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/preupload/{revision}",
     responses=WRITE_ERRORS,
     openapi_extra=PREUPLOAD_BODY,
 )
-async def preupload(
-    request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
+async def preupload(request: Request, revision: str, at: RepoContext = WRITER) -> JSONResponse:
     body = await read_json_object(request)
 
     def work() -> list[dict[str, Any]]:
-        hub = get_hub(request)
-        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         # csghub-sdk never speaks Xet here, so large and binary files may always go through LFS.
-        modes = preupload_answer(hub, actor, repo, unmask(revision), body, lfs_allowed=True)
+        modes = preupload_answer(at, unmask(revision), body, lfs_allowed=True)
         return [
             {"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.remote_oid or "", "isDir": m.is_dir}
             for m in modes
@@ -254,7 +217,7 @@ async def preupload(
 
 
 @router.post(
-    "/api/v1/{type_plural}/{namespace}/{name}/commit/{revision}",
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/commit/{revision}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(
         "files",
@@ -273,10 +236,7 @@ async def preupload(
         message=TEXT,
     ),
 )
-async def commit(
-    request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
-    await _authorize_write(request, actor, type_plural, namespace, name)
+async def commit(request: Request, revision: str, at: RepoContext = WRITER) -> JSONResponse:
     body = await read_json_object(request)
     entries = body.get("files")
     if not isinstance(entries, list) or not entries:
@@ -292,10 +252,32 @@ async def commit(
         files.append((entry["path"], data))
 
     def work() -> commits.CommitResult:
-        hub = get_hub(request)
-        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         message = text_field(body, "message", default="Upload files")
-        return _commit_files(hub, actor, repo, unmask(revision), files, message)
+        return _commit_files(at, unmask(revision), files, message)
 
     result = await run_in_threadpool(work)
     return ok({"commit": {"id": result.sha}, "branch": result.branch})
+
+
+# CSGHub's own download URL, the one pycsghub's `http_get` is given: the revision is a query parameter
+# (`ref` in CSGHub's API; `revision` and `branch` are read too), the default branch without one.
+_REF_PARAMETERS = ("ref", "revision", "branch")
+_RESOLVE_ROUTE: dict[str, Any] = {
+    "response_class": Response,
+    "responses": RESOLVE_RESPONSES,
+    "openapi_extra": query(**dict.fromkeys(_REF_PARAMETERS, TEXT), download=FLAG),
+}
+
+
+def _ref_of(request: Request) -> str | None:
+    given = {value for key in _REF_PARAMETERS if (value := request.query_params.get(key))}
+    if len(given) > 1:
+        raise InvalidArgument("'ref', 'revision' and 'branch' name the same revision: give one of them")
+    return given.pop() if given else None
+
+
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}/resolve/{path:path}", **_RESOLVE_ROUTE)
+@router.head("/api/v1/{type_plural:repo_type}/{namespace}/{name}/resolve/{path:path}", **_RESOLVE_ROUTE)
+async def resolve_download(request: Request, type_plural: str, namespace: str, name: str, path: str) -> Response:
+    repo_type = RepoType.parse(type_plural)
+    return await resolve_file(request, repo_type, namespace, name, _ref_of(request), path, exact_revision=True)

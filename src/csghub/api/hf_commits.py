@@ -12,18 +12,18 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.commit_stream import CommitBody, read_commit_body
-from csghub.api.paths import repo_from_url, unmask
+from csghub.api.paths import unmask
 from csghub.api.serialize import iso
 from csghub.core.errors import InvalidArgument, RevisionNotFound, Unauthenticated
 from csghub.core.names import RepoType
 from csghub.http.bodies import int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub, token_of
 from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, WHOLE, WRITE_ERRORS, json_body, query
+from csghub.http.repos import RepoContext, repo_route
 from csghub.http.streams import consume_body
-from csghub.services import accounts, commits, files, repos, tokens, uploads
+from csghub.services import accounts, commits, files, tokens, uploads
 from csghub.services.cards import validate_card_yaml
-from csghub.services.context import Hub
-from csghub.services.permissions import Action, Actor, authorize
+from csghub.services.permissions import Action, Actor
 
 router = APIRouter(responses=API_ERRORS)
 MAX_INLINE_FILE = 100 * 1024**3
@@ -58,36 +58,28 @@ def parse_planned(body: dict[str, Any]) -> list[uploads.PlannedFile]:
 
 
 def preupload_answer(
-    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, body: dict[str, Any], *, lfs_allowed: bool
+    at: RepoContext, revision: str, body: dict[str, Any], *, lfs_allowed: bool
 ) -> list[uploads.UploadMode]:
-    authorize(actor, Action.WRITE, repo.resource)
+    """How each planned file should be sent; `at` was authorized to WRITE by the route."""
     planned = parse_planned(body)
     try:
-        snapshot: files.Snapshot | None = files.at_revision(hub, actor, repo, revision)
+        snapshot: files.Snapshot | None = files.at_revision(at.hub, at.actor, at.repo, revision)
     except RevisionNotFound:
         snapshot = None  # a branch about to be created: nothing to compare against
-    return uploads.plan_uploads(hub, snapshot, planned, lfs_allowed=lfs_allowed)
+    return uploads.plan_uploads(at.hub, snapshot, planned, lfs_allowed=lfs_allowed)
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/preupload/{revision}", responses=WRITE_ERRORS, openapi_extra=PREUPLOAD_BODY
+    "/api/{type_plural:repo_type}/{namespace}/{name}/preupload/{revision}",
+    responses=WRITE_ERRORS,
+    openapi_extra=PREUPLOAD_BODY,
 )
 async def preupload(
-    request: Request,
-    type_plural: str,
-    namespace: str,
-    name: str,
-    revision: str,
-    actor: Actor = Depends(get_actor),
+    request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))
 ) -> JSONResponse:
     body = await read_json_object(request)
-
-    def work() -> list[uploads.UploadMode]:
-        hub = get_hub(request)
-        repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        return preupload_answer(hub, actor, repo, unmask(revision), body, lfs_allowed=hub.settings.preupload_lfs)
-
-    modes = await run_in_threadpool(work)
+    lfs_allowed = at.hub.settings.preupload_lfs
+    modes = await run_in_threadpool(lambda: preupload_answer(at, unmask(revision), body, lfs_allowed=lfs_allowed))
     return JSONResponse(
         {"files": [{"path": m.path, "uploadMode": m.mode, "shouldIgnore": False, "oid": m.remote_oid} for m in modes]}
     )
@@ -146,21 +138,14 @@ def operations_from(body: CommitBody) -> tuple[CommitHeader, list[commits.Operat
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/commit/{revision}", responses=WRITE_ERRORS, openapi_extra=NDJSON_COMMIT
+    "/api/{type_plural:repo_type}/{namespace}/{name}/commit/{revision}",
+    responses=WRITE_ERRORS,
+    openapi_extra=NDJSON_COMMIT,
 )
-async def commit(
-    request: Request,
-    type_plural: str,
-    namespace: str,
-    name: str,
-    revision: str,
-    actor: Actor = Depends(get_actor),
-) -> JSONResponse:
-    hub = get_hub(request)
+async def commit(request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
+    hub, actor, repo = at.hub, at.actor, at.repo
     if request.query_params.get("create_pr") in ("1", "true", "True"):
         raise InvalidArgument("Pull requests are not supported by this hub; commit to a branch instead")
-    repo = await run_in_threadpool(repo_from_url, hub, actor, type_plural, namespace, name)
-    authorize(actor, Action.WRITE, repo.resource)
     body = await consume_body(
         request, lambda chunks: read_commit_body(chunks, hub.settings.tmp_dir, max_file_size=MAX_INLINE_FILE)
     )

@@ -10,15 +10,16 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.pagination import next_link, parse_cursor
-from csghub.api.paths import repo_from_url, unmask
+from csghub.api.paths import unmask
 from csghub.api.serialize import commit_json, tree_entry_json
 from csghub.core.errors import InvalidArgument, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, client_address, get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, TEXTS, WHOLE, WRITE_ERRORS, errors, json_body, query
+from csghub.http.repos import RepoContext, RevisionContext, repo_route, revision_route
 from csghub.http.streams import bytes_response, parse_range, stream_bytes
-from csghub.services import files, lfs, refs, repos
+from csghub.services import downloads, files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 
@@ -38,35 +39,25 @@ COMMITS_PAGE = 50
 
 
 @router.get(
-    "/api/{type_plural}/{namespace}/{name}/tree/{revision}",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/tree/{revision}",
     openapi_extra=query(recursive=FLAG, expand=FLAG, cursor=TEXT),
 )
 @router.get(
-    "/api/{type_plural}/{namespace}/{name}/tree/{revision}/{folder:path}",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/tree/{revision}/{folder:path}",
     openapi_extra=query(recursive=FLAG, expand=FLAG, cursor=TEXT),
 )
 async def list_tree(
-    request: Request,
-    type_plural: str,
-    namespace: str,
-    name: str,
-    revision: str,
-    folder: str = "",
-    actor: Actor = Depends(get_actor),
+    request: Request, folder: str = "", at: RevisionContext = Depends(revision_route())
 ) -> JSONResponse:
     params = request.query_params
     recursive = params.get("recursive", "").lower() in ("1", "true")
     offset = parse_cursor(params.get("cursor"))
 
     def work() -> tuple[list[dict[str, Any]], bool]:
-        hub = get_hub(request)
-        snapshot = files.at_revision(
-            hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision)
-        )
-        entries = files.list_tree(snapshot, unmask(folder), recursive=recursive)
+        entries = files.list_tree(at.snapshot, unmask(folder), recursive=recursive)
         page = list(itertools.islice(entries, offset, offset + TREE_PAGE + 1))
         shown = page[:TREE_PAGE]
-        xet = lfs.xet_hashes_of(hub, snapshot.repo.id, [e.lfs.oid for e in shown if e.lfs])
+        xet = lfs.xet_hashes_of(at.hub, at.repo.id, [e.lfs.oid for e in shown if e.lfs])
         return [tree_entry_json(e, xet_hashes=xet) for e in shown], len(page) > TREE_PAGE
 
     data, more = await run_in_threadpool(work)
@@ -74,16 +65,11 @@ async def list_tree(
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/paths-info/{revision}", responses=WRITE_ERRORS, openapi_extra=PATHS_INFO_BODY
+    "/api/{type_plural:repo_type}/{namespace}/{name}/paths-info/{revision}",
+    responses=WRITE_ERRORS,
+    openapi_extra=PATHS_INFO_BODY,
 )
-async def paths_info(
-    request: Request,
-    type_plural: str,
-    namespace: str,
-    name: str,
-    revision: str,
-    actor: Actor = Depends(get_actor),
-) -> JSONResponse:
+async def paths_info(request: Request, at: RevisionContext = Depends(revision_route())) -> JSONResponse:
     paths: Any
     if request.headers.get("content-type", "").startswith("application/json"):
         paths = (await read_json_object(request)).get("paths")
@@ -95,24 +81,17 @@ async def paths_info(
         raise InvalidArgument("'paths' must be a list of file paths")
 
     def work() -> list[dict[str, Any]]:
-        hub = get_hub(request)
-        snapshot = files.at_revision(
-            hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision)
-        )
-        found = files.paths_info(snapshot, paths)
-        xet = lfs.xet_hashes_of(hub, snapshot.repo.id, [e.lfs.oid for e in found if e.lfs])
+        found = files.paths_info(at.snapshot, paths)
+        xet = lfs.xet_hashes_of(at.hub, at.repo.id, [e.lfs.oid for e in found if e.lfs])
         return [tree_entry_json(e, xet_hashes=xet) for e in found]
 
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/refs", openapi_extra=query(include_prs=FLAG))
-async def list_refs(
-    request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/refs", openapi_extra=query(include_prs=FLAG))
+async def list_refs(request: Request, at: RepoContext = Depends(repo_route())) -> JSONResponse:
     def work() -> dict[str, Any]:
-        hub = get_hub(request)
-        found = refs.list_refs(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name))
+        found = refs.list_refs(at.hub, at.actor, at.repo)
         out: dict[str, Any] = {
             "branches": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.branches],
             "tags": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.tags],
@@ -125,15 +104,10 @@ async def list_refs(
     return JSONResponse(await run_in_threadpool(work))
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/commits/{revision}", openapi_extra=query(limit=WHOLE, cursor=TEXT))
-async def list_commits(
-    request: Request,
-    type_plural: str,
-    namespace: str,
-    name: str,
-    revision: str,
-    actor: Actor = Depends(get_actor),
-) -> JSONResponse:
+@router.get(
+    "/api/{type_plural:repo_type}/{namespace}/{name}/commits/{revision}", openapi_extra=query(limit=WHOLE, cursor=TEXT)
+)
+async def list_commits(request: Request, at: RevisionContext = Depends(revision_route())) -> JSONResponse:
     offset = parse_cursor(request.query_params.get("cursor"))
     try:
         limit = min(int(request.query_params.get("limit") or COMMITS_PAGE), 1000)
@@ -141,11 +115,7 @@ async def list_commits(
         raise InvalidArgument("'limit' must be an integer") from None
 
     def work() -> tuple[list[dict[str, Any]], int]:
-        hub = get_hub(request)
-        snapshot = files.at_revision(
-            hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision)
-        )
-        commits, total = files.history(snapshot, skip=offset, limit=limit)
+        commits, total = files.history(at.snapshot, skip=offset, limit=limit)
         return [commit_json(c) for c in commits], total
 
     data, total = await run_in_threadpool(work)
@@ -156,83 +126,50 @@ async def list_commits(
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/branch/{branch:path}",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/branch/{branch:path}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(optional=True, startingPoint=TEXT, exist_ok=FLAG),
 )
 async def create_branch(
-    request: Request,
-    type_plural: str,
-    namespace: str,
-    name: str,
-    branch: str,
-    actor: Actor = Depends(get_actor),
+    request: Request, branch: str, at: RepoContext = Depends(repo_route(Action.WRITE))
 ) -> JSONResponse:
     body = await read_json_object(request, optional=True)
 
     def work() -> str:
-        hub = get_hub(request)
-        repo = repo_from_url(hub, actor, type_plural, namespace, name)
         start = optional_text_field(body, "startingPoint") or optional_text_field(body, "starting_point")
         exist_ok = bool(bool_field(body, "exist_ok"))
-        return refs.create_branch(hub, actor, repo, unmask(branch), start=start, exist_ok=exist_ok)
+        return refs.create_branch(at.hub, at.actor, at.repo, unmask(branch), start=start, exist_ok=exist_ok)
 
     target = await run_in_threadpool(work)
     return JSONResponse({"name": unmask(branch), "targetCommit": target})
 
 
-@router.delete("/api/{type_plural}/{namespace}/{name}/branch/{branch:path}", responses=WRITE_ERRORS)
-async def delete_branch(
-    request: Request,
-    type_plural: str,
-    namespace: str,
-    name: str,
-    branch: str,
-    actor: Actor = Depends(get_actor),
-) -> JSONResponse:
-    def work() -> None:
-        hub = get_hub(request)
-        refs.delete_branch(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(branch))
-
-    await run_in_threadpool(work)
+@router.delete("/api/{type_plural:repo_type}/{namespace}/{name}/branch/{branch:path}", responses=WRITE_ERRORS)
+async def delete_branch(branch: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
+    await run_in_threadpool(refs.delete_branch, at.hub, at.actor, at.repo, unmask(branch))
     return JSONResponse({"deleted": unmask(branch)})
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/tag/{revision:path}",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/tag/{revision:path}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body("tag", tag=TEXT, message=TEXT, exist_ok=FLAG),
 )
 async def create_tag(
-    request: Request,
-    type_plural: str,
-    namespace: str,
-    name: str,
-    revision: str,
-    actor: Actor = Depends(get_actor),
+    request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))
 ) -> JSONResponse:
     body = await read_json_object(request, optional=True)
     tag = text_field(body, "tag", required=True)
     exist_ok = bool(bool_field(body, "exist_ok"))
-
-    def work() -> str:
-        hub = get_hub(request)
-        repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        return refs.create_tag(hub, actor, repo, tag, revision=unmask(revision), exist_ok=exist_ok)
-
-    target = await run_in_threadpool(work)
+    target = await run_in_threadpool(
+        lambda: refs.create_tag(at.hub, at.actor, at.repo, tag, revision=unmask(revision), exist_ok=exist_ok)
+    )
     return JSONResponse({"name": tag, "targetCommit": target})
 
 
-@router.delete("/api/{type_plural}/{namespace}/{name}/tag/{tag:path}", responses=WRITE_ERRORS)
-async def delete_tag(
-    request: Request, type_plural: str, namespace: str, name: str, tag: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
-    def work() -> None:
-        hub = get_hub(request)
-        refs.delete_tag(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(tag))
-
-    await run_in_threadpool(work)
+@router.delete("/api/{type_plural:repo_type}/{namespace}/{name}/tag/{tag:path}", responses=WRITE_ERRORS)
+async def delete_tag(tag: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
+    await run_in_threadpool(refs.delete_tag, at.hub, at.actor, at.repo, unmask(tag))
     return JSONResponse({"deleted": unmask(tag)})
 
 
@@ -255,9 +192,12 @@ def _snapshot_for(hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, p
 
 
 def _file_at(
-    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, path: str
+    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str | None, path: str, exact_revision: bool
 ) -> tuple[files.Snapshot, files.FileContent]:
-    snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
+    if exact_revision or revision is None:
+        snapshot, file_path = files.at_revision(hub, actor, repo, revision), unmask(path)
+    else:
+        snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
     return snapshot, files.file_content(snapshot, file_path)
 
 
@@ -271,15 +211,25 @@ def _lfs_links(hub: Hub, repo: repos.RepoView, content: files.FileContent) -> tu
 
 
 async def resolve_file(
-    request: Request, repo_type: RepoType, namespace: str, name: str, revision: str, path: str
+    request: Request,
+    repo_type: RepoType,
+    namespace: str,
+    name: str,
+    revision: str | None,
+    path: str,
+    *,
+    exact_revision: bool = False,
 ) -> Response:
+    """One file's bytes, for every URL shape that names one. A revision taken from the URL path may be
+    an unquoted branch name with '/' (see _snapshot_for); one from a query is `exact_revision`, and
+    None there is the default branch."""
     actor = await get_actor(request)
     hub = get_hub(request)
     repo_id = RepoId.of(namespace, name)
     repo = repos.cached_repo(hub, actor, repo_type, repo_id, Action.DOWNLOAD)
     if repo is not None:
         # The row is at hand: refs and trees are read on the event loop; only LFS files need the database.
-        snapshot, content = _file_at(hub, actor, repo, revision, path)
+        snapshot, content = _file_at(hub, actor, repo, revision, path, exact_revision)
         xet_hash, direct = (
             (None, None) if content.entry.lfs is None else await run_in_threadpool(_lfs_links, hub, repo, content)
         )
@@ -287,12 +237,12 @@ async def resolve_file(
 
         def work() -> tuple[files.Snapshot, files.FileContent, str | None, str | None]:
             found = repos.get_repo(hub, actor, repo_type, repo_id, Action.DOWNLOAD)
-            snapshot, content = _file_at(hub, actor, found, revision, path)
+            snapshot, content = _file_at(hub, actor, found, revision, path, exact_revision)
             return snapshot, content, *_lfs_links(hub, found, content)
 
         snapshot, content, xet_hash, direct = await run_in_threadpool(work)
     if request.method == "GET":
-        hub.downloads.hit(snapshot.repo.id, client_address(request))
+        downloads.count_download(hub, snapshot.repo.id, client_address(request))
     headers = {
         "X-Repo-Commit": snapshot.sha,
         "ETag": f'"{content.etag}"',
@@ -368,11 +318,11 @@ async def resolve_model(request: Request, namespace: str, name: str, revision: s
     return await resolve_file(request, RepoType.MODEL, namespace, name, revision, path)
 
 
-@router.get("/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
-@router.head("/{type_plural}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
+@router.get("/{type_plural:repo_type}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
+@router.head("/{type_plural:repo_type}/{namespace}/{name}/resolve/{revision}/{path:path}", **_RESOLVE_ROUTE)
 async def resolve_typed(
     request: Request, type_plural: str, namespace: str, name: str, revision: str, path: str
 ) -> Response:
     if type_plural not in ("models", "datasets", "spaces", "codes"):
-        raise InvalidArgument(f"Unknown repository type '{type_plural}'")
+        raise InvalidArgument(f"Unknown repository type '{type_plural:repo_type}'")
     return await resolve_file(request, RepoType.parse(type_plural), namespace, name, revision, path)

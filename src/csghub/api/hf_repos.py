@@ -109,7 +109,7 @@ async def move_repo(request: Request, actor: Actor = Depends(get_actor)) -> JSON
 
 
 @router.put(
-    "/api/{type_plural}/{namespace}/{name}/settings",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/settings",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(private=FLAG, visibility=VISIBILITY, gated=GATED, description=TEXT, defaultBranch=TEXT),
 )
@@ -162,7 +162,7 @@ def _flag(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes")
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}", openapi_extra=query(blobs=FLAG))
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}", openapi_extra=query(blobs=FLAG))
 async def repo_info(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> Response:
@@ -170,7 +170,7 @@ async def repo_info(
     return await _info(get_hub(request), actor, RepoType.parse(type_plural), RepoId.of(namespace, name), None, blobs)
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/revision/{revision:path}", openapi_extra=query(blobs=FLAG))
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/revision/{revision:path}", openapi_extra=query(blobs=FLAG))
 async def repo_info_at(
     request: Request,
     type_plural: str,
@@ -224,7 +224,7 @@ def _list(request: Request, actor: Actor, repo_type: RepoType) -> tuple[list[dic
 
 
 @router.get(
-    "/api/{type_plural}",
+    "/api/{type_plural:repo_type}",
     openapi_extra=query(
         search=TEXT,
         author=TEXT,

@@ -6,25 +6,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from csghub.api.paths import repo_from_url
-from csghub.http.deps import base_url, get_actor, get_hub
+from csghub.http.deps import base_url
 from csghub.http.openapi import API_ERRORS
+from csghub.http.repos import RepoContext, repo_route
 from csghub.services import xet_cas
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Action
 
 router = APIRouter(responses=API_ERRORS)
 
 
-async def _token(
-    request: Request, actor: Actor, type_plural: str, namespace: str, name: str, scope: str
-) -> JSONResponse:
-    hub = get_hub(request)
-
-    def work() -> tuple[str, int]:
-        repo = repo_from_url(hub, actor, type_plural, namespace, name)
-        return xet_cas.issue_token(hub, actor, repo, scope)
-
-    token, expires_at = await run_in_threadpool(work)
+async def _token(request: Request, at: RepoContext, scope: str) -> JSONResponse:
+    token, expires_at = await run_in_threadpool(xet_cas.issue_token, at.hub, at.actor, at.repo, scope)
     cas_url = f"{base_url(request)}/xet"
     # hf_xet reads the JSON body, huggingface_hub the headers: send both.
     return JSONResponse(
@@ -33,15 +25,16 @@ async def _token(
     )
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/xet-read-token/{revision}")
+# The revision is part of Hugging Face's path; a token covers the whole repository.
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/xet-read-token/{revision}")
 async def xet_read_token(
-    request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
+    request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.DOWNLOAD))
 ) -> JSONResponse:
-    return await _token(request, actor, type_plural, namespace, name, "read")
+    return await _token(request, at, "read")
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/xet-write-token/{revision}")
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/xet-write-token/{revision}")
 async def xet_write_token(
-    request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
+    request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))
 ) -> JSONResponse:
-    return await _token(request, actor, type_plural, namespace, name, "write")
+    return await _token(request, at, "write")

@@ -12,16 +12,13 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, unquote_plus
 
+from starlette.convertors import Convertor
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from csghub.core.names import RepoId, RepoType
+from csghub.core.names import RepoType
 from csghub.http.errors import error_response
-from csghub.services.context import Hub
-from csghub.services.files import Snapshot, at_revision
-from csghub.services.permissions import Actor
-from csghub.services.repos import RepoView, get_repo
+from csghub.http.repos import SLASH_MASK
 
-SLASH_MASK = "\x1f"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -54,11 +51,18 @@ def unmask(value: str) -> str:
     return value.replace(SLASH_MASK, "/")
 
 
-def repo_from_url(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str) -> RepoView:
-    """The repository named by the `{type}s/{namespace}/{name}` segments of a route."""
-    return get_repo(hub, actor, RepoType.parse(type_plural), RepoId.of(namespace, name))
+class RepoTypeConvertor(Convertor[str]):
+    """`{type_plural:repo_type}` in a route: only the repository types, singular or plural.
 
+    With a plain `{type_plural}`, `/api/nothing` was the listing of "nothing"s (400 from the handler)
+    and `POST /api/v1/x` a wrong method on the create route (405): an unknown path must be a 404
+    whatever its method. The OpenAPI schema spells the segment as before (an enum, http/openapi.py).
+    """
 
-def snapshot_from_url(hub: Hub, actor: Actor, type_plural: str, namespace: str, name: str, revision: str) -> Snapshot:
-    """The repository of a route pinned at the route's (possibly slash-masked) revision."""
-    return at_revision(hub, actor, repo_from_url(hub, actor, type_plural, namespace, name), unmask(revision))
+    regex = "|".join(f"{kind.value}s?" for kind in RepoType)
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value

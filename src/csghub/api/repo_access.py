@@ -19,7 +19,7 @@ from csghub.services.permissions import Actor
 router = APIRouter(responses=API_ERRORS)
 
 
-@router.get("/api/v1/{type_plural}/{namespace}/{name}/collaborators")
+@router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}/collaborators")
 async def list_collaborators(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -34,7 +34,7 @@ async def list_collaborators(
 
 
 @router.put(
-    "/api/v1/{type_plural}/{namespace}/{name}/collaborators/{user}",
+    "/api/v1/{type_plural:repo_type}/{namespace}/{name}/collaborators/{user}",
     responses=WRITE_ERRORS,
     openapi_extra=json_body("role", role=TEXT),
 )
@@ -55,7 +55,7 @@ async def set_collaborator(
     return ok({"user": user, "role": role})
 
 
-@router.delete("/api/v1/{type_plural}/{namespace}/{name}/collaborators/{user}", responses=WRITE_ERRORS)
+@router.delete("/api/v1/{type_plural:repo_type}/{namespace}/{name}/collaborators/{user}", responses=WRITE_ERRORS)
 async def remove_collaborator(
     request: Request, type_plural: str, namespace: str, name: str, user: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -71,7 +71,9 @@ async def remove_collaborator(
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/ask-access", responses=WRITE_ERRORS, openapi_extra=json_body(optional=True)
+    "/api/{type_plural:repo_type}/{namespace}/{name}/ask-access",
+    responses=WRITE_ERRORS,
+    openapi_extra=json_body(optional=True),
 )
 async def ask_access(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
@@ -83,7 +85,7 @@ async def ask_access(
     return JSONResponse({"status": status})
 
 
-@router.get("/api/{type_plural}/{namespace}/{name}/user-access-request/{status}")
+@router.get("/api/{type_plural:repo_type}/{namespace}/{name}/user-access-request/{status}")
 async def list_access_requests(
     request: Request, type_plural: str, namespace: str, name: str, status: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
@@ -130,7 +132,7 @@ async def _decide(request: Request, type_plural: str, namespace: str, name: str,
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/user-access-request/handle",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/user-access-request/handle",
     responses=WRITE_ERRORS,
     openapi_extra=json_body("status", user=TEXT, requestId=TEXT, status=TEXT),
 )
@@ -142,7 +144,7 @@ async def handle_access_request(
 
 
 @router.post(
-    "/api/{type_plural}/{namespace}/{name}/user-access-request/grant",
+    "/api/{type_plural:repo_type}/{namespace}/{name}/user-access-request/grant",
     responses=WRITE_ERRORS,
     openapi_extra=json_body(user=TEXT, requestId=TEXT),
 )

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoType
-from csghub.git.repository import CommitInfo, TreeEntry
+from csghub.services.files import CommitInfo, TreeEntry
 from csghub.services.repos import RepoView
 
 

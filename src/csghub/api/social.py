@@ -23,7 +23,7 @@ from csghub.services import discussions, likes
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)
-REPO = "/api/{type_plural}/{namespace}/{name}"
+REPO = "/api/{type_plural:repo_type}/{namespace}/{name}"
 PAGE = 50
 
 

@@ -39,18 +39,22 @@ def serve(
 ) -> None:
     """Start the hub: apply migrations, then serve the API, git and LFS over HTTP."""
     import logging
-    import socket
 
     import uvicorn
 
     from csghub.app import create_app
+    from csghub.cli.ports import PortUnavailable, bind_http, check_free
     from csghub.services.writes import recover
 
     settings = _settings(data_dir, config, host=host, port=port if port else None, ssh_port=ssh_port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, 0 if port == 0 else settings.port))
+    try:
+        sock = bind_http(settings.host, 0 if port == 0 else settings.port)
+        if settings.ssh_port > 0:
+            check_free(settings.host, settings.ssh_port)
+    except PortUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     bound = sock.getsockname()[1]
     try:
         application = create_app(settings, http_port=bound)
@@ -104,9 +108,17 @@ def migrate(data_dir: Path | None = DataDir, config: Path | None = ConfigFile) -
 
 
 def _hub(data_dir: Path | None, config: Path | None):  # type: ignore[no-untyped-def]
+    """The hub `serve` runs on (same settings); refuses rather than creating an empty one."""
+    from csghub.cli.data_dirs import checkout_data_dir, locate_data_dir
     from csghub.wiring import build_hub
 
-    return build_hub(_settings(data_dir, config))
+    fallback = checkout_data_dir()
+    try:
+        settings = locate_data_dir(_settings(data_dir, config), [fallback] if fallback else [])
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return build_hub(settings)
 
 
 def _fail(exc: Exception) -> None:

@@ -110,6 +110,24 @@ def _constrain_path_parameters(schema: dict[str, Any]) -> None:
                     parameter["schema"].setdefault("minLength", 1)
 
 
+def _order_path_parameters(schema: dict[str, Any]) -> None:
+    """Path parameters in the order the path names them, whether the handler or its repository
+    dependency (http/repos.py) declares them; other parameters keep their place after them."""
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            parameters = operation.get("parameters", [])
+
+            def place(item: tuple[int, dict[str, Any]], path: str = path) -> tuple[int, int]:
+                index, parameter = item
+                if parameter.get("in") == "path":
+                    return 0, path.find("{" + parameter["name"] + "}")
+                return 1, index
+
+            operation_parameters = [p for _, p in sorted(enumerate(parameters), key=place)]
+            if operation_parameters:
+                operation["parameters"] = operation_parameters
+
+
 def _drop_unanswered_validation_status(schema: dict[str, Any]) -> None:
     """FastAPI documents 422 for parameters it validates; http/errors.py answers those with a 400."""
     for operations in schema.get("paths", {}).values():
@@ -123,6 +141,7 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            _order_path_parameters(schema)
             _constrain_path_parameters(schema)
             _drop_unanswered_validation_status(schema)
             app.openapi_schema = schema

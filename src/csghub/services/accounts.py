@@ -8,6 +8,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -186,6 +187,19 @@ def ensure_setup_token(hub: Hub) -> str | None:
         else:
             row.value = sha256_hex(token)
         return token
+
+
+def setup_link_state(hub: Hub, token: str) -> Literal["open", "used", "invalid"]:
+    """What the one-time setup link offers: "open" (the first administrator may be created with it),
+    "used" (an administrator exists, so every setup link is spent) or "invalid" (not the token this
+    hub printed last)."""
+    with hub.db() as session:
+        if _admin_count(session):
+            return "used"
+        row = session.get(SiteSetting, SETUP_TOKEN_KEY)
+        if row is None or not token or not secrets.compare_digest(row.value, sha256_hex(token)):
+            return "invalid"
+        return "open"
 
 
 def _admin_count(session: Session) -> int:

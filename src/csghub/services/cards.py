@@ -20,6 +20,10 @@ _LIBRARY_BY_SUFFIX = {
 }
 
 
+# A dataset card's task fields, in the Hub's order; each value becomes the tag "<key>:<value>".
+DATASET_TASK_KEYS = ("task_categories", "task_ids")
+
+
 def split_front_matter(text: str) -> tuple[str | None, str]:
     """The YAML between leading '---' lines, and the rest of the document."""
     if not text.startswith("---"):
@@ -114,6 +118,10 @@ def derive_tags(card: dict[str, Any], file_paths: Iterable[str]) -> list[str]:
         add(tag)
     if card.get("pipeline_tag"):
         add(str(card["pipeline_tag"]))
+    # Datasets name their tasks as the Hub tags them, so `filter=task_categories:...` finds them.
+    for key in DATASET_TASK_KEYS:
+        for task in _as_list(card.get(key)):
+            add(f"{key}:{task}")
     for dataset in _as_list(card.get("datasets")):
         add(f"dataset:{dataset}")
     for base in _as_list(card.get("base_model")):

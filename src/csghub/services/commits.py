@@ -7,8 +7,10 @@ stale parentCommit is a Conflict and nothing is half-applied. Inline files that 
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import threading
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,19 @@ class CommitResult:
 
 def _branch_name(revision: str) -> str:
     return validate_ref_name(revision.removeprefix("refs/heads/"), what="branch")
+
+
+def content_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> Operation:
+    """A file's whole content sent in a request: a pointer the client already uploaded through LFS stays
+    an LFS file; anything else is spooled to a temp file (appended to `spooled` for the caller to remove)."""
+    pointer = parse_pointer(data)
+    if pointer is not None:
+        return LfsFile(path, pointer.oid, pointer.size)
+    fd, name = tempfile.mkstemp(dir=hub.settings.tmp_dir, prefix="csg-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    spooled.append(Path(name))
+    return InlineFile(path, Path(name), len(data), hashlib.sha256(data).hexdigest())
 
 
 def lfs_rules_at(git: GitRepo, head: str | None) -> LfsRules:
@@ -134,7 +149,7 @@ def create_commit(
         git.update_ref(f"refs/heads/{branch}", sha, expected_old)
         if branch == repo.default_branch:
             refresh_metadata(hub, repo.id)
-    _maintain_soon(git)
+    _maintain_soon(hub, git)
     return CommitResult(sha=sha, branch=branch)
 
 
@@ -187,38 +202,6 @@ def _materialize(
     return changes, pointers
 
 
-class _Maintenance:
-    """At most one maintenance run per repository at a time; writes during a run schedule one more."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._state: dict[str, bool] = {}  # repo path -> another run requested
-
-    def request(self, git: GitRepo) -> None:
-        key = str(git.path)
-        with self._guard:
-            if key in self._state:
-                self._state[key] = True
-                return
-            self._state[key] = False
-        threading.Thread(target=self._run, args=(git, key), name="git-maintenance", daemon=True).start()
-
-    def _run(self, git: GitRepo, key: str) -> None:
-        while True:
-            try:
-                git.maintain()
-            except Exception:  # a background process boundary: log, never crash the server
-                log.exception("repository maintenance failed for %s", git.path)
-            with self._guard:
-                if not self._state.get(key):
-                    del self._state[key]
-                    return
-                self._state[key] = False
-
-
-MAINTENANCE = _Maintenance()
-
-
-def _maintain_soon(git: GitRepo) -> None:
+def _maintain_soon(hub: Hub, git: GitRepo) -> None:
     """Pack loose objects off the request path."""
-    MAINTENANCE.request(git)
+    hub.maintenance.request(git)

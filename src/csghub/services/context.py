@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +23,9 @@ from csghub.storage.base import BlobStore
 if TYPE_CHECKING:  # the sign-in libraries load only on hubs that use them
     from csghub.services.ldap_login import LdapConfig
     from csghub.services.oidc_login import OidcConfig, OidcProviderCache
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class TtlCache:
@@ -78,6 +83,52 @@ class DownloadCounter:
         return pending
 
 
+class CommitCache:
+    """Values derived from one commit (its file list, a folder's listing, its diff), the least recently
+    used dropped first. A commit id never changes meaning, so an entry never goes stale."""
+
+    def __init__(self, *, size: int) -> None:
+        self._cached = functools.lru_cache(maxsize=size)(self._make)
+
+    @staticmethod
+    def _make(make: Callable[..., Any], *key: Hashable) -> Any:
+        return make(*key)
+
+    def get(self, make: Callable[..., T], *key: Hashable) -> T:
+        """make(*key), computed once while it stays among the recently used; `make` is part of the key."""
+        value: T = self._cached(make, *key)
+        return value
+
+
+class Maintenance:
+    """At most one maintenance run per repository at a time; writes during a run schedule one more."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._state: dict[str, bool] = {}  # repo path -> another run requested
+
+    def request(self, git: GitRepo) -> None:
+        key = str(git.path)
+        with self._guard:
+            if key in self._state:
+                self._state[key] = True
+                return
+            self._state[key] = False
+        threading.Thread(target=self._run, args=(git, key), name="git-maintenance", daemon=True).start()
+
+    def _run(self, git: GitRepo, key: str) -> None:
+        while True:
+            try:
+                git.maintain()
+            except Exception:  # a background process boundary: log, never crash the server
+                log.exception("repository maintenance failed for %s", git.path)
+            with self._guard:
+                if not self._state.get(key):
+                    del self._state[key]
+                    return
+                self._state[key] = False
+
+
 @dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
@@ -89,6 +140,11 @@ class Hub:
     downloads: DownloadCounter = field(default_factory=DownloadCounter)
     # Listing facets (popular tasks, libraries, licenses, languages) per repository type.
     facets: TtlCache = field(default_factory=lambda: TtlCache(ttl=60.0, size=16))
+    # File lists and folder listings per commit (services/files.py), and commits' diffs.
+    listings: CommitCache = field(default_factory=lambda: CommitCache(size=512))
+    diffs: CommitCache = field(default_factory=lambda: CommitCache(size=64))
+    # Packing loose objects after writes, off the request path (services/commits.py).
+    maintenance: Maintenance = field(default_factory=Maintenance)
     # Repository rows and answers encoded from them, dropped on every committed write (read_cache.py).
     reads: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0, size=4096, max_bytes=64 * 1024 * 1024))
     # Enterprise sign-in, when configured (built in wiring; None when off).

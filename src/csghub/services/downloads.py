@@ -18,6 +18,11 @@ from csghub.services.context import Hub
 TRENDING_DAYS = 7
 
 
+def count_download(hub: Hub, repo_id: int, address: str) -> None:
+    """One download of a repository from `address`; written to the database by the next flush."""
+    hub.downloads.hit(repo_id, address)
+
+
 def flush(hub: Hub) -> int:
     """Write the counted downloads; returns how many. Safe to call from several processes."""
     pending = hub.downloads.take()

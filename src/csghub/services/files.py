@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from csghub.core.errors import EntryNotFound
 from csghub.core.names import normalize_folder, validate_path, validate_revision
 from csghub.git.repository import CommitInfo, FilePatch, GitRepo, TreeEntry
 from csghub.services import lfs
-from csghub.services.context import Hub
+from csghub.services.context import CommitCache, Hub
 from csghub.services.permissions import Action, Actor, authorize, can
 from csghub.services.repos import RepoView
 
@@ -23,38 +22,37 @@ class Snapshot:
     repo: RepoView
     git: GitRepo
     sha: str
+    # The hub's cache of what is derived from a commit (see all_files, folder_listing).
+    listings: CommitCache
 
 
 def at_revision(hub: Hub, actor: Actor, repo: RepoView, revision: str | None) -> Snapshot:
     authorize(actor, Action.READ, repo.resource)
     git = hub.git(repo.id)
     sha = git.resolve(validate_revision(revision or repo.default_branch))
-    return Snapshot(repo, git, sha)
+    return Snapshot(repo, git, sha, hub.listings)
 
 
-@functools.lru_cache(maxsize=256)
-def _cached_files(path: Path, sha: str) -> tuple[TreeEntry, ...]:
-    # Keyed by commit sha, which never changes meaning: safe to cache for the server's lifetime.
+def _files_at(path: Path, sha: str) -> tuple[TreeEntry, ...]:
     return tuple(e for e in GitRepo(path).list_tree(sha, recursive=True) if e.kind == "file")
 
 
 def all_files(snapshot: Snapshot) -> tuple[TreeEntry, ...]:
-    return _cached_files(snapshot.git.path, snapshot.sha)
+    return snapshot.listings.get(_files_at, snapshot.git.path, snapshot.sha)
 
 
 def list_tree(snapshot: Snapshot, folder: str = "", *, recursive: bool = False) -> Iterator[TreeEntry]:
     return snapshot.git.list_tree(snapshot.sha, normalize_folder(folder), recursive=recursive)
 
 
-@functools.lru_cache(maxsize=256)
-def _cached_folder(path: Path, sha: str, folder: str) -> tuple[TreeEntry, ...]:
+def _folder_at(path: Path, sha: str, folder: str) -> tuple[TreeEntry, ...]:
     entries = GitRepo(path).list_tree(sha, folder)
     return tuple(sorted(entries, key=lambda e: (e.kind != "directory", e.path)))
 
 
 def folder_listing(snapshot: Snapshot, folder: str = "") -> tuple[TreeEntry, ...]:
     """A folder's entries, folders first, then by name; cached per commit like `all_files`."""
-    return _cached_folder(snapshot.git.path, snapshot.sha, normalize_folder(folder))
+    return snapshot.listings.get(_folder_at, snapshot.git.path, snapshot.sha, normalize_folder(folder))
 
 
 def paths_info(snapshot: Snapshot, paths: list[str]) -> list[TreeEntry]:
@@ -75,6 +73,11 @@ def get_entry(snapshot: Snapshot, path: str) -> TreeEntry:
     return entry
 
 
+def read_small_file(snapshot: Snapshot, entry: TreeEntry) -> bytes:
+    """The whole content of a file kept in git (callers bound its size: previews, the editor, the card)."""
+    return snapshot.git.read_small_blob(entry.oid)
+
+
 def history(snapshot: Snapshot, *, skip: int = 0, limit: int = 50) -> tuple[list[CommitInfo], int]:
     return snapshot.git.log(snapshot.sha, skip=skip, limit=limit)
 
@@ -87,9 +90,7 @@ class CommitDetail:
     files: tuple[FilePatch, ...]
 
 
-@functools.lru_cache(maxsize=64)
-def _cached_diff(path: Path, sha: str) -> tuple[FilePatch, ...]:
-    # A commit's diff never changes; keyed by its sha like the listings above.
+def _diff_of(path: Path, sha: str) -> tuple[FilePatch, ...]:
     return GitRepo(path).diff_commit(sha)
 
 
@@ -100,7 +101,7 @@ def commit_detail(hub: Hub, actor: Actor, repo: RepoView, revision: str) -> Comm
     repository shows them only to those who may DOWNLOAD.
     """
     snapshot = at_revision(hub, actor, repo, revision)
-    patches = _cached_diff(snapshot.git.path, snapshot.sha)
+    patches = hub.diffs.get(_diff_of, snapshot.git.path, snapshot.sha)
     if not can(actor, Action.DOWNLOAD, repo.resource):
         patches = tuple(FilePatch(p.path, p.old_path, p.status, p.additions, p.deletions, (), "gated") for p in patches)
     return CommitDetail(snapshot.git.commit(snapshot.sha), patches)

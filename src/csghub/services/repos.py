@@ -49,6 +49,16 @@ def check_visibility(visibility: str) -> str:
     return visibility
 
 
+# The card field naming a repository's tasks: datasets list them as the Hub's dataset cards do.
+TASK_FIELDS = {RepoType.DATASET: "task_categories"}
+
+
+def task_tag(repo_type: RepoType, task: str) -> str:
+    """The tag a listing's task filter looks for (datasets carry theirs as `task_categories:<task>`)."""
+    field = TASK_FIELDS.get(repo_type)
+    return f"{field}:{task}" if field else task
+
+
 @dataclass(frozen=True, slots=True)
 class RepoView:
     id: int
@@ -75,6 +85,13 @@ class RepoView:
     def private(self) -> bool:
         """What Hugging Face clients call private: anything not visible to anonymous users."""
         return self.visibility != "public"
+
+    @property
+    def tasks(self) -> list[str]:
+        """What the card says the repository is for: a model's pipeline_tag, a dataset's task_categories."""
+        value = self.card_data.get(TASK_FIELDS.get(self.type, "pipeline_tag"))
+        values = value if isinstance(value, list) else [value]
+        return [str(v) for v in values if isinstance(v, str | int | float) and str(v)]
 
     @property
     def resource(self) -> RepoResource:
@@ -183,7 +200,7 @@ def create_repo(
         session.flush()
         git = GitRepo.init_bare(hub.repo_path(row.id), default_branch)
         try:
-            sha = _initial_commit(git, repo_type, repo_id, default_branch, license, actor)
+            sha = _initial_commit(git, repo_id, default_branch, license, actor)
             row.head_sha = sha
             row.card_data = json.dumps({"license": license} if license else {})
             row.tags = json.dumps([f"license:{license}"] if license else [])
@@ -203,13 +220,13 @@ def create_repo(
     return view
 
 
-def _initial_commit(git: GitRepo, repo_type: RepoType, repo_id: RepoId, branch: str, license: str, actor: Actor) -> str:
-    front = f"---\nlicense: {license}\n---\n\n" if license else ""
-    readme = f"{front}# {repo_id.name}\n\nThis {repo_type.value} repository was created on CSGHub.\n"
-    changes = [
-        FileChange(".gitattributes", git.write_blob(default_gitattributes().encode())),
-        FileChange("README.md", git.write_blob(readme.encode())),
-    ]
+def _initial_commit(git: GitRepo, repo_id: RepoId, branch: str, license: str, actor: Actor) -> str:
+    # Only `.gitattributes`, as on the Hub: a placeholder card makes `datasets` warn on every load and
+    # is not what huggingface_hub users expect. A chosen license needs a card to live in.
+    changes = [FileChange(".gitattributes", git.write_blob(default_gitattributes().encode()))]
+    if license:
+        readme = f"---\nlicense: {license}\n---\n\n# {repo_id.name}\n"
+        changes.append(FileChange("README.md", git.write_blob(readme.encode())))
     sha = git.create_commit(
         parent=None,
         changes=changes,
@@ -454,7 +471,8 @@ def facets(hub: Hub, repo_type: RepoType, *, top: int = 30) -> dict[str, list[tu
     cached: dict[str, list[tuple[str, int]]] | None = hub.facets.get(repo_type.value)
     if cached is not None:
         return cached
-    counts: dict[str, dict[str, int]] = {name: {} for name in FACET_FIELDS}
+    fields = {**FACET_FIELDS, "task": TASK_FIELDS.get(repo_type, "pipeline_tag")}
+    counts: dict[str, dict[str, int]] = {name: {} for name in fields}
     stmt = (
         select(Repo.card_data)
         .where(Repo.type == repo_type.value, Repo.visibility == "public")
@@ -464,7 +482,7 @@ def facets(hub: Hub, repo_type: RepoType, *, top: int = 30) -> dict[str, list[tu
     with hub.db() as session:
         for raw in session.scalars(stmt):
             card = json.loads(raw or "{}")
-            for name, key in FACET_FIELDS.items():
+            for name, key in fields.items():
                 values = card.get(key)
                 for value in values if isinstance(values, list) else [values]:
                     if isinstance(value, str) and value:

@@ -8,6 +8,7 @@ authorize(); every CAS call checks one.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repos import RepoView, get_repo_by_id
 from csghub.services.xet_store import XetObjectNotFound
 from csghub.xet.reconstructions import TermSource, plan_reconstruction
+from csghub.xet.shards import MAX_SHARD_BYTES as MAX_SHARD_BYTES  # the transport refuses bigger bodies early
 
 TOKEN_TTL = 3600
 
@@ -142,6 +144,11 @@ def open_xorb_range(
         if row is None:
             raise XetObjectNotFound(f"Xorb {xorb_hash} does not exist")
         return row.blob_oid, start, end
+
+
+def read_xorb(hub: Hub, blob_oid: str, start: int, end: int) -> Iterator[bytes]:
+    """The bytes [start, end) of a stored xorb, as open_xorb_range allowed them."""
+    return hub.blobs.read(blob_oid, start, end)
 
 
 def adopt_file(hub: Hub, repo_id: int, pointer: LfsPointer) -> bool:

@@ -18,8 +18,8 @@ from csghub.http.bodies import text_field, text_list_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.streams import consume_body, parse_range, stream_bytes
 from csghub.services import lfs
+from csghub.services.lfs import validate_oid
 from csghub.services.repos import get_repo
-from csghub.storage.base import validate_oid
 from csghub.transport.repo_paths import parse_repo_path
 
 router = APIRouter(include_in_schema=False)

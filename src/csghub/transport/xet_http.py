@@ -22,7 +22,7 @@ from csghub.http.errors import error_response
 from csghub.http.streams import consume_body, parse_range, stream_bytes
 from csghub.services import xet_cas, xet_store
 from csghub.services.context import Hub
-from csghub.xet.shards import MAX_SHARD_BYTES
+from csghub.services.xet_cas import MAX_SHARD_BYTES
 
 router = APIRouter(prefix="/xet", include_in_schema=False)
 # 64 MiB of chunk data plus 8-byte headers for up to 8192 chunks, and room for an old client's footer.
@@ -109,7 +109,7 @@ async def xorb_range(
         oid, start, end = await run_in_threadpool(
             lambda: xet_cas.open_xorb_range(hub, xorb_hash, range, exp=exp, sig=sig, requested=requested)
         )
-        chunks = await run_in_threadpool(hub.blobs.read, oid, start, end)
+        chunks = await run_in_threadpool(xet_cas.read_xorb, hub, oid, start, end)
     except HubError as exc:
         return _error(exc)
     response = stream_bytes(chunks, size=total, byte_range=(start, end), headers={})

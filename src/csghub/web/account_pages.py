@@ -13,13 +13,14 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId, whole_number
 from csghub.services import accounts, orgs, repos, ssh_keys, tokens
 from csghub.services.permissions import Actor
 from csghub.web.forms import drop_notice, form_actor, read_flash, redirect_with_flash, signed_in_page
-from csghub.web.render import page_actor, render, render_error, repo_path
+from csghub.web.render import render, repo_path
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 LICENSES = (
     "",
     "apache-2.0",
@@ -52,11 +53,7 @@ async def new_repo_form(request: Request) -> Response:
 @router.post("/new", response_class=HTMLResponse)
 async def create_repo(request: Request) -> Response:
     hub = get_hub(request)
-    try:
-        fields, actor = await form_actor(request)
-    except HubError as exc:
-        await page_actor(request)
-        return render_error(request, exc, exc.status)
+    fields, actor = await form_actor(request)
     try:
         repo_type = RepoType.parse(fields.get("type", "model"))
         view = await run_in_threadpool(
@@ -104,11 +101,7 @@ async def settings_page(request: Request) -> Response:
 async def _settings_action(request: Request, action: Callable[[Any, Actor, dict[str, str]], str]) -> Response:
     """Run one settings change, then show the page again with its outcome."""
     hub = get_hub(request)
-    try:
-        fields, actor = await form_actor(request)
-    except HubError as exc:
-        await page_actor(request)
-        return render_error(request, exc, exc.status)
+    fields, actor = await form_actor(request)
     try:
         result = await run_in_threadpool(action, hub, actor, fields)
     except HubError as exc:

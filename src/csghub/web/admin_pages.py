@@ -15,14 +15,15 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, NotFound
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import MAX_ID, lenient_index, page_number
 from csghub.services import accounts, admin_stats, audit, orgs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.web.forms import drop_notice, form_actor, redirect_with_notice, run_page, take_notice
-from csghub.web.render import page_actor, render, render_error
+from csghub.web.render import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 PAGE_SIZE = 50
 _TYPES = {t.value: t for t in (RepoType.MODEL, RepoType.DATASET, RepoType.SPACE, RepoType.CODE)}
 
@@ -88,11 +89,7 @@ _USER_ACTIONS: dict[str, tuple[dict[str, bool], str]] = {
 @router.post("/admin/users/{name}/{change}", response_class=HTMLResponse)
 async def change_user(request: Request, name: str, change: str) -> Response:
     hub = get_hub(request)
-    try:
-        fields, actor = await form_actor(request)
-    except HubError as exc:
-        await page_actor(request)
-        return render_error(request, exc, exc.status)
+    fields, actor = await form_actor(request)
     back = fields.get("back", "")
     back = back if back.startswith("/admin/users") else "/admin/users"
 
@@ -109,10 +106,7 @@ async def change_user(request: Request, name: str, change: str) -> Response:
     try:
         notice = await run_in_threadpool(work)
     except HubError as exc:
-        try:
-            context = await run_in_threadpool(_users_context, request, hub, actor)
-        except HubError as denied:
-            return render_error(request, denied, denied.status)
+        context = await run_in_threadpool(_users_context, request, hub, actor)
         return render(request, "admin_users.html", status=exc.status, notice=None, error=exc.message, **context)
     return redirect_with_notice(request, actor, back, notice, path="/admin")
 

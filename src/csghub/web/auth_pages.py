@@ -8,12 +8,13 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, PermissionDenied, RateLimited
 from csghub.http.deps import SESSION_COOKIE, client_address, get_hub, local_path, set_session_cookie
+from csghub.http.errors import PAGE_ROUTES
 from csghub.services import accounts, sessions
 from csghub.web.i18n import LANG_COOKIE, LANGUAGES
-from csghub.web.render import page_actor, render, render_error
+from csghub.web.render import page_actor, render
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -45,8 +46,8 @@ async def login(request: Request) -> Response:
         return render(
             request, "login.html", status=429, next=next_url, username=username, error=exc.message, oidc=_oidc(request)
         )
-    except PermissionDenied as exc:
-        return render_error(request, exc, exc.status)
+    except PermissionDenied:
+        raise  # a forged form or a refused account: the error page, not the form again
     except HubError:
         return render(
             request,
@@ -108,11 +109,7 @@ async def join(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     form = await request.form()
-    try:
-        check_form_csrf(request, str(form.get(CSRF_FIELD) or ""))
-    except PermissionDenied as exc:
-        await page_actor(request)
-        return render_error(request, exc, exc.status)
+    check_form_csrf(request, str(form.get(CSRF_FIELD) or ""))
     session_id = request.cookies.get(SESSION_COOKIE, "")
     if session_id:
         await run_in_threadpool(sessions.logout, get_hub(request), session_id)
@@ -133,7 +130,8 @@ async def choose_language(request: Request, code: str, next: str = "/") -> Respo
 async def setup_form(request: Request, token: str = "") -> Response:
     """The first administrator's page, reached by the one-time link `csghub serve` prints."""
     await page_actor(request)
-    return render(request, "setup.html", token=token, form={}, error=None)
+    state = await run_in_threadpool(accounts.setup_link_state, get_hub(request), token)
+    return render(request, "setup.html", state=state, token=token, form={}, error=None)
 
 
 @router.post("/setup", response_class=HTMLResponse)
@@ -159,7 +157,11 @@ async def setup(request: Request) -> Response:
         )
     except HubError as exc:
         fields.pop("password")
-        return render(request, "setup.html", status=exc.status, token=fields["token"], form=fields, error=exc.message)
+        # A weak password or a bad name shows the form again; a spent link says so instead.
+        state = await run_in_threadpool(accounts.setup_link_state, hub, fields["token"])
+        return render(
+            request, "setup.html", status=exc.status, state=state, token=fields["token"], form=fields, error=exc.message
+        )
     response = RedirectResponse("/admin", status_code=303)
     set_session_cookie(request, response, signed)
     return response

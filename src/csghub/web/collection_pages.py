@@ -17,13 +17,14 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
+from csghub.http.errors import PAGE_ROUTES
 from csghub.services import collections
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, NamespaceResource, can
 from csghub.web.forms import form_actor
-from csghub.web.render import page_actor, render, render_error
+from csghub.web.render import page_actor, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 
 def _owners(actor: Actor) -> list[str]:
@@ -34,20 +35,13 @@ def _owners(actor: Actor) -> list[str]:
 
 async def _page(request: Request, work: Callable[[Hub, Actor], Response]) -> Response:
     actor = await page_actor(request)
-    try:
-        return await run_in_threadpool(work, get_hub(request), actor)
-    except HubError as exc:
-        return render_error(request, exc, exc.status)
+    return await run_in_threadpool(work, get_hub(request), actor)
 
 
 async def _act(request: Request, act: Callable[[Hub, Actor, dict[str, str]], str]) -> Response:
     """Post/redirect/get: run one change and go where it says; a refusal is the error page."""
-    try:
-        fields, actor = await form_actor(request)
-        target = await run_in_threadpool(act, get_hub(request), actor, fields)
-    except HubError as exc:
-        await page_actor(request)
-        return render_error(request, exc, exc.status)
+    fields, actor = await form_actor(request)
+    target = await run_in_threadpool(act, get_hub(request), actor, fields)
     return RedirectResponse(target, status_code=303)
 
 
@@ -65,11 +59,7 @@ async def new_collection_form(request: Request) -> Response:
 
 @router.post("/collections/new", response_class=HTMLResponse)
 async def create_collection(request: Request) -> Response:
-    try:
-        fields, actor = await form_actor(request)
-    except HubError as exc:
-        await page_actor(request)
-        return render_error(request, exc, exc.status)
+    fields, actor = await form_actor(request)
     try:
         made = await run_in_threadpool(
             lambda: collections.create_collection(

@@ -8,6 +8,7 @@ Mounted after pages.py: `/{ns}/{name}/discussions` has the shape of a dataset's 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -18,15 +19,16 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId, page_number
 from csghub.services import discussions, likes, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.web.forms import form_actor
 from csghub.web.markdown import render_markdown
-from csghub.web.render import page_actor, render, render_error, repo_path
+from csghub.web.render import page_actor, render, repo_path
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 PAGE_SIZE = 30
 
 
@@ -48,12 +50,9 @@ def _back(fields: dict[str, str], fallback: str) -> str:
 
 
 async def _guarded(request: Request, work: Any) -> Response:
-    """Run a page's work in a thread; failures become the error page with their status."""
+    """Run a page's work in a thread (a failure becomes the error page: see http/errors.py)."""
     await page_actor(request)
-    try:
-        return await run_in_threadpool(work)
-    except HubError as exc:
-        return render_error(request, exc, exc.status)
+    return await run_in_threadpool(work)
 
 
 def _list_page(request: Request, repo_type: RepoType, repo_id: RepoId) -> Response:
@@ -66,6 +65,11 @@ def _list_page(request: Request, repo_type: RepoType, repo_id: RepoId) -> Respon
     found = discussions.list_discussions(
         hub, actor, repo_type, repo_id, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
+    last = max(1, math.ceil(found.total / PAGE_SIZE))
+    if page > last:
+        # Past the end: the last page, at its own URL, as the listings do.
+        target = f"{repo_path(repo.type, repo.full_name)}/discussions?status={status}"
+        return RedirectResponse(target + (f"&page={last}" if last > 1 else ""), status_code=303)
     return render(
         request,
         "community.html",
@@ -97,13 +101,9 @@ def _discussion_page(
 def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.post(prefix + "/{ns}/{name}/like")
     async def like(request: Request, ns: str, name: str) -> Response:
-        try:
-            fields, actor = await form_actor(request)
-            liked = fields.get("action", "like") == "like"
-            await run_in_threadpool(likes.set_like, get_hub(request), actor, repo_type, RepoId.of(ns, name), liked)
-        except HubError as exc:
-            await page_actor(request)
-            return render_error(request, exc, exc.status)
+        fields, actor = await form_actor(request)
+        liked = fields.get("action", "like") == "like"
+        await run_in_threadpool(likes.set_like, get_hub(request), actor, repo_type, RepoId.of(ns, name), liked)
         return RedirectResponse(_back(fields, repo_path(repo_type, f"{ns}/{name}")), status_code=303)
 
     @router.get(prefix + "/{ns}/{name}/discussions", response_class=HTMLResponse)
@@ -126,11 +126,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.post(prefix + "/{ns}/{name}/discussions/new", response_class=HTMLResponse)
     async def open_discussion(request: Request, ns: str, name: str) -> Response:
         hub, repo_id = get_hub(request), RepoId.of(ns, name)
-        try:
-            fields, actor = await form_actor(request)
-        except HubError as exc:
-            await page_actor(request)
-            return render_error(request, exc, exc.status)
+        fields, actor = await form_actor(request)
         try:
             made = await run_in_threadpool(
                 discussions.open_discussion,
@@ -191,8 +187,7 @@ async def _discussion_action(
         await run_in_threadpool(act, hub, actor, fields)
     except HubError as exc:
         if exc.status not in (400, 409):
-            await page_actor(request)
-            return render_error(request, exc, exc.status)
+            raise
         failed = exc
         return await _guarded(
             request,
@@ -205,7 +200,7 @@ def _form_again(
     request: Request, repo_type: RepoType, repo_id: RepoId, fields: dict[str, str], exc: HubError
 ) -> Response:
     if exc.status not in (400, 409):
-        return render_error(request, exc, exc.status)
+        raise exc
     hub, actor = get_hub(request), request.state.actor
     repo = repos.get_repo(hub, actor, repo_type, repo_id)
     context = header_context(hub, actor, repo, "community")

@@ -19,16 +19,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from csghub.core.errors import HubError, InvalidArgument, PermissionDenied
+from csghub.core.errors import InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.http.deps import CSRF_HEADER, SESSION_COOKIE, get_actor, get_hub
+from csghub.http.errors import PAGE_ROUTES
 from csghub.services import commits, files, repos, sessions
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
-from csghub.web.render import page_actor, render, render_error, repo_path
+from csghub.web.i18n import script_messages, translate_format
+from csghub.web.page_repos import open_page_repo
+from csghub.web.render import language, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 MAX_EDITABLE = 512 * 1024
 
 
@@ -41,10 +44,8 @@ async def _writer(request: Request, repo_type: RepoType, ns: str, name: str) -> 
     actor = await page_actor(request)
     if actor.is_anonymous:
         raise PermissionDenied("Sign in to change files")
-    repo = await run_in_threadpool(
-        repos.get_repo, get_hub(request), actor, repo_type, RepoId.of(ns, name), Action.WRITE
-    )
-    return actor, repo
+    at = await open_page_repo(request, repo_type, ns, name, Action.WRITE)
+    return at.actor, at.repo
 
 
 async def _sender(request: Request) -> Actor:
@@ -111,10 +112,7 @@ def _commit(
 def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/upload/{revision}", response_class=HTMLResponse)
     async def upload_form(request: Request, ns: str, name: str, revision: str) -> Response:
-        try:
-            _actor, repo = await _writer(request, repo_type, ns, name)
-        except HubError as exc:
-            return render_error(request, exc, exc.status)
+        _actor, repo = await _writer(request, repo_type, ns, name)
         return render(
             request,
             "upload.html",
@@ -124,12 +122,13 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
             tab="files",
             error=None,
             lfs_threshold=get_hub(request).settings.lfs_threshold,
+            messages=script_messages(language(request)),
         )
 
     @router.post(prefix + "/{ns}/{name}/upload/{revision}")
     async def upload(request: Request, ns: str, name: str, revision: str) -> Response:
         hub = get_hub(request)
-        wants_json = bool(request.headers.get(CSRF_HEADER))
+        wants_json = bool(request.headers.get(CSRF_HEADER))  # the page's script; errors answer it in JSON too
         spooled: list[Path] = []
         try:
             # Who may write is settled before the upload streams to disk.
@@ -151,15 +150,11 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
                     operation = _spool_upload(hub, item, path)
                     spooled.append(operation.tmp_path)
                     operations.append(operation)
-                summary = f"Upload {len(operations)} file{'s' if len(operations) > 1 else ''}"
+                many = "Upload {count} files" if len(operations) > 1 else "Upload {count} file"
+                summary = translate_format(language(request), many, count=len(operations))
                 return _commit(hub, actor, repo, form, operations, summary)
 
             result = await run_in_threadpool(work)
-        except HubError as exc:
-            if wants_json:
-                return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
-            await page_actor(request)
-            return render_error(request, exc, exc.status)
         finally:
             for tmp in spooled:
                 with contextlib.suppress(FileNotFoundError):
@@ -172,11 +167,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/edit/{revision}/{path:path}", response_class=HTMLResponse)
     async def edit_form(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
         hub = get_hub(request)
-        try:
-            actor, repo = await _writer(request, repo_type, ns, name)
-            text = await run_in_threadpool(_editable_text, hub, actor, repo, revision, path)
-        except HubError as exc:
-            return render_error(request, exc, exc.status)
+        actor, repo = await _writer(request, repo_type, ns, name)
+        text = await run_in_threadpool(_editable_text, hub, actor, repo, revision, path)
         return render(
             request,
             "edit.html",
@@ -192,10 +184,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
 
     @router.get(prefix + "/{ns}/{name}/new/{revision}", response_class=HTMLResponse)
     async def new_file_form(request: Request, ns: str, name: str, revision: str, folder: str = "") -> Response:
-        try:
-            _actor, repo = await _writer(request, repo_type, ns, name)
-        except HubError as exc:
-            return render_error(request, exc, exc.status)
+        _actor, repo = await _writer(request, repo_type, ns, name)
         path = f"{folder.strip('/')}/" if folder.strip("/") else ""
         return render(
             request,
@@ -226,12 +215,10 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
                     out.write(data)
                 spooled.append(Path(tmp_name))
                 operation = commits.InlineFile(path, Path(tmp_name), len(data), hashlib.sha256(data).hexdigest())
-                return _commit(hub, actor, repo, form, [operation], f"Update {path}")
+                summary = translate_format(language(request), "Update {path}", path=path)
+                return _commit(hub, actor, repo, form, [operation], summary)
 
             result = await run_in_threadpool(work)
-        except HubError as exc:
-            await page_actor(request)
-            return render_error(request, exc, exc.status)
         finally:
             for tmp in spooled:
                 with contextlib.suppress(FileNotFoundError):
@@ -241,14 +228,11 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.post(prefix + "/{ns}/{name}/delete/{revision}/{path:path}", response_class=HTMLResponse)
     async def delete_file(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
         hub = get_hub(request)
-        try:
-            form, actor = await _posted(request)
-            repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
-            operation = commits.DeletedFile(validate_path(path))
-            result = await run_in_threadpool(_commit, hub, actor, repo, form, [operation], f"Delete {path}")
-        except HubError as exc:
-            await page_actor(request)
-            return render_error(request, exc, exc.status)
+        form, actor = await _posted(request)
+        repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
+        operation = commits.DeletedFile(validate_path(path))
+        summary = translate_format(language(request), "Delete {path}", path=path)
+        result = await run_in_threadpool(_commit, hub, actor, repo, form, [operation], summary)
         return RedirectResponse(f"{_location(repo)}/tree/{result.branch}", status_code=303)
 
 
@@ -257,7 +241,7 @@ def _editable_text(hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, 
     entry = files.get_entry(snapshot, path)
     if entry.kind != "file" or entry.lfs is not None or entry.size > MAX_EDITABLE:
         raise InvalidArgument("Only text files under 512 kB that are not in LFS can be edited in the browser")
-    data = snapshot.git.read_small_blob(entry.oid)
+    data = files.read_small_file(snapshot, entry)
     if b"\x00" in data[:8000]:
         raise InvalidArgument("Binary files cannot be edited in the browser")
     return data.decode("utf-8", errors="replace")

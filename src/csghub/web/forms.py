@@ -10,11 +10,11 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, PermissionDenied
+from csghub.core.errors import PermissionDenied
 from csghub.core.signing import make_token, read_token
 from csghub.http.deps import get_actor, get_hub
 from csghub.services.permissions import Actor
-from csghub.web.render import page_actor, render_error
+from csghub.web.render import page_actor
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 NOTICE_COOKIE = "csghub_notice"
@@ -29,14 +29,11 @@ async def signed_in_page(request: Request) -> Actor | Response:
 
 
 async def run_page(request: Request, work: Callable[[Actor], Response]) -> Response:
-    """A page for signed-in people: its work runs in a thread; failures become the error page."""
+    """A page for signed-in people: its work runs in a thread."""
     found = await signed_in_page(request)
     if isinstance(found, Response):
         return found
-    try:
-        return await run_in_threadpool(work, found)
-    except HubError as exc:
-        return render_error(request, exc, exc.status)
+    return await run_in_threadpool(work, found)
 
 
 async def form_actor(request: Request) -> tuple[dict[str, str], Actor]:

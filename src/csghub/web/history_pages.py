@@ -15,16 +15,18 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, PermissionDenied
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
+from csghub.http.errors import PAGE_ROUTES
+from csghub.http.repos import page_repo_id
 from csghub.services import files, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.web.render import correctable, page_actor, render, render_error, repo_path
+from csghub.web.render import correctable, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 # Datasets, spaces and code under their plural; models at the root, whose routes go after every
 # module's typed ones (see routes.py), so `/datasets/{ns}/{name}/...` is never read as a model's path.
-router = APIRouter(include_in_schema=False)
-model_router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
+model_router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 
 def _branches_context(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) -> dict[str, Any]:
@@ -43,10 +45,7 @@ async def _branches(
     request: Request, repo_type: RepoType, ns: str, name: str, error: HubError | None = None, form: Any = None
 ) -> Response:
     hub, actor = get_hub(request), request.state.actor
-    try:
-        context = await run_in_threadpool(_branches_context, hub, actor, repo_type, RepoId.of(ns, name))
-    except HubError as exc:
-        return render_error(request, exc, 404 if exc.code == "InvalidArgument" else exc.status)
+    context = await run_in_threadpool(_branches_context, hub, actor, repo_type, page_repo_id(ns, name))
     return render(
         request,
         "branches.html",
@@ -76,13 +75,13 @@ async def _change(
     except HubError as exc:
         if correctable(exc):
             return await _branches(request, repo_type, ns, name, exc, fields)
-        return render_error(request, exc, exc.status)
+        raise
     return RedirectResponse(f"{repo_path(repo.type, repo.full_name)}/branches", status_code=303)
 
 
 def _commit_page(request: Request, repo_type: RepoType, ns: str, name: str, sha: str) -> Response:
     hub, actor = get_hub(request), request.state.actor
-    repo = repos.get_repo(hub, actor, repo_type, RepoId.of(ns, name))
+    repo = repos.get_repo(hub, actor, repo_type, page_repo_id(ns, name))
     detail = files.commit_detail(hub, actor, repo, sha)
     additions = sum(p.additions for p in detail.files)
     deletions = sum(p.deletions for p in detail.files)
@@ -125,10 +124,7 @@ def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/commit/{sha}", response_class=HTMLResponse)
     async def commit_page(request: Request, ns: str, name: str, sha: str) -> Response:
         await page_actor(request)
-        try:
-            return await run_in_threadpool(_commit_page, request, repo_type, ns, name, sha)
-        except HubError as exc:
-            return render_error(request, exc, 404 if exc.code == "InvalidArgument" else exc.status)
+        return await run_in_threadpool(_commit_page, request, repo_type, ns, name, sha)
 
 
 for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):

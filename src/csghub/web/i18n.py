@@ -5,6 +5,8 @@ Messages are keyed by their English text, so a missing translation shows English
 
 from __future__ import annotations
 
+from csghub.web.i18n_errors import ZH_ACTIONS, ZH_CODES, ZH_MESSAGES, zh_message
+
 LANGUAGES = ("en", "zh")
 LANG_COOKIE = "lang"
 
@@ -67,6 +69,20 @@ _ZH: dict[str, str] = {
     "Tags": "标签",
     "Base model": "基础模型",
     "This repository has no README yet.": "此仓库还没有 README。",
+    "Add a README.md to say what this repository holds and how to use it; its front matter sets license and tags.": (
+        "添加 README.md，说明此仓库包含什么、如何使用；其头信息设置许可证和标签。"
+    ),
+    "Add a README": "添加 README",
+    "Nothing here yet": "这里还什么都没有",
+    "No public repositories yet. Sign in to see what is shared with you, or sign up to publish your own.": (
+        "此平台还没有公开的仓库。登录以查看与您共享的内容，或注册以发布您自己的仓库。"
+    ),
+    "Create your first repository in the portal, then drag files onto it:": (
+        "在门户中创建您的第一个仓库，然后把文件拖到上面："
+    ),
+    "Or push from Python with huggingface_hub, using a token from your settings:": (
+        "或者在 Python 中用 huggingface_hub 推送，使用设置中的访问令牌："
+    ),
     "Page not found": "页面未找到",
     "The page you asked for does not exist, or you do not have access to it.": "您请求的页面不存在，或您无权访问。",
     "Something went wrong": "出错了",
@@ -358,6 +374,60 @@ _ZH.update(
 )
 
 
+# The header's menu and search, name fields, a used setup link (portal layout).
+_ZH.update(
+    {
+        "Menu": "菜单",
+        "Search results": "搜索结果",
+        "See all": "查看全部",
+        "Nothing of this kind matches.": "没有匹配的此类仓库。",
+        "Letters, digits, '-', '_' or '.', starting with a letter or digit": (
+            "字母、数字、'-'、'_' 或 '.'，以字母或数字开头"
+        ),
+        "This setup link has been used: the first administrator already exists.": (
+            "此设置链接已被使用：第一位管理员已经存在。"
+        ),
+        "This setup link is not valid. Use the link the hub printed when it last started.": (
+            "此设置链接无效。请使用 Hub 最近一次启动时打印的链接。"
+        ),
+        "Sign in as the administrator": "以管理员身份登录",
+    }
+)
+
+# Repository types, gates, file metadata and the upload script's own words.
+_ZH.update(
+    {
+        "Space card": "应用空间卡片",
+        "Code card": "代码卡片",
+        "Use this space": "使用此应用空间",
+        "Use this code": "使用此代码",
+        "Metadata": "元数据",
+        "Request access to this repository to download its files.": "申请访问此仓库后才能下载其文件。",
+        "Hashing {path}": "正在计算校验和：{path}",
+        "Uploading {path}": "正在上传：{path}",
+        "Prepared {path}": "已准备：{path}",
+        "Committing": "正在提交",
+        "{size} bytes": "{size} 字节",
+        "Upload {count} file": "上传 {count} 个文件",
+        "Upload {count} files": "上传 {count} 个文件",
+        "Create {path}": "新建 {path}",
+        "Update {path}": "更新 {path}",
+        "Delete {path}": "删除 {path}",
+    }
+)
+
+# The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
+_SCRIPT_KEYS = (
+    "Hashing {path}",
+    "Uploading {path}",
+    "Prepared {path}",
+    "Committing",
+    "{size} bytes",
+    "Upload {count} file",
+    "Upload {count} files",
+)
+
+
 def choose_language(cookie: str | None, accept_language: str) -> str:
     if cookie in LANGUAGES:
         return str(cookie)
@@ -372,3 +442,23 @@ def choose_language(cookie: str | None, accept_language: str) -> str:
 
 def translate(lang: str, text: str) -> str:
     return _ZH.get(text, text) if lang == "zh" else text
+
+
+def translate_format(lang: str, template: str, **values: object) -> str:
+    """A message with values in braces, translated before they are filled in."""
+    return translate(lang, template).format(**values)
+
+
+def translate_error(lang: str, message: str, code: str | None = None) -> str:
+    """A message the server returned, in the page's language (by its text, else by its error code)."""
+    if lang != "zh":
+        return message
+    return _ZH.get(message) or zh_message(message, code) or message
+
+
+def script_messages(lang: str) -> dict[str, object]:
+    """What the upload script needs to speak the page's language: its own words and the server's messages."""
+    words = {key: translate(lang, key) for key in _SCRIPT_KEYS}
+    if lang != "zh":
+        return {"words": words}
+    return {"words": words, "messages": ZH_MESSAGES, "actions": ZH_ACTIONS, "codes": ZH_CODES}

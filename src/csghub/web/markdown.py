@@ -4,7 +4,11 @@ links, styles. The result is inert whatever the README holds."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import nh3
+import yaml
 from markdown_it import MarkdownIt
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -12,7 +16,7 @@ from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
-from csghub.services.cards import split_front_matter
+from csghub.services.cards import parse_card_data, split_front_matter
 
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"span", "div", "pre", "code", "table", "thead", "tbody", "tr", "th", "td", "img"}
 _ALLOWED_ATTRIBUTES = {
@@ -58,6 +62,32 @@ def render_card(readme: str) -> str:
     return render_markdown(body)
 
 
+@dataclass(frozen=True, slots=True)
+class FrontMatter:
+    """A markdown file's YAML header, shown apart from its body: rows when it parses as a mapping, else raw."""
+
+    rows: list[tuple[str, str]]
+    raw: str
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict | list):
+        return yaml.safe_dump(value, allow_unicode=True, sort_keys=False).strip()
+    return "" if value is None else str(value)
+
+
+def render_document(text: str) -> tuple[FrontMatter | None, str]:
+    """A markdown file as the Hub shows it: its front matter as metadata, only the body rendered."""
+    front, body = split_front_matter(text)
+    if front is None:
+        return None, render_markdown(text)
+    card = parse_card_data(text)
+    rows = [(key, _cell(value)) for key, value in card.items()]
+    return FrontMatter(rows, front), render_markdown(body)
+
+
 def highlight_file(path: str, text: str) -> str:
     """Source code as escaped, coloured HTML lines (Pygments picks the lexer by file name)."""
     try:
@@ -67,10 +97,30 @@ def highlight_file(path: str, text: str) -> str:
     return highlight(text, lexer, HtmlFormatter(nowrap=True))
 
 
+# Pygments' default style meets WCAG AA contrast on a light panel, GitHub's dark one on a dark panel.
+_LIGHT_STYLE, _DARK_STYLE = "default", "github-dark"
+
+
+def _token_colours(style: str, root: str) -> str:
+    return "\n".join(HtmlFormatter(style=style).get_token_style_defs([f"{root} .hl", f"{root} .markdown pre"]))
+
+
 def pygments_css() -> str:
-    """Colours for highlighted files (.hl) and for fenced code in rendered markdown."""
-    light = HtmlFormatter(style="default").get_style_defs([".hl", ".markdown pre"])
-    dark = HtmlFormatter(style="monokai").get_style_defs(
-        [':root[data-theme="dark"] .hl', ':root[data-theme="dark"] .markdown pre']
+    """Colours for highlighted files (.hl) and for fenced code in rendered markdown, one set per theme.
+
+    A theme comes from the header's toggle (`data-theme`) or, without a choice, from the system's
+    colour scheme. Each set applies under its own theme only: a token that one style colours and the
+    other leaves alone must never keep the light colour on the dark background. Backgrounds are the
+    portal's panel colour (app.css)."""
+    return "\n".join(
+        [
+            _token_colours(_LIGHT_STYLE, ':root[data-theme="light"]'),
+            _token_colours(_DARK_STYLE, ':root[data-theme="dark"]'),
+            "@media not all and (prefers-color-scheme: dark) {",
+            _token_colours(_LIGHT_STYLE, ':root:not([data-theme="dark"])'),
+            "}",
+            "@media (prefers-color-scheme: dark) {",
+            _token_colours(_DARK_STYLE, ':root:not([data-theme="light"])'),
+            "}",
+        ]
     )
-    return f"{light}\n{dark}"

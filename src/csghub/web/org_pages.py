@@ -13,15 +13,16 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError
 from csghub.http.deps import get_hub
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId
 from csghub.services import audit, orgs
 from csghub.services.context import Hub
 from csghub.services.permissions import ROLES, Actor
 from csghub.web import pages
 from csghub.web.forms import drop_notice, form_actor, redirect_with_notice, run_page, signed_in_page, take_notice
-from csghub.web.render import page_actor, render, render_error
+from csghub.web.render import render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 # Each change answers with this much of the page's outcome: (notice, where to go next).
 Outcome = tuple[str, str]
 
@@ -41,11 +42,7 @@ async def new_org_form(request: Request) -> Response:
 @router.post("/organizations/new", response_class=HTMLResponse)
 async def create_org(request: Request) -> Response:
     hub = get_hub(request)
-    try:
-        fields, actor = await form_actor(request)
-    except HubError as exc:
-        await page_actor(request)
-        return render_error(request, exc, exc.status)
+    fields, actor = await form_actor(request)
     try:
         view = await run_in_threadpool(
             lambda: orgs.create_org(
@@ -98,18 +95,11 @@ async def org_settings_alias(request: Request, org: str) -> Response:
 async def _org_action(request: Request, org: str, action: Callable[[Hub, Actor, dict[str, str]], Outcome]) -> Response:
     """Run one change to the organization, then show its settings again with the outcome."""
     hub = get_hub(request)
-    try:
-        fields, actor = await form_actor(request)
-    except HubError as exc:
-        await page_actor(request)
-        return render_error(request, exc, exc.status)
+    fields, actor = await form_actor(request)
     try:
         notice, target = await run_in_threadpool(action, hub, actor, fields)
     except HubError as exc:
-        try:
-            context = await run_in_threadpool(_settings_context, hub, actor, org)
-        except HubError as denied:
-            return render_error(request, denied, denied.status)
+        context = await run_in_threadpool(_settings_context, hub, actor, org)
         return render(request, "org_settings.html", status=exc.status, error=exc.message, notice=None, **context)
     return redirect_with_notice(request, actor, target, notice, path="/organizations")
 

@@ -9,22 +9,25 @@ import math
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, InvalidArgument
-from csghub.core.names import RepoId, RepoType
+from csghub.core.errors import InvalidArgument
+from csghub.core.names import RepoType
 from csghub.http.deps import base_url, get_hub
+from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import lenient_index, page_number
+from csghub.http.repos import RepoContext
 from csghub.services import collections, files, gating, likes, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.web.markdown import highlight_file, render_card, render_markdown
+from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
+from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.profile_pages import profile_page
-from csghub.web.render import human_size, page_actor, render, render_error, repo_path
+from csghub.web.render import human_size, page_actor, render, repo_path
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 PAGE_SIZE = 30
 TREE_PAGE = 500
 MAX_PREVIEW = 512 * 1024
@@ -39,12 +42,19 @@ _IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 
 
 async def _page(request: Request, work: Any) -> Response:
-    """Run a page's work in a thread; failures become the friendly error page with their status."""
+    """Run a page's work in a thread (a failure becomes the error page: see http/errors.py)."""
     await page_actor(request)
-    try:
-        return await run_in_threadpool(work)
-    except HubError as exc:
-        return render_error(request, exc, exc.status)
+    return await run_in_threadpool(work)
+
+
+def _first_steps(url: str, name: str) -> str:
+    """The huggingface_hub lines a newcomer copies to publish a first model."""
+    return (
+        f"# pip install huggingface_hub\n# export HF_ENDPOINT={url} HF_TOKEN=<your token>\n"
+        "from huggingface_hub import HfApi\n"
+        f'HfApi().create_repo("{name}/my-model")\n'
+        f'HfApi().upload_folder(repo_id="{name}/my-model", folder_path=".")'
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -63,7 +73,10 @@ async def home(request: Request) -> Response:
             (title, kind, repos.list_repos(hub, actor, repos.RepoQuery(repo_type=t, sort=sort, limit=8)))
             for title, kind, t, sort in sections
         ]
-        return render(request, "home.html", sections=found)
+        # A fresh hub: what to do first instead of four headings over empty lists.
+        empty = not any(listed for _, _, listed in found)
+        steps = _first_steps(base_url(request), actor.name or "you")
+        return render(request, "home.html", sections=found, empty=empty, first_steps=steps)
 
     return await _page(request, work)
 
@@ -79,7 +92,8 @@ async def listing(request: Request, kind: str) -> Response:
     if q["sort"] not in dict(_SORTS):
         q["sort"] = "trending"
     page = page_number(params.get("page"))
-    tags = [v for v in (q["task"], q["library"], q["language"]) if v]
+    tags = [repos.task_tag(_KINDS[kind], q["task"])] if q["task"] else []
+    tags += [v for v in (q["library"], q["language"]) if v]
     tags += [f"license:{q['license']}"] if q["license"] else []
     chosen_tags = [t for t in params.getlist("tag") if t]
     tags += chosen_tags
@@ -95,9 +109,7 @@ async def listing(request: Request, kind: str) -> Response:
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
-        suggestions = repos.facets(hub, _KINDS[kind])
         total = repos.count_repos(hub, actor, query)
-        found = repos.list_repos(hub, actor, query)
         pages = max(1, math.ceil(total / PAGE_SIZE))
         keep = {k: v for k, v in q.items() if v and not (k == "sort" and v == "trending")}
 
@@ -105,7 +117,14 @@ async def listing(request: Request, kind: str) -> Response:
             state: dict[str, Any] = {**keep, "tag": tag_list}
             if number > 1:
                 state["page"] = number
-            return f"/{kind}?" + urlencode(state, doseq=True)
+            encoded = urlencode(state, doseq=True)
+            return f"/{kind}?{encoded}" if encoded else f"/{kind}"
+
+        if page > pages:
+            # Past the end (an old link, a typed number, fewer results since): the last page, at its own URL.
+            return RedirectResponse(link(pages), status_code=303)
+        suggestions = repos.facets(hub, _KINDS[kind])
+        found = repos.list_repos(hub, actor, query)
 
         # Each chosen tag with the link that drops it.
         tag_chips = [(tag, link(1, [t for t in chosen_tags if t != tag])) for tag in chosen_tags]
@@ -147,9 +166,11 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
 def _facts(repo: repos.RepoView, size: int) -> list[tuple[str, str]]:
     card = repo.card_data
     facts = []
-    for label, key in (("License", "license"), ("Library", "library_name"), ("Task", "pipeline_tag")):
+    for label, key in (("License", "license"), ("Library", "library_name")):
         if card.get(key):
             facts.append((label, str(card[key])))
+    if repo.tasks:
+        facts.append(("Task", ", ".join(repo.tasks)))
     for label, key in (("Base model", "base_model"), ("Datasets", "datasets"), ("Language", "language")):
         value = card.get(key)
         if value:
@@ -168,13 +189,14 @@ def _snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[st
     port = getattr(request.app.state, "ssh_port", None)
     if port:
         snippets.append(("Clone with SSH", f"git clone ssh://git@{host}:{port}/{prefix}{repo.full_name}.git"))
-    snippets.append(
-        (
-            "huggingface_hub",
-            f"# export HF_ENDPOINT={url}\nfrom huggingface_hub import snapshot_download\n"
-            f'snapshot_download("{repo.full_name}"' + ("" if kind == "model" else f', repo_type="{kind}"') + ")",
+    if repo.type is not RepoType.CODE:  # huggingface_hub knows models, datasets and spaces only
+        snippets.append(
+            (
+                "huggingface_hub",
+                f"# export HF_ENDPOINT={url}\nfrom huggingface_hub import snapshot_download\n"
+                f'snapshot_download("{repo.full_name}"' + ("" if kind == "model" else f', repo_type="{kind}"') + ")",
+            )
         )
-    )
     snippets.append(
         (
             "csghub-sdk",
@@ -193,10 +215,8 @@ def _snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[st
     return snippets
 
 
-def _repo_context(
-    request: Request, hub: Hub, actor: Actor, repo_type: RepoType, ns: str, name: str, revision: str | None
-) -> tuple[repos.RepoView, files.Snapshot, dict[str, Any]]:
-    repo = repos.get_repo(hub, actor, repo_type, RepoId.of(ns, name))
+def _repo_context(at: RepoContext, revision: str | None) -> tuple[repos.RepoView, files.Snapshot, dict[str, Any]]:
+    hub, actor, repo = at.hub, at.actor, at.repo
     snapshot = files.at_revision(hub, actor, repo, revision)
     context = {
         "can_write": can(actor, Action.WRITE, repo.resource),
@@ -209,15 +229,15 @@ def _repo_context(
     return repo, snapshot, context
 
 
-def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Response:
-    hub, actor = get_hub(request), request.state.actor
-    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, None)
+def _repo_page(request: Request, at: RepoContext) -> Response:
+    hub, actor = at.hub, at.actor
+    repo, snapshot, context = _repo_context(at, None)
     all_files = files.all_files(snapshot)
     size = sum((e.lfs.size if e.lfs else e.size) for e in all_files)
     card_html = ""
     readme = next((e for e in all_files if e.path.lower() == "readme.md"), None)
     if readme is not None and readme.lfs is None and readme.size <= MAX_PREVIEW:
-        text = hub.git(repo.id).read_small_blob(readme.oid).decode("utf-8", errors="replace")
+        text = files.read_small_file(snapshot, readme).decode("utf-8", errors="replace")
         card_html = render_card(text)
     return render(
         request,
@@ -232,9 +252,9 @@ def _repo_page(request: Request, repo_type: RepoType, ns: str, name: str) -> Res
     )
 
 
-def _tree_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str, folder: str) -> Response:
-    hub, actor = get_hub(request), request.state.actor
-    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+def _tree_page(request: Request, at: RepoContext, revision: str, folder: str) -> Response:
+    hub, actor = at.hub, at.actor
+    repo, snapshot, context = _repo_context(at, revision)
     entries = files.folder_listing(snapshot, folder.strip("/"))
     # Big folders come a page at a time; the rest is one "more" link away.
     shown = lenient_index(request.query_params.get("show"))
@@ -259,14 +279,15 @@ def _tree_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     )
 
 
-def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str, path: str) -> Response:
-    hub, actor = get_hub(request), request.state.actor
-    repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+def _blob_page(request: Request, at: RepoContext, revision: str, path: str) -> Response:
+    actor = at.actor
+    repo, snapshot, context = _repo_context(at, revision)
     entry = files.get_entry(snapshot, path)
     if entry.kind != "file":
         raise InvalidArgument(f"'{path}' is a folder")
     size = entry.lfs.size if entry.lfs else entry.size
     kind, html, note = "none", "", "This file is stored in LFS; download it to look inside." if entry.lfs else ""
+    front_matter: FrontMatter | None = None
     lowered = path.lower()
     if not can(actor, Action.DOWNLOAD, repo.resource):
         # A gated repository lists its files to everyone; their contents wait for an accepted request.
@@ -274,14 +295,15 @@ def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
     elif lowered.endswith(_IMAGES):
         kind = "image"
     elif entry.lfs is None and size <= MAX_PREVIEW:
-        data = hub.git(repo.id).read_small_blob(entry.oid)
+        data = files.read_small_file(snapshot, entry)
         if b"\x00" in data[:8000]:
             note = "Binary file: download it to look inside."
         else:
             text = data.decode("utf-8", errors="replace")
-            kind, html = (
-                ("markdown", render_markdown(text)) if lowered.endswith(".md") else ("code", highlight_file(path, text))
-            )
+            if lowered.endswith(".md"):
+                kind, (front_matter, html) = "markdown", render_document(text)
+            else:
+                kind, html = "code", highlight_file(path, text)
     elif entry.lfs is None:
         note = "This file is too large to show; download it."
     return render(
@@ -293,30 +315,33 @@ def _blob_page(request: Request, repo_type: RepoType, ns: str, name: str, revisi
         lfs=entry.lfs is not None,
         kind=kind,
         html=html,
+        front_matter=front_matter,
         note=note,
         crumbs=_crumbs(path),
         **context,
     )
 
 
-def _commits_page(request: Request, repo_type: RepoType, ns: str, name: str, revision: str) -> Response:
-    hub, actor = get_hub(request), request.state.actor
-    _repo, snapshot, context = _repo_context(request, hub, actor, repo_type, ns, name, revision)
+def _commits_page(request: Request, at: RepoContext, revision: str) -> Response:
+    _repo, snapshot, context = _repo_context(at, revision)
     commits, _total = files.history(snapshot, limit=100)
     return render(request, "commits.html", tab="commits", commits=commits, **context)
 
 
 async def model_page(request: Request, ns: str, name: str) -> Response:
     """A model's card, for routes of the same shape that give way to it (/{org}/settings)."""
-    return await _page(request, lambda: _repo_page(request, RepoType.MODEL, ns, name))
+    at = await open_page_repo(request, RepoType.MODEL, ns, name)
+    return await _page(request, lambda: _repo_page(request, at))
 
 
 def _repo_routes(prefix: str, repo_type: RepoType) -> None:
     """The same pages for each repository type: models at the root, the others under their plural."""
 
+    opened = Depends(page_repo(repo_type))
+
     @router.get(prefix + "/{ns}/{name}", response_class=HTMLResponse)
-    async def repo_page(request: Request, ns: str, name: str) -> Response:
-        return await _page(request, lambda: _repo_page(request, repo_type, ns, name))
+    async def repo_page(request: Request, at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _repo_page(request, at))
 
     @router.get(prefix + "/{ns}/{name}/tree", response_class=HTMLResponse)
     async def tree_switch(request: Request, ns: str, name: str, rev: str = "main", path: str = "") -> Response:
@@ -326,16 +351,16 @@ def _repo_routes(prefix: str, repo_type: RepoType) -> None:
 
     @router.get(prefix + "/{ns}/{name}/tree/{revision}", response_class=HTMLResponse)
     @router.get(prefix + "/{ns}/{name}/tree/{revision}/{folder:path}", response_class=HTMLResponse)
-    async def tree_page(request: Request, ns: str, name: str, revision: str, folder: str = "") -> Response:
-        return await _page(request, lambda: _tree_page(request, repo_type, ns, name, revision, folder))
+    async def tree_page(request: Request, revision: str, folder: str = "", at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _tree_page(request, at, revision, folder))
 
     @router.get(prefix + "/{ns}/{name}/blob/{revision}/{path:path}", response_class=HTMLResponse)
-    async def blob_page(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
-        return await _page(request, lambda: _blob_page(request, repo_type, ns, name, revision, path))
+    async def blob_page(request: Request, revision: str, path: str, at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _blob_page(request, at, revision, path))
 
     @router.get(prefix + "/{ns}/{name}/commits/{revision}", response_class=HTMLResponse)
-    async def commits_page(request: Request, ns: str, name: str, revision: str) -> Response:
-        return await _page(request, lambda: _commits_page(request, repo_type, ns, name, revision))
+    async def commits_page(request: Request, revision: str, at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _commits_page(request, at, revision))
 
 
 for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):

@@ -6,15 +6,14 @@ from __future__ import annotations
 import math
 
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
 from csghub.http.params import page_number
 from csghub.services import profiles
-from csghub.web.render import page_actor, render, render_error
+from csghub.web.render import page_actor, render
 
 PAGE_SIZE = 30
 TABS = {t.plural: t for t in profiles.REPO_TYPES}
@@ -32,11 +31,14 @@ async def profile_page(request: Request, name: str) -> Response:
         chosen = TABS.get(params.get("type", ""))
         if chosen is None:
             chosen = next((t for t in profiles.REPO_TYPES if profile.counts[t]), RepoType.MODEL)
+        pages = max(1, math.ceil(profile.counts[chosen] / PAGE_SIZE))
+        base = f"/{profile.name}?type={chosen.plural}"
+        if page > pages:
+            # Past the end: the last page, at its own URL, as the listings do.
+            return RedirectResponse(base if pages == 1 else f"{base}&page={pages}", status_code=303)
         found = profiles.list_profile_repos(
             hub, actor, profile.name, chosen, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
         )
-        pages = max(1, math.ceil(profile.counts[chosen] / PAGE_SIZE))
-        base = f"/{profile.name}?type={chosen.plural}"
         return render(
             request,
             "profile.html",
@@ -48,7 +50,4 @@ async def profile_page(request: Request, name: str) -> Response:
             next_url=f"{base}&page={page + 1}" if page < pages else None,
         )
 
-    try:
-        return await run_in_threadpool(work)
-    except HubError as exc:
-        return render_error(request, exc, exc.status)
+    return await run_in_threadpool(work)

@@ -3,6 +3,7 @@ actor, the CSRF token and small formatting helpers every template may use."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,14 +14,17 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from csghub.core.errors import HubError, PermissionDenied, Unauthenticated
-from csghub.core.names import RepoType
+from csghub.core.names import NAME_PATTERN, RepoType
 from csghub.http.deps import get_actor
 from csghub.services.permissions import ANONYMOUS, Action, Actor, Resource, can
-from csghub.web.i18n import LANG_COOKIE, choose_language, translate
+from csghub.web.i18n import LANG_COOKIE, choose_language, translate, translate_error
 from csghub.web.security import CSRF_COOKIE, csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
+# Name fields check the server's own rule in the browser. HTML compiles a `pattern` with the `v` flag
+# and anchors it itself; NAME_PATTERN's syntax is valid there too (its `-` in a class is escaped).
+_env.globals["name_pattern"] = NAME_PATTERN.removeprefix("^").removesuffix("$")
 
 
 def human_size(size: int) -> str:
@@ -75,6 +79,9 @@ def _may(actor: Actor) -> Callable[[str, Resource], bool]:
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     lang = language(request)
     actor: Actor = getattr(request.state, "actor", None) or ANONYMOUS
+    if isinstance(context.get("error"), str):
+        # Forms show the server's message about what was wrong: in the page's language.
+        context["error"] = translate_error(lang, context["error"])
     html = _env.get_template(template).render(
         request=request,
         lang=lang,
@@ -103,9 +110,21 @@ def correctable(exc: HubError) -> bool:
     return exc.status in (400, 409) or (exc.status == 404 and exc.code not in ("RepoNotFound", "Unauthenticated"))
 
 
+async def error_page(request: Request, exc: HubError) -> HTMLResponse:
+    """What a portal route answers when it raises: the error page, showing who is signed in."""
+    if getattr(request.state, "actor", None) is None:
+        await page_actor(request)
+    return render_error(request, exc, exc.status)
+
+
 def render_error(request: Request, exc: HubError | None, status: int) -> HTMLResponse:
     """The friendly page for a failure: 404 for anything missing or hidden, a short note otherwise."""
     if status == 404 or (exc is not None and exc.code == "RepoNotFound"):
         return render(request, "error.html", status=404, title="Page not found", detail=None)
-    detail = exc.message if exc is not None and status < 500 else None
-    return render(request, "error.html", status=status, title="Something went wrong", detail=detail)
+    if exc is not None and exc.code == "GatedRepo":
+        # A file link of a gated repository: point at the page where access is requested.
+        page = re.split(r"/(?:resolve|raw|blob)/", request.url.path, maxsplit=1)[0]
+        note = "Request access to this repository to download its files."
+        return render(request, "error.html", status=status, title="Gated repository", detail=note, gate=page)
+    detail = translate_error(language(request), exc.message, exc.code) if exc is not None and status < 500 else None
+    return render(request, "error.html", status=status, title="Something went wrong", detail=detail, gate=None)

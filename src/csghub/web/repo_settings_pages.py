@@ -16,20 +16,22 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, InvalidArgument, PermissionDenied
+from csghub.core.errors import HubError, InvalidArgument, NotFound, PermissionDenied
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
+from csghub.http.errors import PAGE_ROUTES
+from csghub.http.repos import page_repo_id
 from csghub.services import collaborators, gating, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import ROLES, VISIBILITIES, Action, Actor
 from csghub.web.forms import drop_notice, redirect_with_notice, take_notice
-from csghub.web.render import correctable, page_actor, render, render_error, repo_path
+from csghub.web.render import correctable, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 # Datasets, spaces and code under their plural; models at the root, whose routes go after every
 # module's typed ones (see routes.py), so `/datasets/{ns}/{name}/...` is never read as a model's path.
-router = APIRouter(include_in_schema=False)
-model_router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
+model_router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 GATE_CHOICES = (("", "Off"), ("auto", "Automatic approval"), ("manual", "Manual approval"))
 
@@ -64,10 +66,7 @@ def _settings_context(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: Repo
 
 async def _show(request: Request, repo_type: RepoType, repo_id: RepoId, error: HubError | None = None) -> Response:
     hub, actor = get_hub(request), request.state.actor
-    try:
-        context = await run_in_threadpool(_settings_context, hub, actor, repo_type, repo_id)
-    except HubError as exc:
-        return render_error(request, exc, exc.status)
+    context = await run_in_threadpool(_settings_context, hub, actor, repo_type, repo_id)
     notice = (take_notice(request, actor) or "") if error is None else ""
     status = error.status if error is not None else 200
     message = error.message if error is not None else None
@@ -97,7 +96,7 @@ async def _act(
     except HubError as exc:
         if on_settings and correctable(exc):
             return await _show(request, repo_type, repo_id, exc)
-        return render_error(request, exc, exc.status)
+        raise
     if outcome.notice:
         return redirect_with_notice(request, actor, outcome.location, outcome.notice, path=outcome.location)
     return RedirectResponse(outcome.location, status_code=303)
@@ -109,11 +108,7 @@ def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
         actor = await page_actor(request)
         if actor.is_anonymous:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        try:
-            repo_id = RepoId.of(ns, name)
-        except HubError as exc:
-            return render_error(request, exc, 404)
-        return await _show(request, repo_type, repo_id)
+        return await _show(request, repo_type, page_repo_id(ns, name))
 
     @router.post(prefix + "/{ns}/{name}/settings/{section}", response_class=HTMLResponse)
     async def change(request: Request, ns: str, name: str, section: str) -> Response:
@@ -126,19 +121,15 @@ def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
             "rename": _rename,
             "delete": _delete,
         }
-        try:
-            repo_id = RepoId.of(ns, name)
-            action = actions[section]
-        except (HubError, KeyError):
-            return render_error(request, None, 404)
+        repo_id = page_repo_id(ns, name)
+        action = actions.get(section)
+        if action is None:
+            raise NotFound("Page not found")
         return await _act(request, repo_type, repo_id, lambda hub, actor, f: action(hub, actor, repo_type, repo_id, f))
 
     @router.post(prefix + "/{ns}/{name}/request-access", response_class=HTMLResponse)
     async def request_access(request: Request, ns: str, name: str) -> Response:
-        try:
-            repo_id = RepoId.of(ns, name)
-        except HubError:
-            return render_error(request, None, 404)
+        repo_id = page_repo_id(ns, name)
 
         def work(hub: Hub, actor: Actor, _fields: dict[str, str]) -> Outcome:
             gating.request_access(hub, actor, repo_type, repo_id)

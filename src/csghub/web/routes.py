@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from csghub.http.routing import include_routes
+from csghub.http.unknown_paths import UnknownApiPaths
 from csghub.web import (
     account_pages,
     admin_pages,
@@ -25,6 +26,7 @@ from csghub.web import (
     org_pages,
     pages,
     repo_settings_pages,
+    search_pages,
 )
 from csghub.web.markdown import pygments_css
 
@@ -39,6 +41,8 @@ def mount_web(app: FastAPI) -> None:
         return Response(css, media_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # Pages are shaped like /{ns}/{name}: an /api path no API route took is a JSON 404, not a page.
+    app.router.routes.append(UnknownApiPaths(app.router))
     include_routes(app, auth_pages.router)
     include_routes(app, account_pages.router)
     # Fixed prefixes (/admin, /organizations, /collections) before the pages shaped like /{ns}/{name}/...
@@ -46,6 +50,7 @@ def mount_web(app: FastAPI) -> None:
     include_routes(app, org_pages.router)
     include_routes(app, collection_pages.router)
     include_routes(app, edit_pages.router)
+    include_routes(app, search_pages.router)  # before pages' /{kind}, which takes any one segment
     include_routes(app, pages.router)
     # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;
     # the typed routes (datasets, spaces, codes) of each module come before the models' ones.

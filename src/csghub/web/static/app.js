@@ -1,9 +1,23 @@
-// The portal's only script: theme switching, copy buttons and self-submitting selects.
+// The portal's only script: theme switching, the phone header's menu, copy buttons and self-submitting selects.
 // Loaded from /static (the Content-Security-Policy forbids inline scripts).
 (function () {
   const root = document.documentElement;
   const saved = localStorage.getItem("theme");
   if (saved) root.dataset.theme = saved;
+
+  // On narrow screens the header's links sit behind a menu button; its aria-expanded is the state
+  // that app.css shows or hides the menu by, so assistive technology hears what the eye sees.
+  const menuButton = document.querySelector("[data-menu-toggle]");
+  const openMenu = (open) => menuButton.setAttribute("aria-expanded", open ? "true" : "false");
+  if (menuButton) {
+    menuButton.addEventListener("click", () => openMenu(menuButton.getAttribute("aria-expanded") !== "true"));
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && menuButton.getAttribute("aria-expanded") === "true") {
+        openMenu(false);
+        menuButton.focus();
+      }
+    });
+  }
 
   document.addEventListener("click", (event) => {
     const toggle = event.target.closest("[data-theme-toggle]");
@@ -62,7 +76,8 @@
     const show = () => {
       list.replaceChildren(...chosen.map(({ file, path }) => {
         const item = document.createElement("li");
-        item.textContent = `${path} (${file.size.toLocaleString()} bytes)`;
+        const size = window.csghubSpeaker(uploadForm).say("{size} bytes", { size: file.size.toLocaleString() });
+        item.textContent = `${path} (${size})`;
         return item;
       }));
     };
@@ -106,7 +121,11 @@
     uploadForm.addEventListener("submit", (event) => {
       event.preventDefault();
       error.hidden = true;
-      if (!chosen.length) { error.textContent = "Choose or drop at least one file"; error.hidden = false; return; }
+      if (!chosen.length) {
+        error.textContent = window.csghubSpeaker(uploadForm).server("Choose or drop at least one file");
+        error.hidden = false;
+        return;
+      }
       const button = uploadForm.querySelector("button[type=submit]");
       button.disabled = true;
       bar.hidden = false;

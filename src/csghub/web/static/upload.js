@@ -92,6 +92,47 @@
     return hash.hex();
   }
 
+  // The page's language: upload.html hands over its words and, in Chinese, the server's messages by
+  // their English text (values in braces) and by error code, the same table the pages use.
+  function speaker(form) {
+    const table = JSON.parse(form.dataset.messages || "{}");
+    const fill = (text, values) => text.replace(/\{(\w+)\}/g, (all, name) => (name in values ? String(values[name]) : all));
+    const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const known = table.messages || {};
+    // The template with the most fixed text first, as the pages match them (web/i18n_errors.py).
+    const fixed = (english) => english.replace(/\{\w+\}/g, "").length;
+    const templates = Object.entries(known).filter(([english]) => english.includes("{"))
+      .sort(([a], [b]) => fixed(b) - fixed(a));
+    const patterns = templates.map(([english, local]) => {
+      const parts = english.split(/\{(\w+)\}/);
+      const body = parts.map((part, i) => (i % 2 ? `(?<${part}>[\\s\\S]+?)` : escape(part))).join("");
+      return [new RegExp(`^${body}$`), local];
+    });
+    const say = (key, values = {}) => fill((table.words || {})[key] || key, values);
+    const server = (message, code) => {
+      if (!table.messages) return message;
+      if (!message.includes("{") && known[message]) return known[message];
+      for (const [pattern, local] of patterns) {
+        const found = pattern.exec(message);
+        if (found) {
+          const values = { ...found.groups };
+          if (values.action) values.action = (table.actions || {})[values.action] || values.action;
+          return fill(local, values);
+        }
+      }
+      const sentence = (table.codes || {})[code];
+      return sentence ? `${sentence}：${message}` : message;
+    };
+    return { say, server };
+  }
+  window.csghubSpeaker = speaker;
+
+  function failure(message, code) {
+    const error = new Error(message);
+    error.code = code;
+    return error;
+  }
+
   function send(method, url, body, headers, onProgress) {
     return new Promise((resolve, reject) => {
       const request = new XMLHttpRequest();
@@ -101,10 +142,15 @@
       request.addEventListener("load", () => {
         if (request.status >= 200 && request.status < 300) { resolve(request); return; }
         let message = `${method} failed with status ${request.status}`;
-        try { message = JSON.parse(request.responseText).error || JSON.parse(request.responseText).message || message; } catch (_) { /* keep */ }
-        reject(new Error(message));
+        let code;
+        try {
+          const answer = JSON.parse(request.responseText);
+          message = answer.error || answer.message || message;
+          code = answer.code;
+        } catch (_) { /* keep */ }
+        reject(failure(message, code));
       });
-      request.addEventListener("error", () => reject(new Error("The connection broke during the upload")));
+      request.addEventListener("error", () => reject(failure("The connection broke during the upload")));
       request.send(body);
     });
   }
@@ -121,7 +167,7 @@
       objects: [{ oid, size: file.size }],
     }), { "Content-Type": "application/vnd.git-lfs+json", Accept: "application/vnd.git-lfs+json", "X-CSRF-Token": csrf });
     const object = JSON.parse(answer.responseText).objects[0];
-    if (object.error) throw new Error(object.error.message);
+    if (object.error) throw failure(object.error.message);
     const actions = object.actions || {};
     if (!actions.upload) { progress(file.size); return; } // the hub already holds these bytes
     const header = actions.upload.header || {};
@@ -146,6 +192,15 @@
   }
 
   window.csghubUpload = async function (form, chosen, report) {
+    const speak = speaker(form);
+    try {
+      return await upload(form, chosen, (key, path, fraction) => report(speak.say(key, { path }), fraction), speak);
+    } catch (problem) {
+      throw new Error(speak.server(problem.message, problem.code));
+    }
+  };
+
+  async function upload(form, chosen, report, speak) {
     const csrf = document.querySelector('meta[name="csrf-token"]').content;
     const threshold = Number(form.dataset.lfsThreshold);
     const total = chosen.reduce((sum, item) => sum + item.file.size, 0) || 1;
@@ -155,15 +210,15 @@
     for (const { file, path } of chosen) {
       const target = folder ? `${folder}/${path}` : path;
       if (file.size >= threshold) {
-        const oid = await sha256(file, (n) => report(`Hashing ${path}`, (finished + n / 2) / total));
-        await uploadLfs(form, file, oid, csrf, (n) => report(`Uploading ${path}`, (finished + file.size / 2 + n / 2) / total));
+        const oid = await sha256(file, (n) => report("Hashing {path}", path, (finished + n / 2) / total));
+        await uploadLfs(form, file, oid, csrf, (n) => report("Uploading {path}", path, (finished + file.size / 2 + n / 2) / total));
         lines.push({ key: "lfsFile", value: { path: target, algo: "sha256", oid, size: file.size } });
       } else {
         const bytes = new Uint8Array(await file.arrayBuffer());
         lines.push({ key: "file", value: { path: target, encoding: "base64", content: base64(bytes) } });
       }
       finished += file.size;
-      report(`Prepared ${path}`, finished / total);
+      report("Prepared {path}", path, finished / total);
     }
     let branch = form.elements.branch.value;
     const newBranch = form.elements.new_branch.value.trim();
@@ -173,12 +228,13 @@
         JSON.stringify({ startingPoint: branch }), json);
       branch = newBranch;
     }
-    const summary = form.elements.summary.value.trim() || `Upload ${chosen.length} file${chosen.length > 1 ? "s" : ""}`;
+    const count = chosen.length;
+    const summary = form.elements.summary.value.trim() || speak.say(count > 1 ? "Upload {count} files" : "Upload {count} file", { count });
     const body = [{ key: "header", value: { summary, description: form.elements.description.value } }, ...lines]
       .map((line) => JSON.stringify(line)).join("\n");
-    report("Committing", 1);
+    report("Committing", "", 1);
     await send("POST", `${form.dataset.apiBase}/commit/${encodeURIComponent(branch)}`, body,
       { "Content-Type": "application/x-ndjson", "X-CSRF-Token": csrf });
     return `${form.dataset.base}/tree/${encodeURIComponent(branch)}`;
-  };
+  }
 })();
