@@ -18,7 +18,9 @@ from csghub.config import Settings
 from csghub.http import body_limits
 from csghub.http import errors as api_errors
 from csghub.http import openapi as api_schema
+from csghub.http.health import HealthMiddleware
 from csghub.http.ratelimit import RateLimitMiddleware
+from csghub.http.routing import include_routes
 from csghub.services import downloads
 from csghub.services.context import Hub
 from csghub.transport.git_hooks import start_hook_listener
@@ -104,16 +106,13 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             per_address=settings.rate_limit_per_address,
         )
 
-    @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
     # LFS and git transports first: their paths end in .git/... and must win over resolve routes.
-    app.include_router(lfs_router)
-    app.include_router(xet_router)
-    app.include_router(git_http_router)
+    include_routes(app, lfs_router)
+    include_routes(app, xet_router)
+    include_routes(app, git_http_router)
     mount_reference(app)
     mount_api(app)
     mount_web(app)
+    app.add_middleware(HealthMiddleware)  # outermost of ours: a probe pays for nothing else
     # csghub-native (/api/v1) routes come with the csghub-sdk compatibility layer.
     return app

@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-from tests.support.clients import api, create_repo
+from tests.support.clients import api, create_repo, write_file
 from tests.support.live import LiveHub
 
 
@@ -121,6 +121,7 @@ def test_gated_repo_needs_an_accepted_request(live: LiveHub, tmp_path: Path) -> 
     fan, fan_token = live.user()
     repo = f"{owner}/gated"
     create_repo(live.url, owner_token, repo)
+    write_file(live.url, owner_token, repo, "README.md", "# gated\n")
     owner_api = _hf(live, owner_token)
     owner_api.update_repo_settings(repo, gated="manual")
     fan_api = _hf(live, fan_token)
@@ -154,6 +155,7 @@ def test_auto_gated_repo_accepts_requests_at_once_and_grant_needs_no_request(liv
     friend, friend_token = live.user()
     repo = f"{owner}/auto"
     create_repo(live.url, owner_token, repo)
+    write_file(live.url, owner_token, repo, "README.md", "# auto\n")
     _hf(live, owner_token).update_repo_settings(repo, gated="auto")
     with api(live.url, fan_token) as client:
         assert client.post(f"/api/models/{repo}/ask-access").json() == {"status": "accepted"}

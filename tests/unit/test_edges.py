@@ -14,7 +14,9 @@ EDGES = ("api", "web", "transport")
 # What only services may touch: the adapters the Hub holds (by any name: a snapshot's `git` too), and
 # the state kept on the Hub (names that values also use, such as a repository's `downloads`).
 HUB_INSIDES = frozenset({"git", "repo_path", "blobs", "db", "sessions"})
-HUB_STATE = frozenset({"downloads", "facets", "listings", "diffs", "maintenance", "advertisements", "detached"})
+HUB_STATE = frozenset(
+    {"downloads", "facets", "listings", "diffs", "maintenance", "advertisements", "detached", "reads"}
+)
 
 
 def hub_insides_used(source: str) -> list[tuple[int, str]]:

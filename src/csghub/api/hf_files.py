@@ -18,7 +18,7 @@ from csghub.http.bodies import bool_field, optional_text_field, read_json_object
 from csghub.http.deps import base_url, client_address, get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, TEXTS, WHOLE, WRITE_ERRORS, errors, json_body, query
 from csghub.http.repos import RepoContext, RevisionContext, repo_route, revision_route
-from csghub.http.streams import parse_range, stream_bytes
+from csghub.http.streams import bytes_response, parse_range, stream_bytes
 from csghub.services import downloads, files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
@@ -34,6 +34,8 @@ PATHS_INFO_BODY = {
     }
 }
 TREE_PAGE = 1000
+# Small files kept in git are read on the event loop: a pygit2 read of a few KiB costs less than a thread hop.
+INLINE_FILE = 64 * 1024
 COMMITS_PAGE = 50
 
 
@@ -190,6 +192,25 @@ def _snapshot_for(hub: Hub, actor: Actor, repo: repos.RepoView, revision: str, p
         raise
 
 
+def _file_at(
+    hub: Hub, actor: Actor, repo: repos.RepoView, revision: str | None, path: str, exact_revision: bool
+) -> tuple[files.Snapshot, files.FileContent]:
+    if exact_revision or revision is None:
+        snapshot, file_path = files.at_revision(hub, actor, repo, revision), unmask(path)
+    else:
+        snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
+    return snapshot, files.file_content(snapshot, file_path)
+
+
+def _lfs_links(hub: Hub, repo: repos.RepoView, content: files.FileContent) -> tuple[str | None, str | None]:
+    """An LFS file's Xet hash and presigned URL, once the repository is known to reference it."""
+    if content.entry.lfs is None:
+        return None, None
+    lfs.require_linked(hub, repo.id, content.entry.lfs)
+    oid = content.entry.lfs.oid
+    return lfs.xet_hash_of(hub, oid), lfs.direct_download_url(hub, oid)
+
+
 async def resolve_file(
     request: Request,
     repo_type: RepoType,
@@ -205,21 +226,22 @@ async def resolve_file(
     None there is the default branch."""
     actor = await get_actor(request)
     hub = get_hub(request)
+    repo_id = RepoId.of(namespace, name)
+    repo = repos.cached_repo(hub, actor, repo_type, repo_id, Action.DOWNLOAD)
+    if repo is not None:
+        # The row is at hand: refs and trees are read on the event loop; only LFS files need the database.
+        snapshot, content = _file_at(hub, actor, repo, revision, path, exact_revision)
+        xet_hash, direct = (
+            (None, None) if content.entry.lfs is None else await run_in_threadpool(_lfs_links, hub, repo, content)
+        )
+    else:
 
-    def work() -> tuple[files.Snapshot, files.FileContent, str | None, str | None]:
-        repo = repos.get_repo(hub, actor, repo_type, RepoId.of(namespace, name), Action.DOWNLOAD)
-        if exact_revision or revision is None:
-            snapshot, file_path = files.at_revision(hub, actor, repo, revision), unmask(path)
-        else:
-            snapshot, file_path = _snapshot_for(hub, actor, repo, unmask(revision), unmask(path))
-        content = files.file_content(snapshot, file_path)
-        if content.entry.lfs is None:
-            return snapshot, content, None, None
-        lfs.require_linked(hub, repo.id, content.entry.lfs)
-        oid = content.entry.lfs.oid
-        return snapshot, content, lfs.xet_hash_of(hub, oid), lfs.direct_download_url(hub, oid)
+        def work() -> tuple[files.Snapshot, files.FileContent, str | None, str | None]:
+            found = repos.get_repo(hub, actor, repo_type, repo_id, Action.DOWNLOAD)
+            snapshot, content = _file_at(hub, actor, found, revision, path, exact_revision)
+            return snapshot, content, *_lfs_links(hub, found, content)
 
-    snapshot, content, xet_hash, direct = await run_in_threadpool(work)
+        snapshot, content, xet_hash, direct = await run_in_threadpool(work)
     if request.method == "GET":
         downloads.count_download(hub, snapshot.repo.id, client_address(request))
     headers = {
@@ -249,6 +271,9 @@ async def resolve_file(
             media_type="application/octet-stream",
         )
     start, end = byte_range or (0, content.size)
+    if content.entry.lfs is None and content.size <= INLINE_FILE:
+        data = b"".join(files.read_file(hub, snapshot, content, start, end))
+        return bytes_response(data, size=content.size, byte_range=byte_range, headers=headers)
     chunks = await run_in_threadpool(files.read_file, hub, snapshot, content, start, end)
     return stream_bytes(chunks, size=content.size, byte_range=byte_range, headers=headers)
 

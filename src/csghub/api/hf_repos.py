@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.pagination import next_link, parse_cursor
 from csghub.api.paths import unmask
-from csghub.api.serialize import gated_of, repo_json, visibility_of
+from csghub.api.serialize import gated_of, json_bytes, repo_json, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument, Unauthenticated
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
@@ -131,12 +131,26 @@ async def update_settings(
     return JSONResponse(repo_json(view))
 
 
-def _info(
+async def _info(
     hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, revision: str | None, blobs: bool
-) -> dict[str, Any]:
-    view = repos.get_repo(hub, actor, repo_type, repo_id)
-    snapshot = files.at_revision(hub, actor, view, revision)
-    return repo_json(view, siblings=list(files.all_files(snapshot)), sha=snapshot.sha, blobs=blobs)
+) -> Response:
+    """Model info, encoded once per repository read and commit: a repeat costs a ref lookup and no
+    database round trip or thread hop (services/read_cache.py drops both on any write)."""
+    view = repos.cached_repo(hub, actor, repo_type, repo_id)
+    if view is None:
+        view = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, repo_id)
+    snapshot = files.at_revision(hub, actor, view, revision)  # pygit2 reads a ref: microseconds
+    key = ("repo-info", view.id, snapshot.sha, blobs)
+    body, generation = repos.cached_answer(hub, view, key)
+    if body is None:
+        body = await run_in_threadpool(_info_body, snapshot, blobs)
+        repos.keep_answer(hub, view, key, body, generation)
+    return Response(body, media_type="application/json")
+
+
+def _info_body(snapshot: files.Snapshot, blobs: bool) -> bytes:
+    data = repo_json(snapshot.repo, siblings=list(files.all_files(snapshot)), sha=snapshot.sha, blobs=blobs)
+    return json_bytes(data)
 
 
 def _flag(value: str | None) -> bool:
@@ -146,12 +160,9 @@ def _flag(value: str | None) -> bool:
 @router.get("/api/{type_plural:repo_type}/{namespace}/{name}", openapi_extra=query(blobs=FLAG))
 async def repo_info(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
+) -> Response:
     blobs = _flag(request.query_params.get("blobs"))
-    data = await run_in_threadpool(
-        _info, get_hub(request), actor, RepoType.parse(type_plural), RepoId.of(namespace, name), None, blobs
-    )
-    return JSONResponse(data)
+    return await _info(get_hub(request), actor, RepoType.parse(type_plural), RepoId.of(namespace, name), None, blobs)
 
 
 @router.get("/api/{type_plural:repo_type}/{namespace}/{name}/revision/{revision:path}", openapi_extra=query(blobs=FLAG))
@@ -162,18 +173,10 @@ async def repo_info_at(
     name: str,
     revision: str,
     actor: Actor = Depends(get_actor),
-) -> JSONResponse:
+) -> Response:
     blobs = _flag(request.query_params.get("blobs"))
-    data = await run_in_threadpool(
-        _info,
-        get_hub(request),
-        actor,
-        RepoType.parse(type_plural),
-        RepoId.of(namespace, name),
-        unmask(revision),
-        blobs,
-    )
-    return JSONResponse(data)
+    repo_id = RepoId.of(namespace, name)
+    return await _info(get_hub(request), actor, RepoType.parse(type_plural), repo_id, unmask(revision), blobs)
 
 
 def _list_params(request: Request, repo_type: RepoType) -> repos.RepoQuery:

@@ -21,17 +21,18 @@ from csghub.api import (
     users,
 )
 from csghub.api.paths import EncodedSlashMiddleware
+from csghub.http.routing import include_routes
 
 
 def mount_api(app: FastAPI) -> None:
     app.add_middleware(EncodedSlashMiddleware)
     # Accounts before the generic /api/v1/{type}s/{ns}/{name} routes they would otherwise fall into.
     for module in (users, sso, admin, orgs, ssh_keys, repo_access, social, collections_api):
-        app.include_router(module.router)
+        include_routes(app, module.router)
     # huggingface_hub clients pointed at /hf find likes, discussions and collections there too.
-    app.include_router(social.router, prefix="/hf")
-    app.include_router(collections_api.router, prefix="/hf")
-    app.include_router(csg_v1.router)
+    include_routes(app, social.router, "/hf")
+    include_routes(app, collections_api.router, "/hf")
+    include_routes(app, csg_v1.router)
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".
     for prefix, routers in (
@@ -41,4 +42,4 @@ def mount_api(app: FastAPI) -> None:
     ):
         # Specific routes before generic ones: /api/whoami-v2 is not a listing of "whoami-v2"s.
         for module in routers:
-            app.include_router(module.router, prefix=prefix)
+            include_routes(app, module.router, prefix)

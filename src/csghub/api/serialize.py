@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,11 @@ from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoType
 from csghub.services.files import CommitInfo, TreeEntry
 from csghub.services.repos import RepoView
+
+
+def json_bytes(data: Any) -> bytes:
+    """`data` encoded exactly as JSONResponse would, for answers kept encoded (api/hf_repos.py)."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode()
 
 
 def ok(data: Any, status_code: int = 200) -> JSONResponse:

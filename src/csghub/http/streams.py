@@ -8,7 +8,7 @@ from typing import Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 import anyio
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
@@ -143,6 +143,19 @@ class ChunksResponse(StreamingResponse):
             await self.background()
 
 
+def _range_headers(
+    headers: dict[str, str], size: int, byte_range: tuple[int, int] | None
+) -> tuple[int, dict[str, str]]:
+    headers = {**headers, "Accept-Ranges": "bytes"}
+    if byte_range is None:
+        headers["Content-Length"] = str(size)
+        return 200, headers
+    start, end = byte_range
+    headers["Content-Length"] = str(end - start)
+    headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    return 206, headers
+
+
 def stream_bytes(
     chunks: Iterator[bytes],
     *,
@@ -151,14 +164,21 @@ def stream_bytes(
     headers: dict[str, str],
     media_type: str = "application/octet-stream",
 ) -> ChunksResponse:
-    headers = {**headers, "Accept-Ranges": "bytes"}
-    if byte_range is None:
-        headers["Content-Length"] = str(size)
-        return ChunksResponse(chunks, media_type=media_type, headers=headers)
-    start, end = byte_range
-    headers["Content-Length"] = str(end - start)
-    headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
-    return ChunksResponse(chunks, status_code=206, media_type=media_type, headers=headers)
+    status, headers = _range_headers(headers, size, byte_range)
+    return ChunksResponse(chunks, status_code=status, media_type=media_type, headers=headers)
+
+
+def bytes_response(
+    data: bytes,
+    *,
+    size: int,
+    byte_range: tuple[int, int] | None,
+    headers: dict[str, str],
+    media_type: str = "application/octet-stream",
+) -> Response:
+    """What `stream_bytes` answers, for bytes already in memory: no worker thread to iterate them."""
+    status, headers = _range_headers(headers, size, byte_range)
+    return Response(data, status_code=status, media_type=media_type, headers=headers)
 
 
 class DuplexStreamingResponse(StreamingResponse):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from csghub.config import Settings
 from csghub.git.repository import GitRepo
+from csghub.services.read_cache import ReadCache
 from csghub.storage.base import BlobStore
 
 if TYPE_CHECKING:  # the sign-in libraries load only on hubs that use them
@@ -172,10 +173,15 @@ class Hub:
     hook_channel: HookChannel = field(default_factory=HookChannel)
     # Work that outlives its request (a push whose client went away), kept alive until it ends.
     detached: set[asyncio.Task[None]] = field(default_factory=set)
+    # Repository rows and answers encoded from them, dropped on every committed write (read_cache.py).
+    reads: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0, size=4096, max_bytes=64 * 1024 * 1024))
     # Enterprise sign-in, when configured (built in wiring; None when off).
     ldap: LdapConfig | None = None
     oidc: OidcConfig | None = None
     oidc_cache: OidcProviderCache | None = None
+
+    def __post_init__(self) -> None:
+        self.reads.watch(self.sessions)
 
     @contextmanager
     def db(self) -> Iterator[Session]:

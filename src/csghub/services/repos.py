@@ -131,15 +131,52 @@ def _find_row(session: Session, repo_type: RepoType, namespace: str, name: str) 
     )
 
 
+def _cache_key(repo_type: RepoType, repo_id: RepoId) -> tuple[str, str, str, str]:
+    return ("repo", repo_type.value, repo_id.namespace.lower(), repo_id.name.lower())
+
+
 def get_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ) -> RepoView:
     """The repo if `actor` may do `action` on it; missing and invisible repos look alike."""
+    generation = hub.reads.generation
     with hub.db() as session:
         row = _find_row(session, repo_type, repo_id.namespace, repo_id.name)
         if row is None:
             raise repo_not_found(actor, f"{repo_type.value} {repo_id}")
         view = _view(row)
+    hub.reads.put(_cache_key(repo_type, repo_id), view, generation)
     authorize(actor, action, view.resource)
     return view
+
+
+def cached_repo(
+    hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ
+) -> RepoView | None:
+    """What `get_repo` read in the last seconds (no write committed since), authorized the same way;
+    None when it is not at hand, and the caller asks `get_repo` (off the event loop)."""
+    view: RepoView | None = hub.reads.get(_cache_key(repo_type, repo_id))
+    if view is not None:
+        authorize(actor, action, view.resource)
+    return view
+
+
+# Answers encoded from one read of a repository row at one commit (model info): bigger ones are not kept.
+MAX_CACHED_ANSWER = 256 * 1024
+
+
+def cached_answer(hub: Hub, view: RepoView, key: tuple[object, ...]) -> tuple[bytes | None, int]:
+    """The answer kept for `key` if it was encoded from this same read of the row (not only the same
+    commit), and the cache generation under which a freshly encoded one may be kept."""
+    generation = hub.reads.generation
+    cached: tuple[RepoView, bytes] | None = hub.reads.get(key)
+    if cached is not None and cached[0] is view:
+        return cached[1], generation
+    return None, generation
+
+
+def keep_answer(hub: Hub, view: RepoView, key: tuple[object, ...], body: bytes, generation: int) -> None:
+    """Keep an encoded answer unless a write committed since `generation` (read_cache.py drops it then)."""
+    if len(body) <= MAX_CACHED_ANSWER:
+        hub.reads.put(key, (view, body), generation, size=len(body))
 
 
 def get_repo_by_id(hub: Hub, repo_id: int) -> RepoView:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
+from csghub.http.routing import include_routes
 from csghub.http.unknown_paths import UnknownApiPaths
 from csghub.web import (
     account_pages,
@@ -42,19 +43,19 @@ def mount_web(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # Pages are shaped like /{ns}/{name}: an /api path no API route took is a JSON 404, not a page.
     app.router.routes.append(UnknownApiPaths(app.router))
-    app.include_router(auth_pages.router)
-    app.include_router(account_pages.router)
+    include_routes(app, auth_pages.router)
+    include_routes(app, account_pages.router)
     # Fixed prefixes (/admin, /organizations, /collections) before the pages shaped like /{ns}/{name}/...
-    app.include_router(admin_pages.router)
-    app.include_router(org_pages.router)
-    app.include_router(collection_pages.router)
-    app.include_router(edit_pages.router)
-    app.include_router(search_pages.router)  # before pages' /{kind}, which takes any one segment
-    app.include_router(pages.router)
+    include_routes(app, admin_pages.router)
+    include_routes(app, org_pages.router)
+    include_routes(app, collection_pages.router)
+    include_routes(app, edit_pages.router)
+    include_routes(app, search_pages.router)  # before pages' /{kind}, which takes any one segment
+    include_routes(app, pages.router)
     # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;
     # the typed routes (datasets, spaces, codes) of each module come before the models' ones.
-    app.include_router(repo_settings_pages.router)
-    app.include_router(history_pages.router)
-    app.include_router(community_pages.router)
-    app.include_router(repo_settings_pages.model_router)
-    app.include_router(history_pages.model_router)
+    include_routes(app, repo_settings_pages.router)
+    include_routes(app, history_pages.router)
+    include_routes(app, community_pages.router)
+    include_routes(app, repo_settings_pages.model_router)
+    include_routes(app, history_pages.model_router)
