@@ -175,8 +175,8 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk (Debian's package; the bench uses its plain CLI)")
 
     from csghub.core.names import RepoId, RepoType
-    from csghub.services import repos as repo_service
-    from csghub.services import tokens
+    from csghub.services.identity import tokens
+    from csghub.services.repositories import repos as repo_service
 
     env = {"CSGHUB_RATE_LIMIT_PER_TOKEN": "0", "CSGHUB_RATE_LIMIT_PER_ADDRESS": "0"}
     with live_hub(env) as hub, baseline_server() as (bare, bare_pid):

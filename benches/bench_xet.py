@@ -127,7 +127,8 @@ def main() -> None:
             results["server_peak_rss_mb"] = round(rss.peak_mb, 1)
 
             # The sha256 check a commit runs on a Xet file: rebuild from xorbs and hash, per GB.
-            from csghub.services import lfs, xet_store
+            from csghub.services.repositories import lfs
+            from csghub.services.xet import store as xet_store
 
             xet_hash = lfs.xet_hash_of(hub.hub, sha)
             assert xet_hash is not None

@@ -21,8 +21,8 @@ from csghub.http import openapi as api_schema
 from csghub.http.health import HealthMiddleware
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.http.routing import include_routes
-from csghub.services import downloads
 from csghub.services.context import Hub
+from csghub.services.repositories import downloads
 from csghub.transport.git_hooks import start_hook_listener
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router

@@ -49,7 +49,7 @@ def _sign_in_providers(settings: Settings) -> dict[str, Any]:
     found: dict[str, Any] = {}
     try:
         if settings.ldap_url:
-            from csghub.services.ldap_login import LdapConfig
+            from csghub.services.identity.ldap_login import LdapConfig
 
             found["ldap"] = LdapConfig(
                 url=settings.ldap_url,
@@ -62,7 +62,7 @@ def _sign_in_providers(settings: Settings) -> dict[str, Any]:
                 ca_file=settings.ldap_ca_file,
             )
         if settings.oidc_issuer:
-            from csghub.services.oidc_login import OidcConfig, OidcProviderCache
+            from csghub.services.identity.oidc_login import OidcConfig, OidcProviderCache
 
             found["oidc"] = OidcConfig(
                 issuer=settings.oidc_issuer,

@@ -75,7 +75,8 @@ def test_api_rate_limit_per_token_and_per_address(live_hub_factory: LiveHubFacto
 
 
 def test_a_trusted_proxy_passes_on_the_client_address(live_hub_factory: LiveHubFactory) -> None:
-    from csghub.services import accounts, audit
+    from csghub.services import audit
+    from csghub.services.identity import accounts
 
     for trusted, expected in (("127.0.0.1", "203.0.113.7"), ("10.9.9.9", "127.0.0.1")):
         hub = live_hub_factory({"CSGHUB_TRUSTED_PROXIES": trusted, "CSGHUB_LOGIN_MAX_FAILURES_PER_ADDRESS": "2"})

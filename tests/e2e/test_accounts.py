@@ -92,7 +92,7 @@ def test_login_by_email_and_wrong_password(live: LiveHub) -> None:
 
 
 def test_registration_refuses_bad_input_and_creates_nothing(live: LiveHub) -> None:
-    from csghub.services import accounts
+    from csghub.services.identity import accounts
 
     taken = _name()
     assert _register(live, taken).status_code == 201
@@ -146,7 +146,7 @@ def test_password_change_needs_the_old_password(live: LiveHub) -> None:
 
 
 def _admin(live: LiveHub) -> tuple[str, str]:
-    from csghub.services import accounts, tokens
+    from csghub.services.identity import accounts, tokens
 
     name = _name("root")
     accounts.create_user(live.hub, name, email=f"{name}@example.com", password=PASSWORD, is_admin=True)

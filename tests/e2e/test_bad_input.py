@@ -34,8 +34,8 @@ def _state(live: LiveHub, client: httpx.Client, repo: str) -> tuple[str, list[st
 
 def _fsck_clean(live: LiveHub, repo: str) -> None:
     from csghub.core.names import RepoId, RepoType
-    from csghub.services import repos
     from csghub.services.permissions import Actor
+    from csghub.services.repositories import repos
 
     view = repos.get_repo(live.hub, Actor(user_id=0, is_admin=True), RepoType.MODEL, RepoId.parse(repo))
     proc = subprocess.run(

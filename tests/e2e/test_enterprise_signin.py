@@ -39,7 +39,7 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
 
 
 def _org_with_private_model(hub: LiveHub, org: str) -> None:
-    from csghub.services import orgs
+    from csghub.services.identity import orgs
 
     owner, token = hub.user("own")
     orgs.create_org(hub.hub, org, owner=owner)
@@ -95,7 +95,7 @@ def test_ldap_sign_in_creates_the_account_and_git_takes_the_ldap_password(
 
 
 def test_ldap_never_takes_over_a_local_account(live_hub_factory: LiveHubFactory, slapd: Slapd) -> None:
-    from csghub.services import accounts
+    from csghub.services.identity import accounts
 
     hub = live_hub_factory(
         {

@@ -123,7 +123,7 @@ def test_git_anonymous_push_is_refused_and_changes_nothing(live: LiveHub, tmp_pa
 
 
 def test_git_read_token_cannot_push(live: LiveHub, tmp_path: Path, genv: dict) -> None:
-    from csghub.services import tokens
+    from csghub.services.identity import tokens
 
     user, token = live.user()
     read_token = tokens.create_token(live.hub, user, name="ro", scope="read")[0]

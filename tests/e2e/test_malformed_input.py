@@ -216,7 +216,7 @@ def test_malformed_input_header_values_never_carry_control_characters(live: Live
 
 def test_malformed_input_stale_or_forged_session_cookies_are_signed_out(live: LiveHub) -> None:
     name = f"ck{secrets.token_hex(3)}"
-    from csghub.services import accounts
+    from csghub.services.identity import accounts
 
     accounts.create_user(live.hub, name, email=f"{name}@example.com", password=PASSWORD)
     with httpx.Client(base_url=live.url) as browser:

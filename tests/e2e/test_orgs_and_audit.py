@@ -94,7 +94,7 @@ def _events(client: httpx.Client, path: str = "/api/v1/admin/audit", **params: s
 
 
 def test_audit_log_records_who_did_what_from_where(live: LiveHub, tmp_path: Path) -> None:
-    from csghub.services import accounts, tokens
+    from csghub.services.identity import accounts, tokens
 
     admin = f"root{secrets.token_hex(3)}"
     accounts.create_user(live.hub, admin, email=f"{admin}@x.org", password="audit passphrase", is_admin=True)

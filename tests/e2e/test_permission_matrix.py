@@ -133,7 +133,7 @@ def _ok(r: httpx.Response) -> dict:
 @pytest.fixture(scope="module")
 def world(live: LiveHub, tmp_path_factory: pytest.TempPathFactory) -> World:
     from csghub.db.models import AccessToken, utcnow
-    from csghub.services import accounts, orgs, tokens
+    from csghub.services.identity import accounts, orgs, tokens
 
     tmp = tmp_path_factory.mktemp("matrix")
     hub = live.hub

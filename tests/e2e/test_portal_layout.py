@@ -15,7 +15,7 @@ import pytest
 from huggingface_hub import HfApi
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from csghub.services import accounts, orgs, tokens
+from csghub.services.identity import accounts, orgs, tokens
 from tests.support.browser import shot, sign_in
 from tests.support.clients import create_repo
 from tests.support.live import LiveHub

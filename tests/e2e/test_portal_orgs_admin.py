@@ -12,8 +12,9 @@ import httpx
 from playwright.sync_api import Browser, expect
 
 from csghub.core.names import RepoId, RepoType
-from csghub.services import accounts, orgs, repos
 from csghub.services.context import Hub
+from csghub.services.identity import accounts, orgs
+from csghub.services.repositories import repos
 from tests.conftest import PG_ADMIN_URL
 from tests.support.browser import shot, sign_in
 from tests.support.live import LiveHub

@@ -339,8 +339,8 @@ def test_lfs_batch_asks_for_an_upload_of_objects_stored_elsewhere(live: LiveHub,
 
 def _repo_id(live: LiveHub, full_name: str) -> int:
     from csghub.core.names import RepoId, RepoType
-    from csghub.services import repos
     from csghub.services.permissions import Actor
+    from csghub.services.repositories import repos
 
     admin = Actor(user_id=0, name="admin", is_admin=True)
     return repos.get_repo(live.hub, admin, RepoType.MODEL, RepoId.of(*full_name.split("/"))).id
@@ -376,7 +376,7 @@ def test_owner_copies_an_object_between_their_repositories_without_uploading(liv
 def test_org_member_reuses_an_object_they_can_read_but_not_with_a_token_that_cannot(
     live: LiveHub, tmp_path: Path
 ) -> None:
-    from csghub.services import orgs, tokens
+    from csghub.services.identity import orgs, tokens
 
     secret = _private_object(live, tmp_path)
     size = len(secret.data)

@@ -62,7 +62,7 @@ def test_repo_visibility_can_be_changed_and_hides_the_repo(live: LiveHub) -> Non
 
 
 def test_repo_move_to_org_keeps_history_and_frees_the_old_name(live: LiveHub) -> None:
-    from csghub.services import orgs
+    from csghub.services.identity import orgs
 
     user, token = live.user()
     org = f"org{user}"

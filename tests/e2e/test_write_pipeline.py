@@ -76,7 +76,7 @@ def _commit_and_push(work: Path, env: dict[str, str], name: str) -> str:
 
 
 def test_every_way_of_writing_is_audited_and_refreshes_the_listing(live: LiveHub, tmp_path: Path) -> None:
-    from csghub.services import accounts, tokens
+    from csghub.services.identity import accounts, tokens
 
     admin = f"root{secrets.token_hex(3)}"
     accounts.create_user(live.hub, admin, email=f"{admin}@x.org", password=PASSWORD, is_admin=True)

@@ -305,7 +305,7 @@ def test_xet_reupload_with_one_percent_changed_sends_under_five_percent(live: Li
 
 
 def test_xet_deleting_repos_frees_chunks_nobody_references(live_hub_factory, tmp_path: Path) -> None:
-    from csghub.services.xet_gc import collect_garbage
+    from csghub.services.xet.gc import collect_garbage
 
     hub = live_hub_factory({"CSGHUB_XET_GC_GRACE": "0"})
     user, token = hub.user()

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from csghub.core.errors import HubError, ServiceUnavailable, Unauthenticated
-from csghub.services.external_identity import ExternalIdentity
-from csghub.services.ldap_login import LdapConfig, authenticate_ldap
+from csghub.services.identity.external_identity import ExternalIdentity
+from csghub.services.identity.ldap_login import LdapConfig, authenticate_ldap
 from tests.support.slapd import GROUPS_BASE, PEOPLE_BASE, SERVICE_DN, LdapUser, Slapd
 
 ALICE = LdapUser("alice", "alice-pass-1", "Alice Liddell", "Liddell", "alice@example.org")

@@ -14,9 +14,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from csghub.core.errors import HubError, ServiceUnavailable, Unauthenticated
-from csghub.services import oidc_login
-from csghub.services.external_identity import ExternalIdentity
-from csghub.services.oidc_login import OidcConfig, OidcProviderCache, begin_login, check_callback, finish_login
+from csghub.services.identity import oidc_login
+from csghub.services.identity.external_identity import ExternalIdentity
+from csghub.services.identity.oidc_login import OidcConfig, OidcProviderCache, begin_login, check_callback, finish_login
 from tests.support.oidc_provider import OidcClient, OidcProvider, OidcUser
 
 REDIRECT_URI = "http://127.0.0.1:9/oidc/callback"  # the browser stops here; nothing listens

@@ -10,9 +10,11 @@ import pytest
 from csghub.config import load_settings
 from csghub.core.errors import NotFound, PermissionDenied
 from csghub.core.names import RepoId, RepoType
-from csghub.services import accounts, admin_stats, audit, orgs, profiles, repos
+from csghub.services import admin_stats, audit
 from csghub.services.context import Hub
+from csghub.services.identity import accounts, orgs, profiles
 from csghub.services.permissions import ANONYMOUS, Actor
+from csghub.services.repositories import repos
 from csghub.wiring import build_hub
 
 PASSWORD = "profile passphrase 7"

@@ -12,8 +12,8 @@ import pytest
 from csghub.config import load_settings
 from csghub.core.errors import InvalidArgument
 from csghub.db.models import XetFile, XetXorb
-from csghub.services import xet_store
 from csghub.services.context import Hub
+from csghub.services.xet import store as xet_store
 from csghub.wiring import build_hub
 from csghub.xet.hashes import chunk_hash, file_hash, sha256_to_shard, to_hex, verification_hash, xorb_hash
 from csghub.xet.shards import ChunkEntry, FileBlock, Shard, Term, XorbBlock, serialize_shard

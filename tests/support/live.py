@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 
 from csghub.config import load_settings
-from csghub.services import accounts, tokens
 from csghub.services.context import Hub
+from csghub.services.identity import accounts, tokens
 from csghub.wiring import build_hub
 
 _LISTEN_RE = re.compile(r"listening on http://([\d.]+):(\d+)")
@@ -115,8 +115,8 @@ class LiveHub:
     def repo_dir(self, repo: str, repo_type: str = "model") -> Path:
         """The bare git directory of a repository on the server's disk."""
         from csghub.core.names import RepoId, RepoType
-        from csghub.services import repos
         from csghub.services.permissions import Actor
+        from csghub.services.repositories import repos
 
         admin = Actor(user_id=0, is_admin=True)
         view = repos.get_repo(self.hub, admin, RepoType(repo_type), RepoId.parse(repo))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from csghub.core.errors import InvalidArgument
-from csghub.services.cards import derive_tags, parse_card_data, split_front_matter, validate_card_yaml
+from csghub.services.repositories.cards import derive_tags, parse_card_data, split_front_matter, validate_card_yaml
 
 
 def test_parse_card_data_reads_front_matter() -> None:

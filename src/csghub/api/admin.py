@@ -13,7 +13,7 @@ from csghub.api.users import user_json
 from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body, query
-from csghub.services import accounts
+from csghub.services.identity import accounts
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)

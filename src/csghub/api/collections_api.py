@@ -18,7 +18,7 @@ from csghub.http.deps import get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.params import MAX_ID, whole_number
-from csghub.services import collections
+from csghub.services.community import collections
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)

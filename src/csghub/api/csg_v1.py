@@ -30,9 +30,9 @@ from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, VISIBILITY, WRITE_ERRORS, json_body, query
 from csghub.http.repos import RepoContext, repo_route
-from csghub.services import commits, refs, repos
 from csghub.services.permissions import Action, Actor
-from csghub.services.writes import VIA_CSGHUB_API as VIA
+from csghub.services.repositories import commits, refs, repos
+from csghub.services.repositories.writes import VIA_CSGHUB_API as VIA
 
 router = APIRouter(responses=API_ERRORS)
 RAW_BODY = json_body("content", content=TEXT, message=TEXT, branch=TEXT, new_branch=TEXT)

@@ -21,9 +21,10 @@ from csghub.http.deps import base_url, get_actor, get_hub, token_of
 from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.repos import RepoContext, repo_route
 from csghub.http.streams import consume_body
-from csghub.services import accounts, commits, files, tokens, uploads, writes
-from csghub.services.cards import validate_card_yaml
+from csghub.services.identity import accounts, tokens
 from csghub.services.permissions import Action, Actor
+from csghub.services.repositories import commits, files, uploads, writes
+from csghub.services.repositories.cards import validate_card_yaml
 
 router = APIRouter(responses=API_ERRORS)
 MAX_INLINE_FILE = 100 * 1024**3

@@ -19,10 +19,10 @@ from csghub.http.deps import base_url, client_address, get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, TEXTS, WHOLE, WRITE_ERRORS, errors, json_body, query
 from csghub.http.repos import RepoContext, RevisionContext, repo_route, revision_route
 from csghub.http.streams import bytes_response, parse_range, stream_bytes
-from csghub.services import downloads, files, lfs, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
-from csghub.services.writes import VIA_API as VIA
+from csghub.services.repositories import downloads, files, lfs, refs, repos
+from csghub.services.repositories.writes import VIA_API as VIA
 
 router = APIRouter(responses=API_ERRORS)
 _PATHS = {"type": "object", "properties": {"paths": TEXTS, "expand": FLAG}, "required": ["paths"]}

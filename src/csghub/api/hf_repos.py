@@ -17,9 +17,9 @@ from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, VISIBILITY, WRITE_ERRORS, json_body, query
-from csghub.services import files, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
+from csghub.services.repositories import files, repos
 
 router = APIRouter(responses=API_ERRORS)
 GATED = {"anyOf": [{"type": "string", "enum": ["auto", "manual"]}, {"type": "boolean", "enum": [False]}]}

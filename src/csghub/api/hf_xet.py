@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from csghub.http.deps import base_url
 from csghub.http.openapi import API_ERRORS
 from csghub.http.repos import RepoContext, repo_route
-from csghub.services import xet_cas
 from csghub.services.permissions import Action
+from csghub.services.xet import cas as xet_cas
 
 router = APIRouter(responses=API_ERRORS)
 

@@ -15,7 +15,7 @@ from csghub.http.bodies import optional_text_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.params import RowId
-from csghub.services import orgs
+from csghub.services.identity import orgs
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)

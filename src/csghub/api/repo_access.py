@@ -13,8 +13,8 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, WRITE_ERRORS, json_body
-from csghub.services import collaborators, gating
 from csghub.services.permissions import Actor
+from csghub.services.repositories import collaborators, gating
 
 router = APIRouter(responses=API_ERRORS)
 

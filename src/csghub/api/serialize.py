@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 
 from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoType
-from csghub.services.files import CommitInfo, TreeEntry
-from csghub.services.repos import RepoView
+from csghub.services.repositories.files import CommitInfo, TreeEntry
+from csghub.services.repositories.repos import RepoView
 
 
 def json_bytes(data: Any) -> bytes:

@@ -19,7 +19,7 @@ from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.params import RowId, whole_number
-from csghub.services import discussions, likes
+from csghub.services.community import discussions, likes
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)

@@ -13,7 +13,7 @@ from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, WRITE_ERRORS, json_body
 from csghub.http.params import RowId
-from csghub.services import ssh_keys
+from csghub.services.identity import ssh_keys
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)

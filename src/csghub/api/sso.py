@@ -16,8 +16,8 @@ from csghub.core.errors import NotFound, Unauthenticated
 from csghub.core.signing import make_token, read_token
 from csghub.http.deps import base_url, client_address, get_hub, local_path, set_session_cookie
 from csghub.http.openapi import API_ERRORS
-from csghub.services import sessions, sso
 from csghub.services.context import Hub
+from csghub.services.identity import sessions, sso
 
 router = APIRouter(responses=API_ERRORS)
 FLOW_COOKIE = "csghub_oidc"
@@ -33,7 +33,7 @@ def _configured(hub: Hub) -> Hub:
 
 @router.get("/api/v1/auth/oidc/login", status_code=302, response_class=RedirectResponse)
 async def oidc_login(request: Request, next: str = "/") -> RedirectResponse:
-    from csghub.services.oidc_login import begin_login
+    from csghub.services.identity.oidc_login import begin_login
 
     hub = _configured(get_hub(request))
     assert hub.oidc is not None and hub.oidc_cache is not None
@@ -53,7 +53,7 @@ async def oidc_login(request: Request, next: str = "/") -> RedirectResponse:
 
 @router.get(CALLBACK_PATH, status_code=303, response_class=RedirectResponse)
 async def oidc_callback(request: Request) -> RedirectResponse:
-    from csghub.services.oidc_login import check_callback, finish_login
+    from csghub.services.identity.oidc_login import check_callback, finish_login
 
     hub = _configured(get_hub(request))
     assert hub.oidc is not None and hub.oidc_cache is not None

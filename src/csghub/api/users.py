@@ -15,7 +15,7 @@ from csghub.http.bodies import int_field, read_json_object, text_field, text_lis
 from csghub.http.deps import SESSION_COOKIE, client_address, get_actor, get_hub, set_session_cookie
 from csghub.http.openapi import API_ERRORS, TEXT, TEXTS, WHOLE, WRITE_ERRORS, json_body
 from csghub.http.params import RowId
-from csghub.services import accounts, orgs, sessions, tokens
+from csghub.services.identity import accounts, orgs, sessions, tokens
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)

@@ -44,7 +44,7 @@ def serve(
 
     from csghub.app import create_app
     from csghub.cli.ports import PortUnavailable, bind_http, check_free
-    from csghub.services.writes import recover
+    from csghub.services.repositories.writes import recover
 
     settings = _settings(data_dir, config, host=host, port=port if port else None, ssh_port=ssh_port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -83,7 +83,7 @@ def serve(
 
 def _announce_first_admin(hub: Any, url: str) -> None:
     """With no accounts yet, print a one-time way to create the first administrator."""
-    from csghub.services import accounts
+    from csghub.services.identity import accounts
 
     token = accounts.ensure_setup_token(hub)
     if token is None:
@@ -137,7 +137,7 @@ def create_user(
 ) -> None:
     """Create a user account."""
     from csghub.core.errors import HubError
-    from csghub.services import accounts
+    from csghub.services.identity import accounts
 
     try:
         accounts.create_user(_hub(data_dir, config), name, email=email, password=password, is_admin=is_admin)
@@ -155,7 +155,7 @@ def create_org(
 ) -> None:
     """Create an organization owned by a user."""
     from csghub.core.errors import HubError
-    from csghub.services import orgs
+    from csghub.services.identity import orgs
 
     try:
         orgs.create_org(_hub(data_dir, config), name, owner=owner)
@@ -175,7 +175,7 @@ def create_token(
 ) -> None:
     """Create an access token for a user; prints only the token on stdout."""
     from csghub.core.errors import HubError
-    from csghub.services import tokens
+    from csghub.services.identity import tokens
 
     try:
         token, _ = tokens.create_token(
@@ -189,7 +189,7 @@ def create_token(
 @admin.command("gc")
 def gc(data_dir: Path | None = DataDir, config: Path | None = ConfigFile) -> None:
     """Free Xet chunks no repository references any more (older than the grace period)."""
-    from csghub.services.xet_gc import collect_garbage
+    from csghub.services.xet.gc import collect_garbage
 
     done = collect_garbage(_hub(data_dir, config))
     typer.echo(f"removed {done.files} files and {done.xorbs} xorbs ({done.bytes} bytes)", err=True)

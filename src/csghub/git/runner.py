@@ -23,7 +23,7 @@ _BASE_ENV = {
     "GIT_CONFIG_KEY_0": "receive.fsckObjects",
     "GIT_CONFIG_VALUE_0": "true",
     # A push's write lock lasts until receive-pack exits; its own `gc --auto` would prolong that, and
-    # the hub packs the repository after the push anyway (services/pushes.py).
+    # the hub packs the repository after the push anyway (services/repositories/pushes.py).
     "GIT_CONFIG_KEY_1": "receive.autogc",
     "GIT_CONFIG_VALUE_1": "false",
 }

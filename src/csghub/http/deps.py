@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import PermissionDenied, Unauthenticated
 from csghub.core.signing import read_token
-from csghub.services import accounts, sessions, signin, throttle, tokens
 from csghub.services.context import Hub
+from csghub.services.identity import accounts, sessions, signin, throttle, tokens
 from csghub.services.permissions import ANONYMOUS, Actor
 
 SESSION_COOKIE = "csghub_session"

@@ -18,9 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_actor, get_hub
-from csghub.services import files, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
+from csghub.services.repositories import files, repos
 
 # Clients quote a revision with '/' as one segment; the API's middleware masks that slash as U+001F
 # (api/paths.py), a character no ref name may hold, so it is restored here.

@@ -14,9 +14,9 @@ from sqlalchemy import case, func, select
 
 import csghub
 from csghub.db.models import LfsObject, Namespace, Repo, User
-from csghub.services import repos
 from csghub.services.context import Hub
 from csghub.services.permissions import SITE, Action, Actor, authorize
+from csghub.services.repositories import repos
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,8 +22,8 @@ from csghub.services.read_cache import ReadCache
 from csghub.storage.base import BlobStore
 
 if TYPE_CHECKING:  # the sign-in libraries load only on hubs that use them
-    from csghub.services.ldap_login import LdapConfig
-    from csghub.services.oidc_login import OidcConfig, OidcProviderCache
+    from csghub.services.identity.ldap_login import LdapConfig
+    from csghub.services.identity.oidc_login import OidcConfig, OidcProviderCache
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,7 +132,7 @@ class Maintenance:
 
 class HookChannel:
     """Where git's pre-receive hooks reach this server (transport/git_hooks.py), and the checks that
-    the pushes under way expect, each under a one-time secret (services/git_sessions.py)."""
+    the pushes under way expect, each under a one-time secret (services/repositories/git_sessions.py)."""
 
     def __init__(self) -> None:
         self.address = ""  # set once the server listens
@@ -158,14 +158,14 @@ class Hub:
     blobs: BlobStore
     # Recently seen credentials -> actor, so hot read paths skip two queries per request.
     actors: TtlCache = field(default_factory=lambda: TtlCache(ttl=10.0, size=4096))
-    # Downloads counted since the last flush (see services/downloads.py).
+    # Downloads counted since the last flush (see services/repositories/downloads.py).
     downloads: DownloadCounter = field(default_factory=DownloadCounter)
     # Listing facets (popular tasks, libraries, licenses, languages) per repository type.
     facets: TtlCache = field(default_factory=lambda: TtlCache(ttl=60.0, size=16))
-    # File lists and folder listings per commit (services/files.py), and commits' diffs.
+    # File lists and folder listings per commit (services/repositories/files.py), and commits' diffs.
     listings: CommitCache = field(default_factory=lambda: CommitCache(size=512))
     diffs: CommitCache = field(default_factory=lambda: CommitCache(size=64))
-    # Packing loose objects after writes, off the request path (services/commits.py).
+    # Packing loose objects after writes, off the request path (services/repositories/commits.py).
     maintenance: Maintenance = field(default_factory=Maintenance)
     # git's protocol v2 capability advertisements, by protocol and repository config (git_sessions).
     advertisements: TtlCache = field(default_factory=lambda: TtlCache(ttl=3600.0, size=64))

@@ -1,5 +1,5 @@
 """What hot read paths would otherwise fetch on every request, kept in memory for a few seconds:
-repository rows (services/repos.py) and answers encoded from them (the HF model info).
+repository rows (services/repositories/repos.py) and answers encoded from them (the HF model info).
 
 Everything is dropped when this process commits any write to the database. Repository rows change
 through many services (settings, likes, download counts, pushes, renames) and through database

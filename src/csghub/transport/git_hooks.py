@@ -1,5 +1,5 @@
 """The server's end of the pre-receive hook's channel: a local socket that git's hook processes ask
-to check a push (services/git_sessions.py), one JSON line each way.
+to check a push (services/repositories/git_sessions.py), one JSON line each way.
 
 The socket lives in Linux's abstract namespace, named at random per server; only processes of the
 server's own user are answered, and a request must name the one-time secret its push was given.

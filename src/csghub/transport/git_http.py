@@ -1,4 +1,4 @@
-"""Git smart HTTP: the HTTP framing of a git session (services/git_sessions.py).
+"""Git smart HTTP: the HTTP framing of a git session (services/repositories/git_sessions.py).
 
 Request bodies stream to git's stdin (gunzipped on the fly when the client compressed them) while its
 stdout streams back, so neither a large push nor a large clone is ever held in memory.
@@ -19,9 +19,9 @@ from csghub.core.errors import HubError, InvalidArgument
 from csghub.http.deps import client_address, get_actor, get_hub
 from csghub.http.errors import error_response
 from csghub.http.streams import DuplexStreamingResponse
-from csghub.services import git_sessions
-from csghub.services.git_sessions import GitProcess, GitSession
-from csghub.services.writes import VIA_GIT_HTTP
+from csghub.services.repositories import git_sessions
+from csghub.services.repositories.git_sessions import GitProcess, GitSession
+from csghub.services.repositories.writes import VIA_GIT_HTTP
 from csghub.transport.repo_paths import parse_repo_path
 
 log = logging.getLogger(__name__)

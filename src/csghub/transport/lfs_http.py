@@ -17,9 +17,9 @@ from csghub.core.errors import HubError, InvalidArgument
 from csghub.http.bodies import text_field, text_list_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.streams import consume_body, parse_range, stream_bytes
-from csghub.services import lfs
-from csghub.services.lfs import validate_oid
-from csghub.services.repos import get_repo
+from csghub.services.repositories import lfs
+from csghub.services.repositories.lfs import validate_oid
+from csghub.services.repositories.repos import get_repo
 from csghub.transport.repo_paths import parse_repo_path
 
 router = APIRouter(include_in_schema=False)

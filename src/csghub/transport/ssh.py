@@ -1,5 +1,5 @@
 """Git over SSH: an asyncssh server that authenticates users by their registered public keys; the git
-session itself (authorize, spawn, count, record) is services/git_sessions.py's, as for smart HTTP.
+session itself (authorize, spawn, count, record) is services/repositories/git_sessions.py's, as for smart HTTP.
 
 `git-lfs-authenticate` answers with the HTTP LFS endpoint and a short-lived token, so git-lfs works
 with SSH remotes too.
@@ -20,11 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.signing import make_token
-from csghub.services import git_sessions, ssh_keys
 from csghub.services.context import Hub
+from csghub.services.identity import ssh_keys
 from csghub.services.permissions import Action, Actor
-from csghub.services.repos import get_repo
-from csghub.services.writes import VIA_GIT_SSH
+from csghub.services.repositories import git_sessions
+from csghub.services.repositories.repos import get_repo
+from csghub.services.repositories.writes import VIA_GIT_SSH
 from csghub.transport.repo_paths import parse_repo_path
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,10 @@ from csghub.core.errors import HubError, InvalidArgument, TooLarge
 from csghub.http.deps import base_url, get_hub, token_of
 from csghub.http.errors import error_response
 from csghub.http.streams import consume_body, parse_range, stream_bytes
-from csghub.services import xet_cas, xet_store
 from csghub.services.context import Hub
-from csghub.services.xet_cas import MAX_SHARD_BYTES
+from csghub.services.xet import cas as xet_cas
+from csghub.services.xet import store as xet_store
+from csghub.services.xet.cas import MAX_SHARD_BYTES
 
 router = APIRouter(prefix="/xet", include_in_schema=False)
 # 64 MiB of chunk data plus 8-byte headers for up to 8192 chunks, and room for an old client's footer.

@@ -15,8 +15,9 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId, whole_number
-from csghub.services import accounts, orgs, repos, ssh_keys, tokens
+from csghub.services.identity import accounts, orgs, ssh_keys, tokens
 from csghub.services.permissions import Actor
+from csghub.services.repositories import repos
 from csghub.web.forms import drop_notice, form_actor, read_flash, redirect_with_flash, signed_in_page
 from csghub.web.render import render, repo_path
 

@@ -17,9 +17,11 @@ from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import MAX_ID, lenient_index, page_number
-from csghub.services import accounts, admin_stats, audit, orgs, repos
+from csghub.services import admin_stats, audit
 from csghub.services.context import Hub
+from csghub.services.identity import accounts, orgs
 from csghub.services.permissions import Actor
+from csghub.services.repositories import repos
 from csghub.web.forms import drop_notice, form_actor, redirect_with_notice, run_page, take_notice
 from csghub.web.render import render
 

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError, PermissionDenied, RateLimited
 from csghub.http.deps import SESSION_COOKIE, client_address, get_hub, local_path, set_session_cookie
 from csghub.http.errors import PAGE_ROUTES
-from csghub.services import accounts, sessions
+from csghub.services.identity import accounts, sessions
 from csghub.web.i18n import LANG_COOKIE, LANGUAGES
 from csghub.web.render import page_actor, render
 from csghub.web.security import CSRF_FIELD, check_form_csrf

@@ -1,6 +1,6 @@
 """Collections in the portal: a namespace's list, one collection's page, the form that creates one,
 and the small forms that edit it and add or remove repositories. Every rule (who sees a private
-collection, who edits, which items a viewer may see) lives in services/collections.py.
+collection, who edits, which items a viewer may see) lives in services/community/collections.py.
 
 Mounted before pages.py: `/collections/{ns}` has the shape of a repository page (`/{ns}/{name}`);
 "collections" is a reserved namespace, so nothing else lives there.
@@ -18,7 +18,7 @@ from csghub.core.errors import HubError
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
-from csghub.services import collections
+from csghub.services.community import collections
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, NamespaceResource, can
 from csghub.web.forms import form_actor

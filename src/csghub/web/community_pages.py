@@ -21,9 +21,10 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId, page_number
-from csghub.services import discussions, likes, repos
+from csghub.services.community import discussions, likes
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
+from csghub.services.repositories import repos
 from csghub.web.forms import form_actor
 from csghub.web.markdown import render_markdown
 from csghub.web.render import page_actor, render, repo_path

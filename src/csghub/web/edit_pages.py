@@ -23,9 +23,10 @@ from csghub.core.errors import InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.http.deps import CSRF_HEADER, SESSION_COOKIE, get_actor, get_hub
 from csghub.http.errors import PAGE_ROUTES
-from csghub.services import commits, files, repos, sessions, writes
 from csghub.services.context import Hub
+from csghub.services.identity import sessions
 from csghub.services.permissions import Action, Actor
+from csghub.services.repositories import commits, files, repos, writes
 from csghub.web.i18n import script_messages, translate_format
 from csghub.web.page_repos import open_page_repo
 from csghub.web.render import language, page_actor, render, repo_path

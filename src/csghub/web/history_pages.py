@@ -17,10 +17,10 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.repos import page_repo_id
-from csghub.services import files, refs, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.services.writes import VIA_WEB
+from csghub.services.repositories import files, refs, repos
+from csghub.services.repositories.writes import VIA_WEB
 from csghub.web.render import correctable, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 

@@ -16,7 +16,7 @@ from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
-from csghub.services.cards import parse_card_data, split_front_matter
+from csghub.services.repositories.cards import parse_card_data, split_front_matter
 
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS | {"span", "div", "pre", "code", "table", "thead", "tbody", "tr", "th", "td", "img"}
 _ALLOWED_ATTRIBUTES = {

@@ -1,6 +1,6 @@
 """Organization pages: create one (/organizations/new) and, for its admins, its settings: profile,
 members and their roles, invitations, and the organization's recent audit events. Who may do what is
-decided by services/orgs.py (authorize MANAGE on the organization)."""
+decided by services/identity/orgs.py (authorize MANAGE on the organization)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from csghub.core.errors import HubError
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId
-from csghub.services import audit, orgs
+from csghub.services import audit
 from csghub.services.context import Hub
+from csghub.services.identity import orgs
 from csghub.services.permissions import ROLES, Actor
 from csghub.web import pages
 from csghub.web.forms import drop_notice, form_actor, redirect_with_notice, run_page, signed_in_page, take_notice

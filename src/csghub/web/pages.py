@@ -19,9 +19,10 @@ from csghub.http.deps import base_url, get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import lenient_index, page_number
 from csghub.http.repos import RepoContext
-from csghub.services import collections, files, gating, likes, refs, repos
+from csghub.services.community import collections, likes
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
+from csghub.services.repositories import files, gating, refs, repos
 from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.profile_pages import profile_page

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
 from csghub.http.params import page_number
-from csghub.services import profiles
+from csghub.services.identity import profiles
 from csghub.web.render import page_actor, render
 
 PAGE_SIZE = 30

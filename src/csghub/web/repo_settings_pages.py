@@ -21,9 +21,9 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.repos import page_repo_id
-from csghub.services import collaborators, gating, repos
 from csghub.services.context import Hub
 from csghub.services.permissions import ROLES, VISIBILITIES, Action, Actor
+from csghub.services.repositories import collaborators, gating, repos
 from csghub.web.forms import drop_notice, redirect_with_notice, take_notice
 from csghub.web.render import correctable, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf

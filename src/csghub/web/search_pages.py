@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.errors import HubError
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
-from csghub.services import repos
+from csghub.services.repositories import repos
 from csghub.web.render import page_actor, render, render_error
 
 router = APIRouter(include_in_schema=False)

@@ -19,11 +19,11 @@ from csghub.core.errors import PermissionDenied, Unauthenticated
 from csghub.core.signing import check_signature, make_token, read_token, signed_query
 from csghub.db.models import LfsObject, RepoLfsObject, XetRepoFile, XetXorb
 from csghub.git.lfs import LfsPointer
-from csghub.services import xet_store
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import RepoView, get_repo_by_id
-from csghub.services.xet_store import XetObjectNotFound
+from csghub.services.repositories.repos import RepoView, get_repo_by_id
+from csghub.services.xet import store as xet_store
+from csghub.services.xet.store import XetObjectNotFound
 from csghub.xet.reconstructions import TermSource, plan_reconstruction
 from csghub.xet.shards import MAX_SHARD_BYTES as MAX_SHARD_BYTES  # the transport refuses bigger bodies early
 

@@ -14,10 +14,10 @@ from csghub.core.errors import InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import GateRequest, Namespace, User, utcnow
 from csghub.services import audit
-from csghub.services.accounts import user_by_name
 from csghub.services.context import Hub
+from csghub.services.identity.accounts import user_by_name
 from csghub.services.permissions import Action, Actor, require_account
-from csghub.services.repos import RepoView, get_repo
+from csghub.services.repositories.repos import RepoView, get_repo
 
 STATUSES = ("pending", "accepted", "rejected")
 

@@ -23,9 +23,7 @@ from csghub.git import write_lock
 from csghub.git.lfs import default_gitattributes
 from csghub.git.repository import FileChange, GitRepo
 from csghub.services import audit
-from csghub.services.cards import derive_tags, parse_card_data
 from csghub.services.context import Hub
-from csghub.services.downloads import trending_since
 from csghub.services.permissions import (
     VISIBILITIES,
     Action,
@@ -36,11 +34,13 @@ from csghub.services.permissions import (
     can,
     repo_not_found,
 )
-from csghub.services.xet_gc import collect_garbage
+from csghub.services.repositories.cards import derive_tags, parse_card_data
+from csghub.services.repositories.downloads import trending_since
+from csghub.services.xet.gc import collect_garbage
 
 log = logging.getLogger(__name__)
 GATE_MODES = ("", "auto", "manual")
-# How long a writer waits for the writers of the same repository ahead of it (services/writes.py).
+# How long a writer waits for the writers of the same repository ahead of it (services/repositories/writes.py).
 WRITE_WAIT_S = 300.0
 
 

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from csghub.core.errors import InvalidArgument, NotFound, Unauthenticated
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import AccessToken, Namespace, Repo, User, utcnow
-from csghub.services import audit, throttle
-from csghub.services.accounts import actor_for_user, sha256_hex, user_by_name
+from csghub.services import audit
 from csghub.services.context import Hub
+from csghub.services.identity import throttle
+from csghub.services.identity.accounts import actor_for_user, sha256_hex, user_by_name
 from csghub.services.permissions import GRANT_ACTIONS, Actor, Grant
 
 TOKEN_PREFIX = "csg_"

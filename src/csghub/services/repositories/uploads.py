@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from csghub.core.errors import EntryNotFound
 from csghub.core.names import validate_path
-from csghub.services.commits import lfs_rules_at
 from csghub.services.context import Hub
-from csghub.services.files import Snapshot
+from csghub.services.repositories.commits import lfs_rules_at
+from csghub.services.repositories.files import Snapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from csghub.core.errors import HubError, ServiceUnavailable, Unauthenticated
-from csghub.services.external_identity import ExternalIdentity
+from csghub.services.identity.external_identity import ExternalIdentity
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from csghub.db.models import Namespace, Repo, RepoLike, User
 from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor, require_account
-from csghub.services.repos import RepoView, get_repo, get_repo_by_id, visible_clause
+from csghub.services.repositories.repos import RepoView, get_repo, get_repo_by_id, visible_clause
 
 
 @dataclass(frozen=True, slots=True)

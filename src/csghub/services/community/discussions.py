@@ -21,7 +21,7 @@ from csghub.db.models import Discussion, DiscussionComment, Namespace, utcnow
 from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize, can, require_account
-from csghub.services.repos import RepoView, get_repo
+from csghub.services.repositories.repos import RepoView, get_repo
 
 STATUSES = ("open", "closed")
 MAX_TITLE = 200

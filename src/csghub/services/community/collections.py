@@ -21,7 +21,7 @@ from csghub.db.models import Collection, CollectionItem, Namespace, utcnow
 from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, NamespaceResource, authorize, can
-from csghub.services.repos import RepoView, get_repo, get_repo_by_id, viewable
+from csghub.services.repositories.repos import RepoView, get_repo, get_repo_by_id, viewable
 
 COLLECTION_VISIBILITIES = ("public", "private")
 MAX_ITEMS = 1000

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from csghub.core.errors import InvalidArgument, NotFound
 from csghub.db.models import LfsObject, RepoLfsObject, RepoLfsUpload, XetRepoFile
 from csghub.git.lfs import LfsPointer
-from csghub.services import xet_cas
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.services.repos import get_repo_by_id
+from csghub.services.repositories.repos import get_repo_by_id
+from csghub.services.xet import cas as xet_cas
 
 # How many other repositories holding an object are tried before the claim is refused: enough for
 # any real copy, bounded so that a popular object cannot make one claim scan the whole table.

@@ -12,8 +12,9 @@ from sqlalchemy import delete
 
 from csghub.core.errors import Unauthenticated
 from csghub.db.models import User, WebSession, utcnow
-from csghub.services import accounts, audit, signin
+from csghub.services import audit
 from csghub.services.context import Hub
+from csghub.services.identity import accounts, signin
 from csghub.services.permissions import Actor
 
 

@@ -23,10 +23,11 @@ from csghub.core.errors import BlobNotFound, EntryNotFound, InvalidArgument, Not
 from csghub.core.signing import check_signature, signed_query
 from csghub.db.models import LfsObject, LfsUpload, RepoLfsObject, utcnow
 from csghub.git.lfs import LfsPointer
-from csghub.services import proofs, xet_store
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import RepoView
+from csghub.services.repositories import proofs
+from csghub.services.repositories.repos import RepoView
+from csghub.services.xet import store as xet_store
 from csghub.storage.base import check_stream, validate_oid
 
 MAX_OBJECT_SIZE = 5 * 1024**4  # 5 TiB, the S3 object limit

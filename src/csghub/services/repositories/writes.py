@@ -29,10 +29,11 @@ from csghub.core.errors import NotFound
 from csghub.db.models import Repo
 from csghub.git import write_lock
 from csghub.git.repository import ZERO_SHA
-from csghub.services import audit, leftovers
+from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
-from csghub.services.repos import WRITE_WAIT_S, RepoView, get_repo_by_id, refresh_metadata
+from csghub.services.repositories import leftovers
+from csghub.services.repositories.repos import WRITE_WAIT_S, RepoView, get_repo_by_id, refresh_metadata
 
 log = logging.getLogger(__name__)
 START_WAIT_S = 10.0

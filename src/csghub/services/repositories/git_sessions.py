@@ -29,10 +29,10 @@ import anyio
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.git.runner import QUARANTINE_VARS, GitProcess, spawn_git
-from csghub.services import pushes
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
-from csghub.services.repos import WRITE_WAIT_S, RepoView, get_repo
+from csghub.services.repositories import pushes
+from csghub.services.repositories.repos import WRITE_WAIT_S, RepoView, get_repo
 
 log = logging.getLogger(__name__)
 SERVICES = {"git-upload-pack": Action.DOWNLOAD, "git-receive-pack": Action.WRITE}
@@ -45,7 +45,7 @@ class GitSession:
     actor: Actor
     repo: RepoView
     service: str
-    via: str  # services/writes.py's VIA_GIT_HTTP or VIA_GIT_SSH
+    via: str  # services/repositories/writes.py's VIA_GIT_HTTP or VIA_GIT_SSH
     before: dict[str, str] = field(default_factory=dict)
     hook_token: str = ""
 

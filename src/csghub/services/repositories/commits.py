@@ -19,12 +19,12 @@ from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument, Revisio
 from csghub.core.names import validate_path, validate_ref_name
 from csghub.git.lfs import POINTER_MAX_SIZE, LfsPointer, LfsRules, format_pointer, parse_pointer
 from csghub.git.repository import ZERO_SHA, FileChange, GitRepo
-from csghub.services import lfs as lfs_service
-from csghub.services import proofs
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import RepoView
-from csghub.services.writes import RefChange, after_ref_update, writing
+from csghub.services.repositories import lfs as lfs_service
+from csghub.services.repositories import proofs
+from csghub.services.repositories.repos import RepoView
+from csghub.services.repositories.writes import RefChange, after_ref_update, writing
 from csghub.storage.base import iter_file
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def create_commit(
     create_branch_from: str | None = None,
     via: str,
 ) -> CommitResult:
-    """Commit `operations` on `revision`; `via` names the door it came through (services/writes.py)."""
+    """Commit `operations` on `revision`; `via` names the door it came through (services/repositories/writes.py)."""
     authorize(actor, Action.WRITE, repo.resource)
     branch = _branch_name(revision)
     if not summary.strip():

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select
 
 from csghub.db.models import LfsObject, XetDedupChunk, XetFile, XetRepoFile, XetXorb, utcnow
 from csghub.services.context import Hub
-from csghub.services.xet_store import unpack_term_xorbs
+from csghub.services.xet.store import unpack_term_xorbs
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from csghub.core.errors import Conflict, InvalidArgument, NotFound, Unauthenticated
 from csghub.db.models import SshKey, User, utcnow
 from csghub.services import audit
-from csghub.services.accounts import actor_for_user
 from csghub.services.context import Hub
+from csghub.services.identity.accounts import actor_for_user
 from csghub.services.permissions import Actor, require_account
 
 _ALLOWED = {"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"}

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from csghub.core.errors import Conflict, NotFound
 from csghub.db.models import Namespace, OrgInvitation, OrgMember, User
 from csghub.services import audit
-from csghub.services.accounts import claim_namespace, user_by_name
 from csghub.services.context import Hub
+from csghub.services.identity.accounts import claim_namespace, user_by_name
 from csghub.services.permissions import SITE, Action, Actor, NamespaceResource, authorize, check_role, require_account
 
 

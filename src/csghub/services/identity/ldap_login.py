@@ -19,7 +19,7 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 
 from csghub.core.errors import HubError, ServiceUnavailable, Unauthenticated
-from csghub.services.external_identity import ExternalIdentity
+from csghub.services.identity.external_identity import ExternalIdentity
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from csghub.core.errors import NotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import Namespace, RepoCollaborator
 from csghub.services import audit
-from csghub.services.accounts import user_by_name
 from csghub.services.context import Hub
+from csghub.services.identity.accounts import user_by_name
 from csghub.services.permissions import Action, Actor, check_role
-from csghub.services.repos import get_repo
+from csghub.services.repositories.repos import get_repo
 
 
 @dataclass(frozen=True, slots=True)

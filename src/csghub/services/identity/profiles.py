@@ -8,10 +8,11 @@ from datetime import datetime
 
 from csghub.core.errors import NotFound
 from csghub.core.names import RepoType
-from csghub.services import accounts, orgs, repos
 from csghub.services.context import Hub
-from csghub.services.orgs import MemberView
+from csghub.services.identity import accounts, orgs
+from csghub.services.identity.orgs import MemberView
 from csghub.services.permissions import Action, Actor, NamespaceResource, can
+from csghub.services.repositories import repos
 
 REPO_TYPES = (RepoType.MODEL, RepoType.DATASET, RepoType.SPACE, RepoType.CODE)
 

@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 
 from csghub.core.errors import Unauthenticated
 from csghub.db.models import Namespace, User
-from csghub.services import audit, sso, throttle
-from csghub.services.accounts import actor_for_user
+from csghub.services import audit
 from csghub.services.context import Hub
-from csghub.services.passwords import verify_password
+from csghub.services.identity import sso, throttle
+from csghub.services.identity.accounts import actor_for_user
+from csghub.services.identity.passwords import verify_password
 from csghub.services.permissions import Actor
 
 
@@ -40,7 +41,7 @@ def _check(hub: Hub, name: str, password: str, address: str) -> Actor | None:
         ldap_name = user.namespace.name if user is not None else name
         if hub.ldap is None or (user is not None and user.auth_source != "ldap"):
             return None
-    from csghub.services.ldap_login import authenticate_ldap  # ldap3 loads only on hubs that use LDAP
+    from csghub.services.identity.ldap_login import authenticate_ldap  # ldap3 loads only on hubs that use LDAP
 
     try:
         identity = authenticate_ldap(hub.ldap, ldap_name, password)

@@ -9,10 +9,10 @@ from pathlib import Path
 from csghub.core.errors import EntryNotFound
 from csghub.core.names import normalize_folder, validate_path, validate_revision
 from csghub.git.repository import CommitInfo, FilePatch, GitRepo, TreeEntry
-from csghub.services import lfs
 from csghub.services.context import CommitCache, Hub
 from csghub.services.permissions import Action, Actor, authorize, can
-from csghub.services.repos import RepoView
+from csghub.services.repositories import lfs
+from csghub.services.repositories.repos import RepoView
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from csghub.core.names import validate_ref_name, validate_revision
 from csghub.git.repository import ZERO_SHA
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
-from csghub.services.repos import RepoView
-from csghub.services.writes import RefChange, after_ref_update, writing
+from csghub.services.repositories.repos import RepoView
+from csghub.services.repositories.writes import RefChange, after_ref_update, writing
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,10 @@ from csghub.core.errors import HubError, PermissionDenied, Unauthenticated
 from csghub.core.names import validate_namespace
 from csghub.db.models import Namespace, OrgMember, User
 from csghub.services import audit
-from csghub.services.accounts import actor_for_user, email_taken, insert_user
 from csghub.services.context import Hub
-from csghub.services.external_identity import ExternalIdentity
-from csghub.services.orgs import count_admins
+from csghub.services.identity.accounts import actor_for_user, email_taken, insert_user
+from csghub.services.identity.external_identity import ExternalIdentity
+from csghub.services.identity.orgs import count_admins
 from csghub.services.permissions import Actor
 
 log = logging.getLogger(__name__)

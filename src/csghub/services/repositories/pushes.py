@@ -1,7 +1,7 @@
 """What happens around a git push: LFS objects checked before refs move, the after-write step after.
 
 Pushed pointers meet the same proof-of-possession rule (services/proofs) as commits; the check runs
-in the server for the pre-receive hook (services/git_sessions.py), with the session's own actor.
+in the server for the pre-receive hook (services/repositories/git_sessions.py), with the session's own actor.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from csghub.core.errors import Conflict, InvalidArgument
 from csghub.git.repository import ZERO_SHA
-from csghub.services import lfs as lfs_service
-from csghub.services import proofs
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
-from csghub.services.repos import get_repo_by_id
-from csghub.services.writes import after_ref_update, changes_between, repair_after_failure, writing
+from csghub.services.repositories import lfs as lfs_service
+from csghub.services.repositories import proofs
+from csghub.services.repositories.repos import get_repo_by_id
+from csghub.services.repositories.writes import after_ref_update, changes_between, repair_after_failure, writing
 
 log = logging.getLogger(__name__)
 # The longest a push's write lock outlives its pre-receive hook: receive-pack only moves refs and
@@ -82,7 +82,7 @@ def record_push(
     hub: Hub, repo_id: int, before: dict[str, str], actor: Actor | None, *, via: str, failed: bool = False
 ) -> None:
     """After receive-pack exits: the after-write step for whatever it changed, in turn with other
-    writers; if it failed, the repair every failed write gets (services/writes.py)."""
+    writers; if it failed, the repair every failed write gets (services/repositories/writes.py)."""
     if hub.git(repo_id).all_ref_targets() == before and not failed:
         return  # nothing moved (a probe, a refused push): no need to queue behind other writers
     with writing(hub, repo_id):

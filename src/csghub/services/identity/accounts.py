@@ -28,7 +28,7 @@ from csghub.db.models import (
 )
 from csghub.services import audit
 from csghub.services.context import Hub
-from csghub.services.passwords import check_password_strength, hash_password, verify_password
+from csghub.services.identity.passwords import check_password_strength, hash_password, verify_password
 from csghub.services.permissions import SITE, Action, Actor, Grant, authorize
 
 SETUP_TOKEN_KEY = "setup_token_sha256"

@@ -1,0 +1,1 @@
+"""What people do around repositories: discussions, likes, collections."""

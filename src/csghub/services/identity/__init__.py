@@ -1,0 +1,1 @@
+"""Who people are: accounts, organizations, sign-in (password, LDAP, OIDC), sessions, tokens, SSH keys."""

@@ -1,0 +1,1 @@
+"""Repositories and their content: create and list, commits, refs, files, LFS, writes and pushes."""
