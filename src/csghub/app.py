@@ -20,7 +20,7 @@ from csghub.http import errors as api_errors
 from csghub.http import openapi as api_schema
 from csghub.http.health import HealthMiddleware
 from csghub.http.ratelimit import RateLimitMiddleware
-from csghub.http.routing import include_routes
+from csghub.http.routing import include_routes, index_routes
 from csghub.services.context import Hub
 from csghub.services.repositories import downloads
 from csghub.transport.git_hooks import start_hook_listener
@@ -113,6 +113,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     mount_reference(app)
     mount_api(app)
     mount_web(app)
+    index_routes(app)
     app.add_middleware(HealthMiddleware)  # outermost of ours: a probe pays for nothing else
     # csghub-native (/api/v1) routes come with the csghub-sdk compatibility layer.
     return app

@@ -15,7 +15,8 @@ EDGES = ("api", "web", "transport")
 # the state kept on the Hub (names that values also use, such as a repository's `downloads`).
 HUB_INSIDES = frozenset({"git", "repo_path", "blobs", "db", "sessions"})
 HUB_STATE = frozenset(
-    {"downloads", "facets", "listings", "diffs", "maintenance", "advertisements", "detached", "reads"}
+    {"downloads", "facets", "listings", "diffs", "maintenance", "advertisements", "detached", "reads", "refs"}
+    | {"entries", "small_blobs"}
 )
 
 

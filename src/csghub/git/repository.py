@@ -7,6 +7,7 @@ quarantine until git's own fsck accepts them (git/quarantine.py), as pushed ones
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -203,6 +204,24 @@ class GitRepo:
             if isinstance(obj, pygit2.Commit):
                 return revision
         raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+    def ref_stamp(self, revision: str) -> tuple[tuple[int, int, int] | None, ...] | None:
+        """What changes whenever `revision` may come to name another commit: the identity and time of
+        the files git keeps it in (its loose ref file, as a branch or a tag, and packed-refs). git
+        replaces a ref file by renaming a new one over it, so every update gives a new inode and time.
+        None for a commit sha, which names the same commit for good and has no file to watch."""
+        if is_commit_sha(revision):
+            return None
+        names = [revision] if revision.startswith("refs/") else [f"refs/heads/{revision}", f"refs/tags/{revision}"]
+        stamp: list[tuple[int, int, int] | None] = []
+        for name in (*names, "packed-refs"):
+            try:
+                found = os.stat(f"{self.path}/{name}")
+            except (FileNotFoundError, NotADirectoryError):
+                stamp.append(None)
+            else:
+                stamp.append((found.st_ino, found.st_mtime_ns, found.st_size))
+        return tuple(stamp)
 
     def ref_target(self, ref: str) -> str | None:
         found = self.repo.references.get(ref)

@@ -10,21 +10,20 @@ says so before any of FastAPI's bookkeeping runs.
 
 from __future__ import annotations
 
+import copy
+import re
+
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import Match
-from starlette.types import Scope
+from starlette.convertors import CONVERTOR_TYPES
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.types import Receive, Scope, Send
 
 
 class FlatRoute(APIRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] == "http":
-            path: str = scope["path"]
-            root: str = scope.get("root_path", "")
-            if root and path.startswith(root):  # as Starlette reads the route's part of the path
-                path = path[len(root) :]
-            if self.path_regex.match(path) is None:
-                return Match.NONE, {}
+        if scope["type"] == "http" and self.path_regex.match(route_path(scope)) is None:
+            return Match.NONE, {}
         return super().matches(scope)
 
 
@@ -60,3 +59,110 @@ def include_routes(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
             generate_unique_id_function=route.generate_unique_id_function,
             route_class_override=FlatRoute,
         )
+
+
+def route_path(scope: Scope) -> str:
+    """The part of the path that routes match, as Starlette reads it (without the root path)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
+_ONE_SEGMENT = frozenset({"str", "int", "float", "uuid"})
+_DEPTH = 6  # segments looked at: enough for /hf/api/{type}/{ns}/{name}/<what>
+
+
+def _one_segment(convertor: str | None) -> bool:
+    """Whether a parameter matches within one path segment: the plain convertors, and those that are an
+    alternation of words (such as repo_type)."""
+    if convertor is None or convertor in _ONE_SEGMENT:
+        return True
+    found = CONVERTOR_TYPES.get(convertor)
+    return found is not None and re.fullmatch(r"[\w|?]+", found.regex) is not None
+
+
+def literal_segments(route: BaseRoute) -> tuple[tuple[int, str], ...]:
+    """(position, text) of the path segments a request must have, word for word, to match `route`;
+    segments after one that may span several (a `:path` parameter) are not known."""
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return ()
+    if isinstance(route, Mount):
+        path = path.rstrip("/") + "/{path:path}"
+    found = []
+    for position, segment in enumerate(path.split("/")[1 : _DEPTH + 1]):
+        params = _PARAM.findall(segment)
+        if not params:
+            found.append((position, segment))
+        elif not all(_one_segment(convertor or None) for _, convertor in params):
+            break
+    return tuple(found)
+
+
+class RouteIndex:
+    """The application's router, with the routes a request's path can match found by its literal
+    segments instead of trying each of some 300 routes in turn (benches/bench_request_overhead.py).
+
+    Only the routes whose literal segments the path has are tried, in their order, so the first that
+    matches is the one the router would pick; that route then runs through the router itself (a copy
+    holding just it), so FastAPI's bookkeeping is unchanged. A request no route matches in full (a 404,
+    a 405, a redirect to add or drop a trailing slash) goes to the router as it is.
+    """
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+        self._known = -1
+        self._vocabulary: list[frozenset[str]] = []
+        self._literals: list[tuple[BaseRoute, tuple[tuple[int, str], ...]]] = []
+        self._candidates: dict[tuple[str | None, ...], tuple[BaseRoute, ...]] = {}
+        self._alone: dict[int, APIRouter] = {}
+
+    def _index(self) -> None:
+        routes = list(self.router.routes)
+        self._literals = [(route, literal_segments(route)) for route in routes]
+        words: list[set[str]] = [set() for _ in range(_DEPTH)]
+        for _, literals in self._literals:
+            for position, text in literals:
+                words[position].add(text)
+        self._vocabulary = [frozenset(w) for w in words]
+        self._candidates = {}
+        self._alone = {}
+        self._known = len(routes)
+
+    def candidates(self, path: str) -> tuple[BaseRoute, ...]:
+        if len(self.router.routes) != self._known:  # routes added after the first request
+            self._index()
+        segments = path.split("/")[1 : _DEPTH + 1]
+        key = tuple(
+            segments[i] if i < len(segments) and segments[i] in self._vocabulary[i] else None for i in range(_DEPTH)
+        )
+        found = self._candidates.get(key)
+        if found is None:
+            found = tuple(route for route, literals in self._literals if all(key[i] == text for i, text in literals))
+            if len(self._candidates) >= 4096:  # keys are made of route words only; this bounds odd mixes
+                self._candidates.clear()
+            self._candidates[key] = found
+        return found
+
+    def _router_for(self, route: BaseRoute) -> APIRouter:
+        alone = self._alone.get(id(route))
+        if alone is None:
+            alone = copy.copy(self.router)
+            alone.routes = [route]
+            self._alone[id(route)] = alone
+        return alone
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for route in self.candidates(route_path(scope)):
+                if route.matches(scope)[0] == Match.FULL:
+                    scope.setdefault("router", self.router)  # url_for looks among all routes
+                    await self._router_for(route).app(scope, receive, send)
+                    return
+        await self.router.app(scope, receive, send)
+
+
+def index_routes(app: FastAPI) -> None:
+    """Route the application's requests through a RouteIndex; call it once every route is added."""
+    app.router.middleware_stack = RouteIndex(app.router)

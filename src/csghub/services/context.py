@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from csghub.config import Settings
 from csghub.git.repository import GitRepo
-from csghub.services.read_cache import ReadCache
+from csghub.services.read_cache import ReadCache, RefCache
 from csghub.storage.base import BlobStore
 
 if TYPE_CHECKING:  # the sign-in libraries load only on hubs that use them
@@ -175,6 +175,11 @@ class Hub:
     detached: set[asyncio.Task[None]] = field(default_factory=set)
     # Repository rows and answers encoded from them, dropped on every committed write (read_cache.py).
     reads: ReadCache = field(default_factory=lambda: ReadCache(ttl=5.0, size=4096, max_bytes=64 * 1024 * 1024))
+    # Branch and tag -> commit, checked against the ref files' stamps (read_cache.RefCache).
+    refs: RefCache = field(default_factory=lambda: RefCache(size=4096))
+    # A commit's entry for a path, and small files' bytes by blob id (services/repositories/files.py).
+    entries: CommitCache = field(default_factory=lambda: CommitCache(size=2048))
+    small_blobs: CommitCache = field(default_factory=lambda: CommitCache(size=256))
     # Enterprise sign-in, when configured (built in wiring; None when off).
     ldap: LdapConfig | None = None
     oidc: OidcConfig | None = None

@@ -78,3 +78,35 @@ class ReadCache:
         event.listen(sessions, "do_orm_execute", executed)
         event.listen(sessions, "after_commit", committed)
         event.listen(sessions, "after_rollback", rolled_back)
+
+
+class RefCache:
+    """Revision -> commit sha per repository, kept with the stamp of the files git stores the ref in
+    (GitRepo.ref_stamp) and used only while that stamp is unchanged. Reading a ref through pygit2 opens
+    the repository, which costs more than the rest of a small read; a few stat calls tell whether the
+    answer still holds, whichever process moved the ref. This process's own ref updates also drop
+    everything (services/repositories/writes.after_ref_update), as ReadCache does for rows."""
+
+    def __init__(self, *, size: int) -> None:
+        self.size = size
+        self.generation = 0
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, str], tuple[Hashable, str]] = {}
+
+    def get(self, path: str, revision: str, stamp: Hashable) -> str | None:
+        found = self._items.get((path, revision))  # a dict read is atomic
+        return found[1] if found is not None and found[0] == stamp else None
+
+    def put(self, path: str, revision: str, stamp: Hashable, sha: str, generation: int) -> None:
+        """Keep `sha` unless a ref update was seen since `generation` was read."""
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._items) >= self.size:
+                self._items.clear()
+            self._items[(path, revision)] = (stamp, sha)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._items.clear()

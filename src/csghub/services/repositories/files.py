@@ -22,15 +22,32 @@ class Snapshot:
     repo: RepoView
     git: GitRepo
     sha: str
-    # The hub's cache of what is derived from a commit (see all_files, folder_listing).
+    # The hub's caches of what is derived from a commit (see all_files, folder_listing, get_entry)
+    # and of small files' bytes (read_file).
     listings: CommitCache
+    entries: CommitCache
+    small_blobs: CommitCache
+
+
+def _resolve(hub: Hub, git: GitRepo, revision: str) -> str:
+    """`revision`'s commit, from hub.refs while the ref's files are unchanged (read_cache.RefCache)."""
+    generation = hub.refs.generation  # read before the stamp: a write in between is not kept
+    stamp = git.ref_stamp(revision)
+    if stamp is None:
+        return git.resolve(revision)
+    path = str(git.path)
+    sha = hub.refs.get(path, revision, stamp)
+    if sha is None:
+        sha = git.resolve(revision)
+        hub.refs.put(path, revision, stamp, sha, generation)
+    return sha
 
 
 def at_revision(hub: Hub, actor: Actor, repo: RepoView, revision: str | None) -> Snapshot:
     authorize(actor, Action.READ, repo.resource)
     git = hub.git(repo.id)
-    sha = git.resolve(validate_revision(revision or repo.default_branch))
-    return Snapshot(repo, git, sha, hub.listings)
+    sha = _resolve(hub, git, validate_revision(revision or repo.default_branch))
+    return Snapshot(repo, git, sha, hub.listings, hub.entries, hub.small_blobs)
 
 
 def _files_at(path: Path, sha: str) -> tuple[TreeEntry, ...]:
@@ -66,8 +83,12 @@ def paths_info(snapshot: Snapshot, paths: list[str]) -> list[TreeEntry]:
     return out
 
 
+def _entry_at(path: Path, sha: str, file_path: str) -> TreeEntry:
+    return GitRepo(path).entry(sha, file_path)
+
+
 def get_entry(snapshot: Snapshot, path: str) -> TreeEntry:
-    entry = snapshot.git.entry(snapshot.sha, validate_path(path))
+    entry = snapshot.entries.get(_entry_at, snapshot.git.path, snapshot.sha, validate_path(path))
     if entry.kind != "file":
         raise EntryNotFound(f"'{path}' is a folder, not a file")
     return entry
@@ -125,12 +146,23 @@ def file_content(snapshot: Snapshot, path: str) -> FileContent:
     return FileContent(entry, entry.size, entry.oid)
 
 
+# Files up to this size are kept in memory once read (hub.small_blobs: 256 of them, 16 MiB at most).
+SMALL_BLOB = 64 * 1024
+
+
+def _blob_of(path: Path, oid: str) -> bytes:
+    return GitRepo(path).read_small_blob(oid)
+
+
 def read_file(
     hub: Hub, snapshot: Snapshot, content: FileContent, start: int = 0, end: int | None = None
 ) -> Iterator[bytes]:
     """Stream [start, end) of a file: LFS objects from the blob store, the rest from git."""
     if content.entry.lfs is not None:
         return lfs.read_object(hub, content.entry.lfs.oid, start, end)
+    if content.size <= SMALL_BLOB:
+        data = snapshot.small_blobs.get(_blob_of, snapshot.git.path, content.entry.oid)[start:end]
+        return iter([data])
     if content.size <= 4 * 1024 * 1024:
         data = snapshot.git.read_small_blob(content.entry.oid)[start:end]
         return iter([data])

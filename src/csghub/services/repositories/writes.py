@@ -80,6 +80,7 @@ def after_ref_update(
     """The step every ref update ends in (call it holding the write lock, after the refs moved)."""
     if not changes:
         return
+    hub.refs.invalidate()
     refs = {change.ref: [change.old, change.new] for change in sorted(changes, key=lambda c: c.ref)}
 
     def record(session: Session, view: RepoView) -> None:
