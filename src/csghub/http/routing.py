@@ -11,9 +11,13 @@ says so before any of FastAPI's bookkeeping runs.
 from __future__ import annotations
 
 import copy
+import inspect
 import re
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.convertors import CONVERTOR_TYPES
 from starlette.routing import BaseRoute, Match, Mount
@@ -25,6 +29,83 @@ class FlatRoute(APIRoute):
         if scope["type"] == "http" and self.path_regex.match(route_path(scope)) is None:
             return Match.NONE, {}
         return super().matches(scope)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        general = super().get_route_handler()
+        plain = plain_handler(self)
+        if plain is None:
+            return general
+        overrides = self.dependency_overrides_provider
+
+        async def handle(request: Request) -> Response:
+            # Overridden dependencies (tests of other apps do that) go through FastAPI's handler.
+            if getattr(overrides, "dependency_overrides", None):
+                return await general(request)
+            return await plain(request)
+
+        return handle
+
+
+def _takes_only_the_request(dependant: Dependant) -> bool:
+    """A dependency computed from the request alone by an async function (the actor, the hub)."""
+    return (
+        dependant.call is not None
+        and inspect.iscoroutinefunction(dependant.call)
+        and not (dependant.path_params or dependant.query_params or dependant.header_params)
+        and not (dependant.cookie_params or dependant.body_params or dependant.dependencies)
+        and dependant.request_param_name is not None
+        and dependant.websocket_param_name is None
+        and dependant.http_connection_param_name is None
+        and dependant.response_param_name is None
+        and dependant.background_tasks_param_name is None
+        and dependant.security_scopes_param_name is None
+    )
+
+
+def plain_handler(route: APIRoute) -> Callable[[Request], Coroutine[Any, Any, Response]] | None:
+    """For a route whose endpoint takes the request, plain string path parameters and dependencies
+    made from the request alone, and returns a Response itself: a handler that calls it with those,
+    as FastAPI's own would, without its general validation machinery (which cost more than answering
+    model info or a small file). None for any other route, which FastAPI's handler serves."""
+    dependant = route.dependant
+    endpoint = dependant.call
+    if endpoint is None or not inspect.iscoroutinefunction(endpoint) or route.body_field is not None:
+        return None
+    if route.response_model is not None:
+        return None
+    answer = inspect.signature(endpoint, eval_str=True).return_annotation
+    if not (isinstance(answer, type) and issubclass(answer, Response)):
+        return None
+    if dependant.query_params or dependant.header_params or dependant.cookie_params or dependant.body_params:
+        return None
+    if dependant.websocket_param_name or dependant.http_connection_param_name or dependant.response_param_name:
+        return None
+    if dependant.background_tasks_param_name or dependant.security_scopes_param_name:
+        return None
+    if not all(_takes_only_the_request(sub) for sub in dependant.dependencies):
+        return None
+    path = []
+    for field in dependant.path_params:
+        if field.field_info.annotation is not str or not field.field_info.is_required():
+            return None
+        path.append((field.name, field.alias))
+    request_name = dependant.request_param_name
+    needs = [(sub.name, sub.call, sub.request_param_name) for sub in dependant.dependencies]
+
+    async def handle(request: Request) -> Response:
+        params = request.path_params
+        values: dict[str, Any] = {name: params[alias] for name, alias in path}
+        if request_name is not None:
+            values[request_name] = request
+        for name, call, takes in needs:
+            assert call is not None and takes is not None
+            value = await call(**{takes: request})
+            if name is not None:
+                values[name] = value
+        response: Response = await endpoint(**values)
+        return response
+
+    return handle
 
 
 def include_routes(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
