@@ -50,11 +50,11 @@ def test_the_index_finds_the_route_a_full_scan_finds_for_every_route(app: FastAP
             tried += 1
     assert tried > 250
     # Fewer routes are tried than the router holds, which is the point.
-    assert len(index.candidates("/api/models/someone/something")) < len(app.router.routes) // 10
+    assert len(index.candidates("/api/models/someone/something")) < len(app.router.routes) // 30
 
 
 def test_literal_segments_stop_at_a_parameter_that_spans_segments(app: FastAPI) -> None:
     by_path = {getattr(route, "path", None): route for route in app.router.routes}
     assert literal_segments(by_path["/api/{type_plural:repo_type}/{namespace}/{name}"]) == ((0, "api"),)
     assert literal_segments(by_path["/{namespace}/{name}/resolve/{revision}/{path:path}"]) == ((2, "resolve"),)
-    assert literal_segments(by_path["/{repo_path:path}/info/refs"]) == ()
+    assert literal_segments(by_path["/{repo_path:path}/info/refs"]) == ((-1, "refs"), (-2, "info"))

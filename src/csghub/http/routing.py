@@ -151,7 +151,10 @@ def route_path(scope: Scope) -> str:
 
 _PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 _ONE_SEGMENT = frozenset({"str", "int", "float", "uuid"})
-_DEPTH = 6  # segments looked at: enough for /hf/api/{type}/{ns}/{name}/<what>
+_DEPTH = 6  # segments looked at from the front: enough for /hf/api/{type}/{ns}/{name}/<what>
+_TAIL = 3  # and from the back, after a `:path` parameter: /info/lfs/locks
+_POSITIONS = (*range(_DEPTH), *range(-_TAIL, 0))
+_SLOT = {position: slot for slot, position in enumerate(_POSITIONS)}
 
 
 def _one_segment(convertor: str | None) -> bool:
@@ -164,20 +167,29 @@ def _one_segment(convertor: str | None) -> bool:
 
 
 def literal_segments(route: BaseRoute) -> tuple[tuple[int, str], ...]:
-    """(position, text) of the path segments a request must have, word for word, to match `route`;
-    segments after one that may span several (a `:path` parameter) are not known."""
+    """(position, text) of the path segments a request must have, word for word, to match `route`:
+    from the front up to a parameter that may span segments (a `:path`), and after such a parameter
+    from the back (negative positions), as in `/{repo_path:path}/info/refs`."""
     path = getattr(route, "path", None)
     if not isinstance(path, str):
         return ()
     if isinstance(route, Mount):
         path = path.rstrip("/") + "/{path:path}"
+    segments = path.split("/")[1:]
     found = []
-    for position, segment in enumerate(path.split("/")[1 : _DEPTH + 1]):
+    spans = False
+    for position, segment in enumerate(segments[:_DEPTH]):
         params = _PARAM.findall(segment)
         if not params:
             found.append((position, segment))
         elif not all(_one_segment(convertor or None) for _, convertor in params):
+            spans = True
             break
+    if spans:
+        for back, segment in enumerate(reversed(segments[-_TAIL:]), start=1):
+            if "{" in segment:
+                break
+            found.append((-back, segment))
     return tuple(found)
 
 
@@ -194,7 +206,7 @@ class RouteIndex:
     def __init__(self, router: APIRouter) -> None:
         self.router = router
         self._known = -1
-        self._vocabulary: list[frozenset[str]] = []
+        self._vocabulary: dict[int, frozenset[str]] = {}
         self._literals: list[tuple[BaseRoute, tuple[tuple[int, str], ...]]] = []
         self._candidates: dict[tuple[str | None, ...], tuple[BaseRoute, ...]] = {}
         self._alone: dict[int, APIRouter] = {}
@@ -202,11 +214,11 @@ class RouteIndex:
     def _index(self) -> None:
         routes = list(self.router.routes)
         self._literals = [(route, literal_segments(route)) for route in routes]
-        words: list[set[str]] = [set() for _ in range(_DEPTH)]
+        words: dict[int, set[str]] = {i: set() for i in _POSITIONS}
         for _, literals in self._literals:
             for position, text in literals:
                 words[position].add(text)
-        self._vocabulary = [frozenset(w) for w in words]
+        self._vocabulary = {i: frozenset(w) for i, w in words.items()}
         self._candidates = {}
         self._alone = {}
         self._known = len(routes)
@@ -214,13 +226,16 @@ class RouteIndex:
     def candidates(self, path: str) -> tuple[BaseRoute, ...]:
         if len(self.router.routes) != self._known:  # routes added after the first request
             self._index()
-        segments = path.split("/")[1 : _DEPTH + 1]
+        segments = path.split("/")[1:]
+        count = len(segments)
         key = tuple(
-            segments[i] if i < len(segments) and segments[i] in self._vocabulary[i] else None for i in range(_DEPTH)
+            segments[i] if -count <= i < count and segments[i] in self._vocabulary[i] else None for i in _POSITIONS
         )
         found = self._candidates.get(key)
         if found is None:
-            found = tuple(route for route, literals in self._literals if all(key[i] == text for i, text in literals))
+            found = tuple(
+                route for route, literals in self._literals if all(key[_SLOT[i]] == text for i, text in literals)
+            )
             if len(self._candidates) >= 4096:  # keys are made of route words only; this bounds odd mixes
                 self._candidates.clear()
             self._candidates[key] = found

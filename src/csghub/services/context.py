@@ -196,7 +196,7 @@ class Hub:
 
     def repo_path(self, repo_id: int) -> Path:
         # Sharded by id so no directory grows past a few thousand entries.
-        return self.settings.repos_dir / f"{repo_id % 1000:03d}" / f"{repo_id}.git"
+        return Path(f"{self.settings.repos_dir}/{repo_id % 1000:03d}/{repo_id}.git")  # one Path: a hot path
 
     def git(self, repo_id: int) -> GitRepo:
         return GitRepo(self.repo_path(repo_id))
