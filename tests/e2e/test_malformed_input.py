@@ -277,4 +277,6 @@ def test_malformed_input_huge_cursors_and_pages_are_past_the_end(live: LiveHub, 
         assert "<html" in r.text
     if path.startswith(("/models", "/{user}", "/{repo}/discussions")):
         # A listing's page past the end leads to its last page, at that page's own URL.
-        assert [h.status_code for h in r.history] == [303] and "page=" not in str(r.url)
+        # (the module's other tests may have filled more than one page, so the last page may be page=2)
+        assert [h.status_code for h in r.history] == [303] and "9" * 30 not in str(r.url)
+        assert "page=" not in str(r.url) or (r.url.params["page"].isdigit() and int(r.url.params["page"]) < 100)
