@@ -124,9 +124,11 @@ def test_write_lock_passes_on_when_the_holder_is_killed(repo: Path) -> None:
 def test_write_lock_waiter_that_gives_up_does_not_let_the_next_cut_in(repo: Path) -> None:
     first = WriteLock(repo)
     first.acquire(1)
-    impatient = _queue_writer(repo, "impatient", timeout=0.3)
-    patient = _queue_writer(repo, "patient")
+    # The impatient writer must still be queued when the patient one queues behind it: on a loaded
+    # machine a new interpreter takes a second or more to start, so it waits three before giving up.
+    impatient = _queue_writer(repo, "impatient", timeout=3.0)
     node = next(p for p in (repo / QUEUE_DIR).iterdir() if p.name.startswith(f"n-{impatient.pid}-"))
+    patient = _queue_writer(repo, "patient")
     assert impatient.wait(DEADLINE_S) == 3  # WriteLockTimeout
     wait_until(lambda: not node.exists(), "the patient writer to step over the impatient one", timeout=DEADLINE_S)
     assert _entered(repo) == []

@@ -21,7 +21,7 @@ from csghub.wiring import build_hub
 
 _LISTEN_RE = re.compile(r"listening on http://([\d.]+):(\d+)")
 _SSH_RE = re.compile(r"SSH listening on port (\d+)")
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 120.0  # a bound, not a wait: a loaded 2-core CI machine can take a minute to start a hub
 
 
 @dataclass
