@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -70,6 +71,11 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             acceptor = await start_ssh_server(hub, http_port)
             _app.state.ssh_port = acceptor.get_port()  # the real one, also when the setting asked for any free port
             print(f"CSGHub SSH listening on port {acceptor.get_port()}", file=sys.stderr, flush=True)
+        # What start-up built (modules, routes, models: some 230,000 objects) lives as long as the
+        # process. Frozen, it is left out of every later full collection, each of which would otherwise
+        # stall all requests for about 100 ms (benches/bench_request_overhead.py, p99).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -237,7 +237,7 @@ async def resolve_file(
     else:
 
         def work() -> tuple[files.Snapshot, files.FileContent, str | None, str | None]:
-            found = repos.get_repo(hub, actor, repo_type, repo_id, Action.DOWNLOAD)
+            found = repos.shared_repo(hub, actor, repo_type, repo_id, Action.DOWNLOAD)
             snapshot, content = _file_at(hub, actor, found, revision, path, exact_revision)
             return snapshot, content, *_lfs_links(hub, found, content)
 

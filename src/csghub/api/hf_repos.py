@@ -138,7 +138,7 @@ async def _info(
     database round trip or thread hop (services/read_cache.py drops both on any write)."""
     view = repos.cached_repo(hub, actor, repo_type, repo_id)
     if view is None:
-        view = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, repo_id)
+        view = await run_in_threadpool(repos.shared_repo, hub, actor, repo_type, repo_id)
     snapshot = files.at_revision(hub, actor, view, revision)  # pygit2 reads a ref: microseconds
     key = ("repo-info", view.id, snapshot.sha, blobs)
     body, generation = repos.cached_answer(hub, view, key)

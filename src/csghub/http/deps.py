@@ -68,8 +68,7 @@ async def _session_actor(request: Request, hub: Hub, session_id: str) -> Actor:
     key = "session\x00" + accounts.sha256_hex(session_id)
     cached: tuple[Actor, str] | None = hub.actors.get(key)
     if cached is None:
-        cached = await run_in_threadpool(sessions.actor_from_session, hub, session_id)
-        hub.actors.put(key, cached)
+        cached = await run_in_threadpool(hub.actors.load, key, lambda: sessions.actor_from_session(hub, session_id))
     actor, csrf = cached
     # A cookie rides along with any cross-site form post; only our own pages know the CSRF token.
     if request.method not in _SAFE_METHODS and not getattr(request.state, "csrf_ok", False):
@@ -95,8 +94,7 @@ async def get_actor(request: Request) -> Actor:
         key = accounts.sha256_hex(f"{creds[0]}\x00{creds[1]}") if creds else ""
         found: Actor | None = hub.actors.get(key) if creds else ANONYMOUS
         if found is None:
-            found = await run_in_threadpool(resolve_actor, hub, creds, address)
-            hub.actors.put(key, found)
+            found = await run_in_threadpool(hub.actors.load, key, lambda: resolve_actor(hub, creds, address))
         actor = found
     if address and not actor.is_anonymous:
         actor = dataclasses.replace(actor, address=address)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from csghub.config import Settings
 from csghub.git.repository import GitRepo
-from csghub.services.read_cache import ReadCache, RefCache
+from csghub.services.read_cache import OneLoadPerKey, ReadCache, RefCache
 from csghub.storage.base import BlobStore
 
 if TYPE_CHECKING:  # the sign-in libraries load only on hubs that use them
@@ -35,8 +35,10 @@ class TtlCache:
     def __init__(self, *, ttl: float, size: int) -> None:
         self.ttl = ttl
         self.size = size
+        self.generation = 0
         self._lock = threading.Lock()
         self._items: dict[str, tuple[float, Any]] = {}
+        self._loads = OneLoadPerKey()
 
     def get(self, key: str) -> Any | None:
         with self._lock:
@@ -45,14 +47,31 @@ class TtlCache:
                 return None
             return item[1]
 
-    def put(self, key: str, value: Any) -> None:
+    def put(self, key: str, value: Any, generation: int | None = None) -> None:
+        """Keep `value`; with `generation`, only if nothing was cleared since it was read."""
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             if len(self._items) >= self.size:
                 self._items.clear()
             self._items[key] = (time.monotonic() + self.ttl, value)
 
+    def load(self, key: str, loader: Callable[[], T]) -> T:
+        """The value kept for `key`, else `loader()`'s, kept; one loader at a time per key, and what a
+        loader read before a `clear` (a revoked token, a removed member) is not kept."""
+
+        def load_and_keep() -> T:
+            generation = self.generation
+            value = loader()
+            self.put(key, value, generation)
+            return value
+
+        found: T = self._loads.load(key, lambda: self.get(key), load_and_keep)
+        return found
+
     def clear(self) -> None:
         with self._lock:
+            self.generation += 1
             self._items.clear()
 
 

@@ -15,13 +15,46 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Hashable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
 
 _WROTE = "csghub.wrote"
+_KEEPS_READS = "csghub.keeps_reads"
+T = TypeVar("T")
+
+
+class OneLoadPerKey:
+    """Lets one thread at a time load a key. Entries of a busy key expire (or are dropped by a write)
+    while many requests want them; without this each of those requests would read the database at the
+    same moment, and that burst, not the reads themselves, made the slowest 1% of model info and
+    resolve requests 5-10 times slower (benches/bench_request_overhead.py, p99)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._gates: dict[Hashable, tuple[threading.Lock, list[int]]] = {}
+
+    def load(self, key: Hashable, cached: Callable[[], T | None], loader: Callable[[], T]) -> T:
+        """`cached()` if it has the value, else `loader()` (which keeps what it read), called by one
+        thread at a time per key: the others wait, then find what it kept. A loader that raises keeps
+        nothing, so each waiter then loads for itself (failed sign-ins are each counted)."""
+        found = cached()
+        if found is not None:
+            return found
+        with self._lock:
+            gate = self._gates.setdefault(key, (threading.Lock(), [0]))
+            gate[1][0] += 1
+        try:
+            with gate[0]:
+                found = cached()
+                return loader() if found is None else found
+        finally:
+            with self._lock:
+                gate[1][0] -= 1
+                if gate[1][0] == 0:
+                    del self._gates[key]
 
 
 class ReadCache:
@@ -33,6 +66,7 @@ class ReadCache:
         self._lock = threading.Lock()
         self._items: dict[Hashable, tuple[float, Any]] = {}
         self._bytes = 0
+        self.loads = OneLoadPerKey()
 
     def get(self, key: Hashable) -> Any | None:
         item = self._items.get(key)  # a dict read is atomic; expired entries are replaced by put
@@ -68,16 +102,25 @@ class ReadCache:
                 state.session.info[_WROTE] = True
 
         def committed(session: Session) -> None:
-            if session.info.pop(_WROTE, False):
+            wrote, keeps = session.info.pop(_WROTE, False), session.info.pop(_KEEPS_READS, False)
+            if wrote and not keeps:
                 self.invalidate()
 
         def rolled_back(session: Session) -> None:
             session.info.pop(_WROTE, None)
+            session.info.pop(_KEEPS_READS, None)
 
         event.listen(sessions, "after_flush", flushed)
         event.listen(sessions, "do_orm_execute", executed)
         event.listen(sessions, "after_commit", committed)
         event.listen(sessions, "after_rollback", rolled_back)
+
+
+def keeps_reads(session: Session) -> None:
+    """Mark `session` as writing nothing a read cache holds, so its commit drops nothing: for the one
+    bookkeeping write a read makes (a token's last use, a minute apart). Each token in use would
+    otherwise empty every cache once a minute; with a few hundred of them, the caches would hold nothing."""
+    session.info[_KEEPS_READS] = True
 
 
 class RefCache:

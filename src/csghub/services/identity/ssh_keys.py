@@ -14,6 +14,7 @@ from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.identity.accounts import actor_for_user
 from csghub.services.permissions import Actor, require_account
+from csghub.services.read_cache import keeps_reads
 
 _ALLOWED = {"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"}
 MIN_RSA_BITS = 2048
@@ -111,4 +112,5 @@ def actor_for_key(hub: Hub, key: asyncssh.SSHKey) -> Actor | None:
             return None
         if row.last_used_at is None or (utcnow() - row.last_used_at).total_seconds() > 60:
             row.last_used_at = utcnow()
+            keeps_reads(session)
         return actor_for_user(session, user)

@@ -23,6 +23,7 @@ from csghub.services.context import Hub
 from csghub.services.identity import throttle
 from csghub.services.identity.accounts import actor_for_user, sha256_hex, user_by_name
 from csghub.services.permissions import GRANT_ACTIONS, Actor, Grant
+from csghub.services.read_cache import keeps_reads
 
 TOKEN_PREFIX = "csg_"
 SCOPES = ("read", "write", "fine")
@@ -193,6 +194,7 @@ def actor_from_token(hub: Hub, token: str, *, address: str = "") -> tuple[Actor,
             # Touch at most once a minute: a write per request would serialize reads on SQLite.
             if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
                 row.last_used_at = now
+                keeps_reads(session)
             return actor_for_user(session, user, row.scope, _grants_of(row)), _view(row)
         reason = "has expired" if row is not None and row.revoked_at is None else "is invalid or was revoked"
     if address:

@@ -135,17 +135,35 @@ def _cache_key(repo_type: RepoType, repo_id: RepoId) -> tuple[str, str, str, str
     return ("repo", repo_type.value, repo_id.namespace.lower(), repo_id.name.lower())
 
 
-def get_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ) -> RepoView:
-    """The repo if `actor` may do `action` on it; missing and invisible repos look alike."""
+def _read_view(hub: Hub, repo_type: RepoType, repo_id: RepoId) -> RepoView | None:
+    """The row as it is now, kept in hub.reads; None when there is none."""
     generation = hub.reads.generation
     with hub.db() as session:
         row = _find_row(session, repo_type, repo_id.namespace, repo_id.name)
-        if row is None:
-            raise repo_not_found(actor, f"{repo_type.value} {repo_id}")
-        view = _view(row)
-    hub.reads.put(_cache_key(repo_type, repo_id), view, generation)
+        view = None if row is None else _view(row)
+    if view is not None:
+        hub.reads.put(_cache_key(repo_type, repo_id), view, generation)
+    return view
+
+
+def _authorized(view: RepoView | None, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action) -> RepoView:
+    if view is None:
+        raise repo_not_found(actor, f"{repo_type.value} {repo_id}")
     authorize(actor, action, view.resource)
     return view
+
+
+def get_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ) -> RepoView:
+    """The repo if `actor` may do `action` on it; missing and invisible repos look alike."""
+    return _authorized(_read_view(hub, repo_type, repo_id), actor, repo_type, repo_id, action)
+
+
+def shared_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ) -> RepoView:
+    """get_repo for the hot reads, after cached_repo found nothing: of the requests that ask for the
+    same row at once, one reads it and the others take what it kept (read_cache.OneLoadPerKey)."""
+    key = _cache_key(repo_type, repo_id)
+    view = hub.reads.loads.load(key, lambda: hub.reads.get(key), lambda: _read_view(hub, repo_type, repo_id))
+    return _authorized(view, actor, repo_type, repo_id, action)
 
 
 def cached_repo(
