@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -279,8 +280,6 @@ async def resolve_file(
 
 
 def _disposition(path: str, *, attachment: bool = False) -> str:
-    from urllib.parse import quote
-
     filename = path.rsplit("/", 1)[-1]
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
     kind = "attachment" if attachment else "inline"

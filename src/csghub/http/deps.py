@@ -79,6 +79,10 @@ async def _session_actor(request: Request, hub: Hub, session_id: str) -> Actor:
     return actor
 
 
+def _with_address(actor: Actor, address: str) -> Actor:
+    return dataclasses.replace(actor, address=address) if address and not actor.is_anonymous else actor
+
+
 async def get_actor(request: Request) -> Actor:
     cached: Actor | None = getattr(request.state, "actor", None)
     if cached is not None:
@@ -88,16 +92,19 @@ async def get_actor(request: Request) -> Actor:
     creds = _credentials(request)
     session_id = request.cookies.get(SESSION_COOKIE, "")
     if creds is None and session_id:
-        actor = await _session_actor(request, hub, session_id)
+        actor = _with_address(await _session_actor(request, hub, session_id), address)
+    elif creds is None:
+        actor = ANONYMOUS
     else:
-        # Credentials seen in the last seconds resolve without a database round trip or a thread hop.
-        key = accounts.sha256_hex(f"{creds[0]}\x00{creds[1]}") if creds else ""
-        found: Actor | None = hub.actors.get(key) if creds else ANONYMOUS
+        # Credentials seen in the last seconds resolve without a database round trip or a thread hop; the
+        # address is part of the key, so the actor kept already carries it (audit records name it).
+        key = accounts.sha256_hex(f"{creds[0]}\x00{creds[1]}\x00{address}")
+        found: Actor | None = hub.actors.get(key)
         if found is None:
-            found = await run_in_threadpool(hub.actors.load, key, lambda: resolve_actor(hub, creds, address))
+            found = await run_in_threadpool(
+                hub.actors.load, key, lambda: _with_address(resolve_actor(hub, creds, address), address)
+            )
         actor = found
-    if address and not actor.is_anonymous:
-        actor = dataclasses.replace(actor, address=address)
     request.state.actor = actor
     return actor
 

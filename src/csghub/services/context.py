@@ -85,8 +85,9 @@ class DownloadCounter:
         self._hour = -1
 
     def hit(self, repo_id: int, address: str) -> None:
-        now = datetime.now(UTC)
-        hour = int(now.timestamp() // 3600)
+        hour = int(time.time() // 3600)
+        if hour == self._hour and (repo_id, address) in self._seen:  # the common case, read without the lock
+            return
         with self._lock:
             if hour != self._hour:
                 self._seen.clear()
@@ -94,7 +95,7 @@ class DownloadCounter:
             if (repo_id, address) in self._seen:
                 return
             self._seen.add((repo_id, address))
-            key = (repo_id, now.date())
+            key = (repo_id, datetime.fromtimestamp(hour * 3600, UTC).date())
             self._pending[key] = self._pending.get(key, 0) + 1
 
     def take(self) -> dict[tuple[int, date], int]:

@@ -84,11 +84,12 @@ def paths_info(snapshot: Snapshot, paths: list[str]) -> list[TreeEntry]:
 
 
 def _entry_at(path: Path, sha: str, file_path: str) -> TreeEntry:
-    return GitRepo(path).entry(sha, file_path)
+    # Validated here, on a miss: a path kept in the cache passed, and one that fails raises, so it is never kept.
+    return GitRepo(path).entry(sha, validate_path(file_path))
 
 
 def get_entry(snapshot: Snapshot, path: str) -> TreeEntry:
-    entry = snapshot.entries.get(_entry_at, snapshot.git.path, snapshot.sha, validate_path(path))
+    entry = snapshot.entries.get(_entry_at, snapshot.git.path, snapshot.sha, path)
     if entry.kind != "file":
         raise EntryNotFound(f"'{path}' is a folder, not a file")
     return entry
