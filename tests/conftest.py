@@ -73,3 +73,16 @@ def browser() -> Iterator[Browser]:
     """Debian's Chromium, one per test module."""
     with chromium() as started:
         yield started
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed test's report ends with the tail of each live hub's log: a 500 seen by a client is
+    explained by the traceback there, and CI keeps nothing else of a run."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, LiveHub) and value.log_path is not None and value.log_path.exists():
+                tail = value.log_path.read_text(errors="replace").splitlines()[-80:]
+                report.sections.append((f"live hub log {value.log_path.name} (last 80 lines)", "\n".join(tail)))
+    return report
