@@ -117,13 +117,17 @@ class LocalProcessRunner:
             if self._status(record).state is not ProcessState.RUNNING:
                 return
             members = _tree(record)
+            child = self._child_of(record)
             _signal_all(record["pid"], members, signal.SIGTERM)
-            code = self._wait_leader(record, grace)
-            leftovers = [p for p in members if not _gone(p)]
-            if code is None or leftovers:
-                _signal_all(record["pid"], members, signal.SIGKILL)
-                code = self._wait_leader(record, 5.0) if code is None else code
-            self._finish(record, code, "stopped" if code is not None else "stopped (status unknown)")
+        # Waited for without the lock: other processes' status() must not stall behind a slow stop.
+        code = _wait_leader(record, child, grace)
+        leftovers = [p for p in members if not _gone(p)]
+        if code is None or leftovers:
+            _signal_all(record["pid"], members, signal.SIGKILL)
+            code = _wait_leader(record, child, 5.0) if code is None else code
+        with self._lock:
+            if (self._read(record["key"]) or {}).get("pid") == record["pid"]:
+                self._finish(record, code, "stopped" if code is not None else "stopped (status unknown)")
 
     def read_log(self, handle: Handle, offset: int = 0, limit: int = 1 << 20) -> bytes:
         try:
@@ -151,8 +155,8 @@ class LocalProcessRunner:
     def _status(self, record: dict[str, Any]) -> ProcessStatus:
         if record.get("exit_code") is not None or record.get("detail"):
             return ProcessStatus(ProcessState.EXITED, record.get("exit_code"), record["detail"])
-        child = self._children.get(record["key"])
-        if child is not None and child.pid == record["pid"]:
+        child = self._child_of(record)
+        if child is not None:
             code = child.poll()
             if code is not None:
                 return self._finish(record, code, _exit_words(code))
@@ -161,7 +165,7 @@ class LocalProcessRunner:
         over = _memory_over(record)
         if over:
             _signal_all(record["pid"], _tree(record), signal.SIGKILL)
-            return self._finish(record, self._wait_leader(record, 5.0), over)
+            return self._finish(record, _wait_leader(record, self._child_of(record), 5.0), over)
         return ProcessStatus(ProcessState.RUNNING)
 
     def _finish(self, record: dict[str, Any], code: int | None, detail: str) -> ProcessStatus:
@@ -173,18 +177,10 @@ class LocalProcessRunner:
         self._children.pop(record["key"], None)
         return ProcessStatus(ProcessState.EXITED, code, detail)
 
-    def _wait_leader(self, record: dict[str, Any], timeout: float) -> int | None:
-        """The exit status when the leader ends within `timeout` (None for a process we did not start,
-        or one still running)."""
+    def _child_of(self, record: dict[str, Any]) -> subprocess.Popen[bytes] | None:
+        """The Popen of a process this object started (only its parent learns how it ended)."""
         child = self._children.get(record["key"])
-        if child is not None and child.pid == record["pid"]:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                return child.wait(timeout)
-            return None
-        deadline = time.monotonic() + timeout
-        while _alive(record) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return None
+        return child if child is not None and child.pid == record["pid"] else None
 
     def _command(self, spec: ProcessSpec, port: int) -> tuple[list[str], dict[str, str]]:
         def fill(text: str) -> str:
@@ -287,6 +283,19 @@ def _tree(record: Mapping[str, Any]) -> list[psutil.Process]:
     with contextlib.suppress(psutil.Error):
         return [leader, *leader.children(recursive=True)]
     return [leader]
+
+
+def _wait_leader(record: Mapping[str, Any], child: subprocess.Popen[bytes] | None, timeout: float) -> int | None:
+    """The exit status when the leader ends within `timeout` (None for a process this runner did not
+    start, whose status the OS gives to someone else, or one still running)."""
+    if child is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return child.wait(timeout)
+        return None
+    deadline = time.monotonic() + timeout
+    while _alive(record) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return None
 
 
 def _gone(process: psutil.Process) -> bool:
