@@ -103,3 +103,26 @@ def test_local_unknown_handle_is_lost(runner: LocalProcessRunner) -> None:
     assert runner.status(stranger).state is ProcessState.LOST
     runner.stop(stranger)  # nothing to do, no error
     assert runner.read_log(stranger) == b""
+
+
+def test_local_gpus_are_given_to_one_process_at_a_time(tmp_path: Path) -> None:
+    # Two GPUs by configuration (this machine has none): which ones a process sees is the runner's choice.
+    runner = LocalProcessRunner(tmp_path / "compute", gpu_count=2)
+    code = "import os, time\nprint(repr(os.environ['CUDA_VISIBLE_DEVICES']), flush=True)\ntime.sleep(600)"
+    first = runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(gpus=1)))
+    second = runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(gpus=1)))
+    cpu_only = runner.start(job(code, kind=WorkKind.SERVICE))
+    try:
+        for handle in (first, second, cpu_only):
+            wait_until(lambda h=handle: runner.read_log(h).endswith(b"\n"), "the process to say", timeout=30)
+        assert [runner.read_log(h) for h in (first, second, cpu_only)] == [b"'0'\n", b"'1'\n", b"''\n"]
+        with pytest.raises(RunnerError, match="0 of this machine's 2 are free"):
+            runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(gpus=1)))
+
+        runner.stop(first, grace=2)
+        again = runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(gpus=1)))
+        wait_until(lambda: runner.read_log(again).endswith(b"\n"), "the process to say", timeout=30)
+        assert runner.read_log(again) == b"'0'\n"
+    finally:
+        for handle in runner.running():
+            runner.stop(handle, grace=2)
