@@ -59,16 +59,18 @@ def test_local_exit_of_a_readopted_process_is_status_unknown(runner: LocalProces
     assert restarted.running() == []
 
 
-def test_local_cpu_limit_pins_the_process_and_sets_thread_counts(runner: LocalProcessRunner) -> None:
+def test_local_cpu_limit_pins_the_process_and_sets_thread_counts(runner: LocalProcessRunner, tmp_path: Path) -> None:
     if len(os.sched_getaffinity(0)) < 2:
         pytest.fail("this test needs a machine with at least 2 CPUs (CI has 2)")
-    code = "import json, os; print(json.dumps([sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS']]))"
+    seen = "[sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS'], os.getcwd()]"
+    code = f"import json, os; print(json.dumps({seen}))"
     handle = runner.start(job(code, resources=Resources(cpus=1)))
     wait_until(lambda: ended(runner, handle), "the job to end", timeout=30, poll=0.02)
 
-    cpus, threads = json.loads(runner.read_log(handle))
+    cpus, threads, cwd = json.loads(runner.read_log(handle))
     assert len(cpus) == 1 and cpus[0] in os.sched_getaffinity(0)
     assert threads == "1"
+    assert cwd == str(tmp_path / "compute" / "work" / handle.key)  # its own working directory
 
 
 def test_local_memory_limit_kills_the_process_with_the_reason(runner: LocalProcessRunner) -> None:

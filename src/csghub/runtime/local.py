@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -92,6 +93,9 @@ class LocalProcessRunner:
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
             log_path = self._logs / f"{key}.log"
+            # Its own working directory: relative paths of two jobs never meet.
+            workdir = self._work / key
+            workdir.mkdir(exist_ok=True)
             try:
                 with open(log_path, "wb") as log:
                     child = subprocess.Popen(
@@ -100,7 +104,7 @@ class LocalProcessRunner:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         env=env,
-                        cwd=self._work,
+                        cwd=workdir,
                         start_new_session=True,
                     )
             except OSError as exc:
@@ -265,6 +269,7 @@ class LocalProcessRunner:
             ended = record.get("ended_at")
             if ended is not None and time.time() - ended > RECORD_KEEP:
                 path.unlink(missing_ok=True)
+                shutil.rmtree(self._work / path.stem, ignore_errors=True)
                 continue
             yield record
 
