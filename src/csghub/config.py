@@ -100,6 +100,10 @@ class Settings:
     # Organizations that follow the provider's groups, for LDAP and OIDC accounts:
     # "group=org:role; group2=org2:role" (roles read, write, admin). Checked at every sign-in.
     sso_group_map: str = ""
+    # Where runtime environments (the frameworks' package sets) are built; empty means data_dir/runtimes.
+    runtimes_dir: str = ""
+    # Stop every endpoint replica when the hub stops; off, they keep serving and the next start re-adopts them.
+    compute_stop_on_shutdown: bool = False
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -114,6 +118,14 @@ class Settings:
     @property
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+    @property
+    def runtimes_path(self) -> Path:
+        return Path(self.runtimes_dir).expanduser().resolve() if self.runtimes_dir else self.data_dir / "runtimes"
+
+    @property
+    def compute_dir(self) -> Path:
+        return self.data_dir / "compute"
 
     @property
     def effective_database_url(self) -> str:
