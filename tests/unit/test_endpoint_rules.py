@@ -10,7 +10,7 @@ import pytest
 from csghub.core.errors import HubError, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from csghub.services.compute import instances
 from csghub.services.compute.endpoints import EndpointSpec, check_spec
-from csghub.services.compute.frameworks import FrameworkView, fits, model_tasks
+from csghub.services.compute.frameworks import FrameworkView, ModelFacts, fits
 from csghub.services.compute.supervisor import backoff
 from csghub.services.permissions import ANONYMOUS, Action, Actor, EndpointResource, Grant, authorize, can
 
@@ -81,14 +81,6 @@ def test_good_spec_passes() -> None:
     )
 
 
-def test_model_tasks_come_from_the_card_then_the_architectures() -> None:
-    assert model_tasks({"architectures": ["LlamaForCausalLM"]}, {}) == {"text-generation"}
-    assert model_tasks({"architectures": ["BertModel"]}, {}) == {"feature-extraction"}
-    assert model_tasks({"architectures": ["LlamaForCausalLM"]}, {"pipeline_tag": "fill-mask"}) == {"fill-mask"}
-    assert model_tasks(None, {"library_name": "sentence-transformers"}) == {"feature-extraction"}
-    assert model_tasks(None, {}) == frozenset()
-
-
 def framework(name: str, tasks: tuple[str, ...], *, gpu: bool = False, enabled: bool = True) -> FrameworkView:
     return FrameworkView(1, name, "1", name, gpu, tasks, "ready", "", enabled)
 
@@ -97,12 +89,22 @@ def test_frameworks_fit_by_task_and_gpu_need() -> None:
     chat = framework("transformers", ("text-generation",))
     vllm = framework("vllm", ("text-generation",), gpu=True)
     embeddings = framework("embeddings", ("feature-extraction",))
-    tasks = {"text-generation"}
-    assert fits(chat, tasks, gpus_available=False)
-    assert not fits(vllm, tasks, gpus_available=False)
-    assert fits(vllm, tasks, gpus_available=True)
-    assert not fits(embeddings, tasks, gpus_available=True)
-    assert not fits(framework("transformers", ("text-generation",), enabled=False), tasks, gpus_available=False)
+    llama = ModelFacts({"architectures": ["LlamaForCausalLM"]}, {})
+    bert = ModelFacts({"architectures": ["BertModel"]}, {})
+    assert fits(chat, llama, gpus_available=False)
+    assert not fits(chat, bert, gpus_available=False)
+    assert fits(embeddings, bert, gpus_available=False)
+    assert not fits(vllm, llama, gpus_available=False)
+    assert fits(vllm, llama, gpus_available=True)
+    assert not fits(embeddings, llama, gpus_available=True)
+    assert not fits(framework("transformers", ("text-generation",), enabled=False), llama, gpus_available=False)
+    # A framework an administrator added is matched by the tasks it lists.
+    assert fits(
+        framework("mine", ("feature-extraction",)),
+        ModelFacts(None, {"pipeline_tag": "feature-extraction"}),
+        gpus_available=False,
+    )
+    assert not fits(framework("mine", ("feature-extraction",)), llama, gpus_available=False)
 
 
 def test_restarts_back_off_exponentially_up_to_a_minute() -> None:

@@ -28,7 +28,14 @@ from csghub.db.models import (
 )
 from csghub.services.compute import instances
 from csghub.services.compute.clusters import LOCAL_CLUSTER_ID, ClusterView, TierView, cluster_view, tier_view
-from csghub.services.compute.frameworks import FrameworkView, fits, framework_view, gpus_available, tasks_of_model
+from csghub.services.compute.frameworks import (
+    FrameworkView,
+    ModelFacts,
+    facts_of_model,
+    fits,
+    framework_view,
+    gpus_available,
+)
 from csghub.services.compute.instances import EventView
 from csghub.services.compute.replicas import ReplicaView, read_replica_log, replica_views, stop_replicas
 from csghub.services.compute.routes import Route, mark_replica_failed, route_for
@@ -141,7 +148,7 @@ def _check_value(key: str, value: object) -> None:
         raise InvalidArgument(f"Invalid value for '{key}': a single line of at most 1000 characters")
 
 
-def _choose(session: Session, spec: EndpointSpec, tasks: frozenset[str], gpus: bool) -> tuple[int, int, int]:
+def _choose(session: Session, spec: EndpointSpec, model: ModelFacts, gpus: bool) -> tuple[int, int, int]:
     """The cluster, tier and framework ids for a spec: given ones checked, missing ones defaulted."""
     cluster = session.get(ComputeCluster, spec.cluster_id or LOCAL_CLUSTER_ID)
     if cluster is None or not cluster.enabled:
@@ -152,11 +159,11 @@ def _choose(session: Session, spec: EndpointSpec, tasks: frozenset[str], gpus: b
         .order_by(ComputeTier.id)
     ).all()
     candidates = [f for f in session.scalars(select(RuntimeFramework).order_by(RuntimeFramework.id)).all()]
-    fitting = [framework_view(f) for f in candidates if fits(framework_view(f), tasks, gpus_available=gpus)]
+    fitting = [framework_view(f) for f in candidates if fits(framework_view(f), model, gpus_available=gpus)]
     if spec.framework_id is None:
         if not fitting:
             raise InvalidArgument(
-                f"No enabled runtime framework fits this model (its tasks: {sorted(tasks) or 'unknown'})"
+                f"No enabled runtime framework fits this model (its tasks: {sorted(model.tasks) or 'unknown'})"
             )
         framework = fitting[0]
     else:
@@ -167,7 +174,7 @@ def _choose(session: Session, spec: EndpointSpec, tasks: frozenset[str], gpus: b
         if framework not in fitting:
             raise InvalidArgument(
                 f"Runtime framework '{framework.name}' does not fit this model "
-                f"(its tasks: {sorted(tasks) or 'unknown'})"
+                f"(its tasks: {sorted(model.tasks) or 'unknown'})"
             )
     usable = [t for t in tiers if (t.gpus > 0) == framework.needs_gpu]
     if spec.tier_id is None:
@@ -229,11 +236,11 @@ def view_of(session: Session, row: ComputeInstance) -> EndpointView:
     )
 
 
-def _resolve_model(hub: Hub, actor: Actor, model: RepoId, revision: str | None) -> tuple[int, str, str, frozenset[str]]:
+def _resolve_model(hub: Hub, actor: Actor, model: RepoId, revision: str | None) -> tuple[int, str, str, ModelFacts]:
     repo = get_repo(hub, actor, RepoType.MODEL, model, Action.DOWNLOAD)
     snapshot = files.at_revision(hub, actor, repo, revision)
-    tasks = tasks_of_model(hub, actor, model, snapshot.sha)
-    return repo.id, revision or repo.default_branch, snapshot.sha, tasks
+    facts = facts_of_model(hub, actor, model, snapshot.sha)
+    return repo.id, revision or repo.default_branch, snapshot.sha, facts
 
 
 def create_endpoint(hub: Hub, actor: Actor, model: RepoId, spec: EndpointSpec) -> EndpointView:
@@ -241,7 +248,7 @@ def create_endpoint(hub: Hub, actor: Actor, model: RepoId, spec: EndpointSpec) -
     check_spec(spec)
     owner = spec.owner or actor.name
     authorize(actor, Action.MANAGE, EndpointResource(owner, spec.visibility, f"{owner}/{spec.name}"))
-    repo_id, revision, commit, tasks = _resolve_model(hub, actor, model, spec.revision)
+    repo_id, revision, commit, facts = _resolve_model(hub, actor, model, spec.revision)
     gpus = gpus_available(hub)
     try:
         with hub.db() as session:
@@ -249,7 +256,7 @@ def create_endpoint(hub: Hub, actor: Actor, model: RepoId, spec: EndpointSpec) -
             if namespace is None:
                 raise NotFound(f"Namespace '{owner}' not found")
             _check_free(session, namespace.id, spec.name)
-            cluster_id, tier_id, framework_id = _choose(session, spec, tasks, gpus)
+            cluster_id, tier_id, framework_id = _choose(session, spec, facts, gpus)
             row = ComputeInstance(
                 kind=KIND,
                 namespace_id=namespace.id,
@@ -341,7 +348,7 @@ def update_endpoint(hub: Hub, actor: Actor, endpoint_id: int, spec: EndpointSpec
         row = _visible_row(session, actor, endpoint_id, Action.MANAGE)
         model = RepoId.parse(json.loads(row.spec or "{}").get("model", ""))
         owner_id = row.namespace_id
-    _, revision, commit, tasks = _resolve_model(hub, actor, model, spec.revision or None)
+    _, revision, commit, facts = _resolve_model(hub, actor, model, spec.revision or None)
     gpus = gpus_available(hub)
     with hub.db() as session:
         row = _visible_row(session, actor, endpoint_id, Action.MANAGE)
@@ -349,7 +356,7 @@ def update_endpoint(hub: Hub, actor: Actor, endpoint_id: int, spec: EndpointSpec
         cluster_id, tier_id, framework_id = _choose(
             session,
             dataclasses.replace(spec, cluster_id=spec.cluster_id or row.cluster_id),
-            tasks,
+            facts,
             gpus,
         )
         old_spec = json.loads(row.spec or "{}")

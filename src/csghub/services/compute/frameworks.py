@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -16,15 +15,14 @@ from sqlalchemy import select
 from csghub.core.errors import EntryNotFound, InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import ComputeTier, RuntimeFramework, utcnow
+from csghub.runtime import environments
+from csghub.runtime import frameworks as builtin_frameworks
 from csghub.runtime.base import Environment, Handle, ProcessSpec, ProcessState, Runner, WorkKind
 from csghub.services.context import Hub
 from csghub.services.permissions import SITE, Action, Actor, authorize
 from csghub.services.repositories import files
 from csghub.services.repositories.repos import get_repo
 
-# What each engine serves; a model fits an engine when it is for one of these tasks.
-CHAT_TASKS = frozenset({"text-generation", "text2text-generation", "conversational"})
-EMBEDDING_TASKS = frozenset({"feature-extraction", "sentence-similarity"})
 MAX_CONFIG_BYTES = 1 << 20
 
 
@@ -83,28 +81,27 @@ def find_framework(hub: Hub, name_or_id: str) -> FrameworkView:
         return framework_view(row)
 
 
-def model_tasks(config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> frozenset[str]:
-    """What a model is for, from its card's pipeline_tag (or library) and else its config's architectures."""
-    tag = card.get("pipeline_tag")
-    if isinstance(tag, str) and tag:
-        return frozenset({tag})
-    if card.get("library_name") == "sentence-transformers":
-        return frozenset({"feature-extraction"})
-    if not config:
-        return frozenset()
-    architectures = [a for a in config.get("architectures") or [] if isinstance(a, str)]
-    if any(a.endswith(("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")) for a in architectures):
-        return frozenset({"text-generation"})
-    if any(a.endswith("Model") for a in architectures):
-        return frozenset({"feature-extraction"})
-    return frozenset()
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What decides which frameworks fit a model: its config.json (None without one) and card metadata."""
+
+    config: Mapping[str, Any] | None
+    card: Mapping[str, Any]
+
+    @property
+    def tasks(self) -> frozenset[str]:
+        return builtin_frameworks.model_tasks(self.config, self.card)
 
 
-def fits(framework: FrameworkView, tasks: Iterable[str], *, gpus_available: bool) -> bool:
-    """Whether a framework can serve a model for these tasks here (GPU frameworks only with GPU tiers)."""
+def fits(framework: FrameworkView, model: ModelFacts, *, gpus_available: bool) -> bool:
+    """Whether a framework can serve the model here: enabled, GPU frameworks only with GPU tiers, and the
+    built-in ones by their own rules (runtime/frameworks.py); others by the tasks they list."""
     if not framework.enabled or (framework.needs_gpu and not gpus_available):
         return False
-    return bool(set(framework.tasks) & set(tasks))
+    known = builtin_frameworks.builtin(framework.name)
+    if known is not None and known.version == framework.version:
+        return builtin_frameworks.fits(known, model.config, model.card)
+    return bool(set(framework.tasks) & model.tasks)
 
 
 def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
@@ -121,10 +118,10 @@ def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def tasks_of_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None) -> frozenset[str]:
+def facts_of_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None) -> ModelFacts:
     repo = get_repo(hub, actor, RepoType.MODEL, repo_id)
     snapshot = files.at_revision(hub, actor, repo, revision)
-    return model_tasks(_read_json(snapshot, "config.json"), repo.card_data)
+    return ModelFacts(_read_json(snapshot, "config.json"), repo.card_data)
 
 
 def gpus_available(hub: Hub) -> bool:
@@ -136,26 +133,20 @@ def gpus_available(hub: Hub) -> bool:
 
 
 def frameworks_for_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None) -> list[FrameworkView]:
-    tasks = tasks_of_model(hub, actor, repo_id, revision)
+    model = facts_of_model(hub, actor, repo_id, revision)
     gpus = gpus_available(hub)
-    return [f for f in list_frameworks(hub, actor) if fits(f, tasks, gpus_available=gpus)]
+    return [f for f in list_frameworks(hub, actor) if fits(f, model, gpus_available=gpus)]
 
 
 def environment_of(hub: Hub, framework: FrameworkView) -> Environment:
     """The framework's package set, with its interpreter once built on this machine."""
-    environment = Environment(framework.name, framework.version, framework.packages)
-    python = env_dir(hub, environment) / "bin" / "python"
-    if framework.state == "ready" and python.exists():
-        return Environment(framework.name, framework.version, framework.packages, str(python))
-    return environment
-
-
-def env_dir(hub: Hub, environment: Environment) -> Path:
-    return hub.settings.runtimes_path / environment.key
+    return environments.built(
+        hub.settings.runtimes_path, Environment(framework.name, framework.version, framework.packages)
+    )
 
 
 def is_built(hub: Hub, environment: Environment) -> bool:
-    return (env_dir(hub, environment) / ".ready").exists()
+    return environments.is_built(hub.settings.runtimes_path, environment)
 
 
 def set_enabled(hub: Hub, actor: Actor, framework_id: int, enabled: bool) -> FrameworkView:
@@ -275,10 +266,47 @@ def log_tail(runner: Runner, handle: Handle, size: int = 8192) -> bytes:
 
 
 def sync_built(hub: Hub) -> None:
-    """At start: what the runtimes directory holds says which frameworks are ready (another hub sharing
-    it may have built them, or someone removed them)."""
+    """At start: the built-in records follow runtime/frameworks.py (its package sets may have changed
+    with this release), and what the runtimes directory holds says which frameworks are ready (another
+    hub sharing it may have built them, or someone removed them)."""
     with hub.db() as session:
-        for row in session.scalars(select(RuntimeFramework)).all():
+        rows = {(r.name, r.version): r for r in session.scalars(select(RuntimeFramework)).all()}
+        for known in builtin_frameworks.BUILTIN:
+            row = rows.get((known.name, known.version))
+            if row is None:
+                row = RuntimeFramework(name=known.name, version=known.version, state="absent", reason="")
+                row.enabled, row.build_handle = True, ""
+                session.add(row)
+                rows[(known.name, known.version)] = row
+            row.engine, row.needs_gpu = known.engine, known.needs_gpu
+            row.tasks, row.packages = json.dumps(list(known.tasks)), json.dumps(list(known.packages))
+        session.flush()
+        for row in rows.values():
             built = is_built(hub, environment_of(hub, framework_view(row)))
             if row.state in ("absent", "ready") and (row.state == "ready") != built:
                 row.state, row.updated_at = ("ready" if built else "absent"), utcnow()
+
+
+def build_now(hub: Hub, actor: Actor, framework_id: int) -> FrameworkView:
+    """Build in this process, pip's output on stdout (`csghub admin framework build`): the record says
+    building meanwhile, then ready or failed with the reason."""
+    authorize(actor, Action.MANAGE, SITE)
+    framework = get_framework(hub, framework_id)
+    if framework.needs_gpu and not gpus_available(hub):
+        raise InvalidArgument(f"'{framework.name}' needs a GPU and this hub has no GPU tier; it is not built here")
+    _record(hub, framework_id, "building", "")
+    environment = Environment(framework.name, framework.version, framework.packages)
+    try:
+        environments.ensure(environment, None, runtimes_dir=hub.settings.runtimes_path)
+    except environments.BuildError as exc:
+        _record(hub, framework_id, "failed", exc.message)
+        raise
+    _record(hub, framework_id, "ready", "")
+    return get_framework(hub, framework_id)
+
+
+def _record(hub: Hub, framework_id: int, state: str, reason: str) -> None:
+    with hub.db() as session:
+        row = session.get(RuntimeFramework, framework_id)
+        if row is not None:
+            row.state, row.reason, row.build_handle, row.updated_at = state, reason, "", utcnow()

@@ -201,7 +201,8 @@ def reconcile(hub: Hub, instance_id: int) -> None:
 
 
 def _framework_ready(hub: Hub, instance_id: int, framework: FrameworkView, state: str) -> bool:
-    if not framework.enabled:
+    if not framework.enabled and state in (instances.PENDING, instances.BUILDING):
+        # Replicas already running keep serving; a disabled framework only starts nothing new.
         fail(hub, instance_id, f"runtime framework '{framework.name}' is disabled")
         return False
     if framework.state in ("absent", "building"):
