@@ -23,6 +23,7 @@ from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.http.routing import include_routes
 from csghub.services.context import Hub
 from csghub.services.repositories import downloads
+from csghub.transport import gateway
 from csghub.transport.git_hooks import start_hook_listener
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
@@ -60,6 +61,7 @@ def _upload_origins(settings: Settings) -> tuple[str, ...]:
 def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | None = None) -> FastAPI:
     """The web application; with `http_port` (as `csghub serve` passes it) it also runs the SSH server."""
     hub = hub or build_hub(settings)
+    relay = gateway.make_relay(hub)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -77,6 +79,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
                 acceptor.close()
             hooks.close()
             flusher.cancel()
+            await relay.aclose()
             await run_in_threadpool(downloads.flush, hub)
 
     app = FastAPI(
@@ -88,6 +91,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.relay = relay
     # Inside the rate limit and security headers (added after it), outside everything that reads a body.
     app.add_middleware(
         body_limits.BodyLimitMiddleware,
@@ -110,6 +114,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     include_routes(app, lfs_router)
     include_routes(app, xet_router)
     include_routes(app, git_http_router)
+    include_routes(app, gateway.router)
     mount_reference(app)
     mount_api(app)
     mount_web(app)
