@@ -6,15 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from csghub.runtime import base as runtime_base
-from csghub.runtime.base import HOST, PORT, PYTHON, Environment, ProcessSpec, Resources, WorkKind
+from csghub.runtime import workers
+from csghub.runtime.base import HOST, PORT, PYTHON, Environment, ProcessSpec, Resources, RunnerError, WorkKind
 from csghub.services.compute.tokens import mint_model_token
 from csghub.services.context import Hub
-
-
-def launcher(engine: str) -> Path:
-    """The engine's replica launcher (runtime/workers): a plain script the environment's python runs."""
-    return Path(runtime_base.__file__).parent / "workers" / f"serve_{engine}.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +40,14 @@ def served_model(hub: Hub, launch: Launch) -> str:
 def replica_spec(
     hub: Hub, launch: Launch, environment: Environment, resources: Resources, index: int, attempt: int
 ) -> ProcessSpec:
+    try:
+        script = workers.script(f"serve_{launch.engine}")
+    except FileNotFoundError:
+        raise RunnerError(f"This hub has no launcher for the '{launch.engine}' engine") from None
     token = mint_model_token(hub, launch.created_by, launch.repo_id)
     argv = [
         PYTHON,
-        str(launcher(launch.engine)),
+        str(script),
         "--repo",
         launch.model,
         "--revision",

@@ -114,6 +114,21 @@ def tick(hub: Hub, *, sweep: bool = False) -> None:
                 )
             )
         )
+    with hub.db() as session:
+        # Processes of instances that should have none (a start that raced a stop, a failure).
+        idle = set(
+            session.scalars(
+                select(ComputeReplica.instance_id)
+                .join(ComputeInstance, ComputeReplica.instance_id == ComputeInstance.id)
+                .where(
+                    (ComputeInstance.desired != "running")
+                    | ComputeInstance.state.in_((instances.STOPPED, instances.FAILED))
+                )
+            )
+        )
+    for instance_id in idle:
+        with hub.compute.lock(instance_id):
+            stop_replicas(hub, instance_id)
     for instance_id in ids:
         lock = hub.compute.lock(instance_id)
         if not lock.acquire(blocking=False):
