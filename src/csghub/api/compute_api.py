@@ -3,7 +3,7 @@ CSGHub's portal call it, in CSGHub's envelope (`{"msg": "OK", "data": ...}`):
 
     POST /api/v1/models/{ns}/{name}/run                    deploy a model (types.ModelRunReq)
     GET|PUT|DELETE /api/v1/models/{ns}/{name}/run/{id}     a deploy; change it (rolling); delete it
-    GET  .../run/{id}/status                               its state, reason, replicas and events
+    GET  .../run/{id}/status                               its state, reason, replicas, events and metrics
     GET  .../run/{id}/logs/{instance}                      a replica's log as server-sent events, followed
     PUT  .../run/{id}/start | stop
     GET  /api/v1/user/{user}/run/model                     a user's deploys
@@ -145,10 +145,12 @@ async def deploy_status(
     def work() -> dict[str, Any]:
         view = _deploy(request, actor, namespace, name, deploy_id)
         events = endpoints.endpoint_events(get_hub(request), actor, deploy_id, after=after)
+        metrics = endpoints.endpoint_metrics(get_hub(request), actor, deploy_id)
         shown = deploy_json(view, base_url(request))
         return {
             **{key: shown[key] for key in ("deploy_id", "status", "state", "reason", "actual_replica", "instances")},
             "events": [{"at": iso(e.at), "level": e.level, "message": e.message} for e in events],
+            "metrics": dict(metrics),
         }
 
     return ok(await run_in_threadpool(work))
@@ -163,9 +165,9 @@ async def deploy_status(
 async def deploy_logs(
     request: Request, namespace: str, name: str, deploy_id: RowId, instance: str, actor: Actor = Depends(get_actor)
 ) -> Response:
-    replica = whole_number(instance, "instance", maximum=64)
-    if replica is None:
+    if not (instance.isascii() and instance.isdigit() and len(instance) <= 3):
         raise NotFound(f"Instance '{instance}' not found: instances are named by their number, 0 and up")
+    replica = int(instance)
     await run_in_threadpool(_deploy, request, actor, namespace, name, deploy_id)
     return await log_stream(request, actor, deploy_id, replica)
 
