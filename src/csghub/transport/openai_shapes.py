@@ -28,13 +28,9 @@ _TYPES = {
     413: "invalid_request_error",
     429: "rate_limit_error",
 }
-# The hub's own codes, as OpenAI names the same refusals.
-_CODES = {
-    "Unauthenticated": "invalid_api_key",
-    "NotFound": "model_not_found",
-    "EndpointNotFound": "model_not_found",
-    "RateLimited": "rate_limit_exceeded",
-}
+# OpenAI's codes for the hub's refusals by status: a bad or missing key, an endpoint that does not exist
+# (or is hidden from this caller), a flood.
+_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
 
 
 class BadRequest(InvalidArgument):
@@ -65,7 +61,7 @@ def from_hub_error(exc: HubError) -> JSONResponse:
     retry_after = getattr(exc, "retry_after", None)
     if exc.status == 503 and retry_after is None:
         retry_after = 5  # a replica that is starting or restarting answers within seconds
-    code = _CODES.get(exc.code, exc.code[:1].lower() + exc.code[1:] if exc.code else None)
+    code = _CODES.get(exc.status, exc.code[:1].lower() + exc.code[1:] if exc.code else None)
     return openai_error(exc.status, exc.message, code=code, retry_after=retry_after)
 
 
