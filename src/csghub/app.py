@@ -70,7 +70,7 @@ def _own_url(host: str, port: int) -> str:
 def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | None = None) -> FastAPI:
     """The web application; with `http_port` (as `csghub serve` passes it) it also runs the SSH server."""
     hub = hub or build_hub(settings)
-    relay = gateway.make_relay(hub)
+    endpoint_gateway = gateway.make_gateway(hub)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -96,7 +96,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
                 acceptor.close()
             hooks.close()
             flusher.cancel()
-            await relay.aclose()
+            await endpoint_gateway.aclose()
             await run_in_threadpool(downloads.flush, hub)
 
     app = FastAPI(
@@ -108,7 +108,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         lifespan=lifespan,
     )
     app.state.hub = hub
-    app.state.relay = relay
+    app.state.gateway = endpoint_gateway
     # Inside the rate limit and security headers (added after it), outside everything that reads a body.
     app.add_middleware(
         body_limits.BodyLimitMiddleware,

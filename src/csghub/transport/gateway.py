@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -26,12 +27,12 @@ from csghub.core.errors import HubError
 from csghub.http.bodies import parse_json
 from csghub.http.deps import get_actor, get_hub
 from csghub.services.compute import routes as endpoint_routes
-from csghub.services.compute import usage
 from csghub.services.compute.routes import Route
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.transport import openai_shapes as shapes
 from csghub.transport.gateway_relay import Meter, Relay, UpstreamTooLarge, answer_stream, answer_whole, renamer
+from csghub.transport.gateway_usage import UsageBook
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -47,16 +48,45 @@ _CHECKS: dict[str, tuple[str, Check]] = {
 }
 
 
-def make_relay(hub: Hub) -> Relay:
-    """The hub's one relay to replicas; the app keeps it in its state and closes it when it stops."""
-    return Relay(timeout=float(hub.settings.gateway_timeout))
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """What the gateway keeps while the app runs: its client to replicas and the usage still to write."""
+
+    relay: Relay
+    book: UsageBook
+
+    async def aclose(self) -> None:
+        await self.book.aclose()
+        await self.relay.aclose()
+
+
+def make_gateway(hub: Hub) -> Gateway:
+    """The app's gateway state (app.state.gateway); the lifespan closes it when the app stops."""
+    return Gateway(Relay(timeout=float(hub.settings.gateway_timeout)), UsageBook())
 
 
 async def _route(request: Request, owner: str, name: str) -> tuple[Hub, Actor, Route]:
     hub = get_hub(request)
     actor = await get_actor(request)
-    route = await run_in_threadpool(endpoint_routes.route_for, hub, actor, owner, name)
+    relay = _gateway(request).relay
+    # Who is asking, as far as authorizing a call can tell them apart.
+    key = f"{actor.user_id}\x00{actor.scope}\x00{actor.is_admin}\x00{hash(actor.grants)}\x00{owner.lower()}\x00{name}"
+    route: Route | None = relay.routes.get(key)
+    if route is None:
+        route = await run_in_threadpool(endpoint_routes.route_for, hub, actor, owner, name)
+        relay.routes.put(key, route)
     return hub, actor, route
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def _failed(hub: Hub, relay: Relay, endpoint_id: int, url: str) -> None:
+    """A replica refused a request: the compute service hears of it, and no cached route sends more to it."""
+    endpoint_routes.mark_replica_failed(hub, endpoint_id, url)
+    relay.routes.clear()
 
 
 @router.get(PREFIX + "/models")
@@ -93,14 +123,14 @@ async def _forward(request: Request, owner: str, name: str, path: str) -> Respon
     body["model"] = route.served_model  # clients may name it anything; the engine knows only its own name
     stream = body.get("stream") is True
     meter = Meter()
-    relay: Relay = request.app.state.relay
-    done = BackgroundTask(_record, hub, route.endpoint_id, actor, meter)
+    relay, book = _gateway(request).relay, _gateway(request).book
+    done = BackgroundTask(book.add, hub, route.endpoint_id, actor, meter)
     try:
         upstream = await relay.open(
             relay.order(route.endpoint_id, route.urls),
             path,
             json.dumps(body).encode(),
-            lambda url: endpoint_routes.mark_replica_failed(hub, route.endpoint_id, url),
+            lambda url: _failed(hub, relay, route.endpoint_id, url),
         )
     except ConnectionError as exc:
         log.warning("endpoint %s: %s", route.public_model, exc)
@@ -119,23 +149,6 @@ async def _forward(request: Request, owner: str, name: str, path: str) -> Respon
         answer = shapes.openai_error(502, "The model server's answer is too large", code="upstream_error")
     answer.background = done
     return answer
-
-
-async def _record(hub: Hub, endpoint_id: int, actor: Actor, meter: Meter) -> None:
-    prompt, completion = meter.tokens
-    try:
-        await run_in_threadpool(
-            usage.record_usage,
-            hub,
-            endpoint_id,
-            actor,
-            prompt_tokens=prompt,
-            completion_tokens=completion,
-            latency_ms=meter.latency_ms,
-            ok=meter.ok,
-        )
-    except Exception:  # after the answer went out: a lost count must not turn into an error
-        log.exception("recording the usage of endpoint %s failed", endpoint_id)
 
 
 @router.post(PREFIX + "/chat/completions")
