@@ -24,7 +24,7 @@ import httpx
 import openai
 import psutil
 import pytest
-from huggingface_hub import HfApi
+from huggingface_hub import HfApi, InferenceClient
 from openai import OpenAI
 from sqlalchemy import select
 
@@ -136,6 +136,10 @@ def test_gateway_chat_answers_through_the_openai_sdk(deployed: Deployed) -> None
     assert answer.choices[0].message.content and answer.choices[0].finish_reason in ("length", "stop")
     assert answer.usage is not None and 0 < answer.usage.completion_tokens <= 8
     assert answer.usage.prompt_tokens > 5
+    # huggingface_hub's own client, pointed at the same URL.
+    hf = InferenceClient(base_url=deployed.chat_url, api_key=deployed.token)
+    again = hf.chat_completion(PROMPT, max_tokens=8, temperature=0)
+    assert again.choices[0].message.content == answer.choices[0].message.content  # greedy: the same text
 
 
 def test_gateway_streams_the_same_answer_chunk_by_chunk(deployed: Deployed) -> None:
