@@ -112,10 +112,10 @@ def _build(environment: Environment, target: Path, log: IO[bytes]) -> None:
     env = minimal_env()
     try:
         venv = [sys.executable, "-m", "venv", str(target)]
-        _run(venv if environment.packages else [*venv, "--without-pip"], log, env)
+        _run("python -m venv", venv if environment.packages else [*venv, "--without-pip"], log, env)
         if environment.packages:
             pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
-            _run([*pip, "--no-input", "--progress-bar", "off", *environment.packages], log, env)
+            _run("pip install", [*pip, "--no-input", "--progress-bar", "off", *environment.packages], log, env)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
@@ -131,17 +131,17 @@ def _build(environment: Environment, target: Path, log: IO[bytes]) -> None:
     _say(log, f"built {environment.key} in {seconds:.1f} s")
 
 
-def _run(argv: list[str], log: IO[bytes], env: dict[str, str]) -> None:
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    assert process.stdout is not None
+def _run(what: str, argv: list[str], log: IO[bytes], env: dict[str, str]) -> None:
     tail: list[bytes] = []
-    for line in process.stdout:
-        log.write(line)
-        log.flush()
-        tail = [*tail[-19:], line]
-    if process.wait() != 0:
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            log.write(line)
+            log.flush()
+            tail = [*tail[-19:], line]
+    if process.returncode != 0:
         last = b"".join(tail).decode(errors="replace").strip()
-        raise BuildError(f"{Path(argv[0]).name} {argv[2]} failed (exit {process.returncode}):\n{last}")
+        raise BuildError(f"{what} failed (exit {process.returncode}):\n{last}")
 
 
 def main(argv: list[str] | None = None) -> int:
