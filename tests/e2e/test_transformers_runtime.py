@@ -18,7 +18,12 @@ from csghub.runtime.base import HOST, PORT, PYTHON, Environment, Handle, Process
 from csghub.runtime.local import LocalProcessRunner
 from csghub.runtime.workers import script
 from tests.support.live import LiveHub
-from tests.support.tiny_models import broken_chat_model, tiny_chat_model, transformers_environment
+from tests.support.tiny_models import (
+    broken_chat_model,
+    tiny_chat_adapter,
+    tiny_chat_model,
+    transformers_environment,
+)
 from tests.support.waiting import wait_until
 
 STARTUP = 180.0  # a bound: `transformers serve` takes 6-8 s alone, far longer on a loaded 2-core machine
@@ -53,10 +58,14 @@ def push(served: Served, folder: Path, name: str) -> tuple[str, str]:
     return repo, hf.upload_folder(repo_id=repo, folder_path=folder, commit_message="tiny model").oid
 
 
-def replica(served: Served, repo: str, commit: str, *, token: str | None = None) -> ProcessSpec:
+def replica(
+    served: Served, repo: str, commit: str, *, token: str | None = None, base: tuple[str, str] | None = None
+) -> ProcessSpec:
     local_dir = served.models_dir / f"{repo.replace('/', '--')}-{commit}"
     argv = (PYTHON, str(script("serve_transformers")), "--repo", repo, "--revision", commit)
     argv += ("--local-dir", str(local_dir), "--host", HOST, "--port", PORT)
+    if base is not None:
+        argv += ("--base-repo", base[0], "--base-revision", base[1])
     return ProcessSpec(
         key=f"replica-{secrets.token_hex(4)}",
         kind=WorkKind.SERVICE,
@@ -76,12 +85,14 @@ def healthy(runner: LocalProcessRunner, handle: Handle) -> bool:
         return False
 
 
-def test_tiny_model_served_by_two_replicas_answers_the_openai_sdk(served: Served) -> None:
+def test_tiny_model_served_by_two_replicas_answers_the_openai_sdk_and_its_adapter_differs(served: Served) -> None:
     repo, commit = push(served, tiny_chat_model(), "tiny-chat")
+    adapter_repo, adapter_commit = push(served, tiny_chat_adapter(), "tiny-lora")
     runner = served.runner
     first = runner.start(replica(served, repo, commit))
     second = runner.start(replica(served, repo, commit))
-    for handle in (first, second):
+    merged = runner.start(replica(served, adapter_repo, adapter_commit, base=(repo, commit)))
+    for handle in (first, second, merged):
         wait_until(lambda h=handle: healthy(runner, h), "the replica to be healthy", timeout=STARTUP, poll=0.2)
 
     # Downloaded once, into a directory both replicas share.
@@ -103,6 +114,14 @@ def test_tiny_model_served_by_two_replicas_answers_the_openai_sdk(served: Served
         assert streamed == chat.choices[0].message.content  # greedy: the same words either way
         answers.append(streamed)
     assert answers[0] and answers[0] == answers[1]
+
+    # The adapter, merged on its base by the launcher, is a model of its own that answers otherwise.
+    assert b"[launcher] merged the adapter into its base model" in runner.read_log(merged)
+    adapter_dir = served.models_dir / f"{adapter_repo.replace('/', '--')}-{adapter_commit}"
+    assert (adapter_dir / "model.safetensors").is_file() and not (adapter_dir / "adapter_config.json").exists()
+    client = OpenAI(base_url=f"{merged.url}/v1", api_key="unused", max_retries=0)
+    chat = client.chat.completions.create(model=str(adapter_dir), messages=MESSAGES, max_tokens=8)
+    assert chat.choices[0].message.content and chat.choices[0].message.content != answers[0]
 
 
 def test_broken_model_makes_the_replica_exit_with_the_engines_error(served: Served) -> None:
