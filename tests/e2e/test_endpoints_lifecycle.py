@@ -221,6 +221,32 @@ def test_hub_restart_readopts_the_running_replicas(deployed: Deployed) -> None:
     assert _chat(route.urls[0], route.served_model)
 
 
+def test_rolling_update_replaces_replicas_only_once_the_new_ones_are_healthy(deployed: Deployed) -> None:
+    hub, owner = deployed.live.hub, deployed.owner
+    before = _pids(deployed)
+    spec = EndpointSpec(
+        name="chat", min_replicas=2, max_replicas=2, visibility="private", engine_args={"model-timeout": "900"}
+    )
+    updated = endpoints.update_endpoint(hub, owner, deployed.endpoint.id, spec)
+    assert updated.state == "pending" and updated.engine_args == {"model-timeout": "900"}
+    served: list[int] = []
+
+    def rolled_out() -> bool:
+        # Throughout, the old replicas answer until the new ones do: there is always a route.
+        served.append(len(endpoints.route_for(hub, owner, owner.name, "chat").urls))
+        view = _state(deployed)
+        return view.state == "running" and {r.generation for r in view.replicas} == {2}
+
+    wait_until(rolled_out, "generation 2 serving alone", timeout=DEPLOY_TIMEOUT, poll=0.5)
+    assert min(served) >= 2
+    after = _pids(deployed)
+    assert len(after) == 2 and not set(after.values()) & set(before.values())
+    assert not [pid for pid in before.values() if _alive(pid)]
+    assert any("generation 2 is healthy" in e for e in _events(deployed))
+    route = endpoints.route_for(hub, owner, owner.name, "chat")
+    assert all(_chat(url, route.served_model) for url in route.urls)
+
+
 def test_broken_model_ends_failed_with_the_engine_error(deployed: Deployed) -> None:
     hub = deployed.live.hub
     view = endpoints.create_endpoint(hub, deployed.owner, deployed.broken_repo, EndpointSpec(name="broken"))
