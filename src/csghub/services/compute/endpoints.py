@@ -171,6 +171,8 @@ def _choose(session: Session, spec: EndpointSpec, model: ModelFacts, gpus: bool)
         if not found or not found[0].enabled:
             raise InvalidArgument(f"Unknown or disabled runtime framework #{spec.framework_id}")
         framework = framework_view(found[0])
+        if framework.needs_gpu and not gpus:
+            raise InvalidArgument(f"Runtime framework '{framework.name}' needs a GPU tier, and this hub has none")
         if framework not in fitting:
             raise InvalidArgument(
                 f"Runtime framework '{framework.name}' does not fit this model "

@@ -29,7 +29,7 @@ TICK_SECONDS = 1.0
 SWEEP_EVERY = 30  # ticks between looks for processes no record owns
 HEALTH_TIMEOUT = 1.0
 STARTUP_TIMEOUT = 300.0  # seconds a replica may take to answer /health (download and load included)
-MAX_STARTUP_FAILURES = 3  # exits during start-up in a row before the instance fails
+MAX_STARTUP_FAILURES = 2  # exits during start-up in a row before the instance fails (one retry)
 MAX_HEALTH_MISSES = 3  # failed health checks in a row before a running replica is restarted
 BACKOFF_CAP = 60.0
 
