@@ -48,6 +48,7 @@ def test_hub_refusals_carry_openai_codes() -> None:
     assert status == 401 and error["code"] == "invalid_api_key" and error["type"] == "authentication_error"
     busy = shapes.from_hub_error(ServiceUnavailable("no healthy replica"))
     assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+    assert _error(busy)[1]["code"] == "no_healthy_replica"
     bad = shapes.from_hub_error(shapes.BadRequest("no", param="messages", code="invalid_value"))
     assert _error(bad) == (
         400,

@@ -29,8 +29,8 @@ _TYPES = {
     429: "rate_limit_error",
 }
 # OpenAI's codes for the hub's refusals by status: a bad or missing key, an endpoint that does not exist
-# (or is hidden from this caller), a flood.
-_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded"}
+# (or is hidden from this caller), a flood, no replica able to answer (starting, stopped, restarting).
+_CODES = {401: "invalid_api_key", 404: "model_not_found", 429: "rate_limit_exceeded", 503: "no_healthy_replica"}
 
 
 class BadRequest(InvalidArgument):
