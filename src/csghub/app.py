@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
@@ -22,8 +23,10 @@ from csghub.http import openapi as api_schema
 from csghub.http.health import HealthMiddleware
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.http.routing import include_routes, index_routes
+from csghub.services.compute import supervisor
 from csghub.services.context import Hub
 from csghub.services.repositories import downloads
+from csghub.transport import gateway
 from csghub.transport.git_hooks import start_hook_listener
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
@@ -58,9 +61,17 @@ def _upload_origins(settings: Settings) -> tuple[str, ...]:
     return ("https://*.amazonaws.com",)
 
 
+def _own_url(host: str, port: int) -> str:
+    """Where processes on this machine (endpoint replicas fetching weights) reach the hub."""
+    if host in ("", "0.0.0.0", "::", "localhost"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | None = None) -> FastAPI:
     """The web application; with `http_port` (as `csghub serve` passes it) it also runs the SSH server."""
     hub = hub or build_hub(settings)
+    endpoint_gateway = gateway.make_gateway(hub)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +82,9 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             acceptor = await start_ssh_server(hub, http_port)
             _app.state.ssh_port = acceptor.get_port()  # the real one, also when the setting asked for any free port
             print(f"CSGHub SSH listening on port {acceptor.get_port()}", file=sys.stderr, flush=True)
+        if http_port is not None:
+            hub.compute.hub_url = _own_url(settings.host, http_port)
+            hub.compute.supervisor = asyncio.create_task(supervisor.supervise(hub))
         # What start-up built (modules, routes, models: some 230,000 objects) lives as long as the
         # process. Frozen, it is left out of every later full collection, each of which would otherwise
         # stall all requests for about 100 ms (benches/bench_request_overhead.py, p99).
@@ -79,10 +93,16 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         try:
             yield
         finally:
+            if hub.compute.supervisor is not None:
+                hub.compute.supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await hub.compute.supervisor
+                await run_in_threadpool(supervisor.shutdown, hub)
             if acceptor is not None:
                 acceptor.close()
             hooks.close()
             flusher.cancel()
+            await endpoint_gateway.aclose()
             await run_in_threadpool(downloads.flush, hub)
 
     app = FastAPI(
@@ -94,6 +114,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.gateway = endpoint_gateway
     # Inside the rate limit and security headers (added after it), outside everything that reads a body.
     app.add_middleware(
         body_limits.BodyLimitMiddleware,
@@ -116,6 +137,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     include_routes(app, lfs_router)
     include_routes(app, xet_router)
     include_routes(app, git_http_router)
+    include_routes(app, gateway.router)
     mount_reference(app)
     mount_api(app)
     mount_web(app)
