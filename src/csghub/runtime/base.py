@@ -50,9 +50,11 @@ class Environment:
 
     @property
     def key(self) -> str:
-        """Names the built environment: the same packages on the same Python build it once."""
-        made_of = json.dumps([self.name, self.version, sorted(self.packages), sys.version_info[:2]])
-        return f"{self.name}-{self.version}-{hashlib.sha256(made_of.encode()).hexdigest()[:12]}"
+        """Names the built environment by what it is made of, not what it is called: frameworks with the
+        same packages on the same Python (transformers and embeddings) share one build."""
+        made_of = json.dumps([sorted(self.packages), sys.version_info[:2]])
+        python = "".join(str(part) for part in sys.version_info[:2])
+        return f"py{python}-{hashlib.sha256(made_of.encode()).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,7 +185,7 @@ def build_spec(hub: Hub, framework: FrameworkView) -> ProcessSpec:
     argv = [sys.executable, "-m", "csghub.runtime.environments", "build", framework.name]
     argv += ["--version", framework.version, *[a for p in framework.packages for a in ("--package", p)]]
     return ProcessSpec(
-        key=f"build-{environment.key}",
+        key=f"build-{framework.name}-{environment.key}",
         kind=WorkKind.BATCH,
         argv=tuple(argv),
         environment=builder,
