@@ -20,10 +20,11 @@ from huggingface_hub import HfApi
 from openai import OpenAI
 from sqlalchemy import select
 
+from csghub.cli.compute import CONSOLE
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId
 from csghub.db.models import ComputeReplica, ComputeUsage
-from csghub.services.compute import endpoints
+from csghub.services.compute import endpoints, frameworks
 from csghub.services.compute.endpoints import EndpointSpec, EndpointView
 from csghub.services.compute.frameworks import handle_of
 from csghub.services.identity import tokens
@@ -54,7 +55,8 @@ def _actor(live: LiveHub, token: str) -> Actor:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     model = tiny_chat_model()  # also builds the transformers environment, once per CI run
-    live = start_hub(tmp_path_factory.mktemp("endpoints") / "data")  # with the shared runtimes folder
+    # With the shared runtimes folder. pip without an index: a framework of unknown packages fails fast.
+    live = start_hub(tmp_path_factory.mktemp("endpoints") / "data", {"PIP_NO_INDEX": "1"})
     try:
         name, token = live.user("owner")
         _, other_token = live.user("other")
@@ -256,6 +258,41 @@ def test_broken_model_ends_failed_with_the_engine_error(deployed: Deployed) -> N
     errors = [e for e in endpoints.endpoint_events(hub, deployed.owner, view.id) if e.level == "error"]
     assert errors and any("Error" in e.message for e in errors), [e.message for e in errors]
     endpoints.delete_endpoint(hub, deployed.owner, view.id)
+
+
+def test_framework_that_cannot_build_fails_its_endpoint_with_pips_error(deployed: Deployed) -> None:
+    hub, owner = deployed.live.hub, deployed.owner
+    package = "csghub-no-such-package==0.0.1"
+    stack = frameworks.add_framework(
+        hub,
+        CONSOLE,
+        "no-such-stack",
+        version="1",
+        engine="transformers",
+        tasks=("text-generation",),
+        packages=(package,),
+    )
+    model = RepoId(owner.name, "tiny-chat")
+    assert stack.id not in [f.id for f in frameworks.frameworks_for_model(hub, owner, model, None)]
+    stack = frameworks.add_framework(
+        hub,
+        CONSOLE,
+        "no-such-stack",
+        version="2",
+        engine="transformers",
+        tasks=("text-generation",),
+        packages=(package,),
+    )
+    assert stack.id in [f.id for f in frameworks.frameworks_for_model(hub, owner, model, None)]
+    view = endpoints.create_endpoint(hub, owner, model, EndpointSpec(name="unbuildable", framework_id=stack.id))
+    wait_until(lambda: _state(deployed, view.id).state == "failed", "the build failed", timeout=180, poll=0.5)
+    failed = _state(deployed, view.id)
+    assert "runtime framework 'no-such-stack' failed to build" in failed.reason and package in failed.reason
+    assert "building runtime framework 'no-such-stack'" in _events(deployed, view.id)[1]
+    assert frameworks.get_framework(hub, stack.id).state == "failed"
+    log = frameworks.build_log(hub, CONSOLE, stack.id)
+    assert b"pip install" in log and package.encode() in log
+    endpoints.delete_endpoint(hub, owner, view.id)
 
 
 def test_usage_is_metered_per_user_and_summed_in_the_metrics(deployed: Deployed) -> None:

@@ -114,6 +114,36 @@ def framework_list(data_dir: Path | None = DataDir, config: Path | None = Config
         typer.echo(f"{found.id}\t{found.name}\t{found.version}\t{found.engine}{gpu}\t{found.state}{reason}")
 
 
+@framework.command("add")
+def framework_add(
+    name: str,
+    version: str = typer.Option("1", "--version"),
+    engine: str = typer.Option(..., "--engine", help="Whose launcher serves it: transformers, embeddings or vllm."),
+    task: list[str] = typer.Option(..., "--task", help="A pipeline tag it serves (repeat)."),
+    package: list[str] = typer.Option(..., "--package", help="A pip requirement (repeat)."),
+    gpu: bool = typer.Option(False, "--gpu", help="It needs a GPU tier."),
+    data_dir: Path | None = DataDir,
+    config: Path | None = ConfigFile,
+) -> None:
+    """Add a package set of your own (built the first time something needs it)."""
+    from csghub.services.compute import frameworks
+
+    try:
+        found = frameworks.add_framework(
+            _hub(data_dir, config),
+            CONSOLE,
+            name,
+            version=version,
+            engine=engine,
+            tasks=tuple(task),
+            packages=tuple(package),
+            needs_gpu=gpu,
+        )
+    except HubError as exc:
+        _fail(exc)
+    typer.echo(f"added framework {found.name} {found.version} (id {found.id})", err=True)
+
+
 @framework.command("build")
 def framework_build(name: str, data_dir: Path | None = DataDir, config: Path | None = ConfigFile) -> None:
     """Build (or check) a framework's environment here, pip's output on the terminal."""

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from csghub.core.errors import EntryNotFound, InvalidArgument, NotFound
-from csghub.core.names import RepoId, RepoType
+from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument, NotFound
+from csghub.core.names import RepoId, RepoType, validate_name
 from csghub.db.models import ComputeTier, RuntimeFramework, utcnow
 from csghub.runtime import environments
 from csghub.runtime import frameworks as builtin_frameworks
@@ -310,3 +311,51 @@ def _record(hub: Hub, framework_id: int, state: str, reason: str) -> None:
         row = session.get(RuntimeFramework, framework_id)
         if row is not None:
             row.state, row.reason, row.build_handle, row.updated_at = state, reason, "", utcnow()
+
+
+ENGINES = ("transformers", "embeddings", "vllm")
+
+
+def add_framework(
+    hub: Hub,
+    actor: Actor,
+    name: str,
+    *,
+    version: str,
+    engine: str,
+    tasks: tuple[str, ...],
+    packages: tuple[str, ...],
+    needs_gpu: bool = False,
+) -> FrameworkView:
+    """A package set of the administrator's own, served by one of the engines' launchers; built the
+    first time an endpoint needs it (or by `csghub admin framework build`)."""
+    authorize(actor, Action.MANAGE, SITE)
+    validate_name(name, what="framework name")
+    if not version or len(version) > 50 or not version.replace(".", "").replace("-", "").isalnum():
+        raise InvalidArgument(f"Invalid version '{version}': letters, digits, '.' and '-'")
+    if engine not in ENGINES:
+        raise InvalidArgument(f"Invalid engine '{engine}': expected one of {', '.join(ENGINES)}")
+    if not tasks or not packages:
+        raise InvalidArgument("A framework lists the tasks it serves and at least one package")
+    for package in packages:
+        if not package.strip() or package.startswith("-") or any(c in package for c in "\n\r\x00"):
+            raise InvalidArgument(f"Invalid package '{package}': give a pip requirement such as 'name==1.0'")
+    try:
+        with hub.db() as session:
+            row = RuntimeFramework(
+                name=name,
+                version=version,
+                engine=engine,
+                needs_gpu=needs_gpu,
+                tasks=json.dumps(list(tasks)),
+                packages=json.dumps(list(packages)),
+                state="absent",
+                reason="",
+                enabled=True,
+                build_handle="",
+            )
+            session.add(row)
+            session.flush()
+            return framework_view(row)
+    except IntegrityError:
+        raise Conflict(f"Runtime framework '{name}' version {version} already exists") from None
