@@ -263,32 +263,22 @@ def test_broken_model_ends_failed_with_the_engine_error(deployed: Deployed) -> N
 def test_framework_that_cannot_build_fails_its_endpoint_with_pips_error(deployed: Deployed) -> None:
     hub, owner = deployed.live.hub, deployed.owner
     package = "csghub-no-such-package==0.0.1"
-    stack = frameworks.add_framework(
-        hub,
-        CONSOLE,
-        "no-such-stack",
-        version="1",
-        engine="transformers",
-        tasks=("text-generation",),
-        packages=(package,),
-    )
     model = RepoId(owner.name, "tiny-chat")
-    assert stack.id not in [f.id for f in frameworks.frameworks_for_model(hub, owner, model, None)]
-    stack = frameworks.add_framework(
-        hub,
-        CONSOLE,
-        "no-such-stack",
-        version="2",
-        engine="transformers",
-        tasks=("text-generation",),
-        packages=(package,),
-    )
-    assert stack.id in [f.id for f in frameworks.frameworks_for_model(hub, owner, model, None)]
+    made = {
+        tasks: frameworks.add_framework(
+            hub, CONSOLE, f"no-such-{tasks[0]}", version="1", engine="transformers", tasks=tasks, packages=(package,)
+        )
+        for tasks in (("text-generation",), ("feature-extraction",))
+    }
+    offered = [f.id for f in frameworks.frameworks_for_model(hub, owner, model, None)]
+    # A framework of one's own fits by the tasks it lists.
+    assert made[("text-generation",)].id in offered and made[("feature-extraction",)].id not in offered
+    stack = made[("text-generation",)]
     view = endpoints.create_endpoint(hub, owner, model, EndpointSpec(name="unbuildable", framework_id=stack.id))
     wait_until(lambda: _state(deployed, view.id).state == "failed", "the build failed", timeout=180, poll=0.5)
     failed = _state(deployed, view.id)
-    assert "runtime framework 'no-such-stack' failed to build" in failed.reason and package in failed.reason
-    assert "building runtime framework 'no-such-stack'" in _events(deployed, view.id)[1]
+    assert "runtime framework 'no-such-text-generation' failed to build" in failed.reason and package in failed.reason
+    assert "building runtime framework 'no-such-text-generation'" in _events(deployed, view.id)[1]
     assert frameworks.get_framework(hub, stack.id).state == "failed"
     log = frameworks.build_log(hub, CONSOLE, stack.id)
     assert b"pip install" in log and package.encode() in log
