@@ -282,6 +282,11 @@ def test_framework_that_cannot_build_fails_its_endpoint_with_pips_error(deployed
     assert frameworks.get_framework(hub, stack.id).state == "failed"
     log = frameworks.build_log(hub, CONSOLE, stack.id)
     assert b"pip install" in log and package.encode() in log
+    # Starting it again tries the build again (and fails the same way).
+    started = endpoints.start_endpoint(hub, owner, view.id)
+    assert started.state == "pending" and started.framework.state == "building"
+    wait_until(lambda: _state(deployed, view.id).state == "failed", "the build failed again", timeout=180, poll=0.5)
+    assert sum("failed to build" in e for e in _events(deployed, view.id)) == 2
     endpoints.delete_endpoint(hub, owner, view.id)
 
 

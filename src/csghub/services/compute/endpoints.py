@@ -35,6 +35,7 @@ from csghub.services.compute.frameworks import (
     fits,
     framework_view,
     gpus_available,
+    request_build,
 )
 from csghub.services.compute.instances import EventView
 from csghub.services.compute.replicas import ReplicaView, read_replica_log, replica_views, stop_replicas
@@ -387,14 +388,21 @@ def update_endpoint(hub: Hub, actor: Actor, endpoint_id: int, spec: EndpointSpec
 
 
 def start_endpoint(hub: Hub, actor: Actor, endpoint_id: int) -> EndpointView:
+    """Run a stopped or failed endpoint again (from pending; a failed framework build is tried again)."""
     with hub.db() as session:
         row = _visible_row(session, actor, endpoint_id, Action.MANAGE)
-        if row.desired != "running" or row.state in (instances.STOPPED, instances.FAILED):
-            row.desired = "running"
-            for replica in session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == row.id)):
-                session.delete(replica)
-            instances.move(session, row, instances.PENDING, f"started by {actor.name}")
-        return view_of(session, row)
+        if row.desired == "running" and row.state not in (instances.STOPPED, instances.FAILED):
+            return view_of(session, row)
+        row.desired = "running"
+        for replica in session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == row.id)):
+            session.delete(replica)
+        instances.move(session, row, instances.PENDING, f"started by {actor.name}")
+        found = session.get(RuntimeFramework, row.framework_id)
+        assert found is not None  # a foreign key
+        framework = framework_view(found)
+    if framework.state == "failed":
+        request_build(hub, framework.id)
+    return get_endpoint(hub, actor, endpoint_id)
 
 
 def stop_endpoint(hub: Hub, actor: Actor, endpoint_id: int) -> EndpointView:

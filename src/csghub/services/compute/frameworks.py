@@ -18,7 +18,7 @@ from csghub.core.names import RepoId, RepoType, validate_name
 from csghub.db.models import ComputeTier, RuntimeFramework, utcnow
 from csghub.runtime import environments
 from csghub.runtime import frameworks as builtin_frameworks
-from csghub.runtime.base import Environment, Handle, ProcessSpec, ProcessState, Runner, WorkKind
+from csghub.runtime.base import Environment, Handle, ProcessSpec, ProcessState, Runner, RunnerError, WorkKind
 from csghub.services.context import Hub
 from csghub.services.permissions import SITE, Action, Actor, authorize
 from csghub.services.repositories import files
@@ -240,7 +240,10 @@ def check_builds(hub: Hub) -> None:
             if is_built(hub, environment):
                 state = "ready"
             else:
-                new_handle = handle_text(runner.start(build_spec(hub, framework)))
+                try:
+                    new_handle = handle_text(runner.start(build_spec(hub, framework)))
+                except RunnerError as exc:
+                    state, reason = "failed", f"the build could not start: {exc.message}"
         else:
             status = runner.status(handle)
             if status.state is not ProcessState.RUNNING:

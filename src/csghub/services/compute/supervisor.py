@@ -104,7 +104,10 @@ def _alive(hub: Hub, cluster_id: int, handle: Handle) -> bool:
 
 
 def tick(hub: Hub, *, sweep: bool = False) -> None:
-    frameworks.check_builds(hub)
+    try:
+        frameworks.check_builds(hub)
+    except Exception:  # the builds' trouble must not stop the endpoints' supervision
+        log.exception("checking runtime framework builds failed")
     with hub.db() as session:
         ids = list(
             session.scalars(
