@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -44,6 +45,7 @@ from csghub.runtime.base import (
 from csghub.runtime.offline import minimal_env
 from csghub.runtime.processes import (
     LOOPBACK,
+    count_gpus,
     exit_words,
     free_port,
     has_ended,
@@ -63,7 +65,9 @@ RECORD_KEEP = 7 * 86400.0  # records of ended processes are kept this long (stat
 class LocalProcessRunner:
     name = "local"
 
-    def __init__(self, compute_dir: Path) -> None:
+    def __init__(self, compute_dir: Path, *, gpu_count: int | None = None) -> None:
+        """`gpu_count`: the GPUs work may be given, numbered from 0; by default those the NVIDIA driver lists."""
+        self._gpu_count = count_gpus() if gpu_count is None else gpu_count
         self._logs = compute_dir / "logs"
         self._records = compute_dir / "processes"
         self._work = compute_dir / "work"
@@ -85,7 +89,13 @@ class LocalProcessRunner:
             port = free_port() if spec.kind is WorkKind.SERVICE else 0
             argv, env = self._command(spec, port)
             cpus = self._choose_cpus(spec.resources.cpus)
+            gpus = self._choose_gpus(spec.resources.gpus)
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
             log_path = self._logs / f"{key}.log"
+            # Its own working directory: relative paths of two jobs never meet.
+            workdir = self._work / key
+            workdir.mkdir(exist_ok=True)
             try:
                 with open(log_path, "wb") as log:
                     child = subprocess.Popen(
@@ -94,7 +104,7 @@ class LocalProcessRunner:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         env=env,
-                        cwd=self._work,
+                        cwd=workdir,
                         start_new_session=True,
                     )
             except OSError as exc:
@@ -107,7 +117,8 @@ class LocalProcessRunner:
             except psutil.NoSuchProcess:
                 started = 0.0  # ended already; status() learns how from the child itself
             record = {"key": key, "kind": spec.kind.value, "pid": child.pid, "create_time": started, "port": port}
-            record |= {"host": LOOPBACK if port else "", "cpus": cpus, "memory_mb": spec.resources.memory_mb}
+            record |= {"host": LOOPBACK if port else "", "cpus": cpus, "gpus": gpus}
+            record |= {"memory_mb": spec.resources.memory_mb}
             record |= {"started_at": time.time(), "exit_code": None, "detail": ""}
             self._write(record)
         return Handle(self.name, key, f"{child.pid}:{started!r}", record["host"], port)
@@ -209,8 +220,7 @@ class LocalProcessRunner:
             extra["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
         threads = str(max(1, math.ceil(spec.resources.cpus)))
         extra |= dict.fromkeys(THREAD_VARS, threads)
-        if spec.resources.gpus == 0:
-            extra["CUDA_VISIBLE_DEVICES"] = ""
+        extra["CUDA_VISIBLE_DEVICES"] = ""  # none unless it asked for some (then start() names them)
         extra |= {k: fill(v) for k, v in spec.env.items()}
         return argv, minimal_env(extra)
 
@@ -226,6 +236,17 @@ class LocalProcessRunner:
                 for cpu in record.get("cpus") or ():
                     load[cpu] = load.get(cpu, 0) + 1
         return sorted(sorted(available, key=lambda c: (load[c], c))[:wanted])
+
+    def _choose_gpus(self, gpus: int) -> list[int]:
+        """Free GPUs, each given to one process at a time (two engines on one GPU run out of its memory)."""
+        if gpus <= 0:
+            return []
+        holders = [r for r in self._all_records() if r.get("exit_code") is None and is_alive(r)]
+        taken = {gpu for record in holders for gpu in record.get("gpus") or ()}
+        free = [g for g in range(self._gpu_count) if g not in taken]
+        if len(free) < gpus:
+            raise RunnerError(f"It needs {gpus} GPU(s); {len(free)} of this machine's {self._gpu_count} are free")
+        return free[:gpus]
 
     def _read(self, key: str) -> dict[str, Any] | None:
         try:
@@ -248,6 +269,7 @@ class LocalProcessRunner:
             ended = record.get("ended_at")
             if ended is not None and time.time() - ended > RECORD_KEEP:
                 path.unlink(missing_ok=True)
+                shutil.rmtree(self._work / path.stem, ignore_errors=True)
                 continue
             yield record
 

@@ -105,3 +105,11 @@ def exit_words(code: int) -> str:
             return f"killed by signal {signal.Signals(-code).name}"
         return f"killed by signal {-code}"
     return "exited normally" if code == 0 else f"exited with status {code}"
+
+
+def count_gpus() -> int:
+    """The NVIDIA GPUs the driver lists (0 without the driver)."""
+    try:
+        return sum(1 for _ in Path("/proc/driver/nvidia/gpus").iterdir())
+    except OSError:
+        return 0

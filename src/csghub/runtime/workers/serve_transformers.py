@@ -75,15 +75,19 @@ def fetch(repo: str, revision: str, local_dir: Path, *, base: tuple[str, str] | 
 
 
 def download(repo: str, revision: str, target: Path) -> None:
-    # huggingface_hub reads these once, at import.
+    # huggingface_hub reads these once, at import; and in case a caller imported it already (the process
+    # starts offline), the switch is turned off where it is read, and the endpoint passed explicitly.
     os.environ["HF_HUB_OFFLINE"] = "0"
     os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
+
+    constants.HF_HUB_OFFLINE = False
+    endpoint, token = os.environ.get("HF_ENDPOINT"), os.environ.get("HF_TOKEN")
 
     say(f"downloading {repo}@{revision} from {os.environ.get('HF_ENDPOINT', 'the hub')}")
     started = time.monotonic()
     try:
-        snapshot_download(repo, revision=revision, local_dir=target)
+        snapshot_download(repo, revision=revision, local_dir=target, endpoint=endpoint, token=token)
     except Exception as exc:  # a process boundary: the reason goes to the log, the status says failed
         say(f"could not download {repo}@{revision}: {type(exc).__name__}: {exc}")
         raise SystemExit(2) from None
