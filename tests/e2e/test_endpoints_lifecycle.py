@@ -31,7 +31,7 @@ from csghub.services.identity import tokens
 from csghub.services.permissions import ANONYMOUS, Actor
 from tests.conftest import start_hub
 from tests.support.live import LiveHub
-from tests.support.tiny_models import broken_chat_model, tiny_chat_model
+from tests.support.tiny_models import broken_chat_model, tiny_chat_adapter, tiny_chat_model
 from tests.support.waiting import wait_until
 
 # Bounds, not waits: a loaded 2-core CI machine starts `transformers serve` in 5-10 s per replica.
@@ -64,6 +64,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         for repo, folder in ((f"{name}/tiny-chat", model), (f"{name}/broken-chat", broken_chat_model())):
             hf.create_repo(repo, private=True)
             hf.upload_folder(repo_id=repo, folder_path=folder, commit_message="the tiny model")
+        lora = f"{name}/tiny-lora"
+        hf.create_repo(lora, private=True)
+        hf.upload_folder(repo_id=lora, folder_path=tiny_chat_adapter(), commit_message="a LoRA")
+        card = f"---\nlibrary_name: peft\npipeline_tag: text-generation\nbase_model: {name}/tiny-chat\n---\n"
+        hf.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=lora)
         owner = _actor(live, token)
         spec = EndpointSpec(name="chat", min_replicas=2, max_replicas=2, visibility="private")
         view = endpoints.create_endpoint(live.hub, owner, RepoId(name, "tiny-chat"), spec)
@@ -143,6 +148,28 @@ def test_streamed_answer_equals_the_whole_one(deployed: Deployed) -> None:
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     # A byte-level tokenizer's half character at the end is dropped by the stream, kept as U+FFFD whole.
     assert streamed.replace("\ufffd", "") == whole.replace("\ufffd", "") and streamed
+
+
+def test_adapter_is_served_merged_on_the_base_model_its_card_names(deployed: Deployed) -> None:
+    hub, owner = deployed.live.hub, deployed.owner
+    adapter = RepoId(owner.name, "tiny-lora")
+    # What fits an adapter is what fits its base model.
+    assert [f.name for f in frameworks.frameworks_for_model(hub, owner, adapter, None)] == ["transformers"]
+    view = endpoints.create_endpoint(hub, owner, adapter, EndpointSpec(name="lora"))
+
+    def running() -> bool:
+        now = _state(deployed, view.id)
+        assert now.state != "failed", (now.reason, _events(deployed, view.id))
+        return now.state == "running"
+
+    wait_until(running, "the adapter endpoint running", timeout=DEPLOY_TIMEOUT, poll=0.5)
+    lora = endpoints.route_for(hub, owner, owner.name, "lora")
+    base = endpoints.route_for(hub, owner, owner.name, "chat")
+    assert _chat(lora.urls[0], lora.served_model, temperature=0) != _chat(
+        base.urls[0], base.served_model, temperature=0
+    )
+    assert b"merged the adapter into its base model" in endpoints.read_replica_log(hub, owner, view.id, 0)
+    endpoints.delete_endpoint(hub, owner, view.id)
 
 
 def test_private_endpoint_is_invisible_to_anonymous_and_other_users(deployed: Deployed) -> None:

@@ -88,6 +88,9 @@ class ModelFacts:
 
     config: Mapping[str, Any] | None
     card: Mapping[str, Any]
+    # For an adapter (adapter_config.json, no config.json): the base model its card names; the facts
+    # above are then the base's, which decide what can serve it.
+    base: RepoId | None = None
 
     @property
     def tasks(self) -> frozenset[str]:
@@ -122,7 +125,22 @@ def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
 def facts_of_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None) -> ModelFacts:
     repo = get_repo(hub, actor, RepoType.MODEL, repo_id)
     snapshot = files.at_revision(hub, actor, repo, revision)
-    return ModelFacts(_read_json(snapshot, "config.json"), repo.card_data)
+    config = _read_json(snapshot, "config.json")
+    if config is None and _read_json(snapshot, "adapter_config.json") is not None:
+        base = base_model_of(repo.card_data)
+        if base is None:
+            raise InvalidArgument(f"{repo_id} is an adapter whose card names no base_model (ns/name on this hub)")
+        found = facts_of_model(hub, actor, base, None)
+        return ModelFacts(found.config, found.card, base)
+    return ModelFacts(config, repo.card_data)
+
+
+def base_model_of(card: Mapping[str, Any]) -> RepoId | None:
+    value = card.get("base_model")
+    value = value[0] if isinstance(value, list) and value else value
+    if not isinstance(value, str) or value.count("/") != 1:
+        return None
+    return RepoId.parse(value)
 
 
 def gpus_available(hub: Hub) -> bool:

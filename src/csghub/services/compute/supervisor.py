@@ -180,6 +180,7 @@ def reconcile(hub: Hub, instance_id: int) -> None:
             engine=framework.engine,
             engine_args=tuple(sorted(dict(spec.get("engine_args", {})).items())),
             env=tuple(sorted(dict(spec.get("env", {})).items())),
+            base=(spec["base_model"], spec["base_repo_id"], spec["base_commit"]) if spec.get("base_model") else None,
         )
         state, cluster_id, wanted = row.state, row.cluster_id, row.min_replicas
         if not row.repo_id or not row.created_by:
