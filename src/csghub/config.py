@@ -100,6 +100,8 @@ class Settings:
     # Organizations that follow the provider's groups, for LDAP and OIDC accounts:
     # "group=org:role; group2=org2:role" (roles read, write, admin). Checked at every sign-in.
     sso_group_map: str = ""
+    # Where runtime environments (the frameworks' package sets) are built; empty means data_dir/runtimes.
+    runtimes_dir: str = ""
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -114,6 +116,10 @@ class Settings:
     @property
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+    @property
+    def runtimes_path(self) -> Path:
+        return Path(self.runtimes_dir).expanduser().resolve() if self.runtimes_dir else self.data_dir / "runtimes"
 
     @property
     def effective_database_url(self) -> str:

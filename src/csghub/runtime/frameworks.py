@@ -1,0 +1,117 @@
+"""The built-in runtime frameworks: package sets (runtime.base.Environment) and what each serves.
+
+Plain data, no database: services/compute seeds its framework table from BUILTIN and asks `fits` which
+frameworks suit a model. Versions are pinned so that a framework's environment key, and so its build, stays
+the same until someone changes it here; torch is pinned to the CPU wheel this machine holds (an unpinned
+torch pulls a multi-GB CUDA build)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from csghub.runtime.base import Environment
+
+TORCH_CPU = "torch==2.13.0"
+TRANSFORMERS = "transformers[serving]==5.24.0"
+# What transformers 5.24 was measured with (it accepts >=1.31,<3; the pin keeps builds repeatable).
+HF_HUB = "huggingface_hub==2.4.0"
+TOKENIZERS = "tokenizers==0.23.3"
+
+CHAT_TASKS = ("text-generation", "text2text-generation", "conversational")
+EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")
+# Architectures whose names end so generate text (…ForCausalLM, GPT2LMHeadModel, …ForConditionalGeneration).
+_GENERATIVE = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+# Encoders whose hidden states make embeddings: a bare base model, or one trained for sentence embeddings.
+_ENCODERS = ("Model", "ForMaskedLM")
+
+
+@dataclass(frozen=True, slots=True)
+class Framework:
+    name: str
+    version: str
+    engine: str  # "transformers" | "embeddings" | "vllm": which launcher serves it
+    packages: tuple[str, ...]
+    tasks: tuple[str, ...]  # the pipeline tags it serves
+    needs_gpu: bool
+    libraries: tuple[str, ...]  # card `library_name`s whose models it can load
+    description: str
+
+    @property
+    def environment(self) -> Environment:
+        return Environment(self.name, self.version, self.packages)
+
+
+BUILTIN: tuple[Framework, ...] = (
+    Framework(
+        name="transformers",
+        version="1",
+        engine="transformers",
+        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS),
+        tasks=CHAT_TASKS,
+        needs_gpu=False,
+        libraries=("transformers",),
+        description="Chat and text generation on CPUs with `transformers serve` (OpenAI-compatible)",
+    ),
+    Framework(
+        name="embeddings",
+        version="1",
+        engine="embeddings",
+        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS),
+        tasks=EMBEDDING_TASKS,
+        needs_gpu=False,
+        libraries=("transformers", "sentence-transformers"),
+        description="Text embeddings (/v1/embeddings) from encoder models on CPUs",
+    ),
+    Framework(
+        name="vllm",
+        version="1",
+        engine="vllm",
+        packages=("vllm==0.33.0",),
+        tasks=CHAT_TASKS,
+        needs_gpu=True,
+        libraries=("transformers", "vllm"),
+        description="High-throughput chat and text generation on GPUs with `vllm serve` (OpenAI-compatible)",
+    ),
+)
+
+
+def builtin(name: str) -> Framework | None:
+    return next((f for f in BUILTIN if f.name == name), None)
+
+
+def model_tasks(config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> frozenset[str]:
+    """What a model is for: its card's pipeline_tag when it has one, else what its architectures say."""
+    tag = card.get("pipeline_tag")
+    if isinstance(tag, str) and tag:
+        return frozenset({tag})
+    if card.get("library_name") == "sentence-transformers":
+        return frozenset(EMBEDDING_TASKS)
+    architectures = _architectures(config)
+    if any(a.endswith(_GENERATIVE) for a in architectures):
+        return frozenset(CHAT_TASKS)
+    if any(a.endswith(_ENCODERS) for a in architectures):
+        return frozenset(EMBEDDING_TASKS)
+    return frozenset()
+
+
+def fits(framework: Framework, config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> bool:
+    """Whether `framework` can serve the model with this config.json (None when it has none) and model
+    card metadata. Whether this hub has the GPU a framework needs is for the caller to add."""
+    library = card.get("library_name")
+    if isinstance(library, str) and library and library not in framework.libraries:
+        return False  # a GGUF, an ONNX export, a diffusers pipeline, ...: another engine's format
+    if config is None and library != "sentence-transformers":
+        return False  # nothing these engines could load
+    if not set(framework.tasks) & model_tasks(config, card):
+        return False
+    if framework.engine == "embeddings":
+        return True
+    # A generating engine needs a generating head, whatever the card says.
+    return any(a.endswith(_GENERATIVE) for a in _architectures(config))
+
+
+def _architectures(config: Mapping[str, Any] | None) -> list[str]:
+    found = (config or {}).get("architectures")
+    return [a for a in found if isinstance(a, str)] if isinstance(found, list) else []

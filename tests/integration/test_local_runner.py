@@ -1,0 +1,105 @@
+"""What only the local runner does: limits on this machine, exit statuses the OS no longer gives after a
+restart of the hub, and refusals. The behaviour every runner shares is in tests/contract/test_runners.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from csghub.core.errors import InvalidArgument
+from csghub.runtime.base import PYTHON, Environment, Handle, ProcessSpec, ProcessState, Resources, RunnerError, WorkKind
+from csghub.runtime.local import LocalProcessRunner
+from tests.support.waiting import wait_until
+
+HERE_PYTHON = Environment("test-python", "1", (), python_path=sys.executable)
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Iterator[LocalProcessRunner]:
+    made = LocalProcessRunner(tmp_path / "compute")
+    yield made
+    for handle in LocalProcessRunner(tmp_path / "compute").running():
+        made.stop(handle, grace=2)
+    made.close()
+
+
+def job(code: str, *, kind: WorkKind = WorkKind.BATCH, resources: Resources | None = None) -> ProcessSpec:
+    return ProcessSpec(
+        key=f"job-{secrets.token_hex(4)}",
+        kind=kind,
+        argv=(PYTHON, "-c", code),
+        environment=HERE_PYTHON,
+        resources=resources or Resources(),
+    )
+
+
+def ended(runner: LocalProcessRunner, handle: Handle) -> bool:
+    return runner.status(handle).state is ProcessState.EXITED
+
+
+def test_local_exit_of_a_readopted_process_is_status_unknown(runner: LocalProcessRunner, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    code = f"import os, sys, time\nwhile not os.path.exists({str(release)!r}): time.sleep(0.02)\nsys.exit(5)"
+    handle = runner.start(job(code, kind=WorkKind.SERVICE))
+    restarted = LocalProcessRunner(tmp_path / "compute")
+    assert [h.key for h in restarted.running()] == [handle.key]
+
+    release.write_text("")
+    wait_until(lambda: ended(restarted, handle), "the adopted process to end", timeout=30, poll=0.02)
+
+    # The earlier runner was its parent and got the status; the restarted one could not.
+    assert restarted.status(handle).detail == "exited (status unknown)"
+    assert restarted.status(handle).exit_code is None
+    assert restarted.running() == []
+
+
+def test_local_cpu_limit_pins_the_process_and_sets_thread_counts(runner: LocalProcessRunner) -> None:
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.fail("this test needs a machine with at least 2 CPUs (CI has 2)")
+    code = "import json, os; print(json.dumps([sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS']]))"
+    handle = runner.start(job(code, resources=Resources(cpus=1)))
+    wait_until(lambda: ended(runner, handle), "the job to end", timeout=30, poll=0.02)
+
+    cpus, threads = json.loads(runner.read_log(handle))
+    assert len(cpus) == 1 and cpus[0] in os.sched_getaffinity(0)
+    assert threads == "1"
+
+
+def test_local_memory_limit_kills_the_process_with_the_reason(runner: LocalProcessRunner) -> None:
+    code = "import time\nhog = bytearray(300 * 1024 * 1024)\nprint('allocated', flush=True)\ntime.sleep(600)"
+    handle = runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(memory_mb=100)))
+    wait_until(lambda: ended(runner, handle), "the memory watch to kill it", timeout=60, poll=0.05)
+
+    status = runner.status(handle)
+    assert status.exit_code == -9
+    assert "over its limit of 100 MB" in status.detail
+
+
+def test_local_refuses_bad_keys_unbuilt_environments_and_a_second_start(runner: LocalProcessRunner) -> None:
+    with pytest.raises(InvalidArgument):
+        runner.start(ProcessSpec("../escape", WorkKind.BATCH, (PYTHON, "-V"), HERE_PYTHON))
+    unbuilt = Environment("transformers", "1", ("torch==2.13.0",))
+    with pytest.raises(RunnerError, match="not built"):
+        runner.start(ProcessSpec("job-unbuilt", WorkKind.BATCH, (PYTHON, "-V"), unbuilt))
+    with pytest.raises(RunnerError, match="Could not start"):
+        runner.start(ProcessSpec("job-missing", WorkKind.BATCH, ("/no/such/program",), HERE_PYTHON))
+
+    sleeper = job("import time; time.sleep(600)", kind=WorkKind.SERVICE)
+    handle = runner.start(sleeper)
+    with pytest.raises(RunnerError, match="already running"):
+        runner.start(sleeper)
+    runner.stop(handle, grace=2)
+    assert runner.status(handle).exit_code == -15
+
+
+def test_local_unknown_handle_is_lost(runner: LocalProcessRunner) -> None:
+    stranger = Handle("local", "job-never-started", "1:0.0")
+    assert runner.status(stranger).state is ProcessState.LOST
+    runner.stop(stranger)  # nothing to do, no error
+    assert runner.read_log(stranger) == b""

@@ -1,0 +1,106 @@
+"""Runtime environment builds, with package sets that need nothing from an index (none, or pip itself)."""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from csghub.runtime import environments
+from csghub.runtime.base import Environment
+from csghub.runtime.environments import BuildError, ensure, is_built
+from csghub.runtime.frameworks import BUILTIN, builtin
+from tests.support.waiting import wait_until
+
+BARE = Environment("bare", "1", ())
+
+
+def test_environment_key_is_stable_and_names_what_it_is_made_of() -> None:
+    one = Environment("demo", "1", ("b==1", "a==2"))
+    assert one.key == Environment("demo", "1", ("a==2", "b==1")).key
+    assert one.key == Environment("demo", "1", ("a==2", "b==1"), python_path="/elsewhere/python").key
+    assert one.key != Environment("demo", "2", ("a==2", "b==1")).key
+    assert one.key != Environment("demo", "1", ("a==2", "b==1", "c")).key
+    assert one.key.startswith("demo-1-")
+    # The same in another interpreter: hubs sharing a runtimes directory agree on folder names.
+    code = "from csghub.runtime.base import Environment; print(Environment('demo', '1', ('a==2', 'b==1')).key)"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.strip() == one.key
+
+
+def test_builtin_frameworks_pin_the_cpu_torch_and_differ_in_keys() -> None:
+    transformers = builtin("transformers")
+    assert transformers is not None and "torch==2.13.0" in transformers.packages
+    assert all("==" in p for f in BUILTIN for p in f.packages)
+    assert len({f.environment.key for f in BUILTIN}) == len(BUILTIN)
+    assert builtin("no-such-framework") is None
+
+
+def test_ensure_builds_once_and_marks_it_ready(tmp_path: Path) -> None:
+    log = tmp_path / "build.log"
+    python = ensure(BARE, log, runtimes_dir=tmp_path / "rt")
+
+    assert python == tmp_path / "rt" / BARE.key / "bin" / "python"
+    assert is_built(tmp_path / "rt", BARE)
+    done = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True)
+    assert done.stdout.strip() == str(tmp_path / "rt" / BARE.key)
+    assert f"built {BARE.key} in" in log.read_text()
+    assert environments.built(tmp_path / "rt", BARE).python_path == str(python)
+
+    ready = (tmp_path / "rt" / BARE.key / ".ready").stat().st_mtime_ns
+    assert ensure(BARE, log, runtimes_dir=tmp_path / "rt") == python
+    assert (tmp_path / "rt" / BARE.key / ".ready").stat().st_mtime_ns == ready
+    assert log.read_text().count("built ") == 1
+
+
+def test_ensure_removes_a_half_built_environment_and_builds_it_again(tmp_path: Path) -> None:
+    runtimes = tmp_path / "rt"
+    half = runtimes / BARE.key
+    (half / "bin").mkdir(parents=True)
+    (half / "bin" / "leftover").write_text("from a build that died")
+    assert not is_built(runtimes, BARE)
+
+    ensure(BARE, tmp_path / "build.log", runtimes_dir=runtimes)
+
+    assert is_built(runtimes, BARE)
+    assert not (half / "bin" / "leftover").exists()
+    assert "removing the unfinished build" in (tmp_path / "build.log").read_text()
+
+
+def test_ensure_waits_for_the_build_another_process_holds_the_lock_for(tmp_path: Path) -> None:
+    runtimes = tmp_path / "rt"
+    runtimes.mkdir()
+    log = tmp_path / "build.log"
+    with open(runtimes / f"{BARE.key}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=ensure, args=(BARE, log), kwargs={"runtimes_dir": runtimes})
+        waiter.start()
+        wait_until(lambda: log.exists() and "waiting for another process" in log.read_text(), "the wait", timeout=10)
+        assert not is_built(runtimes, BARE)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    waiter.join(timeout=60)
+    assert not waiter.is_alive() and is_built(runtimes, BARE)
+
+
+def test_build_command_runs_pip_and_prints_as_it_goes(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "csghub.runtime.environments", "build", "tools", "--package", "pip"]
+    done = subprocess.run([*command, "--runtimes-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr
+    assert "Requirement already satisfied: pip" in done.stdout
+    assert "[csghub] tools is ready:" in done.stdout
+    assert is_built(tmp_path, Environment("tools", "1", ("pip",)))
+
+
+def test_failed_build_says_why_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    broken = Environment("broken", "1", (str(tmp_path / "no-such-package-1.0-py3-none-any.whl"),))
+    with pytest.raises(BuildError, match="pip install failed") as caught:
+        ensure(broken, tmp_path / "build.log", runtimes_dir=tmp_path / "rt")
+
+    assert "no-such-package" in str(caught.value)
+    assert not (tmp_path / "rt" / broken.key).exists()
+    assert "no-such-package" in (tmp_path / "build.log").read_text()

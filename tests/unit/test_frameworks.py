@@ -1,0 +1,49 @@
+"""Which built-in framework fits which model, from config.json and the model card's metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from csghub.runtime.frameworks import builtin, fits, model_tasks
+
+LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
+BERT = {"architectures": ["BertModel"], "model_type": "bert"}
+CHAT_CARD = {"library_name": "transformers", "pipeline_tag": "text-generation"}
+
+
+def fitting(config: dict[str, Any] | None, card: dict[str, Any]) -> list[str]:
+    names = ("transformers", "embeddings", "vllm")
+    return [n for n in names if (f := builtin(n)) is not None and fits(f, config, card)]
+
+
+@pytest.mark.parametrize(
+    ("config", "card", "expected"),
+    [
+        (LLAMA, CHAT_CARD, ["transformers", "vllm"]),
+        (LLAMA, {}, ["transformers", "vllm"]),  # no card: the architecture says it generates
+        (BERT, {"pipeline_tag": "feature-extraction"}, ["embeddings"]),
+        (BERT, {}, ["embeddings"]),
+        (None, {"library_name": "sentence-transformers"}, ["embeddings"]),
+        (BERT, {"pipeline_tag": "text-generation"}, []),  # a card cannot give an encoder a head
+        (LLAMA, {"library_name": "gguf", "pipeline_tag": "text-generation"}, []),  # another engine's format
+        (None, CHAT_CARD, []),  # no config.json: nothing to load
+        ({"architectures": "LlamaForCausalLM"}, {}, []),  # malformed: not a list
+        ({"architectures": ["ResNetForImageClassification"]}, {}, []),
+    ],
+)
+def test_frameworks_fit_models_by_architecture_library_and_task(
+    config: dict[str, Any] | None, card: dict[str, Any], expected: list[str]
+) -> None:
+    assert fitting(config, card) == expected
+
+
+def test_model_tasks_prefer_the_cards_pipeline_tag() -> None:
+    assert model_tasks(LLAMA, {"pipeline_tag": "summarization"}) == {"summarization"}
+    assert "text-generation" in model_tasks(LLAMA, {})
+    assert model_tasks({}, {}) == frozenset()
+
+
+def test_only_vllm_needs_a_gpu() -> None:
+    assert [n for n in ("transformers", "embeddings", "vllm") if (f := builtin(n)) and f.needs_gpu] == ["vllm"]
