@@ -18,6 +18,7 @@ from playwright.sync_api import Browser
 from tests.support.browser import chromium
 from tests.support.live import LiveHub, server_env
 from tests.support.ray_cluster import RayCluster, ray_cluster_in_namespace
+from tests.support.tiny_models import shared_runtimes_dir
 
 PG_ADMIN_URL = os.environ.get("CSGHUB_TEST_POSTGRES", "")
 
@@ -38,6 +39,8 @@ def fresh_database_url() -> str:
 def start_hub(data_dir: Path, extra_env: dict[str, str] | None = None, **options: Any) -> LiveHub:
     """A live hub on its own fresh database (PostgreSQL when the suite runs on it, else SQLite)."""
     env = server_env(extra_env)
+    # Every test hub builds runtime environments into one shared folder: built once per run, reused.
+    env.setdefault("CSGHUB_RUNTIMES_DIR", str(shared_runtimes_dir()))
     database_url = fresh_database_url()
     if database_url:
         env["CSGHUB_DATABASE_URL"] = database_url

@@ -59,16 +59,18 @@ def test_local_exit_of_a_readopted_process_is_status_unknown(runner: LocalProces
     assert restarted.running() == []
 
 
-def test_local_cpu_limit_pins_the_process_and_sets_thread_counts(runner: LocalProcessRunner) -> None:
+def test_local_cpu_limit_pins_the_process_and_sets_thread_counts(runner: LocalProcessRunner, tmp_path: Path) -> None:
     if len(os.sched_getaffinity(0)) < 2:
         pytest.fail("this test needs a machine with at least 2 CPUs (CI has 2)")
-    code = "import json, os; print(json.dumps([sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS']]))"
+    seen = "[sorted(os.sched_getaffinity(0)), os.environ['OMP_NUM_THREADS'], os.getcwd()]"
+    code = f"import json, os; print(json.dumps({seen}))"
     handle = runner.start(job(code, resources=Resources(cpus=1)))
     wait_until(lambda: ended(runner, handle), "the job to end", timeout=30, poll=0.02)
 
-    cpus, threads = json.loads(runner.read_log(handle))
+    cpus, threads, cwd = json.loads(runner.read_log(handle))
     assert len(cpus) == 1 and cpus[0] in os.sched_getaffinity(0)
     assert threads == "1"
+    assert cwd == str(tmp_path / "compute" / "work" / handle.key)  # its own working directory
 
 
 def test_local_memory_limit_kills_the_process_with_the_reason(runner: LocalProcessRunner) -> None:
@@ -103,3 +105,26 @@ def test_local_unknown_handle_is_lost(runner: LocalProcessRunner) -> None:
     assert runner.status(stranger).state is ProcessState.LOST
     runner.stop(stranger)  # nothing to do, no error
     assert runner.read_log(stranger) == b""
+
+
+def test_local_gpus_are_given_to_one_process_at_a_time(tmp_path: Path) -> None:
+    # Two GPUs by configuration (this machine has none): which ones a process sees is the runner's choice.
+    runner = LocalProcessRunner(tmp_path / "compute", gpu_count=2)
+    code = "import os, time\nprint(repr(os.environ['CUDA_VISIBLE_DEVICES']), flush=True)\ntime.sleep(600)"
+    first = runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(gpus=1)))
+    second = runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(gpus=1)))
+    cpu_only = runner.start(job(code, kind=WorkKind.SERVICE))
+    try:
+        for handle in (first, second, cpu_only):
+            wait_until(lambda h=handle: runner.read_log(h).endswith(b"\n"), "the process to say", timeout=30)
+        assert [runner.read_log(h) for h in (first, second, cpu_only)] == [b"'0'\n", b"'1'\n", b"''\n"]
+        with pytest.raises(RunnerError, match="0 of this machine's 2 are free"):
+            runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(gpus=1)))
+
+        runner.stop(first, grace=2)
+        again = runner.start(job(code, kind=WorkKind.SERVICE, resources=Resources(gpus=1)))
+        wait_until(lambda: runner.read_log(again).endswith(b"\n"), "the process to say", timeout=30)
+        assert runner.read_log(again) == b"'0'\n"
+    finally:
+        for handle in runner.running():
+            runner.stop(handle, grace=2)

@@ -3,8 +3,9 @@
     python tiny_model_builder.py OUT_DIR
 
 OUT_DIR/chat: a tiny Llama chat model (byte-level BPE trained here, ChatML template, greedy generation);
-OUT_DIR/broken: the same with a config.json that cannot build the model; OUT_DIR/embeddings: a 2-layer
-BertModel with a trained WordPiece tokenizer. Seeded, so the same script makes the same weights."""
+OUT_DIR/broken: the same with a config.json that cannot build the model; OUT_DIR/adapter: a LoRA adapter
+on the chat model that changes what it says; OUT_DIR/embeddings: a 2-layer BertModel with a trained
+WordPiece tokenizer. Seeded, so the same script makes the same weights."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 import torch
+from peft import LoraConfig, get_peft_model
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import BertConfig, BertModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -88,6 +90,17 @@ def broken_model(chat: Path, out: Path) -> None:
     (out / "config.json").write_text(json.dumps(config, indent=2))
 
 
+def adapter(chat: Path, out: Path) -> None:
+    """LoRA on the attention projections, initialised at random and scaled up (a fresh LoRA changes
+    nothing until trained), so the merged model answers differently from its base."""
+    torch.manual_seed(1)
+    lora = LoraConfig(r=4, lora_alpha=64, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    get_peft_model(LlamaForCausalLM.from_pretrained(chat), lora).save_pretrained(out)
+    (out / "README.md").write_text(
+        "---\nlibrary_name: peft\npipeline_tag: text-generation\n---\n# tiny-chat-lora\n\nBuilt by the tests.\n"
+    )
+
+
 def embedding_model(out: Path) -> None:
     wordpiece = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     wordpiece.normalizer = normalizers.BertNormalizer(lowercase=True)
@@ -121,6 +134,7 @@ def embedding_model(out: Path) -> None:
 def main(out: Path) -> None:
     chat_model(out / "chat")
     broken_model(out / "chat", out / "broken")
+    adapter(out / "chat", out / "adapter")
     embedding_model(out / "embeddings")
 
 

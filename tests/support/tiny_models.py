@@ -77,6 +77,11 @@ def broken_chat_model() -> Path:
     return _models() / "broken"
 
 
+def tiny_chat_adapter() -> Path:
+    """A LoRA adapter (peft) on the tiny chat model, random enough to change its answers."""
+    return _models() / "adapter"
+
+
 def tiny_embedding_model() -> Path:
     """A 2-layer BertModel (hidden size 32) with a WordPiece tokenizer trained on a few sentences."""
     return _models() / "embeddings"

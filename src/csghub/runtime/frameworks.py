@@ -18,6 +18,8 @@ TRANSFORMERS = "transformers[serving]==5.24.0"
 # What transformers 5.24 was measured with (it accepts >=1.31,<3; the pin keeps builds repeatable).
 HF_HUB = "huggingface_hub==2.4.0"
 TOKENIZERS = "tokenizers==0.23.3"
+# Endpoints of an adapter (LoRA) on a base model: the launcher merges the two before serving.
+PEFT = "peft==0.21.2"
 
 CHAT_TASKS = ("text-generation", "text2text-generation", "conversational")
 EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")
@@ -48,17 +50,17 @@ BUILTIN: tuple[Framework, ...] = (
         name="transformers",
         version="1",
         engine="transformers",
-        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS),
+        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS, PEFT),
         tasks=CHAT_TASKS,
         needs_gpu=False,
-        libraries=("transformers",),
+        libraries=("transformers", "peft"),
         description="Chat and text generation on CPUs with `transformers serve` (OpenAI-compatible)",
     ),
     Framework(
         name="embeddings",
         version="1",
         engine="embeddings",
-        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS),
+        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS, PEFT),
         tasks=EMBEDDING_TASKS,
         needs_gpu=False,
         libraries=("transformers", "sentence-transformers"),

@@ -19,12 +19,12 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,20 @@ from csghub.runtime.base import (
     WorkKind,
 )
 from csghub.runtime.offline import minimal_env
+from csghub.runtime.processes import (
+    LOOPBACK,
+    count_gpus,
+    exit_words,
+    free_port,
+    has_ended,
+    is_alive,
+    memory_over,
+    pin_cpus,
+    process_tree,
+    signal_all,
+    wait_leader,
+)
 
-LOOPBACK = "127.0.0.1"
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "RAYON_NUM_THREADS")
 RECORD_KEEP = 7 * 86400.0  # records of ended processes are kept this long (status() reads exit codes from them)
@@ -53,7 +65,9 @@ RECORD_KEEP = 7 * 86400.0  # records of ended processes are kept this long (stat
 class LocalProcessRunner:
     name = "local"
 
-    def __init__(self, compute_dir: Path) -> None:
+    def __init__(self, compute_dir: Path, *, gpu_count: int | None = None) -> None:
+        """`gpu_count`: the GPUs work may be given, numbered from 0; by default those the NVIDIA driver lists."""
+        self._gpu_count = count_gpus() if gpu_count is None else gpu_count
         self._logs = compute_dir / "logs"
         self._records = compute_dir / "processes"
         self._work = compute_dir / "work"
@@ -70,12 +84,18 @@ class LocalProcessRunner:
         key = _checked_key(spec.key)
         with self._lock:
             existing = self._read(key)
-            if existing is not None and existing.get("exit_code") is None and _alive(existing):
+            if existing is not None and existing.get("exit_code") is None and is_alive(existing):
                 raise RunnerError(f"'{key}' is already running (pid {existing['pid']})")
             port = free_port() if spec.kind is WorkKind.SERVICE else 0
             argv, env = self._command(spec, port)
             cpus = self._choose_cpus(spec.resources.cpus)
+            gpus = self._choose_gpus(spec.resources.gpus)
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
             log_path = self._logs / f"{key}.log"
+            # Its own working directory: relative paths of two jobs never meet.
+            workdir = self._work / key
+            workdir.mkdir(exist_ok=True)
             try:
                 with open(log_path, "wb") as log:
                     child = subprocess.Popen(
@@ -84,20 +104,21 @@ class LocalProcessRunner:
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         env=env,
-                        cwd=self._work,
+                        cwd=workdir,
                         start_new_session=True,
                     )
             except OSError as exc:
                 raise RunnerError(f"Could not start '{key}': {exc.strerror or exc}") from None
             self._children[key] = child
             if cpus:
-                _pin(child.pid, cpus)
+                pin_cpus(child.pid, cpus)
             try:
                 started = psutil.Process(child.pid).create_time()
             except psutil.NoSuchProcess:
                 started = 0.0  # ended already; status() learns how from the child itself
             record = {"key": key, "kind": spec.kind.value, "pid": child.pid, "create_time": started, "port": port}
-            record |= {"host": LOOPBACK if port else "", "cpus": cpus, "memory_mb": spec.resources.memory_mb}
+            record |= {"host": LOOPBACK if port else "", "cpus": cpus, "gpus": gpus}
+            record |= {"memory_mb": spec.resources.memory_mb}
             record |= {"started_at": time.time(), "exit_code": None, "detail": ""}
             self._write(record)
         return Handle(self.name, key, f"{child.pid}:{started!r}", record["host"], port)
@@ -116,14 +137,18 @@ class LocalProcessRunner:
                 return
             if self._status(record).state is not ProcessState.RUNNING:
                 return
-            members = _tree(record)
-            _signal_all(record["pid"], members, signal.SIGTERM)
-            code = self._wait_leader(record, grace)
-            leftovers = [p for p in members if not _gone(p)]
-            if code is None or leftovers:
-                _signal_all(record["pid"], members, signal.SIGKILL)
-                code = self._wait_leader(record, 5.0) if code is None else code
-            self._finish(record, code, "stopped" if code is not None else "stopped (status unknown)")
+            members = process_tree(record)
+            child = self._child_of(record)
+            signal_all(record["pid"], members, signal.SIGTERM)
+        # Waited for without the lock: other processes' status() must not stall behind a slow stop.
+        code = wait_leader(record, child, grace)
+        leftovers = [p for p in members if not has_ended(p)]
+        if code is None or leftovers:
+            signal_all(record["pid"], members, signal.SIGKILL)
+            code = wait_leader(record, child, 5.0) if code is None else code
+        with self._lock:
+            if (self._read(record["key"]) or {}).get("pid") == record["pid"]:
+                self._finish(record, code, "stopped" if code is not None else "stopped (status unknown)")
 
     def read_log(self, handle: Handle, offset: int = 0, limit: int = 1 << 20) -> bytes:
         try:
@@ -151,17 +176,17 @@ class LocalProcessRunner:
     def _status(self, record: dict[str, Any]) -> ProcessStatus:
         if record.get("exit_code") is not None or record.get("detail"):
             return ProcessStatus(ProcessState.EXITED, record.get("exit_code"), record["detail"])
-        child = self._children.get(record["key"])
-        if child is not None and child.pid == record["pid"]:
+        child = self._child_of(record)
+        if child is not None:
             code = child.poll()
             if code is not None:
-                return self._finish(record, code, _exit_words(code))
-        elif not _alive(record):
+                return self._finish(record, code, exit_words(code))
+        elif not is_alive(record):
             return self._finish(record, None, "exited (status unknown)")
-        over = _memory_over(record)
+        over = memory_over(record)
         if over:
-            _signal_all(record["pid"], _tree(record), signal.SIGKILL)
-            return self._finish(record, self._wait_leader(record, 5.0), over)
+            signal_all(record["pid"], process_tree(record), signal.SIGKILL)
+            return self._finish(record, wait_leader(record, self._child_of(record), 5.0), over)
         return ProcessStatus(ProcessState.RUNNING)
 
     def _finish(self, record: dict[str, Any], code: int | None, detail: str) -> ProcessStatus:
@@ -173,18 +198,10 @@ class LocalProcessRunner:
         self._children.pop(record["key"], None)
         return ProcessStatus(ProcessState.EXITED, code, detail)
 
-    def _wait_leader(self, record: dict[str, Any], timeout: float) -> int | None:
-        """The exit status when the leader ends within `timeout` (None for a process we did not start,
-        or one still running)."""
+    def _child_of(self, record: dict[str, Any]) -> subprocess.Popen[bytes] | None:
+        """The Popen of a process this object started (only its parent learns how it ended)."""
         child = self._children.get(record["key"])
-        if child is not None and child.pid == record["pid"]:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                return child.wait(timeout)
-            return None
-        deadline = time.monotonic() + timeout
-        while _alive(record) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return None
+        return child if child is not None and child.pid == record["pid"] else None
 
     def _command(self, spec: ProcessSpec, port: int) -> tuple[list[str], dict[str, str]]:
         def fill(text: str) -> str:
@@ -203,8 +220,7 @@ class LocalProcessRunner:
             extra["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}"
         threads = str(max(1, math.ceil(spec.resources.cpus)))
         extra |= dict.fromkeys(THREAD_VARS, threads)
-        if spec.resources.gpus == 0:
-            extra["CUDA_VISIBLE_DEVICES"] = ""
+        extra["CUDA_VISIBLE_DEVICES"] = ""  # none unless it asked for some (then start() names them)
         extra |= {k: fill(v) for k, v in spec.env.items()}
         return argv, minimal_env(extra)
 
@@ -220,6 +236,17 @@ class LocalProcessRunner:
                 for cpu in record.get("cpus") or ():
                     load[cpu] = load.get(cpu, 0) + 1
         return sorted(sorted(available, key=lambda c: (load[c], c))[:wanted])
+
+    def _choose_gpus(self, gpus: int) -> list[int]:
+        """Free GPUs, each given to one process at a time (two engines on one GPU run out of its memory)."""
+        if gpus <= 0:
+            return []
+        holders = [r for r in self._all_records() if r.get("exit_code") is None and is_alive(r)]
+        taken = {gpu for record in holders for gpu in record.get("gpus") or ()}
+        free = [g for g in range(self._gpu_count) if g not in taken]
+        if len(free) < gpus:
+            raise RunnerError(f"It needs {gpus} GPU(s); {len(free)} of this machine's {self._gpu_count} are free")
+        return free[:gpus]
 
     def _read(self, key: str) -> dict[str, Any] | None:
         try:
@@ -242,14 +269,9 @@ class LocalProcessRunner:
             ended = record.get("ended_at")
             if ended is not None and time.time() - ended > RECORD_KEEP:
                 path.unlink(missing_ok=True)
+                shutil.rmtree(self._work / path.stem, ignore_errors=True)
                 continue
             yield record
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def _checked_key(key: str) -> str:
@@ -263,73 +285,3 @@ def _pid_of(handle: Handle) -> int:
         return int(handle.ref.split(":", 1)[0])
     except ValueError:
         return -1
-
-
-def _process(record: Mapping[str, Any]) -> psutil.Process | None:
-    """The record's process if it still runs: same pid and same start time (a reused pid is not it)."""
-    try:
-        process = psutil.Process(record["pid"])
-        if process.create_time() != record["create_time"] or process.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return process
-    except psutil.Error:
-        return None
-
-
-def _alive(record: Mapping[str, Any]) -> bool:
-    return _process(record) is not None
-
-
-def _tree(record: Mapping[str, Any]) -> list[psutil.Process]:
-    leader = _process(record)
-    if leader is None:
-        return []
-    with contextlib.suppress(psutil.Error):
-        return [leader, *leader.children(recursive=True)]
-    return [leader]
-
-
-def _gone(process: psutil.Process) -> bool:
-    try:
-        return process.status() == psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return True
-
-
-def _signal_all(group: int, members: list[psutil.Process], sig: signal.Signals) -> None:
-    """The process group, and members that left it (a child that made its own session)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, sig)
-    for member in members:
-        with contextlib.suppress(psutil.Error):
-            member.send_signal(sig)
-
-
-def _pin(pid: int, cpus: list[int]) -> None:
-    # Every thread of the new process (the interpreter may have started some already); threads it
-    # starts later inherit the mask.
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError, ValueError):
-            os.sched_setaffinity(int(task.name), cpus)
-
-
-def _memory_over(record: Mapping[str, Any]) -> str:
-    limit = int(record.get("memory_mb") or 0)
-    if limit <= 0:
-        return ""
-    used = 0
-    for member in _tree(record):
-        with contextlib.suppress(psutil.Error):
-            used += member.memory_info().rss
-    used_mb = used // (1024 * 1024)
-    if used_mb <= limit:
-        return ""
-    return f"killed: it used {used_mb} MB of memory, over its limit of {limit} MB"
-
-
-def _exit_words(code: int) -> str:
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by signal {signal.Signals(-code).name}"
-        return f"killed by signal {-code}"
-    return "exited normally" if code == 0 else f"exited with status {code}"
