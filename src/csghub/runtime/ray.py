@@ -1,10 +1,10 @@
 """RayRunner: compute work on a Ray cluster an administrator registered by address.
 
-The address is what `ray.init` takes: the GCS address `host:port` that `ray start --head` prints (the
-hub runs on a node of that cluster, as when the head is on the hub's machine), or `ray://host:port` for
-the Ray Client server of a cluster elsewhere. The dashboard (which Ray Jobs needs) is found from the
-cluster. Each hub works in a Ray namespace of its own, so hubs sharing a cluster never see each other's
-work.
+The address is one of what `ray start --head` prints: the GCS address `host:port` or the dashboard
+`http://host:port` when the hub runs on a node of that cluster (the head on the hub's machine: the
+dashboard leads to the GCS address Ray keeps in the head's temp dir), or `ray://host:port`, the Ray
+Client server, for a cluster elsewhere. Ray Jobs use the dashboard, found from the cluster if not given.
+Each hub works in a Ray namespace of its own, so hubs sharing a cluster never see each other's work.
 
 - A service (an endpoint replica) is a detached named actor, `svc-<key>`, reserving the spec's CPUs,
   memory and GPUs; it starts the argv as its child on its node, with HOST and PORT filled in with the
@@ -45,7 +45,7 @@ from csghub.runtime.offline import minimal_env
 from csghub.runtime.ray_channel import DriverChannel, Lost
 
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
-_ADDRESS = re.compile(r"(ray://)?(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})")
+_ADDRESS = re.compile(r"(ray://|https?://)?(?P<host>[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})/?")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "RAYON_NUM_THREADS")
 ACTOR_PREFIX = "svc-"
 CALL_TIMEOUT = 60.0
@@ -61,7 +61,7 @@ def parse_address(address: str) -> tuple[str, int]:
     if match is None or not 0 < int(match["port"]) < 65536:
         raise InvalidArgument(
             f"Invalid Ray address '{address}': give the cluster's GCS address host:port (as `ray start --head`"
-            " prints it) or its Ray Client address ray://host:port"
+            " prints it), its dashboard http://host:port, or its Ray Client address ray://host:port"
         )
     return match["host"].strip("[]"), int(match["port"])
 
@@ -90,7 +90,7 @@ class RayRunner:
         if not is_loopback(host):
             # Only a cluster on loopback needs Ray kept there; elsewhere the driver's address must be routable.
             env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
-        self.address = address.strip()
+        self.address = address.strip().rstrip("/")
         self.namespace = namespace
         self._place_timeout = place_timeout
         self._install_timeout = install_timeout

@@ -12,10 +12,13 @@ the hub's own process must not carry. The hub never imports ray; this module is 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import shlex
 import socket
 import sys
+import urllib.request
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -42,18 +45,23 @@ class Driver:
         """Connect (checked first with a plain TCP connect: ray.init waits for ever on a dead address)."""
         import ray
 
-        host, _, port = self.address.rpartition(":")
+        address = self.address
+        if address.startswith(("http://", "https://")):
+            self.dashboard_url = address
+            address = _gcs_of_dashboard(address)
+        host, _, port = address.removeprefix("ray://").rpartition(":")
         try:
-            socket.create_connection((host, int(port)), timeout=5).close()
+            socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
         except (OSError, ValueError) as exc:
-            raise DriverError("unreachable", f"no Ray cluster answers at {self.address} ({exc})") from None
+            raise DriverError("unreachable", f"no Ray cluster answers at {address} ({exc})") from None
         context = ray.init(
-            address=self.address,
+            address=address,
             namespace=self.namespace,
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
-        self.dashboard_url = f"http://{context.dashboard_url}" if context.dashboard_url else ""
+        if not self.dashboard_url and context.dashboard_url:
+            self.dashboard_url = f"http://{context.dashboard_url}"
         nodes = [n for n in ray.nodes() if n.get("Alive")]
         return {
             "ray_version": ray.__version__,
@@ -246,6 +254,26 @@ class Driver:
             for job in self._jobs().list_jobs()
             if job.submission_id and job.submission_id.startswith(prefix) and job.status.value in {"PENDING", "RUNNING"}
         ]
+
+
+def _gcs_of_dashboard(url: str) -> str:
+    """The GCS address of the cluster whose dashboard is at `url`, for a head on this machine: the
+    dashboard names the head's temp dir, where Ray keeps the address (`ray_current_cluster`)."""
+    try:
+        with urllib.request.urlopen(f"{url}/nodes?view=summary", timeout=10) as answer:
+            summary = json.load(answer)["data"]["summary"]
+        temp_dir = next(n["raylet"]["tempDir"] for n in summary if n.get("raylet", {}).get("isHeadNode"))
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise DriverError("unreachable", f"no Ray dashboard answers at {url} ({exc})") from None
+    try:
+        with open(os.path.join(temp_dir, "ray_current_cluster")) as found:
+            return found.read().strip()
+    except OSError:
+        raise DriverError(
+            "failed",
+            f"the Ray cluster of {url} runs on another machine: register its Ray Client address"
+            " (ray://host:10001) instead of its dashboard",
+        ) from None
 
 
 def _first_lines(exc: BaseException, count: int = 6) -> str:
