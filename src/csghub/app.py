@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from csghub.http import openapi as api_schema
 from csghub.http.health import HealthMiddleware
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.http.routing import include_routes
+from csghub.services.compute import supervisor
 from csghub.services.context import Hub
 from csghub.services.repositories import downloads
 from csghub.transport.git_hooks import start_hook_listener
@@ -57,6 +59,13 @@ def _upload_origins(settings: Settings) -> tuple[str, ...]:
     return ("https://*.amazonaws.com",)
 
 
+def _own_url(host: str, port: int) -> str:
+    """Where processes on this machine (endpoint replicas fetching weights) reach the hub."""
+    if host in ("", "0.0.0.0", "::", "localhost"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | None = None) -> FastAPI:
     """The web application; with `http_port` (as `csghub serve` passes it) it also runs the SSH server."""
     hub = hub or build_hub(settings)
@@ -70,9 +79,17 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             acceptor = await start_ssh_server(hub, http_port)
             _app.state.ssh_port = acceptor.get_port()  # the real one, also when the setting asked for any free port
             print(f"CSGHub SSH listening on port {acceptor.get_port()}", file=sys.stderr, flush=True)
+        if http_port is not None:
+            hub.compute.hub_url = _own_url(settings.host, http_port)
+            hub.compute.supervisor = asyncio.create_task(supervisor.supervise(hub))
         try:
             yield
         finally:
+            if hub.compute.supervisor is not None:
+                hub.compute.supervisor.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await hub.compute.supervisor
+                await run_in_threadpool(supervisor.shutdown, hub)
             if acceptor is not None:
                 acceptor.close()
             hooks.close()

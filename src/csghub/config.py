@@ -102,6 +102,8 @@ class Settings:
     sso_group_map: str = ""
     # Where runtime environments (the frameworks' package sets) are built; empty means data_dir/runtimes.
     runtimes_dir: str = ""
+    # Stop every endpoint replica when the hub stops; off, they keep serving and the next start re-adopts them.
+    compute_stop_on_shutdown: bool = False
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -120,6 +122,10 @@ class Settings:
     @property
     def runtimes_path(self) -> Path:
         return Path(self.runtimes_dir).expanduser().resolve() if self.runtimes_dir else self.data_dir / "runtimes"
+
+    @property
+    def compute_dir(self) -> Path:
+        return self.data_dir / "compute"
 
     @property
     def effective_database_url(self) -> str:

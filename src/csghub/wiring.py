@@ -10,6 +10,7 @@ from typing import Any
 
 from csghub.config import ConfigError, Settings, prepare_data_dir
 from csghub.db.engine import make_engine, make_sessionmaker, migrate
+from csghub.runtime.base import Runner, RunnerError
 from csghub.services.context import Hub
 from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore
@@ -36,12 +37,25 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     engine = make_engine(settings.effective_database_url)
     if run_migrations:
         migrate(engine)
-    return Hub(
+    hub = Hub(
         settings=settings,
         sessions=make_sessionmaker(engine),
         blobs=build_blob_store(settings),
         **_sign_in_providers(settings),
     )
+    hub.compute.make_runner = lambda kind, address: build_runner(settings, kind, address)
+    return hub
+
+
+def build_runner(settings: Settings, kind: str, address: str) -> Runner:
+    """The runner of a compute cluster: this machine's processes, or a Ray cluster (its client is
+    imported only by hubs that register one)."""
+    if kind == "ray":
+        # runtime/ray.py (the ray part, issue 11) plugs in here; until then a Ray cluster is unreachable.
+        raise RunnerError(f"This hub cannot reach Ray clusters yet ({address})")
+    from csghub.runtime.local import LocalProcessRunner
+
+    return LocalProcessRunner(settings.compute_dir)
 
 
 def _sign_in_providers(settings: Settings) -> dict[str, Any]:

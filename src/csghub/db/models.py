@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -412,3 +413,142 @@ class DiscussionComment(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ComputeCluster(Base):
+    """Where compute work runs: the hub's own machine ("local", always present) or a Ray cluster."""
+
+    __tablename__ = "compute_clusters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "local" | "ray"
+    # A Ray cluster's address (its dashboard's http://host:port); empty for the local one.
+    address: Mapped[str] = mapped_column(String(500), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ComputeTier(Base):
+    """A resource size users pick for an instance on one cluster (the seeds' "resource configuration")."""
+
+    __tablename__ = "compute_tiers"
+    __table_args__ = (UniqueConstraint("cluster_id", "name", name="uq_compute_tier_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("compute_clusters.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    cpus: Mapped[float] = mapped_column(Float, default=1.0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=2048)
+    gpus: Mapped[int] = mapped_column(Integer, default=0)
+    gpu_type: Mapped[str] = mapped_column(String(100), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class RuntimeFramework(Base):
+    """A named, versioned package set compute work runs in, and the state of its build on this hub."""
+
+    __tablename__ = "runtime_frameworks"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_runtime_framework"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    engine: Mapped[str] = mapped_column(String(50))  # "transformers" | "embeddings" | "vllm"
+    needs_gpu: Mapped[bool] = mapped_column(Boolean, default=False)
+    # JSON lists: the tasks it serves ("text-generation", ...) and its pip requirement strings.
+    tasks: Mapped[str] = mapped_column(Text, default="[]")
+    packages: Mapped[str] = mapped_column(Text, default="[]")
+    state: Mapped[str] = mapped_column(String(20), default="absent")  # absent | building | ready | failed
+    reason: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The runner's Handle (JSON) of the build job while one runs.
+    build_handle: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ComputeInstance(Base):
+    """One piece of long-lived compute work (an endpoint now; fine-tunes, notebooks, spaces and
+    conversions later): who owns it, what it runs (`spec`, JSON), where, and what it should be doing
+    (`desired`) against what it is (`state`), which the supervisor reconciles."""
+
+    __tablename__ = "compute_instances"
+    __table_args__ = (
+        UniqueConstraint("kind", "namespace_id", "name_key", name="uq_compute_instance_name"),
+        Index("ix_compute_instances_desired_state", "desired", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "endpoint" | "finetune" | "notebook" | "space" | ...
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True, index=True)
+    revision: Mapped[str] = mapped_column(String(200), default="")
+    commit: Mapped[str] = mapped_column(String(40), default="")
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("compute_clusters.id"))
+    tier_id: Mapped[int] = mapped_column(ForeignKey("compute_tiers.id"))
+    framework_id: Mapped[int] = mapped_column(ForeignKey("runtime_frameworks.id"))
+    min_replicas: Mapped[int] = mapped_column(Integer, default=1)
+    max_replicas: Mapped[int] = mapped_column(Integer, default=1)
+    visibility: Mapped[str] = mapped_column(String(10), default="private")
+    spec: Mapped[str] = mapped_column(Text, default="{}")
+    desired: Mapped[str] = mapped_column(String(10), default="running")  # "running" | "stopped"
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # Bumped by each update: replicas of the newest generation replace the older ones (rolling).
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    namespace: Mapped[Namespace] = relationship(lazy="joined")
+
+
+class ComputeReplica(Base):
+    """One process of an instance, with the runner's Handle that finds it again after a hub restart."""
+
+    __tablename__ = "compute_replicas"
+    __table_args__ = (UniqueConstraint("instance_id", "generation", "index", name="uq_compute_replica"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("compute_instances.id", ondelete="CASCADE"))
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    index: Mapped[int] = mapped_column(Integer, default=0)
+    # "waiting" (to be started, maybe after a backoff) | "starting" | "healthy" | "stopped"
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    handle: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(String(300), default="")
+    # Starts so far (a new spec key each) and restarts after a crash while running.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    # Exits during start-up in a row: too many and the instance fails instead of looping.
+    startup_failures: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ComputeEvent(Base):
+    __tablename__ = "compute_events"
+    __table_args__ = (Index("ix_compute_events_instance", "instance_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("compute_instances.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    level: Mapped[str] = mapped_column(String(10), default="info")  # "info" | "warning" | "error"
+    message: Mapped[str] = mapped_column(Text, default="")
+
+
+class ComputeUsage(Base):
+    """What one user (0: anonymous) did with one instance on one day (UTC)."""
+
+    __tablename__ = "compute_usage"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("compute_instances.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    latency_ms_sum: Mapped[float] = mapped_column(Float, default=0.0)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import PermissionDenied, Unauthenticated
 from csghub.core.signing import read_token
+from csghub.services.compute import tokens as compute_tokens
 from csghub.services.context import Hub
 from csghub.services.identity import accounts, sessions, signin, throttle, tokens
 from csghub.services.permissions import ANONYMOUS, Actor
@@ -56,6 +57,9 @@ def resolve_actor(hub: Hub, creds: tuple[str, str] | None, address: str = "") ->
     if claims is not None and claims.get("kind") == "ssh-lfs":
         # Handed out by `git-lfs-authenticate` over SSH to a user who logged in with a key.
         return accounts.actor_from_user_id(hub, int(str(claims["user"])))
+    if claims is not None and claims.get("kind") == compute_tokens.KIND:
+        # An endpoint replica downloading its model's weights from this hub.
+        return compute_tokens.actor_from_model_token(hub, claims)
     if address:
         throttle.check_not_locked(hub, [throttle.address_key(address)])
     if secret.startswith(tokens.TOKEN_PREFIX) or not user:

@@ -7,6 +7,7 @@ import functools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from csghub.config import Settings
 from csghub.git.repository import GitRepo
+from csghub.runtime.base import Runner
 from csghub.services.read_cache import ReadCache
 from csghub.storage.base import BlobStore
 
@@ -151,6 +153,30 @@ class HookChannel:
         self.take(token)
 
 
+class ComputeRuntime:
+    """What compute (services/compute) keeps between requests: a runner per cluster, made on first use
+    by `make_runner(kind, address)` (set by wiring); the supervisor task; the hub's own URL, which
+    replicas download weights from; replica URLs the gateway saw fail; recent latencies per instance;
+    one lock per instance, so that the supervisor and a stop or delete never act on it at once."""
+
+    def __init__(self) -> None:
+        self.make_runner: Callable[[str, str], Runner] | None = None
+        self.runners: dict[int, Runner] = {}
+        self.supervisor: asyncio.Task[None] | None = None
+        self.hub_url = ""
+        self.suspects: set[str] = set()
+        self.latencies: dict[int, deque[float]] = {}
+        # Failed health checks in a row per replica URL; the gateway's routes, kept a second.
+        self.misses: dict[str, int] = {}
+        self.routes = TtlCache(ttl=1.0, size=1024)
+        self.guard = threading.Lock()
+        self._locks: dict[int, threading.Lock] = {}
+
+    def lock(self, instance_id: int) -> threading.Lock:
+        with self.guard:
+            return self._locks.setdefault(instance_id, threading.Lock())
+
+
 @dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
@@ -179,6 +205,8 @@ class Hub:
     ldap: LdapConfig | None = None
     oidc: OidcConfig | None = None
     oidc_cache: OidcProviderCache | None = None
+    # Runners, the supervisor and what they share (services/compute).
+    compute: ComputeRuntime = field(default_factory=ComputeRuntime)
 
     def __post_init__(self) -> None:
         self.reads.watch(self.sessions)

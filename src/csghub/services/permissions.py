@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NoReturn
 
-from csghub.core.errors import GatedRepo, InvalidArgument, PermissionDenied, RepoNotFound, Unauthenticated
+from csghub.core.errors import (
+    GatedRepo,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    RepoNotFound,
+    Unauthenticated,
+)
 
 
 class Action(StrEnum):
@@ -24,7 +31,8 @@ class Action(StrEnum):
     WRITE = "write"  # push, commit, upload, branches and tags
     ADMIN = "admin"  # delete, rename, visibility, gating, collaborators
     CREATE = "create"  # create a repo in a namespace
-    MANAGE = "manage"  # a namespace's members, invitations and audit log
+    MANAGE = "manage"  # a namespace's members, invitations and audit log; an endpoint's life and logs
+    CALL = "call"  # send requests to an endpoint through the gateway
 
 
 VISIBILITIES = ("public", "internal", "private")
@@ -37,6 +45,7 @@ _ACTION_NEEDS = {
     Action.CREATE: 2,
     Action.ADMIN: 3,
     Action.MANAGE: 3,
+    Action.CALL: 1,
 }
 # What a fine-grained grant must list for each action.
 _GRANT_FOR = {
@@ -46,6 +55,7 @@ _GRANT_FOR = {
     Action.CREATE: "write",
     Action.ADMIN: "manage",
     Action.MANAGE: "manage",
+    Action.CALL: "read",
 }
 GRANT_ACTIONS = ("read", "write", "manage")
 
@@ -110,8 +120,23 @@ class SiteResource:
     name: str = "the site"
 
 
+@dataclass(frozen=True, slots=True)
+class EndpointResource:
+    """An inference endpoint (services/compute): public ones anyone may call; private ones only the
+    owner namespace's members; managing it (start, stop, update, delete, logs) needs the namespace's
+    admin rank."""
+
+    owner: str
+    visibility: str
+    label: str  # "owner/name", used in messages
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+
 SITE = SiteResource()
-Resource = RepoResource | NamespaceResource | SiteResource
+Resource = RepoResource | NamespaceResource | SiteResource | EndpointResource
 
 
 def _namespace_rank(actor: Actor, namespace: str) -> int:
@@ -127,6 +152,8 @@ def _account_rank(actor: Actor, resource: Resource) -> int:
         return 3 if actor.is_admin else 0
     if isinstance(resource, NamespaceResource):
         return _namespace_rank(actor, resource.name)
+    if isinstance(resource, EndpointResource):
+        return _namespace_rank(actor, resource.owner)
     return max(
         _namespace_rank(actor, resource.namespace), _ROLE_RANK.get(actor.repo_roles.get(resource.repo_id, ""), 0)
     )
@@ -143,6 +170,8 @@ def _account_allows(actor: Actor, action: Action, resource: Resource) -> bool:
         if action is Action.READ or not visible:
             return visible
         return rank >= 1 or not resource.gated or resource.repo_id in actor.gate_access
+    if isinstance(resource, EndpointResource) and action in (Action.READ, Action.CALL):
+        return rank >= 1 or resource.visibility == "public"
     return rank >= _ACTION_NEEDS[action]
 
 
@@ -164,13 +193,20 @@ def _credential_allows(actor: Actor, action: Action, resource: Resource) -> bool
             isinstance(resource, NamespaceResource)
             and grant.kind == "namespace"
             and grant.target == resource.name.lower()
+        ) or (
+            isinstance(resource, EndpointResource)
+            and grant.kind == "namespace"
+            and grant.target == resource.owner.lower()
         ):
             return True
     return False
 
 
 def _public_read(action: Action, resource: Resource) -> bool:
-    """What anyone may do whatever credential they hold: read a public repository."""
+    """What anyone may do whatever credential they hold: read a public repository, see and call a
+    public endpoint."""
+    if isinstance(resource, EndpointResource):
+        return action in (Action.READ, Action.CALL) and resource.visibility == "public"
     return isinstance(resource, RepoResource) and action is Action.READ and resource.visibility == "public"
 
 
@@ -198,6 +234,9 @@ def authorize(actor: Actor, action: Action, resource: Resource) -> None:
         return
     if isinstance(resource, RepoResource):
         _deny_repo(actor, action, resource)
+    if isinstance(resource, EndpointResource) and not can(actor, Action.READ, resource):
+        # Private endpoints are invisible to everyone else, anonymous callers included.
+        raise NotFound(f"Endpoint not found: {resource.label}", code="EndpointNotFound")
     if actor.is_anonymous:
         raise Unauthenticated(f"Authentication required to {action.value} in '{resource.name}'")
     if isinstance(resource, SiteResource) and not actor.is_admin:

@@ -1,0 +1,74 @@
+"""What a replica runs: the launcher of runtime/workers with its model (fetched from this hub with a
+short-lived token), engine, arguments and resources, as a ProcessSpec for the cluster's runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from csghub.runtime import workers
+from csghub.runtime.base import HOST, PORT, PYTHON, Environment, ProcessSpec, Resources, RunnerError, WorkKind
+from csghub.services.compute.tokens import mint_model_token
+from csghub.services.context import Hub
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """An instance as the supervisor starts its replicas (read once per pass from its record)."""
+
+    instance_id: int
+    generation: int
+    model: str  # "ns/name"
+    repo_id: int
+    commit: str
+    created_by: int
+    engine: str
+    engine_args: tuple[tuple[str, str], ...]
+    env: tuple[tuple[str, str], ...]
+
+
+def model_dir(hub: Hub, repo_id: int, commit: str) -> Path:
+    """Where replicas on this machine keep the weights they downloaded (shared by same-model replicas)."""
+    return hub.settings.compute_dir / "models" / f"{repo_id}-{commit}"
+
+
+def served_model(hub: Hub, launch: Launch) -> str:
+    """What the engine calls its model: the local directory it was started with."""
+    return str(model_dir(hub, launch.repo_id, launch.commit))
+
+
+def replica_spec(
+    hub: Hub, launch: Launch, environment: Environment, resources: Resources, index: int, attempt: int
+) -> ProcessSpec:
+    try:
+        script = workers.script(f"serve_{launch.engine}")
+    except FileNotFoundError:
+        raise RunnerError(f"This hub has no launcher for the '{launch.engine}' engine") from None
+    token = mint_model_token(hub, launch.created_by, launch.repo_id)
+    argv = [
+        PYTHON,
+        str(script),
+        "--repo",
+        launch.model,
+        "--revision",
+        launch.commit,
+        "--local-dir",
+        served_model(hub, launch),
+        "--host",
+        HOST,
+        "--port",
+        PORT,
+    ]
+    # After `--`, the engine's own flags: {"dtype": "float32"} -> --dtype float32.
+    argv.append("--")
+    for key, value in launch.engine_args:
+        argv += [f"--{key}", value] if value else [f"--{key}"]
+    env = {**dict(launch.env), "HF_ENDPOINT": hub.compute.hub_url, "HF_TOKEN": token}
+    return ProcessSpec(
+        key=f"endpoint-{launch.instance_id}-g{launch.generation}-r{index}-a{attempt}",
+        kind=WorkKind.SERVICE,
+        argv=tuple(argv),
+        environment=environment,
+        resources=resources,
+        env=env,
+    )

@@ -1,0 +1,107 @@
+"""An instance's replicas: their views, their logs, and ending them (stop, delete, failure)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from csghub.core.errors import NotFound
+from csghub.db.models import ComputeInstance, ComputeReplica
+from csghub.runtime.base import Handle, RunnerError
+from csghub.services.compute import instances
+from csghub.services.compute.clusters import runner_for
+from csghub.services.compute.frameworks import handle_of
+from csghub.services.context import Hub
+from csghub.services.permissions import Action, Actor, authorize
+
+log = logging.getLogger(__name__)
+STOP_GRACE = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaView:
+    index: int
+    state: str  # "waiting" | "starting" | "healthy"
+    url: str
+    restarts: int
+    started_at: datetime | None
+    generation: int = 1
+
+
+def replica_views(session: Session, row: ComputeInstance) -> tuple[ReplicaView, ...]:
+    rows = session.scalars(
+        select(ComputeReplica)
+        .where(ComputeReplica.instance_id == row.id)
+        .order_by(ComputeReplica.generation.desc(), ComputeReplica.index)
+    ).all()
+    return tuple(ReplicaView(r.index, r.state, r.url, r.restarts, r.started_at, r.generation) for r in rows)
+
+
+def stop_handles(hub: Hub, cluster_id: int, handles: list[Handle], *, grace: float = STOP_GRACE) -> None:
+    if not handles:
+        return
+    runner = runner_for(hub, cluster_id)
+    for handle in handles:
+        try:
+            runner.stop(handle, grace=grace)
+        except RunnerError as exc:  # its cluster went away: nothing left to stop there
+            log.warning("could not stop %s: %s", handle.key, exc)
+        hub.compute.suspects.discard(handle.url)
+        hub.compute.misses.pop(handle.url, None)
+
+
+def stop_replicas(hub: Hub, instance_id: int, *, forget: bool = False) -> None:
+    """End every process of an instance and drop its replica records (callers hold the instance's lock);
+    `forget` also removes their logs from this machine."""
+    with hub.db() as session:
+        row = session.get(ComputeInstance, instance_id)
+        if row is None:
+            return
+        cluster_id = row.cluster_id
+        replicas = session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == instance_id)).all()
+        handles = [h for h in (handle_of(r.handle) for r in replicas) if h is not None]
+        keys = [json.loads(r.handle).get("key", "") for r in replicas if r.handle]
+    stop_handles(hub, cluster_id, handles)
+    with hub.db() as session:
+        for replica in session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == instance_id)):
+            session.delete(replica)
+    if forget:
+        forget_logs(hub, [*keys, *_old_keys(hub, instance_id)])
+
+
+def _old_keys(hub: Hub, instance_id: int) -> list[str]:
+    folder = hub.settings.compute_dir / "logs"
+    return [p.stem for p in folder.glob(f"endpoint-{instance_id}-*.log")] if folder.is_dir() else []
+
+
+def forget_logs(hub: Hub, keys: list[str]) -> None:
+    """The local runner's logs of these processes (earlier attempts' too): nothing left after a delete."""
+    folder = hub.settings.compute_dir / "logs"
+    for key in keys:
+        if key and "/" not in key:
+            (folder / f"{key}.log").unlink(missing_ok=True)
+
+
+def read_replica_log(hub: Hub, actor: Actor, endpoint_id: int, replica: int, offset: int = 0) -> bytes:
+    """The newest generation's replica `replica`'s log from `offset` (b"" past its end)."""
+    with hub.db() as session:
+        row = session.get(ComputeInstance, endpoint_id)
+        if row is None or row.kind != "endpoint":
+            raise NotFound(f"Endpoint #{endpoint_id} not found", code="EndpointNotFound")
+        authorize(actor, Action.MANAGE, instances.resource_of(row))
+        found = session.scalar(
+            select(ComputeReplica)
+            .where(ComputeReplica.instance_id == endpoint_id, ComputeReplica.index == replica)
+            .order_by(ComputeReplica.generation.desc())
+        )
+        if found is None:
+            raise NotFound(f"Replica {replica} of endpoint #{endpoint_id} does not exist", code="ReplicaNotFound")
+        handle, cluster_id = handle_of(found.handle), row.cluster_id
+    if handle is None:
+        return b""
+    return runner_for(hub, cluster_id).read_log(handle, max(0, offset))
