@@ -34,7 +34,9 @@ def _fail(exc: HubError) -> None:
 @cluster.command("add")
 def cluster_add(
     name: str,
-    address: str = typer.Option(..., "--address", help="The Ray dashboard's http://host:port."),
+    address: str = typer.Option(
+        ..., "--address", help="Its GCS host:port or dashboard http://host:port (on its head), or ray://host:port."
+    ),
     region: str = typer.Option("", "--region", help="What users see as its region (default: the name)."),
     data_dir: Path | None = DataDir,
     config: Path | None = ConfigFile,
