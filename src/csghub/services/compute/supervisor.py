@@ -86,7 +86,8 @@ def adopt(hub: Hub) -> None:
             if replica is None:
                 continue
             if alive:
-                replica.state = "starting"  # healthy again once it answers /health
+                # Healthy again once it answers /health; its start-up time counts from now.
+                replica.state, replica.started_at = "starting", utcnow()
                 instances.add_event(session, instance_id, f"replica {index} re-adopted after a hub restart")
             else:
                 replica.state, replica.not_before = "waiting", None
