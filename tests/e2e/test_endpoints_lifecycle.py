@@ -115,6 +115,12 @@ def _pids(d: Deployed) -> dict[int, int]:
     return {index: int(h.ref.split(":")[0]) for index, h in handles.items() if h is not None}
 
 
+def _route(d: Deployed, name: str = "chat") -> endpoints.Route:
+    # This process keeps its own copy of routes for a second; the hub's own is dropped on every change.
+    d.live.hub.compute.routes.clear()
+    return endpoints.route_for(d.live.hub, d.owner, d.owner.name, name)
+
+
 def _port(d: Deployed, index: int) -> int:
     return next(int(r.url.rsplit(":", 1)[1]) for r in _state(d).replicas if r.index == index and r.url)
 
@@ -129,7 +135,7 @@ def _chat(url: str, served_model: str, **options: object) -> str:
 def test_endpoint_with_two_replicas_answers_chat_through_each_replica(deployed: Deployed) -> None:
     assert deployed.endpoint.state == "pending" and deployed.endpoint.framework.name == "transformers"
     wait_until(lambda: _running(deployed), "two healthy replicas", timeout=DEPLOY_TIMEOUT, poll=0.5)
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     assert len(route.urls) == 2 and route.public_model == f"{deployed.owner.name}/chat" and route.kind == "chat"
     answers = {_chat(url, route.served_model, temperature=0) for url in route.urls}
     assert len(answers) == 1 and answers.pop()  # the same greedy answer from both replicas
@@ -139,7 +145,7 @@ def test_endpoint_with_two_replicas_answers_chat_through_each_replica(deployed: 
 
 
 def test_streamed_answer_equals_the_whole_one(deployed: Deployed) -> None:
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     client = OpenAI(base_url=f"{route.urls[0]}/v1", api_key="unused", max_retries=0, timeout=60)
     whole = _chat(route.urls[0], route.served_model, temperature=0)
     chunks = client.chat.completions.create(
@@ -163,8 +169,7 @@ def test_adapter_is_served_merged_on_the_base_model_its_card_names(deployed: Dep
         return now.state == "running"
 
     wait_until(running, "the adapter endpoint running", timeout=DEPLOY_TIMEOUT, poll=0.5)
-    lora = endpoints.route_for(hub, owner, owner.name, "lora")
-    base = endpoints.route_for(hub, owner, owner.name, "chat")
+    lora, base = _route(deployed, "lora"), _route(deployed)
     assert _chat(lora.urls[0], lora.served_model, temperature=0) != _chat(
         base.urls[0], base.served_model, temperature=0
     )
@@ -212,7 +217,7 @@ def test_replica_log_shows_the_download_from_the_hub(deployed: Deployed) -> None
 
 def test_killed_replica_comes_back_while_the_other_answers(deployed: Deployed) -> None:
     before = _pids(deployed)
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     survivor = next(u for u in route.urls if u.endswith(f":{_port(deployed, 1)}"))
     os.kill(before[0], signal.SIGKILL)
     assert _chat(survivor, route.served_model)  # the other replica answers meanwhile
@@ -229,7 +234,7 @@ def test_killed_replica_comes_back_while_the_other_answers(deployed: Deployed) -
     assert after[1] == before[1]  # the other one was never touched
     restarted = next(r for r in _state(deployed).replicas if r.index == 0)
     assert restarted.restarts == 1
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     assert all(_chat(url, route.served_model) for url in route.urls)
 
 
@@ -246,7 +251,7 @@ def test_hub_restart_readopts_the_running_replicas(deployed: Deployed) -> None:
     )
     wait_until(lambda: _running(deployed), "running again", timeout=60, poll=0.2)
     assert _pids(deployed) == before
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     assert _chat(route.urls[0], route.served_model)
 
 
@@ -272,7 +277,7 @@ def test_rolling_update_replaces_replicas_only_once_the_new_ones_are_healthy(dep
     assert len(after) == 2 and not set(after.values()) & set(before.values())
     assert not [pid for pid in before.values() if _alive(pid)]
     assert any("generation 2 is healthy" in e for e in _events(deployed))
-    route = endpoints.route_for(hub, owner, owner.name, "chat")
+    route = _route(deployed)
     assert all(_chat(url, route.served_model) for url in route.urls)
 
 
