@@ -365,15 +365,17 @@ def _startup_failure(hub: Hub, replica: Rep, launch: Launch, why: str, tail: str
 
 
 def _retire(hub: Hub, cluster_id: int, replicas: list[Rep]) -> None:
-    handles = [r.handle for r in replicas if r.handle is not None]
-    stop_handles(hub, cluster_id, handles)
-    if replicas:
-        with hub.db() as session:
-            for replica in replicas:
-                row = session.get(ComputeReplica, replica.id)
-                if row is not None:
-                    session.delete(row)
-        hub.compute.routes.clear()
+    """Out of the routes first, then stopped: no new request reaches a replica while it stops (a process
+    left running by a crash here has no record any more, and the orphan sweep ends it)."""
+    if not replicas:
+        return
+    with hub.db() as session:
+        for replica in replicas:
+            row = session.get(ComputeReplica, replica.id)
+            if row is not None:
+                session.delete(row)
+    hub.compute.routes.clear()
+    stop_handles(hub, cluster_id, [r.handle for r in replicas if r.handle is not None])
 
 
 def sweep_orphans(hub: Hub) -> None:
