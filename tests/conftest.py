@@ -17,6 +17,7 @@ from playwright.sync_api import Browser
 
 from tests.support.browser import chromium
 from tests.support.live import LiveHub, server_env
+from tests.support.ray_cluster import RayCluster, ray_cluster_in_namespace
 from tests.support.tiny_models import shared_runtimes_dir
 
 PG_ADMIN_URL = os.environ.get("CSGHUB_TEST_POSTGRES", "")
@@ -69,6 +70,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     hub = start_hub(tmp_path_factory.mktemp("live") / "data")
     yield hub
     hub.stop()
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[RayCluster]:
+    """A Ray head of the module's own, in a loopback-only network namespace that the module's thread
+    (and so every process it starts from then on: hubs, drivers) enters until the module ends."""
+    with ray_cluster_in_namespace() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,12 @@ push, start without importing the web framework.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from csghub.config import ConfigError, Settings, prepare_data_dir
 from csghub.db.engine import make_engine, make_sessionmaker, migrate
-from csghub.runtime.base import Runner, RunnerError
+from csghub.runtime.base import Runner
 from csghub.services.context import Hub
 from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore
@@ -51,8 +52,12 @@ def build_runner(settings: Settings, kind: str, address: str) -> Runner:
     """The runner of a compute cluster: this machine's processes, or a Ray cluster (its client is
     imported only by hubs that register one)."""
     if kind == "ray":
-        # runtime/ray.py (the ray part, issue 11) plugs in here; until then a Ray cluster is unreachable.
-        raise RunnerError(f"This hub cannot reach Ray clusters yet ({address})")
+        from csghub.runtime.ray import RayRunner
+
+        # A namespace of this hub's own, the same across its restarts (so it finds its actors again).
+        namespace = "csghub-" + hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:12]
+        driver_log = settings.compute_dir / f"ray-driver-{hashlib.sha256(address.encode()).hexdigest()[:8]}.log"
+        return RayRunner(address, namespace=namespace, driver_log=driver_log)
     from csghub.runtime.local import LocalProcessRunner
 
     return LocalProcessRunner(settings.compute_dir)

@@ -29,6 +29,8 @@ from csghub.runtime.base import (
     WorkKind,
 )
 from csghub.runtime.local import LocalProcessRunner
+from csghub.runtime.ray import RayRunner
+from tests.support.ray_cluster import RayCluster
 from tests.support.waiting import wait_until
 
 HERE_PYTHON = Environment("test-python", "1", (), python_path=sys.executable)
@@ -36,12 +38,19 @@ SMALL = Resources(cpus=1, memory_mb=512)
 RunnerFactory = Callable[[], Runner]
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "ray"])
 def make_runner(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunnerFactory]:
     made: list[Runner] = []
+    # Ray: one cluster for the module (tests/support/ray_cluster.py), a Ray namespace per test.
+    cluster: RayCluster | None = request.getfixturevalue("ray_cluster") if request.param == "ray" else None
+    namespace = f"csghub-test-{secrets.token_hex(4)}"
 
     def make() -> Runner:
-        runner = LocalProcessRunner(tmp_path / "compute")
+        runner: Runner
+        if cluster is None:
+            runner = LocalProcessRunner(tmp_path / "compute")
+        else:
+            runner = RayRunner(cluster.gcs_address, namespace=namespace, driver_log=tmp_path / "ray-driver.log")
         made.append(runner)
         return runner
 

@@ -62,8 +62,8 @@ def test_clusters_start_with_the_local_one_and_take_ray_clusters_by_address(csgh
     ]
     again = csghub("admin", "cluster", "add", "east", "--address", "http://127.0.0.1:8266")
     assert again.returncode == 1 and "already exists" in again.stderr
-    bad = csghub("admin", "cluster", "add", "west", "--address", "west.example:8265")
-    assert bad.returncode == 1 and "Invalid address" in bad.stderr and "Traceback" not in bad.stderr
+    bad = csghub("admin", "cluster", "add", "west", "--address", "west.example")
+    assert bad.returncode == 1 and "Invalid Ray address" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_tiers_belong_to_a_cluster_and_gpu_tiers_name_their_gpu(csghub: Run) -> None:
@@ -90,7 +90,7 @@ def test_clusters_and_tiers_refuse_duplicates_and_unknown_clusters(tmp_path: Pat
         clusters.add_tier(hub, Actor(user_id=7, name="someone"), 1, "mine", cpus=1, memory_mb=1024)
 
 
-def test_frameworks_are_listed_built_disabled_and_enabled(csghub: Run) -> None:
+def test_frameworks_are_listed_added_built_disabled_and_enabled(csghub: Run) -> None:
     transformers_environment()  # built once per test run in the shared folder; the command finds it
     listed = {f[1]: f for f in _lines(csghub("admin", "framework", "list"))}
     assert set(listed) == {"transformers", "embeddings", "vllm"} and listed["vllm"][3] == "vllm (GPU)"
@@ -98,8 +98,11 @@ def test_frameworks_are_listed_built_disabled_and_enabled(csghub: Run) -> None:
     assert built.returncode == 0 and "transformers 1 is ready" in built.stderr, built.stderr
     gpu = csghub("admin", "framework", "build", "vllm")
     assert gpu.returncode == 1 and "needs a GPU" in gpu.stderr
+    mine = ("--engine", "transformers", "--task", "text-generation", "--package", "tabulate==0.9.0")
+    added = csghub("admin", "framework", "add", "my-stack", "--version", "2", *mine)
+    assert added.returncode == 0 and "added framework my-stack 2 (id 4)" in added.stderr, added.stderr
     assert csghub("admin", "framework", "disable", "embeddings").returncode == 0
     states = {f[1]: f[4] for f in _lines(csghub("admin", "framework", "list"))}
-    assert states["transformers"] == "ready" and states["embeddings"] == "disabled"
+    assert states == {"transformers": "ready", "embeddings": "disabled", "vllm": "absent", "my-stack": "absent"}
     enabled = csghub("admin", "framework", "enable", "embeddings")
     assert enabled.returncode == 0 and "embeddings 1 is enabled" in enabled.stderr

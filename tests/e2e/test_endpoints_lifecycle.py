@@ -20,17 +20,18 @@ from huggingface_hub import HfApi
 from openai import OpenAI
 from sqlalchemy import select
 
+from csghub.cli.compute import CONSOLE
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId
 from csghub.db.models import ComputeReplica, ComputeUsage
-from csghub.services.compute import endpoints
+from csghub.services.compute import endpoints, frameworks
 from csghub.services.compute.endpoints import EndpointSpec, EndpointView
 from csghub.services.compute.frameworks import handle_of
 from csghub.services.identity import tokens
 from csghub.services.permissions import ANONYMOUS, Actor
 from tests.conftest import start_hub
 from tests.support.live import LiveHub
-from tests.support.tiny_models import broken_chat_model, tiny_chat_model
+from tests.support.tiny_models import broken_chat_model, tiny_chat_adapter, tiny_chat_model
 from tests.support.waiting import wait_until
 
 # Bounds, not waits: a loaded 2-core CI machine starts `transformers serve` in 5-10 s per replica.
@@ -54,7 +55,8 @@ def _actor(live: LiveHub, token: str) -> Actor:
 @pytest.fixture(scope="module")
 def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     model = tiny_chat_model()  # also builds the transformers environment, once per CI run
-    live = start_hub(tmp_path_factory.mktemp("endpoints") / "data")  # with the shared runtimes folder
+    # With the shared runtimes folder. pip without an index: a framework of unknown packages fails fast.
+    live = start_hub(tmp_path_factory.mktemp("endpoints") / "data", {"PIP_NO_INDEX": "1"})
     try:
         name, token = live.user("owner")
         _, other_token = live.user("other")
@@ -62,6 +64,11 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         for repo, folder in ((f"{name}/tiny-chat", model), (f"{name}/broken-chat", broken_chat_model())):
             hf.create_repo(repo, private=True)
             hf.upload_folder(repo_id=repo, folder_path=folder, commit_message="the tiny model")
+        lora = f"{name}/tiny-lora"
+        hf.create_repo(lora, private=True)
+        hf.upload_folder(repo_id=lora, folder_path=tiny_chat_adapter(), commit_message="a LoRA")
+        card = f"---\nlibrary_name: peft\npipeline_tag: text-generation\nbase_model: {name}/tiny-chat\n---\n"
+        hf.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=lora)
         owner = _actor(live, token)
         spec = EndpointSpec(name="chat", min_replicas=2, max_replicas=2, visibility="private")
         view = endpoints.create_endpoint(live.hub, owner, RepoId(name, "tiny-chat"), spec)
@@ -108,6 +115,12 @@ def _pids(d: Deployed) -> dict[int, int]:
     return {index: int(h.ref.split(":")[0]) for index, h in handles.items() if h is not None}
 
 
+def _route(d: Deployed, name: str = "chat") -> endpoints.Route:
+    # This process keeps its own copy of routes for a second; the hub's own is dropped on every change.
+    d.live.hub.compute.routes.clear()
+    return endpoints.route_for(d.live.hub, d.owner, d.owner.name, name)
+
+
 def _port(d: Deployed, index: int) -> int:
     return next(int(r.url.rsplit(":", 1)[1]) for r in _state(d).replicas if r.index == index and r.url)
 
@@ -122,7 +135,7 @@ def _chat(url: str, served_model: str, **options: object) -> str:
 def test_endpoint_with_two_replicas_answers_chat_through_each_replica(deployed: Deployed) -> None:
     assert deployed.endpoint.state == "pending" and deployed.endpoint.framework.name == "transformers"
     wait_until(lambda: _running(deployed), "two healthy replicas", timeout=DEPLOY_TIMEOUT, poll=0.5)
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     assert len(route.urls) == 2 and route.public_model == f"{deployed.owner.name}/chat" and route.kind == "chat"
     answers = {_chat(url, route.served_model, temperature=0) for url in route.urls}
     assert len(answers) == 1 and answers.pop()  # the same greedy answer from both replicas
@@ -132,7 +145,7 @@ def test_endpoint_with_two_replicas_answers_chat_through_each_replica(deployed: 
 
 
 def test_streamed_answer_equals_the_whole_one(deployed: Deployed) -> None:
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     client = OpenAI(base_url=f"{route.urls[0]}/v1", api_key="unused", max_retries=0, timeout=60)
     whole = _chat(route.urls[0], route.served_model, temperature=0)
     chunks = client.chat.completions.create(
@@ -141,6 +154,27 @@ def test_streamed_answer_equals_the_whole_one(deployed: Deployed) -> None:
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     # A byte-level tokenizer's half character at the end is dropped by the stream, kept as U+FFFD whole.
     assert streamed.replace("\ufffd", "") == whole.replace("\ufffd", "") and streamed
+
+
+def test_adapter_is_served_merged_on_the_base_model_its_card_names(deployed: Deployed) -> None:
+    hub, owner = deployed.live.hub, deployed.owner
+    adapter = RepoId(owner.name, "tiny-lora")
+    # What fits an adapter is what fits its base model.
+    assert [f.name for f in frameworks.frameworks_for_model(hub, owner, adapter, None)] == ["transformers"]
+    view = endpoints.create_endpoint(hub, owner, adapter, EndpointSpec(name="lora"))
+
+    def running() -> bool:
+        now = _state(deployed, view.id)
+        assert now.state != "failed", (now.reason, _events(deployed, view.id))
+        return now.state == "running"
+
+    wait_until(running, "the adapter endpoint running", timeout=DEPLOY_TIMEOUT, poll=0.5)
+    lora, base = _route(deployed, "lora"), _route(deployed)
+    assert _chat(lora.urls[0], lora.served_model, temperature=0) != _chat(
+        base.urls[0], base.served_model, temperature=0
+    )
+    assert b"merged the adapter into its base model" in endpoints.read_replica_log(hub, owner, view.id, 0)
+    endpoints.delete_endpoint(hub, owner, view.id)
 
 
 def test_private_endpoint_is_invisible_to_anonymous_and_other_users(deployed: Deployed) -> None:
@@ -183,7 +217,7 @@ def test_replica_log_shows_the_download_from_the_hub(deployed: Deployed) -> None
 
 def test_killed_replica_comes_back_while_the_other_answers(deployed: Deployed) -> None:
     before = _pids(deployed)
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     survivor = next(u for u in route.urls if u.endswith(f":{_port(deployed, 1)}"))
     os.kill(before[0], signal.SIGKILL)
     assert _chat(survivor, route.served_model)  # the other replica answers meanwhile
@@ -200,7 +234,7 @@ def test_killed_replica_comes_back_while_the_other_answers(deployed: Deployed) -
     assert after[1] == before[1]  # the other one was never touched
     restarted = next(r for r in _state(deployed).replicas if r.index == 0)
     assert restarted.restarts == 1
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     assert all(_chat(url, route.served_model) for url in route.urls)
 
 
@@ -217,7 +251,7 @@ def test_hub_restart_readopts_the_running_replicas(deployed: Deployed) -> None:
     )
     wait_until(lambda: _running(deployed), "running again", timeout=60, poll=0.2)
     assert _pids(deployed) == before
-    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    route = _route(deployed)
     assert _chat(route.urls[0], route.served_model)
 
 
@@ -243,7 +277,7 @@ def test_rolling_update_replaces_replicas_only_once_the_new_ones_are_healthy(dep
     assert len(after) == 2 and not set(after.values()) & set(before.values())
     assert not [pid for pid in before.values() if _alive(pid)]
     assert any("generation 2 is healthy" in e for e in _events(deployed))
-    route = endpoints.route_for(hub, owner, owner.name, "chat")
+    route = _route(deployed)
     assert all(_chat(url, route.served_model) for url in route.urls)
 
 
@@ -256,6 +290,36 @@ def test_broken_model_ends_failed_with_the_engine_error(deployed: Deployed) -> N
     errors = [e for e in endpoints.endpoint_events(hub, deployed.owner, view.id) if e.level == "error"]
     assert errors and any("Error" in e.message for e in errors), [e.message for e in errors]
     endpoints.delete_endpoint(hub, deployed.owner, view.id)
+
+
+def test_framework_that_cannot_build_fails_its_endpoint_with_pips_error(deployed: Deployed) -> None:
+    hub, owner = deployed.live.hub, deployed.owner
+    package = "csghub-no-such-package==0.0.1"
+    model = RepoId(owner.name, "tiny-chat")
+    made = {
+        tasks: frameworks.add_framework(
+            hub, CONSOLE, f"no-such-{tasks[0]}", version="1", engine="transformers", tasks=tasks, packages=(package,)
+        )
+        for tasks in (("text-generation",), ("feature-extraction",))
+    }
+    offered = [f.id for f in frameworks.frameworks_for_model(hub, owner, model, None)]
+    # A framework of one's own fits by the tasks it lists.
+    assert made[("text-generation",)].id in offered and made[("feature-extraction",)].id not in offered
+    stack = made[("text-generation",)]
+    view = endpoints.create_endpoint(hub, owner, model, EndpointSpec(name="unbuildable", framework_id=stack.id))
+    wait_until(lambda: _state(deployed, view.id).state == "failed", "the build failed", timeout=180, poll=0.5)
+    failed = _state(deployed, view.id)
+    assert "runtime framework 'no-such-text-generation' failed to build" in failed.reason and package in failed.reason
+    assert "building runtime framework 'no-such-text-generation'" in _events(deployed, view.id)[1]
+    assert frameworks.get_framework(hub, stack.id).state == "failed"
+    log = frameworks.build_log(hub, CONSOLE, stack.id)
+    assert b"pip install" in log and package.encode() in log
+    # Starting it again tries the build again (and fails the same way).
+    started = endpoints.start_endpoint(hub, owner, view.id)
+    assert started.state == "pending" and started.framework.state == "building"
+    wait_until(lambda: _state(deployed, view.id).state == "failed", "the build failed again", timeout=180, poll=0.5)
+    assert sum("failed to build" in e for e in _events(deployed, view.id)) == 2
+    endpoints.delete_endpoint(hub, owner, view.id)
 
 
 def test_usage_is_metered_per_user_and_summed_in_the_metrics(deployed: Deployed) -> None:

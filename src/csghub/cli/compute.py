@@ -34,7 +34,9 @@ def _fail(exc: HubError) -> None:
 @cluster.command("add")
 def cluster_add(
     name: str,
-    address: str = typer.Option(..., "--address", help="The Ray dashboard's http://host:port."),
+    address: str = typer.Option(
+        ..., "--address", help="Its GCS host:port or dashboard http://host:port (on its head), or ray://host:port."
+    ),
     region: str = typer.Option("", "--region", help="What users see as its region (default: the name)."),
     data_dir: Path | None = DataDir,
     config: Path | None = ConfigFile,
@@ -112,6 +114,36 @@ def framework_list(data_dir: Path | None = DataDir, config: Path | None = Config
         gpu = " (GPU)" if found.needs_gpu else ""
         reason = f"\t{found.reason.splitlines()[-1]}" if found.reason else ""
         typer.echo(f"{found.id}\t{found.name}\t{found.version}\t{found.engine}{gpu}\t{found.state}{reason}")
+
+
+@framework.command("add")
+def framework_add(
+    name: str,
+    version: str = typer.Option("1", "--version"),
+    engine: str = typer.Option(..., "--engine", help="Whose launcher serves it: transformers, embeddings or vllm."),
+    task: list[str] = typer.Option(..., "--task", help="A pipeline tag it serves (repeat)."),
+    package: list[str] = typer.Option(..., "--package", help="A pip requirement (repeat)."),
+    gpu: bool = typer.Option(False, "--gpu", help="It needs a GPU tier."),
+    data_dir: Path | None = DataDir,
+    config: Path | None = ConfigFile,
+) -> None:
+    """Add a package set of your own (built the first time something needs it)."""
+    from csghub.services.compute import frameworks
+
+    try:
+        found = frameworks.add_framework(
+            _hub(data_dir, config),
+            CONSOLE,
+            name,
+            version=version,
+            engine=engine,
+            tasks=tuple(task),
+            packages=tuple(package),
+            needs_gpu=gpu,
+        )
+    except HubError as exc:
+        _fail(exc)
+    typer.echo(f"added framework {found.name} {found.version} (id {found.id})", err=True)
 
 
 @framework.command("build")

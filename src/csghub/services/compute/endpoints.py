@@ -35,6 +35,7 @@ from csghub.services.compute.frameworks import (
     fits,
     framework_view,
     gpus_available,
+    request_build,
 )
 from csghub.services.compute.instances import EventView
 from csghub.services.compute.replicas import ReplicaView, read_replica_log, replica_views, stop_replicas
@@ -115,6 +116,7 @@ class EndpointView:
     updated_at: datetime
     env: Mapping[str, str] = field(default_factory=dict)
     desired: str = "running"
+    base_model: str = ""  # "ns/name" when `model` is an adapter served merged on it
 
 
 def check_spec(spec: EndpointSpec) -> None:
@@ -235,14 +237,24 @@ def view_of(session: Session, row: ComputeInstance) -> EndpointView:
         updated_at=row.updated_at,
         env=dict(spec.get("env", {})),
         desired=row.desired,
+        base_model=str(spec.get("base_model", "")),
     )
 
 
-def _resolve_model(hub: Hub, actor: Actor, model: RepoId, revision: str | None) -> tuple[int, str, str, ModelFacts]:
+def _resolve_model(
+    hub: Hub, actor: Actor, model: RepoId, revision: str | None
+) -> tuple[int, str, str, ModelFacts, dict[str, object]]:
+    """The model's repository id, revision, commit and facts, and for an adapter its base model (which
+    the actor must be able to download too) as spec fields."""
     repo = get_repo(hub, actor, RepoType.MODEL, model, Action.DOWNLOAD)
     snapshot = files.at_revision(hub, actor, repo, revision)
     facts = facts_of_model(hub, actor, model, snapshot.sha)
-    return repo.id, revision or repo.default_branch, snapshot.sha, facts
+    base: dict[str, object] = {}
+    if facts.base is not None:
+        base_repo = get_repo(hub, actor, RepoType.MODEL, facts.base, Action.DOWNLOAD)
+        base_commit = files.at_revision(hub, actor, base_repo, None).sha
+        base = {"base_model": str(facts.base), "base_repo_id": base_repo.id, "base_commit": base_commit}
+    return repo.id, revision or repo.default_branch, snapshot.sha, facts, base
 
 
 def create_endpoint(hub: Hub, actor: Actor, model: RepoId, spec: EndpointSpec) -> EndpointView:
@@ -250,7 +262,7 @@ def create_endpoint(hub: Hub, actor: Actor, model: RepoId, spec: EndpointSpec) -
     check_spec(spec)
     owner = spec.owner or actor.name
     authorize(actor, Action.MANAGE, EndpointResource(owner, spec.visibility, f"{owner}/{spec.name}"))
-    repo_id, revision, commit, facts = _resolve_model(hub, actor, model, spec.revision)
+    repo_id, revision, commit, facts, base = _resolve_model(hub, actor, model, spec.revision)
     gpus = gpus_available(hub)
     try:
         with hub.db() as session:
@@ -274,7 +286,9 @@ def create_endpoint(hub: Hub, actor: Actor, model: RepoId, spec: EndpointSpec) -
                 min_replicas=spec.min_replicas,
                 max_replicas=spec.max_replicas,
                 visibility=spec.visibility,
-                spec=json.dumps({"model": str(model), "engine_args": dict(spec.engine_args), "env": dict(spec.env)}),
+                spec=json.dumps(
+                    {"model": str(model), "engine_args": dict(spec.engine_args), "env": dict(spec.env), **base}
+                ),
                 desired="running",
                 state=instances.PENDING,
             )
@@ -350,7 +364,7 @@ def update_endpoint(hub: Hub, actor: Actor, endpoint_id: int, spec: EndpointSpec
         row = _visible_row(session, actor, endpoint_id, Action.MANAGE)
         model = RepoId.parse(json.loads(row.spec or "{}").get("model", ""))
         owner_id = row.namespace_id
-    _, revision, commit, facts = _resolve_model(hub, actor, model, spec.revision or None)
+    _, revision, commit, facts, base = _resolve_model(hub, actor, model, spec.revision or None)
     gpus = gpus_available(hub)
     with hub.db() as session:
         row = _visible_row(session, actor, endpoint_id, Action.MANAGE)
@@ -362,7 +376,7 @@ def update_endpoint(hub: Hub, actor: Actor, endpoint_id: int, spec: EndpointSpec
             gpus,
         )
         old_spec = json.loads(row.spec or "{}")
-        new_spec = {"model": str(model), "engine_args": dict(spec.engine_args), "env": dict(spec.env)}
+        new_spec = {"model": str(model), "engine_args": dict(spec.engine_args), "env": dict(spec.env), **base}
         rolling = (commit, cluster_id, tier_id, framework_id, new_spec) != (
             row.commit,
             row.cluster_id,
@@ -387,14 +401,21 @@ def update_endpoint(hub: Hub, actor: Actor, endpoint_id: int, spec: EndpointSpec
 
 
 def start_endpoint(hub: Hub, actor: Actor, endpoint_id: int) -> EndpointView:
+    """Run a stopped or failed endpoint again (from pending; a failed framework build is tried again)."""
     with hub.db() as session:
         row = _visible_row(session, actor, endpoint_id, Action.MANAGE)
-        if row.desired != "running" or row.state in (instances.STOPPED, instances.FAILED):
-            row.desired = "running"
-            for replica in session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == row.id)):
-                session.delete(replica)
-            instances.move(session, row, instances.PENDING, f"started by {actor.name}")
-        return view_of(session, row)
+        if row.desired == "running" and row.state not in (instances.STOPPED, instances.FAILED):
+            return view_of(session, row)
+        row.desired = "running"
+        for replica in session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == row.id)):
+            session.delete(replica)
+        instances.move(session, row, instances.PENDING, f"started by {actor.name}")
+        found = session.get(RuntimeFramework, row.framework_id)
+        assert found is not None  # a foreign key
+        framework = framework_view(found)
+    if framework.state == "failed":
+        request_build(hub, framework.id)
+    return get_endpoint(hub, actor, endpoint_id)
 
 
 def stop_endpoint(hub: Hub, actor: Actor, endpoint_id: int) -> EndpointView:

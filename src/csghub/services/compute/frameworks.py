@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from csghub.core.errors import EntryNotFound, InvalidArgument, NotFound
-from csghub.core.names import RepoId, RepoType
+from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument, NotFound
+from csghub.core.names import RepoId, RepoType, validate_name
 from csghub.db.models import ComputeTier, RuntimeFramework, utcnow
 from csghub.runtime import environments
 from csghub.runtime import frameworks as builtin_frameworks
-from csghub.runtime.base import Environment, Handle, ProcessSpec, ProcessState, Runner, WorkKind
+from csghub.runtime.base import Environment, Handle, ProcessSpec, ProcessState, Runner, RunnerError, WorkKind
 from csghub.services.context import Hub
 from csghub.services.permissions import SITE, Action, Actor, authorize
 from csghub.services.repositories import files
@@ -87,6 +88,9 @@ class ModelFacts:
 
     config: Mapping[str, Any] | None
     card: Mapping[str, Any]
+    # For an adapter (adapter_config.json, no config.json): the base model its card names; the facts
+    # above are then the base's, which decide what can serve it.
+    base: RepoId | None = None
 
     @property
     def tasks(self) -> frozenset[str]:
@@ -121,7 +125,22 @@ def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
 def facts_of_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None) -> ModelFacts:
     repo = get_repo(hub, actor, RepoType.MODEL, repo_id)
     snapshot = files.at_revision(hub, actor, repo, revision)
-    return ModelFacts(_read_json(snapshot, "config.json"), repo.card_data)
+    config = _read_json(snapshot, "config.json")
+    if config is None and _read_json(snapshot, "adapter_config.json") is not None:
+        base = base_model_of(repo.card_data)
+        if base is None:
+            raise InvalidArgument(f"{repo_id} is an adapter whose card names no base_model (ns/name on this hub)")
+        found = facts_of_model(hub, actor, base, None)
+        return ModelFacts(found.config, found.card, base)
+    return ModelFacts(config, repo.card_data)
+
+
+def base_model_of(card: Mapping[str, Any]) -> RepoId | None:
+    value = card.get("base_model")
+    value = value[0] if isinstance(value, list) and value else value
+    if not isinstance(value, str) or value.count("/") != 1:
+        return None
+    return RepoId.parse(value)
 
 
 def gpus_available(hub: Hub) -> bool:
@@ -239,7 +258,10 @@ def check_builds(hub: Hub) -> None:
             if is_built(hub, environment):
                 state = "ready"
             else:
-                new_handle = handle_text(runner.start(build_spec(hub, framework)))
+                try:
+                    new_handle = handle_text(runner.start(build_spec(hub, framework)))
+                except RunnerError as exc:
+                    state, reason = "failed", f"the build could not start: {exc.message}"
         else:
             status = runner.status(handle)
             if status.state is not ProcessState.RUNNING:
@@ -310,3 +332,51 @@ def _record(hub: Hub, framework_id: int, state: str, reason: str) -> None:
         row = session.get(RuntimeFramework, framework_id)
         if row is not None:
             row.state, row.reason, row.build_handle, row.updated_at = state, reason, "", utcnow()
+
+
+ENGINES = ("transformers", "embeddings", "vllm")
+
+
+def add_framework(
+    hub: Hub,
+    actor: Actor,
+    name: str,
+    *,
+    version: str,
+    engine: str,
+    tasks: tuple[str, ...],
+    packages: tuple[str, ...],
+    needs_gpu: bool = False,
+) -> FrameworkView:
+    """A package set of the administrator's own, served by one of the engines' launchers; built the
+    first time an endpoint needs it (or by `csghub admin framework build`)."""
+    authorize(actor, Action.MANAGE, SITE)
+    validate_name(name, what="framework name")
+    if not version or len(version) > 50 or not version.replace(".", "").replace("-", "").isalnum():
+        raise InvalidArgument(f"Invalid version '{version}': letters, digits, '.' and '-'")
+    if engine not in ENGINES:
+        raise InvalidArgument(f"Invalid engine '{engine}': expected one of {', '.join(ENGINES)}")
+    if not tasks or not packages:
+        raise InvalidArgument("A framework lists the tasks it serves and at least one package")
+    for package in packages:
+        if not package.strip() or package.startswith("-") or any(c in package for c in "\n\r\x00"):
+            raise InvalidArgument(f"Invalid package '{package}': give a pip requirement such as 'name==1.0'")
+    try:
+        with hub.db() as session:
+            row = RuntimeFramework(
+                name=name,
+                version=version,
+                engine=engine,
+                needs_gpu=needs_gpu,
+                tasks=json.dumps(list(tasks)),
+                packages=json.dumps(list(packages)),
+                state="absent",
+                reason="",
+                enabled=True,
+                build_handle="",
+            )
+            session.add(row)
+            session.flush()
+            return framework_view(row)
+    except IntegrityError:
+        raise Conflict(f"Runtime framework '{name}' version {version} already exists") from None

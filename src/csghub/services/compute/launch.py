@@ -25,6 +25,8 @@ class Launch:
     engine: str
     engine_args: tuple[tuple[str, str], ...]
     env: tuple[tuple[str, str], ...]
+    # An adapter's base model: ("ns/name", repository id, commit); the launcher merges the two.
+    base: tuple[str, int, str] | None = None
 
 
 def model_dir(hub: Hub, repo_id: int, commit: str) -> Path:
@@ -44,7 +46,8 @@ def replica_spec(
         script = workers.script(f"serve_{launch.engine}")
     except FileNotFoundError:
         raise RunnerError(f"This hub has no launcher for the '{launch.engine}' engine") from None
-    token = mint_model_token(hub, launch.created_by, launch.repo_id)
+    repos = (launch.repo_id,) if launch.base is None else (launch.repo_id, launch.base[1])
+    token = mint_model_token(hub, launch.created_by, repos)
     argv = [
         PYTHON,
         str(script),
@@ -59,6 +62,8 @@ def replica_spec(
         "--port",
         PORT,
     ]
+    if launch.base is not None:
+        argv += ["--base-repo", launch.base[0], "--base-revision", launch.base[2]]
     # After `--`, the engine's own flags: {"dtype": "float32"} -> --dtype float32.
     argv.append("--")
     for key, value in launch.engine_args:

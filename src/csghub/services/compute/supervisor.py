@@ -86,7 +86,8 @@ def adopt(hub: Hub) -> None:
             if replica is None:
                 continue
             if alive:
-                replica.state = "starting"  # healthy again once it answers /health
+                # Healthy again once it answers /health; its start-up time counts from now.
+                replica.state, replica.started_at = "starting", utcnow()
                 instances.add_event(session, instance_id, f"replica {index} re-adopted after a hub restart")
             else:
                 replica.state, replica.not_before = "waiting", None
@@ -104,7 +105,10 @@ def _alive(hub: Hub, cluster_id: int, handle: Handle) -> bool:
 
 
 def tick(hub: Hub, *, sweep: bool = False) -> None:
-    frameworks.check_builds(hub)
+    try:
+        frameworks.check_builds(hub)
+    except Exception:  # the builds' trouble must not stop the endpoints' supervision
+        log.exception("checking runtime framework builds failed")
     with hub.db() as session:
         ids = list(
             session.scalars(
@@ -177,6 +181,7 @@ def reconcile(hub: Hub, instance_id: int) -> None:
             engine=framework.engine,
             engine_args=tuple(sorted(dict(spec.get("engine_args", {})).items())),
             env=tuple(sorted(dict(spec.get("env", {})).items())),
+            base=(spec["base_model"], spec["base_repo_id"], spec["base_commit"]) if spec.get("base_model") else None,
         )
         state, cluster_id, wanted = row.state, row.cluster_id, row.min_replicas
         if not row.repo_id or not row.created_by:
@@ -360,15 +365,17 @@ def _startup_failure(hub: Hub, replica: Rep, launch: Launch, why: str, tail: str
 
 
 def _retire(hub: Hub, cluster_id: int, replicas: list[Rep]) -> None:
-    handles = [r.handle for r in replicas if r.handle is not None]
-    stop_handles(hub, cluster_id, handles)
-    if replicas:
-        with hub.db() as session:
-            for replica in replicas:
-                row = session.get(ComputeReplica, replica.id)
-                if row is not None:
-                    session.delete(row)
-        hub.compute.routes.clear()
+    """Out of the routes first, then stopped: no new request reaches a replica while it stops (a process
+    left running by a crash here has no record any more, and the orphan sweep ends it)."""
+    if not replicas:
+        return
+    with hub.db() as session:
+        for replica in replicas:
+            row = session.get(ComputeReplica, replica.id)
+            if row is not None:
+                session.delete(row)
+    hub.compute.routes.clear()
+    stop_handles(hub, cluster_id, [r.handle for r in replicas if r.handle is not None])
 
 
 def sweep_orphans(hub: Hub) -> None:

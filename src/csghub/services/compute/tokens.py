@@ -1,5 +1,6 @@
 """The credential a replica downloads its weights with: a short-lived signed token (never stored) that
-acts as the endpoint's creator but reaches one repository, to read it, and nothing else."""
+acts as the endpoint's creator but reaches its model's repository (and an adapter's base model's), to
+read it, and nothing else."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ KIND = "model-read"
 TTL_SECONDS = 6 * 3600
 
 
-def mint_model_token(hub: Hub, user_id: int, repo_id: int, *, ttl: int = TTL_SECONDS) -> str:
-    claims: dict[str, object] = {"kind": KIND, "user": user_id, "repo": repo_id}
+def mint_model_token(hub: Hub, user_id: int, repo_ids: tuple[int, ...], *, ttl: int = TTL_SECONDS) -> str:
+    """For the model's repository (and an adapter's base model's)."""
+    claims: dict[str, object] = {"kind": KIND, "user": user_id, "repos": list(repo_ids)}
     return make_token(hub.settings.secret_key, claims, expires_at=int(time.time()) + ttl)
 
 
 def actor_from_model_token(hub: Hub, claims: dict[str, object]) -> Actor:
-    """The creator's rights, cut down by the credential gate to READ and DOWNLOAD of that one repository."""
+    """The creator's rights, cut down by the credential gate to READ and DOWNLOAD of those repositories."""
     actor = accounts.actor_from_user_id(hub, int(str(claims["user"])))
-    grant = Grant(kind="repo", target=int(str(claims["repo"])), actions=frozenset({"read"}))
-    return dataclasses.replace(actor, scope="fine", grants=(grant,))
+    repos = claims.get("repos")
+    targets = [int(r) for r in repos if isinstance(r, int)] if isinstance(repos, list) else []
+    grants = tuple(Grant(kind="repo", target=t, actions=frozenset({"read"})) for t in targets)
+    return dataclasses.replace(actor, scope="fine", grants=grants)
