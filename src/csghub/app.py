@@ -98,6 +98,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
                 with contextlib.suppress(asyncio.CancelledError):
                     await hub.compute.supervisor
                 await run_in_threadpool(supervisor.shutdown, hub)
+            hub.compute.close()
             if acceptor is not None:
                 acceptor.close()
             hooks.close()

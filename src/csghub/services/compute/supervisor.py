@@ -283,9 +283,9 @@ def _event(hub: Hub, instance_id: int, message: str, *, level: str = "info") -> 
         instances.add_event(session, instance_id, message, level=level)
 
 
-def _healthy(url: str) -> bool:
+def _healthy(hub: Hub, url: str) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=HEALTH_TIMEOUT, trust_env=False).status_code == 200
+        return hub.compute.health_client.get(f"{url}/health", timeout=HEALTH_TIMEOUT).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -317,7 +317,7 @@ def _step(
             tail = frameworks.tail_text(log_tail(runner, handle), 12)
             detail = status.detail or f"exit status {status.exit_code}"
             return _startup_failure(hub, replica, launch, f"exited during start-up ({detail})", tail)
-        if _healthy(handle.url):
+        if _healthy(hub, handle.url):
             replica.state, replica.startup_failures = "healthy", 0
             hub.compute.misses.pop(handle.url, None)
             seconds = (now - replica.started_at).total_seconds() if replica.started_at else 0.0
@@ -329,7 +329,7 @@ def _step(
     # healthy
     if status.state is not ProcessState.RUNNING:
         return _restart(hub, replica, launch, f"exited ({status.detail or f'exit status {status.exit_code}'})")
-    if _healthy(handle.url):
+    if _healthy(hub, handle.url):
         hub.compute.misses.pop(handle.url, None)
         hub.compute.suspects.discard(handle.url)
         return ""
