@@ -10,7 +10,7 @@ from typing import Any
 
 from csghub.config import ConfigError, Settings, prepare_data_dir
 from csghub.db.engine import make_engine, make_sessionmaker, migrate
-from csghub.runtime.base import Runner, RunnerError
+from csghub.runtime.base import Runner
 from csghub.services.context import Hub
 from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore
@@ -51,8 +51,10 @@ def build_runner(settings: Settings, kind: str, address: str) -> Runner:
     """The runner of a compute cluster: this machine's processes, or a Ray cluster (its client is
     imported only by hubs that register one)."""
     if kind == "ray":
-        # runtime/ray.py (the ray part, issue 11) plugs in here; until then a Ray cluster is unreachable.
-        raise RunnerError(f"This hub cannot reach Ray clusters yet ({address})")
+        from csghub.runtime.ray import RayRunner, hub_namespace
+
+        log = settings.compute_dir / "logs" / "ray-driver.log"
+        return RayRunner(address, namespace=hub_namespace(settings.secret_key), driver_log=log)
     from csghub.runtime.local import LocalProcessRunner
 
     return LocalProcessRunner(settings.compute_dir)
