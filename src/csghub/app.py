@@ -25,6 +25,7 @@ from csghub.http.routing import include_routes
 from csghub.services.compute import supervisor
 from csghub.services.context import Hub
 from csghub.services.repositories import downloads
+from csghub.transport import gateway
 from csghub.transport.git_hooks import start_hook_listener
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
@@ -69,6 +70,7 @@ def _own_url(host: str, port: int) -> str:
 def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | None = None) -> FastAPI:
     """The web application; with `http_port` (as `csghub serve` passes it) it also runs the SSH server."""
     hub = hub or build_hub(settings)
+    endpoint_gateway = gateway.make_gateway(hub)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +96,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
                 acceptor.close()
             hooks.close()
             flusher.cancel()
+            await endpoint_gateway.aclose()
             await run_in_threadpool(downloads.flush, hub)
 
     app = FastAPI(
@@ -105,6 +108,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.gateway = endpoint_gateway
     # Inside the rate limit and security headers (added after it), outside everything that reads a body.
     app.add_middleware(
         body_limits.BodyLimitMiddleware,
@@ -127,6 +131,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     include_routes(app, lfs_router)
     include_routes(app, xet_router)
     include_routes(app, git_http_router)
+    include_routes(app, gateway.router)
     mount_reference(app)
     mount_api(app)
     mount_web(app)

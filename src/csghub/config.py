@@ -79,6 +79,10 @@ class Settings:
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated addresses
     # or networks, "*" for any): clients' own addresses then count for the audit log and the limits.
     trusted_proxies: str = "127.0.0.1"
+    # The endpoint gateway (/endpoints/{owner}/{name}/v1/...): the most tokens one request may ask an
+    # endpoint to generate (max_tokens), and the seconds it waits for a replica's answer to begin.
+    gateway_max_tokens: int = 4096
+    gateway_timeout: int = 600
     # LDAP sign-in (off while ldap_url is empty): passwords of users found under ldap_user_base are
     # checked by binding as them; accounts are created on first sign-in.
     ldap_url: str = ""
@@ -231,6 +235,8 @@ def _validate(settings: Settings) -> None:
         "max_header_bytes",
         "max_body_memory",
         "client_timeout",
+        "gateway_max_tokens",
+        "gateway_timeout",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from csghub.api import (
     admin,
     collections_api,
+    compute_api,
     csg_v1,
     hf_commits,
     hf_files,
@@ -32,6 +33,7 @@ def mount_api(app: FastAPI) -> None:
     # huggingface_hub clients pointed at /hf find likes, discussions and collections there too.
     include_routes(app, social.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
+    include_routes(app, compute_api.router)
     include_routes(app, csg_v1.router)
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".

@@ -1,0 +1,73 @@
+"""What the gateway's requests cost, handed to the compute service in batches.
+
+Each answered request leaves its meter here once its answer has gone out; a task writes what gathered
+once a second in one hop to a worker thread, instead of one hop (and one write) per request on the
+request's own heels. What remains is written when the app stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+
+from csghub.services.compute import usage
+from csghub.services.context import Hub
+from csghub.services.permissions import Actor
+from csghub.transport.gateway_relay import Meter
+
+log = logging.getLogger(__name__)
+FLUSH_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    hub: Hub
+    endpoint_id: int
+    actor: Actor
+    meter: Meter
+
+
+class UsageBook:
+    def __init__(self) -> None:
+        self._pending: list[Spent] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def add(self, hub: Hub, endpoint_id: int, actor: Actor, meter: Meter) -> None:
+        """A BackgroundTask of the answer: runs once it has been sent."""
+        self._pending.append(Spent(hub, endpoint_id, actor, meter))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_soon())
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(FLUSH_SECONDS)
+        await self.flush()
+
+    async def flush(self) -> None:
+        taken, self._pending = self._pending, []
+        if taken:
+            await run_in_threadpool(_write, taken)
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+        await self.flush()
+
+
+def _write(entries: list[Spent]) -> None:
+    for entry in entries:
+        prompt, completion = entry.meter.tokens
+        try:
+            usage.record_usage(
+                entry.hub,
+                entry.endpoint_id,
+                entry.actor,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                latency_ms=entry.meter.latency_ms,
+                ok=entry.meter.ok,
+            )
+        except Exception:  # the answers went out long ago: a lost count must not stop the others
+            log.exception("recording the usage of endpoint %s failed", entry.endpoint_id)
