@@ -1,7 +1,8 @@
 """The endpoint of tests/e2e/test_endpoints_lifecycle.py, deployed on a registered Ray cluster instead
 of the local one: the tiny chat model pushed to a live hub, two replicas of `transformers serve` as Ray
-actors (each fetching the weights from the hub), chat and streaming with the OpenAI SDK, a killed
-replica restarted by the supervisor while the other answers, and a stop leaving no actor behind.
+actors (each fetching the weights from the hub), chat and streaming with the OpenAI SDK through the
+hub's gateway, a killed replica restarted by the supervisor while the other (and the gateway) answers,
+and a stop leaving no actor behind.
 
 The Ray head, the hub and this test's clients share a loopback-only network namespace
 (tests/support/ray_cluster.py). One hub and one endpoint for the module; its tests run in order."""
@@ -42,8 +43,14 @@ PROMPT = [{"role": "user", "content": "Hi"}]
 class Deployed:
     live: LiveHub
     owner: Actor
+    token: str
     endpoint: EndpointView
     cluster: RayCluster
+
+    def gateway(self) -> OpenAI:
+        """The endpoint's stable URL on the hub (transport/gateway.py), with the owner's hub token."""
+        url = f"{self.live.url}/endpoints/{self.owner.name}/chat/v1"
+        return OpenAI(base_url=url, api_key=self.token, max_retries=0, timeout=60)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +69,7 @@ def deployed(ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) 
             name="chat", cluster_id=cluster.id, tier_id=tier.id, min_replicas=2, max_replicas=2, visibility="private"
         )
         view = endpoints.create_endpoint(live.hub, owner, RepoId(name, "tiny-chat"), spec)
-        yield Deployed(live, owner, view, ray_cluster)
+        yield Deployed(live, owner, token, view, ray_cluster)
     finally:
         live.stop()
 
@@ -113,14 +120,17 @@ def test_ray_endpoint_runs_two_replicas_as_actors_and_answers_chat(deployed: Dep
     assert sorted(route.urls) == sorted(h.url for h in handles.values())
     answers = {_chat(url, route.served_model, temperature=0) for url in route.urls}
     assert len(answers) == 1 and answers.pop()  # the same greedy answer from both replicas
+    public = f"{deployed.owner.name}/chat"
+    assert [m.id for m in deployed.gateway().models.list()] == [public]
+    through = deployed.gateway().chat.completions.create(model=public, messages=PROMPT, max_tokens=8, temperature=0)
+    assert through.choices[0].message.content == _chat(route.urls[0], route.served_model, temperature=0)
 
 
-def test_ray_endpoint_streams_the_same_answer(deployed: Deployed) -> None:
+def test_ray_endpoint_streams_the_same_answer_through_the_gateway(deployed: Deployed) -> None:
     route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
     whole = _chat(route.urls[0], route.served_model, temperature=0)
-    client = OpenAI(base_url=f"{route.urls[0]}/v1", api_key="unused", max_retries=0, timeout=60)
-    chunks = client.chat.completions.create(
-        model=route.served_model, messages=PROMPT, max_tokens=8, temperature=0, stream=True
+    chunks = deployed.gateway().chat.completions.create(
+        model=f"{deployed.owner.name}/chat", messages=PROMPT, max_tokens=8, temperature=0, stream=True
     )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed.replace("\ufffd", "") == whole.replace("\ufffd", "") and streamed
@@ -131,6 +141,11 @@ def test_ray_killed_replica_comes_back_while_the_other_answers(deployed: Deploye
     route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
     os.kill(_server_pid(before[0].port), signal.SIGKILL)
     assert _chat(before[1].url, route.served_model)  # the other replica answers meanwhile
+    for _ in range(4):  # and the gateway keeps answering: it retries a dead replica on the other one
+        answer = deployed.gateway().chat.completions.create(
+            model=f"{deployed.owner.name}/chat", messages=PROMPT, max_tokens=4
+        )
+        assert answer.choices[0].message.content
     wait_until(lambda: any("replica 0 exited" in e for e in _events(deployed)), "the exit seen", timeout=30, poll=0.2)
     wait_until(
         lambda: _running(deployed) and _handles(deployed).get(0, before[0]).ref != before[0].ref,
@@ -142,6 +157,7 @@ def test_ray_killed_replica_comes_back_while_the_other_answers(deployed: Deploye
     assert after[1] == before[1]  # the other one was never touched
     route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
     assert all(_chat(url, route.served_model) for url in route.urls)
+    assert deployed.gateway().chat.completions.create(model="any", messages=PROMPT, max_tokens=4).choices
 
 
 def test_ray_endpoint_stop_leaves_no_actor(deployed: Deployed) -> None:
