@@ -52,12 +52,11 @@ def build_runner(settings: Settings, kind: str, address: str) -> Runner:
     """The runner of a compute cluster: this machine's processes, or a Ray cluster (its client is
     imported only by hubs that register one)."""
     if kind == "ray":
-        from csghub.runtime.ray import RayRunner
+        from csghub.runtime.ray import RayRunner, hub_namespace
 
-        # A namespace of this hub's own, the same across its restarts (so it finds its actors again).
-        namespace = "csghub-" + hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:12]
-        driver_log = settings.compute_dir / f"ray-driver-{hashlib.sha256(address.encode()).hexdigest()[:8]}.log"
-        return RayRunner(address, namespace=namespace, driver_log=driver_log)
+        # One driver per cluster, each with its own log.
+        log = settings.compute_dir / "logs" / f"ray-driver-{hashlib.sha256(address.encode()).hexdigest()[:8]}.log"
+        return RayRunner(address, namespace=hub_namespace(settings.secret_key), driver_log=log)
     from csghub.runtime.local import LocalProcessRunner
 
     return LocalProcessRunner(settings.compute_dir)

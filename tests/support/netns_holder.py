@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 
-GRACE = 10.0
+GRACE = 5.0  # Ray shuts down in 1-2 s; what ignores SIGTERM longer is killed
 
 
 def others() -> list[int]:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.live import LiveHub, server_env
 from tests.support.waiting import wait_until
 
 CLONE_NEWNET = 0x40000000
@@ -243,3 +244,27 @@ def ray_cluster_in_namespace(num_cpus: int = 2) -> Iterator[RayCluster]:
     finally:
         namespace.close()
         start_log.unlink(missing_ok=True)
+
+
+def hub_beside(cluster: RayCluster, data_dir: Path, extra_env: dict[str, str] | None = None) -> LiveHub:
+    """A live hub in the cluster's namespace (started by the thread that entered it), on SQLite or on a
+    fresh PostgreSQL database reached through its Unix socket (its TCP port is in the host namespace)."""
+    from tests.conftest import PG_ADMIN_URL, fresh_database_url
+    from tests.support.tiny_models import shared_runtimes_dir
+
+    env = server_env({**cluster.env, **(extra_env or {})})
+    env.setdefault("CSGHUB_RUNTIMES_DIR", str(shared_runtimes_dir()))
+    if PG_ADMIN_URL:
+        import psycopg
+
+        with cluster.namespace.outside():
+            url = fresh_database_url()
+            with psycopg.connect(url) as conn:
+                row = conn.execute("SHOW unix_socket_directories").fetchone()
+        assert row is not None
+        socket_dir = str(row[0]).split(",")[0].strip()
+        user_and_host, _, database = url.removeprefix("postgresql://").rpartition("/")
+        user, _, host_port = user_and_host.rpartition("@")
+        port = host_port.rpartition(":")[2]
+        env["CSGHUB_DATABASE_URL"] = f"postgresql://{user}@/{database}?host={socket_dir}&port={port}"
+    return LiveHub(data_dir, env).start()

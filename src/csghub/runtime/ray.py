@@ -21,11 +21,15 @@ the hub process never imports ray. Every failure reaches callers as RunnerError 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import math
 import re
 import socket
+import threading
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,8 @@ CALL_TIMEOUT = 60.0
 # it, and a pip runtime_env with torch takes minutes to install on a node the first time.
 PLACE_TIMEOUT = 60.0
 INSTALL_TIMEOUT = 900.0
+KEPT_LOG = 1 << 20  # of a service that ended: the end of its log, for its events and readers
+KEPT_ENDED = 64
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -64,6 +70,11 @@ def parse_address(address: str) -> tuple[str, int]:
             " prints it), its dashboard http://host:port, or its Ray Client address ray://host:port"
         )
     return match["host"].strip("[]"), int(match["port"])
+
+
+def hub_namespace(secret_key: str) -> str:
+    """The Ray namespace of one hub: the same across its restarts, another hub's never."""
+    return f"csghub-{hashlib.sha256(b'ray-namespace:' + secret_key.encode()).hexdigest()[:16]}"
 
 
 def is_loopback(host: str) -> bool:
@@ -95,6 +106,8 @@ class RayRunner:
         self._place_timeout = place_timeout
         self._install_timeout = install_timeout
         self._channel = DriverChannel(self.address, namespace, env, driver_log)
+        self._exited: OrderedDict[str, Ended] = OrderedDict()  # key -> how it ended, newest last
+        self._guard = threading.Lock()
 
     # -- the Runner port ---------------------------------------------------------------------------
 
@@ -148,6 +161,10 @@ class RayRunner:
 
     def status(self, handle: Handle) -> ProcessStatus:
         kind, name = _ref(handle)
+        with self._guard:
+            ended = self._exited.get(handle.key)
+        if ended is not None:
+            return ProcessStatus(ProcessState.EXITED, ended.exit_code, exit_words(ended.exit_code))
         try:
             if kind == "job":
                 return _job_status(self._call("describe_job", submission_id=name))
@@ -158,7 +175,7 @@ class RayRunner:
             return ProcessStatus(ProcessState.RUNNING, None, "starting")
         if found["state"] == "running":
             return ProcessStatus(ProcessState.RUNNING)
-        return ProcessStatus(ProcessState.EXITED, found["exit_code"], exit_words(found["exit_code"]))
+        return self._release(handle.key, name)
 
     def stop(self, handle: Handle, *, grace: float = 10.0) -> None:
         kind, name = _ref(handle)
@@ -173,6 +190,11 @@ class RayRunner:
     def read_log(self, handle: Handle, offset: int = 0, limit: int = 1 << 20) -> bytes:
         kind, name = _ref(handle)
         offset, limit = max(0, offset), max(0, limit)
+        with self._guard:
+            ended = self._exited.get(handle.key)
+        if ended is not None:
+            begin = max(0, offset - ended.start)
+            return ended.log[begin : begin + limit]
         try:
             if kind == "job":
                 return bytes(self._call("read_job_log", submission_id=name, offset=offset, limit=limit))
@@ -181,8 +203,8 @@ class RayRunner:
             return b""
 
     def running(self) -> list[Handle]:
-        """Services whose actor is there, also when its process has ended: the actor keeps the log and
-        its reservation of the cluster's resources until stop(), which status() (EXITED) calls for."""
+        """Services whose actor is there, also one whose process ended while no runner watched: its
+        actor holds the cluster's resources until status() sees it ended and releases it."""
         found = [
             Handle(
                 self.name, item["name"].removeprefix(ACTOR_PREFIX), f"actor:{item['name']}", item["host"], item["port"]
@@ -251,10 +273,31 @@ class RayRunner:
             return ProcessStatus(ProcessState.EXITED, None, "stopped")
         return ProcessStatus(ProcessState.LOST, None, death["reason"] or why)
 
+    def _release(self, key: str, name: str) -> ProcessStatus:
+        """An ended service gives its resources back to the cluster at once (a restart needs them): its
+        exit status and the end of its log stay with this runner."""
+        try:
+            found = self._call("release_service", name=name, keep=KEPT_LOG)
+        except Lost as exc:
+            return self._ended(name, str(exc))
+        ended = Ended(found["exit_code"], int(found["start"]), bytes(found["log"]))
+        with self._guard:
+            self._exited[key] = ended
+            while len(self._exited) > KEPT_ENDED:
+                self._exited.popitem(last=False)
+        return ProcessStatus(ProcessState.EXITED, ended.exit_code, exit_words(ended.exit_code))
+
     def _forget(self, name: str) -> None:
         # The cluster is unreachable or the actor never came to be: nothing left to stop.
         with contextlib.suppress(RunnerError, Lost):
             self._call("stop_service", name=name, grace=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    exit_code: int | None
+    start: int  # where `log` starts in the whole log
+    log: bytes
 
 
 def _ref(handle: Handle) -> tuple[str, str]:

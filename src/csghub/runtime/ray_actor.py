@@ -76,6 +76,13 @@ class ServiceHost:
             log.seek(offset)
             return log.read(limit)
 
+    def tail(self, keep: int) -> tuple[int, bytes]:
+        """The last `keep` bytes of the log and the offset they start at."""
+        with open(self.log_path, "rb") as log:
+            start = max(0, log.seek(0, os.SEEK_END) - keep)
+            log.seek(start)
+            return start, log.read(keep)
+
     def terminate(self, grace: float) -> int | None:
         """SIGTERM the child's process group, SIGKILL it after `grace` seconds; the child's exit status."""
         if self.child.poll() is None:

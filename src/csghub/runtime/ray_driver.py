@@ -154,6 +154,20 @@ class Driver:
             ray.get(actor.terminate.remote(grace), timeout=grace + CALL_WAIT)
         ray.kill(actor)
 
+    def release_service(self, name: str, keep: int) -> dict[str, Any]:
+        """A service whose process ended: its exit status and the end of its log, then its actor killed,
+        which frees what it reserved on the cluster."""
+        import ray
+
+        actor = self._actor(name)
+        try:
+            exit_code = ray.get(actor.poll.remote(), timeout=CALL_WAIT)
+            start, log = ray.get(actor.tail.remote(keep), timeout=CALL_WAIT)
+        except ray.exceptions.RayActorError as exc:
+            raise DriverError("lost", _first_lines(exc)) from None
+        self.stop_service(name, grace=0)
+        return {"exit_code": exit_code, "start": start, "log": bytes(log)}
+
     def read_service_log(self, name: str, offset: int, limit: int) -> bytes:
         import ray
 

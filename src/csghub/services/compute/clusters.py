@@ -97,7 +97,12 @@ def add_cluster(hub: Hub, actor: Actor, name: str, *, kind: str, address: str = 
         raise InvalidArgument(
             f"Invalid cluster kind '{kind}': only 'ray' clusters are registered (local always exists)"
         )
-    parse_address(address)  # the GCS host:port, the dashboard's http://host:port or ray://host:port
+    if not address.startswith(("http://", "https://", "ray://")):
+        raise InvalidArgument(
+            f"Invalid address '{address}': give the Ray dashboard's http://host:port (a cluster whose head runs"
+            " on this machine) or its Ray Client address ray://host:port"
+        )
+    parse_address(address)  # runtime/ray.py's own check: a host and a port
     try:
         with hub.db() as session:
             row = ComputeCluster(name=name, kind=kind, address=address.rstrip("/"), region=region or name)

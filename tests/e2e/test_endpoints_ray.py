@@ -1,0 +1,171 @@
+"""The endpoint of tests/e2e/test_endpoints_lifecycle.py, deployed on a registered Ray cluster instead
+of the local one: the tiny chat model pushed to a live hub, two replicas of `transformers serve` as Ray
+actors (each fetching the weights from the hub), chat and streaming with the OpenAI SDK through the
+hub's gateway, a killed replica restarted by the supervisor while the other (and the gateway) answers,
+and a stop leaving no actor behind.
+
+The Ray head, the hub and this test's clients share a loopback-only network namespace
+(tests/support/ray_cluster.py). One hub and one endpoint for the module; its tests run in order."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psutil
+import pytest
+from huggingface_hub import HfApi
+from openai import OpenAI
+from sqlalchemy import select
+
+from csghub.cli.compute import CONSOLE
+from csghub.core.names import RepoId
+from csghub.db.models import ComputeReplica
+from csghub.runtime.base import Handle
+from csghub.runtime.ray import RayRunner, hub_namespace
+from csghub.services.compute import clusters, endpoints
+from csghub.services.compute.endpoints import EndpointSpec, EndpointView
+from csghub.services.compute.frameworks import handle_of
+from csghub.services.identity import tokens
+from csghub.services.permissions import Actor
+from tests.support.live import LiveHub
+from tests.support.ray_cluster import RayCluster, hub_beside
+from tests.support.tiny_models import tiny_chat_model
+from tests.support.waiting import wait_until
+
+DEPLOY_TIMEOUT = 300.0  # a bound: two `transformers serve` on a loaded 2-core machine beside a Ray head
+PROMPT = [{"role": "user", "content": "Hi"}]
+
+
+@dataclass
+class Deployed:
+    live: LiveHub
+    owner: Actor
+    token: str
+    endpoint: EndpointView
+    cluster: RayCluster
+
+    def gateway(self) -> OpenAI:
+        """The endpoint's stable URL on the hub (transport/gateway.py), with the owner's hub token."""
+        url = f"{self.live.url}/endpoints/{self.owner.name}/chat/v1"
+        return OpenAI(base_url=url, api_key=self.token, max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def deployed(ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+    model = tiny_chat_model()
+    live = hub_beside(ray_cluster, tmp_path_factory.mktemp("endpoints-ray") / "data")
+    try:
+        name, token = live.user("owner")
+        hf = HfApi(endpoint=live.url, token=token)
+        hf.create_repo(f"{name}/tiny-chat", private=True)
+        hf.upload_folder(repo_id=f"{name}/tiny-chat", folder_path=model, commit_message="the tiny model")
+        cluster = clusters.add_cluster(live.hub, CONSOLE, "ray", kind="ray", address=ray_cluster.dashboard_url)
+        tier = clusters.add_tier(live.hub, CONSOLE, cluster.id, "ray-cpu-1", cpus=1, memory_mb=1024)
+        owner = tokens.actor_from_token(live.hub, token)[0]
+        spec = EndpointSpec(
+            name="chat", cluster_id=cluster.id, tier_id=tier.id, min_replicas=2, max_replicas=2, visibility="private"
+        )
+        view = endpoints.create_endpoint(live.hub, owner, RepoId(name, "tiny-chat"), spec)
+        yield Deployed(live, owner, token, view, ray_cluster)
+    finally:
+        live.stop()
+
+
+def _state(d: Deployed) -> EndpointView:
+    return endpoints.get_endpoint(d.live.hub, d.owner, d.endpoint.id)
+
+
+def _events(d: Deployed) -> list[str]:
+    return [e.message for e in endpoints.endpoint_events(d.live.hub, d.owner, d.endpoint.id)]
+
+
+def _running(d: Deployed) -> bool:
+    view = _state(d)
+    assert view.state not in ("failed", "stopped"), (view.state, view.reason, _events(d))
+    return view.state == "running" and sum(r.state == "healthy" for r in view.replicas) == 2
+
+
+def _handles(d: Deployed) -> dict[int, Handle]:
+    with d.live.hub.db() as session:
+        rows = session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == d.endpoint.id)).all()
+        found = {r.index: handle_of(r.handle) for r in rows if r.state == "healthy"}
+    return {index: handle for index, handle in found.items() if handle is not None}
+
+
+def _server_pid(port: int) -> int:
+    """The `transformers serve` listening on `port` (a child of its replica's actor)."""
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if "serve" in " ".join(cmdline) and str(port) in cmdline:
+            return int(process.pid)
+    raise AssertionError(f"no server process on port {port}")
+
+
+def _chat(url: str, served_model: str, **options: object) -> str:
+    client = OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0, timeout=60)
+    answer = client.chat.completions.create(model=served_model, messages=PROMPT, max_tokens=8, **options)  # type: ignore[call-overload]
+    assert answer.usage is not None and 0 < answer.usage.completion_tokens <= 8
+    return str(answer.choices[0].message.content)
+
+
+def test_ray_endpoint_runs_two_replicas_as_actors_and_answers_chat(deployed: Deployed) -> None:
+    wait_until(lambda: _running(deployed), "two healthy replicas on Ray", timeout=DEPLOY_TIMEOUT, poll=0.5)
+    handles = _handles(deployed)
+    assert sorted(handles) == [0, 1] and {h.runner for h in handles.values()} == {"ray"}
+    assert all(h.ref.startswith("actor:svc-") and h.host == "127.0.0.1" for h in handles.values())
+    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    assert sorted(route.urls) == sorted(h.url for h in handles.values())
+    answers = {_chat(url, route.served_model, temperature=0) for url in route.urls}
+    assert len(answers) == 1 and answers.pop()  # the same greedy answer from both replicas
+    public = f"{deployed.owner.name}/chat"
+    assert [m.id for m in deployed.gateway().models.list()] == [public]
+    through = deployed.gateway().chat.completions.create(model=public, messages=PROMPT, max_tokens=8, temperature=0)
+    assert through.choices[0].message.content == _chat(route.urls[0], route.served_model, temperature=0)
+
+
+def test_ray_endpoint_streams_the_same_answer_through_the_gateway(deployed: Deployed) -> None:
+    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    whole = _chat(route.urls[0], route.served_model, temperature=0)
+    chunks = deployed.gateway().chat.completions.create(
+        model=f"{deployed.owner.name}/chat", messages=PROMPT, max_tokens=8, temperature=0, stream=True
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed.replace("\ufffd", "") == whole.replace("\ufffd", "") and streamed
+
+
+def test_ray_killed_replica_comes_back_while_the_other_answers(deployed: Deployed) -> None:
+    before = _handles(deployed)
+    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    os.kill(_server_pid(before[0].port), signal.SIGKILL)
+    assert _chat(before[1].url, route.served_model)  # the other replica answers meanwhile
+    for _ in range(4):  # and the gateway keeps answering: it retries a dead replica on the other one
+        answer = deployed.gateway().chat.completions.create(
+            model=f"{deployed.owner.name}/chat", messages=PROMPT, max_tokens=4
+        )
+        assert answer.choices[0].message.content
+    wait_until(lambda: any("replica 0 exited" in e for e in _events(deployed)), "the exit seen", timeout=30, poll=0.2)
+    wait_until(
+        lambda: _running(deployed) and _handles(deployed).get(0, before[0]).ref != before[0].ref,
+        "replica 0 back on Ray",
+        timeout=DEPLOY_TIMEOUT,
+        poll=0.5,
+    )
+    after = _handles(deployed)
+    assert after[1] == before[1]  # the other one was never touched
+    route = endpoints.route_for(deployed.live.hub, deployed.owner, deployed.owner.name, "chat")
+    assert all(_chat(url, route.served_model) for url in route.urls)
+    assert deployed.gateway().chat.completions.create(model="any", messages=PROMPT, max_tokens=4).choices
+
+
+def test_ray_endpoint_stop_leaves_no_actor(deployed: Deployed) -> None:
+    stopped = endpoints.stop_endpoint(deployed.live.hub, deployed.owner, deployed.endpoint.id)
+    assert stopped.state == "stopped" and stopped.replicas == ()
+    namespace = hub_namespace(deployed.live.hub.settings.secret_key)
+    runner = RayRunner(deployed.cluster.gcs_address, namespace=namespace)
+    try:
+        assert runner.running() == []
+    finally:
+        runner.close()
