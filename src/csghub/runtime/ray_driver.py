@@ -197,7 +197,11 @@ class Driver:
             ("ray_namespace", "=", self.namespace),
             ("state", "=", "DEAD"),
         ]
-        dead = list_actors(filters=filters, detail=True, raise_on_missing_output=False)
+        # Named explicitly: without an address Ray looks for "the" cluster on this machine and refuses
+        # when it finds several (hubs, or test modules, each with their own).
+        dead = list_actors(
+            address=self.dashboard_url or None, filters=filters, detail=True, raise_on_missing_output=False
+        )
         contexts = [(actor.death_cause or {}).get("actor_died_error_context", {}) for actor in dead]
         stopped = any(context.get("reason") == "RAY_KILL" for context in contexts)
         reasons = [str(context.get("error_message", "")).splitlines()[0] for context in contexts if context]
