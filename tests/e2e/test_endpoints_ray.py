@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -59,9 +61,16 @@ def deployed(ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) 
     live = hub_beside(ray_cluster, tmp_path_factory.mktemp("endpoints-ray") / "data")
     try:
         name, token = live.user("owner")
-        hf = HfApi(endpoint=live.url, token=token)
-        hf.create_repo(f"{name}/tiny-chat", private=True)
-        hf.upload_folder(repo_id=f"{name}/tiny-chat", folder_path=model, commit_message="the tiny model")
+        HfApi(endpoint=live.url, token=token).create_repo(f"{name}/tiny-chat", private=True)
+        # In a child process: hf_xet's worker threads, once started by an earlier test module of this
+        # worker, stay in the host's network namespace and cannot reach a hub inside this one; a child
+        # forked from this thread starts its own inside it.
+        upload = (
+            "import sys; from huggingface_hub import HfApi; HfApi(endpoint=sys.argv[1], token=sys.argv[2])"
+            ".upload_folder(repo_id=sys.argv[3], folder_path=sys.argv[4], commit_message='the tiny model')"
+        )
+        argv = [sys.executable, "-c", upload, live.url, token, f"{name}/tiny-chat", str(model)]
+        subprocess.run(argv, check=True, capture_output=True, timeout=300)
         cluster = clusters.add_cluster(live.hub, CONSOLE, "ray", kind="ray", address=ray_cluster.dashboard_url)
         tier = clusters.add_tier(live.hub, CONSOLE, cluster.id, "ray-cpu-1", cpus=1, memory_mb=1024)
         owner = tokens.actor_from_token(live.hub, token)[0]
