@@ -57,17 +57,11 @@ class UsageBook:
 
 
 def _write(entries: list[Spent]) -> None:
-    for entry in entries:
-        prompt, completion = entry.meter.tokens
-        try:
-            usage.record_usage(
-                entry.hub,
-                entry.endpoint_id,
-                entry.actor,
-                prompt_tokens=prompt,
-                completion_tokens=completion,
-                latency_ms=entry.meter.latency_ms,
-                ok=entry.meter.ok,
-            )
-        except Exception:  # the answers went out long ago: a lost count must not stop the others
-            log.exception("recording the usage of endpoint %s failed", entry.endpoint_id)
+    spends = [
+        usage.Spend(e.endpoint_id, e.actor.user_id or 0, *e.meter.tokens, e.meter.latency_ms, e.meter.ok)
+        for e in entries
+    ]
+    try:
+        usage.record_usages(entries[0].hub, spends)
+    except Exception:  # the answers went out long ago: a lost count must not stop the gateway
+        log.exception("recording the usage of %d requests failed", len(spends))
