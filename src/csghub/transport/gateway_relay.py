@@ -25,7 +25,6 @@ import httpcore
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
-from csghub.services.context import TtlCache
 from csghub.transport.openai_shapes import from_engine_error, openai_error
 
 log = logging.getLogger(__name__)
@@ -99,9 +98,6 @@ class Relay:
         # Loopback or a cluster's private network: short to connect, as long as a generation takes to answer.
         self.timeouts = {"timeout": {"connect": 3.0, "read": timeout, "write": timeout, "pool": timeout}}
         self._turns: dict[int, int] = {}
-        # Routes as the compute service last gave them, per caller and endpoint, for a second: most requests
-        # then skip the hop to a worker thread that asking it takes (services/compute caches its own).
-        self.routes = TtlCache(ttl=1.0, size=4096)
 
     def order(self, endpoint_id: int, urls: tuple[str, ...]) -> list[str]:
         """Every replica once, starting with the next one's turn."""

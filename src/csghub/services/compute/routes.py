@@ -49,15 +49,30 @@ def _load(hub: Hub, owner: str, name: str) -> tuple[EndpointResource, Route, str
         return instances.resource_of(row), route, row.state
 
 
+def cached_route(hub: Hub, actor: Actor, owner: str, name: str) -> Route | None:
+    """route_for without a database read: None when the endpoint's route is not at hand (the caller then
+    asks route_for, off the event loop). Authorized on every call, so a revoked right stops the next one."""
+    found: tuple[EndpointResource, Route, str] | None = hub.compute.routes.get(_key(owner, name))
+    return None if found is None else _authorized(hub, found, actor)
+
+
 def route_for(hub: Hub, actor: Actor, owner: str, name: str) -> Route:
     """The endpoint's route if `actor` may CALL it; NotFound when invisible, 503 with no healthy replica."""
-    key = f"{owner.lower()}\x00{name.lower()}"
+    key = _key(owner, name)
     found: tuple[EndpointResource, Route, str] | None = hub.compute.routes.get(key)
     if found is None:
         found = _load(hub, owner, name)
         if found is None:
             raise NotFound(f"Endpoint not found: {owner}/{name}", code="EndpointNotFound")
         hub.compute.routes.put(key, found)
+    return _authorized(hub, found, actor)
+
+
+def _key(owner: str, name: str) -> str:
+    return f"{owner.lower()}\x00{name.lower()}"
+
+
+def _authorized(hub: Hub, found: tuple[EndpointResource, Route, str], actor: Actor) -> Route:
     resource, route, state = found
     authorize(actor, Action.CALL, resource)
     suspects = hub.compute.suspects
