@@ -169,6 +169,10 @@ def test_another_user_gets_the_404_page_for_a_private_endpoint(browser: Browser,
         seen = page.goto(portal.summary + path)
         assert seen is not None and seen.status == 404
         expect(page.locator("h1")).to_have_text("Page not found")
+    # A stop posted with a valid form token of their own finds nothing to stop either.
+    token = next(c["value"] for c in context.cookies() if c["name"] == "csghub_csrf")
+    refused = page.request.post(f"{portal.summary}/stop", form={"csrf_token": token})
+    assert refused.status == 404 and "Page not found" in refused.text()
     page.goto(f"{portal.live.url}/endpoints")
     assert page.locator(f"tr[data-endpoint='{portal.owner}/chat']").count() == 0
     page.goto(f"{portal.live.url}/resource-console")
@@ -214,6 +218,28 @@ def test_the_form_speaks_chinese(portal: Portal) -> None:
     shot(page, "endpoint-new-zh")
     page.goto(f"{portal.live.url}/lang/en?next=/")
     assert portal.count() == 1
+
+
+def test_settings_reuse_the_form_and_a_public_endpoint_opens_to_everyone(portal: Portal) -> None:
+    page = portal.page
+    page.goto(portal.summary)
+    page.click(".endpoint-actions a:has-text('Settings')")
+    page.wait_for_url(f"{portal.summary}/settings")
+    form = page.locator("#endpoint-form")
+    expect(form.locator("input[name=name]")).to_have_value("chat")
+    expect(form.locator("input[name=max_replicas]")).to_have_value("1")
+    form.locator("input[name=max_replicas]").fill("2")
+    form.locator("input[value=public]").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(portal.summary)
+    expect(page.locator("p.notice")).to_have_text("Settings saved")
+    expect(page.locator("#endpoint-replicas")).to_contain_text("up to 2")
+    expect(page.locator(".endpoint-head .badge")).to_have_count(0)
+    # Public: the Summary opens to anyone, its snippets need no token, and it has no owner's controls.
+    anonymous = httpx.get(portal.summary)
+    assert anonymous.status_code == 200 and f"{portal.owner}/chat/v1" in anonymous.text
+    assert "HF_TOKEN" not in anonymous.text and "endpoint-actions" not in anonymous.text
+    assert "endpoint-log" not in anonymous.text, "logs are the owner's"
 
 
 def test_the_owner_stops_then_deletes_the_endpoint(portal: Portal) -> None:
