@@ -180,6 +180,10 @@ def test_another_user_gets_the_404_page_for_a_private_endpoint(browser: Browser,
     context.close()
     anonymous = httpx.get(portal.summary)
     assert anonymous.status_code == 404 and "Page not found" in anonymous.text
+    # Signed out, the form asks for a sign-in that comes back to it.
+    form = httpx.get(f"{portal.live.url}/endpoints/new?model={portal.owner}/tiny-chat")
+    assert form.status_code == 303
+    assert form.headers["location"] == f"/login?next=/endpoints/new%3Fmodel%3D{portal.owner}/tiny-chat"
 
 
 def test_bad_form_input_is_refused_next_to_its_field_and_creates_nothing(portal: Portal) -> None:

@@ -8,11 +8,12 @@ from datetime import datetime
 import pytest
 
 from csghub.core.errors import Conflict, InvalidArgument, RevisionNotFound
+from csghub.core.names import RepoId
 from csghub.services.compute.clusters import ClusterView, TierView
 from csghub.services.compute.endpoints import EndpointView, EventView
 from csghub.services.compute.frameworks import FrameworkView
 from csghub.web.console_pages import uptime
-from csghub.web.endpoint_forms import engine_args_of, error_of, spec_of
+from csghub.web.endpoint_forms import engine_args_of, error_of, spec_of, suggested_name
 from csghub.web.endpoint_snippets import snippets
 from csghub.web.endpoint_summary_pages import progress_of
 
@@ -46,6 +47,11 @@ def test_engine_args_of_reads_key_value_lines_and_refuses_a_line_without_equals(
     assert engine_args_of("dtype=float32\n\n --max-model-len = 512 \n") == {"dtype": "float32", "max-model-len": "512"}
     with pytest.raises(InvalidArgument, match="write one key=value a line"):
         engine_args_of("dtype")
+
+
+def test_the_suggested_name_is_the_model_name_in_endpoint_name_letters() -> None:
+    assert suggested_name(RepoId("alice", "Qwen2.5-0.5B-Instruct")) == "qwen2-5-0-5b-instruct"
+    assert suggested_name(RepoId("alice", "tiny-chat")) == "tiny-chat"
 
 
 def test_spec_of_leaves_bad_numbers_for_the_service_to_refuse() -> None:
