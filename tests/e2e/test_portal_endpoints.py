@@ -44,6 +44,7 @@ class Portal:
     other: str
     context: BrowserContext
     page: Page
+    problems: list[str]
 
     @property
     def summary(self) -> str:
@@ -64,9 +65,11 @@ def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         hf = HfApi(endpoint=live.url, token=token)
         hf.create_repo(f"{owner}/tiny-chat", private=True)
         hf.upload_folder(repo_id=f"{owner}/tiny-chat", folder_path=model, commit_message="the tiny model")
-        context, page, _ = sign_in(browser, live.url, owner, PASSWORD, height=900)
+        hf.create_repo(f"{owner}/notes")  # a model repository without a model in it
+        hf.upload_file(path_or_fileobj=b"# notes\n", path_in_repo="README.md", repo_id=f"{owner}/notes")
+        context, page, problems = sign_in(browser, live.url, owner, PASSWORD, height=900)
         page.on("dialog", lambda dialog: dialog.accept())  # the delete button asks first
-        yield Portal(live, owner, token, other, context, page)
+        yield Portal(live, owner, token, other, context, page, problems)
         context.close()
     finally:
         live.stop()
@@ -87,6 +90,9 @@ def _snippet(page: Page, index: int) -> str:
 
 def test_deploy_from_the_model_page_reaches_running_with_its_url_and_log(portal: Portal) -> None:
     page = portal.page
+    page.goto(f"{portal.live.url}/{portal.owner}/notes")
+    expect(page.locator(".repo-head h1")).to_contain_text("notes")
+    assert page.locator(".deploy-menu").count() == 0, "no framework fits a repository without a model"
     page.goto(f"{portal.live.url}/{portal.owner}/tiny-chat")
     page.click(".deploy-menu summary")
     shot(page, "model-deploy-menu")
@@ -114,6 +120,7 @@ def test_deploy_from_the_model_page_reaches_running_with_its_url_and_log(portal:
         "href", f"/endpoints/{portal.owner}/chat/playground"
     )
     shot(page, "endpoint-summary")
+    assert portal.problems == [], "the pages' scripts run under the Content-Security-Policy"
 
 
 def test_the_summary_snippets_answer_as_written(portal: Portal) -> None:
@@ -264,3 +271,4 @@ def test_the_owner_stops_then_deletes_the_endpoint(portal: Portal) -> None:
     expect(page.locator("main")).to_contain_text("Nothing runs for you yet")
     assert portal.count() == 0
     assert page.goto(portal.summary).status == 404  # type: ignore[union-attr]
+    assert portal.problems == []
