@@ -5,6 +5,8 @@ repository is."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +15,7 @@ from csghub.http.deps import base_url, get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.services.compute import endpoints
 from csghub.services.compute.endpoints import EndpointView, EventView
+from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, EndpointResource, can
 from csghub.web.endpoint_snippets import snippets
 from csghub.web.forms import drop_notice, take_notice
@@ -52,6 +55,32 @@ async def endpoint_list(request: Request) -> Response:
     return await run_in_threadpool(work)
 
 
+def summary_context(hub: Hub, actor: Actor, root: str, owner: str, name: str) -> dict[str, Any]:
+    view = endpoints.find_endpoint(hub, actor, owner, name)
+    events = endpoints.endpoint_events(hub, actor, view.id)
+    url = f"{root}/endpoints/{view.owner}/{view.name}/v1"
+    ready = sum(r.state == "healthy" for r in view.replicas)
+    return {
+        "endpoint": view,
+        "page": f"/endpoints/{view.owner}/{view.name}",
+        "url": url,
+        "progress": progress_of(view, events),
+        # Read again soon while it moves, or while it runs short of its replicas.
+        "moving": view.state in MOVING or (view.state == "running" and ready < view.min_replicas),
+        "events": list(reversed(events[-EVENTS_SHOWN:])),
+        "metrics": endpoints.endpoint_metrics(hub, actor, view.id),
+        "ready": ready,
+        "manage": can(actor, Action.MANAGE, resource_of(view)),
+        "snippets": snippets(
+            url,
+            f"{view.owner}/{view.name}",
+            private=view.visibility == "private",
+            embeddings=view.framework.engine == "embeddings",
+        ),
+        "replica_indexes": sorted({r.index for r in view.replicas}),
+    }
+
+
 @router.get("/endpoints/{owner}/{name}", response_class=HTMLResponse)
 async def endpoint_summary(request: Request, owner: str, name: str) -> Response:
     actor: Actor = await page_actor(request)
@@ -59,34 +88,9 @@ async def endpoint_summary(request: Request, owner: str, name: str) -> Response:
     root = base_url(request)
 
     def work() -> Response:
-        view = endpoints.find_endpoint(hub, actor, owner, name)
-        events = endpoints.endpoint_events(hub, actor, view.id)
-        metrics = endpoints.endpoint_metrics(hub, actor, view.id)
-        url = f"{root}/endpoints/{view.owner}/{view.name}/v1"
-        model_name = f"{view.owner}/{view.name}"
-        page = f"/endpoints/{view.owner}/{view.name}"
-        response = render(
-            request,
-            "endpoint_summary.html",
-            endpoint=view,
-            page=page,
-            url=url,
-            progress=progress_of(view, events),
-            moving=view.state in MOVING or (view.state == "running" and view.desired == "running" and not _ready(view)),
-            events=list(reversed(events[-EVENTS_SHOWN:])),
-            metrics=metrics,
-            ready=sum(r.state == "healthy" for r in view.replicas),
-            manage=can(actor, Action.MANAGE, resource_of(view)),
-            snippets=snippets(
-                url, model_name, private=view.visibility == "private", embeddings=view.framework.engine == "embeddings"
-            ),
-            replica_indexes=sorted({r.index for r in view.replicas}),
-            notice=take_notice(request, actor) if not actor.is_anonymous else None,
-        )
-        return drop_notice(request, response, page)
+        context = summary_context(hub, actor, root, owner, name)
+        notice = take_notice(request, actor) if not actor.is_anonymous else None
+        response = render(request, "endpoint_summary.html", notice=notice, **context)
+        return drop_notice(request, response, context["page"])
 
     return await run_in_threadpool(work)
-
-
-def _ready(view: EndpointView) -> bool:
-    return sum(r.state == "healthy" for r in view.replicas) >= view.min_replicas
