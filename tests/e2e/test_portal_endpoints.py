@@ -160,6 +160,7 @@ def test_the_resource_console_and_the_endpoint_list_show_it(portal: Portal) -> N
     assert int(row.locator("td").nth(7).inner_text()) >= 3, "the snippets' requests are counted"
     assert row.locator("td").nth(6).inner_text() != "—", "a running endpoint has an uptime"
     shot(page, "resource-console")
+    expect(page.locator("main a[href='/endpoints']")).to_have_text("Endpoints you may call")
     row.locator("a").first.click()
     page.wait_for_url(portal.summary)
     # The owner's profile lists it, and links to their endpoints.

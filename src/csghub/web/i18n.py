@@ -495,6 +495,7 @@ _ZH.update(
             "您在本平台上运行的一切：目前是推理端点，今后还有微调、笔记本和应用空间。"
         ),
         "Kind": "类型",
+        "Endpoints you may call": "您可以调用的推理端点",
         "Uptime": "运行时长",
         "Nothing runs for you yet. Deploy a model from its page: Deploy → Dedicated endpoint.": (
             "您还没有运行中的资源。在模型页面选择 部署 → 专属推理端点 即可部署。"
