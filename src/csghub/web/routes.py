@@ -25,6 +25,7 @@ from csghub.web import (
     history_pages,
     org_pages,
     pages,
+    playground_pages,
     repo_settings_pages,
     search_pages,
 )
@@ -50,6 +51,7 @@ def mount_web(app: FastAPI) -> None:
     include_routes(app, org_pages.router)
     include_routes(app, collection_pages.router)
     include_routes(app, edit_pages.router)
+    include_routes(app, playground_pages.router)  # /endpoints/compare has a model page's shape
     include_routes(app, search_pages.router)  # before pages' /{kind}, which takes any one segment
     include_routes(app, pages.router)
     # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;
