@@ -74,6 +74,8 @@ RESERVED_NAMESPACES = frozenset(
         "join",
         "setup",
         "lang",
+        "endpoints",
+        "resource-console",
     }
 )
 

@@ -417,6 +417,92 @@ _ZH.update(
     }
 )
 
+# Inference endpoints: Deploy, the creation form, the Summary page, the endpoint list, the resource console.
+_ZH.update(
+    {
+        "Deploy": "部署",
+        "Dedicated endpoint": "专属推理端点",
+        "New dedicated endpoint": "新建专属推理端点",
+        "A dedicated endpoint serves the model with an OpenAI-compatible API at a stable URL of this hub.": (
+            "专属推理端点以兼容 OpenAI 的 API，在本平台的固定地址上提供此模型的服务。"
+        ),
+        "No enabled runtime framework fits this model.": "没有适用于此模型的已启用运行框架。",
+        "Endpoint name": "端点名称",
+        "Unique among your endpoints: letters, digits, - and _.": "在您的端点中唯一：字母、数字、- 和 _。",
+        "Revision": "版本",
+        "Region": "区域",
+        "local machine": "本机",
+        "Resources": "资源",
+        "CPU": "CPU",
+        "Runtime framework": "运行框架",
+        "built on first use": "首次使用时构建",
+        "Replicas": "副本数",
+        "Replica": "副本",
+        "Minimum": "最小",
+        "Maximum": "最大",
+        "Between 1 and 5.": "1 到 5 之间。",
+        "Only you and your organization, with a hub token.": "仅您和您的组织，需使用平台令牌。",
+        "Anyone can call it, without a token.": "任何人都可以调用，无需令牌。",
+        "Engine arguments (optional)": "引擎参数（可选）",
+        "One key=value a line, passed to the engine as --key value.": "每行一个 key=value，以 --key value 传给引擎。",
+        "Create endpoint": "创建端点",
+        "Save settings": "保存设置",
+        "Endpoint settings": "端点设置",
+        "Endpoint": "端点",
+        "Endpoints": "推理端点",
+        "Summary": "概览",
+        "Playground": "试用",
+        "Status": "状态",
+        "Pending": "等待中",
+        "Building": "构建中",
+        "Deploying": "部署中",
+        "Running": "运行中",
+        "Stopped": "已停止",
+        "Failed": "失败",
+        "URL": "地址",
+        "up to": "最多",
+        "Start": "启动",
+        "Stop": "停止",
+        "Delete this endpoint? Its replicas stop and its URL stops answering.": (
+            "删除此端点？其副本将停止，地址也不再响应。"
+        ),
+        "Metrics": "指标",
+        "Requests": "请求数",
+        "Errors": "错误数",
+        "Latency p50": "延迟 p50",
+        "Latency p95": "延迟 p95",
+        "Tokens/s": "令牌/秒",
+        "Tokens generated": "已生成令牌",
+        "Tokens": "令牌数",
+        "Events": "事件",
+        "No events yet.": "还没有事件。",
+        "Call it": "调用方式",
+        "Private endpoints need a hub token: create one under Settings → Access tokens and export it as HF_TOKEN.": (
+            "私有端点需要平台令牌：在 设置 → 访问令牌 中创建，并设置为环境变量 HF_TOKEN。"
+        ),
+        "Logs": "日志",
+        "No log lines yet.": "还没有日志。",
+        "Endpoint created: it starts in a moment": "端点已创建，即将启动",
+        "Settings saved": "设置已保存",
+        "Endpoint starting": "端点正在启动",
+        "Endpoint stopped": "端点已停止",
+        "Endpoint deleted": "端点已删除",
+        "Dedicated inference endpoints you may call. Deploy one from a model page: Deploy → Dedicated endpoint.": (
+            "您可以调用的专属推理端点。在模型页面选择 部署 → 专属推理端点 即可创建。"
+        ),
+        "No endpoints yet.": "还没有推理端点。",
+        "Resource console": "资源控制台",
+        "Everything that runs for you on this hub: endpoints now, fine-tunes, notebooks and spaces as they arrive.": (
+            "您在本平台上运行的一切：目前是推理端点，今后还有微调、笔记本和应用空间。"
+        ),
+        "Kind": "类型",
+        "Uptime": "运行时长",
+        "Nothing runs for you yet. Deploy a model from its page: Deploy → Dedicated endpoint.": (
+            "您还没有运行中的资源。在模型页面选择 部署 → 专属推理端点 即可部署。"
+        ),
+    }
+)
+
 _ZH.update(ZH_CHAT)
 
 # The words upload.js and app.js show while files are sent (English keys; the script fills the braces).

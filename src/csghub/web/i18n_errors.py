@@ -44,6 +44,19 @@ ZH_MESSAGES: dict[str, str] = {
         "不含“--”或“..”，且不以“.git”结尾"
     ),
     "Invalid namespace '{value}': the name is reserved": "无效的命名空间“{value}”：该名称已被保留",
+    # Inference endpoints
+    "Invalid endpoint name '{name}': use 1-64 letters, digits, '-' or '_', starting with a letter or digit": (
+        "无效的端点名称“{name}”：请使用 1-64 个字母、数字、“-”或“_”，以字母或数字开头"
+    ),
+    "Invalid replicas: need 1 <= min_replicas <= max_replicas <= {most} (got {low} and {high})": (
+        "无效的副本数：需要 1 ≤ 最小副本数 ≤ 最大副本数 ≤ {most}（收到 {low} 和 {high}）"
+    ),
+    "You already have an endpoint named '{name}'": "您已经有一个名为“{name}”的端点",
+    "An endpoint named '{name}' already exists": "名为“{name}”的端点已存在",
+    "Invalid engine argument '{key}': write one key=value a line": "无效的引擎参数“{key}”：每行写一个 key=value",
+    "Invalid engine argument '{key}': use a flag name like 'dtype' (not host, port, device)": (
+        "无效的引擎参数“{key}”：请使用 dtype 这样的参数名（不能是 host、port、device）"
+    ),
     "You already created this {kind} repo: {repo}": "您已经创建过此仓库：{repo}",
     "A {kind} named {target} already exists": "名为 {target} 的仓库已存在",
     "Namespace '{name}' does not exist": "命名空间“{name}”不存在",

@@ -13,13 +13,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import InvalidArgument
-from csghub.core.names import RepoType
+from csghub.core.errors import HubError, InvalidArgument
+from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import base_url, get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import lenient_index, page_number
 from csghub.http.repos import RepoContext
 from csghub.services.community import collections, likes
+from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import files, gating, refs, repos
@@ -250,9 +251,20 @@ def _repo_page(request: Request, at: RepoContext) -> Response:
         snippets=_snippets(request, hub, repo),
         collections_to_add=collections.collections_to_add_to(hub, actor),
         gate_status=gating.find_request_status(hub, actor, repo),
+        deployable=_deployable(hub, actor, repo),
         try_it=try_it_panel(request, hub, actor, repo),
         **context,
     )
+
+
+def _deployable(hub: Hub, actor: Actor, repo: repos.RepoView) -> bool:
+    """Deploy → Dedicated endpoint: for signed-in people who may download a model some framework fits."""
+    if repo.type is not RepoType.MODEL or actor.is_anonymous or not can(actor, Action.DOWNLOAD, repo.resource):
+        return False
+    try:
+        return bool(frameworks.frameworks_for_model(hub, actor, RepoId.parse(repo.full_name), None))
+    except HubError:  # an empty repository, an adapter whose base is missing: nothing to deploy
+        return False
 
 
 def _tree_page(request: Request, at: RepoContext, revision: str, folder: str) -> Response:

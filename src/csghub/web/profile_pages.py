@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
 from csghub.http.params import page_number
+from csghub.services.compute import endpoints
 from csghub.services.identity import profiles
 from csghub.web.render import page_actor, render
 
@@ -46,6 +47,7 @@ async def profile_page(request: Request, name: str) -> Response:
             tabs=[(t.plural, t, profile.counts[t]) for t in profiles.REPO_TYPES],
             chosen=chosen,
             repos=found,
+            profile_endpoints=endpoints.list_endpoints(hub, actor, owner=profile.name),
             prev_url=f"{base}&page={page - 1}" if page > 1 else None,
             next_url=f"{base}&page={page + 1}" if page < pages else None,
         )

@@ -21,7 +21,10 @@ from csghub.web import (
     auth_pages,
     collection_pages,
     community_pages,
+    console_pages,
     edit_pages,
+    endpoint_pages,
+    endpoint_summary_pages,
     history_pages,
     org_pages,
     pages,
@@ -51,6 +54,11 @@ def mount_web(app: FastAPI) -> None:
     include_routes(app, org_pages.router)
     include_routes(app, collection_pages.router)
     include_routes(app, edit_pages.router)
+    # /endpoints/{owner}/{name}[/...] before the model pages' /{ns}/{name}/...; the gateway's .../v1/... is
+    # mounted earlier, with the API.
+    include_routes(app, endpoint_pages.router)
+    include_routes(app, endpoint_summary_pages.router)
+    include_routes(app, console_pages.router)
     include_routes(app, playground_pages.router)  # /endpoints/compare has a model page's shape
     include_routes(app, search_pages.router)  # before pages' /{kind}, which takes any one segment
     include_routes(app, pages.router)
