@@ -1,10 +1,12 @@
 """The Playground, the Compare view and a model page's try-it panel in a real browser (Debian's Chromium
-driven by Playwright) against a live hub: the tiny chat model pushed and deployed twice (through CSGHub's
-deploy API), `bot` private and `pub` public, one replica each. The page's chat goes from the browser to the
-endpoint's gateway URL with the viewer's session; what it shows is compared with what the official OpenAI
-SDK gets for the same request (greedy, seeded). Screenshots land in docs/screenshots/.
+driven by Playwright) against a live hub: the tiny chat model pushed and deployed twice, one replica each:
+`bot`, private, through CSGHub's deploy API, and `pub`, public, by its owner in the portal (Deploy → the
+form → the Summary turning Running → its Playground → Compare). The page's chat goes from the browser to
+the endpoint's gateway URL with the viewer's session; what it shows is compared with what the official
+OpenAI SDK gets for the same request (greedy, seeded). Screenshots land in docs/screenshots/.
 
-One hub and two deployments for the module; the test that stops `pub` comes last."""
+One hub and two deployments for the module; its tests run in order (the first deploys `pub`, the last
+stops it)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from huggingface_hub import HfApi
 from openai import OpenAI
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from csghub.services.compute import endpoints
+from csghub.services.identity import tokens
 from tests.conftest import start_hub
 from tests.support.browser import shot, sign_in
 from tests.support.clients import api
@@ -83,21 +87,11 @@ def chat(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator
         HfApi(endpoint=live.url, token=token).upload_folder(
             repo_id=f"{owner}/tiny-chat", folder_path=model, commit_message="the tiny model"
         )
-        ids = {}
-        for name, level in (("bot", 2), ("pub", 1)):  # secure_level 2: private, 1: public
-            with api(live.url, token) as hub:
-                answer = hub.post(
-                    f"/api/v1/models/{owner}/tiny-chat/run", json={"deploy_name": name, "secure_level": level}
-                )
-            assert answer.status_code == 200, answer.text
-            ids[name] = answer.json()["data"]["deploy_id"]
-        found = Chat(live, owner, token, stranger, browser, ids)
-        wait_until(
-            lambda: found.state("bot") == "running" and found.state("pub") == "running",
-            "both endpoints running",
-            timeout=DEPLOY_TIMEOUT,
-            poll=0.5,
-        )
+        with api(live.url, token) as hub:  # secure_level 2: private
+            answer = hub.post(f"/api/v1/models/{owner}/tiny-chat/run", json={"deploy_name": "bot", "secure_level": 2})
+        assert answer.status_code == 200, answer.text
+        found = Chat(live, owner, token, stranger, browser, {"bot": answer.json()["data"]["deploy_id"]})
+        wait_until(lambda: found.state("bot") == "running", "bot running", timeout=DEPLOY_TIMEOUT, poll=0.5)
         yield found
     finally:
         live.stop()
@@ -128,12 +122,65 @@ def _last_answer(page: Page, scope: str = "[data-chat]") -> Any:
     return answer
 
 
+def test_deploy_in_the_portal_then_chat_in_its_playground_and_compare(chat: Chat) -> None:
+    context, page, problems = chat.page_of(chat.owner)
+    page.goto(f"{chat.live.url}/{chat.owner}/tiny-chat")
+    page.click(".deploy-menu summary")
+    page.click(".deploy-menu >> text=Dedicated endpoint")
+    form = page.locator("#endpoint-form")
+    form.locator("input[name=name]").fill("pub")
+    form.locator("input[name=visibility][value=public]").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(f"{chat.live.url}/endpoints/{chat.owner}/pub")
+    expect(page.locator("#endpoint-state .state")).to_have_text("Running", timeout=DEPLOY_TIMEOUT * 1000)
+    actor = tokens.actor_from_token(chat.live.hub, chat.token)[0]
+    chat.ids["pub"] = endpoints.find_endpoint(chat.live.hub, actor, chat.owner, "pub").id
+
+    page.click(".endpoint-head .tabs >> text=Playground")
+    page.wait_for_url(f"{chat.live.url}/endpoints/{chat.owner}/pub/playground")
+    expect(page.locator(".tabs a.active")).to_have_text("Playground")
+    _settings(page, temperature="0", seed="5", max_tokens="12")
+    _send(page, PROMPT)
+    messages = [{"role": "user", "content": PROMPT}]
+    expected = chat.sdk_answer("pub", messages, temperature=0, seed=5, max_tokens=12)[0]
+    assert _last_answer(page).locator(".chat-text").inner_text() == expected
+
+    # Compare: this endpoint chosen by the link, the private one added, both answering side by side.
+    page.click("#compare-link")
+    page.wait_for_url(f"**/endpoints/compare?e={chat.owner}/pub")
+    selects = page.locator("[data-compare-endpoint]")
+    expect(selects).to_have_count(3)
+    expect(selects.nth(1)).to_have_value("")
+    selects.nth(1).select_option(label=f"{chat.owner}/bot · {chat.owner}/tiny-chat")
+    page.fill("[data-compare] [data-param=seed]", "11")
+    page.fill("[data-compare] [data-param=max_tokens]", "12")
+    page.fill("[data-compare] textarea[name=prompt]", PROMPT)
+    page.click("[data-compare] [data-send]")
+    columns = page.locator(".compare-col")
+    expect(columns).to_have_count(2)
+    for index, name in enumerate(("pub", "bot")):
+        column = columns.nth(index)
+        expect(column).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT)
+        assert column.get_attribute("data-endpoint") == f"{chat.owner}/{name}"
+        expected = chat.sdk_answer(name, messages, temperature=0, seed=11, max_tokens=12)[0]
+        assert column.locator(".chat-text").inner_text() == expected
+        stats = column.locator(".chat-stats").inner_text()
+        assert " s · " in stats and "tokens/s" in stats
+    # Side by side: the second column starts to the right of the first, on the same row.
+    first, second = columns.nth(0).bounding_box(), columns.nth(1).bounding_box()
+    assert first and second and second["x"] >= first["x"] + first["width"] and abs(second["y"] - first["y"]) < 2
+    shot(page, "endpoint-compare")
+    assert problems == []
+    context.close()
+
+
 def test_playground_streams_the_answer_the_sdk_gets_and_keeps_the_conversation(chat: Chat) -> None:
     context, page, problems = chat.page_of(chat.owner)
     page.goto(f"{chat.live.url}/endpoints/{chat.owner}/bot/playground")
-    expect(page.locator("h1")).to_contain_text(f"{chat.owner}/bot")
+    expect(page.locator("h1")).to_contain_text(f"{chat.owner} / bot")
     expect(page.locator("#not-running")).to_have_count(0)
     expect(page.locator("[data-chat] [data-stop]")).to_be_hidden()
+    expect(page.locator("#endpoint-state")).to_have_text("Running")
     _settings(page, temperature="0", seed="7", max_tokens="24")
     _send(page, PROMPT)
     answer = _last_answer(page)
@@ -203,6 +250,15 @@ def test_playground_shows_the_gateways_error_and_keeps_the_prompt(chat: Chat) ->
     # The failed request is not part of the conversation; the prompt waits to be sent again.
     expect(page.locator(".chat-msg")).to_have_count(0)
     assert page.input_value("[data-chat] textarea[name=prompt]") == PROMPT
+
+    # In Chinese: the page's words and the script's own.
+    page.goto(f"{chat.live.url}/lang/zh?next=/endpoints/{chat.owner}/bot/playground")
+    expect(page.locator("[data-chat] [data-send]")).to_have_text("发送")
+    expect(page.locator(".tabs a.active")).to_have_text("试用")
+    _settings(page, max_tokens="4")
+    _send(page, PROMPT)
+    expect(_last_answer(page).locator(".chat-who")).to_have_text("助手")
+    expect(page.locator("[data-stats]")).to_contain_text("令牌/秒")
     assert problems == []
     context.close()
 
@@ -246,35 +302,6 @@ def test_gateway_takes_the_session_only_with_the_pages_csrf_token(chat: Chat) ->
         assert browser_like.post(url, json=request, headers={"x-csrf-token": "guess"}).status_code == 403
         answered = browser_like.post(url, json=request, headers={"x-csrf-token": csrf or ""})
     assert answered.status_code == 200 and answered.json()["choices"][0]["message"]["content"]
-
-
-def test_compare_streams_two_endpoints_side_by_side(chat: Chat) -> None:
-    context, page, problems = chat.page_of(chat.owner)
-    page.goto(f"{chat.live.url}/endpoints/compare?e={chat.owner}/bot&e={chat.owner}/pub")
-    selects = page.locator("[data-compare-endpoint]")
-    expect(selects).to_have_count(3)
-    page.fill("[data-compare] [data-param=seed]", "11")
-    page.fill("[data-compare] [data-param=max_tokens]", "12")
-    page.fill("[data-compare] textarea[name=prompt]", PROMPT)
-    page.click("[data-compare] [data-send]")
-    columns = page.locator(".compare-col")
-    expect(columns).to_have_count(2)
-    for index, name in enumerate(("bot", "pub")):
-        column = columns.nth(index)
-        expect(column).to_have_attribute("data-state", "done", timeout=ANSWER_TIMEOUT)
-        assert column.get_attribute("data-endpoint") == f"{chat.owner}/{name}"
-        expected, _ = chat.sdk_answer(
-            name, [{"role": "user", "content": PROMPT}], temperature=0, seed=11, max_tokens=12
-        )
-        assert column.locator(".chat-text").inner_text() == expected
-        stats = column.locator(".chat-stats").inner_text()
-        assert " s · " in stats and "tokens/s" in stats
-    # Side by side: the second column starts to the right of the first, on the same row.
-    first, second = columns.nth(0).bounding_box(), columns.nth(1).bounding_box()
-    assert first and second and second["x"] > first["x"] + first["width"] - 1 and abs(second["y"] - first["y"]) < 2
-    shot(page, "endpoint-compare")
-    assert problems == []
-    context.close()
 
 
 def test_private_endpoint_is_invisible_to_others(chat: Chat) -> None:

@@ -11,7 +11,7 @@ from csghub.web.i18n import translate
 
 WEB = Path(playground_pages.__file__).parent
 TEMPLATES = ("playground.html", "playground_chat.html", "compare.html", "_try_it.html")
-STATES = ("pending", "building", "deploying", "running", "stopped", "failed")  # t(endpoint.state)
+STATES = ("Pending", "Building", "Deploying", "Running", "Stopped", "Failed")  # t(endpoint.state | capitalize)
 _T_CALL = re.compile(r"\bt\('([^']+)'\)")
 _SAYS = re.compile(r'say\(words, "([^"]+)"')
 

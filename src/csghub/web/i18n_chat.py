@@ -34,12 +34,6 @@ ZH_CHAT: dict[str, str] = {
     "Open the Playground": "打开试用页",
     "Try it": "在线试用",
     "Chat with a running endpoint of this model.": "与此模型正在运行的推理端点对话。",
-    "pending": "等待中",
-    "building": "构建中",
-    "deploying": "部署中",
-    "running": "运行中",
-    "stopped": "已停止",
-    "failed": "失败",
     # static/chat.js
     "You": "你",
     "Assistant": "助手",

@@ -21,7 +21,7 @@ from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.services.compute import endpoints
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Action, Actor, EndpointResource, can
 from csghub.services.repositories.repos import RepoView
 from csghub.web.i18n import translate
 from csghub.web.render import language, page_actor, render
@@ -112,12 +112,14 @@ async def playground_page(request: Request, owner: str, name: str) -> Response:
 
     def work() -> Response:
         view = endpoints.find_endpoint(hub, actor, owner, name)  # NotFound (the 404 page) when invisible
+        target = _callable(view)
         return render(
             request,
             "playground.html",
             endpoint=view,
-            target=_callable(view),
+            target=target,
             chats=view.framework.engine != "embeddings",
+            manage=can(actor, Action.MANAGE, EndpointResource(view.owner, view.visibility, target.full_name)),
             words=script_words(language(request)),
         )
 
