@@ -11,6 +11,7 @@ stops it)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,6 +147,9 @@ def test_deploy_in_the_portal_then_chat_in_its_playground_and_compare(chat: Chat
     assert _last_answer(page).locator(".chat-text").inner_text() == expected
 
     # Compare: this endpoint chosen by the link, the private one added, both answering side by side.
+    page.goto(f"{chat.live.url}/endpoints")
+    expect(page.locator("#compare-endpoints")).to_have_attribute("href", "/endpoints/compare")
+    page.go_back()
     page.click("#compare-link")
     page.wait_for_url(f"**/endpoints/compare?e={chat.owner}/pub")
     selects = page.locator("[data-compare-endpoint]")
@@ -234,6 +238,18 @@ def test_playground_system_prompt_and_max_tokens_take_effect(chat: Chat) -> None
     with_system = chat.sdk_answer("bot", messages, temperature=0, seed=3, max_tokens=16)[0]
     without = chat.sdk_answer("bot", messages[1:], temperature=0, seed=3, max_tokens=16)[0]
     assert text == with_system != without
+
+    # Stop ends an answer midway and keeps what came, as a turn of the conversation.
+    _settings(page, max_tokens="400", temperature="1")
+    _send(page, "Tell me a long story.")
+    streaming = page.locator(".chat-msg.chat-assistant").last
+    expect(streaming).to_have_attribute("data-pieces", re.compile(r"\d"), timeout=ANSWER_TIMEOUT)
+    page.click("[data-chat] [data-stop]")
+    expect(streaming).to_have_attribute("data-state", "stopped")
+    expect(page.locator("[data-stats]")).to_have_text("Stopped")
+    assert 0 < int(streaming.get_attribute("data-pieces") or 0) < 400
+    assert streaming.locator(".chat-text").inner_text()
+    expect(page.locator("[data-chat] [data-stop]")).to_be_hidden()
     assert problems == []
     context.close()
 
