@@ -44,6 +44,7 @@ class Portal:
     other: str
     context: BrowserContext
     page: Page
+    problems: list[str]
 
     @property
     def summary(self) -> str:
@@ -64,9 +65,11 @@ def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         hf = HfApi(endpoint=live.url, token=token)
         hf.create_repo(f"{owner}/tiny-chat", private=True)
         hf.upload_folder(repo_id=f"{owner}/tiny-chat", folder_path=model, commit_message="the tiny model")
-        context, page, _ = sign_in(browser, live.url, owner, PASSWORD, height=900)
+        hf.create_repo(f"{owner}/notes")  # a model repository without a model in it
+        hf.upload_file(path_or_fileobj=b"# notes\n", path_in_repo="README.md", repo_id=f"{owner}/notes")
+        context, page, problems = sign_in(browser, live.url, owner, PASSWORD, height=900)
         page.on("dialog", lambda dialog: dialog.accept())  # the delete button asks first
-        yield Portal(live, owner, token, other, context, page)
+        yield Portal(live, owner, token, other, context, page, problems)
         context.close()
     finally:
         live.stop()
@@ -87,6 +90,9 @@ def _snippet(page: Page, index: int) -> str:
 
 def test_deploy_from_the_model_page_reaches_running_with_its_url_and_log(portal: Portal) -> None:
     page = portal.page
+    page.goto(f"{portal.live.url}/{portal.owner}/notes")
+    expect(page.locator(".repo-head h1")).to_contain_text("notes")
+    assert page.locator(".deploy-menu").count() == 0, "no framework fits a repository without a model"
     page.goto(f"{portal.live.url}/{portal.owner}/tiny-chat")
     page.click(".deploy-menu summary")
     shot(page, "model-deploy-menu")
@@ -114,6 +120,7 @@ def test_deploy_from_the_model_page_reaches_running_with_its_url_and_log(portal:
         "href", f"/endpoints/{portal.owner}/chat/playground"
     )
     shot(page, "endpoint-summary")
+    assert portal.problems == [], "the pages' scripts run under the Content-Security-Policy"
 
 
 def test_the_summary_snippets_answer_as_written(portal: Portal) -> None:
@@ -169,6 +176,10 @@ def test_another_user_gets_the_404_page_for_a_private_endpoint(browser: Browser,
         seen = page.goto(portal.summary + path)
         assert seen is not None and seen.status == 404
         expect(page.locator("h1")).to_have_text("Page not found")
+    # A stop posted with a valid form token of their own finds nothing to stop either.
+    token = next(c["value"] for c in context.cookies() if c["name"] == "csghub_csrf")
+    refused = page.request.post(f"{portal.summary}/stop", form={"csrf_token": token})
+    assert refused.status == 404 and "Page not found" in refused.text()
     page.goto(f"{portal.live.url}/endpoints")
     assert page.locator(f"tr[data-endpoint='{portal.owner}/chat']").count() == 0
     page.goto(f"{portal.live.url}/resource-console")
@@ -176,6 +187,10 @@ def test_another_user_gets_the_404_page_for_a_private_endpoint(browser: Browser,
     context.close()
     anonymous = httpx.get(portal.summary)
     assert anonymous.status_code == 404 and "Page not found" in anonymous.text
+    # Signed out, the form asks for a sign-in that comes back to it.
+    form = httpx.get(f"{portal.live.url}/endpoints/new?model={portal.owner}/tiny-chat")
+    assert form.status_code == 303
+    assert form.headers["location"] == f"/login?next=/endpoints/new%3Fmodel%3D{portal.owner}/tiny-chat"
 
 
 def test_bad_form_input_is_refused_next_to_its_field_and_creates_nothing(portal: Portal) -> None:
@@ -216,6 +231,28 @@ def test_the_form_speaks_chinese(portal: Portal) -> None:
     assert portal.count() == 1
 
 
+def test_settings_reuse_the_form_and_a_public_endpoint_opens_to_everyone(portal: Portal) -> None:
+    page = portal.page
+    page.goto(portal.summary)
+    page.click(".endpoint-actions a:has-text('Settings')")
+    page.wait_for_url(f"{portal.summary}/settings")
+    form = page.locator("#endpoint-form")
+    expect(form.locator("input[name=name]")).to_have_value("chat")
+    expect(form.locator("input[name=max_replicas]")).to_have_value("1")
+    form.locator("input[name=max_replicas]").fill("2")
+    form.locator("input[value=public]").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(portal.summary)
+    expect(page.locator("p.notice")).to_have_text("Settings saved")
+    expect(page.locator("#endpoint-replicas")).to_contain_text("up to 2")
+    expect(page.locator(".endpoint-head .badge")).to_have_count(0)
+    # Public: the Summary opens to anyone, its snippets need no token, and it has no owner's controls.
+    anonymous = httpx.get(portal.summary)
+    assert anonymous.status_code == 200 and f"{portal.owner}/chat/v1" in anonymous.text
+    assert "HF_TOKEN" not in anonymous.text and "endpoint-actions" not in anonymous.text
+    assert "endpoint-log" not in anonymous.text, "logs are the owner's"
+
+
 def test_the_owner_stops_then_deletes_the_endpoint(portal: Portal) -> None:
     page = portal.page
     page.goto(portal.summary)
@@ -234,3 +271,4 @@ def test_the_owner_stops_then_deletes_the_endpoint(portal: Portal) -> None:
     expect(page.locator("main")).to_contain_text("Nothing runs for you yet")
     assert portal.count() == 0
     assert page.goto(portal.summary).status == 404  # type: ignore[union-attr]
+    assert portal.problems == []

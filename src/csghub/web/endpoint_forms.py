@@ -5,6 +5,7 @@ the service's refusal is shown next to the field it is about."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,11 @@ def error_of(exc: HubError) -> FormError:
     if exc.code == "RevisionNotFound":
         field = "revision"
     return FormError(field, exc.message, exc.code)
+
+
+def suggested_name(model: RepoId) -> str:
+    """The model's name as an endpoint name (a suggestion: the service decides what is valid)."""
+    return re.sub(r"[^a-z0-9_-]+", "-", model.name.lower()).strip("-_")[:64]
 
 
 def _whole(value: str) -> int | None:

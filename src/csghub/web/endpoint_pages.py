@@ -6,6 +6,7 @@ is created."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,8 +18,9 @@ from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.services.compute import endpoints
 from csghub.services.context import Hub
-from csghub.services.permissions import Action, Actor, EndpointResource, authorize
-from csghub.web.endpoint_forms import FormError, error_of, form_context, spec_of, values_of
+from csghub.services.permissions import Action, Actor, authorize
+from csghub.web.endpoint_forms import FormError, error_of, form_context, spec_of, suggested_name, values_of
+from csghub.web.endpoint_summary_pages import resource_of
 from csghub.web.forms import form_actor, redirect_with_notice, signed_in_page
 from csghub.web.i18n import translate_error
 from csghub.web.render import correctable, language, render
@@ -68,10 +70,11 @@ def _form(
 async def new_endpoint(request: Request) -> Response:
     found = await signed_in_page(request)
     if not isinstance(found, Actor):
-        return RedirectResponse(f"/login?next=/endpoints/new?model={request.query_params.get('model', '')}", 303)
+        back = quote(f"/endpoints/new?model={request.query_params.get('model', '')}", safe="/")
+        return RedirectResponse(f"/login?next={back}", 303)
     model = _model_of(request.query_params.get("model", ""))
     hub = get_hub(request)
-    return await run_in_threadpool(_form, request, hub, found, model, {"name": model.name.lower()[:64]})
+    return await run_in_threadpool(_form, request, hub, found, model, {"name": suggested_name(model)})
 
 
 @router.post("/endpoints/new", response_class=HTMLResponse)
@@ -96,7 +99,7 @@ async def create_endpoint(request: Request) -> Response:
 def _managed(hub: Hub, actor: Actor, owner: str, name: str) -> endpoints.EndpointView:
     """The endpoint, if the actor may change it (others who can see it are refused; the rest get 404)."""
     view = endpoints.find_endpoint(hub, actor, owner, name)
-    authorize(actor, Action.MANAGE, EndpointResource(view.owner, view.visibility, f"{view.owner}/{view.name}"))
+    authorize(actor, Action.MANAGE, resource_of(view))
     return view
 
 

@@ -24,6 +24,10 @@
   const live = document.getElementById("endpoint-live");
   if (live) {
     const refresh = () => {
+      if (document.hidden) { // a tab in the background asks again later
+        setTimeout(refresh, 10000);
+        return;
+      }
       fetch(location.pathname, { headers: { accept: "text/html" }, cache: "no-store" })
         .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
         .then((html) => {
@@ -39,7 +43,7 @@
     setTimeout(refresh, live.dataset.moving === "true" ? 1500 : 10000);
   }
 
-  const log = document.querySelector("pre[data-log-url]");
+  const log = document.querySelector("pre.endpoint-log[data-log-url]");
   if (log) {
     const MAX_LINES = 2000;
     const choice = document.querySelector("[data-log-replica]");
