@@ -21,8 +21,9 @@ from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.services.compute import endpoints
 from csghub.services.context import Hub
-from csghub.services.permissions import Action, Actor, EndpointResource, can
+from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories.repos import RepoView
+from csghub.web.endpoint_summary_pages import resource_of
 from csghub.web.i18n import translate
 from csghub.web.render import language, page_actor, render
 
@@ -119,7 +120,7 @@ async def playground_page(request: Request, owner: str, name: str) -> Response:
             endpoint=view,
             target=target,
             chats=view.framework.engine != "embeddings",
-            manage=can(actor, Action.MANAGE, EndpointResource(view.owner, view.visibility, target.full_name)),
+            manage=can(actor, Action.MANAGE, resource_of(view)),
             words=script_words(language(request)),
         )
 
