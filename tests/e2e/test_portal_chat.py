@@ -320,6 +320,22 @@ def test_gateway_takes_the_session_only_with_the_pages_csrf_token(chat: Chat) ->
     assert answered.status_code == 200 and answered.json()["choices"][0]["message"]["content"]
 
 
+def test_playground_and_compare_fit_a_phone(chat: Chat) -> None:
+    context = chat.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{chat.live.url}/login")
+    page.fill("input[name=username]", chat.owner)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{chat.live.url}/")
+    for path in (f"/endpoints/{chat.owner}/bot/playground", "/endpoints/compare"):
+        page.goto(chat.live.url + path)
+        expect(page.locator("textarea[name=prompt]")).to_be_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, overflow)
+    context.close()
+
+
 def test_private_endpoint_is_invisible_to_others(chat: Chat) -> None:
     context, page, _ = chat.page_of(chat.stranger)
     answer = page.goto(f"{chat.live.url}/endpoints/{chat.owner}/bot/playground")
