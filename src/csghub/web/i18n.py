@@ -5,6 +5,7 @@ Messages are keyed by their English text, so a missing translation shows English
 
 from __future__ import annotations
 
+from csghub.web.i18n_chat import ZH_CHAT
 from csghub.web.i18n_errors import ZH_ACTIONS, ZH_CODES, ZH_MESSAGES, zh_message
 
 LANGUAGES = ("en", "zh")
@@ -502,6 +503,8 @@ _ZH.update(
         ),
     }
 )
+
+_ZH.update(ZH_CHAT)
 
 # The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
 _SCRIPT_KEYS = (

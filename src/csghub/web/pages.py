@@ -26,6 +26,7 @@ from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import files, gating, refs, repos
 from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
+from csghub.web.playground_pages import try_it_panel
 from csghub.web.profile_pages import profile_page
 from csghub.web.render import human_size, page_actor, render, repo_path
 
@@ -251,6 +252,7 @@ def _repo_page(request: Request, at: RepoContext) -> Response:
         collections_to_add=collections.collections_to_add_to(hub, actor),
         gate_status=gating.find_request_status(hub, actor, repo),
         deployable=_deployable(hub, actor, repo),
+        try_it=try_it_panel(request, hub, actor, repo),
         **context,
     )
 

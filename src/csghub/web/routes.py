@@ -28,6 +28,7 @@ from csghub.web import (
     history_pages,
     org_pages,
     pages,
+    playground_pages,
     repo_settings_pages,
     search_pages,
 )
@@ -58,6 +59,7 @@ def mount_web(app: FastAPI) -> None:
     include_routes(app, endpoint_pages.router)
     include_routes(app, endpoint_summary_pages.router)
     include_routes(app, console_pages.router)
+    include_routes(app, playground_pages.router)  # /endpoints/compare has a model page's shape
     include_routes(app, search_pages.router)  # before pages' /{kind}, which takes any one segment
     include_routes(app, pages.router)
     # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;
