@@ -28,6 +28,8 @@ from csghub.runtime.ray import RayRunner, parse_address
 from tests.support.ray_cluster import RayCluster, free_port
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.engine_bound  # no database: scripts/test runs it on SQLite only
+
 HERE_PYTHON = Environment("test-python", "1", (), python_path=sys.executable)
 
 

@@ -33,6 +33,8 @@ from csghub.runtime.ray import RayRunner
 from tests.support.ray_cluster import RayCluster
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.engine_bound  # no database: scripts/test runs it on SQLite only
+
 HERE_PYTHON = Environment("test-python", "1", (), python_path=sys.executable)
 SMALL = Resources(cpus=1, memory_mb=512)
 RunnerFactory = Callable[[], Runner]

@@ -38,6 +38,9 @@ from tests.support.ray_cluster import RayCluster, hub_beside
 from tests.support.tiny_models import tiny_chat_model
 from tests.support.waiting import wait_until
 
+# Its SQL is the same as test_endpoints_lifecycle's: scripts/test runs it on SQLite only.
+pytestmark = pytest.mark.engine_bound
+
 DEPLOY_TIMEOUT = 300.0  # a bound: two `transformers serve` on a loaded 2-core machine beside a Ray head
 PROMPT = [{"role": "user", "content": "Hi"}]
 

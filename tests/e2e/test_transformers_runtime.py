@@ -26,6 +26,9 @@ from tests.support.tiny_models import (
 )
 from tests.support.waiting import wait_until
 
+# Its hub only serves downloads, which modules run on both legs also test: scripts/test runs it on SQLite only.
+pytestmark = pytest.mark.engine_bound
+
 STARTUP = 180.0  # a bound: `transformers serve` takes 6-8 s alone, far longer on a loaded 2-core machine
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 

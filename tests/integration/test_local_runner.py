@@ -17,6 +17,8 @@ from csghub.runtime.base import PYTHON, Environment, Handle, ProcessSpec, Proces
 from csghub.runtime.local import LocalProcessRunner
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.engine_bound  # no database: scripts/test runs it on SQLite only
+
 HERE_PYTHON = Environment("test-python", "1", (), python_path=sys.executable)
 
 
