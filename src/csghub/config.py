@@ -108,6 +108,8 @@ class Settings:
     runtimes_dir: str = ""
     # Stop every endpoint replica when the hub stops; off, they keep serving and the next start re-adopts them.
     compute_stop_on_shutdown: bool = False
+    # Seconds without a request in flight before an autoscaled endpoint goes back to its min replicas.
+    compute_scale_down_after: int = 300
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -237,6 +239,7 @@ def _validate(settings: Settings) -> None:
         "client_timeout",
         "gateway_max_tokens",
         "gateway_timeout",
+        "compute_scale_down_after",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")

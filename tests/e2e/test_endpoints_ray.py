@@ -2,7 +2,8 @@
 of the local one: the tiny chat model pushed to a live hub, two replicas of `transformers serve` as Ray
 actors (each fetching the weights from the hub), chat and streaming with the OpenAI SDK through the
 hub's gateway, a killed replica restarted by the supervisor while the other (and the gateway) answers,
-and a stop leaving no actor behind.
+the hub restarted and its actors re-adopted (none twice), a rolling update answering throughout, and
+a stop leaving no actor behind.
 
 The Ray head, the hub and this test's clients share a loopback-only network namespace
 (tests/support/ray_cluster.py). One hub and one endpoint for the module; its tests run in order."""
@@ -75,7 +76,8 @@ def deployed(ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) 
         argv = [sys.executable, "-c", upload, live.url, token, f"{name}/tiny-chat", str(model)]
         subprocess.run(argv, check=True, capture_output=True, timeout=300)
         cluster = clusters.add_cluster(live.hub, CONSOLE, "ray", kind="ray", address=ray_cluster.dashboard_url)
-        tier = clusters.add_tier(live.hub, CONSOLE, cluster.id, "ray-cpu-1", cpus=1, memory_mb=1024)
+        # Half a CPU each: a rolling update runs the new generation beside the old on the two-CPU head.
+        tier = clusters.add_tier(live.hub, CONSOLE, cluster.id, "ray-cpu-half", cpus=0.5, memory_mb=1024)
         owner = tokens.actor_from_token(live.hub, token)[0]
         spec = EndpointSpec(
             name="chat", cluster_id=cluster.id, tier_id=tier.id, min_replicas=2, max_replicas=2, visibility="private"
@@ -172,12 +174,72 @@ def test_ray_killed_replica_comes_back_while_the_other_answers(deployed: Deploye
     assert deployed.gateway().chat.completions.create(model="any", messages=PROMPT, max_tokens=4).choices
 
 
+def _actors(d: Deployed) -> list[str]:
+    """The keys of every actor the hub's namespace runs on the cluster."""
+    runner = RayRunner(d.cluster.gcs_address, namespace=hub_namespace(d.live.hub.settings.secret_key))
+    try:
+        return sorted(h.key for h in runner.running())
+    finally:
+        runner.close()
+
+
+def _ask(d: Deployed) -> str:
+    answer = d.gateway().chat.completions.create(model="chat", messages=PROMPT, max_tokens=4)
+    assert answer.choices[0].message.content
+    return answer.choices[0].message.content
+
+
+def test_ray_hub_restart_readopts_the_actors_without_duplicates(deployed: Deployed) -> None:
+    wait_until(lambda: _running(deployed), "two healthy replicas on Ray", timeout=DEPLOY_TIMEOUT, poll=0.5)
+    before = _handles(deployed)
+    assert _actors(deployed) == sorted(h.key for h in before.values())
+    deployed.live.stop()
+    assert _actors(deployed) == sorted(h.key for h in before.values())  # actors outlive the hub
+    deployed.live.start()
+    wait_until(
+        lambda: sum("re-adopted after a hub restart" in e for e in _events(deployed)) == 2,
+        "both actors re-adopted",
+        timeout=60,
+        poll=0.2,
+    )
+    wait_until(lambda: _running(deployed), "running again", timeout=60, poll=0.2)
+    assert _handles(deployed) == before
+    assert _actors(deployed) == sorted(h.key for h in before.values())  # none started twice
+    assert _ask(deployed)
+
+
+def test_ray_rolling_update_keeps_answering_and_replaces_the_actors(deployed: Deployed) -> None:
+    before = _handles(deployed)
+    view = _state(deployed)
+    spec = EndpointSpec(
+        name="chat",
+        cluster_id=view.cluster.id,
+        tier_id=view.tier.id,
+        min_replicas=2,
+        max_replicas=2,
+        visibility="private",
+        engine_args={"model-timeout": "900"},
+    )
+    endpoints.update_endpoint(deployed.live.hub, deployed.owner, deployed.endpoint.id, spec)
+    answered = 0
+
+    def rolled_out() -> bool:
+        nonlocal answered
+        assert _ask(deployed)  # every request during the update is answered
+        answered += 1
+        now = _state(deployed)
+        assert now.state != "failed", (now.reason, _events(deployed))
+        return now.state == "running" and {r.generation for r in now.replicas} == {2}
+
+    wait_until(rolled_out, "generation 2 serving alone on Ray", timeout=DEPLOY_TIMEOUT)
+    after = _handles(deployed)
+    assert answered >= 3 and len(after) == 2
+    assert not {h.ref for h in after.values()} & {h.ref for h in before.values()}
+    assert _actors(deployed) == sorted(h.key for h in after.values())  # the old actors are gone
+    assert any("generation 2 is healthy" in e for e in _events(deployed))
+
+
 def test_ray_endpoint_stop_leaves_no_actor(deployed: Deployed) -> None:
     stopped = endpoints.stop_endpoint(deployed.live.hub, deployed.owner, deployed.endpoint.id)
     assert stopped.state == "stopped" and stopped.replicas == ()
-    namespace = hub_namespace(deployed.live.hub.settings.secret_key)
-    runner = RayRunner(deployed.cluster.gcs_address, namespace=namespace)
-    try:
-        assert runner.running() == []
-    finally:
-        runner.close()
+    assert _actors(deployed) == []

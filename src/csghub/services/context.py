@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import threading
 import time
@@ -190,6 +191,13 @@ class ComputeRuntime:
         # Failed health checks in a row per replica URL; the gateway's routes, kept a second.
         self.misses: dict[str, int] = {}
         self.routes = TtlCache(ttl=1.0, size=1024)
+        # Autoscaling (services/compute/scaling.py): the gateway's requests in flight per instance
+        # (ticket -> when it began), when each instance's load last turned high or quiet, and how many
+        # replicas each should run now.
+        self.in_flight: dict[int, dict[int, float]] = {}
+        self.tickets = itertools.count(1)
+        self.scale_marks: dict[int, tuple[float | None, float | None]] = {}
+        self.sizes: dict[int, int] = {}
         self.guard = threading.Lock()
         self._locks: dict[int, threading.Lock] = {}
         # One pooled client for every health check: a new httpx client per check cost 49 ms of CPU

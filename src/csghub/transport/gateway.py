@@ -27,6 +27,7 @@ from csghub.core.errors import HubError
 from csghub.http.bodies import parse_json
 from csghub.http.deps import get_actor, get_hub
 from csghub.services.compute import routes as endpoint_routes
+from csghub.services.compute import scaling
 from csghub.services.compute.routes import Route
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
@@ -120,7 +121,9 @@ async def _forward(request: Request, owner: str, name: str, path: str) -> Respon
     stream = body.get("stream") is True
     meter = Meter()
     relay, book = _gateway(request).relay, _gateway(request).book
-    done = BackgroundTask(book.add, hub, route.endpoint_id, actor, meter)
+    # In flight until answered, for autoscaling (services/compute/scaling.py).
+    ticket = scaling.begin_request(hub, route.endpoint_id)
+    done = BackgroundTask(_answered, book, hub, route.endpoint_id, actor, meter, ticket)
     try:
         upstream = await relay.open(
             relay.order(route.endpoint_id, route.urls),
@@ -145,6 +148,11 @@ async def _forward(request: Request, owner: str, name: str, path: str) -> Respon
         answer = shapes.openai_error(502, "The model server's answer is too large", code="upstream_error")
     answer.background = done
     return answer
+
+
+async def _answered(book: UsageBook, hub: Hub, endpoint_id: int, actor: Actor, meter: Meter, ticket: int) -> None:
+    scaling.end_request(hub, endpoint_id, ticket)
+    await book.add(hub, endpoint_id, actor, meter)
 
 
 @router.post(PREFIX + "/chat/completions")

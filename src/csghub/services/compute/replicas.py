@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,20 +72,45 @@ def stop_replicas(hub: Hub, instance_id: int, *, forget: bool = False) -> None:
         for replica in session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == instance_id)):
             session.delete(replica)
     if forget:
-        forget_logs(hub, [*keys, *_old_keys(hub, instance_id)])
+        forget_files(hub, instance_id, keys)
 
 
-def _old_keys(hub: Hub, instance_id: int) -> list[str]:
-    folder = hub.settings.compute_dir / "logs"
-    return [p.stem for p in folder.glob(f"endpoint-{instance_id}-*.log")] if folder.is_dir() else []
-
-
-def forget_logs(hub: Hub, keys: list[str]) -> None:
-    """The local runner's logs of these processes (earlier attempts' too): nothing left after a delete."""
-    folder = hub.settings.compute_dir / "logs"
-    for key in keys:
-        if key and "/" not in key:
-            (folder / f"{key}.log").unlink(missing_ok=True)
+def forget_files(hub: Hub, instance_id: int, keys: list[str]) -> None:
+    """What this machine keeps of an instance's processes (the local runner's logs, process records and
+    working folders, earlier attempts' and generations' too) and the weights its replicas downloaded,
+    unless another instance serves the same model at the same commit: nothing is left after a delete."""
+    compute = hub.settings.compute_dir
+    prefix = f"endpoint-{instance_id}-"
+    names = {k for k in keys if k and "/" not in k}
+    for folder in ("logs", "processes", "work"):
+        if (compute / folder).is_dir():
+            names |= {p.name.split(".")[0] for p in (compute / folder).iterdir() if p.name.startswith(prefix)}
+    for name in names:
+        (compute / "logs" / f"{name}.log").unlink(missing_ok=True)
+        (compute / "processes" / f"{name}.json").unlink(missing_ok=True)
+        shutil.rmtree(compute / "work" / name, ignore_errors=True)
+    with hub.db() as session:
+        row = session.get(ComputeInstance, instance_id)
+        if row is None or not row.repo_id:
+            return
+        repo_id = row.repo_id
+        used = set(
+            session.scalars(
+                select(ComputeInstance.commit).where(
+                    ComputeInstance.repo_id == repo_id, ComputeInstance.id != instance_id
+                )
+            )
+        )
+    models = compute / "models"
+    if models.is_dir():
+        for path in models.glob(f"{repo_id}-*"):
+            commit = path.name.removesuffix(".lock").split("-", 1)[1].split(".partial-")[0]
+            if commit in used:
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def read_replica_log(hub: Hub, actor: Actor, endpoint_id: int, replica: int, offset: int = 0) -> bytes:
