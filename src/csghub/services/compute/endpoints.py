@@ -16,6 +16,7 @@ from csghub.db.models import ComputeInstance, ComputeReplica, Namespace, Runtime
 from csghub.services.compute import instances, scaling
 from csghub.services.compute.endpoint_records import (
     KIND,
+    MAX_REPLICAS,
     EndpointSpec,
     EndpointView,
     check_free,
@@ -36,6 +37,7 @@ from csghub.services.permissions import Action, Actor, EndpointResource, authori
 
 # The gateway's and the API's whole interface (design.md), also what lives in sibling modules.
 __all__ = [
+    "MAX_REPLICAS",
     "EndpointSpec",
     "EndpointView",
     "EventView",
