@@ -32,6 +32,7 @@ from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
 from csghub.transport.ssh import start_ssh_server
 from csghub.transport.xet_http import router as xet_router
+from csghub.transport.xet_http import store_router as xet_store_router
 from csghub.web.render import error_page, render_error
 from csghub.web.routes import mount_web
 from csghub.web.security import SecurityHeadersMiddleware
@@ -137,6 +138,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     # LFS and git transports first: their paths end in .git/... and must win over resolve routes.
     include_routes(app, lfs_router)
     include_routes(app, xet_router)
+    include_routes(app, xet_store_router)
     include_routes(app, git_http_router)
     include_routes(app, gateway.router)
     mount_reference(app)

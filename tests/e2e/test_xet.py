@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,7 +120,16 @@ def _tokens(live: LiveHub, token: str, repo: str) -> tuple[str, str, str]:
         write = client.get(f"/api/models/{repo}/xet-write-token/main")
         read = client.get(f"/api/models/{repo}/xet-read-token/main")
     assert write.status_code == 200 and read.status_code == 200
-    assert write.json()["casUrl"] == write.headers["x-xet-cas-url"] == f"{live.url}/xet"
+    cas = write.json()["casUrl"]
+    # The URL names this hub's store: hf_xet's cache of what a CAS holds is kept per URL.
+    assert cas == write.headers["x-xet-cas-url"] == read.json()["casUrl"]
+    assert re.fullmatch(re.escape(f"{live.url}/xet/") + "[0-9a-f]{16}", cas)
+    other = httpx.post(
+        f"{live.url}/xet/{'0' * 16}/v1/shards",
+        content=b"x",
+        headers={"Authorization": f"Bearer {write.json()['accessToken']}"},
+    )
+    assert other.status_code == 404 and other.json()["code"] == "NotFound"
     return write.json()["accessToken"], read.headers["x-xet-access-token"], write.json()["casUrl"]
 
 

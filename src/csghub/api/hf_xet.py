@@ -17,7 +17,7 @@ router = APIRouter(responses=API_ERRORS)
 
 async def _token(request: Request, at: RepoContext, scope: str) -> JSONResponse:
     token, expires_at = await run_in_threadpool(xet_cas.issue_token, at.hub, at.actor, at.repo, scope)
-    cas_url = f"{base_url(request)}/xet"
+    cas_url = f"{base_url(request)}/xet/{xet_cas.store_tag(at.hub)}"
     # hf_xet reads the JSON body, huggingface_hub the headers: send both.
     return JSONResponse(
         {"accessToken": token, "exp": expires_at, "casUrl": cas_url},

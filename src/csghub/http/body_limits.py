@@ -73,8 +73,9 @@ def body_rules(settings: Settings) -> tuple[BodyRule, ...]:
             LFS_JSON_BODY,
             buffered=True,
         ),
-        rule("xet-xorb", r"^/xet/v1/xorbs/", None),  # the route stops a xorb past the format's maximum
-        rule("xet-shard", r"^/xet/v1/shards$", MAX_SHARD_BYTES),
+        # /xet/{store}/v1 is the CAS URL tokens give out; the route stops a xorb past the format's maximum.
+        rule("xet-xorb", r"^/xet/(?:[0-9a-f]{16}/)?v1/xorbs/", None),
+        rule("xet-shard", r"^/xet/(?:[0-9a-f]{16}/)?v1/shards$", MAX_SHARD_BYTES),
         rule("portal-edit", rf"{page}/edit/[^/]+$", EDIT_FORM_BODY, buffered=True),
         rule("inline-content", rf"^/api/v1{repo}/(?:commit|raw)/", settings.max_inline_body),
         rule(

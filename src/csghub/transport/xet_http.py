@@ -12,11 +12,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from csghub.core.errors import HubError, InvalidArgument, TooLarge
+from csghub.core.errors import HubError, InvalidArgument, NotFound, TooLarge
 from csghub.http.deps import base_url, get_hub, token_of
 from csghub.http.errors import error_response
 from csghub.http.streams import consume_body, parse_range, stream_bytes
@@ -135,3 +136,19 @@ async def dedup_query(request: Request, prefix: str, chunk_hash: str) -> Respons
 async def telemetry(request: Request) -> Response:
     await request.body()
     return Response(status_code=204)
+
+
+def _this_store(request: Request, store: str) -> None:
+    if store != xet_cas.store_tag(get_hub(request)):
+        raise NotFound("No such Xet store on this hub")
+
+
+# The CAS URL the token routes give out names the store (cas.store_tag): the protocol's routes answer
+# under it too. The signed xorb links of reconstructions stay at /xet/xorbs, and so do the plain /xet/v1
+# routes, for tokens handed out before.
+store_router = APIRouter(prefix="/xet/{store}", include_in_schema=False, dependencies=[Depends(_this_store)])
+for _route in list(router.routes):
+    if isinstance(_route, APIRoute) and _route.path.startswith("/xet/v1/"):
+        store_router.add_api_route(
+            _route.path.removeprefix("/xet"), _route.endpoint, methods=list(_route.methods or ())
+        )

@@ -7,6 +7,7 @@ authorize(); every CAS call checks one.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,13 @@ class XetToken:
     scope: str
     repo_id: int
     expires_at: int
+
+
+def store_tag(hub: Hub) -> str:
+    """Names this hub's store in the CAS URL clients are given. hf_xet keeps, per CAS URL, a cache of what
+    that CAS already holds and skips uploading it: a hub set up again at an earlier hub's address (a new
+    data folder, so a new secret key) must be a new URL, or its clients would skip xorbs it never had."""
+    return hashlib.sha256(b"csghub-xet-store\0" + hub.settings.secret_key.encode()).hexdigest()[:16]
 
 
 def issue_token(hub: Hub, actor: Actor, repo: RepoView, scope: str) -> tuple[str, int]:
