@@ -198,6 +198,8 @@ class ComputeRuntime:
         self.tickets = itertools.count(1)
         self.scale_marks: dict[int, tuple[float | None, float | None]] = {}
         self.sizes: dict[int, int] = {}
+        # Each settled instance's last read of its record (services/compute/reconcile.py's Plan).
+        self.plans: dict[int, Any] = {}
         self.guard = threading.Lock()
         self._locks: dict[int, threading.Lock] = {}
         # One pooled client for every health check: a new httpx client per check cost 49 ms of CPU

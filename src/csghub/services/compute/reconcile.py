@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 
 from csghub.db.models import ComputeInstance, ComputeReplica, ComputeTier, RuntimeFramework
+from csghub.runtime.base import Resources
 from csghub.services.compute import frameworks, instances, scaling
 from csghub.services.compute.clusters import runner_for, tier_view
 from csghub.services.compute.frameworks import FrameworkView, framework_view
@@ -33,11 +37,35 @@ def fail(hub: Hub, instance_id: int, reason: str) -> None:
     _set_state(hub, instance_id, instances.FAILED, reason, level="error")
 
 
-def reconcile(hub: Hub, instance_id: int) -> None:
+@dataclass(slots=True)
+class Plan:
+    """An instance as a pass reads it from the database. Kept between passes while its record's
+    `updated_at` stays the same (every state change, update, start and stop moves it) and for at most
+    PLAN_SECONDS, so a steady endpoint's pass reads nothing; its replicas are the pass's own objects,
+    which it saves when they change."""
+
+    stamp: datetime
+    read_at: float
+    launch: Launch
+    framework: FrameworkView
+    resources: Resources
+    state: str
+    cluster_id: int
+    minimum: int
+    maximum: int
+    reps: list[Rep]
+
+
+# What the record does not stamp (its model repository or creator deleted) is seen this late at most.
+PLAN_SECONDS = 10.0
+
+
+def _read(hub: Hub, instance_id: int) -> Plan | None:
+    """The instance's plan, None when it should run nothing (failed here when it cannot run)."""
     with hub.db() as session:
         row = session.get(ComputeInstance, instance_id)
         if row is None or row.desired != "running" or row.state in (instances.STOPPED, instances.FAILED):
-            return
+            return None
         framework_row = session.get(RuntimeFramework, row.framework_id)
         tier_row = session.get(ComputeTier, row.tier_id)
         assert framework_row is not None and tier_row is not None  # foreign keys
@@ -55,16 +83,38 @@ def reconcile(hub: Hub, instance_id: int) -> None:
             env=tuple(sorted(dict(spec.get("env", {})).items())),
             base=(spec["base_model"], spec["base_repo_id"], spec["base_commit"]) if spec.get("base_model") else None,
         )
-        state, cluster_id = row.state, row.cluster_id
-        minimum, maximum = row.min_replicas, row.max_replicas
         if not row.repo_id or not row.created_by:
             reason = "its model repository was deleted" if not row.repo_id else "its creator's account was deleted"
         else:
             reason = ""
         reps = [rep_of(r) for r in session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == row.id))]
+        plan = Plan(
+            row.updated_at,
+            time.monotonic(),
+            launch,
+            framework,
+            tier.resources,
+            row.state,
+            row.cluster_id,
+            row.min_replicas,
+            row.max_replicas,
+            reps,
+        )
     if reason:
         fail(hub, instance_id, reason)
-        return
+        return None
+    return plan
+
+
+def reconcile(hub: Hub, instance_id: int, stamp: datetime | None = None) -> None:
+    """One pass; `stamp` is the record's updated_at as the caller just read it (None: read it all)."""
+    plan = hub.compute.plans.pop(instance_id, None)
+    if plan is None or plan.stamp != stamp or time.monotonic() - plan.read_at > PLAN_SECONDS:
+        plan = _read(hub, instance_id)
+        if plan is None:
+            return
+    launch, framework, state, cluster_id = plan.launch, plan.framework, plan.state, plan.cluster_id
+    minimum, maximum, reps = plan.minimum, plan.maximum, plan.reps
     if not _framework_ready(hub, instance_id, framework, state):
         return
     runner = runner_for(hub, cluster_id)
@@ -80,7 +130,7 @@ def reconcile(hub: Hub, instance_id: int) -> None:
             continue
         replica = current[index]
         seen = dataclasses.replace(replica)
-        failure = step(hub, runner, replica, launch, environment, tier.resources)
+        failure = step(hub, runner, replica, launch, environment, plan.resources)
         if replica != seen:  # a healthy replica's pass writes nothing: no transaction per replica a second
             save(hub, replica)
         if failure:
@@ -96,6 +146,9 @@ def reconcile(hub: Hub, instance_id: int) -> None:
             _set_state(hub, instance_id, instances.RUNNING)
     elif healthy == 0 and not any(r.state == "healthy" for r in retired):
         _set_state(hub, instance_id, instances.DEPLOYING)
+    if not retired and state == instances.RUNNING:  # settled: the next pass needs no read
+        plan.reps = list(current.values())
+        hub.compute.plans[instance_id] = plan
 
 
 def _size(

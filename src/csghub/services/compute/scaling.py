@@ -53,6 +53,7 @@ def forget(hub: Hub, endpoint_id: int) -> None:
         compute.in_flight.pop(endpoint_id, None)
         compute.scale_marks.pop(endpoint_id, None)
         compute.sizes.pop(endpoint_id, None)
+        compute.plans.pop(endpoint_id, None)
 
 
 def decide(

@@ -84,14 +84,18 @@ def tick(hub: Hub, *, sweep: bool = False) -> None:
     except Exception:  # the builds' trouble must not stop the endpoints' supervision
         log.exception("checking runtime framework builds failed")
     with hub.db() as session:
-        ids = list(
-            session.scalars(
-                select(ComputeInstance.id).where(
+        # With when each record last changed: a settled instance's pass then reads nothing more.
+        stamps = dict(
+            session.execute(
+                select(ComputeInstance.id, ComputeInstance.updated_at).where(
                     ComputeInstance.desired == "running",
                     ComputeInstance.state.notin_((instances.STOPPED, instances.FAILED)),
                 )
             )
+            .tuples()
+            .all()
         )
+        ids = list(stamps)
     with hub.db() as session:
         # Processes of instances that should have none (a start that raced a stop, a failure).
         idle = set(
@@ -114,7 +118,7 @@ def tick(hub: Hub, *, sweep: bool = False) -> None:
         if not lock.acquire(blocking=False):
             continue  # a stop or delete is under way
         try:
-            reconcile(hub, instance_id)
+            reconcile(hub, instance_id, stamps[instance_id])
         except Exception:
             log.exception("supervising instance %s failed", instance_id)
         finally:
