@@ -24,6 +24,7 @@ from openai import OpenAI
 from sqlalchemy import select
 
 from csghub.cli.compute import CONSOLE
+from csghub.core.errors import Conflict
 from csghub.core.names import RepoId
 from csghub.db.models import ComputeReplica
 from csghub.runtime.base import Handle
@@ -237,6 +238,15 @@ def test_ray_rolling_update_keeps_answering_and_replaces_the_actors(deployed: De
     assert not {h.ref for h in after.values()} & {h.ref for h in before.values()}
     assert _actors(deployed) == sorted(h.key for h in after.values())  # the old actors are gone
     assert any("generation 2 is healthy" in e for e in _events(deployed))
+
+
+def test_ray_endpoint_moves_to_another_cluster_only_once_stopped(deployed: Deployed) -> None:
+    view, before = _state(deployed), _handles(deployed)
+    local = next(c for c in clusters.list_clusters(deployed.live.hub, deployed.owner) if c.kind == "local")
+    spec = EndpointSpec(name="chat", cluster_id=local.id, min_replicas=2, max_replicas=2, visibility="private")
+    with pytest.raises(Conflict, match="Stop the endpoint before moving it"):
+        endpoints.update_endpoint(deployed.live.hub, deployed.owner, deployed.endpoint.id, spec)
+    assert _state(deployed).cluster.id == view.cluster.id and _handles(deployed) == before
 
 
 def test_ray_endpoint_stop_leaves_no_actor(deployed: Deployed) -> None:

@@ -153,6 +153,11 @@ def update_endpoint(hub: Hub, actor: Actor, endpoint_id: int, spec: EndpointSpec
             facts,
             gpus,
         )
+        if cluster_id != row.cluster_id and session.scalar(
+            select(ComputeReplica.id).where(ComputeReplica.instance_id == row.id).limit(1)
+        ):
+            # Its replicas are stopped, health-checked and re-adopted through the cluster on its record.
+            raise Conflict("Stop the endpoint before moving it to another cluster: its replicas run on this one")
         old_spec = json.loads(row.spec or "{}")
         old_spec.pop("previous", None)
         new_spec: dict[str, object] = {
