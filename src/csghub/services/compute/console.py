@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from csghub.db.models import (
@@ -16,11 +16,11 @@ from csghub.db.models import (
     ComputeInstance,
     ComputeReplica,
     ComputeTier,
-    ComputeUsage,
     Namespace,
     utcnow,
 )
 from csghub.services.compute import instances
+from csghub.services.compute.usage import usage_totals
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can, require_account
 
@@ -75,10 +75,10 @@ def list_owned_instances(hub: Hub, actor: Actor) -> list[InstanceSummary]:
             .limit(LIMIT)
         ).all()
         # The service's own rule still decides (a token's narrower scope, a role changed since).
-        return [_summary(session, r) for r in rows if can(actor, Action.MANAGE, instances.resource_of(r))]
+        return [_summary(hub, session, r) for r in rows if can(actor, Action.MANAGE, instances.resource_of(r))]
 
 
-def _summary(session: Session, row: ComputeInstance) -> InstanceSummary:
+def _summary(hub: Hub, session: Session, row: ComputeInstance) -> InstanceSummary:
     cluster = session.get(ComputeCluster, row.cluster_id)
     tier = session.get(ComputeTier, row.tier_id)
     replicas = session.scalars(select(ComputeReplica).where(ComputeReplica.instance_id == row.id)).all()
@@ -98,7 +98,8 @@ def _summary(session: Session, row: ComputeInstance) -> InstanceSummary:
         tier=tier.name if tier is not None else "",
         visibility=row.visibility,
         replicas_ready=len(healthy),
-        replicas_desired=row.min_replicas if row.desired == "running" else 0,
+        # Autoscaling moves the size between min and max; the supervisor knows the current one.
+        replicas_desired=hub.compute.sizes.get(row.id, row.min_replicas) if row.desired == "running" else 0,
         running_since=min(starts) if running else None,
         created_at=row.created_at,
         usage=_usage(session, row.id),
@@ -106,12 +107,4 @@ def _summary(session: Session, row: ComputeInstance) -> InstanceSummary:
 
 
 def _usage(session: Session, instance_id: int) -> InstanceUsage:
-    totals = session.execute(
-        select(
-            func.coalesce(func.sum(ComputeUsage.requests), 0),
-            func.coalesce(func.sum(ComputeUsage.errors), 0),
-            func.coalesce(func.sum(ComputeUsage.prompt_tokens), 0),
-            func.coalesce(func.sum(ComputeUsage.completion_tokens), 0),
-        ).where(ComputeUsage.instance_id == instance_id)
-    ).one()
-    return InstanceUsage(*(int(v) for v in totals))
+    return InstanceUsage(*(int(v) for v in usage_totals(session, instance_id)[:4]))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from csghub.core.errors import NotFound
 from csghub.db.models import ComputeInstance, ComputeUsage
@@ -81,6 +82,21 @@ def record_usages(hub: Hub, spends: Sequence[Spend]) -> None:
             continue
 
 
+def usage_totals(session: Session, instance_id: int) -> tuple[float, float, float, float, float]:
+    """An instance's requests, errors, prompt and completion tokens and summed latency (ms), since creation."""
+    totals = session.execute(
+        select(
+            func.coalesce(func.sum(ComputeUsage.requests), 0),
+            func.coalesce(func.sum(ComputeUsage.errors), 0),
+            func.coalesce(func.sum(ComputeUsage.prompt_tokens), 0),
+            func.coalesce(func.sum(ComputeUsage.completion_tokens), 0),
+            func.coalesce(func.sum(ComputeUsage.latency_ms_sum), 0.0),
+        ).where(ComputeUsage.instance_id == instance_id)
+    ).one()
+    requests, errors, prompt, completion, latency_sum = (float(v) for v in totals)
+    return requests, errors, prompt, completion, latency_sum
+
+
 def endpoint_metrics(hub: Hub, actor: Actor, endpoint_id: int) -> Mapping[str, float]:
     """Totals since creation and percentiles of the recent requests."""
     with hub.db() as session:
@@ -88,16 +104,7 @@ def endpoint_metrics(hub: Hub, actor: Actor, endpoint_id: int) -> Mapping[str, f
         if row is None or row.kind != "endpoint":
             raise NotFound(f"Endpoint #{endpoint_id} not found", code="EndpointNotFound")
         authorize(actor, Action.READ, instances.resource_of(row))
-        totals = session.execute(
-            select(
-                func.coalesce(func.sum(ComputeUsage.requests), 0),
-                func.coalesce(func.sum(ComputeUsage.errors), 0),
-                func.coalesce(func.sum(ComputeUsage.prompt_tokens), 0),
-                func.coalesce(func.sum(ComputeUsage.completion_tokens), 0),
-                func.coalesce(func.sum(ComputeUsage.latency_ms_sum), 0.0),
-            ).where(ComputeUsage.instance_id == endpoint_id)
-        ).one()
-    requests, errors, prompt, completion, latency_sum = (float(v) for v in totals)
+        requests, errors, prompt, completion, latency_sum = usage_totals(session, endpoint_id)
     with hub.compute.guard:
         recent = sorted(hub.compute.latencies.get(endpoint_id, ()))
     return {
