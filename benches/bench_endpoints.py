@@ -284,6 +284,7 @@ def _overhead(
         "gateway_p50_ms": round(gateway_ms, 2),
         "gateway_overhead_p50_ms": round(gateway_ms - direct_ms, 2),
         "hub_cpu_ms_per_gateway_request": round(hub_cpu_ms, 2),
+        "hub_idle_cpu_ms_per_s": round(idle_rate * 1000, 1),  # its supervisor's health checks and records
     }
 
 
