@@ -20,6 +20,7 @@ from csghub.config import Settings
 from csghub.http import body_limits
 from csghub.http import errors as api_errors
 from csghub.http import openapi as api_schema
+from csghub.http.bodies import BodyMemory
 from csghub.http.health import HealthMiddleware
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.http.routing import include_routes, index_routes
@@ -117,17 +118,21 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     )
     app.state.hub = hub
     app.state.gateway = endpoint_gateway
+    body_memory = BodyMemory(settings.max_body_memory)
     # Inside the rate limit and security headers (added after it), outside everything that reads a body.
     app.add_middleware(
         body_limits.BodyLimitMiddleware,
         rules=body_limits.body_rules(settings),
         default_limit=settings.max_json_body,
         timeout=float(settings.client_timeout),
-        memory=settings.max_body_memory,
+        memory=body_memory,
     )
     api_errors.install(app, html_error=render_error, page_error=error_page)
     api_schema.install(app)
     app.add_middleware(SecurityHeadersMiddleware, upload_origins=_upload_origins(settings))
+    # The endpoint gateway answers its own paths here, inside the rate limit (transport/gateway.py).
+    bound = gateway.BodyBound(settings.max_json_body, float(settings.client_timeout), body_memory)
+    app.add_middleware(gateway.GatewayMiddleware, hub=hub, gateway=endpoint_gateway, bound=bound)
     if settings.rate_limit_per_token or settings.rate_limit_per_address:
         app.add_middleware(
             RateLimitMiddleware,
@@ -140,7 +145,6 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     include_routes(app, xet_router)
     include_routes(app, xet_store_router)
     include_routes(app, git_http_router)
-    include_routes(app, gateway.router)
     mount_reference(app)
     mount_api(app)
     mount_web(app)

@@ -10,9 +10,11 @@ One hub and one deployment for the module (the replica test comes last: it kills
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 import signal
+import socket
 import struct
 import time
 from collections.abc import Iterator
@@ -250,6 +252,47 @@ def test_gateway_refuses_bad_requests_openai_style(deployed: Deployed) -> None:
     assert prompt_missing.status_code == 400 and prompt_missing.json()["error"]["param"] == "prompt"
     # The replicas are unharmed: the next request is answered.
     assert client.chat.completions.create(model="bot", messages=PROMPT, max_tokens=2).choices  # type: ignore[arg-type]
+
+
+def _raw_exchange(deployed: Deployed, head: str, pieces: list[bytes]) -> tuple[str, dict[str, str], bytes]:
+    """Sends a request's head and the given body pieces on a fresh connection, then reads the answer to
+    the end of the connection (the gateway closes it after refusing a body): (status line, headers, body)."""
+    url = httpx.URL(deployed.live.url)
+    with socket.create_connection((url.host, url.port or 80), timeout=60) as sock:
+        sock.sendall(head.encode() + b"\r\n")
+        for piece in pieces:
+            sock.sendall(piece)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    header_block, _, body = received.partition(b"\r\n\r\n")
+    status, *lines = header_block.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return status, headers, body
+
+
+def test_gateway_bounds_the_body_before_and_while_reading_it(deployed: Deployed) -> None:
+    path = f"/endpoints/{deployed.owner}/bot/v1/chat/completions"
+    common = f"POST {path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer {deployed.token}\r\n"
+    common += "Content-Type: application/json\r\n"
+    limit = 1024 * 1024  # the hub's max_json_body
+    # A declared length past the bound is refused before a byte of the body is read: the answer comes
+    # although the client sent only the first bytes of its 8 MiB.
+    status, headers, body = _raw_exchange(deployed, common + f"Content-Length: {8 * limit}\r\n", [b'{"messages": ['])
+    assert status.split()[1] == "413" and headers.get("connection") == "close"
+    error = json.loads(body)["error"]
+    assert error["type"] == "invalid_request_error" and f"of {8 * limit} bytes" in error["message"]
+    # A chunked body, its length unknown in advance, is cut off as soon as it passes the bound.
+    piece = b"x" * 65536
+    chunks = [f"{len(piece):x}\r\n".encode() + piece + b"\r\n" for _ in range(limit // len(piece) + 1)]
+    status, headers, body = _raw_exchange(deployed, common + "Transfer-Encoding: chunked\r\n", chunks)
+    assert status.split()[1] == "413" and headers.get("connection") == "close"
+    assert f"exceeds the {limit} bytes" in json.loads(body)["error"]["message"]
+    # Only the methods the protocol has: OpenAI's error shape, with what is allowed.
+    wrong = httpx.get(f"{deployed.chat_url}/chat/completions", headers={"Authorization": f"Bearer {deployed.token}"})
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST" and "POST" in wrong.json()["error"]["message"]
+    # The replicas are unharmed and the next request, a fair one, is answered.
+    assert deployed.client().chat.completions.create(model="bot", messages=PROMPT, max_tokens=2).choices  # type: ignore[arg-type]
 
 
 def test_gateway_private_endpoint_is_invisible_to_others(deployed: Deployed) -> None:

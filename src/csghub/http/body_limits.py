@@ -97,11 +97,18 @@ class _Gone(Exception):
 
 class BodyLimitMiddleware:
     def __init__(
-        self, app: ASGIApp, *, rules: tuple[BodyRule, ...], default_limit: int, timeout: float, memory: int
+        self,
+        app: ASGIApp,
+        *,
+        rules: tuple[BodyRule, ...],
+        default_limit: int,
+        timeout: float,
+        memory: int | BodyMemory,
     ) -> None:
         self.app = app
         self.rules = rules
-        self.memory = BodyMemory(memory)
+        # One budget may be shared with other layers that hold bodies (the endpoint gateway's).
+        self.memory = memory if isinstance(memory, BodyMemory) else BodyMemory(memory)
         self.default = BodyRule("json", re.compile(""), default_limit, buffered=True)
         self.timeout = timeout
 

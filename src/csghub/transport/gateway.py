@@ -7,25 +7,34 @@ service says which: services/compute) by gateway_relay.py; every answer, the ref
 OpenAI's terms (openai_shapes.py). What the request cost is recorded after the answer has gone out.
 
 These routes are OpenAI's protocol, not the hub's API: like git's and LFS's, they stay out of
-/api/openapi.json (OpenAI documents them).
+/api/openapi.json (OpenAI documents them). They are answered by an ASGI layer of their own
+(GatewayMiddleware, near the outside of the app) rather than by the router: a gateway request needs none
+of the layers inside it (HTML security headers, the buffering body bound, exception pages, routing,
+dependencies), and those cost more hub CPU than the relay itself (benches/bench_endpoints.py). What the
+layers did that a gateway request does need is done here: the body is bounded as it is read (a declared
+length past the bound is refused before reading anything), with the hub's shared body memory and the
+client timeout; and the caller is authorized on every request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from csghub.core.errors import HubError
-from csghub.http.bodies import parse_json
-from csghub.http.deps import get_actor, get_hub
+from csghub.http.bodies import BodyMemory, BodyShare, parse_json
+from csghub.http.deps import get_actor
 from csghub.services.compute import routes as endpoint_routes
 from csghub.services.compute import scaling
 from csghub.services.compute.routes import Route
@@ -36,8 +45,8 @@ from csghub.transport.gateway_relay import Meter, Relay, UpstreamTooLarge, answe
 from csghub.transport.gateway_usage import UsageBook
 
 log = logging.getLogger(__name__)
-router = APIRouter(include_in_schema=False)
 PREFIX = "/endpoints/{owner}/{name}/v1"
+_PATH = re.compile(r"/endpoints/([^/]+)/([^/]+)(/v1/(?:models|chat/completions|completions|embeddings))")
 # Inputs of one embeddings request (OpenAI's own limit is 2048).
 MAX_EMBEDDING_INPUTS = 2048
 # What each route serves, and the check of its request.
@@ -66,34 +75,167 @@ def make_gateway(hub: Hub) -> Gateway:
     return Gateway(Relay(timeout=float(hub.settings.gateway_timeout)), UsageBook())
 
 
-async def _route(request: Request, owner: str, name: str) -> tuple[Hub, Actor, Route]:
-    hub = get_hub(request)
-    actor = await get_actor(request)
-    # Most requests find the route at hand and skip the hop to a worker thread; it is authorized either way.
-    route = endpoint_routes.cached_route(hub, actor, owner, name)
-    if route is None:
-        route = await run_in_threadpool(endpoint_routes.route_for, hub, actor, owner, name)
-    return hub, actor, route
+class _Refused(Exception):
+    """The request body was refused while being read: the answer closes the connection."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
 
 
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
-    return gateway
+class _Gone(Exception):
+    """The client went away before sending its whole body."""
 
 
-def _failed(hub: Hub, endpoint_id: int, url: str) -> None:
-    """A replica refused a request: the compute service hears of it and routes no more to it."""
-    endpoint_routes.mark_replica_failed(hub, endpoint_id, url)
+@dataclass(frozen=True, slots=True)
+class BodyBound:
+    limit: int  # bytes a request body may have (the hub's JSON body bound)
+    timeout: float  # seconds the client may pause while sending it
+    memory: BodyMemory  # bodies held across all requests (shared with the app's body limits)
 
 
-@router.get(PREFIX + "/models")
-async def list_models(request: Request, owner: str, name: str) -> Response:
-    try:
-        _, _, route = await _route(request, owner, name)
-    except HubError as exc:
-        return shapes.from_hub_error(exc)
-    model = {"id": route.public_model, "object": "model", "created": 0, "owned_by": owner}
-    return JSONResponse({"object": "list", "data": [model]})
+class GatewayMiddleware:
+    """Answers /endpoints/{owner}/{name}/v1/... before the layers inside it; passes anything else on."""
+
+    def __init__(self, app: ASGIApp, *, hub: Hub, gateway: Gateway, bound: BodyBound) -> None:
+        self.app = app
+        self.hub = hub
+        self.gateway = gateway
+        self.bound = bound
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"] if scope["type"] == "http" else ""
+        match = _PATH.fullmatch(path) if path.startswith("/endpoints/") else None
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        owner, name, route_path = match.groups()
+        request = Request(scope, receive)
+        answer: Response
+        if route_path == "/v1/models":
+            if scope["method"] in ("GET", "HEAD"):
+                answer = await self._models(request, owner, name)
+            else:
+                answer = _not_allowed("GET")
+        elif scope["method"] == "POST":
+            share = self.bound.memory.share()
+            try:
+                answer = await self._forward(request, owner, name, route_path, share)
+            except _Gone:
+                return  # no one is left to answer
+            finally:
+                share.release()
+        else:
+            answer = _not_allowed("POST")
+        await answer(scope, receive, send)
+
+    async def _route(self, request: Request, owner: str, name: str) -> tuple[Actor, Route]:
+        actor = await get_actor(request)
+        # Most requests find the route at hand and skip the hop to a worker thread; it is authorized either way.
+        route = endpoint_routes.cached_route(self.hub, actor, owner, name)
+        if route is None:
+            route = await run_in_threadpool(endpoint_routes.route_for, self.hub, actor, owner, name)
+        return actor, route
+
+    async def _models(self, request: Request, owner: str, name: str) -> Response:
+        try:
+            _, route = await self._route(request, owner, name)
+        except HubError as exc:
+            return shapes.from_hub_error(exc)
+        model = {"id": route.public_model, "object": "model", "created": 0, "owned_by": owner}
+        return JSONResponse({"object": "list", "data": [model]})
+
+    async def _forward(self, request: Request, owner: str, name: str, path: str, share: BodyShare) -> Response:
+        kind, check = _CHECKS[path]
+        hub = self.hub
+        try:
+            actor, route = await self._route(request, owner, name)
+            if route.kind != kind:
+                what = "an embedding model" if route.kind == "embeddings" else "a text generation model"
+                raise shapes.BadRequest(f"{route.public_model} serves {what}; {path} is not available on it")
+            body = _body(await _read_body(request, self.bound, share))
+            check(body, hub)
+        except HubError as exc:
+            return shapes.from_hub_error(exc)
+        except _Refused as exc:
+            refusal = shapes.openai_error(exc.status, exc.message)
+            refusal.headers["connection"] = "close"  # the unread rest of the body is not a next request
+            return refusal
+        body["model"] = route.served_model  # clients may name it anything; the engine knows only its own name
+        stream = body.get("stream") is True
+        meter = Meter()
+        relay, book = self.gateway.relay, self.gateway.book
+        # In flight until answered, for autoscaling (services/compute/scaling.py).
+        ticket = scaling.begin_request(hub, route.endpoint_id)
+        done = BackgroundTask(_answered, book, hub, route.endpoint_id, actor, meter, ticket)
+        try:
+            upstream = await relay.open(
+                relay.order(route.endpoint_id, route.urls),
+                path,
+                json.dumps(body).encode(),
+                lambda url: endpoint_routes.mark_replica_failed(hub, route.endpoint_id, url),
+            )
+        except ConnectionError as exc:
+            log.warning("endpoint %s: %s", route.public_model, exc)
+            refusal = shapes.openai_error(
+                503,
+                f"No replica of {route.public_model} answered; retry shortly",
+                code="no_healthy_replica",
+                retry_after=5,
+            )
+            refusal.background = done
+            return refusal
+        rename = renamer(route.served_model, route.public_model)
+        answer: Response
+        try:
+            if stream:
+                return await answer_stream(upstream, rename, meter, done)
+            answer = await answer_whole(upstream, rename, meter)
+        except UpstreamTooLarge:
+            answer = shapes.openai_error(502, "The model server's answer is too large", code="upstream_error")
+        answer.background = done
+        return answer
+
+
+async def _answered(book: UsageBook, hub: Hub, endpoint_id: int, actor: Actor, meter: Meter, ticket: int) -> None:
+    scaling.end_request(hub, endpoint_id, ticket)
+    await book.add(hub, endpoint_id, actor, meter)
+
+
+def _not_allowed(allowed: str) -> Response:
+    answer = shapes.openai_error(405, f"Method not allowed here: use {allowed}")
+    answer.headers["allow"] = allowed
+    return answer
+
+
+async def _read_body(request: Request, bound: BodyBound, share: BodyShare) -> bytes:
+    """The body, bounded before and while it is read: a declared length past the bound is refused
+    unread, and reading stops as soon as the bytes received pass it."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > bound.limit:
+        raise _Refused(413, _too_large(bound.limit, int(declared)))
+    receive: Callable[[], Awaitable[Any]] = request.receive
+    pieces = bytearray()
+    while True:
+        try:
+            async with asyncio.timeout(bound.timeout):
+                message = await receive()
+        except TimeoutError:
+            raise _Refused(408, f"Request body not received within {bound.timeout:g} seconds") from None
+        if message["type"] != "http.request":
+            raise _Gone
+        chunk: bytes = message.get("body", b"")
+        if len(pieces) + len(chunk) > bound.limit:
+            raise _Refused(413, _too_large(bound.limit))
+        share.take(len(chunk))  # ServiceUnavailable when the hub holds as many bodies as it may
+        pieces += chunk
+        if not message.get("more_body", False):
+            return bytes(pieces)
+
+
+def _too_large(limit: int, declared: int | None = None) -> str:
+    size = f"of {declared} bytes " if declared is not None else ""
+    return f"Request body {size}exceeds the {limit} bytes an endpoint accepts"
 
 
 def _body(raw: bytes) -> dict[str, Any]:
@@ -104,67 +246,3 @@ def _body(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise shapes.BadRequest("The request body must be a JSON object")
     return body
-
-
-async def _forward(request: Request, owner: str, name: str, path: str) -> Response:
-    kind, check = _CHECKS[path]
-    try:
-        hub, actor, route = await _route(request, owner, name)
-        if route.kind != kind:
-            what = "an embedding model" if route.kind == "embeddings" else "a text generation model"
-            raise shapes.BadRequest(f"{route.public_model} serves {what}; {path} is not available on it")
-        body = _body(await request.body())
-        check(body, hub)
-    except HubError as exc:
-        return shapes.from_hub_error(exc)
-    body["model"] = route.served_model  # clients may name it anything; the engine knows only its own name
-    stream = body.get("stream") is True
-    meter = Meter()
-    relay, book = _gateway(request).relay, _gateway(request).book
-    # In flight until answered, for autoscaling (services/compute/scaling.py).
-    ticket = scaling.begin_request(hub, route.endpoint_id)
-    done = BackgroundTask(_answered, book, hub, route.endpoint_id, actor, meter, ticket)
-    try:
-        upstream = await relay.open(
-            relay.order(route.endpoint_id, route.urls),
-            path,
-            json.dumps(body).encode(),
-            lambda url: _failed(hub, route.endpoint_id, url),
-        )
-    except ConnectionError as exc:
-        log.warning("endpoint %s: %s", route.public_model, exc)
-        refusal = shapes.openai_error(
-            503, f"No replica of {route.public_model} answered; retry shortly", code="no_healthy_replica", retry_after=5
-        )
-        refusal.background = done
-        return refusal
-    rename = renamer(route.served_model, route.public_model)
-    answer: Response
-    try:
-        if stream:
-            return await answer_stream(upstream, rename, meter, done)
-        answer = await answer_whole(upstream, rename, meter)
-    except UpstreamTooLarge:
-        answer = shapes.openai_error(502, "The model server's answer is too large", code="upstream_error")
-    answer.background = done
-    return answer
-
-
-async def _answered(book: UsageBook, hub: Hub, endpoint_id: int, actor: Actor, meter: Meter, ticket: int) -> None:
-    scaling.end_request(hub, endpoint_id, ticket)
-    await book.add(hub, endpoint_id, actor, meter)
-
-
-@router.post(PREFIX + "/chat/completions")
-async def chat_completions(request: Request, owner: str, name: str) -> Response:
-    return await _forward(request, owner, name, "/v1/chat/completions")
-
-
-@router.post(PREFIX + "/completions")
-async def completions(request: Request, owner: str, name: str) -> Response:
-    return await _forward(request, owner, name, "/v1/completions")
-
-
-@router.post(PREFIX + "/embeddings")
-async def embeddings(request: Request, owner: str, name: str) -> Response:
-    return await _forward(request, owner, name, "/v1/embeddings")
