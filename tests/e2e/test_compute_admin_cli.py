@@ -3,6 +3,7 @@ clusters resource tiers, and list, build, disable and enable runtime frameworks.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -94,8 +95,11 @@ def test_frameworks_are_listed_added_built_disabled_and_enabled(csghub: Run) -> 
     transformers_environment()  # built once per test run in the shared folder; the command finds it
     listed = {f[1]: f for f in _lines(csghub("admin", "framework", "list"))}
     assert set(listed) == {"transformers", "embeddings", "vllm"} and listed["vllm"][3] == "vllm (GPU)"
+    before = set(os.listdir(shared_runtimes_dir()))
     built = csghub("admin", "framework", "build", "transformers")
     assert built.returncode == 0 and "transformers 1 is ready" in built.stderr, built.stderr
+    # On a fresh data folder too, the command builds this release's package set: the one already there.
+    assert not {p for p in set(os.listdir(shared_runtimes_dir())) - before if not p.endswith(".lock")}
     gpu = csghub("admin", "framework", "build", "vllm")
     assert gpu.returncode == 1 and "needs a GPU" in gpu.stderr
     mine = ("--engine", "transformers", "--task", "text-generation", "--package", "tabulate==0.9.0")

@@ -22,8 +22,13 @@ ConfigFile = typer.Option(None, "--config", help="A csghub.toml file.")
 
 def _hub(data_dir: Path | None, config: Path | None) -> Any:
     from csghub.cli.main import _hub as open_hub
+    from csghub.services.compute import frameworks
 
-    return open_hub(data_dir, config)
+    hub = open_hub(data_dir, config)
+    # As a starting hub does: the built-in frameworks' records follow this release's package sets, so a
+    # build before the first `csghub serve` builds what the hub will use, not the first migration's set.
+    frameworks.sync_built(hub)
+    return hub
 
 
 def _fail(exc: HubError) -> None:
