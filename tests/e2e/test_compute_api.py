@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 from huggingface_hub import HfApi
 
 from tests.conftest import start_hub
 from tests.support.clients import api, client_env
-from tests.support.live import LiveHub
+from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import shared_runtimes_dir, tiny_chat_model
 from tests.support.waiting import wait_until
 
@@ -86,10 +85,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         yield Hub(live, owner, token, other, other_token, model, created.json()["data"]["deploy_id"])
     finally:
         live.stop()
-        marker = str(data_dir / "compute")
-        for process in psutil.process_iter(["cmdline"]):  # what a failed test left running
-            if any(marker in part for part in process.info["cmdline"] or []):
-                process.kill()
+        kill_replicas_left_in(data_dir)
 
 
 def _refused(answer: httpx.Response, status: int, words: str) -> None:

@@ -12,7 +12,6 @@ import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import psutil
 import pytest
@@ -30,7 +29,7 @@ from csghub.services.compute.frameworks import handle_of
 from csghub.services.identity import tokens
 from csghub.services.permissions import ANONYMOUS, Actor
 from tests.conftest import start_hub
-from tests.support.live import LiveHub
+from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import broken_chat_model, tiny_chat_adapter, tiny_chat_model
 from tests.support.waiting import wait_until
 
@@ -75,15 +74,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         yield Deployed(live, owner, _actor(live, other_token), view, RepoId(name, "broken-chat"))
     finally:
         live.stop()
-        _stop_leftovers(live.data_dir)
-
-
-def _stop_leftovers(data_dir: Path) -> None:
-    """Whatever a failed test left running (replicas outlive their hub on purpose)."""
-    marker = str(data_dir / "compute")
-    for process in psutil.process_iter(["cmdline"]):
-        if any(marker in part for part in process.info["cmdline"] or []):
-            process.kill()
+        kill_replicas_left_in(live.data_dir)
 
 
 def _state(d: Deployed, endpoint_id: int | None = None) -> EndpointView:

@@ -26,7 +26,7 @@ from csghub.services.compute.endpoints import EndpointSpec, EndpointView
 from csghub.services.identity import tokens
 from csghub.services.permissions import Actor
 from tests.conftest import start_hub
-from tests.support.live import LiveHub
+from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import tiny_chat_model
 from tests.support.waiting import wait_until
 
@@ -67,10 +67,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         yield Deployed(live, owner, token, view)
     finally:
         live.stop()
-        marker = str(live.data_dir / "compute")
-        for process in psutil.process_iter(["cmdline"]):
-            if any(marker in part for part in process.info["cmdline"] or []):
-                process.kill()
+        kill_replicas_left_in(live.data_dir)
 
 
 def _state(d: Deployed) -> EndpointView:

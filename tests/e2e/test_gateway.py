@@ -19,12 +19,10 @@ import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
-import psutil
 import pytest
 from huggingface_hub import HfApi, InferenceClient
 from openai import OpenAI
@@ -34,7 +32,7 @@ from csghub.db.models import ComputeReplica
 from csghub.services.compute.frameworks import handle_of
 from tests.conftest import start_hub
 from tests.support.clients import api
-from tests.support.live import LiveHub
+from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import shared_runtimes_dir, tiny_chat_model, tiny_embedding_model
 from tests.support.waiting import wait_until
 
@@ -111,15 +109,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         yield deployed
     finally:
         live.stop()
-        _stop_leftovers(data_dir)
-
-
-def _stop_leftovers(data_dir: Path) -> None:
-    """Replicas a failed test left behind (the hub stops its own on shutdown)."""
-    marker = str(data_dir / "compute")
-    for process in psutil.process_iter(["cmdline"]):
-        if any(marker in part for part in process.info["cmdline"] or []):
-            process.kill()
+        kill_replicas_left_in(data_dir)
 
 
 def test_gateway_chat_answers_through_the_openai_sdk(deployed: Deployed) -> None:

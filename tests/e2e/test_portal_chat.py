@@ -14,11 +14,9 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 from huggingface_hub import HfApi
 from openai import OpenAI
@@ -29,7 +27,7 @@ from csghub.services.identity import tokens
 from tests.conftest import start_hub
 from tests.support.browser import shot, sign_in
 from tests.support.clients import api
-from tests.support.live import LiveHub
+from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import shared_runtimes_dir, tiny_chat_model
 from tests.support.waiting import wait_until
 
@@ -96,15 +94,7 @@ def chat(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator
         yield found
     finally:
         live.stop()
-        _stop_leftovers(data_dir)
-
-
-def _stop_leftovers(data_dir: Path) -> None:
-    """Replicas a failed test left behind (the hub stops its own on shutdown)."""
-    marker = str(data_dir / "compute")
-    for process in psutil.process_iter(["cmdline"]):
-        if any(marker in part for part in process.info["cmdline"] or []):
-            process.kill()
+        kill_replicas_left_in(data_dir)
 
 
 def _settings(page: Page, **values: str) -> None:

@@ -16,10 +16,8 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 from huggingface_hub import HfApi
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -28,7 +26,7 @@ from csghub.services.compute import endpoints
 from csghub.services.identity import tokens
 from tests.conftest import start_hub
 from tests.support.browser import shot, sign_in
-from tests.support.live import LiveHub
+from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import tiny_chat_model
 
 # Bounds, not waits: a loaded 2-core CI machine starts `transformers serve` in 5-10 s.
@@ -73,15 +71,7 @@ def portal(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         context.close()
     finally:
         live.stop()
-        _stop_leftovers(live.data_dir)
-
-
-def _stop_leftovers(data_dir: Path) -> None:
-    """Whatever a failed test left running (replicas outlive their hub on purpose)."""
-    marker = str(data_dir / "compute")
-    for process in psutil.process_iter(["cmdline"]):
-        if any(marker in part for part in process.info["cmdline"] or []):
-            process.kill()
+        kill_replicas_left_in(live.data_dir)
 
 
 def _snippet(page: Page, index: int) -> str:

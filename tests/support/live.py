@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 from csghub.config import load_settings
 from csghub.services.context import Hub
@@ -131,3 +132,12 @@ def server_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["CSGHUB_LOGIN_MAX_FAILURES_PER_ADDRESS"] = "1000000"
     env.update(extra or {})
     return env
+
+
+def kill_replicas_left_in(data_dir: Path) -> None:
+    """Replicas a failed test left running under a hub's data folder: they outlive their hub on purpose
+    (a restarted hub re-adopts them), so a module's teardown ends them after stopping the hub."""
+    marker = str(data_dir / "compute")
+    for process in psutil.process_iter(["cmdline"]):
+        if any(marker in part for part in process.info["cmdline"] or []):
+            process.kill()
