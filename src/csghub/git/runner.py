@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
+import uvloop
+
 from csghub.core.errors import GitError
 
 # Git must never prompt, read the user's config, or pick up a terminal.
@@ -136,16 +138,33 @@ async def spawn_git(git_dir: Path, *args: str, env: Mapping[str, str] | None = N
     assert popen.stdin is not None and popen.stdout is not None and popen.stderr is not None
     loop = asyncio.get_running_loop()
     try:
-        stdout = await _reader(loop, popen.stdout)
-        stderr = await _reader(loop, popen.stderr)
+        stdout = await _reader(loop, _handed_to(loop, popen.stdout, "rb"))
+        stderr = await _reader(loop, _handed_to(loop, popen.stderr, "rb"))
         transport, protocol = await loop.connect_write_pipe(
-            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), popen.stdin
+            lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), _handed_to(loop, popen.stdin, "wb")
         )
     except BaseException:
         popen.kill()
         popen.wait()
         raise
     return GitProcess(popen, asyncio.StreamWriter(transport, protocol, None, loop), stdout, stderr)
+
+
+def _handed_to(loop: asyncio.AbstractEventLoop, pipe: IO[bytes], mode: str) -> IO[bytes]:
+    """The pipe as the loop's pipe transport should get it, so that its descriptor is closed exactly once.
+
+    uvloop gives the descriptor to libuv, which closes it when the transport closes, and then closes the
+    file object too: the same number closed twice. Between the two closes another thread (a commit
+    writing its temp file, a writer taking its repository lock) may be handed that number, and loses
+    it (uvloop issue 763). So uvloop gets a copy of the descriptor, wrapped in a file object that
+    never closes it, and the original is closed here. asyncio's own loop closes through the file
+    object only, so it gets the pipe as it is.
+    """
+    if not isinstance(loop, uvloop.Loop):
+        return pipe
+    copy = os.dup(pipe.fileno())
+    pipe.close()
+    return open(copy, mode, buffering=0, closefd=False)
 
 
 async def _reader(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> asyncio.StreamReader:
