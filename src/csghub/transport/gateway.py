@@ -4,7 +4,8 @@
 A request is authorized with the hub's own credentials (a token as the Bearer key, or the portal's
 session), checked for shape, and carried to one of the endpoint's healthy replicas (the compute
 service says which: services/compute) by gateway_relay.py; every answer, the refusals included, is in
-OpenAI's terms (openai_shapes.py). What the request cost is recorded after the answer has gone out.
+OpenAI's terms (openai_shapes.py). What the request cost is recorded once the answer has gone out, or
+the client has.
 
 These routes are OpenAI's protocol, not the hub's API: like git's and LFS's, they stay out of
 /api/openapi.json (OpenAI documents them). They are answered by an ASGI layer of their own
@@ -22,13 +23,13 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -112,6 +113,7 @@ class GatewayMiddleware:
         owner, name, route_path = match.groups()
         request = Request(scope, receive)
         answer: Response
+        under_way: _UnderWay | None = None
         if route_path == "/v1/models":
             if scope["method"] in ("GET", "HEAD"):
                 answer = await self._models(request, owner, name)
@@ -120,14 +122,20 @@ class GatewayMiddleware:
         elif scope["method"] == "POST":
             share = self.bound.memory.share()
             try:
-                answer = await self._forward(request, owner, name, route_path, share)
+                answer, under_way = await self._forward(request, owner, name, route_path, share)
             except _Gone:
                 return  # no one is left to answer
             finally:
                 share.release()
         else:
             answer = _not_allowed("POST")
-        await answer(scope, receive, send)
+        try:
+            await answer(scope, receive, send)
+        finally:
+            # Also when the client left mid-answer, where Starlette skips a response's background task.
+            if under_way is not None:
+                with anyio.CancelScope(shield=True):
+                    await under_way.finish()
 
     async def _route(self, request: Request, owner: str, name: str) -> tuple[Actor, Route]:
         actor = await get_actor(request)
@@ -145,7 +153,9 @@ class GatewayMiddleware:
         model = {"id": route.public_model, "object": "model", "created": 0, "owned_by": owner}
         return JSONResponse({"object": "list", "data": [model]})
 
-    async def _forward(self, request: Request, owner: str, name: str, path: str, share: BodyShare) -> Response:
+    async def _forward(
+        self, request: Request, owner: str, name: str, path: str, share: BodyShare
+    ) -> tuple[Response, _UnderWay | None]:
         kind, check = _CHECKS[path]
         hub = self.hub
         try:
@@ -156,18 +166,18 @@ class GatewayMiddleware:
             body = _body(await _read_body(request, self.bound, share))
             check(body, hub)
         except HubError as exc:
-            return shapes.from_hub_error(exc)
+            return shapes.from_hub_error(exc), None
         except _Refused as exc:
             refusal = shapes.openai_error(exc.status, exc.message)
             refusal.headers["connection"] = "close"  # the unread rest of the body is not a next request
-            return refusal
+            return refusal, None
         body["model"] = route.served_model  # clients may name it anything; the engine knows only its own name
         stream = body.get("stream") is True
-        meter = Meter()
-        relay, book = self.gateway.relay, self.gateway.book
+        relay = self.gateway.relay
         # In flight until answered, for autoscaling (services/compute/scaling.py).
-        ticket = scaling.begin_request(hub, route.endpoint_id)
-        done = BackgroundTask(_answered, book, hub, route.endpoint_id, actor, meter, ticket)
+        under_way = _UnderWay(
+            self.gateway.book, hub, route.endpoint_id, actor, scaling.begin_request(hub, route.endpoint_id)
+        )
         try:
             upstream = await relay.open(
                 relay.order(route.endpoint_id, route.urls),
@@ -183,23 +193,44 @@ class GatewayMiddleware:
                 code="no_healthy_replica",
                 retry_after=5,
             )
-            refusal.background = done
-            return refusal
+            return refusal, under_way
+        except BaseException:
+            await under_way.finish()
+            raise
         rename = renamer(route.served_model, route.public_model)
-        answer: Response
         try:
             if stream:
-                return await answer_stream(upstream, rename, meter, done)
-            answer = await answer_whole(upstream, rename, meter)
+                answer, under_way.stream = await answer_stream(upstream, rename, under_way.meter)
+                return answer, under_way
+            return await answer_whole(upstream, rename, under_way.meter), under_way
         except UpstreamTooLarge:
-            answer = shapes.openai_error(502, "The model server's answer is too large", code="upstream_error")
-        answer.background = done
-        return answer
+            return shapes.openai_error(502, "The model server's answer is too large", code="upstream_error"), under_way
+        except BaseException:
+            await under_way.finish()
+            raise
 
 
-async def _answered(book: UsageBook, hub: Hub, endpoint_id: int, actor: Actor, meter: Meter, ticket: int) -> None:
-    scaling.end_request(hub, endpoint_id, ticket)
-    await book.add(hub, endpoint_id, actor, meter)
+@dataclass(slots=True)
+class _UnderWay:
+    """A request carried to a replica: counted in flight until `finish`, which records what it cost."""
+
+    book: UsageBook
+    hub: Hub
+    endpoint_id: int
+    actor: Actor
+    ticket: int
+    meter: Meter = field(default_factory=Meter)
+    stream: AsyncGenerator[bytes, None] | None = None
+
+    async def finish(self) -> None:
+        try:
+            if self.stream is not None:
+                # A client gone mid-stream leaves the stream suspended: closing it drops the connection to
+                # the replica, so the engine stops generating for no one.
+                await self.stream.aclose()
+        finally:
+            scaling.end_request(self.hub, self.endpoint_id, self.ticket)
+            await self.book.add(self.hub, self.endpoint_id, self.actor, self.meter)
 
 
 def _not_allowed(allowed: str) -> Response:

@@ -17,13 +17,12 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 from fastapi.responses import Response, StreamingResponse
-from starlette.background import BackgroundTask
 from yarl import URL
 
 from csghub.transport.openai_shapes import from_engine_error, openai_error
@@ -191,17 +190,19 @@ async def answer_whole(response: aiohttp.ClientResponse, rename: Callable[[bytes
 
 
 async def answer_stream(
-    response: aiohttp.ClientResponse, rename: Callable[[bytes], bytes], meter: Meter, done: BackgroundTask
-) -> Response:
-    """A server-sent event stream, relayed event by event; an engine that refuses the request answers
-    JSON instead, reshaped like any other error."""
+    response: aiohttp.ClientResponse, rename: Callable[[bytes], bytes], meter: Meter
+) -> tuple[Response, AsyncGenerator[bytes, None] | None]:
+    """A server-sent event stream, relayed event by event, and the stream for the caller to close once the
+    answer is over (the client may leave mid-stream); an engine that refuses the request answers JSON
+    instead, reshaped like any other error."""
     if response.status >= 400 or not content_type(response).startswith("text/event-stream"):
-        answer = await answer_whole(response, rename, meter)
-        answer.background = done
-        return answer
+        return await answer_whole(response, rename, meter), None
 
-    async def events() -> AsyncIterator[bytes]:
+    async def events() -> AsyncGenerator[bytes, None]:
         pending = b""
+        # A stream is a success unless the replica fails it; a client that leaves (the stream closed or
+        # cancelled where it waits) is not the endpoint's error.
+        meter.ok = True
         try:
             async for chunk in response.content.iter_any():
                 pending += chunk.replace(b"\r\n", b"\n")
@@ -216,10 +217,13 @@ async def answer_stream(
             if pending:
                 meter.read_events(pending)
                 yield rename(pending)
-            meter.ok = True
+        except Exception:
+            meter.ok = False
+            raise
         finally:
             meter.finished = time.monotonic()
-            response.release()
+            response.release()  # a stream cut short closes its connection: aiohttp keeps none half-read
 
     headers = {"cache-control": "no-cache", "x-accel-buffering": "no"}  # no proxy in between may hold events back
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers, background=done)
+    stream = events()
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers), stream

@@ -39,7 +39,7 @@ class UsageBook:
         self._writer: asyncio.Task[None] | None = None
 
     async def add(self, hub: Hub, endpoint_id: int, actor: Actor, meter: Meter) -> None:
-        """A BackgroundTask of the answer: runs once it has been sent."""
+        """A request is over (its answer sent, or its client gone): its cost joins the next write."""
         self._pending.append(Spent(hub, endpoint_id, actor, meter))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_soon())

@@ -469,6 +469,7 @@ _ZH.update(
         "Metrics": "指标",
         "Requests": "请求数",
         "Errors": "错误数",
+        "In flight": "处理中",
         "Latency p50": "延迟 p50",
         "Latency p95": "延迟 p95",
         "Tokens/s": "令牌/秒",

@@ -35,8 +35,8 @@ def end_request(hub: Hub, endpoint_id: int, ticket: int) -> None:
 
 
 def in_flight(hub: Hub, endpoint_id: int, *, now: float | None = None) -> int:
-    """Requests under way; a ticket older than the gateway's timeout is one whose end was never heard
-    (a client gone mid-stream skips the answer's background task), so it is dropped, not counted."""
+    """Requests under way. The gateway ends every ticket it began, also for a client gone mid-answer; one
+    older than the gateway's timeout can only be a leftover (its task killed), so it is dropped, not counted."""
     oldest = (time.monotonic() if now is None else now) - hub.settings.gateway_timeout
     compute = hub.compute
     with compute.guard:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from csghub.core.errors import NotFound
 from csghub.db.models import ComputeInstance, ComputeUsage
-from csghub.services.compute import instances
+from csghub.services.compute import instances, scaling
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.read_cache import keeps_reads
@@ -98,7 +98,7 @@ def usage_totals(session: Session, instance_id: int) -> tuple[float, float, floa
 
 
 def endpoint_metrics(hub: Hub, actor: Actor, endpoint_id: int) -> Mapping[str, float]:
-    """Totals since creation and percentiles of the recent requests."""
+    """Totals since creation, percentiles of the recent requests, and the requests under way now."""
     with hub.db() as session:
         row = session.get(ComputeInstance, endpoint_id)
         if row is None or row.kind != "endpoint":
@@ -116,6 +116,7 @@ def endpoint_metrics(hub: Hub, actor: Actor, endpoint_id: int) -> Mapping[str, f
         "latency_ms_p95": _percentile(recent, 0.95),
         "latency_ms_mean": latency_sum / requests if requests else 0.0,
         "tokens_per_second": completion / (latency_sum / 1000.0) if latency_sum else 0.0,
+        "in_flight": scaling.in_flight(hub, endpoint_id),
     }
 
 
