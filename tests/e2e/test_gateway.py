@@ -36,6 +36,8 @@ from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import shared_runtimes_dir, tiny_chat_model, tiny_embedding_model
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.engine_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 # Bounds, not waits: the first run builds the two runtime environments; a loaded 2-core machine starts
 # `transformers serve` in 5-10 s per replica.
 DEPLOY_TIMEOUT = 600.0

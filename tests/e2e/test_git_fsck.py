@@ -21,6 +21,8 @@ from huggingface_hub.errors import HfHubHTTPError
 from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 PASSWORD = "fsck-test-password"
 
 # Spellings of `.git` that some file system (case-insensitive, HFS+, NTFS) or git itself reads as `.git`.

@@ -21,6 +21,8 @@ from tests.support.live import LiveHub
 from tests.support.raw_http import connect, head, read_answer
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 MiB = 1024 * 1024
 CLIENT_TIMEOUT = 3
 

@@ -12,12 +12,15 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, BrowserContext, expect
 
 from tests.conftest import LiveHubFactory
 from tests.support.browser import shot, watch
 from tests.support.clients import client_env, git
 from tests.support.live import LiveHub
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 PASSWORD = "portal passphrase 7"
 HOSTILE_README = """---

@@ -31,6 +31,8 @@ from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import shared_runtimes_dir, tiny_chat_model
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 DEPLOY_TIMEOUT = 600.0
 ANSWER_TIMEOUT = 60_000  # ms: a tiny model's answer on a loaded 2-core machine
 PASSWORD = "chat passphrase 7"

@@ -25,6 +25,8 @@ from tests.support.browser import sign_in
 from tests.support.clients import api, client_env, create_repo
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 PASSWORD = "content passphrase 4"
 LFS_THRESHOLD = 64 * 1024
 CARD = """---

@@ -29,6 +29,8 @@ from tests.support.browser import shot, sign_in
 from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import tiny_chat_model
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 # Bounds, not waits: a loaded 2-core CI machine starts `transformers serve` in 5-10 s.
 DEPLOY_MS = 240_000
 PASSWORD = "endpoint passphrase 7"

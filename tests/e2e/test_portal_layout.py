@@ -20,6 +20,8 @@ from tests.support.browser import shot, sign_in
 from tests.support.clients import create_repo
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 PASSWORD = "layout passphrase 5"
 PHONE = {"width": 390, "height": 844}
 WIDE = "w" * 320

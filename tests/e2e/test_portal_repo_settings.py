@@ -6,11 +6,14 @@ Screenshots of the settings and diff pages land in docs/screenshots/."""
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.support.browser import shot, sign_in, watch
 from tests.support.clients import create_repo, write_file
 from tests.support.live import LiveHub
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 PASSWORD = "settings passphrase 9"
 SUBMIT = "button[type=submit]"

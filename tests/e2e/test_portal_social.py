@@ -6,11 +6,14 @@ model's page; a private collection is a 404 page for a stranger. Screenshots lan
 from __future__ import annotations
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.browser import shot, sign_in
 from tests.support.clients import create_repo
 from tests.support.live import LiveHub
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 PASSWORD = "social passphrase 9"
 HOSTILE = """Does this run on **CPU**?

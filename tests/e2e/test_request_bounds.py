@@ -18,6 +18,8 @@ from tests.support.clients import api, create_repo
 from tests.support.live import LiveHub
 from tests.support.raw_http import RawAnswer, chunk_frame, connect, head, read_answer, send_until_answered
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 MiB = 1024 * 1024
 CLIENT_TIMEOUT = 3
 JSON = {"Content-Type": "application/json"}

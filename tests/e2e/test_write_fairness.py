@@ -11,11 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from csghub.git.write_lock import QUEUE_DIR, WriteLock
 from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 DEADLINE_S = 180.0
 

@@ -11,8 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import LiveHubFactory
 from tests.support.clients import client_env, create_repo
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 _UPLOAD = (
     "import sys; from huggingface_hub import HfApi; "

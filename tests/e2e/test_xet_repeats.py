@@ -28,6 +28,8 @@ from tests.support.clients import api, client_env, create_repo
 from tests.support.live import LiveHub
 from tests.support.s3 import MotoServer
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 MIB = 1 << 20
 CDC_MAX = 128 * 1024  # hf_xet's largest chunk
 
