@@ -18,6 +18,8 @@
    of `--tiny-rounds` / `--realistic-rounds` requests per kind. The baseline is what a user would write:
    the runtime environment's python, the replica's thread count and its CPU (by affinity), the chat
    template applied to the messages, `generate()`, and the answer decoded, all timed. Target >= 0.9.
+   Streams are also set against a stream made in that one process (`generate()` in a thread with a
+   `TextIteratorStreamer`, its pieces read as they come): what serving adds to streaming itself.
    Also tokens per CPU-second of the engine's process (the baseline's, the replica's), which the
    machine's other work moves far less than wall-clock rates. For two models:
    - `tiny`: the test model (tests/support/tiny_models.py, 150k parameters): a token costs about a
@@ -65,23 +67,34 @@ MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 # server that calls generate() gets.
 GENERATE = textwrap.dedent(
     """
-    import json, sys, time
+    import json, sys, threading, time
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TextIteratorStreamer
     torch.set_num_threads(int(sys.argv[2]))
     tokenizer = AutoTokenizer.from_pretrained(sys.argv[1])
     model = AutoModelForCausalLM.from_pretrained(sys.argv[1]).eval()
     messages = json.loads(sys.argv[3])
     print("ready", flush=True)
     for line in sys.stdin:
-        wanted = int(line)
+        wanted, mode = line.split()
         started = time.perf_counter()
         inputs = tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
-        out = model.generate(**inputs, max_new_tokens=wanted, do_sample=False)
-        new = out[0, inputs["input_ids"].shape[1]:]
-        text = tokenizer.decode(new, skip_special_tokens=True)
+        if mode == "stream":  # text as it is made: generate() in a thread, pieces read from the streamer
+            streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+            made = {}
+            def run():
+                made["out"] = model.generate(**inputs, max_new_tokens=int(wanted), do_sample=False, streamer=streamer)
+            worker = threading.Thread(target=run)
+            worker.start()
+            text = "".join(piece for piece in streamer)
+            worker.join()
+            new = made["out"][0, inputs["input_ids"].shape[1]:]
+        else:
+            out = model.generate(**inputs, max_new_tokens=int(wanted), do_sample=False)
+            new = out[0, inputs["input_ids"].shape[1]:]
+            text = tokenizer.decode(new, skip_special_tokens=True)
         seconds = time.perf_counter() - started
         print(json.dumps({"seconds": seconds, "tokens": int(new.shape[0]), "chars": len(text)}), flush=True)
     """
@@ -317,9 +330,9 @@ def _throughput(
     psutil.Process(baseline.pid).cpu_affinity(cpus)
     assert baseline.stdout.readline().strip() == "ready"
 
-    def generate() -> tuple[float, int]:
+    def generate(mode: str = "whole") -> tuple[float, int]:
         assert baseline.stdin is not None and baseline.stdout is not None
-        baseline.stdin.write(f"{args.tokens}\n")
+        baseline.stdin.write(f"{args.tokens} {mode}\n")
         baseline.stdin.flush()
         done = json.loads(baseline.stdout.readline())
         return float(done["seconds"]), int(done["tokens"])
@@ -327,6 +340,7 @@ def _throughput(
     engine = replica_process or psutil.Process(baseline.pid)
     calls: dict[str, tuple[Callable[[], tuple[float, int]], psutil.Process]] = {
         "generate": (generate, psutil.Process(baseline.pid)),
+        "generate_stream": (lambda: generate("stream"), psutil.Process(baseline.pid)),
         "direct": (lambda: _chat(direct, replica, served, args.tokens), engine),
         "direct_stream": (lambda: _chat(direct, replica, served, args.tokens, stream=True), engine),
         "gateway": (lambda: _chat(client, gateway, "bot", args.tokens), engine),
@@ -337,7 +351,7 @@ def _throughput(
     direct = httpx.Client(timeout=600)
     counts: set[int] = set()
     try:
-        generate(), _chat(client, gateway, "bot", args.tokens)  # warm-up
+        generate(), generate("stream"), _chat(client, gateway, "bot", args.tokens)  # warm-up
         # One request of each kind in turn, so that each kind meets the same mix of the machine's other work.
         for _ in range(rounds):
             for name, (call, process) in calls.items():
@@ -358,6 +372,10 @@ def _throughput(
     for name in ("direct", "direct_stream", "gateway", "gateway_stream"):
         figures[f"{name}_vs_generate"] = round(medians[name] / medians["generate"], 3)
     figures["gateway_vs_direct"] = round(medians["gateway"] / medians["direct"], 3)
+    # Streams against a stream made in one process (TextIteratorStreamer): what serving adds to streaming.
+    for name in ("direct_stream", "gateway_stream"):
+        figures[f"{name}_vs_generate_stream"] = round(medians[name] / medians["generate_stream"], 3)
+    figures["gateway_stream_vs_direct_stream"] = round(medians["gateway_stream"] / medians["direct_stream"], 3)
     # Tokens per CPU-second of the engine's process (the baseline's, the replica's): what each way costs
     # the machine, which the other work on a shared machine moves far less than it moves wall-clock rates.
     for name in ("direct", "direct_stream", "gateway", "gateway_stream"):
