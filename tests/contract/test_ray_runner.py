@@ -1,6 +1,7 @@
 """What only the Ray runner does, on a real Ray head (tests/support/ray_cluster.py): the forms of address
-an administrator may register, and the ways a cluster says no (unreachable, no room), each a clear
-RunnerError (503) within a bound rather than a hang. The shared contract is tests/contract/test_runners.py."""
+an administrator may register (the dashboard's and the Ray Client's each run a service), and the ways a
+cluster says no (unreachable, no room), each a clear RunnerError (503) within a bound rather than a hang.
+The shared contract is tests/contract/test_runners.py."""
 
 from __future__ import annotations
 
@@ -83,6 +84,21 @@ def test_ray_cluster_registered_by_its_dashboard_runs_services(ray_cluster: RayC
         handle = runner.start(http_server())
         wait_until(lambda: answers(handle.url), "the service to answer", timeout=30, poll=0.05)
         assert handle.host == "127.0.0.1" and [h.key for h in runner.running()] == [handle.key]
+        runner.stop(handle, grace=2)
+        assert runner.status(handle).state is ProcessState.EXITED
+        assert runner.running() == []
+    finally:
+        runner.close()
+
+
+def test_ray_cluster_registered_by_its_ray_client_address_runs_services(ray_cluster: RayCluster) -> None:
+    """A cluster on other machines is reached through its Ray Client server (ray://host:port)."""
+    address = f"ray://127.0.0.1:{ray_cluster.ports['client']}"
+    runner = RayRunner(address, namespace=f"csghub-test-{secrets.token_hex(4)}")
+    try:
+        handle = runner.start(http_server())
+        wait_until(lambda: answers(handle.url), "the service to answer", timeout=60, poll=0.05)
+        assert [h.key for h in runner.running()] == [handle.key]
         runner.stop(handle, grace=2)
         assert runner.status(handle).state is ProcessState.EXITED
         assert runner.running() == []
