@@ -114,6 +114,38 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
         kill_replicas_left_in(data_dir)
 
 
+def test_gateway_client_leaving_mid_stream_ends_its_request_and_counts_it(deployed: Deployed) -> None:
+    """A client that hangs up after the first events is no longer in flight (autoscaling would otherwise
+    see it until the gateway's timeout), and what it was streamed is counted, not as an error.
+
+    The module's first test: usage is written in batches every few seconds, so after other tests' requests
+    the endpoint's totals could still grow by theirs; here nothing has been asked of the endpoint yet."""
+    before = deployed.status(deployed.chat_id)["metrics"]
+    assert before["in_flight"] == 0 and before["requests"] == 0
+    body = {"model": "bot", "prompt": "The capital of France", "max_tokens": 4000, "stream": True}
+    headers = {"Authorization": f"Bearer {deployed.token}"}
+    events = 0
+    with (
+        httpx.Client(timeout=120) as client,
+        client.stream("POST", f"{deployed.chat_url}/completions", json=body, headers=headers) as answer,
+    ):
+        assert answer.status_code == 200
+        for line in answer.iter_lines():
+            events += line.startswith("data:")
+            if events == 3:
+                assert deployed.status(deployed.chat_id)["metrics"]["in_flight"] == 1
+                break  # leaving the block closes the connection mid-stream
+
+    def ended_and_counted() -> bool:
+        metrics = deployed.status(deployed.chat_id)["metrics"]
+        return metrics["in_flight"] == 0 and metrics["requests"] == before["requests"] + 1
+
+    wait_until(ended_and_counted, "the abandoned request to end and be counted", timeout=30, poll=0.1)
+    after = deployed.status(deployed.chat_id)["metrics"]
+    assert after["errors"] == before["errors"]
+    assert 2 <= after["completion_tokens"] - before["completion_tokens"] < 4000
+
+
 def test_gateway_chat_answers_through_the_openai_sdk(deployed: Deployed) -> None:
     client = deployed.client()
     assert [m.id for m in client.models.list()] == [f"{deployed.owner}/bot"]
@@ -335,35 +367,6 @@ def test_gateway_usage_is_metered(deployed: Deployed) -> None:
     assert metrics["completion_tokens"] >= before["completion_tokens"] + 3
     assert metrics["prompt_tokens"] > before["prompt_tokens"] and metrics["tokens_per_second"] > 0
     assert metrics["latency_ms_p50"] > 0
-
-
-def test_gateway_client_leaving_mid_stream_ends_its_request_and_counts_it(deployed: Deployed) -> None:
-    """A client that hangs up after the first events is no longer in flight (autoscaling would otherwise
-    see it until the gateway's timeout), and what it was streamed is counted, not as an error."""
-    before = deployed.status(deployed.chat_id)["metrics"]
-    assert before["in_flight"] == 0
-    body = {"model": "bot", "prompt": "The capital of France", "max_tokens": 4000, "stream": True}
-    headers = {"Authorization": f"Bearer {deployed.token}"}
-    events = 0
-    with (
-        httpx.Client(timeout=120) as client,
-        client.stream("POST", f"{deployed.chat_url}/completions", json=body, headers=headers) as answer,
-    ):
-        assert answer.status_code == 200
-        for line in answer.iter_lines():
-            events += line.startswith("data:")
-            if events == 3:
-                assert deployed.status(deployed.chat_id)["metrics"]["in_flight"] == 1
-                break  # leaving the block closes the connection mid-stream
-
-    def ended_and_counted() -> bool:
-        metrics = deployed.status(deployed.chat_id)["metrics"]
-        return metrics["in_flight"] == 0 and metrics["requests"] == before["requests"] + 1
-
-    wait_until(ended_and_counted, "the abandoned request to end and be counted", timeout=30, poll=0.1)
-    after = deployed.status(deployed.chat_id)["metrics"]
-    assert after["errors"] == before["errors"]
-    assert 2 <= after["completion_tokens"] - before["completion_tokens"] < 4000
 
 
 def test_gateway_keeps_answering_when_a_replica_dies(deployed: Deployed) -> None:
