@@ -1,0 +1,92 @@
+"""Glob patterns over repository paths, with the semantics the `datasets` library gives `data_files`.
+
+`*` and `?` stay inside one path segment, `[...]` is a character class, and `**` as a whole segment spans zero or
+more segments. Hidden parts (`.x`) and `__x` folders match only when the pattern names them too, and a few
+metadata files (README.md, ...) are never data unless the pattern ends in that very name.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import PurePosixPath
+
+# Files the Hub's resolution never treats as data unless a pattern asks for them by name.
+FILES_TO_IGNORE = frozenset(
+    {"README.md", "config.json", "dataset_info.json", "dataset_infos.json", "dummy_data.zip", "dataset_dict.json"}
+)
+MAGIC = re.compile(r"[*?\[]")
+
+
+def has_magic(pattern: str) -> bool:
+    return MAGIC.search(pattern) is not None
+
+
+def _segment_regex(segment: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(segment):
+        ch = segment[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "[":
+            end = segment.find("]", i + 2 if segment[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if end == -1:
+                out.append(re.escape(ch))
+            else:
+                body = segment[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                # Escape what regex treats specially inside a class but glob does not.
+                body = body.replace("\\", "\\\\")
+                out.append(f"[{body}]")
+                i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return "".join(out)
+
+
+@lru_cache(maxsize=512)
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A regex that matches the repository paths (no leading slash) the pattern selects."""
+    segments = [s for s in pattern.strip("/").split("/") if s not in ("", ".")]
+    regex = ""
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            # Zero or more whole segments; at the end it must still reach a file (one segment at least).
+            regex += ".+" if last else "(?:[^/]+/)*"
+        else:
+            regex += _segment_regex(segment) + ("" if last else "/")
+    return re.compile(regex + r"\Z")
+
+
+def _hidden_parts(parts: tuple[str, ...]) -> int:
+    return sum(1 for p in parts if p.startswith(".") and set(p) != {"."})
+
+
+def _special_parts(parts: tuple[str, ...]) -> int:
+    return sum(1 for p in parts if p.startswith("__"))
+
+
+def match_files(pattern: str, paths: list[str]) -> list[str]:
+    """The paths the pattern selects, in sorted order (the order the Hub's file system glob returns)."""
+    regex = compile_pattern(pattern)
+    pat = PurePosixPath(pattern)
+    pattern_hidden = _hidden_parts(pat.parts)
+    pattern_special = _special_parts(pat.parent.parts)
+    ignore = FILES_TO_IGNORE - {pat.name}
+    out = []
+    for path in sorted(paths):
+        if not regex.match(path):
+            continue
+        p = PurePosixPath(path)
+        if p.name in ignore:
+            continue
+        if _hidden_parts(p.parts) != pattern_hidden or _special_parts(p.parent.parts) != pattern_special:
+            continue
+        out.append(path)
+    return out
