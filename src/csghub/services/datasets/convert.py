@@ -1,0 +1,214 @@
+"""Conversion of one config/split's data files into Parquet shards, the form every other module here reads.
+
+DuckDB reads the files with the format options the layout found (delimiter, JSON flavour, compression) and
+writes shards of bounded size whose row groups are small enough to serve one page of rows cheaply. The shards
+are written into a temporary folder beside the destination and renamed into place, so a reader never sees a
+half-written split. A file DuckDB cannot read becomes a DatasetFileError that names the file and the line.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from csghub.core.errors import InvalidArgument, TooLarge
+from csghub.services.datasets.errors import DatasetFileError
+from csghub.services.datasets.layout import Config, DataFile, Split
+from csghub.services.datasets.sandbox import literal, open_connection
+
+MiB = 1024 * 1024
+# A page of 100 rows then decodes one row group of this many rows at most (a few MiB for wide text rows),
+# while a group stays large enough for Parquet's compression and for DuckDB's parallel scan.
+ROW_GROUP_ROWS = 32_768
+SHARD_NAME = re.compile(r"^shard_(\d+)\.parquet$")
+LINE = re.compile(r"\b[Ll]ine:? (\d+)")
+JSON_LINE = re.compile(r"in line (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionLimits:
+    shard_bytes: int = 256 * MiB
+    row_group_rows: int = ROW_GROUP_ROWS
+    memory_limit_bytes: int = 1024 * MiB
+    threads: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SplitConversion:
+    config: str
+    split: str
+    schema: pa.Schema
+    num_rows: int
+    bytes_in: int  # the source files as stored (compressed when they are)
+    bytes_out: int  # the Parquet shards
+    shards: tuple[str, ...]  # file names inside the destination folder, in row order (0000.parquet, ...)
+
+
+def convert_split(
+    config: Config,
+    split: Split,
+    source: Path | Mapping[str, Path],
+    destination: Path,
+    limits: ConversionLimits = ConversionLimits(),
+) -> SplitConversion:
+    """Convert `split` of `config` into `destination/0000.parquet, 0001.parquet, ...`, replacing what was there.
+
+    `source` is the folder the repository's files are checked out in, or a map from repository path to a local
+    file (e.g. LFS objects in the blob store)."""
+    if not split.files:
+        raise InvalidArgument(f"Split {split.name!r} of config {config.name!r} has no data files")
+    local = {f.path: (source / f.path if isinstance(source, Path) else Path(source[f.path])) for f in split.files}
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.parent / f".{destination.name}.tmp-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    try:
+        con = open_connection(limits.memory_limit_bytes, limits.threads, staging / ".spill")
+        try:
+            query = _select(config, split, local)
+            _copy(con, query, staging, limits, split.files, local)
+        finally:
+            con.close()
+        shutil.rmtree(staging / ".spill", ignore_errors=True)
+        shards = _name_shards(staging)
+        if not shards:
+            raise DatasetFileError(
+                f"No rows could be read from split {split.name!r}", path=split.files[0].path
+            )  # pragma: no cover - DuckDB writes one (possibly empty) shard at least
+        schema = pq.read_schema(staging / shards[0])
+        num_rows = sum(pq.ParquetFile(staging / s).metadata.num_rows for s in shards)
+        bytes_out = sum((staging / s).stat().st_size for s in shards)
+        _publish(staging, destination)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return SplitConversion(
+        config.name, split.name, schema.remove_metadata(), num_rows, split.size, bytes_out, tuple(shards)
+    )
+
+
+def _reader(kind: str, compression: str, paths: list[Path], delimiter: str | None, sample_all: bool) -> str:
+    files = "[" + ", ".join(literal(str(p)) for p in paths) + "]"
+    options = [f"compression={literal(compression)}"]
+    if len(paths) > 1:
+        options.append("union_by_name=true")  # each file sniffed on its own: an error names the bad one
+    if sample_all:
+        options.append("sample_size=-1")
+    if kind in ("csv", "tsv"):
+        delim = delimiter if delimiter is not None else ("\t" if kind == "tsv" else ",")
+        if not 1 <= len(delim) <= 4:
+            raise InvalidArgument(f"The CSV delimiter {delim!r} from the README is not usable")
+        return f"read_csv({files}, header=true, delim={literal(delim)}, {', '.join(options)})"
+    if kind in ("json", "jsonl"):
+        # `.json` may hold an array of records or one record per line, as the Hub's json builder accepts.
+        flavour = "newline_delimited" if kind == "jsonl" else "auto"
+        return f"read_json({files}, format={literal(flavour)}, {', '.join(options)})"
+    options = [o for o in options if not o.startswith(("compression", "sample_size"))]
+    return f"read_parquet({files}{''.join(', ' + o for o in options)})"
+
+
+def _select(config: Config, split: Split, local: Mapping[str, Path], sample_all: bool = False) -> str:
+    """One SELECT over the split: consecutive files of the same kind read together, kinds glued by name."""
+    groups: list[tuple[tuple[str, str], list[DataFile]]] = []
+    for f in split.files:
+        key = (
+            f.format if f.format not in ("json", "jsonl") else "json" if f.format == "json" else "jsonl",
+            f.compression,
+        )
+        if groups and groups[-1][0] == key:
+            groups[-1][1].append(f)
+        else:
+            groups.append((key, [f]))
+    selects = [
+        f"SELECT * FROM {_reader(kind, comp, [local[f.path] for f in files], config.delimiter, sample_all)}"
+        for (kind, comp), files in groups
+    ]
+    return " UNION ALL BY NAME ".join(selects)
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    staging: Path,
+    limits: ConversionLimits,
+    files: tuple[DataFile, ...],
+    local: Mapping[str, Path],
+) -> None:
+    # DuckDB writes rows in order into one file with all its threads, but once it rotates files (FILE_SIZE_BYTES)
+    # its writers run in parallel and rows interleave across shards. So: a split whose source fits in one shard
+    # is written in one parallel pass; a larger one is written by a single thread, in order, shard after shard.
+    estimate = sum(f.size * (4 if f.compression != "none" else 1) for f in files)
+    sharded = estimate > limits.shard_bytes
+
+    def run(q: str) -> None:
+        if sharded:
+            con.execute("SET threads = 1")
+            target = literal(str(staging))
+            rotation = f"FILE_SIZE_BYTES {int(limits.shard_bytes)}, FILENAME_PATTERN 'shard_{{i}}', "
+        else:
+            target = literal(str(staging / "shard_0.parquet"))
+            rotation = ""
+        con.execute(f"COPY ({q}) TO {target} (FORMAT parquet, {rotation}ROW_GROUP_SIZE {int(limits.row_group_rows)})")
+
+    try:
+        try:
+            run(query)
+        except duckdb.ConversionException:
+            # The type DuckDB guessed from the first rows fails further down: guess again from every row.
+            for leftover in staging.glob("shard_*.parquet"):
+                leftover.unlink()
+            run(query.replace("header=true,", "header=true, sample_size=-1,") if "read_csv" in query else query)
+    except duckdb.OutOfMemoryException as exc:
+        raise TooLarge(f"Converting these files needs more than {limits.memory_limit_bytes // MiB} MiB") from exc
+    except duckdb.Error as exc:
+        raise _file_error(exc, files, local) from exc
+
+
+def _file_error(exc: duckdb.Error, files: tuple[DataFile, ...], local: Mapping[str, Path]) -> DatasetFileError:
+    """DuckDB's message, first lines only, with local paths turned back into repository paths."""
+    text = str(exc)
+    culprit = next((f for f in files if str(local[f.path]) in text), files[0] if len(files) == 1 else None)
+    for f in files:
+        text = text.replace(str(local[f.path]), f.path)
+    text = re.sub(r"^[A-Za-z ]+Error: ", "", text)
+    line_match = LINE.search(text)
+    line = int(line_match.group(1)) if line_match else None
+    json_line = JSON_LINE.search(text) if "Malformed JSON" in text else None
+    if json_line:
+        # DuckDB's JSON reader counts from the line after the record it failed on (a record on line 3 is reported
+        # as "line 4"; tests/integration/test_dataset_convert.py pins this): tell the user the real line.
+        line = int(json_line.group(1)) - 1
+        text = JSON_LINE.sub(f"in line {line}", text, count=1)
+    detail = " ".join(part.strip() for part in text.splitlines()[:2] if part.strip())[:300]
+    where = culprit.path if culprit else ", ".join(f.path for f in files)
+    prefix = where + (f", line {line}" if line is not None else "")
+    return DatasetFileError(f"Cannot read {prefix}: {detail}", path=where, line=line)
+
+
+def _name_shards(staging: Path) -> list[str]:
+    """DuckDB's shard_<i>.parquet renamed to the Hub's 0000.parquet, 0001.parquet, ... in row order."""
+    found = sorted((int(m.group(1)), p) for p in staging.iterdir() if (m := SHARD_NAME.match(p.name)) is not None)
+    names = []
+    for index, (_, path) in enumerate(found):
+        name = f"{index:04d}.parquet"
+        path.rename(staging / name)
+        names.append(name)
+    return names
+
+
+def _publish(staging: Path, destination: Path) -> None:
+    """Swap the finished folder in with renames: readers see the old split or the new one, never a mix."""
+    old = None
+    if destination.exists():
+        old = destination.parent / f".{destination.name}.old-{uuid.uuid4().hex[:12]}"
+        destination.rename(old)
+    staging.rename(destination)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
