@@ -6,6 +6,9 @@ back, memory and threads are capped, and spilling goes to a folder the caller ow
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -38,3 +41,15 @@ def open_connection(memory_limit_bytes: int, threads: int, spill: Path | None = 
     else:
         con.execute("SET temp_directory = ''")
     return con
+
+
+@contextmanager
+def deadline(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
+    """Interrupt whatever the connection runs once `seconds` have passed (DuckDB then raises InterruptException)."""
+    timer = threading.Timer(seconds, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

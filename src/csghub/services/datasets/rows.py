@@ -1,0 +1,237 @@
+"""Pages of rows from a split's Parquet shards: plain paging, search, filters and ordering.
+
+Plain paging reads Parquet footers only, finds the row groups that hold the page and decodes just those with
+pyarrow, so the page at offset 1,000,000 costs what the first page costs. Search, filters and ordering run in
+DuckDB over the same shards; the caller's columns and operators are checked against the schema and a fixed set,
+identifiers come from the schema, and every value travels as a bound parameter, never inside the SQL text.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from csghub.core.errors import InvalidArgument
+from csghub.services.datasets.cells import CellLimits, features, rows_to_json
+from csghub.services.datasets.errors import QueryTimeout, QueryTooLarge
+from csghub.services.datasets.sandbox import deadline, identifier, literal, open_connection
+
+MAX_PAGE = 100  # HF's viewer pages by at most 100 rows
+MAX_SEARCH_CHARS = 200
+MAX_IN_VALUES = 100
+# op -> SQL template over {col} and one bound parameter `?` (None: no parameter).
+COMPARISONS = {"eq": "{col} = ?", "ne": "{col} <> ?", "lt": "{col} < ?", "le": "{col} <= ?", "gt": "{col} > ?",
+               "ge": "{col} >= ?"}  # fmt: skip
+TEXT_OPS = {"contains": "contains(lower({col}), ?)", "starts_with": "starts_with(lower({col}), ?)"}
+NULL_OPS = {"is_null": "{col} IS NULL", "is_not_null": "{col} IS NOT NULL"}
+OPERATORS = frozenset([*COMPARISONS, *TEXT_OPS, *NULL_OPS, "in"])
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    column: str
+    operator: str  # one of OPERATORS
+    value: Any = None  # a number, string or bool; a list for "in"; nothing for the null tests
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    column: str
+    descending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    memory_limit_bytes: int = 512 * 1024 * 1024
+    threads: int = 2
+    timeout_s: float = 10.0
+    cells: CellLimits = field(default_factory=CellLimits)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    schema: pa.Schema
+    rows: list[dict[str, Any]]  # HF's {row_idx, row, truncated_cells}
+    num_rows_total: int
+    offset: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of HF's /rows, /search and /filter."""
+        return {
+            "features": features(self.schema),
+            "rows": self.rows,
+            "num_rows_total": self.num_rows_total,
+            "num_rows_per_page": MAX_PAGE,
+            "partial": False,
+        }
+
+
+class SplitReader:
+    """The footers of a split's shards, read once: where each row group starts. Cheap to keep per commit."""
+
+    def __init__(self, shards: Sequence[Path]) -> None:
+        if not shards:
+            raise InvalidArgument("A split needs at least one Parquet shard")
+        self.shards = [Path(s) for s in shards]
+        self._groups: list[tuple[int, int]] = []  # (shard index, row group index), in row order
+        self._starts: list[int] = []  # first row of each entry of _groups
+        total = 0
+        schema = None
+        for shard_index, shard in enumerate(self.shards):
+            meta = pq.read_metadata(shard)
+            schema = schema or meta.schema.to_arrow_schema().remove_metadata()
+            for group in range(meta.num_row_groups):
+                rows = meta.row_group(group).num_rows
+                if rows:
+                    self._groups.append((shard_index, group))
+                    self._starts.append(total)
+                    total += rows
+        assert schema is not None
+        self.schema: pa.Schema = schema
+        self.num_rows = total
+
+    def read(self, offset: int, length: int, cells: CellLimits = CellLimits()) -> Page:
+        check_page(offset, length)
+        end = min(offset + length, self.num_rows)
+        if offset >= end:
+            return Page(self.schema, [], self.num_rows, offset)
+        first = bisect.bisect_right(self._starts, offset) - 1
+        last = bisect.bisect_right(self._starts, end - 1) - 1
+        tables = []
+        by_shard: dict[int, list[int]] = {}
+        for shard_index, group in self._groups[first : last + 1]:
+            by_shard.setdefault(shard_index, []).append(group)
+        for shard_index, groups in by_shard.items():
+            tables.append(pq.ParquetFile(self.shards[shard_index]).read_row_groups(groups))
+        table = pa.concat_tables(tables).slice(offset - self._starts[first], end - offset)
+        return Page(self.schema, rows_to_json(table, offset, cells), self.num_rows, offset)
+
+
+def check_page(offset: int, length: int) -> None:
+    if offset < 0:
+        raise InvalidArgument(f"offset must be 0 or more, got {offset}")
+    if not 1 <= length <= MAX_PAGE:
+        raise InvalidArgument(f"length must be between 1 and {MAX_PAGE}, got {length}")
+
+
+def query_rows(
+    reader: SplitReader,
+    offset: int,
+    length: int,
+    *,
+    search: str | None = None,
+    filters: Sequence[Filter] = (),
+    order: Sequence[Order] = (),
+    limits: QueryLimits = QueryLimits(),
+) -> Page:
+    """A page of the rows that match `search` (case-insensitive substring of any string column) and every filter,
+    sorted by `order`; row_idx is each row's place in the whole split."""
+    check_page(offset, length)
+    where, params = _conditions(reader.schema, search, filters)
+    for o in order:
+        _column(reader.schema, o.column, orderable=True)
+    source = _source(reader)
+    order_sql = ", ".join(f"{identifier(o.column)} {'DESC' if o.descending else 'ASC'}" for o in order)
+    order_sql = (order_sql + ", " if order_sql else "") + "__row_idx"
+    columns = ", ".join(identifier(n) for n in reader.schema.names)
+    con = open_connection(limits.memory_limit_bytes, limits.threads)
+    try:
+        with deadline(con, limits.timeout_s):
+            total = con.sql(f"SELECT count(*) FROM ({source}) WHERE {where}", params=params).fetchall()
+            page = con.sql(
+                f"SELECT __row_idx, {columns} FROM ({source}) WHERE {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
+                params=[*params, length, offset],
+            ).to_arrow_table()
+    except duckdb.InterruptException as exc:
+        raise QueryTimeout(f"The query ran longer than {limits.timeout_s:g} s") from exc
+    except duckdb.OutOfMemoryException as exc:
+        raise QueryTooLarge("The query needs more memory than the viewer allows") from exc
+    except duckdb.ConversionException as exc:
+        raise InvalidArgument(f"A filter value does not fit its column: {str(exc).splitlines()[0]}") from exc
+    finally:
+        con.close()
+    indexes = page.column("__row_idx").to_pylist()
+    table = page.drop_columns(["__row_idx"])
+    return Page(reader.schema, rows_to_json(table, indexes, limits.cells), int(total[0][0]), offset)
+
+
+def _source(reader: SplitReader) -> str:
+    """Every shard with each row's index in the whole split (file_row_number plus the rows before the shard)."""
+    parts = []
+    before = 0
+    for shard in reader.shards:
+        parts.append(
+            f"SELECT *, file_row_number + {before} AS __row_idx "
+            f"FROM read_parquet({literal(str(shard))}, file_row_number=true)"
+        )
+        before += pq.read_metadata(shard).num_rows
+    return " UNION ALL ".join(parts)
+
+
+def _column(schema: pa.Schema, name: str, *, orderable: bool = False) -> pa.DataType:
+    if not isinstance(name, str) or name not in schema.names:
+        raise InvalidArgument(f"Unknown column {name!r}; the columns are {schema.names}")
+    t = schema.field(name).type
+    if orderable and (pa.types.is_nested(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)):
+        raise InvalidArgument(f"Column {name!r} cannot be sorted or compared")
+    return t
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _check_value(name: str, t: pa.DataType, value: Any) -> None:
+    """The value must be of the column's kind, so a mistake reads as such rather than as a cast error."""
+    if pa.types.is_boolean(t):
+        ok = isinstance(value, bool)
+    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, str)  # strings, and dates/timestamps written as ISO text
+    if not ok:
+        raise InvalidArgument(f"Value {value!r} does not fit column {name!r} of type {t}")
+
+
+def _conditions(schema: pa.Schema, search: str | None, filters: Sequence[Filter]) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if search:
+        if len(search) > MAX_SEARCH_CHARS:
+            raise InvalidArgument(f"The search text is longer than {MAX_SEARCH_CHARS} characters")
+        text_columns = [f.name for f in schema if _is_text(f.type)]
+        if not text_columns:
+            raise InvalidArgument("This split has no text column to search")
+        clauses.append("(" + " OR ".join(f"contains(lower({identifier(c)}), ?)" for c in text_columns) + ")")
+        params.extend([search.lower()] * len(text_columns))
+    for f in filters:
+        if f.operator not in OPERATORS:
+            raise InvalidArgument(f"Unknown operator {f.operator!r}; use one of {sorted(OPERATORS)}")
+        t = _column(schema, f.column, orderable=f.operator not in NULL_OPS)
+        col = identifier(f.column)
+        if f.operator in NULL_OPS:
+            clauses.append(NULL_OPS[f.operator].format(col=col))
+        elif f.operator in TEXT_OPS:
+            if not _is_text(t) or not isinstance(f.value, str):
+                raise InvalidArgument(f"{f.operator} needs a text column and a text value")
+            clauses.append(TEXT_OPS[f.operator].format(col=col))
+            params.append(f.value.lower())
+        elif f.operator == "in":
+            if not isinstance(f.value, list) or not 1 <= len(f.value) <= MAX_IN_VALUES:
+                raise InvalidArgument(f"'in' needs a list of 1 to {MAX_IN_VALUES} values")
+            for v in f.value:
+                _check_value(f.column, t, v)
+            clauses.append(f"{col} IN ({', '.join('?' for _ in f.value)})")
+            params.extend(f.value)
+        else:
+            _check_value(f.column, t, f.value)
+            clauses.append(COMPARISONS[f.operator].format(col=col))
+            params.append(f.value)
+    return (" AND ".join(clauses) or "true"), params
