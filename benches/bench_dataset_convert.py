@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -36,21 +37,27 @@ def generate_csv(path: Path, megabytes: int) -> None:
     con.close()
 
 
-def baseline(csv: Path, out: Path, limits: ConversionLimits) -> float:
+def cpu_seconds() -> float:
+    """User + system time of this process, DuckDB's threads included: what the work costs whatever the load."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def baseline(csv: Path, out: Path, limits: ConversionLimits) -> tuple[float, float]:
     con = open_connection(limits.memory_limit_bytes, limits.threads, out.parent / "spill-base")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     con.execute(f"COPY (SELECT * FROM read_csv({literal(str(csv))})) TO {literal(str(out))} (FORMAT parquet)")
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     con.close()
-    return elapsed
+    return elapsed, cpu
 
 
-def ours(root: Path, out: Path, limits: ConversionLimits) -> tuple[float, int, int]:
+def ours(root: Path, out: Path, limits: ConversionLimits) -> tuple[float, float, int, int]:
     layout = detect_layout({"train.csv": (root / "train.csv").stat().st_size})
     config = layout.configs[0]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     result = convert_split(config, config.get_split("train"), root, out, limits)
-    return time.perf_counter() - start, result.num_rows, result.bytes_out
+    return time.perf_counter() - start, cpu_seconds() - cpu, result.num_rows, result.bytes_out
 
 
 def main() -> None:
@@ -66,30 +73,34 @@ def main() -> None:
         root.mkdir()
         csv = root / "train.csv"
         generate_csv(csv, args.mb)
-        base_s: list[float] = []
-        ours_s: list[float] = []
-        rows = out_bytes = 0
+        base: list[tuple[float, float]] = []
+        mine: list[tuple[float, float]] = []
+        rows = out_bytes = shards = 0
         for r in range(args.rounds):
             # Alternate which goes first so the page cache and the machine's load favour neither.
-            if r % 2 == 0:
-                base_s.append(baseline(csv, Path(tmp) / f"base-{r}.parquet", limits))
-                elapsed, rows, out_bytes = ours(root, Path(tmp) / f"ours-{r}", limits)
-                ours_s.append(elapsed)
-            else:
-                elapsed, rows, out_bytes = ours(root, Path(tmp) / f"ours-{r}", limits)
-                ours_s.append(elapsed)
-                base_s.append(baseline(csv, Path(tmp) / f"base-{r}.parquet", limits))
-            (Path(tmp) / f"base-{r}.parquet").unlink()
-        base_med, ours_med = statistics.median(base_s), statistics.median(ours_s)
+            for which in ("base", "ours") if r % 2 == 0 else ("ours", "base"):
+                if which == "base":
+                    base.append(baseline(csv, Path(tmp) / f"base-{r}.parquet", limits))
+                    (Path(tmp) / f"base-{r}.parquet").unlink()
+                else:
+                    elapsed, cpu, rows, out_bytes = ours(root, Path(tmp) / f"ours-{r}", limits)
+                    mine.append((elapsed, cpu))
+                    shards = len(list((Path(tmp) / f"ours-{r}").iterdir()))
+        base_med, ours_med = statistics.median(b[0] for b in base), statistics.median(m[0] for m in mine)
+        base_cpu, ours_cpu = statistics.median(b[1] for b in base), statistics.median(m[1] for m in mine)
         print(
             json.dumps(
                 {
                     "csv_bytes": csv.stat().st_size,
                     "rows": rows,
                     "parquet_bytes": out_bytes,
-                    "duckdb_copy_s": [round(s, 2) for s in base_s],
-                    "convert_split_s": [round(s, 2) for s in ours_s],
+                    "shards": shards,
+                    "duckdb_copy_s": [round(b[0], 2) for b in base],
+                    "convert_split_s": [round(m[0], 2) for m in mine],
                     "ratio_median": round(ours_med / base_med, 3),
+                    "duckdb_copy_cpu_s": [round(b[1], 2) for b in base],
+                    "convert_split_cpu_s": [round(m[1], 2) for m in mine],
+                    "cpu_ratio_median": round(ours_cpu / base_cpu, 3),
                     "threads": args.threads,
                     "load_average": [round(x, 2) for x in os.getloadavg()],
                 }
