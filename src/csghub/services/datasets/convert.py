@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +72,7 @@ def convert_split(
     try:
         con = open_connection(limits.memory_limit_bytes, limits.threads, staging / ".spill")
         try:
-            query = _select(config, split, local)
-            _copy(con, query, staging, limits, split.files, local)
+            _copy(con, lambda sample_all: _select(config, split, local, sample_all), staging, limits, split, local)
         finally:
             con.close()
         shutil.rmtree(staging / ".spill", ignore_errors=True)
@@ -118,10 +117,7 @@ def _select(config: Config, split: Split, local: Mapping[str, Path], sample_all:
     """One SELECT over the split: consecutive files of the same kind read together, kinds glued by name."""
     groups: list[tuple[tuple[str, str], list[DataFile]]] = []
     for f in split.files:
-        key = (
-            f.format if f.format not in ("json", "jsonl") else "json" if f.format == "json" else "jsonl",
-            f.compression,
-        )
+        key = (f.format, f.compression)
         if groups and groups[-1][0] == key:
             groups[-1][1].append(f)
         else:
@@ -135,12 +131,13 @@ def _select(config: Config, split: Split, local: Mapping[str, Path], sample_all:
 
 def _copy(
     con: duckdb.DuckDBPyConnection,
-    query: str,
+    select: Callable[[bool], str],
     staging: Path,
     limits: ConversionLimits,
-    files: tuple[DataFile, ...],
+    split: Split,
     local: Mapping[str, Path],
 ) -> None:
+    files = split.files
     # DuckDB writes rows in order into one file with all its threads, but once it rotates files (FILE_SIZE_BYTES)
     # its writers run in parallel and rows interleave across shards. So: a split whose source fits in one shard
     # is written in one parallel pass; a larger one is written by a single thread, in order, shard after shard.
@@ -159,12 +156,12 @@ def _copy(
 
     try:
         try:
-            run(query)
+            run(select(False))
         except duckdb.ConversionException:
             # The type DuckDB guessed from the first rows fails further down: guess again from every row.
             for leftover in staging.glob("shard_*.parquet"):
                 leftover.unlink()
-            run(query.replace("header=true,", "header=true, sample_size=-1,") if "read_csv" in query else query)
+            run(select(True))
     except duckdb.OutOfMemoryException as exc:
         raise TooLarge(f"Converting these files needs more than {limits.memory_limit_bytes // MiB} MiB") from exc
     except duckdb.Error as exc:

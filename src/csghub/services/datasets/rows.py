@@ -80,12 +80,16 @@ class SplitReader:
         if not shards:
             raise InvalidArgument("A split needs at least one Parquet shard")
         self.shards = [Path(s) for s in shards]
+        self._metadata: list[pq.FileMetaData] = []
+        self.shard_rows: list[int] = []
         self._groups: list[tuple[int, int]] = []  # (shard index, row group index), in row order
         self._starts: list[int] = []  # first row of each entry of _groups
         total = 0
         schema = None
         for shard_index, shard in enumerate(self.shards):
             meta = pq.read_metadata(shard)
+            self._metadata.append(meta)
+            self.shard_rows.append(meta.num_rows)
             schema = schema or meta.schema.to_arrow_schema().remove_metadata()
             for group in range(meta.num_row_groups):
                 rows = meta.row_group(group).num_rows
@@ -109,7 +113,9 @@ class SplitReader:
         for shard_index, group in self._groups[first : last + 1]:
             by_shard.setdefault(shard_index, []).append(group)
         for shard_index, groups in by_shard.items():
-            tables.append(pq.ParquetFile(self.shards[shard_index]).read_row_groups(groups))
+            # The footer read at construction is reused: a page reads only its row groups' column chunks.
+            parquet = pq.ParquetFile(self.shards[shard_index], metadata=self._metadata[shard_index])
+            tables.append(parquet.read_row_groups(groups))
         table = pa.concat_tables(tables).slice(offset - self._starts[first], end - offset)
         return Page(self.schema, rows_to_json(table, offset, cells), self.num_rows, offset)
 
@@ -166,12 +172,12 @@ def _source(reader: SplitReader) -> str:
     """Every shard with each row's index in the whole split (file_row_number plus the rows before the shard)."""
     parts = []
     before = 0
-    for shard in reader.shards:
+    for shard, rows in zip(reader.shards, reader.shard_rows, strict=True):
         parts.append(
             f"SELECT *, file_row_number + {before} AS __row_idx "
             f"FROM read_parquet({literal(str(shard))}, file_row_number=true)"
         )
-        before += pq.read_metadata(shard).num_rows
+        before += rows
     return " UNION ALL ".join(parts)
 
 
