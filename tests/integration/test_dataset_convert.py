@@ -139,11 +139,16 @@ def test_convert_mixed_csv_and_tsv_glues_by_column_name(tmp_path: Path) -> None:
     assert _read(tmp_path / "out", result.shards) == ROWS[:6]
 
 
-def test_convert_late_type_change_guesses_again_from_every_row(tmp_path: Path) -> None:
+# One shard written by DuckDB's COPY, or shards streamed to pyarrow's writer (a source larger than a shard).
+SHARDINGS = [ConversionLimits(), ConversionLimits(shard_bytes=100_000, row_group_rows=4_096)]
+
+
+@pytest.mark.parametrize("limits", SHARDINGS, ids=["copy", "streamed"])
+def test_convert_late_type_change_guesses_again_from_every_row(tmp_path: Path, limits: ConversionLimits) -> None:
     rows = [{"v": str(i)} for i in range(30_000)] + [{"v": "not a number"}]
     layout = _repo(tmp_path / "repo", {"data.csv": rows})
     config = layout.configs[0]
-    result = convert_split(config, config.get_split("train"), tmp_path / "repo", tmp_path / "out")
+    result = convert_split(config, config.get_split("train"), tmp_path / "repo", tmp_path / "out", limits)
     assert result.num_rows == 30_001 and pa.types.is_string(result.schema.field("v").type)
     assert _read(tmp_path / "out", result.shards)[-1] == {"v": "not a number"}
 
@@ -172,15 +177,17 @@ def test_malformed_csv_names_the_file(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "train").exists() and list((tmp_path / "out").iterdir()) == []
 
 
-def test_malformed_csv_far_down_gives_the_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("limits", SHARDINGS, ids=["copy", "streamed"])
+def test_malformed_csv_far_down_gives_the_line(tmp_path: Path, limits: ConversionLimits) -> None:
     good = "".join(f"{i},word{i}\n" for i in range(40_000))
     (tmp_path / "train.csv").write_text("a,b\n" + good + "40000,x,extra,fields\n")
-    layout = detect_layout({"train.csv": 1})
+    layout = detect_layout({"train.csv": (tmp_path / "train.csv").stat().st_size})
     config = layout.configs[0]
     with pytest.raises(DatasetFileError) as caught:
-        convert_split(config, config.get_split("train"), tmp_path, tmp_path / "out")
+        convert_split(config, config.get_split("train"), tmp_path, tmp_path / "out" / "train", limits)
     assert caught.value.path == "train.csv" and caught.value.line is not None
     assert caught.value.line >= 40_000 and f"line {caught.value.line}" in caught.value.message
+    assert list((tmp_path / "out").iterdir()) == []  # nothing half-written stays behind
 
 
 def test_malformed_jsonl_gives_file_and_line(tmp_path: Path) -> None:

@@ -8,10 +8,12 @@ half-written split. A file DuckDB cannot read becomes a DatasetFileError that na
 
 from __future__ import annotations
 
+import queue
 import re
 import shutil
+import threading
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,20 +141,18 @@ def _copy(
 ) -> None:
     files = split.files
     # DuckDB writes rows in order into one file with all its threads, but once it rotates files (FILE_SIZE_BYTES)
-    # its writers run in parallel and rows interleave across shards. So: a split whose source fits in one shard
-    # is written in one parallel pass; a larger one is written by a single thread, in order, shard after shard.
+    # its writers run in parallel and rows interleave across shards. So a split whose source fits in one shard is
+    # one parallel COPY; a larger one streams from DuckDB (parsing on all its threads, rows in order) to a pyarrow
+    # writer on a thread of its own that starts the next shard when one is full.
     estimate = sum(f.size * (4 if f.compression != "none" else 1) for f in files)
     sharded = estimate > limits.shard_bytes
 
     def run(q: str) -> None:
         if sharded:
-            con.execute("SET threads = 1")
-            target = literal(str(staging))
-            rotation = f"FILE_SIZE_BYTES {int(limits.shard_bytes)}, FILENAME_PATTERN 'shard_{{i}}', "
+            _stream_shards(con, q, staging, limits)
         else:
             target = literal(str(staging / "shard_0.parquet"))
-            rotation = ""
-        con.execute(f"COPY ({q}) TO {target} (FORMAT parquet, {rotation}ROW_GROUP_SIZE {int(limits.row_group_rows)})")
+            con.execute(f"COPY ({q}) TO {target} (FORMAT parquet, ROW_GROUP_SIZE {int(limits.row_group_rows)})")
 
     try:
         try:
@@ -166,6 +166,99 @@ def _copy(
         raise TooLarge(f"Converting these files needs more than {limits.memory_limit_bytes // MiB} MiB") from exc
     except duckdb.Error as exc:
         raise _file_error(exc, files, local) from exc
+
+
+def _stream_shards(con: duckdb.DuckDBPyConnection, query: str, staging: Path, limits: ConversionLimits) -> None:
+    reader = con.sql(query).to_arrow_reader(batch_size=limits.row_group_rows)
+    # A few row groups in flight at most: memory stays bounded whichever side is slower.
+    pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        writer: pq.ParquetWriter | None = None
+        sink: pa.NativeFile | None = None
+        index = 0
+        group: list[pa.RecordBatch] = []
+        rows = 0
+        last_group_bytes = 0
+
+        def close() -> None:
+            nonlocal writer, sink
+            if writer is not None:
+                writer.close()  # writes the footer; the sink is ours to close
+            if sink is not None:
+                sink.close()
+            writer, sink = None, None
+
+        def flush(table: pa.Table) -> None:
+            nonlocal writer, sink, index, last_group_bytes
+            # Start a new shard when the next row group (as big as the last one, most likely) would pass the bound.
+            if writer is not None and sink is not None and sink.tell() + last_group_bytes > limits.shard_bytes:
+                close()
+                index += 1
+            if writer is None:
+                sink = pa.OSFile(str(staging / f"shard_{index}.parquet"), "wb")
+                writer = pq.ParquetWriter(sink, reader.schema, compression="snappy")
+            assert sink is not None
+            before = sink.tell()
+            writer.write_table(table, row_group_size=max(1, table.num_rows))
+            last_group_bytes = sink.tell() - before
+
+        finished = False
+        try:
+            while (batch := pending.get()) is not None:
+                group.append(batch)
+                rows += batch.num_rows
+                if rows >= limits.row_group_rows:
+                    # Row groups of exactly row_group_rows rows, whatever sizes DuckDB's batches come in.
+                    table = pa.Table.from_batches(group, schema=reader.schema)
+                    while table.num_rows >= limits.row_group_rows:
+                        flush(table.slice(0, limits.row_group_rows))
+                        table = table.slice(limits.row_group_rows)
+                    group, rows = table.to_batches(), table.num_rows
+            finished = True
+            if rows or writer is None:
+                # The tail, or (nothing at all read) an empty shard that still carries the schema.
+                flush(pa.Table.from_batches(group, schema=reader.schema))
+            close()
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            failures.append(exc)
+            if sink is not None:
+                sink.close()
+            while not finished and pending.get() is not None:  # let the reader finish putting
+                pass
+
+    thread = threading.Thread(target=write, name="parquet-shards", daemon=True)
+    thread.start()
+    try:
+        for batch in _batches(reader):
+            if failures:
+                break
+            pending.put(batch)
+    finally:
+        pending.put(None)
+        thread.join()
+    if failures:
+        raise failures[0]
+
+
+def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    """DuckDB's errors surface through Arrow's stream as OSError: give them back their DuckDB kind, so that the
+    conversion treats them as it treats a failed COPY."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (OSError, pa.ArrowException) as exc:
+            text = str(exc)
+            kind: type[duckdb.Error] = duckdb.InvalidInputException
+            if text.startswith("Conversion Error"):
+                kind = duckdb.ConversionException
+            elif text.startswith("Out of Memory Error"):
+                kind = duckdb.OutOfMemoryException
+            raise kind(text) from exc
+        yield batch
 
 
 def _file_error(exc: duckdb.Error, files: tuple[DataFile, ...], local: Mapping[str, Path]) -> DatasetFileError:
