@@ -224,3 +224,15 @@ def test_bad_delimiter_is_invalid_argument(tmp_path: Path) -> None:
     config = detect_layout({"x.csv": 4}, readme).configs[0]
     with pytest.raises(InvalidArgument, match="delimiter"):
         convert_split(config, config.get_split("train"), tmp_path, tmp_path / "out")
+
+
+def test_streamed_shards_use_dictionaries_only_where_values_repeat(tmp_path: Path) -> None:
+    rows = [{"label": f"class {i % 3}", "text": f"unique sentence {i}"} for i in range(20_000)]
+    config = _repo(tmp_path / "repo", {"train.jsonl": rows}).configs[0]
+    limits = ConversionLimits(shard_bytes=100_000, row_group_rows=4_096)
+    result = convert_split(config, config.get_split("train"), tmp_path / "repo", tmp_path / "out", limits)
+    assert len(result.shards) > 1 and _read(tmp_path / "out", result.shards) == rows
+    group = pq.ParquetFile(tmp_path / "out" / result.shards[0]).metadata.row_group(0)
+    encodings = {group.column(i).path_in_schema: set(group.column(i).encodings) for i in range(group.num_columns)}
+    assert "RLE_DICTIONARY" in encodings["label"] and "RLE_DICTIONARY" not in encodings["text"]
+    assert all((tmp_path / "out" / s).stat().st_size <= 100_000 for s in result.shards)
