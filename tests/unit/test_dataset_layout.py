@@ -86,6 +86,12 @@ LAYOUTS: list[tuple[list[str], str | None]] = [
     (["data/train_0.parquet", "data/test_0.parquet", "data/valid_0.parquet", "data/eval_1.parquet"], None),
     (["split_one.ndjson", "split_two.ndjson"], None),
     (["evaluation/part.csv", "training/part.csv", "notes.md"], None),
+    (["latest.csv", "contest.csv", "test_data.csv"], None),
+    (["train.csv", "train.parquet"], None),
+    (["data/train/a.csv", "data/test.csv", "data/validation.csv"], None),
+    (["TRAIN.csv", "other.csv"], None),
+    (["data/train-00000-of-00001.csv", "data/train.csv", "test.csv"], None),
+    (["a.csv", "b.jsonl", "c.jsonl"], None),
     (
         [
             "one/a.csv",
@@ -213,3 +219,40 @@ def test_unknown_config_and_split_are_not_found() -> None:
         layout.get_config("nope")
     with pytest.raises(NotFound):
         layout.get_config("default").get_split("test")
+
+
+def _generated_layouts() -> list[list[str]]:
+    """Every naming convention crossed with each format family, compression and set of splits."""
+    styles = {
+        "flat": "{split}.{ext}",
+        "data_dir": "data/{split}.{ext}",
+        "folders": "{split}/part-0.{ext}",
+        "nested_folders": "corpus/{split}/part-0.{ext}",
+        "sharded": "data/{split}-00000-of-00002.{ext}",
+        "prefixed": "my_dataset_{split}_1.{ext}",
+        "suffix_digits": "{split}_00.{ext}",
+    }
+    aliases = {"train": ["train", "training"], "validation": ["validation", "valid", "dev", "val"],
+               "test": ["test", "testing", "eval", "evaluation"]}  # fmt: skip
+    exts = ["csv", "tsv.gz", "jsonl", "json", "jsonl.zst", "parquet"]
+    split_sets = [["train"], ["train", "test"], ["train", "validation", "test"], ["validation", "test"]]
+    out = []
+    for s_index, style in enumerate(styles.values()):
+        for e_index, ext in enumerate(exts):
+            splits = split_sets[(s_index + e_index) % len(split_sets)]
+            names = []
+            for k, split in enumerate(splits):
+                alias = aliases[split][(s_index + e_index + k) % len(aliases[split])]
+                names.append(style.format(split=alias if "sharded" not in style else split, ext=ext))
+                if "sharded" in style:
+                    names.append(style.replace("00000", "00001").format(split=split, ext=ext))
+            out.append(names)
+    return out
+
+
+GENERATED = _generated_layouts()
+
+
+@pytest.mark.parametrize("paths", GENERATED, ids=[p[0] for p in GENERATED])
+def test_generated_layout_equals_datasets_library(tmp_path: Path, paths: list[str]) -> None:
+    test_layout_equals_datasets_library(tmp_path, paths, None)
