@@ -169,3 +169,14 @@ def test_cells_are_json_ready(tmp_path: Path) -> None:
     assert types["when"] == {"dtype": "timestamp[us]", "_type": "Value"}
     assert types["meta"] == {"k": {"dtype": "int64", "_type": "Value"}, "note": {"dtype": "string", "_type": "Value"}}
     assert types["score"] == {"dtype": "float64", "_type": "Value"}
+
+
+def test_column_named_like_duckdb_row_number_is_refused_not_misnumbered(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"file_row_number": [7, 8], "x": ["a", "b"]}), tmp_path / "0000.parquet")
+    reader = SplitReader([tmp_path / "0000.parquet"])
+    assert [r["row"] for r in reader.read(0, 2).rows] == [
+        {"file_row_number": 7, "x": "a"},
+        {"file_row_number": 8, "x": "b"},
+    ]
+    with pytest.raises(InvalidArgument, match="file_row_number"):
+        query_rows(reader, 0, 2, search="a")

@@ -23,6 +23,7 @@ from csghub.services.datasets.cells import CellLimits, features, rows_to_json
 from csghub.services.datasets.errors import QueryTimeout, QueryTooLarge
 from csghub.services.datasets.sandbox import deadline, identifier, literal, open_connection
 
+ROW_IDX = "__csghub_row_idx"
 MAX_PAGE = 100  # HF's viewer pages by at most 100 rows
 MAX_SEARCH_CHARS = 200
 MAX_IN_VALUES = 100
@@ -145,14 +146,14 @@ def query_rows(
         _column(reader.schema, o.column, orderable=True)
     source = _source(reader)
     order_sql = ", ".join(f"{identifier(o.column)} {'DESC' if o.descending else 'ASC'}" for o in order)
-    order_sql = (order_sql + ", " if order_sql else "") + "__row_idx"
+    order_sql = (order_sql + ", " if order_sql else "") + ROW_IDX
     columns = ", ".join(identifier(n) for n in reader.schema.names)
     con = open_connection(limits.memory_limit_bytes, limits.threads)
     try:
         with deadline(con, limits.timeout_s):
             total = con.sql(f"SELECT count(*) FROM ({source}) WHERE {where}", params=params).fetchall()
             page = con.sql(
-                f"SELECT __row_idx, {columns} FROM ({source}) WHERE {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
+                f"SELECT {ROW_IDX}, {columns} FROM ({source}) WHERE {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
                 params=[*params, length, offset],
             ).to_arrow_table()
     except duckdb.InterruptException as exc:
@@ -163,18 +164,21 @@ def query_rows(
         raise InvalidArgument(f"A filter value does not fit its column: {str(exc).splitlines()[0]}") from exc
     finally:
         con.close()
-    indexes = page.column("__row_idx").to_pylist()
-    table = page.drop_columns(["__row_idx"])
+    indexes = page.column(ROW_IDX).to_pylist()
+    table = page.drop_columns([ROW_IDX])
     return Page(reader.schema, rows_to_json(table, indexes, limits.cells), int(total[0][0]), offset)
 
 
 def _source(reader: SplitReader) -> str:
     """Every shard with each row's index in the whole split (file_row_number plus the rows before the shard)."""
+    if "file_row_number" in reader.schema.names or ROW_IDX in reader.schema.names:
+        # DuckDB's row number column would be shadowed by the dataset's own: refuse rather than number wrongly.
+        raise InvalidArgument("Search and filters are not available for a split with a column named file_row_number")
     parts = []
     before = 0
     for shard, rows in zip(reader.shards, reader.shard_rows, strict=True):
         parts.append(
-            f"SELECT *, file_row_number + {before} AS __row_idx "
+            f"SELECT *, file_row_number + {before} AS {ROW_IDX} "
             f"FROM read_parquet({literal(str(shard))}, file_row_number=true)"
         )
         before += rows
