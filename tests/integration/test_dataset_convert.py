@@ -13,7 +13,7 @@ import pytest
 from csghub.core.errors import InvalidArgument
 from csghub.services.datasets.convert import ConversionLimits, convert_split
 from csghub.services.datasets.errors import DatasetFileError
-from csghub.services.datasets.layout import Layout, detect_layout
+from csghub.services.datasets.layout import Config, DataFile, Layout, Split, detect_layout
 
 ROWS = [{"id": i, "name": f"name {i}", "score": i * 0.5} for i in range(50)]
 
@@ -236,3 +236,12 @@ def test_streamed_shards_use_dictionaries_only_where_values_repeat(tmp_path: Pat
     encodings = {group.column(i).path_in_schema: set(group.column(i).encodings) for i in range(group.num_columns)}
     assert "RLE_DICTIONARY" in encodings["label"] and "RLE_DICTIONARY" not in encodings["text"]
     assert all((tmp_path / "out" / s).stat().st_size <= 100_000 for s in result.shards)
+
+
+def test_paths_outside_the_repository_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret.csv").write_text("a\n1\n")
+    (tmp_path / "repo").mkdir()
+    bad = Split("train", (DataFile("../secret.csv", 4, "csv", "none"),))
+    with pytest.raises(InvalidArgument, match="inside the repository"):
+        convert_split(Config("default", (bad,)), bad, tmp_path / "repo", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
