@@ -245,3 +245,16 @@ def test_paths_outside_the_repository_are_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="inside the repository"):
         convert_split(Config("default", (bad,)), bad, tmp_path / "repo", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("shard_bytes", [256 * 1024 * 1024, 3_000_000], ids=["copy", "streamed"])
+def test_wide_rows_get_smaller_row_groups(tmp_path: Path, shard_bytes: int) -> None:
+    rows = [{"id": i, "doc": f"{i} " + "long text " * 400} for i in range(3_000)]  # ~4 KB a row
+    config = _repo(tmp_path / "repo", {"train.jsonl": rows}).configs[0]
+    limits = ConversionLimits(shard_bytes=shard_bytes, row_group_rows=32_768, row_group_bytes=1024 * 1024)
+    result = convert_split(config, config.get_split("train"), tmp_path / "repo", tmp_path / "out", limits)
+    assert _read(tmp_path / "out", result.shards) == rows
+    for shard in result.shards:
+        meta = pq.read_metadata(tmp_path / "out" / shard)
+        groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+        assert all(g.num_rows <= 600 for g in groups), [g.num_rows for g in groups]

@@ -37,6 +37,8 @@ JSON_LINE = re.compile(r"in line (\d+)")
 class ConversionLimits:
     shard_bytes: int = 256 * MiB
     row_group_rows: int = ROW_GROUP_ROWS
+    # ... and at most this many bytes (uncompressed) for wide rows, so one page never decodes a huge group.
+    row_group_bytes: int = 32 * MiB
     memory_limit_bytes: int = 1024 * MiB
     threads: int = 2
 
@@ -148,7 +150,10 @@ def _copy(
             stream_shards(con, q, staging, limits)
         else:
             target = literal(str(staging / "shard_0.parquet"))
-            con.execute(f"COPY ({q}) TO {target} (FORMAT parquet, ROW_GROUP_SIZE {int(limits.row_group_rows)})")
+            con.execute(
+                f"COPY ({q}) TO {target} (FORMAT parquet, ROW_GROUP_SIZE {int(limits.row_group_rows)}, "
+                f"ROW_GROUP_SIZE_BYTES {int(limits.row_group_bytes)})"
+            )
 
     try:
         try:

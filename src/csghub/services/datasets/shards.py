@@ -32,9 +32,13 @@ class ShardLimits(Protocol):
     @property
     def row_group_rows(self) -> int: ...
 
+    @property
+    def row_group_bytes(self) -> int: ...
+
 
 def stream_shards(con: duckdb.DuckDBPyConnection, query: str, staging: Path, limits: ShardLimits) -> None:
-    reader = con.sql(query).to_arrow_reader(batch_size=limits.row_group_rows)
+    # Small batches keep what waits in the queue small even when rows are wide.
+    reader = con.sql(query).to_arrow_reader(batch_size=min(limits.row_group_rows, 8_192))
     # A few row groups in flight at most: memory stays bounded whichever side is slower.
     pending: queue.Queue[pa.RecordBatch | None] = queue.Queue(maxsize=4)
     failures: list[BaseException] = []
@@ -44,7 +48,7 @@ def stream_shards(con: duckdb.DuckDBPyConnection, query: str, staging: Path, lim
         sink: pa.NativeFile | None = None
         index = 0
         group: list[pa.RecordBatch] = []
-        rows = 0
+        rows = group_bytes = 0
         last_group_bytes = 0
         dictionary: list[str] | None = None
 
@@ -77,13 +81,16 @@ def stream_shards(con: duckdb.DuckDBPyConnection, query: str, staging: Path, lim
             while (batch := pending.get()) is not None:
                 group.append(batch)
                 rows += batch.num_rows
-                if rows >= limits.row_group_rows:
-                    # Row groups of exactly row_group_rows rows, whatever sizes DuckDB's batches come in.
+                group_bytes += batch.nbytes
+                if rows >= limits.row_group_rows or group_bytes >= limits.row_group_bytes:
+                    # Row groups of row_group_rows rows, or fewer when rows are wide (a page decodes a whole
+                    # group), whatever sizes DuckDB's batches come in.
                     table = pa.Table.from_batches(group, schema=reader.schema)
-                    while table.num_rows >= limits.row_group_rows:
-                        flush(table.slice(0, limits.row_group_rows))
-                        table = table.slice(limits.row_group_rows)
-                    group, rows = table.to_batches(), table.num_rows
+                    per_group = group_rows(table, limits)
+                    while table.num_rows >= per_group:
+                        flush(table.slice(0, per_group))
+                        table = table.slice(per_group)
+                    group, rows, group_bytes = table.to_batches(), table.num_rows, table.nbytes
             finished = True
             if rows or writer is None:
                 # The tail, or (nothing at all read) an empty shard that still carries the schema.
@@ -108,6 +115,14 @@ def stream_shards(con: duckdb.DuckDBPyConnection, query: str, staging: Path, lim
         thread.join()
     if failures:
         raise failures[0]
+
+
+def group_rows(table: pa.Table, limits: ShardLimits) -> int:
+    """Rows per row group: row_group_rows, fewer when that many rows would hold more than row_group_bytes."""
+    if not table.num_rows or not table.nbytes:
+        return limits.row_group_rows
+    per_row = table.nbytes / table.num_rows
+    return max(1, min(limits.row_group_rows, int(limits.row_group_bytes / per_row)))
 
 
 def dictionary_columns(sample: pa.Table) -> list[str]:
