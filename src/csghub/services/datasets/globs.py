@@ -8,7 +8,6 @@ metadata files (README.md, ...) are never data unless the pattern ends in that v
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from pathlib import PurePosixPath
 
 # Files the Hub's resolution never treats as data unless a pattern asks for them by name.
@@ -49,7 +48,6 @@ def _segment_regex(segment: str) -> str:
     return "".join(out)
 
 
-@lru_cache(maxsize=512)
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """A regex that matches the repository paths (no leading slash) the pattern selects."""
     segments = [s for s in pattern.strip("/").split("/") if s not in ("", ".")]

@@ -150,8 +150,9 @@ def query_rows(
     columns = ", ".join(identifier(n) for n in reader.schema.names)
     con = open_connection(limits.memory_limit_bytes, limits.threads)
     try:
-        with deadline(con, limits.timeout_s):
+        with deadline(con, limits.timeout_s) as limit:
             total = con.sql(f"SELECT count(*) FROM ({source}) WHERE {where}", params=params).fetchall()
+            limit.check()
             page = con.sql(
                 f"SELECT {ROW_IDX}, {columns} FROM ({source}) WHERE {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
                 params=[*params, length, offset],

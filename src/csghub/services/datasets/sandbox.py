@@ -43,13 +43,51 @@ def open_connection(memory_limit_bytes: int, threads: int, spill: Path | None = 
     return con
 
 
+class Deadline:
+    """A time limit over one or several queries on a connection.
+
+    DuckDB's interrupt() stops only the query running at that instant: one fired between two queries is lost. So
+    once the time is up the deadline interrupts again every 50 ms until it is left, and check() (called between
+    queries, or between batches of a stream) raises at once.
+    """
+
+    REPEAT_S = 0.05
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self._con = con
+        self._expired = threading.Event()
+        self._done = threading.Event()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        self._expired.set()
+        while not self._done.is_set():
+            self._con.interrupt()
+            self._done.wait(self.REPEAT_S)
+
+    def check(self) -> None:
+        if self._expired.is_set():
+            raise duckdb.InterruptException("INTERRUPT Error: the time limit was reached")
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._timer.cancel()
+        if self._timer.is_alive() and self._timer is not threading.current_thread():
+            self._timer.join()
+
+
 @contextmanager
-def deadline(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
-    """Interrupt whatever the connection runs once `seconds` have passed (DuckDB then raises InterruptException)."""
-    timer = threading.Timer(seconds, con.interrupt)
-    timer.daemon = True
-    timer.start()
+def deadline(con: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[Deadline]:
+    """Interrupt whatever the connection runs once `seconds` have passed (DuckDB then raises InterruptException);
+    work that ends after the time is up raises it too, so a limit is never silently exceeded."""
+    limit = Deadline(con, seconds)
+    limit.start()
     try:
-        yield
+        yield limit
+        limit.check()
     finally:
-        timer.cancel()
+        limit.stop()

@@ -11,11 +11,11 @@ the time limit; the memory limit and the row limit bound the rest.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -25,7 +25,9 @@ import pyarrow.parquet as pq
 from csghub.core.errors import InvalidArgument
 from csghub.services.datasets.cells import CellLimits, rows_to_json
 from csghub.services.datasets.errors import QueryRefused, QueryTimeout, QueryTooLarge
-from csghub.services.datasets.sandbox import deadline, identifier, literal, open_connection
+from csghub.services.datasets.sandbox import Deadline, deadline, identifier, literal, open_connection
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +72,7 @@ def table_names(tables: Sequence[SplitTable]) -> dict[str, SplitTable]:
 def run_query(tables: Sequence[SplitTable], sql: str, limits: ConsoleLimits = ConsoleLimits()) -> QueryResult:
     """At most max_rows rows of one read-only query over the splits."""
     with _sandbox(tables, sql, limits) as con:
-        table = _guarded(lambda: con.sql(sql).limit(limits.max_rows + 1).to_arrow_table(), con, limits)
+        table = _guarded(lambda _: con.sql(sql).limit(limits.max_rows + 1).to_arrow_table(), con, limits)
     truncated = table.num_rows > limits.max_rows
     table = table.slice(0, limits.max_rows)
     rows = [r["row"] for r in rows_to_json(table, 0, limits.cells)]
@@ -93,7 +95,7 @@ def export_query(
     try:
         with _sandbox(tables, sql, limits) as con:
 
-            def write() -> None:
+            def write(limit: Deadline) -> None:
                 nonlocal written
                 reader = con.sql(sql).limit(limits.max_export_rows).to_arrow_reader(batch_size=65_536)
                 writer: pq.ParquetWriter | pacsv.CSVWriter
@@ -103,6 +105,7 @@ def export_query(
                     writer = pacsv.CSVWriter(partial, reader.schema)
                 with writer:
                     for batch in reader:
+                        limit.check()  # the stream may sit between DuckDB's fetches when the time is up
                         writer.write_batch(batch)
                         written += batch.num_rows
 
@@ -145,10 +148,11 @@ def _sandbox(tables: Sequence[SplitTable], sql: str, limits: ConsoleLimits) -> I
         con.close()
 
 
-def _guarded(work: Any, con: duckdb.DuckDBPyConnection, limits: ConsoleLimits) -> Any:
+def _guarded(work: Callable[[Deadline], T], con: duckdb.DuckDBPyConnection, limits: ConsoleLimits) -> T:
     try:
-        with deadline(con, limits.timeout_s):
-            return work()
+        with deadline(con, limits.timeout_s) as limit:
+            result = work(limit)
+        return result
     except duckdb.InterruptException as exc:
         raise QueryTimeout(f"The query ran longer than {limits.timeout_s:g} s and was stopped") from exc
     except duckdb.OutOfMemoryException as exc:

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from csghub.services.datasets.errors import QueryTimeout, QueryTooLarge
-from csghub.services.datasets.sandbox import deadline, identifier, literal, open_connection
+from csghub.services.datasets.sandbox import Deadline, deadline, identifier, literal, open_connection
 
 N_BINS = 10
 MAX_NUM_STRING_LABELS = 30  # more distinct values than this and a string column is text, not a category
@@ -55,13 +55,18 @@ def _kind(t: pa.DataType) -> str | None:
 
 
 class _Split:
-    def __init__(self, con: duckdb.DuckDBPyConnection, shards: Sequence[Path], num_rows: int) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, shards: Sequence[Path], num_rows: int, limit: Deadline) -> None:
         self.con = con
+        self.limit = limit
         self.source = "read_parquet([" + ", ".join(literal(str(s)) for s in shards) + "])"
         self.num_rows = num_rows
 
+    def all(self, sql: str) -> list[tuple[Any, ...]]:
+        self.limit.check()  # a limit reached between two queries still stops the work
+        return self.con.sql(sql).fetchall()
+
     def one(self, sql: str) -> tuple[Any, ...]:
-        rows = self.con.sql(sql).fetchall()
+        rows = self.all(sql)
         return rows[0]
 
     def numbers(self, expr: str, integer: bool) -> dict[str, Any]:
@@ -96,10 +101,10 @@ class _Split:
             width = (hi_f - lo_f) / n_bins if hi_f > lo_f else 1.0
             edges = [_round(lo_f + i * width) for i in range(n_bins)] + [_round(hi_f)]
         counts = dict(
-            self.con.sql(
+            self.all(
                 f"SELECT least(floor((v - {float(lo)!r}) / {float(width)!r})::BIGINT, {n_bins - 1}) AS b, count(*) "
                 f"FROM (SELECT {expr} AS v FROM {self.source}) WHERE v IS NOT NULL GROUP BY b"
-            ).fetchall()
+            )
         )
         return {"hist": [int(counts.get(i, 0)) for i in range(n_bins)], "bin_edges": edges}
 
@@ -118,9 +123,7 @@ class _Split:
         (n_unique,) = self.one(f"SELECT count(DISTINCT {col}) FROM {self.source}")
         if n_unique > MAX_NUM_STRING_LABELS:
             return "string_text", self.numbers(f"length({col})", integer=True)
-        rows = self.con.sql(
-            f"SELECT {col}, count(*) AS n FROM {self.source} GROUP BY {col} ORDER BY n DESC, {col}"
-        ).fetchall()
+        rows = self.all(f"SELECT {col}, count(*) AS n FROM {self.source} GROUP BY {col} ORDER BY n DESC, {col}")
         nulls = sum(int(n) for value, n in rows if value is None)
         return "string_label", {
             "nan_count": nulls,
@@ -143,8 +146,8 @@ def compute_statistics(shards: Sequence[Path], limits: StatisticsLimits = Statis
     con = open_connection(limits.memory_limit_bytes, limits.threads)
     out = []
     try:
-        split = _Split(con, shards, num_rows)
-        with deadline(con, limits.timeout_s):
+        with deadline(con, limits.timeout_s) as limit:
+            split = _Split(con, shards, num_rows, limit)
             for f in schema:
                 kind = _kind(f.type)
                 col = identifier(f.name)
