@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,9 +13,6 @@ import pytest
 from csghub.core.errors import NotFound
 from csghub.services.datasets.errors import DatasetLayoutError
 from csghub.services.datasets.layout import Layout, detect_layout, file_format, parse_front_matter
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 def _content(path: str) -> bytes:
@@ -111,15 +107,16 @@ LAYOUTS: list[tuple[list[str], str | None]] = [
 ]
 
 
-def _datasets_view(root: Path) -> dict[str, object]:
-    """What the `datasets` library resolves for a local folder: configs -> splits -> relative files."""
+def _datasets_view(root: Path, cache: Path) -> dict[str, object]:
+    """What the `datasets` library resolves for a local folder: configs -> splits -> relative files. Its caches go
+    to the test's own folder; a local folder needs no network."""
     import datasets
 
     names = datasets.get_dataset_config_names(str(root))
     default = datasets.get_dataset_default_config_name(str(root))
     configs: dict[str, dict[str, list[str]]] = {}
     for name in names:
-        builder = datasets.load_dataset_builder(str(root), name)
+        builder = datasets.load_dataset_builder(str(root), name, cache_dir=str(cache))
         data_files = builder.config.data_files or {}
         configs[name] = {
             split: [Path(f).resolve().relative_to(root.resolve()).as_posix() for f in files]
@@ -137,7 +134,9 @@ def _our_view(layout: Layout) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("paths", "readme"), LAYOUTS, ids=[",".join(p[:2]) for p, _ in LAYOUTS])
-def test_layout_equals_datasets_library(tmp_path: Path, paths: list[str], readme: str | None) -> None:
+def test_layout_equals_datasets_library(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, paths: list[str], readme: str | None
+) -> None:
     files: dict[str, int] = {}
     for rel in paths:
         target = tmp_path / rel
@@ -148,7 +147,7 @@ def test_layout_equals_datasets_library(tmp_path: Path, paths: list[str], readme
         (tmp_path / "README.md").write_text(readme)
         files["README.md"] = len(readme)
     ours = _our_view(detect_layout(files, readme))
-    assert ours == _datasets_view(tmp_path)
+    assert ours == _datasets_view(tmp_path, tmp_path_factory.mktemp("datasets-cache"))
 
 
 def test_layout_records_formats_compressions_and_sizes() -> None:
@@ -254,5 +253,7 @@ GENERATED = _generated_layouts()
 
 
 @pytest.mark.parametrize("paths", GENERATED, ids=[p[0] for p in GENERATED])
-def test_generated_layout_equals_datasets_library(tmp_path: Path, paths: list[str]) -> None:
-    test_layout_equals_datasets_library(tmp_path, paths, None)
+def test_generated_layout_equals_datasets_library(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, paths: list[str]
+) -> None:
+    test_layout_equals_datasets_library(tmp_path, tmp_path_factory, paths, None)
