@@ -171,7 +171,7 @@ def _default_patterns(paths: list[str], base: str) -> dict[str, list[str]]:
     for rule in DEFAULT_ORDER:
         chosen = {}
         for split, split_patterns in rule.items():
-            if any(match_files(prefix + p, paths) for p in split_patterns):
+            if any(match_files(prefix + p, paths, first=True) for p in split_patterns):
                 chosen[split] = [prefix + p for p in split_patterns]
         if chosen:
             return chosen
@@ -196,7 +196,7 @@ def _resolve(patterns: list[str], paths: list[str], *, strict: bool) -> list[str
 
 def _is_allowed(path: str) -> bool:
     # Case-sensitive, as on the Hub: `TRAIN.CSV` is not a data file there either.
-    return any("." + s in FORMATS for s in PurePosixPath(path).name.split(".")[1:])
+    return any("." + s in FORMATS for s in path.rsplit("/", 1)[-1].split(".")[1:])
 
 
 def _infer_family(paths: list[str]) -> str | None:
