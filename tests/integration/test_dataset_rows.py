@@ -180,3 +180,19 @@ def test_column_named_like_duckdb_row_number_is_refused_not_misnumbered(tmp_path
     ]
     with pytest.raises(InvalidArgument, match="file_row_number"):
         query_rows(reader, 0, 2, search="a")
+
+
+def test_take_returns_rows_in_the_order_asked(big: SplitReader) -> None:
+    table = big.take([1_999_999, 5, 1_200_000, 5, 1_199_999])
+    assert table.column("id").to_pylist() == [1_999_999, 5, 1_200_000, 5, 1_199_999]
+    assert big.take([]).num_rows == 0
+    with pytest.raises(InvalidArgument):
+        big.take([TOTAL])
+
+
+def test_search_treats_like_wildcards_as_text(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"t": ["100% sure", "1000 sure", "a_b", "axb", "back\\slash"]}), tmp_path / "0000.parquet")
+    reader = SplitReader([tmp_path / "0000.parquet"])
+    assert [r["row_idx"] for r in query_rows(reader, 0, 10, search="0% S").rows] == [0]
+    assert [r["row_idx"] for r in query_rows(reader, 0, 10, search="A_B").rows] == [2]
+    assert [r["row_idx"] for r in query_rows(reader, 0, 10, search="k\\s").rows] == [4]

@@ -120,6 +120,27 @@ class SplitReader:
         table = pa.concat_tables(tables).slice(offset - self._starts[first], end - offset)
         return Page(self.schema, rows_to_json(table, offset, cells), self.num_rows, offset)
 
+    def take(self, indexes: Sequence[int]) -> pa.Table:
+        """The rows at these indexes of the split, in this order: each row group holding one is read once."""
+        wanted: dict[int, list[int]] = {}
+        for index in dict.fromkeys(indexes):  # each row once; a repeated index is taken again at the end
+            if not 0 <= index < self.num_rows:
+                raise InvalidArgument(f"Row {index} is not in this split")
+            wanted.setdefault(bisect.bisect_right(self._starts, index) - 1, []).append(index)
+        if not indexes:
+            return self.schema.empty_table()
+        pieces = []
+        positions: dict[int, int] = {}  # row index -> its row in the concatenated pieces
+        for position, group_indexes in wanted.items():
+            shard_index, group = self._groups[position]
+            parquet = pq.ParquetFile(self.shards[shard_index], metadata=self._metadata[shard_index])
+            local = pa.array([i - self._starts[position] for i in group_indexes], type=pa.int64())
+            for index in group_indexes:
+                positions[index] = len(positions)
+            pieces.append(parquet.read_row_group(group).take(local))
+        combined = pa.concat_tables(pieces)
+        return combined.take(pa.array([positions[i] for i in indexes], type=pa.int64()))
+
 
 def check_page(offset: int, length: int) -> None:
     if offset < 0:
@@ -145,18 +166,27 @@ def query_rows(
     for o in order:
         _column(reader.schema, o.column, orderable=True)
     source = _source(reader)
-    order_sql = ", ".join(f"{identifier(o.column)} {'DESC' if o.descending else 'ASC'}" for o in order)
-    order_sql = (order_sql + ", " if order_sql else "") + ROW_IDX
-    columns = ", ".join(identifier(n) for n in reader.schema.names)
     con = open_connection(limits.memory_limit_bytes, limits.threads)
     try:
         with deadline(con, limits.timeout_s) as limit:
-            total = con.sql(f"SELECT count(*) FROM ({source}) WHERE {where}", params=params).fetchall()
-            limit.check()
-            page = con.sql(
-                f"SELECT {ROW_IDX}, {columns} FROM ({source}) WHERE {where} ORDER BY {order_sql} LIMIT ? OFFSET ?",
-                params=[*params, length, offset],
-            ).to_arrow_table()
+            if order:
+                # Two scans that read only the columns they need: the count, then the top of the order (DuckDB
+                # keeps offset+length keys, not the matching rows).
+                order_sql = ", ".join(f"{identifier(o.column)} {'DESC' if o.descending else 'ASC'}" for o in order)
+                total = con.sql(f"SELECT count(*) FROM ({source}) WHERE {where}", params=params).fetchall()[0][0]
+                limit.check()
+                picked = con.sql(
+                    f"SELECT {ROW_IDX} FROM ({source}) WHERE {where} ORDER BY {order_sql}, {ROW_IDX} LIMIT ? OFFSET ?",
+                    params=[*params, length, offset],
+                ).fetchall()
+            else:
+                # One scan: the matching row numbers (8 bytes each) give both the count and the page.
+                con.execute(f"CREATE TEMP TABLE matches AS SELECT {ROW_IDX} FROM ({source}) WHERE {where}", params)
+                limit.check()
+                total = con.sql("SELECT count(*) FROM matches").fetchall()[0][0]
+                picked = con.sql(
+                    f"SELECT {ROW_IDX} FROM matches ORDER BY {ROW_IDX} LIMIT ? OFFSET ?", params=[length, offset]
+                ).fetchall()
     except duckdb.InterruptException as exc:
         raise QueryTimeout(f"The query ran longer than {limits.timeout_s:g} s") from exc
     except duckdb.OutOfMemoryException as exc:
@@ -165,9 +195,10 @@ def query_rows(
         raise InvalidArgument(f"A filter value does not fit its column: {str(exc).splitlines()[0]}") from exc
     finally:
         con.close()
-    indexes = page.column(ROW_IDX).to_pylist()
-    table = page.drop_columns([ROW_IDX])
-    return Page(reader.schema, rows_to_json(table, indexes, limits.cells), int(total[0][0]), offset)
+    # The page's rows come from their row groups through pyarrow, as plain paging reads them.
+    indexes = [int(row[0]) for row in picked]
+    table = reader.take(indexes)
+    return Page(reader.schema, rows_to_json(table, indexes, limits.cells), int(total), offset)
 
 
 def _source(reader: SplitReader) -> str:
@@ -211,6 +242,10 @@ def _check_value(name: str, t: pa.DataType, value: Any) -> None:
         raise InvalidArgument(f"Value {value!r} does not fit column {name!r} of type {t}")
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _conditions(schema: pa.Schema, search: str | None, filters: Sequence[Filter]) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
@@ -220,8 +255,9 @@ def _conditions(schema: pa.Schema, search: str | None, filters: Sequence[Filter]
         text_columns = [f.name for f in schema if _is_text(f.type)]
         if not text_columns:
             raise InvalidArgument("This split has no text column to search")
-        clauses.append("(" + " OR ".join(f"contains(lower({identifier(c)}), ?)" for c in text_columns) + ")")
-        params.extend([search.lower()] * len(text_columns))
+        # ILIKE scans faster than lower()+contains(); the text's own % _ \\ are escaped to stay literal.
+        clauses.append("(" + " OR ".join(f"{identifier(c)} ILIKE ? ESCAPE '\\'" for c in text_columns) + ")")
+        params.extend([f"%{_escape_like(search)}%"] * len(text_columns))
     for f in filters:
         if f.operator not in OPERATORS:
             raise InvalidArgument(f"Unknown operator {f.operator!r}; use one of {sorted(OPERATORS)}")

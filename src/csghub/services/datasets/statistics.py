@@ -120,6 +120,11 @@ class _Split:
         }
 
     def strings(self, col: str) -> tuple[str, dict[str, Any]]:
+        # HyperLogLog first: an exact distinct count of millions of unique texts needs gigabytes, and all we need
+        # to know is whether there are more than a few (its error is a few percent, far inside the margin).
+        (approx,) = self.one(f"SELECT approx_count_distinct({col}) FROM {self.source}")
+        if approx > 2 * MAX_NUM_STRING_LABELS:
+            return "string_text", self.numbers(f"length({col})", integer=True)
         (n_unique,) = self.one(f"SELECT count(DISTINCT {col}) FROM {self.source}")
         if n_unique > MAX_NUM_STRING_LABELS:
             return "string_text", self.numbers(f"length({col})", integer=True)
@@ -139,11 +144,16 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def compute_statistics(shards: Sequence[Path], limits: StatisticsLimits = StatisticsLimits()) -> dict[str, Any]:
-    """HF's /statistics body for the split made of these shards: num_examples, statistics[], partial."""
+def compute_statistics(
+    shards: Sequence[Path], limits: StatisticsLimits = StatisticsLimits(), spill: Path | None = None
+) -> dict[str, Any]:
+    """HF's /statistics body for the split made of these shards: num_examples, statistics[], partial.
+
+    `spill` is a folder the caller owns (and removes) where DuckDB may spill what passes the memory limit, e.g.
+    the median of a very large split; without it such a split raises QueryTooLarge."""
     schema = pq.read_schema(shards[0]).remove_metadata()
     num_rows = sum(pq.read_metadata(s).num_rows for s in shards)
-    con = open_connection(limits.memory_limit_bytes, limits.threads)
+    con = open_connection(limits.memory_limit_bytes, limits.threads, spill)
     out = []
     try:
         with deadline(con, limits.timeout_s) as limit:
