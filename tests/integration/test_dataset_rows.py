@@ -196,3 +196,8 @@ def test_search_treats_like_wildcards_as_text(tmp_path: Path) -> None:
     assert [r["row_idx"] for r in query_rows(reader, 0, 10, search="0% S").rows] == [0]
     assert [r["row_idx"] for r in query_rows(reader, 0, 10, search="A_B").rows] == [2]
     assert [r["row_idx"] for r in query_rows(reader, 0, 10, search="k\\s").rows] == [4]
+
+
+def test_query_without_conditions_pages_like_read(big: SplitReader) -> None:
+    assert query_rows(big, 1_000_000, 3).rows == big.read(1_000_000, 3).rows
+    assert [r["row_idx"] for r in query_rows(big, 1_000_000, 3).rows] == [1_000_000, 1_000_001, 1_000_002]
