@@ -132,7 +132,8 @@ class GatewayMiddleware:
         try:
             await answer(scope, receive, send)
         finally:
-            # Also when the client left mid-answer, where Starlette skips a response's background task.
+            # Also when the client left mid-answer: Starlette skips a response's background task then (ASGI
+            # spec 2.4), and a stream left suspended would hold the replica's connection.
             if under_way is not None:
                 with anyio.CancelScope(shield=True):
                     await under_way.finish()
@@ -179,33 +180,32 @@ class GatewayMiddleware:
             self.gateway.book, hub, route.endpoint_id, actor, scaling.begin_request(hub, route.endpoint_id)
         )
         try:
-            upstream = await relay.open(
-                relay.order(route.endpoint_id, route.urls),
-                path,
-                json.dumps(body).encode(),
-                lambda url: endpoint_routes.mark_replica_failed(hub, route.endpoint_id, url),
-            )
-        except ConnectionError as exc:
-            log.warning("endpoint %s: %s", route.public_model, exc)
-            refusal = shapes.openai_error(
-                503,
-                f"No replica of {route.public_model} answered; retry shortly",
-                code="no_healthy_replica",
-                retry_after=5,
-            )
-            return refusal, under_way
-        except BaseException:
-            await under_way.finish()
-            raise
-        rename = renamer(route.served_model, route.public_model)
-        try:
-            if stream:
-                answer, under_way.stream = await answer_stream(upstream, rename, under_way.meter)
-                return answer, under_way
-            return await answer_whole(upstream, rename, under_way.meter), under_way
-        except UpstreamTooLarge:
-            return shapes.openai_error(502, "The model server's answer is too large", code="upstream_error"), under_way
-        except BaseException:
+            try:
+                upstream = await relay.open(
+                    relay.order(route.endpoint_id, route.urls),
+                    path,
+                    json.dumps(body).encode(),
+                    lambda url: endpoint_routes.mark_replica_failed(hub, route.endpoint_id, url),
+                )
+            except ConnectionError as exc:
+                log.warning("endpoint %s: %s", route.public_model, exc)
+                refusal = shapes.openai_error(
+                    503,
+                    f"No replica of {route.public_model} answered; retry shortly",
+                    code="no_healthy_replica",
+                    retry_after=5,
+                )
+                return refusal, under_way
+            rename = renamer(route.served_model, route.public_model)
+            try:
+                if stream:
+                    answer, under_way.stream = await answer_stream(upstream, rename, under_way.meter)
+                    return answer, under_way
+                return await answer_whole(upstream, rename, under_way.meter), under_way
+            except UpstreamTooLarge:
+                too_large = shapes.openai_error(502, "The model server's answer is too large", code="upstream_error")
+                return too_large, under_way
+        except BaseException:  # no answer to send: the request ends here
             await under_way.finish()
             raise
 
@@ -225,8 +225,8 @@ class _UnderWay:
     async def finish(self) -> None:
         try:
             if self.stream is not None:
-                # A client gone mid-stream leaves the stream suspended: closing it drops the connection to
-                # the replica, so the engine stops generating for no one.
+                # A client gone mid-stream may leave the stream suspended: closing it drops the connection
+                # to the replica (an engine that watches it, such as vLLM, stops generating).
                 await self.stream.aclose()
         finally:
             scaling.end_request(self.hub, self.endpoint_id, self.ticket)
