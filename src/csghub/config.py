@@ -110,6 +110,24 @@ class Settings:
     compute_stop_on_shutdown: bool = False
     # Seconds without a request in flight before an autoscaled endpoint goes back to its min replicas.
     compute_scale_down_after: int = 300
+    # Dataset viewer (docs/datasets.md). Every push to a dataset's default branch queues a conversion to
+    # Parquet (refs/convert/parquet): datasets whose data files pass `dataset_convert_max_bytes` are not
+    # converted (the page says why); a conversion gets `dataset_convert_timeout` seconds and
+    # `dataset_convert_memory` bytes for DuckDB (it spills the rest to disk), and writes shards of about
+    # `dataset_shard_bytes`. At most `dataset_convert_concurrency` conversions run at once.
+    dataset_convert_max_bytes: int = 5 * 1024 * MiB
+    dataset_convert_timeout: int = 3600
+    dataset_convert_memory: int = 1024 * MiB
+    dataset_shard_bytes: int = 256 * MiB
+    dataset_convert_concurrency: int = 1
+    # Search, filter and sort of rows: seconds and DuckDB memory per request.
+    dataset_query_timeout: int = 10
+    dataset_query_memory: int = 512 * MiB
+    # The SQL console: seconds and memory per query, rows shown, rows a CSV/Parquet download may hold.
+    dataset_sql_timeout: int = 10
+    dataset_sql_memory: int = 256 * MiB
+    dataset_sql_max_rows: int = 1000
+    dataset_sql_export_rows: int = 1_000_000
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -132,6 +150,11 @@ class Settings:
     @property
     def compute_dir(self) -> Path:
         return self.data_dir / "compute"
+
+    @property
+    def datasets_dir(self) -> Path:
+        """The dataset viewer's Parquet shards kept as local files, and its conversion jobs' work folders."""
+        return self.data_dir / "datasets"
 
     @property
     def effective_database_url(self) -> str:
@@ -240,6 +263,17 @@ def _validate(settings: Settings) -> None:
         "gateway_max_tokens",
         "gateway_timeout",
         "compute_scale_down_after",
+        "dataset_convert_max_bytes",
+        "dataset_convert_timeout",
+        "dataset_convert_memory",
+        "dataset_shard_bytes",
+        "dataset_convert_concurrency",
+        "dataset_query_timeout",
+        "dataset_query_memory",
+        "dataset_sql_timeout",
+        "dataset_sql_memory",
+        "dataset_sql_max_rows",
+        "dataset_sql_export_rows",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")

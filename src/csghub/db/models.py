@@ -552,3 +552,28 @@ class ComputeUsage(Base):
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     latency_ms_sum: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class DatasetConversion(Base):
+    """The dataset viewer's conversion of a dataset repository to Parquet (services/datasets/conversions.py):
+    the commit asked for (`wanted_sha`, set by every push to the default branch), the one converted last
+    (`source_sha`, published as `parquet_sha` on refs/convert/parquet), the job's state and the catalog
+    it produced (JSON: configs, splits, schemas, shards, statistics)."""
+
+    __tablename__ = "dataset_conversions"
+
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    wanted_sha: Mapped[str] = mapped_column(String(40), default="")
+    source_sha: Mapped[str] = mapped_column(String(40), default="")
+    parquet_sha: Mapped[str] = mapped_column(String(40), default="")
+    # "queued" | "running" | "ready" | "failed" | "empty" (no data files the viewer can read)
+    state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)  # splits converted so far
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    num_rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # all splits of all configs
+    catalog: Mapped[str] = mapped_column(Text, default="{}")
+    handle: Mapped[str] = mapped_column(Text, default="")  # the runner's Handle (JSON) while running
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -253,6 +253,8 @@ class Hub:
     # A commit's entry for a path, and small files' bytes by blob id (services/repositories/files.py).
     entries: CommitCache = field(default_factory=lambda: CommitCache(size=2048))
     small_blobs: CommitCache = field(default_factory=lambda: CommitCache(size=256))
+    # Dataset viewer: each split's reader (its shards' footers), per conversion.
+    dataset_readers: CommitCache = field(default_factory=lambda: CommitCache(size=64))
     # Enterprise sign-in, when configured (built in wiring; None when off).
     ldap: LdapConfig | None = None
     oidc: OidcConfig | None = None

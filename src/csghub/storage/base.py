@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from csghub.core.errors import InvalidArgument
@@ -100,6 +101,11 @@ class BlobStore(Protocol):
         ...
 
     def delete(self, oid: str) -> None: ...
+
+    def local_path(self, oid: str) -> Path | None:
+        """The stored object as a file on this machine, for readers that seek (Parquet); None when the store
+        keeps objects elsewhere (S3) or does not have it. The file must only be read."""
+        ...
 
     # Direct transfers. Local returns None: the hub serves the transfer itself.
     def download_url(self, oid: str, ttl: int) -> str | None: ...

@@ -112,6 +112,10 @@ class LocalBlobStore:
         with contextlib.suppress(FileNotFoundError):
             self._path(oid).unlink()
 
+    def local_path(self, oid: str) -> Path | None:
+        path = self._path(oid)
+        return path if path.is_file() else None
+
     def download_url(self, oid: str, ttl: int) -> str | None:
         return None
 

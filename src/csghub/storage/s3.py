@@ -10,6 +10,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -174,6 +175,9 @@ class S3BlobStore:
 
     def delete(self, oid: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(oid))
+
+    def local_path(self, oid: str) -> Path | None:
+        return None
 
     def download_url(self, oid: str, ttl: int) -> str | None:
         return str(
