@@ -26,6 +26,7 @@ from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.http.routing import include_routes, index_routes
 from csghub.services.compute import supervisor
 from csghub.services.context import Hub
+from csghub.services.datasets import conversions
 from csghub.services.repositories import downloads
 from csghub.transport import gateway
 from csghub.transport.git_hooks import start_hook_listener
@@ -80,6 +81,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         flusher = asyncio.create_task(_flush_downloads(hub))
         hooks = await start_hook_listener(hub)
         acceptor = None
+        converter: asyncio.Task[None] | None = None
         if http_port is not None and settings.ssh_port >= 0:
             acceptor = await start_ssh_server(hub, http_port)
             _app.state.ssh_port = acceptor.get_port()  # the real one, also when the setting asked for any free port
@@ -87,6 +89,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         if http_port is not None:
             hub.compute.hub_url = _own_url(settings.host, http_port)
             hub.compute.supervisor = asyncio.create_task(supervisor.supervise(hub))
+            converter = asyncio.create_task(conversions.supervise(hub))
         # What start-up built (modules, routes, models: some 230,000 objects) lives as long as the
         # process. Frozen, it is left out of every later full collection, each of which would otherwise
         # stall all requests for about 100 ms (benches/bench_request_overhead.py, p99).
@@ -95,6 +98,10 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         try:
             yield
         finally:
+            if converter is not None:
+                converter.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await converter
             if hub.compute.supervisor is not None:
                 hub.compute.supervisor.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

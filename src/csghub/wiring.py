@@ -13,6 +13,7 @@ from csghub.config import ConfigError, Settings, prepare_data_dir
 from csghub.db.engine import make_engine, make_sessionmaker, migrate
 from csghub.runtime.base import Runner
 from csghub.services.context import Hub
+from csghub.services.datasets import conversions
 from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore
 
@@ -45,6 +46,8 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
         **_sign_in_providers(settings),
     )
     hub.compute.make_runner = lambda kind, address: build_runner(settings, kind, address)
+    hub.ref_listeners.append(conversions.on_ref_update)
+    hub.compute.claimants.append(lambda: conversions.running_keys(hub))
     return hub
 
 

@@ -89,6 +89,15 @@ class Handle:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def to_text(self) -> str:
+        return json.dumps(
+            {"runner": self.runner, "key": self.key, "ref": self.ref, "host": self.host, "port": self.port}
+        )
+
+    @classmethod
+    def from_text(cls, text: str) -> Handle | None:
+        return cls(**json.loads(text)) if text else None
+
 
 @dataclass(frozen=True, slots=True)
 class ProcessStatus:

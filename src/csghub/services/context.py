@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from csghub.config import Settings
 from csghub.git.repository import GitRepo
-from csghub.runtime.base import Runner
+from csghub.runtime.base import Runner, RunnerError
 from csghub.services.read_cache import OneLoadPerKey, ReadCache, RefCache
 from csghub.storage.base import BlobStore
 
@@ -183,6 +183,9 @@ class ComputeRuntime:
 
     def __init__(self) -> None:
         self.make_runner: Callable[[str, str], Runner] | None = None
+        # Keys of processes that other domains run on these runners (the dataset viewer's conversions):
+        # the supervisor's sweep leaves them alone.
+        self.claimants: list[Callable[[], set[str]]] = []
         self.runners: dict[int, Runner] = {}
         self.supervisor: asyncio.Task[None] | None = None
         self.hub_url = ""
@@ -205,6 +208,27 @@ class ComputeRuntime:
         # One pooled client for every health check: a new httpx client per check cost 49 ms of CPU
         # (it builds a TLS context), a fifth of the hub's CPU with two replicas.
         self._health: httpx.Client | None = None
+
+    def runner(self, cluster_id: int, kind: str, address: str) -> Runner:
+        """The cluster's runner, made on first use (a Ray cluster's connection is opened only when needed)."""
+        with self.guard:
+            runner = self.runners.get(cluster_id)
+        if runner is not None:
+            return runner
+        if self.make_runner is None:
+            raise RunnerError("This hub runs no compute work (no runner factory was set up)")
+        made = self.make_runner(kind, address)
+        with self.guard:
+            runner = self.runners.setdefault(cluster_id, made)
+        if runner is not made:
+            made.close()
+        return runner
+
+    def claimed_keys(self) -> set[str]:
+        keys: set[str] = set()
+        for claimant in self.claimants:
+            keys |= claimant()
+        return keys
 
     @property
     def health_client(self) -> httpx.Client:
@@ -261,6 +285,9 @@ class Hub:
     oidc_cache: OidcProviderCache | None = None
     # Runners, the supervisor and what they share (services/compute).
     compute: ComputeRuntime = field(default_factory=ComputeRuntime)
+    # Called after every ref update with the refs that moved (writes.after_ref_update), e.g. to queue the
+    # dataset viewer's conversion; set by wiring, so that repositories need not know who listens.
+    ref_listeners: list[Callable[[Hub, int, list[str]], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.reads.watch(self.sessions)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import validate_name
 from csghub.db.models import ComputeCluster, ComputeTier
-from csghub.runtime.base import Resources, Runner, RunnerError
+from csghub.runtime.base import Resources, Runner
 from csghub.runtime.ray import parse_address
 from csghub.services.context import Hub
 from csghub.services.permissions import SITE, Action, Actor, authorize
@@ -153,20 +153,12 @@ def get_tier(hub: Hub, tier_id: int) -> TierView:
 
 def runner_for(hub: Hub, cluster_id: int) -> Runner:
     """The cluster's runner, made on first use (a Ray cluster's connection is opened only when needed)."""
-    state = hub.compute
-    with state.guard:
-        runner = state.runners.get(cluster_id)
+    with hub.compute.guard:
+        runner = hub.compute.runners.get(cluster_id)
     if runner is not None:
         return runner
     cluster = get_cluster(hub, cluster_id)
-    if state.make_runner is None:
-        raise RunnerError("This hub runs no compute work (no runner factory was set up)")
-    made = state.make_runner(cluster.kind, cluster.address)
-    with state.guard:
-        runner = state.runners.setdefault(cluster_id, made)
-    if runner is not made:
-        made.close()
-    return runner
+    return hub.compute.runner(cluster_id, cluster.kind, cluster.address)
 
 
 def known_runners(hub: Hub) -> dict[int, Runner]:

@@ -213,13 +213,11 @@ def build_spec(hub: Hub, framework: FrameworkView) -> ProcessSpec:
 
 
 def handle_of(text: str) -> Handle | None:
-    return Handle(**json.loads(text)) if text else None
+    return Handle.from_text(text)
 
 
 def handle_text(handle: Handle) -> str:
-    return json.dumps(
-        {"runner": handle.runner, "key": handle.key, "ref": handle.ref, "host": handle.host, "port": handle.port}
-    )
+    return handle.to_text()
 
 
 def build_log(hub: Hub, actor: Actor, framework_id: int, offset: int = 0) -> bytes:

@@ -137,6 +137,7 @@ def sweep_orphans(hub: Hub) -> None:
         builds = session.scalars(select(RuntimeFramework.build_handle).where(RuntimeFramework.build_handle != ""))
         known |= {json.loads(h).get("key", "") for h in builds}
         clusters = set(session.scalars(select(ComputeInstance.cluster_id).distinct()))
+    known |= hub.compute.claimed_keys()
     runners = {LOCAL_CLUSTER_ID: runner_for(hub, LOCAL_CLUSTER_ID), **known_runners(hub)}
     for cluster_id in clusters:
         try:

@@ -65,6 +65,7 @@ VIA_GIT_SSH = "git-ssh"
 VIA_API = "api"  # the Hugging Face-compatible API (huggingface_hub)
 VIA_CSGHUB_API = "csghub-api"  # csghub's own /api/v1 routes (csghub-sdk, csghub-cli)
 VIA_WEB = "web"
+VIA_JOB = "job"  # the hub's own background work (the dataset viewer's Parquet conversion)
 
 
 def after_ref_update(
@@ -92,6 +93,12 @@ def after_ref_update(
     refresh_metadata(hub, repo_id, also=record)
     hub.facets.clear()  # the listings' suggestions count card fields that may have changed
     hub.maintenance.request(hub.git(repo_id))
+    moved = [change.ref for change in changes]
+    for listener in hub.ref_listeners:
+        try:
+            listener(hub, repo_id, moved)
+        except Exception:  # the write happened: a listener's trouble must not turn it into an error
+            log.exception("a listener of repository %s's ref updates failed", repo_id)
 
 
 def changes_between(before: dict[str, str], after: dict[str, str]) -> list[RefChange]:
