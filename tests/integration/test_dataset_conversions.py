@@ -215,3 +215,16 @@ def test_shards_hold_the_rows_in_order(hub: Hub, owner: Actor, tmp_path: Path) -
     local = hub.blobs.local_path(shard.oid)
     assert local is not None
     assert pq.read_table(local).column("name").to_pylist()[:3] == ["person 0", "person 1", "person 2"]
+
+
+def test_data_files_stored_in_lfs_are_converted_from_the_blob_store(hub: Hub, owner: Actor, tmp_path: Path) -> None:
+    repo = _dataset(hub, owner)
+    _commit(hub, owner, repo, {".gitattributes": b"*.csv filter=lfs diff=lfs merge=lfs -text\n"}, tmp_path)
+    sha = _commit(hub, owner, repo, {"train.csv": TRAIN}, tmp_path)
+    entry = next(e for e in hub.git(repo.id).list_tree(sha, recursive=True) if e.path == "train.csv")
+    assert entry.lfs is not None  # an LFS pointer in git, the bytes in the blob store
+    conversions.run_pending(hub)
+    catalog = load_catalog(hub, repo.id)
+    assert catalog.state == "ready" and catalog.num_rows == 250
+    assert catalog.get_split("default", "train").num_bytes_original == len(TRAIN)
+    assert not any((hub.settings.datasets_dir / "work").iterdir())

@@ -103,8 +103,22 @@ def running_keys(hub: Hub) -> set[str]:
         return {json.loads(t)["handle"]["key"] for t in texts}
 
 
+def clean_work(hub: Hub) -> None:
+    """Remove work folders no running job owns (a hub that died while preparing one left it)."""
+    root = hub.settings.datasets_dir / "work"
+    if not root.is_dir():
+        return
+    with hub.db() as session:
+        texts = session.scalars(select(DatasetConversion.handle).where(DatasetConversion.handle != ""))
+        owned = {json.loads(t)["work"] for t in texts}
+    for folder in root.iterdir():
+        if str(folder) not in owned:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 async def supervise(hub: Hub) -> None:
     """The conversions' background task (app.py's lifespan starts it and cancels it on shutdown)."""
+    await asyncio.to_thread(clean_work, hub)
     await asyncio.to_thread(backfill, hub)
     while True:
         try:

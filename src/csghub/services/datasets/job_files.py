@@ -75,6 +75,11 @@ def prepare(hub: Hub, repo: RepoView, sha: str, work: Path, spec: dict[str, Any]
     for f in data:
         target = inputs / validate_path(f.path)
         target.parent.mkdir(parents=True, exist_ok=True)
+        pointer = entries[f.path].lfs
+        stored = hub.blobs.local_path(pointer.oid) if pointer is not None else None
+        if stored is not None:
+            target.symlink_to(stored)  # the blob store's own file on this disk: no copy of a large file
+            continue
         with open(target, "wb") as out:
             for chunk in files.read_file(hub, snapshot, files.file_content(snapshot, f.path)):
                 out.write(chunk)
