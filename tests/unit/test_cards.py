@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from csghub.core.errors import InvalidArgument
+from csghub.services.datasets.layout import detect_layout
 from csghub.services.repositories.cards import derive_tags, parse_card_data, split_front_matter, validate_card_yaml
 
 
@@ -65,3 +68,27 @@ def test_derive_tags_names_dataset_tasks_as_the_hub_does() -> None:
         "task_categories:translation",
         "task_ids:sentiment-classification",
     ]
+
+
+def _alias_bomb(levels: int, width: int) -> str:
+    """A card whose aliases expand to width**levels values ("billion laughs")."""
+    lines = [f"l0: &l0 [{', '.join(['x'] * width)}]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels)]
+    lines.append(f"configs:\n- config_name: default\n  data_files: *l{levels - 1}")
+    return "---\n" + "\n".join(lines) + "\n---\n# Card\n"
+
+
+def test_a_card_whose_aliases_expand_past_the_bound_is_no_metadata() -> None:
+    bomb = _alias_bomb(levels=9, width=9)  # 387 million values from a dozen lines
+    started = time.monotonic()
+    assert parse_card_data(bomb) == {}
+    assert detect_layout({"train.csv": 10}, bomb).configs[0].name == "default"  # the file names decide
+    with pytest.raises(InvalidArgument, match="expands to more than"):
+        validate_card_yaml(bomb)
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_card_with_a_few_aliases_still_reads() -> None:
+    card = parse_card_data("---\nbase: &b {license: mit}\nother: *b\ntags: [a, b]\n---\n")
+    assert card == {"base": {"license": "mit"}, "other": {"license": "mit"}, "tags": ["a", "b"]}
+    assert parse_card_data(_alias_bomb(levels=3, width=9))["configs"][0]["data_files"][0][0] == ["x"] * 9

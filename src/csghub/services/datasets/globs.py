@@ -20,13 +20,14 @@ def has_magic(pattern: str) -> bool:
     return MAGIC.search(pattern) is not None
 
 
-def _segment_regex(segment: str) -> str:
-    out: list[str] = []
+def _segment_pieces(segment: str) -> list[str | None]:
+    """The segment as regex pieces, None standing for each `*`."""
+    out: list[str | None] = []
     i = 0
     while i < len(segment):
         ch = segment[i]
         if ch == "*":
-            out.append("[^/]*")
+            out.append(None)
         elif ch == "?":
             out.append("[^/]")
         elif ch == "[":
@@ -44,20 +45,45 @@ def _segment_regex(segment: str) -> str:
         else:
             out.append(re.escape(ch))
         i += 1
-    return "".join(out)
+    return out
+
+
+def _segment_regex(segment: str) -> str:
+    """One segment. Every piece between two stars is fixed-width, so its leftmost match is always the right
+    one: an atomic group takes it and never backtracks, which keeps `*a*a*a*b` linear in the path's length
+    (a plain `[^/]*a[^/]*a...` takes time to the power of the stars: a README could stall the conversion)."""
+    chunks: list[str] = [""]
+    for piece in _segment_pieces(segment):
+        if piece is None:
+            chunks.append("")
+        else:
+            chunks[-1] += piece
+    if len(chunks) == 1:
+        return chunks[0]
+    middle = "".join(f"(?>[^/]*?{chunk})" for chunk in chunks[1:-1] if chunk)
+    return f"{chunks[0]}{middle}[^/]*{chunks[-1]}"
 
 
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """A regex that matches the repository paths (no leading slash) the pattern selects."""
     segments = [s for s in pattern.strip("/").split("/") if s not in ("", ".")]
-    regex = ""
-    for index, segment in enumerate(segments):
-        last = index == len(segments) - 1
+    # Runs of fixed segments between `**`s; as within a segment, each middle run's leftmost match is the right
+    # one, so it is taken atomically.
+    runs: list[list[str]] = [[]]
+    for segment in segments:
         if segment == "**":
-            # Zero or more whole segments; at the end it must still reach a file (one segment at least).
-            regex += ".+" if last else "(?:[^/]+/)*"
+            runs.append([])
         else:
-            regex += _segment_regex(segment) + ("" if last else "/")
+            runs[-1].append(_segment_regex(segment))
+    if len(runs) == 1:
+        return re.compile("/".join(runs[0]) + r"\Z")
+    regex = "".join(f"{part}/" for part in runs[0])
+    for run in runs[1:-1]:
+        if run:
+            regex += "(?>(?:[^/]+/)*?" + "".join(f"{part}/" for part in run) + ")"
+    last = runs[-1]
+    # A trailing `**` must still reach a file (one segment at least).
+    regex += "(?:[^/]+/)*" + "/".join(last) if last else ".+"
     return re.compile(regex + r"\Z")
 
 

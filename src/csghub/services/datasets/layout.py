@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-import yaml
-
 from csghub.core.errors import NotFound
 from csghub.services.datasets.errors import DatasetLayoutError
 from csghub.services.datasets.globs import has_magic, match_files
+from csghub.services.repositories.cards import parse_card_data
 
 # Extension -> (format, family). A family is what the Hub calls a builder module: one per config's inference.
 FORMATS: dict[str, tuple[str, str]] = {
@@ -119,19 +118,9 @@ def file_format(path: str) -> tuple[str, str] | None:
 
 
 def parse_front_matter(readme: str | None) -> dict[str, Any]:
-    """The YAML block at the top of a README (between `---` lines), or {} when there is none or it is broken."""
-    if not readme or not readme.startswith("---"):
-        return {}
-    lines = readme.splitlines()
-    try:
-        end = lines.index("---", 1)
-    except ValueError:
-        return {}
-    try:
-        data = yaml.safe_load("\n".join(lines[1:end]))
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The YAML block at the top of a README (between `---` lines), or {} when there is none or it is broken;
+    read as the hub reads every card (cards.py: libyaml, with aliases bounded)."""
+    return parse_card_data(readme) if readme else {}
 
 
 def detect_layout(files: Mapping[str, int] | Iterable[tuple[str, int]], readme: str | None = None) -> Layout:

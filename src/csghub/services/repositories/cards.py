@@ -42,7 +42,41 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Nodes a card may hold once its aliases are expanded. Aliases let a few lines stand for billions of nodes
+# ("billion laughs"): loading shares them, but everything that then walks the card (tags, JSON, the
+# dataset viewer's configs) would expand them, for minutes and gigabytes, on every push.
+MAX_CARD_NODES = 100_000
+
+
+class CardTooLarge(yaml.YAMLError):
+    pass
+
+
+def _check_expansion(text: str) -> None:
+    """Count the nodes the document expands to, from libyaml's event stream (nothing is built)."""
+    expanded = 0
+    sizes: dict[str, int] = {}
+    opened: list[tuple[int, str | None]] = []  # where each open collection's nodes started, and its anchor
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            opened.append((expanded, event.anchor))
+            expanded += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            start, anchor = opened.pop()
+            if anchor is not None:
+                sizes[anchor] = expanded - start
+        elif isinstance(event, yaml.ScalarEvent):
+            expanded += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.AliasEvent):
+            expanded += sizes.get(event.anchor or "", 1)
+        if expanded > MAX_CARD_NODES:
+            raise CardTooLarge(f"The metadata expands to more than {MAX_CARD_NODES:,} values (through its aliases)")
+
+
 def _load_yaml(text: str) -> Any:
+    _check_expansion(text)
     return yaml.load(text, Loader=_YAML_LOADER)
 
 
