@@ -10,6 +10,8 @@ from csghub.api import (
     collections_api,
     compute_api,
     csg_v1,
+    datasets_server,
+    dataviewer,
     hf_commits,
     hf_files,
     hf_repos,
@@ -34,6 +36,10 @@ def mount_api(app: FastAPI) -> None:
     include_routes(app, social.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
+    # The dataset viewer (HF's /datasets-server, CSGHub's dataviewer, the Hub's parquet listing) before the
+    # generic repository routes.
+    include_routes(app, datasets_server.router)
+    include_routes(app, dataviewer.router)
     include_routes(app, csg_v1.router)
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".

@@ -27,6 +27,7 @@ from csghub.services.datasets.sql_console import (
     run_query,
     table_names,
 )
+from csghub.services.datasets.where import typed_filters
 from csghub.services.permissions import Actor
 from csghub.services.repositories import lfs
 from csghub.services.repositories.repos import RepoView
@@ -39,6 +40,10 @@ class ViewerNotReady(NotFound):
     """The dataset has no converted splits (yet, or its conversion failed): the message says which."""
 
     code = "DatasetViewerNotReady"
+
+    def __init__(self, message: str, *, state: str = "") -> None:
+        super().__init__(message)
+        self.state = state  # the catalog's state (queued, running, failed, empty, absent): HF's API answers by it
 
 
 def query_limits(settings: Settings) -> QueryLimits:
@@ -61,7 +66,7 @@ def viewable_catalog(hub: Hub, actor: Actor, repo: RepoView) -> Catalog:
     """The catalog, or ViewerNotReady saying why there are no rows to show."""
     catalog = get_catalog(hub, actor, repo)
     if not catalog.viewable:
-        raise ViewerNotReady(not_ready_message(catalog))
+        raise ViewerNotReady(not_ready_message(catalog), state=catalog.state)
     return catalog
 
 
@@ -120,6 +125,7 @@ class RowsQuery:
     search: str | None = None
     filters: tuple[Filter, ...] = ()
     order: tuple[Order, ...] = ()
+    text_values: bool = False  # filter values arrived as text (CSGHub's where=column:op:value): read them as typed
 
 
 def read_rows(hub: Hub, actor: Actor, repo: RepoView, query: RowsQuery) -> Page:
@@ -127,12 +133,13 @@ def read_rows(hub: Hub, actor: Actor, repo: RepoView, query: RowsQuery) -> Page:
     catalog = viewable_catalog(hub, actor, repo)
     reader = split_reader(hub, catalog, query.config, query.split)
     limits = query_limits(hub.settings)
+    filters = typed_filters(reader.schema, query.filters) if query.text_values else query.filters
     return query_rows(
         reader,
         query.offset,
         query.length,
         search=query.search or None,
-        filters=query.filters,
+        filters=filters,
         order=query.order,
         limits=limits,
     )

@@ -1,0 +1,170 @@
+"""The dataset viewer in CSGHub's shape (/api/v1/datasets/{ns}/{name}/dataviewer/catalog, rows and the SQL
+console, in the `{"msg": "OK", "data": ...}` envelope) and the Hub's own Parquet listing
+(/api/datasets/{ns}/{name}/parquet...), as huggingface.co answers it.
+
+CSGHub's rows take structured conditions, never SQL text: `where=column:op:value` (repeatable) or one JSON
+list, and `orderby=column[:desc]` (repeatable); services/datasets/where.py reads them."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from csghub.api import datasets_json as shapes
+from csghub.api.datasets_server import int_param, param
+from csghub.api.serialize import ok
+from csghub.core.errors import InvalidArgument, NotFound
+from csghub.core.names import RepoType
+from csghub.http.bodies import read_json_object, text_field
+from csghub.http.deps import base_url, get_actor, get_hub
+from csghub.http.openapi import API_ERRORS, TEXT, TEXTS, WHOLE, json_body, query
+from csghub.http.repos import RepoContext, open_repo
+from csghub.services.datasets import viewer
+from csghub.services.datasets.catalog import get_catalog
+from csghub.services.datasets.rows import MAX_PAGE
+from csghub.services.datasets.where import parse_structured_orderby, parse_structured_where
+from csghub.services.permissions import Action, Actor
+
+router = APIRouter(responses=API_ERRORS)
+V1 = "/api/v1/datasets/{namespace}/{name}/dataviewer"
+HUB = "/api/datasets/{namespace}/{name}/parquet"
+CSG_PER = 50  # CSGHub's default page size
+SQL_BODY = json_body("sql", sql=TEXT, format={"type": "string", "enum": ["csv", "parquet"]})
+MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+
+
+async def dataset_route(request: Request, namespace: str, name: str, actor: Actor = Depends(get_actor)) -> RepoContext:
+    return await run_in_threadpool(open_repo, get_hub(request), actor, RepoType.DATASET, namespace, name, Action.READ)
+
+
+DATASET = Depends(dataset_route)
+
+
+@router.get(f"{V1}/catalog")
+async def catalog(at: RepoContext = DATASET) -> JSONResponse:
+    found = await run_in_threadpool(get_catalog, at.hub, at.actor, at.repo)
+    return ok(shapes.csg_catalog_json(found))
+
+
+@router.get(
+    f"{V1}/rows",
+    openapi_extra=query(
+        "config", "split", config=TEXT, split=TEXT, search=TEXT, where=TEXTS, orderby=TEXTS, per=WHOLE, page=WHOLE
+    ),
+)
+async def rows(request: Request, at: RepoContext = DATASET) -> JSONResponse:
+    config, split = param(request, "config", required=True), param(request, "split", required=True)
+    assert config is not None and split is not None
+    per, page = int_param(request, "per", CSG_PER), int_param(request, "page", 1)
+    if not 1 <= per <= MAX_PAGE or page < 1:
+        raise InvalidArgument(f"per must be between 1 and {MAX_PAGE} and page 1 or more (got per={per}, page={page})")
+    where, orderby = request.query_params.getlist("where"), request.query_params.getlist("orderby")
+    search = param(request, "search") or ""
+    wanted = viewer.RowsQuery(
+        config,
+        split,
+        (page - 1) * per,
+        per,
+        search=search,
+        filters=parse_structured_where(w for w in where if w),
+        order=parse_structured_orderby(o for o in orderby if o),
+        text_values=True,
+    )
+    found = await run_in_threadpool(viewer.read_rows, at.hub, at.actor, at.repo, wanted)
+    return ok(shapes.csg_rows_json(found, per=per, page_number=page, search=search, where=where, orderby=orderby))
+
+
+@router.post(f"{V1}/sql", openapi_extra=json_body("sql", sql=TEXT))
+async def run_sql(request: Request, at: RepoContext = DATASET) -> JSONResponse:
+    sql = text_field(await read_json_object(request), "sql", required=True)
+
+    def work() -> dict[str, Any]:
+        result = viewer.run_sql(at.hub, at.actor, at.repo, sql)
+        tables = viewer.table_names_of(get_catalog(at.hub, at.actor, at.repo))
+        return {**result.to_json(), "max_rows": at.hub.settings.dataset_sql_max_rows, "tables": tables}
+
+    return ok(await run_in_threadpool(work))
+
+
+@router.get(f"{V1}/sql/tables")
+async def sql_tables(at: RepoContext = DATASET) -> JSONResponse:
+    found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
+    return ok({"tables": viewer.table_names_of(found)})
+
+
+def _format(value: str) -> Literal["csv", "parquet"]:
+    if value == "csv":
+        return "csv"
+    if value == "parquet":
+        return "parquet"
+    raise InvalidArgument(f"Unknown format {value!r}: use csv or parquet")
+
+
+def _download(at: RepoContext, path: Path, fmt: str, rows_written: int) -> FileResponse:
+    filename = f"{at.repo.name}-query.{fmt}"
+    return FileResponse(
+        path,
+        media_type=MEDIA[fmt],
+        filename=filename,
+        headers={"X-Rows": str(rows_written)},
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
+
+
+async def _export(at: RepoContext, sql: str, fmt: Literal["csv", "parquet"]) -> FileResponse:
+    path, written = await run_in_threadpool(viewer.export_sql, at.hub, at.actor, at.repo, sql, fmt)
+    try:
+        return _download(at, path, fmt, written)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        raise
+
+
+@router.post(f"{V1}/sql/download", response_class=FileResponse, openapi_extra=SQL_BODY)
+async def download_sql(request: Request, at: RepoContext = DATASET) -> FileResponse:
+    body = await read_json_object(request)
+    sql = text_field(body, "sql", required=True)
+    return await _export(at, sql, _format(text_field(body, "format", default="csv")))
+
+
+@router.get(f"{V1}/sql/download", response_class=FileResponse, openapi_extra=query("sql", sql=TEXT, format=TEXT))
+async def download_sql_link(request: Request, at: RepoContext = DATASET) -> FileResponse:
+    sql = param(request, "sql", required=True)
+    assert sql is not None
+    return await _export(at, sql, _format(param(request, "format") or "csv"))
+
+
+# --- the Hub's own listing ------------------------------------------------------------------------------------
+
+
+@router.get(HUB)
+async def hub_parquet(request: Request, at: RepoContext = DATASET) -> JSONResponse:
+    found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
+    return JSONResponse(shapes.hub_parquet_json(base_url(request), at.repo.full_name, found))
+
+
+@router.get(HUB + "/{config}/{split}")
+async def hub_parquet_split(request: Request, config: str, split: str, at: RepoContext = DATASET) -> JSONResponse:
+    found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
+    listing = shapes.hub_parquet_json(base_url(request), at.repo.full_name, found)
+    found.get_split(config, split)  # a missing config or split is SplitNotFound, naming it
+    return JSONResponse(listing[config][split])
+
+
+@router.get(HUB + "/{config}/{split}/{index}.parquet", response_class=RedirectResponse, status_code=302)
+async def hub_parquet_file(
+    request: Request, config: str, split: str, index: str, at: RepoContext = DATASET
+) -> RedirectResponse:
+    found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
+    shards = found.get_split(config, split).shards
+    if not index.isdigit() or int(index) >= len(shards):
+        raise NotFound(f"Split '{split}' of config '{config}' has {len(shards)} Parquet files; {index} is not one")
+    url = shapes.resolve_url(base_url(request), at.repo.full_name, shards[int(index)].path)
+    return RedirectResponse(url, status_code=302)
