@@ -17,14 +17,14 @@ from csghub.api import datasets_json as shapes
 from csghub.core.errors import HubError, InvalidArgument, NotFound
 from csghub.core.names import RepoType
 from csghub.http.deps import base_url, get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, query
+from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, errors, query
 from csghub.http.repos import RepoContext, open_repo
 from csghub.services.datasets import viewer
 from csghub.services.datasets.catalog import get_catalog
 from csghub.services.datasets.where import InvalidParameter, parse_orderby, parse_where
 from csghub.services.permissions import Action, Actor
 
-router = APIRouter(prefix="/datasets-server", responses={**API_ERRORS, 500: {"description": "ResponseNotReady"}})
+router = APIRouter(prefix="/datasets-server", responses={**API_ERRORS, **errors(500)})
 T = TypeVar("T")
 DATASET = query("dataset", dataset=TEXT, config=TEXT)
 SPLIT = query("dataset", "config", "split", dataset=TEXT, config=TEXT, split=TEXT)

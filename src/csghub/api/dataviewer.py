@@ -23,7 +23,7 @@ from csghub.core.errors import InvalidArgument, NotFound
 from csghub.core.names import RepoType
 from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub
-from csghub.http.openapi import API_ERRORS, TEXT, TEXTS, WHOLE, json_body, query
+from csghub.http.openapi import API_ERRORS, TEXT, TEXTS, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.repos import RepoContext, open_repo
 from csghub.services.datasets import viewer
 from csghub.services.datasets.catalog import get_catalog
@@ -37,6 +37,12 @@ HUB = "/api/datasets/{namespace}/{name}/parquet"
 CSG_PER = 50  # CSGHub's default page size
 SQL_BODY = json_body("sql", sql=TEXT, format={"type": "string", "enum": ["csv", "parquet"]})
 MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+# A query may run past its time (408) or memory (413) limit; its body answers as every POST body may.
+SQL_ERRORS = WRITE_ERRORS
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The query's rows as a file", "content": {"text/csv": {}, MEDIA["parquet"]: {}}},
+    **SQL_ERRORS,
+}
 
 
 async def dataset_route(request: Request, namespace: str, name: str, actor: Actor = Depends(get_actor)) -> RepoContext:
@@ -80,7 +86,7 @@ async def rows(request: Request, at: RepoContext = DATASET) -> JSONResponse:
     return ok(shapes.csg_rows_json(found, per=per, page_number=page, search=search, where=where, orderby=orderby))
 
 
-@router.post(f"{V1}/sql", openapi_extra=json_body("sql", sql=TEXT))
+@router.post(f"{V1}/sql", responses=SQL_ERRORS, openapi_extra=json_body("sql", sql=TEXT))
 async def run_sql(request: Request, at: RepoContext = DATASET) -> JSONResponse:
     sql = text_field(await read_json_object(request), "sql", required=True)
 
@@ -127,14 +133,19 @@ async def _export(at: RepoContext, sql: str, fmt: Literal["csv", "parquet"]) -> 
         raise
 
 
-@router.post(f"{V1}/sql/download", response_class=FileResponse, openapi_extra=SQL_BODY)
+@router.post(f"{V1}/sql/download", response_class=FileResponse, responses=DOWNLOAD_RESPONSES, openapi_extra=SQL_BODY)
 async def download_sql(request: Request, at: RepoContext = DATASET) -> FileResponse:
     body = await read_json_object(request)
     sql = text_field(body, "sql", required=True)
     return await _export(at, sql, _format(text_field(body, "format", default="csv")))
 
 
-@router.get(f"{V1}/sql/download", response_class=FileResponse, openapi_extra=query("sql", sql=TEXT, format=TEXT))
+@router.get(
+    f"{V1}/sql/download",
+    response_class=FileResponse,
+    responses=DOWNLOAD_RESPONSES,
+    openapi_extra=query("sql", sql=TEXT, format={"type": "string", "enum": ["csv", "parquet"]}),
+)
 async def download_sql_link(request: Request, at: RepoContext = DATASET) -> FileResponse:
     sql = param(request, "sql", required=True)
     assert sql is not None

@@ -32,11 +32,12 @@ _MEANINGS = {
     401: "Missing, wrong or expired credentials where an account is needed",
     403: "The account or its token may not do this (or a gated repository's files without access)",
     404: "Not found, or hidden from this actor",
-    408: "The body did not arrive in time (a client that pauses too long is cut off)",
+    408: "The body did not arrive in time (a client that pauses too long is cut off), or a query ran past its limit",
     409: "Conflicts with the current state: it exists already, or the branch moved since the parent commit",
     413: "The body is larger than this route accepts",
     416: "The requested byte range lies outside the file",
     429: "Too many requests: retry after the Retry-After header's seconds",
+    500: "The dataset viewer has no answer: ResponseNotReady while converting, or the conversion's error",
     503: "The hub holds as many request bodies as it may right now: retry after Retry-After's seconds",
 }
 
