@@ -465,6 +465,50 @@ def test_private_dataset_is_hidden_from_everyone_but_its_owner_on_every_route(
         assert anonymous.status_code == 401 and "not found" in anonymous.json()["error"].lower(), (path, anonymous.text)
 
 
+def test_signed_in_portal_user_reads_their_private_dataset_with_the_session_cookie(hub: LiveHub) -> None:
+    user, token = hub.user("cookie", password="a long enough password 1")
+    repo_id = f"{user}/diary"
+    push_dataset(hub, token, repo_id, {"train.csv": _csv(PEOPLE_TEST)}, private=True)
+    wait_for(hub, token, repo_id)
+    with api(hub.url) as browser:
+        signed_in = browser.post("/api/v1/auth/login", json={"username": user, "password": "a long enough password 1"})
+        assert signed_in.status_code == 200, signed_in.text
+        csrf = signed_in.json()["data"]["csrf_token"]
+        rows = browser.get(f"{DS}/rows", params={"dataset": repo_id, "config": "default", "split": "train"})
+        assert [r["row"]["name"] for r in rows.json()["rows"]] == [r["name"] for r in PEOPLE_TEST]
+        sql = browser.post(
+            f"/api/v1/datasets/{repo_id}/dataviewer/sql",
+            json={"sql": "SELECT max(age) AS oldest FROM train"},
+            headers={"X-CSRF-Token": csrf},
+        )
+        assert sql.status_code == 200, sql.text
+        assert sql.json()["data"]["rows"] == [{"oldest": 64}]
+
+
+def test_gated_dataset_needs_an_accepted_request_as_a_download_does(hub: LiveHub, dataset: tuple[str, str]) -> None:
+    repo_id, owner_token = dataset
+    _, fan_token = hub.user("fan")
+    owner = HfApi(endpoint=hub.url, token=owner_token)
+    owner.update_repo_settings(repo_id, repo_type="dataset", gated="manual")
+    try:
+        split = {"dataset": repo_id, "config": "people", "split": "test"}
+        refused = _get(hub, f"{DS}/rows", fan_token, **split)
+        assert refused.status_code == 403 and refused.headers["x-error-code"] == "GatedRepo", refused.text
+        sql = _call(hub, fan_token, "POST", f"/api/v1/datasets/{repo_id}/dataviewer/sql", {"sql": "SELECT 1 AS one"})
+        assert sql.status_code == 403, sql.text
+        with api(hub.url, fan_token) as client:
+            assert client.post(f"/api/datasets/{repo_id}/ask-access", json={}).json() == {"status": "pending"}
+        owner.accept_access_request(repo_id, hub_username(hub, fan_token), repo_type="dataset")
+        allowed = _get(hub, f"{DS}/rows", fan_token, **split)
+        assert [r["row"]["name"] for r in allowed.json()["rows"]] == [r["name"] for r in PEOPLE_TEST]
+    finally:
+        owner.update_repo_settings(repo_id, repo_type="dataset", gated=False)
+
+
+def hub_username(hub: LiveHub, token: str) -> str:
+    return str(HfApi(endpoint=hub.url, token=token).whoami()["name"])
+
+
 def test_model_repo_is_not_a_dataset_on_any_route(hub: LiveHub) -> None:
     user, token = hub.user("modeler")
     HfApi(endpoint=hub.url, token=token).create_repo(f"{user}/weights")

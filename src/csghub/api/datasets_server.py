@@ -104,36 +104,41 @@ async def splits(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse
     return JSONResponse(shapes.splits_json(at.repo.full_name, shapes.entries_of(catalog, config)))
 
 
-def _rows(at: RepoContext, request: Request, **extra: Any) -> viewer.RowsQuery:
+def config_split(request: Request) -> tuple[str, str]:
     config, split = param(request, "config", required=True), param(request, "split", required=True)
     assert config is not None and split is not None
+    return config, split
+
+
+def _rows(request: Request, **extra: Any) -> viewer.RowsQuery:
+    config, split = config_split(request)
     offset, length = int_param(request, "offset", 0), int_param(request, "length", viewer.FIRST_ROWS)
     return viewer.RowsQuery(config, split, offset, length, **extra)
 
 
 @router.get("/first-rows", openapi_extra=SPLIT)
 async def first_rows(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
-    wanted = _rows(at, request)
+    wanted = viewer.RowsQuery(*config_split(request))  # the first 100 rows, whatever offset or length say
     page = await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))
     return JSONResponse(shapes.first_rows_json(at.repo.full_name, wanted.config, wanted.split, page))
 
 
 @router.get("/rows", openapi_extra=ROWS)
 async def rows(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
-    wanted = _rows(at, request)
+    wanted = _rows(request)
     return JSONResponse((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
 
 
 @router.get("/search", openapi_extra=SEARCH)
 async def search(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
-    wanted = _rows(at, request, search=param(request, "query", required=True))
+    wanted = _rows(request, search=param(request, "query", required=True))
     return JSONResponse((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
 
 
 @router.get("/filter", openapi_extra=FILTER)
 async def filter_rows(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     where, orderby = parse_where(param(request, "where") or ""), parse_orderby(param(request, "orderby") or "")
-    wanted = _rows(at, request, filters=where, order=orderby)
+    wanted = _rows(request, filters=where, order=orderby)
     return JSONResponse((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
 
 
@@ -162,6 +167,5 @@ async def size(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
 
 @router.get("/statistics", openapi_extra=SPLIT)
 async def statistics(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
-    config, split = param(request, "config", required=True), param(request, "split", required=True)
-    assert config is not None and split is not None
+    config, split = config_split(request)
     return JSONResponse(await answer(lambda: viewer.split_statistics(at.hub, at.actor, at.repo, config, split)))

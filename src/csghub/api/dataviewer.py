@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api import datasets_json as shapes
-from csghub.api.datasets_server import int_param, param
+from csghub.api.datasets_server import config_split, int_param, param
 from csghub.api.serialize import ok
 from csghub.core.errors import InvalidArgument, NotFound
 from csghub.core.names import RepoType
@@ -65,8 +65,7 @@ async def catalog(at: RepoContext = DATASET) -> JSONResponse:
     ),
 )
 async def rows(request: Request, at: RepoContext = DATASET) -> JSONResponse:
-    config, split = param(request, "config", required=True), param(request, "split", required=True)
-    assert config is not None and split is not None
+    config, split = config_split(request)
     per, page = int_param(request, "per", CSG_PER), int_param(request, "page", 1)
     if not 1 <= per <= MAX_PAGE or page < 1:
         raise InvalidArgument(f"per must be between 1 and {MAX_PAGE} and page 1 or more (got per={per}, page={page})")
