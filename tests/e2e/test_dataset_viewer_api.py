@@ -399,6 +399,18 @@ def test_sql_console_stops_a_query_at_the_time_limit(hub: LiveHub, dataset: tupl
     assert "longer than 2 s" in r.json()["error"] and time.monotonic() - started < 15
 
 
+def test_sql_console_stops_a_query_at_the_memory_limit(hub: LiveHub, dataset: tuple[str, str]) -> None:
+    repo_id, _ = dataset
+    sql = "SELECT length(string_agg(repeat('x', 10000), ',')) AS n FROM range(10000000)"
+    with api(hub.url) as client:
+        r = client.post(f"/api/v1/datasets/{repo_id}/dataviewer/sql", json={"sql": sql})
+        exported = client.post(f"/api/v1/datasets/{repo_id}/dataviewer/sql/download", json={"sql": sql})
+    for answer in (r, exported):
+        assert answer.status_code == 413 and answer.headers["x-error-code"] == "QueryTooLarge", answer.text
+        assert "needs more than 256 MiB" in answer.json()["error"]
+    assert list(hub.hub.settings.tmp_dir.glob("csg-sql-*")) == []
+
+
 def test_sql_console_bodies_are_bounded(hub: LiveHub, dataset: tuple[str, str]) -> None:
     repo_id, _ = dataset
     with api(hub.url) as client:
