@@ -72,7 +72,7 @@ def push_dataset(hub: LiveHub, token: str, repo_id: str, files: dict[str, str], 
 
 def wait_for(hub: LiveHub, token: str, repo_id: str, states: tuple[str, ...] = ("ready",)) -> dict[str, Any]:
     """The catalog once the conversion reached one of `states` (polled, bounded)."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 90
     with api(hub.url, token) as client:
         while True:
             found = client.get(f"/api/v1/datasets/{repo_id}/dataviewer/catalog")
@@ -80,7 +80,7 @@ def wait_for(hub: LiveHub, token: str, repo_id: str, states: tuple[str, ...] = (
             catalog: dict[str, Any] = found.json()["data"]
             if catalog["state"] in states:
                 return catalog
-            assert time.monotonic() < deadline, f"conversion of {repo_id} still {catalog['state']} after 60 s"
+            assert time.monotonic() < deadline, f"conversion of {repo_id} still {catalog['state']} after 90 s"
             time.sleep(0.2)
 
 
@@ -393,7 +393,7 @@ def test_sql_console_stops_a_query_at_the_time_limit(hub: LiveHub, dataset: tupl
     with api(hub.url) as client:
         r = client.post(
             f"/api/v1/datasets/{repo_id}/dataviewer/sql",
-            json={"sql": "SELECT count(*) FROM range(100000000) a, range(100000000) b WHERE a.range + b.range = 7"},
+            json={"sql": "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"},
         )
     assert r.status_code == 408 and r.headers["x-error-code"] == "QueryTimeout", r.text
     assert "longer than 2 s" in r.json()["error"] and time.monotonic() - started < 15
