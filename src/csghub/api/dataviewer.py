@@ -7,13 +7,13 @@ list, and `orderby=column[:desc]` (repeatable); services/datasets/where.py reads
 
 from __future__ import annotations
 
-import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api import datasets_json as shapes
@@ -36,6 +36,7 @@ V1 = "/api/v1/datasets/{namespace}/{name}/dataviewer"
 HUB = "/api/datasets/{namespace}/{name}/parquet"
 CSG_PER = 50  # CSGHub's default page size
 SQL_BODY = json_body("sql", sql=TEXT, format={"type": "string", "enum": ["csv", "parquet"]})
+CHUNK = 1024 * 1024
 MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 # A query may run past its time (408) or memory (413) limit; its body answers as every POST body may.
 SQL_ERRORS = WRITE_ERRORS
@@ -111,29 +112,36 @@ def _format(value: str) -> Literal["csv", "parquet"]:
     raise InvalidArgument(f"Unknown format {value!r}: use csv or parquet")
 
 
-def _download(at: RepoContext, path: Path, fmt: str, rows_written: int) -> FileResponse:
-    filename = f"{at.repo.name}-query.{fmt}"
-    return FileResponse(
-        path,
-        media_type=MEDIA[fmt],
-        filename=filename,
-        headers={"X-Rows": str(rows_written)},
-        background=BackgroundTask(path.unlink, missing_ok=True),
-    )
-
-
-async def _export(at: RepoContext, sql: str, fmt: Literal["csv", "parquet"]) -> FileResponse:
-    path, written = await run_in_threadpool(viewer.export_sql, at.hub, at.actor, at.repo, sql, fmt)
+def _opened_and_removed(path: Path) -> BinaryIO:
+    """The export, open; its name is removed at once, so nothing is left behind however the download ends
+    (a client that goes away mid-stream included): the open file keeps the bytes until it is closed."""
     try:
-        return _download(at, path, fmt, written)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        raise
+        return path.open("rb")
+    finally:
+        path.unlink(missing_ok=True)
 
 
-@router.post(f"{V1}/sql/download", response_class=FileResponse, responses=DOWNLOAD_RESPONSES, openapi_extra=SQL_BODY)
-async def download_sql(request: Request, at: RepoContext = DATASET) -> FileResponse:
+def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+    with fh:
+        while chunk := fh.read(CHUNK):
+            yield chunk
+
+
+async def _export(at: RepoContext, sql: str, fmt: Literal["csv", "parquet"]) -> StreamingResponse:
+    path, written = await run_in_threadpool(viewer.export_sql, at.hub, at.actor, at.repo, sql, fmt)
+    fh = _opened_and_removed(path)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{at.repo.name}-query.{fmt}"',
+        "Content-Length": str(os.fstat(fh.fileno()).st_size),
+        "X-Rows": str(written),
+    }
+    return StreamingResponse(_chunks(fh), media_type=MEDIA[fmt], headers=headers)
+
+
+@router.post(
+    f"{V1}/sql/download", response_class=StreamingResponse, responses=DOWNLOAD_RESPONSES, openapi_extra=SQL_BODY
+)
+async def download_sql(request: Request, at: RepoContext = DATASET) -> StreamingResponse:
     body = await read_json_object(request)
     sql = text_field(body, "sql", required=True)
     return await _export(at, sql, _format(text_field(body, "format", default="csv")))
@@ -141,11 +149,11 @@ async def download_sql(request: Request, at: RepoContext = DATASET) -> FileRespo
 
 @router.get(
     f"{V1}/sql/download",
-    response_class=FileResponse,
+    response_class=StreamingResponse,
     responses=DOWNLOAD_RESPONSES,
     openapi_extra=query("sql", sql=TEXT, format={"type": "string", "enum": ["csv", "parquet"]}),
 )
-async def download_sql_link(request: Request, at: RepoContext = DATASET) -> FileResponse:
+async def download_sql_link(request: Request, at: RepoContext = DATASET) -> StreamingResponse:
     sql = param(request, "sql", required=True)
     assert sql is not None
     return await _export(at, sql, _format(param(request, "format") or "csv"))
