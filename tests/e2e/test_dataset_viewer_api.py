@@ -310,6 +310,7 @@ def test_hub_parquet_listing_names_every_shard_and_redirects_to_it(hub: LiveHub,
         "people": {"train": [f"{base}/people/train/0.parquet"], "test": [f"{base}/people/test/0.parquet"]},
         "notes": {"train": [f"{base}/notes/train/0.parquet"], "validation": [f"{base}/notes/validation/0.parquet"]},
     }
+    assert _get(hub, f"/api/datasets/{repo_id}/parquet/notes").json() == listing["notes"]
     assert _get(hub, f"/api/datasets/{repo_id}/parquet/notes/validation").json() == [
         f"{base}/notes/validation/0.parquet"
     ]
@@ -447,6 +448,7 @@ def _every_route(repo_id: str) -> list[tuple[str, str, dict[str, Any]]]:
         ("POST", f"{v1}/sql/download", {"sql": "SELECT count(*) AS n FROM train"}),
         ("GET", f"{v1}/sql/download", {"sql": "SELECT count(*) AS n FROM train"}),
         ("GET", f"/api/datasets/{repo_id}/parquet", {}),
+        ("GET", f"/api/datasets/{repo_id}/parquet/default", {}),
         ("GET", f"/api/datasets/{repo_id}/parquet/default/train", {}),
         ("GET", f"/api/datasets/{repo_id}/parquet/default/train/0.parquet", {}),
     ]
@@ -465,10 +467,17 @@ def test_private_dataset_is_hidden_from_everyone_but_its_owner_on_every_route(
     repo_id, owner = private
     _, stranger = hub.user("stranger")
     _, read_only = hub.user("reader", scope="read")
+    # The owner's own fine-grained token, granted another repository only.
+    HfApi(endpoint=hub.url, token=owner).create_repo(f"{repo_id}-other")
+    with api(hub.url, owner) as client:
+        grant = {"target": f"model:{repo_id}-other", "actions": ["read"]}
+        made = client.post("/api/v1/user/tokens", json={"name": "elsewhere", "scope": "fine", "grants": [grant]})
+        assert made.status_code == 201, made.text
+        elsewhere = made.json()["data"]["token"]
     for method, path, params in _every_route(repo_id):
         mine = _call(hub, owner, method, path, params)
         assert mine.status_code in (200, 302), (path, mine.text)
-        for token in (stranger, read_only):
+        for token in (stranger, read_only, elsewhere):
             theirs = _call(hub, token, method, path, params)
             assert theirs.status_code == 404 and "not found" in theirs.json()["error"].lower(), (path, theirs.text)
             assert "Rome" not in theirs.text and "tester" not in theirs.text
@@ -572,6 +581,7 @@ TRAIN = {"config": "people", "split": "train"}
         (V1_ROWS, {**TRAIN, "where": "age:gt:old"}, 400, "does not fit"),
         (V1_ROWS, {"config": "people", "split": "x"}, 404, "The split 'x' does not exist"),
         ("/api/datasets/{id}/parquet/people/nope", {}, 404, "The split 'nope' does not exist"),
+        ("/api/datasets/{id}/parquet/nope", {}, 404, "The config 'nope' does not exist"),
         ("/api/datasets/{id}/parquet/people/train/x.parquet", {}, 404, "is not one"),
     ],
 )  # fmt: skip

@@ -168,6 +168,13 @@ async def hub_parquet(request: Request, at: RepoContext = DATASET) -> JSONRespon
     return JSONResponse(shapes.hub_parquet_json(base_url(request), at.repo.full_name, found))
 
 
+@router.get(HUB + "/{config}")
+async def hub_parquet_config(request: Request, config: str, at: RepoContext = DATASET) -> JSONResponse:
+    found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
+    shapes.entries_of(found, config)  # a missing config is SplitNotFound, naming it
+    return JSONResponse(shapes.hub_parquet_json(base_url(request), at.repo.full_name, found)[config])
+
+
 @router.get(HUB + "/{config}/{split}")
 async def hub_parquet_split(request: Request, config: str, split: str, at: RepoContext = DATASET) -> JSONResponse:
     found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
