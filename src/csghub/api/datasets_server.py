@@ -37,6 +37,11 @@ _NOT_READY_CODES = {"queued": "ResponseNotReady", "running": "ResponseNotReady",
                     "empty": "EmptyDatasetError"}  # fmt: skip
 
 
+def hf_json(body: Any) -> JSONResponse:
+    """HF's viewer answers readable by pages on any origin (no credentials travel cross-origin with `*`)."""
+    return JSONResponse(body, headers={"Access-Control-Allow-Origin": "*"})
+
+
 def param(request: Request, name: str, *, required: bool = False) -> str | None:
     value = request.query_params.get(name)
     if required and not value:
@@ -94,14 +99,14 @@ async def is_valid(request: Request, at: RepoContext = DATASET_OF) -> JSONRespon
             return shapes.is_valid_json([catalog.get_split(config or "", split)])
         return shapes.is_valid_json(shapes.entries_of(catalog, config))
 
-    return JSONResponse(await answer(work))
+    return hf_json(await answer(work))
 
 
 @router.get("/splits", openapi_extra=DATASET)
 async def splits(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     config = param(request, "config")
     catalog = await answer(lambda: viewer.viewable_catalog(at.hub, at.actor, at.repo))
-    return JSONResponse(shapes.splits_json(at.repo.full_name, shapes.entries_of(catalog, config)))
+    return hf_json(shapes.splits_json(at.repo.full_name, shapes.entries_of(catalog, config)))
 
 
 def config_split(request: Request) -> tuple[str, str]:
@@ -120,26 +125,26 @@ def _rows(request: Request, **extra: Any) -> viewer.RowsQuery:
 async def first_rows(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     wanted = viewer.RowsQuery(*config_split(request))  # the first 100 rows, whatever offset or length say
     page = await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))
-    return JSONResponse(shapes.first_rows_json(at.repo.full_name, wanted.config, wanted.split, page))
+    return hf_json(shapes.first_rows_json(at.repo.full_name, wanted.config, wanted.split, page))
 
 
 @router.get("/rows", openapi_extra=ROWS)
 async def rows(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     wanted = _rows(request)
-    return JSONResponse((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
+    return hf_json((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
 
 
 @router.get("/search", openapi_extra=SEARCH)
 async def search(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     wanted = _rows(request, search=param(request, "query", required=True))
-    return JSONResponse((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
+    return hf_json((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
 
 
 @router.get("/filter", openapi_extra=FILTER)
 async def filter_rows(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     where, orderby = parse_where(param(request, "where") or ""), parse_orderby(param(request, "orderby") or "")
     wanted = _rows(request, filters=where, order=orderby)
-    return JSONResponse((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
+    return hf_json((await answer(lambda: viewer.read_rows(at.hub, at.actor, at.repo, wanted))).to_json())
 
 
 @router.get("/parquet", openapi_extra=DATASET)
@@ -148,24 +153,24 @@ async def parquet(request: Request, at: RepoContext = DATASET_OF) -> JSONRespons
     catalog = await answer(lambda: viewer.viewable_catalog(at.hub, at.actor, at.repo))
     entries = shapes.entries_of(catalog, config)
     body = shapes.parquet_json(base_url(request), at.repo.full_name, entries, one_config=config is not None)
-    return JSONResponse(body)
+    return hf_json(body)
 
 
 @router.get("/info", openapi_extra=DATASET)
 async def info(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     config = param(request, "config")
     catalog = await answer(lambda: viewer.viewable_catalog(at.hub, at.actor, at.repo))
-    return JSONResponse(shapes.info_json(at.repo.full_name, catalog, config))
+    return hf_json(shapes.info_json(at.repo.full_name, catalog, config))
 
 
 @router.get("/size", openapi_extra=DATASET)
 async def size(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     config = param(request, "config")
     catalog = await answer(lambda: viewer.viewable_catalog(at.hub, at.actor, at.repo))
-    return JSONResponse(shapes.size_json(at.repo.full_name, catalog, config))
+    return hf_json(shapes.size_json(at.repo.full_name, catalog, config))
 
 
 @router.get("/statistics", openapi_extra=SPLIT)
 async def statistics(request: Request, at: RepoContext = DATASET_OF) -> JSONResponse:
     config, split = config_split(request)
-    return JSONResponse(await answer(lambda: viewer.split_statistics(at.hub, at.actor, at.repo, config, split)))
+    return hf_json(await answer(lambda: viewer.split_statistics(at.hub, at.actor, at.repo, config, split)))
