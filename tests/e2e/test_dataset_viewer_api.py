@@ -247,6 +247,7 @@ def test_hub_parquet_listing_names_every_shard_and_redirects_to_it(hub: LiveHub,
         "notes": {"train": [f"{base}/notes/train/0.parquet"], "validation": [f"{base}/notes/validation/0.parquet"]},
     }
     assert get(hub, f"/api/datasets/{repo_id}/parquet/notes").json() == listing["notes"]
+    assert get(hub, f"/hf/api/datasets/{repo_id}/parquet").json() == listing
     assert get(hub, f"/api/datasets/{repo_id}/parquet/notes/validation").json() == [
         f"{base}/notes/validation/0.parquet"
     ]

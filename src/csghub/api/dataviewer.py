@@ -32,6 +32,8 @@ from csghub.services.datasets.where import parse_structured_orderby, parse_struc
 from csghub.services.permissions import Action, Actor
 
 router = APIRouter(responses=API_ERRORS)
+# The Hub's listing, also under /hf for huggingface_hub clients whose HF_ENDPOINT ends there.
+hub_router = APIRouter(responses=API_ERRORS)
 V1 = "/api/v1/datasets/{namespace}/{name}/dataviewer"
 HUB = "/api/datasets/{namespace}/{name}/parquet"
 CSG_PER = 50  # CSGHub's default page size
@@ -162,20 +164,20 @@ async def download_sql_link(request: Request, at: RepoContext = DATASET) -> Stre
 # --- the Hub's own listing ------------------------------------------------------------------------------------
 
 
-@router.get(HUB)
+@hub_router.get(HUB)
 async def hub_parquet(request: Request, at: RepoContext = DATASET) -> JSONResponse:
     found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
     return JSONResponse(shapes.hub_parquet_json(base_url(request), at.repo.full_name, found))
 
 
-@router.get(HUB + "/{config}")
+@hub_router.get(HUB + "/{config}")
 async def hub_parquet_config(request: Request, config: str, at: RepoContext = DATASET) -> JSONResponse:
     found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
     shapes.entries_of(found, config)  # a missing config is SplitNotFound, naming it
     return JSONResponse(shapes.hub_parquet_json(base_url(request), at.repo.full_name, found)[config])
 
 
-@router.get(HUB + "/{config}/{split}")
+@hub_router.get(HUB + "/{config}/{split}")
 async def hub_parquet_split(request: Request, config: str, split: str, at: RepoContext = DATASET) -> JSONResponse:
     found = await run_in_threadpool(viewer.viewable_catalog, at.hub, at.actor, at.repo)
     listing = shapes.hub_parquet_json(base_url(request), at.repo.full_name, found)
@@ -183,7 +185,7 @@ async def hub_parquet_split(request: Request, config: str, split: str, at: RepoC
     return JSONResponse(listing[config][split])
 
 
-@router.get(HUB + "/{config}/{split}/{index}.parquet", response_class=RedirectResponse, status_code=302)
+@hub_router.get(HUB + "/{config}/{split}/{index}.parquet", response_class=RedirectResponse, status_code=302)
 async def hub_parquet_file(
     request: Request, config: str, split: str, index: str, at: RepoContext = DATASET
 ) -> RedirectResponse:

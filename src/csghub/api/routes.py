@@ -40,6 +40,8 @@ def mount_api(app: FastAPI) -> None:
     # generic repository routes.
     include_routes(app, datasets_server.router)
     include_routes(app, dataviewer.router)
+    include_routes(app, dataviewer.hub_router)
+    include_routes(app, dataviewer.hub_router, "/hf")
     include_routes(app, csg_v1.router)
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".
