@@ -373,8 +373,9 @@ def test_failed_conversion_reports_its_error(hub: LiveHub) -> None:
     push_dataset(hub, token, repo_id, {"train.jsonl": '{"a": 1}\n{"a" 2}\n'})
     catalog = wait_for(hub, token, repo_id, ("failed",))
     assert "train.jsonl" in catalog["logs"] and catalog["status"] == 3
-    valid = get(hub, f"{DS}/is-valid", token, dataset=repo_id)
-    assert valid.json() == {"preview": False, "viewer": False, "search": False, "filter": False, "statistics": False}
+    nothing = {"preview": False, "viewer": False, "search": False, "filter": False, "statistics": False}
+    assert get(hub, f"{DS}/is-valid", token, dataset=repo_id).json() == nothing
+    assert get(hub, f"{DS}/is-valid", token, dataset=repo_id, config="default", split="train").json() == nothing
     for route in ("splits", "parquet", "info", "size"):
         r = get(hub, f"{DS}/{route}", token, dataset=repo_id)
         assert r.status_code == 500 and r.headers["x-error-code"] == "DatasetGenerationError", r.text

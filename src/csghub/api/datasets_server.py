@@ -95,6 +95,8 @@ async def is_valid(request: Request, at: RepoContext = DATASET_OF) -> JSONRespon
 
     def work() -> dict[str, bool]:
         catalog = get_catalog(at.hub, at.actor, at.repo)
+        if not catalog.viewable:  # converting, failed or empty: nothing is valid yet, whatever was asked
+            return shapes.is_valid_json([])
         if split is not None:
             return shapes.is_valid_json([catalog.get_split(config or "", split)])
         return shapes.is_valid_json(shapes.entries_of(catalog, config))
