@@ -128,8 +128,10 @@ def test_viewer_tab_shows_rows_nulls_long_text_and_pages(
     expect(long_cell.locator(".clip")).to_be_visible()
     assert "END-OF-LONG" not in long_cell.locator(".clip").inner_text()
     expect(long_cell.locator(".text-cell")).to_be_hidden()
-    long_cell.locator("summary").click()
+    long_cell.locator(".expand").click()
     expect(long_cell.locator(".text-cell")).to_contain_text("END-OF-LONG")
+    expect(long_cell.locator(".clip")).to_be_hidden()
+    expect(long_cell.locator(".collapse")).to_be_visible()
     shot(page, "dataset-viewer")
     # Page 2 by its number, then the last page by "Next", then page 1 by "Go to page".
     page.locator(".viewer-pages a", has_text="2").first.click()
@@ -220,7 +222,7 @@ def test_sql_console_runs_a_query_shows_errors_and_downloads(
     download = caught.value
     assert download.suggested_filename == "data-query.csv"
     rows = list(csv.reader(io.StringIO(download.path().read_text(encoding="utf-8"))))
-    assert rows == [["label", "n", "top"], ["neg", "125", "124.0"], ["pos", "125", "124.5"]]
+    assert rows == [["label", "n", "top"], ["neg", "125", "124"], ["pos", "125", "124.5"]]
     with page.expect_download() as caught:
         console.locator("button[value=parquet]").click()
     table = pq.read_table(caught.value.path())

@@ -360,6 +360,7 @@ _ZH: dict[str, str] = {
     "null": "空值",
     "Image": "图片",
     "Expand": "展开",
+    "Collapse": "收起",
     "(cut)": "（已截断）",
     "No rows match.": "没有匹配的行。",
     "This split has no rows.": "此拆分没有数据行。",
