@@ -10,6 +10,7 @@ import base64
 import csv
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
 
@@ -250,6 +251,28 @@ def test_viewer_speaks_chinese(browser: Browser, live: LiveHub, ready: tuple[str
     expect(page.locator(".viewer-search button")).to_have_text("搜索")
     expect(page.locator("#rows thead th[data-column=score] .nulls")).to_contain_text("空值")
     expect(page.locator(".viewer-pages a[rel=next]")).to_have_text("下一页")
+    context.close()
+
+
+def test_viewer_tab_opened_during_the_conversion_shows_the_rows_when_ready(browser: Browser, live: LiveHub) -> None:
+    owner, token = live.user("own", password=PASSWORD)
+    repo = f"{owner}/fresh"
+    create_repo(live.url, token, repo, repo_type="dataset")
+    context, page, problems = sign_in(browser, live.url, owner, PASSWORD)
+    _commit(live, token, repo, {"train.csv": _train_csv(), "test.csv": _test_csv()})
+    page.goto(_viewer_url(live, repo))
+    seen: list[str] = []
+    page.on("framenavigated", lambda frame: seen.append(frame.url))
+    if page.locator("#viewer-converting").count():
+        # While it converts the page says so, with how many splits are done when the job has counted them.
+        expect(page.locator("#viewer-converting h2")).to_have_text("Converting to Parquet")
+        progress = page.locator("#viewer-progress")
+        if progress.count():
+            assert re.fullmatch(r"\d+ of 2 splits", progress.inner_text()), progress.inner_text()
+    # The page polls the status route and reloads itself once the rows are there: the test never reloads it.
+    expect(page.locator("#row-count")).to_have_text(f"{TRAIN_ROWS} rows", timeout=60_000)
+    assert all(url.startswith(_viewer_url(live, repo)) for url in seen)
+    assert problems == []
     context.close()
 
 

@@ -360,6 +360,10 @@ _ZH: dict[str, str] = {
     "null": "空值",
     "Image": "图片",
     "Expand": "展开",
+    "Not converted yet": "尚未转换",
+    "The dataset viewer has not converted this dataset yet; it does after the next push to its default branch.": (
+        "数据预览尚未转换此数据集；向默认分支推送后即会转换。"
+    ),
     "Collapse": "收起",
     "(cut)": "（已截断）",
     "No rows match.": "没有匹配的行。",
