@@ -37,8 +37,9 @@ from csghub.web.dataset_viewer import (
     to_rows,
     type_label,
 )
+from csghub.web.i18n import translate_error
 from csghub.web.page_repos import open_page_repo, page_repo
-from csghub.web.render import page_actor, render, repo_path
+from csghub.web.render import language, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
@@ -128,7 +129,14 @@ def _rows_view(at: RepoContext, catalog: Catalog, state: ViewState, base: str) -
 def _viewer(request: Request, at: RepoContext, state: ViewState, console: Console) -> Response:
     repo = at.repo
     base = repo_path(repo.type, repo.full_name)
-    context: dict[str, Any] = {"repo": repo, "base": base, "revision": repo.default_branch, "tab": "viewer"}
+    lang = language(request)
+    context: dict[str, Any] = {
+        "repo": repo,
+        "base": base,
+        "revision": repo.default_branch,
+        "tab": "viewer",
+        "said": lambda message: translate_error(lang, message),  # the server's messages, in the page's language
+    }
     try:
         catalog = get_catalog(at.hub, at.actor, repo)
     except HubError as exc:
