@@ -58,7 +58,7 @@ def _commit(live: LiveHub, token: str, repo: str, files: dict[str, bytes]) -> No
         assert r.status_code == 200, r.text
 
 
-def _wait_converted(live: LiveHub, token: str, repo: str, *, timeout: float = 60.0) -> dict[str, object]:
+def _wait_converted(live: LiveHub, token: str, repo: str, *, timeout: float = 90.0) -> dict[str, object]:
     """Poll the tab's status route until the conversion has ended (ready, failed or empty)."""
     deadline = time.monotonic() + timeout
     with api(live.url, token) as client:
@@ -270,7 +270,7 @@ def test_viewer_tab_opened_during_the_conversion_shows_the_rows_when_ready(brows
         if progress.count():
             assert re.fullmatch(r"\d+ of 2 splits", progress.inner_text()), progress.inner_text()
     # The page polls the status route and reloads itself once the rows are there: the test never reloads it.
-    expect(page.locator("#row-count")).to_have_text(f"{TRAIN_ROWS} rows", timeout=60_000)
+    expect(page.locator("#row-count")).to_have_text(f"{TRAIN_ROWS} rows", timeout=90_000)
     assert all(url.startswith(_viewer_url(live, repo)) for url in seen)
     assert problems == []
     context.close()
