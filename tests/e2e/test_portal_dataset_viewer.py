@@ -276,6 +276,32 @@ def test_viewer_tab_opened_during_the_conversion_shows_the_rows_when_ready(brows
     context.close()
 
 
+def test_images_lists_and_structs_are_shown_compactly(browser: Browser, live: LiveHub) -> None:
+    records = [
+        {"img": {"src": "/static/favicon.svg", "height": 16, "width": 16}, "tags": ["a", "b"], "meta": {"k": 1}},
+        {"img": {"src": "javascript:alert(1)", "height": 1, "width": 1}, "tags": [], "meta": {"k": 2}},
+        {"img": None, "tags": None, "meta": None},
+    ]
+    body = "".join(json.dumps(r) + "\n" for r in records).encode()
+    owner, token, repo = _dataset(live, {"train.jsonl": body})
+    assert _wait_converted(live, token, repo)["state"] == "ready"
+    context, page, problems = sign_in(browser, live.url, owner, PASSWORD)
+    page.goto(_viewer_url(live, repo))
+    rows = page.locator("#rows tbody tr")
+    expect(rows).to_have_count(3)
+    thumb = rows.nth(0).locator("img.thumb")
+    expect(thumb).to_have_attribute("src", "/static/favicon.svg")
+    assert thumb.evaluate("img => img.complete && img.naturalWidth > 0")
+    # An address that is not http(s) or this site's is never loaded: a placeholder instead.
+    expect(rows.nth(1).locator("img")).to_have_count(0)
+    expect(rows.nth(1).locator(".media-placeholder")).to_be_visible()
+    assert _column_cells(page, 2) == ['["a","b"]', "[]", "null"]
+    assert _column_cells(page, 3) == ['{"k":1}', '{"k":2}', "null"]
+    expect(page.locator("#rows thead th[data-column=tags] .col-type")).to_have_text("list<string>")
+    assert problems == []
+    context.close()
+
+
 def test_broken_csv_shows_the_conversions_error(browser: Browser, live: LiveHub) -> None:
     good = "".join(f"{i},word{i}\n" for i in range(40_000))
     owner, token, repo = _dataset(live, {"train.csv": ("a,b\n" + good + "40000,x,extra,fields\n").encode()})
