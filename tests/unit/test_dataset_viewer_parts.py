@@ -5,7 +5,16 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
-from csghub.web.dataset_viewer import CLIP, ViewState, column_stats, page_numbers, to_cell, to_rows, type_label
+from csghub.web.dataset_viewer import (
+    CLIP,
+    ViewState,
+    column_stats,
+    columns_of,
+    page_numbers,
+    to_cell,
+    to_rows,
+    type_label,
+)
 from csghub.web.i18n import _ZH
 from csghub.web.render import TEMPLATES
 
@@ -115,3 +124,16 @@ def test_every_viewer_label_has_a_chinese_translation() -> None:
     labels = set(re.findall(r"t\('([^']+)'\)", template))
     assert len(labels) > 30
     assert sorted(label for label in labels if label not in _ZH) == []
+
+
+def test_headers_carry_type_statistics_and_sort_state() -> None:
+    features = [
+        {"feature_idx": 0, "name": "n", "type": {"dtype": "int64", "_type": "Value"}},
+        {"feature_idx": 1, "name": "s", "type": {"dtype": "string", "_type": "Value"}},
+    ]
+    statistics = {"statistics": [{"column_name": "n", "column_type": "int", "column_statistics": {"nan_count": 2}}]}
+    n, s = columns_of(features, statistics, 4, ViewState(sort="n"), "/datasets/o/d")
+    assert (n.name, n.type, n.numeric, n.sorted) == ("n", "int64", True, "asc")
+    assert n.stats is not None and n.stats.nulls == 2 and n.stats.null_percent == 50.0
+    assert (s.numeric, s.stats, s.sorted) == (False, None, "")
+    assert s.sort_url == "/datasets/o/d/viewer?sort=s"

@@ -173,6 +173,19 @@ def column_stats(entry: dict[str, Any] | None, num_rows: int) -> ColumnStats | N
     )
 
 
+def columns_of(
+    features: list[dict[str, Any]], statistics: dict[str, Any] | None, num_rows: int, state: ViewState, base: str
+) -> list[Column]:
+    """The headers: each column's name, type, statistics (HF's /statistics body) and sort link."""
+    by_name = {s["column_name"]: s for s in (statistics or {}).get("statistics", [])}
+    columns = []
+    for f in features:
+        sort_url, sorted_now = state.sort_link(base, f["name"])
+        stats = column_stats(by_name.get(f["name"]), num_rows)
+        columns.append(Column(f["name"], type_label(f["type"]), _is_numeric(f["type"]), stats, sort_url, sorted_now))
+    return columns
+
+
 def page_numbers(page: int, pages: int) -> list[int | None]:
     """The page links: the first, the last and two either side of the current one; None is a gap."""
     shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})

@@ -27,16 +27,7 @@ from csghub.services.datasets import viewer
 from csghub.services.datasets.catalog import PENDING_STATES, Catalog, get_catalog
 from csghub.services.datasets.rows import Order
 from csghub.services.datasets.sql_console import QueryResult
-from csghub.web.dataset_viewer import (
-    PER_PAGE,
-    Column,
-    ViewState,
-    column_stats,
-    page_count,
-    page_numbers,
-    to_rows,
-    type_label,
-)
+from csghub.web.dataset_viewer import PER_PAGE, ViewState, columns_of, page_count, page_numbers, to_rows
 from csghub.web.i18n import translate_error
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.render import language, page_actor, render, repo_path
@@ -104,13 +95,7 @@ def _rows_view(at: RepoContext, catalog: Catalog, state: ViewState, base: str) -
         statistics = viewer.split_statistics(at.hub, at.actor, at.repo, state.config, state.split)
     except HubError as exc:
         stats_error = exc.message
-    by_name = {s["column_name"]: s for s in (statistics or {}).get("statistics", [])}
-    columns = []
-    for f in entry.features:
-        sort_url, sorted_now = state.sort_link(base, f["name"])
-        stats = column_stats(by_name.get(f["name"]), entry.num_rows)
-        numeric = type_label(f["type"]).startswith(("int", "uint", "float", "decimal"))
-        columns.append(Column(f["name"], type_label(f["type"]), numeric, stats, sort_url, sorted_now))
+    columns = columns_of(entry.features, statistics, entry.num_rows, state, base)
     pages = page_count(total)
     return {
         "entry": entry,
