@@ -171,6 +171,35 @@ def test_viewer_shows_statistics_in_the_headers(
     assert text.locator("svg.hist rect").count() >= 2
 
 
+def test_config_selector_and_console_tables_of_a_dataset_with_several_configs(browser: Browser, live: LiveHub) -> None:
+    readme = (
+        "---\nconfigs:\n- config_name: first\n  data_files: a.csv\n- config_name: second\n  data_files:\n"
+        "  - split: train\n    path: b.csv\n  - split: extra\n    path: c.csv\n---\n# two configs\n"
+    )
+    files = {"README.md": readme.encode(), "a.csv": _test_csv(), "b.csv": _train_csv(), "c.csv": _test_csv()}
+    owner, token, repo = _dataset(live, files)
+    assert _wait_converted(live, token, repo)["state"] == "ready"
+    context, page, _ = sign_in(browser, live.url, owner, PASSWORD)
+    page.goto(_viewer_url(live, repo))
+    expect(page.locator("select[name=config] option")).to_have_text(["first", "second"])
+    expect(page.locator("select[name=split] option")).to_have_text(["train"])
+    expect(page.locator("#row-count")).to_have_text("20 rows")
+    page.select_option("select[name=config]", "second")
+    expect(page.locator("select[name=split] option")).to_have_text(["train", "extra"])
+    expect(page.locator("#row-count")).to_have_text(f"{TRAIN_ROWS} rows")
+    page.select_option("select[name=split]", "extra")
+    expect(page.locator("#row-count")).to_have_text("20 rows")
+    assert page.url.endswith("/viewer?config=second&split=extra")
+    page.locator("#sql-console summary").click()
+    expect(page.locator("code.table-name")).to_have_text(["first_train", "second_train", "second_extra"])
+    page.locator("#sql-console textarea[name=sql]").fill("SELECT count(*) AS n FROM second_train")
+    page.locator("#sql-console button", has_text="Run").click()
+    expect(page.locator("#sql-result tbody td")).to_have_text(str(TRAIN_ROWS))
+    # The console keeps the split that was shown.
+    expect(page.locator("select[name=split]")).to_have_value("extra")
+    context.close()
+
+
 def test_viewer_search_and_sort_by_header(
     live: LiveHub, ready: tuple[str, str, str], signed_in: tuple[Page, list[str]]
 ) -> None:

@@ -356,7 +356,7 @@ _ZH: dict[str, str] = {
     "Search this split": "搜索此拆分",
     "Histogram": "直方图",
     "length": "长度",
-    "{n} values": "{n} 个不同值",
+    "distinct values: {n}": "不同值：{n}",
     "null": "空值",
     "Image": "图片",
     "Expand": "展开",
