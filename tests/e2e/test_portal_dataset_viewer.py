@@ -392,16 +392,31 @@ def test_private_dataset_viewer_is_a_404_for_others(browser: Browser, live: Live
         assert client.get(f"/datasets/{repo}/viewer/status").status_code == 404
 
 
-def test_gated_dataset_viewer_shows_the_gate_to_those_without_access(browser: Browser, live: LiveHub) -> None:
+def test_gated_dataset_viewer_shows_the_gate_until_access_is_accepted(browser: Browser, live: LiveHub) -> None:
     _owner, token, repo = _dataset(live, {"train.csv": _test_csv()})
     assert _wait_converted(live, token, repo)["state"] == "ready"
-    HfApi(endpoint=live.url, token=token).update_repo_settings(repo, gated="manual", repo_type="dataset")
-    stranger, _ = live.user("asker", password=PASSWORD)
-    context, page, _ = sign_in(browser, live.url, stranger, PASSWORD)
+    owner_api = HfApi(endpoint=live.url, token=token)
+    owner_api.update_repo_settings(repo, gated="manual", repo_type="dataset")
+    asker, asker_token = live.user("asker", password=PASSWORD)
+    context, page, _ = sign_in(browser, live.url, asker, PASSWORD)
     page.goto(_viewer_url(live, repo))
     expect(page.locator("#viewer-gated")).to_be_visible()
     expect(page.locator("#rows")).to_have_count(0)
     assert "test row" not in page.content()
+    token_value = page.locator("input[name=csrf_token]").first.get_attribute("value") or ""
+    posted = page.request.post(
+        f"{_viewer_url(live, repo)}/sql", form={"csrf_token": token_value, "sql": "SELECT * FROM train"}
+    )
+    assert "test row" not in posted.text()
+    with api(live.url, asker_token) as client:
+        asked = client.post(f"/api/datasets/{repo}/ask-access", json={"reason": "research"})
+        assert asked.json() == {"status": "pending"}, asked.text
+    page.reload()
+    expect(page.locator("#viewer-gated")).to_be_visible()
+    owner_api.accept_access_request(repo, asker, repo_type="dataset")
+    page.reload()
+    expect(page.locator("#row-count")).to_have_text("20 rows")
+    assert _column_cells(page, 3)[0] == "test row 0"
     context.close()
 
 
