@@ -327,6 +327,9 @@ def test_images_lists_and_structs_are_shown_compactly(browser: Browser, live: Li
     assert _column_cells(page, 2) == ['["a","b"]', "[]", "null"]
     assert _column_cells(page, 3) == ['{"k":1}', '{"k":2}', "null"]
     expect(page.locator("#rows thead th[data-column=tags] .col-type")).to_have_text("list<string>")
+    # Lists and structs cannot be sorted, and a split without a text column has no search box.
+    expect(page.locator("#rows thead th[data-column=tags] a.col-sort")).to_have_count(0)
+    expect(page.locator(".viewer-search")).to_have_count(0)
     assert problems == []
     context.close()
 

@@ -137,3 +137,13 @@ def test_headers_carry_type_statistics_and_sort_state() -> None:
     assert n.stats is not None and n.stats.nulls == 2 and n.stats.null_percent == 50.0
     assert (s.numeric, s.stats, s.sorted) == (False, None, "")
     assert s.sort_url == "/datasets/o/d/viewer?sort=s"
+
+
+def test_only_plain_values_get_a_sort_link() -> None:
+    features = [
+        {"name": "tags", "type": {"feature": {"dtype": "string", "_type": "Value"}, "_type": "List"}},
+        {"name": "img", "type": {"_type": "Image"}},
+        {"name": "blob", "type": {"dtype": "binary", "_type": "Value"}},
+        {"name": "when", "type": {"dtype": "timestamp[us]", "_type": "Value"}},
+    ]
+    assert [c.sort_url != "" for c in columns_of(features, None, 0, ViewState(), "/b")] == [False, False, False, True]

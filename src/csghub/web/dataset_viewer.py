@@ -63,7 +63,7 @@ class Column:
     type: str
     numeric: bool
     stats: ColumnStats | None
-    sort_url: str
+    sort_url: str  # "" for a column that cannot be sorted
     sorted: str  # "", "asc" or "desc"
 
 
@@ -82,6 +82,15 @@ def type_label(feature_type: dict[str, Any]) -> str:
 def _is_numeric(feature_type: dict[str, Any]) -> bool:
     dtype = str(feature_type.get("dtype", ""))
     return feature_type.get("_type") == "Value" and dtype.startswith(("int", "uint", "float", "decimal"))
+
+
+def _is_sortable(feature_type: dict[str, Any]) -> bool:
+    """Plain values sort; lists, structs, images and binary data do not (rows.py refuses them)."""
+    return feature_type.get("_type") == "Value" and feature_type.get("dtype") != "binary"
+
+
+def is_text(feature_type: dict[str, Any]) -> bool:
+    return feature_type.get("_type") == "Value" and feature_type.get("dtype") in ("string", "large_string")
 
 
 def _image_url(value: dict[str, Any]) -> str:
@@ -180,7 +189,7 @@ def columns_of(
     by_name = {s["column_name"]: s for s in (statistics or {}).get("statistics", [])}
     columns = []
     for f in features:
-        sort_url, sorted_now = state.sort_link(base, f["name"])
+        sort_url, sorted_now = state.sort_link(base, f["name"]) if _is_sortable(f["type"]) else ("", "")
         stats = column_stats(by_name.get(f["name"]), num_rows)
         columns.append(Column(f["name"], type_label(f["type"]), _is_numeric(f["type"]), stats, sort_url, sorted_now))
     return columns

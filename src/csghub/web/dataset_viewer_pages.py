@@ -27,7 +27,7 @@ from csghub.services.datasets import viewer
 from csghub.services.datasets.catalog import PENDING_STATES, Catalog, get_catalog
 from csghub.services.datasets.rows import Order
 from csghub.services.datasets.sql_console import QueryResult
-from csghub.web.dataset_viewer import PER_PAGE, ViewState, columns_of, page_count, page_numbers, to_rows
+from csghub.web.dataset_viewer import PER_PAGE, ViewState, columns_of, is_text, page_count, page_numbers, to_rows
 from csghub.web.i18n import translate_error
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.render import language, page_actor, render, repo_path
@@ -102,6 +102,7 @@ def _rows_view(at: RepoContext, catalog: Catalog, state: ViewState, base: str) -
         "columns": columns,
         "rows": rows,
         "total": total,
+        "searchable": any(is_text(f["type"]) for f in entry.features),
         "rows_error": rows_error,
         "stats_error": stats_error,
         "pages": pages,
