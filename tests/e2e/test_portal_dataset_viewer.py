@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.support.browser import shot, sign_in, watch
 from tests.support.clients import api, create_repo
 from tests.support.live import LiveHub
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
@@ -257,6 +258,9 @@ def test_sql_console_runs_a_query_shows_errors_and_downloads(
         console.locator("button[value=parquet]").click()
     table = pq.read_table(caught.value.path())
     assert table.column_names == ["label", "n", "top"] and table.column("label").to_pylist() == ["neg", "pos"]
+    # The files the downloads streamed are gone from the hub's temporary folder once sent.
+    exports = live.hub.settings.tmp_dir
+    wait_until(lambda: not list(exports.glob("csg-sql-*")), "the exported files to be removed", timeout=10, poll=0.05)
     # More rows than the console shows: the result says it was cut.
     console.locator("textarea[name=sql]").fill("SELECT * FROM train CROSS JOIN test")
     console.locator("button", has_text="Run").click()
