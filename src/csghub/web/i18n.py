@@ -325,6 +325,61 @@ _ZH: dict[str, str] = {
     "Its files are shared with people whose access request is accepted.": "其文件仅向访问申请被接受的人开放。",
     "Request access": "申请访问",
     "You have access to the files of this repository.": "您可以访问此仓库的文件。",
+    # The dataset viewer tab
+    "Dataset viewer": "数据预览",
+    "Request access to this repository to see its rows.": "申请访问此仓库后即可查看数据行。",
+    "Converting to Parquet": "正在转换为 Parquet",
+    "The dataset viewer is converting this dataset; this page updates when it is ready.": (
+        "数据预览正在转换此数据集；完成后本页会自动刷新。"
+    ),
+    "{done} of {total} splits": "已完成 {done} / {total} 个拆分",
+    "The conversion failed": "转换失败",
+    "The rows below are from the last commit that converted.": "下面的数据行来自上一次转换成功的提交。",
+    "No data files to show": "没有可显示的数据文件",
+    "This dataset has no data files the viewer can read.": "此数据集没有数据预览能读取的数据文件。",
+    "The viewer reads CSV, TSV, JSON, JSON Lines and Parquet files, also compressed as .gz or .zst.": (
+        "数据预览可读取 CSV、TSV、JSON、JSON Lines 和 Parquet 文件，以及它们的 .gz 或 .zst 压缩形式。"
+    ),
+    "Splits come from file and folder names (train, validation, test; data/train-00000-of-00002.parquet) "
+    "or from the configs in the README front matter.": (
+        "拆分由文件和文件夹名称（train、validation、test；data/train-00000-of-00002.parquet）"
+        "或 README 前言中的 configs 决定。"
+    ),
+    "How to lay out a dataset:": "数据集的文件布局说明：",
+    "in the CSGHub documentation": "（见 CSGHub 文档）",
+    "Config": "配置",
+    "Split": "拆分",
+    "{count} rows": "{count} 行",
+    "{n} rows": "{n} 行",
+    "{count} matching rows of {total}": "{total} 行中有 {count} 行匹配",
+    "Show": "显示",
+    "Search this split": "搜索此拆分",
+    "Histogram": "直方图",
+    "length": "长度",
+    "distinct values: {n}": "不同值：{n}",
+    "null": "空值",
+    "Image": "图片",
+    "Expand": "展开",
+    "Not converted yet": "尚未转换",
+    "The dataset viewer has not converted this dataset yet; it does after the next push to its default branch.": (
+        "数据预览尚未转换此数据集；向默认分支推送后即会转换。"
+    ),
+    "Collapse": "收起",
+    "(cut)": "（已截断）",
+    "No rows match.": "没有匹配的行。",
+    "This split has no rows.": "此拆分没有数据行。",
+    "Pages": "分页",
+    "Go to page": "跳转到页",
+    "Go": "跳转",
+    "SQL console": "SQL 控制台",
+    "Read-only SQL (DuckDB) over the splits of this dataset. Tables:": (
+        "对此数据集各拆分执行只读 SQL（DuckDB）。可用的表："
+    ),
+    "SQL query": "SQL 查询",
+    "Run": "运行",
+    "Download CSV": "下载 CSV",
+    "Download Parquet": "下载 Parquet",
+    "truncated: only the first rows are shown; download for all of them": "已截断：只显示前面的行；下载可获得全部结果",
 }
 
 # Likes, collections and discussions.

@@ -22,6 +22,7 @@ from csghub.web import (
     collection_pages,
     community_pages,
     console_pages,
+    dataset_viewer_pages,
     edit_pages,
     endpoint_pages,
     endpoint_summary_pages,
@@ -60,6 +61,7 @@ def mount_web(app: FastAPI) -> None:
     include_routes(app, endpoint_summary_pages.router)
     include_routes(app, console_pages.router)
     include_routes(app, playground_pages.router)  # /endpoints/compare has a model page's shape
+    include_routes(app, dataset_viewer_pages.router)  # /datasets/{ns}/{name}/viewer, before a model's pages
     include_routes(app, search_pages.router)  # before pages' /{kind}, which takes any one segment
     include_routes(app, pages.router)
     # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;
