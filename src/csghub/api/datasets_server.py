@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api import datasets_json as shapes
-from csghub.core.errors import HubError, InvalidArgument, NotFound
+from csghub.core.errors import AnswerNotReady, InvalidArgument, NotFound
 from csghub.core.names import RepoType
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, errors, query
@@ -81,7 +81,7 @@ def hf_errors() -> Iterator[None]:
         code = _NOT_READY_CODES.get(exc.state)
         if code is None:
             raise NotFound(exc.message, code="ResponseNotFound") from None
-        raise HubError(exc.message, code=code) from None
+        raise AnswerNotReady(exc.message, code=code) from None
 
 
 async def answer(work: Callable[[], T]) -> T:

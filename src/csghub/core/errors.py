@@ -79,6 +79,14 @@ class RateLimited(HubError):
         self.retry_after = max(1, retry_after)
 
 
+class AnswerNotReady(HubError):
+    """An answer the hub is still preparing or could not prepare (the dataset viewer's conversion): 500 with
+    a code, as Hugging Face's dataset viewer sends it, but no failure of the hub, so not logged as one."""
+
+    status = 500
+    code = "ResponseNotReady"
+
+
 class GitError(HubError):
     """A git program failed in a way the caller did not anticipate; carries its stderr."""
 

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from csghub.core.errors import HubError, RateLimited
+from csghub.core.errors import AnswerNotReady, HubError, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def install(app: FastAPI, *, html_error: HtmlError | None = None, page_error: Pa
 
     @app.exception_handler(HubError)
     async def _hub_error(request: Request, exc: HubError) -> Response:
-        if exc.status >= 500:
+        if exc.status >= 500 and not isinstance(exc, AnswerNotReady):
             log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
         on_page = page_error is not None and _on_page(request)
         if page_error is not None and on_page and not _from_page_script(request):
