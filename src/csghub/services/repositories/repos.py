@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType, validate_ref_name
-from csghub.db.models import LfsObject, Namespace, Repo, RepoDownloadDay, RepoLfsObject, RepoLfsUpload, utcnow
+from csghub.db.models import (
+    DatasetConversion,
+    LfsObject,
+    Namespace,
+    Repo,
+    RepoDownloadDay,
+    RepoLfsObject,
+    RepoLfsUpload,
+    utcnow,
+)
 from csghub.git import write_lock
 from csghub.git.lfs import default_gitattributes
 from csghub.git.repository import FileChange, GitRepo
@@ -52,12 +61,36 @@ def check_visibility(visibility: str) -> str:
 
 # The card field naming a repository's tasks: datasets list them as the Hub's dataset cards do.
 TASK_FIELDS = {RepoType.DATASET: "task_categories"}
+# A listing's filters and the card fields they look at, by repository type (datasets as the Hub's cards
+# name them); the listing's suggestions count these fields' values.
+FACET_FIELDS = {"task": "pipeline_tag", "library": "library_name", "license": "license", "language": "language"}
+DATASET_FACET_FIELDS = {
+    "task": "task_categories",
+    "subtask": "task_ids",
+    "language": "language",
+    "size": "size_categories",
+    "license": "license",
+}
+
+
+def facet_fields(repo_type: RepoType) -> dict[str, str]:
+    return DATASET_FACET_FIELDS if repo_type is RepoType.DATASET else FACET_FIELDS
+
+
+def facet_tag(repo_type: RepoType, facet: str, value: str) -> str:
+    """The tag a listing's filter looks for: a dataset's card fields are tagged `<field>:<value>` as the
+    Hub tags them (`task_categories:translation`, `language:en`), a model's task, library and language
+    bare; a license is `license:<id>` everywhere (services/repositories/cards.py derive_tags)."""
+    prefix = "license" if facet == "license" else DATASET_FACET_FIELDS.get(facet, facet)
+    if facet != "license" and repo_type is not RepoType.DATASET:
+        return value
+    # huggingface_hub sends `language=language:en` as given when the caller wrote the prefix.
+    return value if value.startswith(f"{prefix}:") else f"{prefix}:{value}"
 
 
 def task_tag(repo_type: RepoType, task: str) -> str:
     """The tag a listing's task filter looks for (datasets carry theirs as `task_categories:<task>`)."""
-    field = TASK_FIELDS.get(repo_type)
-    return f"{field}:{task}" if field else task
+    return facet_tag(repo_type, "task", task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +110,8 @@ class RepoView:
     likes: int
     created_at: datetime
     updated_at: datetime
+    # A dataset's row count as converted for the viewer (services/datasets); listings fill it in.
+    num_rows: int | None = None
 
     @property
     def full_name(self) -> str:
@@ -95,11 +130,22 @@ class RepoView:
         return [str(v) for v in values if isinstance(v, str | int | float) and str(v)]
 
     @property
+    def languages(self) -> list[str]:
+        value = self.card_data.get("language")
+        values = value if isinstance(value, list) else [value]
+        return [str(v) for v in values if isinstance(v, str | int | float) and str(v)]
+
+    @property
+    def size_category(self) -> str:
+        """A dataset's size category as listings show it: its card's, else its row count's ('' if none)."""
+        return next((t.removeprefix("size_categories:") for t in self.tags if t.startswith("size_categories:")), "")
+
+    @property
     def resource(self) -> RepoResource:
         return RepoResource(self.id, self.namespace, self.visibility, f"{self.type.value} {self.full_name}", self.gated)
 
 
-def _view(row: Repo) -> RepoView:
+def _view(row: Repo, num_rows: int | None = None) -> RepoView:
     return RepoView(
         id=row.id,
         type=RepoType(row.type),
@@ -116,6 +162,7 @@ def _view(row: Repo) -> RepoView:
         likes=row.likes,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        num_rows=num_rows,
     )
 
 
@@ -481,14 +528,26 @@ def _sort_key(sort: str) -> Any:
 
 def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
     column = _sort_key(query.sort)
-    stmt = _filtered(select(Repo), actor, query)
+    stmt = _filtered(select(Repo, DatasetConversion.num_rows), actor, query)
+    stmt = stmt.outerjoin(DatasetConversion, DatasetConversion.repo_id == Repo.id)
     order = [column.desc() if query.descending else column.asc()]
     if query.sort in _TRENDING:
         order += [Repo.likes.desc(), Repo.updated_at.desc()]
     stmt = stmt.order_by(*order, Repo.id.desc())
     stmt = stmt.offset(query.offset).limit(query.limit)
     with hub.db() as session:
-        return [_view(row) for row in session.scalars(stmt)]
+        return [_view(row, num_rows) for row, num_rows in session.execute(stmt)]
+
+
+def list_repos_counted(hub: Hub, actor: Actor, query: RepoQuery) -> tuple[list[RepoView], int]:
+    """A page of `list_repos` and how many repositories all its pages hold."""
+    return list_repos(hub, actor, query), count_repos(hub, actor, query)
+
+
+def find_row_count(hub: Hub, repo_id: int) -> int | None:
+    """A dataset's row count as its last conversion found it; None before one finished."""
+    with hub.db() as session:
+        return session.scalar(select(DatasetConversion.num_rows).where(DatasetConversion.repo_id == repo_id))
 
 
 def count_repos(hub: Hub, actor: Actor, query: RepoQuery) -> int:
@@ -497,7 +556,6 @@ def count_repos(hub: Hub, actor: Actor, query: RepoQuery) -> int:
         return session.scalar(_filtered(select(func.count()).select_from(Repo), actor, query)) or 0
 
 
-FACET_FIELDS = {"task": "pipeline_tag", "library": "library_name", "license": "license", "language": "language"}
 FACET_SCAN = 20_000
 
 
@@ -510,19 +568,25 @@ def facets(hub: Hub, repo_type: RepoType, *, top: int = 30) -> dict[str, list[tu
     cached: dict[str, list[tuple[str, int]]] | None = hub.facets.get(repo_type.value)
     if cached is not None:
         return cached
-    fields = {**FACET_FIELDS, "task": TASK_FIELDS.get(repo_type, "pipeline_tag")}
+    fields = facet_fields(repo_type)
     counts: dict[str, dict[str, int]] = {name: {} for name in fields}
     stmt = (
-        select(Repo.card_data)
+        select(Repo.card_data, Repo.tags)
         .where(Repo.type == repo_type.value, Repo.visibility == "public")
         .order_by(Repo.updated_at.desc())
         .limit(FACET_SCAN)
     )
+    # A dataset's tags hold what its filters match, its size category from the row count included.
+    by_tag = repo_type is RepoType.DATASET
     with hub.db() as session:
-        for raw in session.scalars(stmt):
-            card = json.loads(raw or "{}")
+        for raw_card, raw_tags in session.execute(stmt):
+            card = json.loads(raw_card or "{}")
+            tags = json.loads(raw_tags or "[]") if by_tag else []
             for name, key in fields.items():
-                values = card.get(key)
+                if by_tag:
+                    values: Any = [t[len(key) + 1 :] for t in tags if isinstance(t, str) and t.startswith(f"{key}:")]
+                else:
+                    values = card.get(key)
                 for value in values if isinstance(values, list) else [values]:
                     if isinstance(value, str) and value:
                         counts[name][value] = counts[name].get(value, 0) + 1
@@ -580,7 +644,9 @@ def refresh_metadata(hub: Hub, repo_id: int, also: Callable[[Session, RepoView],
             return
         row.head_sha = sha
         row.card_data = json.dumps(card)
-        row.tags = json.dumps(derive_tags(card, paths))
+        # The row count comes from the dataset's conversion, which refreshes this when it finishes.
+        num_rows = session.scalar(select(DatasetConversion.num_rows).where(DatasetConversion.repo_id == repo_id))
+        row.tags = json.dumps(derive_tags(card, paths, dataset=view.type is RepoType.DATASET, num_rows=num_rows))
         row.updated_at = utcnow()
         if also is not None:
             also(session, view)
