@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.support.clients import api, create_repo, write_file
 from tests.support.live import LiveHub
+from tests.support.parquet_ref import wait_for_conversion
 
 
 def _card(
@@ -130,7 +131,39 @@ def test_csghub_dataset_listing_filters_by_tag_category_and_pages(live: LiveHub)
     assert first["total"] == second["total"] == 2
     assert [first["data"][0]["path"], second["data"][0]["path"]] == [b, a]
     assert listing(per=1, page=3)["data"] == []
-    assert {d["num_rows"] for d in listing()["data"]} == {None}, "no conversion has counted rows yet"
+
+
+def test_a_datasets_row_count_gives_its_size_category_unless_its_card_has_one(browser: Browser, live: LiveHub) -> None:
+    owner, token = live.user("rows")
+    counted, carded = f"{owner}/counted", f"{owner}/carded"
+    rows = "id,text\n" + "".join(f"{i},row {i}\n" for i in range(1500))
+    _dataset(live, token, counted, _card(["text-classification"], ["en"]))
+    _dataset(live, token, carded, _card(["text-classification"], ["en"], "n<1K"))
+    for repo in (counted, carded):
+        write_file(live.url, token, repo, "data/train.csv", rows, repo_type="dataset")
+        assert wait_for_conversion(live, token, repo).num_rows == 1500
+    hf = HfApi(endpoint=live.url)
+    info = hf.dataset_info(counted)
+    assert "size_categories:1K<n<10K" in (info.tags or [])
+    assert info.card_data is not None and info.card_data.get("size_categories") is None, "cardData is the card"
+    assert [t for t in hf.dataset_info(carded).tags or [] if t.startswith("size_")] == ["size_categories:n<1K"]
+    assert _ids(hf.list_datasets(author=owner, size_categories="1K<n<10K")) == {counted}
+    assert _ids(hf.list_datasets(author=owner, size_categories="n<1K")) == {carded}
+    with api(live.url) as client:
+        found = client.get("/api/v1/datasets", params={"author": owner}).json()["data"]
+    assert {(d["path"], d["num_rows"], d["size_category"]) for d in found} == {
+        (counted, 1500, "1K<n<10K"),
+        (carded, 1500, "n<1K"),
+    }
+    page = browser.new_page()
+    page.goto(f"{live.url}/datasets?author={owner}&size=1K%3Cn%3C10K")
+    card = page.locator(".repo-list .repo-card")
+    expect(card.locator(".name")).to_have_text([counted])
+    expect(card.locator(".rows")).to_have_text("Rows 1,500")
+    page.goto(f"{live.url}/datasets/{counted}")
+    expect(page.locator(".facts dl")).to_contain_text("1,500")
+    expect(page.locator(".facts dl")).to_contain_text("1K<n<10K")
+    page.close()
 
 
 def test_csghub_dataset_listing_refuses_bad_filters_with_a_message(live: LiveHub) -> None:

@@ -10,27 +10,30 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from tests.support.clients import api, create_repo, git, setup_git_home, write_file
 from tests.support.live import LiveHub
-from tests.support.parquet_ref import PARQUET_REF, make_parquet_ref, parquet_bytes
+from tests.support.parquet_ref import PARQUET_REF, parquet_bytes, wait_for_conversion
 
 QUOTED = "refs%2Fconvert%2Fparquet"
 SHARD = "default/train/0000.parquet"
 
 
-def _dataset_with_parquet_ref(live: LiveHub, *, private: bool = False) -> tuple[str, str, str, bytes]:
-    """(owner's token, repo id, parquet commit, shard bytes) of a CSV dataset with its converted ref."""
+def _dataset_with_parquet_ref(live: LiveHub, *, private: bool = False) -> tuple[str, str, str, int]:
+    """(owner's token, repo id, parquet commit, shard size) of a CSV dataset the hub converted."""
     user, token = live.user("pq")
     repo = f"{user}/{'secret' if private else 'open'}-data"
     create_repo(live.url, token, repo, repo_type="dataset", private=private)
     write_file(live.url, token, repo, "train.csv", "id,text\n1,alpha\n2,beta\n", repo_type="dataset")
-    shard = parquet_bytes({"id": [1, 2], "text": ["alpha", "beta"]})
-    commit = make_parquet_ref(live, token, repo, {SHARD: shard})
-    return token, repo, commit, shard
+    catalog = wait_for_conversion(live, token, repo)
+    [split] = catalog.splits
+    [shard] = split.shards
+    assert shard.path == SHARD
+    return token, repo, catalog.parquet_sha, shard.size
 
 
 def test_parquet_ref_is_listed_under_converts_and_not_as_a_branch(live: LiveHub) -> None:
@@ -47,7 +50,7 @@ def test_parquet_ref_is_listed_under_converts_and_not_as_a_branch(live: LiveHub)
 
 
 def test_parquet_ref_works_everywhere_a_revision_does(live: LiveHub, tmp_path: Path) -> None:
-    token, repo, commit, shard = _dataset_with_parquet_ref(live)
+    token, repo, commit, size = _dataset_with_parquet_ref(live)
     hf = HfApi(endpoint=live.url, token=token)
     info = hf.dataset_info(repo, revision=PARQUET_REF, files_metadata=True)
     assert info.sha == commit
@@ -55,7 +58,7 @@ def test_parquet_ref_works_everywhere_a_revision_does(live: LiveHub, tmp_path: P
     tree = {e.path for e in hf.list_repo_tree(repo, repo_type="dataset", revision=PARQUET_REF, recursive=True)}
     assert tree == {".gitattributes", "default", "default/train", SHARD}
     [found] = hf.get_paths_info(repo, [SHARD], repo_type="dataset", revision=PARQUET_REF)
-    assert found.lfs is not None and found.lfs.size == len(shard)
+    assert found.lfs is not None and found.lfs.size == size
     assert hf.list_repo_commits(repo, repo_type="dataset", revision=PARQUET_REF)[0].commit_id == commit
     main_files = hf.list_repo_files(repo, repo_type="dataset")
     assert SHARD not in main_files and "train.csv" in main_files
@@ -63,14 +66,16 @@ def test_parquet_ref_works_everywhere_a_revision_does(live: LiveHub, tmp_path: P
     path = hf_hub_download(
         repo, SHARD, repo_type="dataset", revision=PARQUET_REF, endpoint=live.url, token=token, cache_dir=tmp_path
     )
-    assert Path(path).read_bytes() == shard
+    shard = Path(path).read_bytes()
+    assert len(shard) == size
+    assert pq.read_table(path).to_pylist() == [{"id": 1, "text": "alpha"}, {"id": 2, "text": "beta"}]
     with api(live.url, token) as client:
         head = client.head(f"/datasets/{repo}/resolve/{QUOTED}/{SHARD}")
         got = client.get(f"/datasets/{repo}/resolve/{QUOTED}/{SHARD}", follow_redirects=True)
         at_revision = client.get(f"/api/datasets/{repo}/revision/{QUOTED}").json()
         missing = client.get(f"/datasets/{repo}/resolve/{QUOTED}/train.csv")
     assert head.headers["x-repo-commit"] == commit
-    assert int(head.headers.get("x-linked-size") or head.headers["content-length"]) == len(shard)
+    assert int(head.headers.get("x-linked-size") or head.headers["content-length"]) == size
     assert got.status_code == 200 and got.content == shard
     assert at_revision["sha"] == commit
     assert missing.status_code == 404 and missing.headers["x-error-code"] == "EntryNotFound"
@@ -199,11 +204,24 @@ def test_parquet_ref_refuses_git_pushes_over_ssh(live: LiveHub, tmp_path: Path) 
     assert HfApi(endpoint=live.url).list_repo_refs(repo, repo_type="dataset").converts[0].target_commit == commit
 
 
-def test_refs_listing_of_a_dataset_without_conversion_has_no_converts(live: LiveHub) -> None:
+def test_refs_listing_of_a_dataset_without_data_has_no_converts(live: LiveHub) -> None:
     user, token = live.user("plain")
     repo = f"{user}/fresh"
     create_repo(live.url, token, repo, repo_type="dataset")
+    write_file(live.url, token, repo, "README.md", "# Nothing to convert yet\n", repo_type="dataset")
+    wait_for_conversion(live, token, repo, state="empty")
     refs = HfApi(endpoint=live.url).list_repo_refs(repo, repo_type="dataset")
     assert refs.converts == [] and [b.name for b in refs.branches] == ["main"]
     r = httpx.get(f"{live.url}/api/datasets/{repo}/revision/{QUOTED}")
     assert r.status_code == 404 and r.headers["x-error-code"] == "RevisionNotFound"
+
+
+def test_a_new_push_moves_the_parquet_ref_on_and_keeps_it_read_only(live: LiveHub) -> None:
+    token, repo, first, _ = _dataset_with_parquet_ref(live)
+    write_file(live.url, token, repo, "train.csv", "id,text\n1,alpha\n2,beta\n3,gamma\n", repo_type="dataset")
+    catalog = wait_for_conversion(live, token, repo)
+    assert catalog.parquet_sha != first and catalog.num_rows == 3
+    hf = HfApi(endpoint=live.url, token=token)
+    assert [r.target_commit for r in hf.list_repo_refs(repo, repo_type="dataset").converts] == [catalog.parquet_sha]
+    history = [c.commit_id for c in hf.list_repo_commits(repo, repo_type="dataset", revision=PARQUET_REF)]
+    assert history[:2] == [catalog.parquet_sha, first], "each conversion is a commit on top of the last"

@@ -192,7 +192,7 @@ def _facts(repo: repos.RepoView, size: int, num_rows: int | None) -> list[tuple[
             facts.append(("Subtask", ", ".join(map(str, subtasks)) if isinstance(subtasks, list) else str(subtasks)))
         if repo.size_category:
             facts.append(("Size category", repo.size_category))
-        if num_rows is not None:
+        if num_rows:
             facts.append(("Rows", f"{num_rows:,}"))
     facts.append(("Size", human_size(size)))
     facts.append(("Downloads", str(repo.downloads)))

@@ -644,9 +644,11 @@ def refresh_metadata(hub: Hub, repo_id: int, also: Callable[[Session, RepoView],
             return
         row.head_sha = sha
         row.card_data = json.dumps(card)
-        # The row count comes from the dataset's conversion, which refreshes this when it finishes.
+        # A dataset's row count as its last conversion found it (services/datasets/conversions.py calls
+        # this again once it recorded one); none, or 0 for a dataset without data, has no size category.
         num_rows = session.scalar(select(DatasetConversion.num_rows).where(DatasetConversion.repo_id == repo_id))
-        row.tags = json.dumps(derive_tags(card, paths, dataset=view.type is RepoType.DATASET, num_rows=num_rows))
+        dataset = view.type is RepoType.DATASET
+        row.tags = json.dumps(derive_tags(card, paths, dataset=dataset, num_rows=num_rows or None))
         row.updated_at = utcnow()
         if also is not None:
             also(session, view)
