@@ -1,8 +1,8 @@
 """A dataset's `refs/convert/parquet` against a live hub: listed under `converts` (HF's refs listing,
 huggingface_hub's list_repo_refs), a revision like any other (info, tree, paths-info, commits, resolve
-GET and HEAD, quoted as huggingface_hub quotes it), hidden with its private dataset, and read-only to
-every user through every door: the commit API, branch and tag APIs, CSGHub's upload, git push over
-HTTP and SSH."""
+GET and HEAD, quoted as huggingface_hub quotes it), hidden with its private dataset, downloadable from
+a gated one after approval, moved on by each conversion, and read-only to every user through every
+door: the commit API, branch and tag APIs, CSGHub's uploads, git push over HTTP and SSH."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
-from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
 from tests.support.clients import api, create_repo, git, setup_git_home, write_file
 from tests.support.live import LiveHub
@@ -225,3 +225,23 @@ def test_a_new_push_moves_the_parquet_ref_on_and_keeps_it_read_only(live: LiveHu
     assert [r.target_commit for r in hf.list_repo_refs(repo, repo_type="dataset").converts] == [catalog.parquet_sha]
     history = [c.commit_id for c in hf.list_repo_commits(repo, repo_type="dataset", revision=PARQUET_REF)]
     assert history[:2] == [catalog.parquet_sha, first], "each conversion is a commit on top of the last"
+
+
+def test_parquet_ref_of_a_gated_dataset_downloads_only_after_approval(live: LiveHub, tmp_path: Path) -> None:
+    token, repo, commit, size = _dataset_with_parquet_ref(live)
+    HfApi(endpoint=live.url, token=token).update_repo_settings(repo, repo_type="dataset", gated="manual")
+    fan, fan_token = live.user("fan")
+    fan_api = HfApi(endpoint=live.url, token=fan_token)
+    assert fan_api.list_repo_refs(repo, repo_type="dataset").converts[0].target_commit == commit, "refs are public"
+
+    def fetch(cache: str) -> str:
+        return hf_hub_download(
+            repo, SHARD, repo_type="dataset", revision=PARQUET_REF, endpoint=live.url, token=fan_token, cache_dir=cache
+        )
+
+    with pytest.raises(GatedRepoError):
+        fetch(str(tmp_path / "before"))
+    with api(live.url, fan_token) as client:
+        assert client.post(f"/api/datasets/{repo}/ask-access", json={}).json() == {"status": "pending"}
+    HfApi(endpoint=live.url, token=token).accept_access_request(repo, fan, repo_type="dataset")
+    assert Path(fetch(str(tmp_path / "after"))).stat().st_size == size
