@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from huggingface_hub import CommitOperationAdd, HfApi
 
 from tests.support.clients import create_repo
 from tests.support.live import LiveHub
 from tests.support.parquet_ref import PARQUET_REF, parquet_bytes, wait_for_conversion
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 # Loaded first by the child's interpreter: every name lookup is written down, and all but the hub's
 # loopback address refused, so an attempt to reach anything else cannot succeed, nor go unseen.

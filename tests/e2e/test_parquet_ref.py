@@ -19,6 +19,8 @@ from tests.support.clients import api, create_repo, git, setup_git_home, write_f
 from tests.support.live import LiveHub
 from tests.support.parquet_ref import PARQUET_REF, parquet_bytes, wait_for_conversion
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 QUOTED = "refs%2Fconvert%2Fparquet"
 SHARD = "default/train/0000.parquet"
 
