@@ -200,6 +200,21 @@ def test_load_dataset_of_a_private_repo_needs_a_token_that_may_read_it(live: Liv
         _only_the_hub(refused)
 
 
+def test_load_dataset_reads_the_parquet_revision_of_a_one_config_dataset(live: LiveHub, tmp_path: Path) -> None:
+    repo, token = _dataset(live, {"train.csv": b"id,text\n1,alpha\n2,beta\n3,gamma\n", "test.csv": b"id,text\n4,d\n"})
+    assert [s.shards[0].path for s in wait_for_conversion(live, token, repo).splits] == [
+        "default/train/0000.parquet",
+        "default/test/0000.parquet",
+    ]
+    code = f"import datasets; print(json.dumps(summary(datasets.load_dataset({repo!r}, revision={PARQUET_REF!r}))))"
+    loaded = _load(live, tmp_path, code)
+    assert loaded.returncode == 0, loaded.stderr
+    assert {name: s["rows"] for name, s in loaded.result.items()} == {"train": 3, "test": 1}
+    assert loaded.result["train"]["builder"] == "parquet"
+    assert loaded.result["train"]["first"] == {"id": 1, "text": "alpha"}
+    _only_the_hub(loaded)
+
+
 def test_load_dataset_reads_the_converted_parquet_revision(live: LiveHub, tmp_path: Path) -> None:
     repo, token = _dataset(live, JSONL_FILES)
     catalog = wait_for_conversion(live, token, repo)
