@@ -21,7 +21,7 @@ from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, query
 from csghub.http.params import whole_number
 from csghub.services.permissions import Actor
-from csghub.services.repositories import repos
+from csghub.services.repositories import facets, repos
 
 router = APIRouter(responses=API_ERRORS)
 
@@ -65,7 +65,7 @@ def _tags(request: Request, repo_type: RepoType) -> tuple[str, ...]:
             raise InvalidArgument(f"Unknown tag category '{category}': use one of {choices}")
         if not name:
             raise InvalidArgument(f"The '{category}' filter needs a value")
-        tags.append(repos.facet_tag(repo_type, facet, name))
+        tags.append(facets.facet_tag(repo_type, facet, name))
     return tuple(tags + [t for t in params.getlist("tag") if t])
 
 

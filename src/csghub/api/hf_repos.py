@@ -19,7 +19,7 @@ from csghub.http.errors import error_response
 from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, VISIBILITY, WRITE_ERRORS, json_body, query
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
-from csghub.services.repositories import files, repos
+from csghub.services.repositories import facets, files, repos
 
 router = APIRouter(responses=API_ERRORS)
 GATED = {"anyOf": [{"type": "string", "enum": ["auto", "manual"]}, {"type": "boolean", "enum": [False]}]}
@@ -200,7 +200,7 @@ def _list_params(request: Request, repo_type: RepoType) -> repos.RepoQuery:
         raise InvalidArgument("'limit' must be an integer") from None
     tags = tuple(params.getlist("filter")) + tuple(params.getlist("tags"))
     for key, facet in _FILTER_PARAMS.items():
-        tags += tuple(repos.facet_tag(repo_type, facet, value) for value in params.getlist(key) if value)
+        tags += tuple(facets.facet_tag(repo_type, facet, value) for value in params.getlist(key) if value)
     direction = params.get("direction")
     return repos.RepoQuery(
         repo_type=repo_type,

@@ -23,7 +23,7 @@ from csghub.services.community import collections, likes
 from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.services.repositories import files, gating, refs, repos
+from csghub.services.repositories import facets, files, gating, refs, repos
 from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.playground_pages import try_it_panel
@@ -98,13 +98,13 @@ async def listing(request: Request, kind: str) -> Response:
         return await profile_page(request, kind)
     hub = get_hub(request)
     params = request.query_params
-    filters = list(repos.facet_fields(_KINDS[kind]))
+    filters = list(facets.facet_fields(_KINDS[kind]))
     q = {key: params.get(key, "").strip() for key in ("search", *filters, "author")}
     q["sort"] = params.get("sort", "trending")
     if q["sort"] not in dict(_SORTS):
         q["sort"] = "trending"
     page = page_number(params.get("page"))
-    tags = [repos.facet_tag(_KINDS[kind], name, q[name]) for name in filters if q[name]]
+    tags = [facets.facet_tag(_KINDS[kind], name, q[name]) for name in filters if q[name]]
     chosen_tags = [t for t in params.getlist("tag") if t]
     tags += chosen_tags
 
@@ -133,7 +133,7 @@ async def listing(request: Request, kind: str) -> Response:
         if page > pages:
             # Past the end (an old link, a typed number, fewer results since): the last page, at its own URL.
             return RedirectResponse(link(pages), status_code=303)
-        suggestions = repos.facets(hub, _KINDS[kind])
+        suggestions = facets.facets(hub, _KINDS[kind])
         found = repos.list_repos(hub, actor, query)
 
         # Each chosen tag with the link that drops it.

@@ -61,36 +61,6 @@ def check_visibility(visibility: str) -> str:
 
 # The card field naming a repository's tasks: datasets list them as the Hub's dataset cards do.
 TASK_FIELDS = {RepoType.DATASET: "task_categories"}
-# A listing's filters and the card fields they look at, by repository type (datasets as the Hub's cards
-# name them); the listing's suggestions count these fields' values.
-FACET_FIELDS = {"task": "pipeline_tag", "library": "library_name", "license": "license", "language": "language"}
-DATASET_FACET_FIELDS = {
-    "task": "task_categories",
-    "subtask": "task_ids",
-    "language": "language",
-    "size": "size_categories",
-    "license": "license",
-}
-
-
-def facet_fields(repo_type: RepoType) -> dict[str, str]:
-    return DATASET_FACET_FIELDS if repo_type is RepoType.DATASET else FACET_FIELDS
-
-
-def facet_tag(repo_type: RepoType, facet: str, value: str) -> str:
-    """The tag a listing's filter looks for: a dataset's card fields are tagged `<field>:<value>` as the
-    Hub tags them (`task_categories:translation`, `language:en`), a model's task, library and language
-    bare; a license is `license:<id>` everywhere (services/repositories/cards.py derive_tags)."""
-    prefix = "license" if facet == "license" else DATASET_FACET_FIELDS.get(facet, facet)
-    if facet != "license" and repo_type is not RepoType.DATASET:
-        return value
-    # huggingface_hub sends `language=language:en` as given when the caller wrote the prefix.
-    return value if value.startswith(f"{prefix}:") else f"{prefix}:{value}"
-
-
-def task_tag(repo_type: RepoType, task: str) -> str:
-    """The tag a listing's task filter looks for (datasets carry theirs as `task_categories:<task>`)."""
-    return facet_tag(repo_type, "task", task)
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,45 +524,6 @@ def count_repos(hub: Hub, actor: Actor, query: RepoQuery) -> int:
     """How many repositories `list_repos` would page through: the same filters, visible ones only."""
     with hub.db() as session:
         return session.scalar(_filtered(select(func.count()).select_from(Repo), actor, query)) or 0
-
-
-FACET_SCAN = 20_000
-
-
-def facets(hub: Hub, repo_type: RepoType, *, top: int = 30) -> dict[str, list[tuple[str, int]]]:
-    """The most common values of each filter among public repositories, for the listing's suggestions.
-
-    Public repositories only, so suggestions never hint at what a viewer may not see; recomputed at
-    most once a minute per type.
-    """
-    cached: dict[str, list[tuple[str, int]]] | None = hub.facets.get(repo_type.value)
-    if cached is not None:
-        return cached
-    fields = facet_fields(repo_type)
-    counts: dict[str, dict[str, int]] = {name: {} for name in fields}
-    stmt = (
-        select(Repo.card_data, Repo.tags)
-        .where(Repo.type == repo_type.value, Repo.visibility == "public")
-        .order_by(Repo.updated_at.desc())
-        .limit(FACET_SCAN)
-    )
-    # A dataset's tags hold what its filters match, its size category from the row count included.
-    by_tag = repo_type is RepoType.DATASET
-    with hub.db() as session:
-        for raw_card, raw_tags in session.execute(stmt):
-            card = json.loads(raw_card or "{}")
-            tags = json.loads(raw_tags or "[]") if by_tag else []
-            for name, key in fields.items():
-                if by_tag:
-                    values: Any = [t[len(key) + 1 :] for t in tags if isinstance(t, str) and t.startswith(f"{key}:")]
-                else:
-                    values = card.get(key)
-                for value in values if isinstance(values, list) else [values]:
-                    if isinstance(value, str) and value:
-                        counts[name][value] = counts[name].get(value, 0) + 1
-    found = {name: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top] for name, c in counts.items()}
-    hub.facets.put(repo_type.value, found)
-    return found
 
 
 def visible_clause(actor: Actor) -> ColumnElement[bool] | None:
