@@ -155,10 +155,10 @@ HUB_REF_PREFIX = "refs/convert/"
 
 
 def check_user_ref(ref: str) -> str:
-    """A full ref name a user's write would create, move or delete; PermissionDenied for the hub's own."""
-    if ref.startswith(HUB_REF_PREFIX) or ref.removeprefix("refs/heads/").removeprefix("refs/tags/").startswith(
-        HUB_REF_PREFIX
-    ):
+    """A ref a user's write would create, move or delete (a full name, or a branch or tag name);
+    PermissionDenied for the hub's own, also when spelled as a branch or tag (`refs/heads/refs/convert/x`),
+    which would be read in its place."""
+    if ref.removeprefix("refs/heads/").removeprefix("refs/tags/").startswith(HUB_REF_PREFIX):
         raise PermissionDenied(
             f"'{ref}' is read-only: the hub writes {HUB_REF_PREFIX}* itself when it converts a dataset to Parquet"
         )
