@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from csghub.api.serialize import iso, repo_json
+from csghub.api.serialize import csg_repo_json
 from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoType
 from csghub.http.deps import get_actor, get_hub
@@ -86,15 +86,7 @@ def _query(request: Request, repo_type: RepoType) -> repos.RepoQuery:
 
 
 def listing_json(view: repos.RepoView) -> dict[str, Any]:
-    out = {
-        **repo_json(view),
-        "path": view.full_name,
-        "name": view.name,
-        "nickname": view.name,
-        "repository_type": view.type.value,
-        "created_at": iso(view.created_at),
-        "updated_at": iso(view.updated_at),
-    }
+    out = csg_repo_json(view)
     if view.type is RepoType.DATASET:
         out["num_rows"] = view.num_rows
         out["size_category"] = view.size_category or None
