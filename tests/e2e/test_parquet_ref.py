@@ -247,3 +247,19 @@ def test_parquet_ref_of_a_gated_dataset_downloads_only_after_approval(live: Live
         assert client.post(f"/api/datasets/{repo}/ask-access", json={}).json() == {"status": "pending"}
     HfApi(endpoint=live.url, token=token).accept_access_request(repo, fan, repo_type="dataset")
     assert Path(fetch(str(tmp_path / "after"))).stat().st_size == size
+
+
+def test_bad_or_unknown_convert_revisions_are_clear_errors(live: LiveHub) -> None:
+    _, repo, _, _ = _dataset_with_parquet_ref(live)
+    cases = [
+        (f"/api/datasets/{repo}/revision/refs%2Fconvert%2F..%2Fheads%2Fmain", 400, "InvalidArgument"),
+        (f"/api/datasets/{repo}/tree/refs%2Fconvert%2Fparquet.lock", 400, "InvalidArgument"),
+        (f"/api/datasets/{repo}/revision/refs%2Fconvert%2Fduckdb", 404, "RevisionNotFound"),
+        (f"/datasets/{repo}/resolve/refs%2Fconvert%2Fduckdb/{SHARD}", 404, "RevisionNotFound"),
+        (f"/api/datasets/{repo}/tree/{QUOTED}/no-such-config", 404, "EntryNotFound"),
+    ]
+    with api(live.url) as client:
+        for url, status, code in cases:
+            r = client.get(url)
+            assert (r.status_code, r.headers.get("x-error-code")) == (status, code), (url, r.text)
+            assert r.json()["error"], url
