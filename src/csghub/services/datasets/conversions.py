@@ -335,8 +335,9 @@ def _finish(hub: Hub, repo_id: int, sha: str, state: str, error: str) -> None:
             # Nothing to show for this commit: what an earlier commit had is no longer the dataset.
             row.source_sha, row.catalog, row.num_rows = sha, "{}", 0
         _settle(row, sha, state, error[:4000])
-    if state == EMPTY:
-        refresh_metadata(hub, repo_id)  # no rows, no size category in the listings' tags
+    # The listings' tags: an empty dataset has no size category; and a dataset queued by backfill (from
+    # before the viewer) gets the tags of today's rules, whatever its conversion's outcome.
+    refresh_metadata(hub, repo_id)
     if state == FAILED:
         log.warning("dataset %s: conversion of %s failed: %s", repo_id, sha[:12], error[:300])
 
