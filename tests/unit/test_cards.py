@@ -6,7 +6,13 @@ import pytest
 
 from csghub.core.errors import InvalidArgument
 from csghub.services.datasets.layout import detect_layout
-from csghub.services.repositories.cards import derive_tags, parse_card_data, split_front_matter, validate_card_yaml
+from csghub.services.repositories.cards import (
+    derive_tags,
+    parse_card_data,
+    size_category,
+    split_front_matter,
+    validate_card_yaml,
+)
 
 
 def test_parse_card_data_reads_front_matter() -> None:
@@ -92,3 +98,47 @@ def test_a_card_with_a_few_aliases_still_reads() -> None:
     card = parse_card_data("---\nbase: &b {license: mit}\nother: *b\ntags: [a, b]\n---\n")
     assert card == {"base": {"license": "mit"}, "other": {"license": "mit"}, "tags": ["a", "b"]}
     assert parse_card_data(_alias_bomb(levels=3, width=9))["configs"][0]["data_files"][0][0] == ["x"] * 9
+
+
+def test_derive_tags_of_a_dataset_prefix_its_card_fields_as_the_hub_does() -> None:
+    card = {
+        "task_categories": "text-classification",
+        "task_ids": ["sentiment-classification"],
+        "language": ["en", "zh"],
+        "size_categories": ["1K<n<10K"],
+        "license": "mit",
+    }
+    assert derive_tags(card, [], dataset=True) == [
+        "task_categories:text-classification",
+        "task_ids:sentiment-classification",
+        "language:en",
+        "language:zh",
+        "size_categories:1K<n<10K",
+        "license:mit",
+    ]
+    # A model's languages stay bare, as the Hub tags them.
+    assert derive_tags({"language": "en"}, []) == ["en"]
+
+
+def test_derive_tags_of_a_dataset_give_the_row_counts_size_category_unless_the_card_has_one() -> None:
+    assert derive_tags({}, [], dataset=True, num_rows=2_500) == ["size_categories:1K<n<10K"]
+    assert derive_tags({"size_categories": "n<1K"}, [], dataset=True, num_rows=2_500) == ["size_categories:n<1K"]
+    assert derive_tags({}, [], dataset=True) == []
+    assert derive_tags({}, [], num_rows=2_500) == [], "models have no size category"
+
+
+@pytest.mark.parametrize(
+    ("rows", "category"),
+    [
+        (0, "n<1K"),
+        (999, "n<1K"),
+        (1_000, "1K<n<10K"),
+        (9_999, "1K<n<10K"),
+        (10_000, "10K<n<100K"),
+        (2_000_000, "1M<n<10M"),
+        (999_999_999_999, "100B<n<1T"),
+        (10**12, "n>1T"),
+    ],
+)
+def test_size_category_follows_the_hubs_bounds(rows: int, category: str) -> None:
+    assert size_category(rows) == category

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from csghub.core.errors import InvalidArgument
-from csghub.core.names import RepoId, RepoType, validate_path, validate_ref_name, validate_revision
+from csghub.core.errors import InvalidArgument, PermissionDenied
+from csghub.core.names import RepoId, RepoType, check_user_ref, validate_path, validate_ref_name, validate_revision
 
 
 @pytest.mark.parametrize("value", ["alice/m", "Org-1/model.v2_final", "a/b"])
@@ -59,3 +59,19 @@ def test_validate_ref_name_rejects_bad_names(name: str) -> None:
 def test_validate_revision_accepts_sha_and_full_refs() -> None:
     assert validate_revision("a" * 40) == "a" * 40
     assert validate_revision("refs/heads/main") == "refs/heads/main"
+    assert validate_revision("refs/convert/parquet") == "refs/convert/parquet", "the hub's refs are read as revisions"
+
+
+@pytest.mark.parametrize(
+    "ref", ["refs/convert/parquet", "refs/convert/other", "refs/heads/refs/convert/parquet", "refs/tags/refs/convert/x"]
+)
+def test_check_user_ref_refuses_the_hubs_own_refs(ref: str) -> None:
+    with pytest.raises(PermissionDenied, match="read-only"):
+        check_user_ref(ref)
+
+
+@pytest.mark.parametrize(
+    "ref", ["refs/heads/main", "main", "convert/parquet", "refs/tags/v1", "refs/heads/refs-convert"]
+)
+def test_check_user_ref_lets_branches_and_tags_through(ref: str) -> None:
+    assert check_user_ref(ref) == ref

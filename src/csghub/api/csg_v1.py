@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 from csghub.api.hf_commits import PREUPLOAD_BODY, preupload_answer
 from csghub.api.hf_files import RESOLVE_RESPONSES, resolve_file
 from csghub.api.paths import unmask
-from csghub.api.serialize import iso, ok, repo_json, visibility_of
+from csghub.api.serialize import csg_repo_json, ok, visibility_of
 from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.http.bodies import read_json_object, text_field
@@ -36,19 +36,6 @@ from csghub.services.repositories.writes import VIA_CSGHUB_API as VIA
 
 router = APIRouter(responses=API_ERRORS)
 RAW_BODY = json_body("content", content=TEXT, message=TEXT, branch=TEXT, new_branch=TEXT)
-
-
-def _csg_repo_json(view: repos.RepoView) -> dict[str, Any]:
-    return {
-        **repo_json(view),
-        "path": view.full_name,
-        "name": view.name,
-        "nickname": view.name,
-        "default_branch": view.default_branch,
-        "repository_type": view.type.value,
-        "created_at": iso(view.created_at),
-        "updated_at": iso(view.updated_at),
-    }
 
 
 @router.post(
@@ -85,12 +72,12 @@ async def create_repo(request: Request, type_plural: str, actor: Actor = Depends
     except Conflict as exc:
         # csghub-sdk recognizes an existing repository by this phrase (PostgreSQL's wording) and stays quiet.
         raise Conflict(f"{exc.message} (duplicate key value violates unique constraint)", code=exc.code) from None
-    return ok(_csg_repo_json(view))
+    return ok(csg_repo_json(view))
 
 
 @router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}")
 async def repo_detail(at: RepoContext = Depends(repo_route())) -> JSONResponse:
-    return ok(_csg_repo_json(at.repo))
+    return ok(csg_repo_json(at.repo))
 
 
 @router.get("/api/v1/{type_plural:repo_type}/{namespace}/{name}/branches")

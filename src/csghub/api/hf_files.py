@@ -97,7 +97,7 @@ async def list_refs(request: Request, at: RepoContext = Depends(repo_route())) -
         out: dict[str, Any] = {
             "branches": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.branches],
             "tags": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.tags],
-            "converts": [],
+            "converts": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.converts],
         }
         if request.query_params.get("include_prs"):
             out["pullRequests"] = []

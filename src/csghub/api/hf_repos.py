@@ -19,7 +19,7 @@ from csghub.http.errors import error_response
 from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, VISIBILITY, WRITE_ERRORS, json_body, query
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
-from csghub.services.repositories import files, repos
+from csghub.services.repositories import facets, files, repos
 
 router = APIRouter(responses=API_ERRORS)
 GATED = {"anyOf": [{"type": "string", "enum": ["auto", "manual"]}, {"type": "boolean", "enum": [False]}]}
@@ -179,6 +179,19 @@ async def repo_info_at(
     return await _info(get_hub(request), actor, RepoType.parse(type_plural), repo_id, unmask(revision), blobs)
 
 
+# Query parameters that filter a listing, as huggingface_hub's list_models/list_datasets may send them,
+# and the listing filter each one is.
+_FILTER_PARAMS = {
+    "library": "library",
+    "language": "language",
+    "pipeline_tag": "task",
+    "license": "license",
+    "task_categories": "task",
+    "task_ids": "subtask",
+    "size_categories": "size",
+}
+
+
 def _list_params(request: Request, repo_type: RepoType) -> repos.RepoQuery:
     params = request.query_params
     try:
@@ -186,9 +199,8 @@ def _list_params(request: Request, repo_type: RepoType) -> repos.RepoQuery:
     except ValueError:
         raise InvalidArgument("'limit' must be an integer") from None
     tags = tuple(params.getlist("filter")) + tuple(params.getlist("tags"))
-    for key in ("library", "language", "pipeline_tag", "license"):
-        for value in params.getlist(key):
-            tags += (f"license:{value}" if key == "license" else value,)
+    for key, facet in _FILTER_PARAMS.items():
+        tags += tuple(facets.facet_tag(repo_type, facet, value) for value in params.getlist(key) if value)
     direction = params.get("direction")
     return repos.RepoQuery(
         repo_type=repo_type,
@@ -229,6 +241,9 @@ def _list(request: Request, actor: Actor, repo_type: RepoType) -> tuple[list[dic
         language=TEXT,
         pipeline_tag=TEXT,
         license=TEXT,
+        task_categories=TEXT,
+        task_ids=TEXT,
+        size_categories=TEXT,
         sort=TEXT,
         direction=TEXT,
         limit={"type": "integer"},

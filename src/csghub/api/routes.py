@@ -9,6 +9,7 @@ from csghub.api import (
     admin,
     collections_api,
     compute_api,
+    csg_listings,
     csg_v1,
     datasets_server,
     dataviewer,
@@ -43,6 +44,7 @@ def mount_api(app: FastAPI) -> None:
     include_routes(app, dataviewer.hub_router)
     include_routes(app, dataviewer.hub_router, "/hf")
     include_routes(app, csg_v1.router)
+    include_routes(app, csg_listings.router)
     # Prefixed mounts first: the unprefixed `/{type}s/{ns}/{name}/resolve/...` would otherwise take
     # `/csg/{ns}/{name}/resolve/...` for a repository type named "csg".
     for prefix, routers in (

@@ -94,6 +94,20 @@ def repo_json(
     return out
 
 
+def csg_repo_json(repo: RepoView) -> dict[str, Any]:
+    """CSGHub's shape of a repository (/api/v1): Hugging Face's fields plus CSGHub's names for them."""
+    return {
+        **repo_json(repo),
+        "path": repo.full_name,
+        "name": repo.name,
+        "nickname": repo.name,
+        "default_branch": repo.default_branch,
+        "repository_type": repo.type.value,
+        "created_at": iso(repo.created_at),
+        "updated_at": iso(repo.updated_at),
+    }
+
+
 def sibling_json(entry: TreeEntry, *, blobs: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"rfilename": entry.path}
     if blobs:

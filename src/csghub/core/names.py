@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from csghub.core.errors import InvalidArgument
+from csghub.core.errors import InvalidArgument, PermissionDenied
 from csghub.core.paths import check_component, check_new_component
 
 
@@ -147,6 +147,22 @@ def validate_revision(value: str) -> str:
         if value.startswith(prefix):
             name = value[len(prefix) :]
     return validate_ref_name(name, what="revision") and value
+
+
+# Refs the hub writes itself (the dataset viewer's Parquet conversion publishes refs/convert/parquet):
+# everyone who may read the repository reads them, no user moves them, by any door.
+HUB_REF_PREFIX = "refs/convert/"
+
+
+def check_user_ref(ref: str) -> str:
+    """A ref a user's write would create, move or delete (a full name, or a branch or tag name);
+    PermissionDenied for the hub's own, also when spelled as a branch or tag (`refs/heads/refs/convert/x`),
+    which would be read in its place."""
+    if ref.removeprefix("refs/heads/").removeprefix("refs/tags/").startswith(HUB_REF_PREFIX):
+        raise PermissionDenied(
+            f"'{ref}' is read-only: the hub writes {HUB_REF_PREFIX}* itself when it converts a dataset to Parquet"
+        )
+    return ref
 
 
 _MAX_PATH = 4096

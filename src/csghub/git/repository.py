@@ -241,6 +241,9 @@ class GitRepo:
     def tags(self) -> list[tuple[str, str]]:
         return self._refs("refs/tags/")
 
+    def converts(self) -> list[tuple[str, str]]:
+        return self._refs("refs/convert/")
+
     def all_ref_targets(self) -> dict[str, str]:
         return {name: str(self.repo.references[name].resolve().target) for name in self.repo.references}
 

@@ -23,7 +23,7 @@ from csghub.services.community import collections, likes
 from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.services.repositories import files, gating, refs, repos
+from csghub.services.repositories import facets, files, gating, refs, repos
 from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.playground_pages import try_it_panel
@@ -35,6 +35,14 @@ PAGE_SIZE = 30
 TREE_PAGE = 500
 MAX_PREVIEW = 512 * 1024
 _KINDS = {"models": RepoType.MODEL, "datasets": RepoType.DATASET, "spaces": RepoType.SPACE, "codes": RepoType.CODE}
+_FILTER_LABELS = {
+    "task": "Task",
+    "subtask": "Subtask",
+    "library": "Library",
+    "license": "License",
+    "language": "Language",
+    "size": "Size category",
+}
 _SORTS = (
     ("trending", "Trending"),
     ("lastModified", "Recently updated"),
@@ -90,14 +98,13 @@ async def listing(request: Request, kind: str) -> Response:
         return await profile_page(request, kind)
     hub = get_hub(request)
     params = request.query_params
-    q = {key: params.get(key, "").strip() for key in ("search", "task", "library", "license", "language", "author")}
+    filters = list(facets.facet_fields(_KINDS[kind]))
+    q = {key: params.get(key, "").strip() for key in ("search", *filters, "author")}
     q["sort"] = params.get("sort", "trending")
     if q["sort"] not in dict(_SORTS):
         q["sort"] = "trending"
     page = page_number(params.get("page"))
-    tags = [repos.task_tag(_KINDS[kind], q["task"])] if q["task"] else []
-    tags += [v for v in (q["library"], q["language"]) if v]
-    tags += [f"license:{q['license']}"] if q["license"] else []
+    tags = [facets.facet_tag(_KINDS[kind], name, q[name]) for name in filters if q[name]]
     chosen_tags = [t for t in params.getlist("tag") if t]
     tags += chosen_tags
 
@@ -126,7 +133,7 @@ async def listing(request: Request, kind: str) -> Response:
         if page > pages:
             # Past the end (an old link, a typed number, fewer results since): the last page, at its own URL.
             return RedirectResponse(link(pages), status_code=303)
-        suggestions = repos.facets(hub, _KINDS[kind])
+        suggestions = facets.facets(hub, _KINDS[kind])
         found = repos.list_repos(hub, actor, query)
 
         # Each chosen tag with the link that drops it.
@@ -137,6 +144,7 @@ async def listing(request: Request, kind: str) -> Response:
             "list.html",
             kind=kind,
             facets=suggestions,
+            filters=[(name, _FILTER_LABELS[name]) for name in filters],
             tag_chips=tag_chips,
             title=kind.capitalize(),
             q=q,
@@ -166,7 +174,7 @@ def _crumbs(path: str) -> list[tuple[str, str]]:
     return [(part, "/".join(parts[: i + 1])) for i, part in enumerate(parts)]
 
 
-def _facts(repo: repos.RepoView, size: int) -> list[tuple[str, str]]:
+def _facts(repo: repos.RepoView, size: int, num_rows: int | None) -> list[tuple[str, str]]:
     card = repo.card_data
     facts = []
     for label, key in (("License", "license"), ("Library", "library_name")):
@@ -178,6 +186,14 @@ def _facts(repo: repos.RepoView, size: int) -> list[tuple[str, str]]:
         value = card.get(key)
         if value:
             facts.append((label, ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    if repo.type is RepoType.DATASET:
+        subtasks = card.get("task_ids")
+        if subtasks:
+            facts.append(("Subtask", ", ".join(map(str, subtasks)) if isinstance(subtasks, list) else str(subtasks)))
+        if repo.size_category:
+            facts.append(("Size category", repo.size_category))
+        if num_rows:
+            facts.append(("Rows", f"{num_rows:,}"))
     facts.append(("Size", human_size(size)))
     facts.append(("Downloads", str(repo.downloads)))
     return facts
@@ -247,7 +263,7 @@ def _repo_page(request: Request, at: RepoContext) -> Response:
         "repo.html",
         tab="card",
         card_html=card_html,
-        facts=_facts(repo, size),
+        facts=_facts(repo, size, repos.find_row_count(hub, repo.id) if repo.type is RepoType.DATASET else None),
         snippets=_snippets(request, hub, repo),
         collections_to_add=collections.collections_to_add_to(hub, actor),
         gate_status=gating.find_request_status(hub, actor, repo),

@@ -39,7 +39,7 @@ from csghub.services.context import Hub
 from csghub.services.datasets import job_files
 from csghub.services.datasets.catalog import EMPTY, FAILED, QUEUED, READY, RUNNING, catalog_json
 from csghub.services.datasets.job import PROGRESS
-from csghub.services.repositories.repos import get_repo_by_id
+from csghub.services.repositories.repos import get_repo_by_id, refresh_metadata
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "dataset-convert-"
@@ -294,6 +294,7 @@ def _check(hub: Hub, repo_id: int) -> None:
             row.catalog, row.num_rows = catalog_json(entries), sum(e.num_rows for e in entries)
             row.progress_done = row.progress_total = len(entries)
             _settle(row, sha, READY, "")
+        refresh_metadata(hub, repo_id)  # the listings' tags: the size category of the rows just counted
         log.info("dataset %s: converted %s, %d split(s)", repo_id, sha[:12], len(entries))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -334,6 +335,9 @@ def _finish(hub: Hub, repo_id: int, sha: str, state: str, error: str) -> None:
             # Nothing to show for this commit: what an earlier commit had is no longer the dataset.
             row.source_sha, row.catalog, row.num_rows = sha, "{}", 0
         _settle(row, sha, state, error[:4000])
+    # The listings' tags: an empty dataset has no size category; and a dataset queued by backfill (from
+    # before the viewer) gets the tags of today's rules, whatever its conversion's outcome.
+    refresh_metadata(hub, repo_id)
     if state == FAILED:
         log.warning("dataset %s: conversion of %s failed: %s", repo_id, sha[:12], error[:300])
 

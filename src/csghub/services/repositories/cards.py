@@ -20,8 +20,32 @@ _LIBRARY_BY_SUFFIX = {
 }
 
 
-# A dataset card's task fields, in the Hub's order; each value becomes the tag "<key>:<value>".
-DATASET_TASK_KEYS = ("task_categories", "task_ids")
+# A dataset card's fields that the Hub turns into "<key>:<value>" tags, in its order, so that
+# `filter=task_categories:...`, `filter=language:en` or `filter=size_categories:1K<n<10K` finds them.
+DATASET_TAG_KEYS = ("task_categories", "task_ids", "language", "size_categories")
+
+# The Hub's size categories of a dataset, by row count: (upper bound, exclusive; name).
+_SIZE_CATEGORIES = (
+    (10**3, "n<1K"),
+    (10**4, "1K<n<10K"),
+    (10**5, "10K<n<100K"),
+    (10**6, "100K<n<1M"),
+    (10**7, "1M<n<10M"),
+    (10**8, "10M<n<100M"),
+    (10**9, "100M<n<1B"),
+    (10**10, "1B<n<10B"),
+    (10**11, "10B<n<100B"),
+    (10**12, "100B<n<1T"),
+)
+SIZE_CATEGORIES = (*(name for _, name in _SIZE_CATEGORIES), "n>1T")
+
+
+def size_category(num_rows: int) -> str:
+    """The Hub's size category of a dataset with `num_rows` rows ('1K<n<10K' for 1,000 to 9,999)."""
+    for bound, name in _SIZE_CATEGORIES:
+        if num_rows < bound:
+            return name
+    return SIZE_CATEGORIES[-1]
 
 
 def split_front_matter(text: str) -> tuple[str | None, str]:
@@ -135,7 +159,12 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def derive_tags(card: dict[str, Any], file_paths: Iterable[str]) -> list[str]:
+def derive_tags(
+    card: dict[str, Any], file_paths: Iterable[str], *, dataset: bool = False, num_rows: int | None = None
+) -> list[str]:
+    """The tags listings show and filter on. A dataset's card fields are prefixed as the Hub tags them
+    (`language:en`, not `en` as for a model); without a size category in its card, a dataset gets the
+    one of `num_rows`, its row count as converted (services/datasets)."""
     tags: list[str] = []
 
     def add(tag: str) -> None:
@@ -152,16 +181,18 @@ def derive_tags(card: dict[str, Any], file_paths: Iterable[str]) -> list[str]:
         add(tag)
     if card.get("pipeline_tag"):
         add(str(card["pipeline_tag"]))
-    # Datasets name their tasks as the Hub tags them, so `filter=task_categories:...` finds them.
-    for key in DATASET_TASK_KEYS:
-        for task in _as_list(card.get(key)):
-            add(f"{key}:{task}")
-    for dataset in _as_list(card.get("datasets")):
-        add(f"dataset:{dataset}")
+    for key in DATASET_TAG_KEYS if dataset else DATASET_TAG_KEYS[:2]:
+        for value in _as_list(card.get(key)):
+            add(f"{key}:{value}")
+    if dataset and num_rows is not None and not _as_list(card.get("size_categories")):
+        add(f"size_categories:{size_category(num_rows)}")
+    for trained_on in _as_list(card.get("datasets")):
+        add(f"dataset:{trained_on}")
     for base in _as_list(card.get("base_model")):
         add(f"base_model:{base}")
-    for lang in _as_list(card.get("language")):
-        add(lang)
+    if not dataset:
+        for lang in _as_list(card.get("language")):
+            add(lang)
     for lic in _as_list(card.get("license")):
         add(f"license:{lic}")
     return tags

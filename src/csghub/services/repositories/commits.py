@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument, RevisionNotFound
-from csghub.core.names import validate_path, validate_ref_name
+from csghub.core.names import check_user_ref, validate_path, validate_ref_name
 from csghub.git.lfs import POINTER_MAX_SIZE, LfsPointer, LfsRules, format_pointer, parse_pointer
 from csghub.git.repository import ZERO_SHA, FileChange, GitRepo
 from csghub.services.context import Hub
@@ -67,7 +67,7 @@ class CommitResult:
 
 
 def _branch_name(revision: str) -> str:
-    return validate_ref_name(revision.removeprefix("refs/heads/"), what="branch")
+    return validate_ref_name(check_user_ref(revision).removeprefix("refs/heads/"), what="branch")
 
 
 def content_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> Operation:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from csghub.core.errors import Conflict, InvalidArgument
+from csghub.core.names import check_user_ref
 from csghub.git.repository import ZERO_SHA
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
@@ -44,13 +45,15 @@ def parse_ref_updates(text: str) -> list[RefUpdate]:
 def check_push(
     hub: Hub, repo_id: int, updates: list[RefUpdate], actor: Actor | None, *, env: Mapping[str, str]
 ) -> None:
-    """Refuse a push that deletes the default branch, or whose commits point at LFS objects that were
-    not uploaded to this repository and that the pusher may not read elsewhere (refused by path).
+    """Refuse a push that moves the hub's own refs (refs/convert/*), deletes the default branch, or whose
+    commits point at LFS objects that were not uploaded to this repository and that the pusher may not
+    read elsewhere (refused by path).
 
     Run while the pre-receive hook holds the write lock; `env` names the push's object quarantine.
     """
     repo = get_repo_by_id(hub, repo_id)
     for update in updates:
+        check_user_ref(update.ref)
         if update.new == ZERO_SHA and update.ref == f"refs/heads/{repo.default_branch}":
             raise InvalidArgument(f"Deleting the default branch '{repo.default_branch}' is not allowed")
     git = hub.git(repo_id)

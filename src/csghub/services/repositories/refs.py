@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from csghub.core.errors import Conflict, InvalidArgument, RevisionNotFound
-from csghub.core.names import validate_ref_name, validate_revision
+from csghub.core.names import check_user_ref, validate_ref_name, validate_revision
 from csghub.git.repository import ZERO_SHA
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
@@ -24,6 +24,7 @@ class Ref:
 class Refs:
     branches: list[Ref]
     tags: list[Ref]
+    converts: list[Ref]  # the hub's own refs/convert/* (a dataset's Parquet conversion): read-only
 
 
 def list_refs(hub: Hub, actor: Actor, repo: RepoView) -> Refs:
@@ -32,7 +33,17 @@ def list_refs(hub: Hub, actor: Actor, repo: RepoView) -> Refs:
     return Refs(
         branches=[Ref(n, f"refs/heads/{n}", t) for n, t in git.branches()],
         tags=[Ref(n, f"refs/tags/{n}", t) for n, t in git.tags()],
+        converts=[Ref(n, f"refs/convert/{n}", t) for n, t in git.converts()],
     )
+
+
+def _check_ref_name(name: str, what: str) -> None:
+    """A branch or tag name as a user gives it: never the hub's refs, never a full ref name (which
+    would make `refs/heads/refs/...`, shadowed by the full ref it spells)."""
+    check_user_ref(name)
+    validate_ref_name(name, what=what)
+    if name.startswith("refs/"):
+        raise InvalidArgument(f"Invalid {what} name '{name}': give the name without 'refs/'")
 
 
 def _create_ref(
@@ -41,7 +52,7 @@ def _create_ref(
     """Point refs/{heads|tags}/name at `start` (default branch if None); returns the target commit."""
     authorize(actor, Action.WRITE, repo.resource)
     what = "branch" if kind == "heads" else "tag"
-    validate_ref_name(name, what=what)
+    _check_ref_name(name, what)
     git = hub.git(repo.id)
     target = git.resolve(validate_revision(start) if start else repo.default_branch)
     with writing(hub, repo.id):
@@ -59,7 +70,7 @@ def _create_ref(
 def _delete_ref(hub: Hub, actor: Actor, repo: RepoView, kind: str, name: str, via: str) -> None:
     authorize(actor, Action.WRITE, repo.resource)
     what = "branch" if kind == "heads" else "tag"
-    validate_ref_name(name, what=what)
+    _check_ref_name(name, what)
     if kind == "heads" and name == repo.default_branch:
         raise InvalidArgument(f"Cannot delete the default branch '{name}'")
     git = hub.git(repo.id)

@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType, validate_ref_name
-from csghub.db.models import LfsObject, Namespace, Repo, RepoDownloadDay, RepoLfsObject, RepoLfsUpload, utcnow
+from csghub.db.models import (
+    DatasetConversion,
+    LfsObject,
+    Namespace,
+    Repo,
+    RepoDownloadDay,
+    RepoLfsObject,
+    RepoLfsUpload,
+    utcnow,
+)
 from csghub.git import write_lock
 from csghub.git.lfs import default_gitattributes
 from csghub.git.repository import FileChange, GitRepo
@@ -54,12 +63,6 @@ def check_visibility(visibility: str) -> str:
 TASK_FIELDS = {RepoType.DATASET: "task_categories"}
 
 
-def task_tag(repo_type: RepoType, task: str) -> str:
-    """The tag a listing's task filter looks for (datasets carry theirs as `task_categories:<task>`)."""
-    field = TASK_FIELDS.get(repo_type)
-    return f"{field}:{task}" if field else task
-
-
 @dataclass(frozen=True, slots=True)
 class RepoView:
     id: int
@@ -77,6 +80,8 @@ class RepoView:
     likes: int
     created_at: datetime
     updated_at: datetime
+    # A dataset's row count as converted for the viewer (services/datasets); listings fill it in.
+    num_rows: int | None = None
 
     @property
     def full_name(self) -> str:
@@ -95,11 +100,22 @@ class RepoView:
         return [str(v) for v in values if isinstance(v, str | int | float) and str(v)]
 
     @property
+    def languages(self) -> list[str]:
+        value = self.card_data.get("language")
+        values = value if isinstance(value, list) else [value]
+        return [str(v) for v in values if isinstance(v, str | int | float) and str(v)]
+
+    @property
+    def size_category(self) -> str:
+        """A dataset's size category as listings show it: its card's, else its row count's ('' if none)."""
+        return next((t.removeprefix("size_categories:") for t in self.tags if t.startswith("size_categories:")), "")
+
+    @property
     def resource(self) -> RepoResource:
         return RepoResource(self.id, self.namespace, self.visibility, f"{self.type.value} {self.full_name}", self.gated)
 
 
-def _view(row: Repo) -> RepoView:
+def _view(row: Repo, num_rows: int | None = None) -> RepoView:
     return RepoView(
         id=row.id,
         type=RepoType(row.type),
@@ -116,6 +132,7 @@ def _view(row: Repo) -> RepoView:
         likes=row.likes,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        num_rows=num_rows,
     )
 
 
@@ -481,54 +498,32 @@ def _sort_key(sort: str) -> Any:
 
 def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
     column = _sort_key(query.sort)
-    stmt = _filtered(select(Repo), actor, query)
+    stmt = _filtered(select(Repo, DatasetConversion.num_rows), actor, query)
+    stmt = stmt.outerjoin(DatasetConversion, DatasetConversion.repo_id == Repo.id)
     order = [column.desc() if query.descending else column.asc()]
     if query.sort in _TRENDING:
         order += [Repo.likes.desc(), Repo.updated_at.desc()]
     stmt = stmt.order_by(*order, Repo.id.desc())
     stmt = stmt.offset(query.offset).limit(query.limit)
     with hub.db() as session:
-        return [_view(row) for row in session.scalars(stmt)]
+        return [_view(row, num_rows) for row, num_rows in session.execute(stmt)]
+
+
+def list_repos_counted(hub: Hub, actor: Actor, query: RepoQuery) -> tuple[list[RepoView], int]:
+    """A page of `list_repos` and how many repositories all its pages hold."""
+    return list_repos(hub, actor, query), count_repos(hub, actor, query)
+
+
+def find_row_count(hub: Hub, repo_id: int) -> int | None:
+    """A dataset's row count as its last conversion found it; None before one finished."""
+    with hub.db() as session:
+        return session.scalar(select(DatasetConversion.num_rows).where(DatasetConversion.repo_id == repo_id))
 
 
 def count_repos(hub: Hub, actor: Actor, query: RepoQuery) -> int:
     """How many repositories `list_repos` would page through: the same filters, visible ones only."""
     with hub.db() as session:
         return session.scalar(_filtered(select(func.count()).select_from(Repo), actor, query)) or 0
-
-
-FACET_FIELDS = {"task": "pipeline_tag", "library": "library_name", "license": "license", "language": "language"}
-FACET_SCAN = 20_000
-
-
-def facets(hub: Hub, repo_type: RepoType, *, top: int = 30) -> dict[str, list[tuple[str, int]]]:
-    """The most common values of each filter among public repositories, for the listing's suggestions.
-
-    Public repositories only, so suggestions never hint at what a viewer may not see; recomputed at
-    most once a minute per type.
-    """
-    cached: dict[str, list[tuple[str, int]]] | None = hub.facets.get(repo_type.value)
-    if cached is not None:
-        return cached
-    fields = {**FACET_FIELDS, "task": TASK_FIELDS.get(repo_type, "pipeline_tag")}
-    counts: dict[str, dict[str, int]] = {name: {} for name in fields}
-    stmt = (
-        select(Repo.card_data)
-        .where(Repo.type == repo_type.value, Repo.visibility == "public")
-        .order_by(Repo.updated_at.desc())
-        .limit(FACET_SCAN)
-    )
-    with hub.db() as session:
-        for raw in session.scalars(stmt):
-            card = json.loads(raw or "{}")
-            for name, key in fields.items():
-                values = card.get(key)
-                for value in values if isinstance(values, list) else [values]:
-                    if isinstance(value, str) and value:
-                        counts[name][value] = counts[name].get(value, 0) + 1
-    found = {name: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top] for name, c in counts.items()}
-    hub.facets.put(repo_type.value, found)
-    return found
 
 
 def visible_clause(actor: Actor) -> ColumnElement[bool] | None:
@@ -580,7 +575,11 @@ def refresh_metadata(hub: Hub, repo_id: int, also: Callable[[Session, RepoView],
             return
         row.head_sha = sha
         row.card_data = json.dumps(card)
-        row.tags = json.dumps(derive_tags(card, paths))
+        # A dataset's row count as its last conversion found it (services/datasets/conversions.py calls
+        # this again once it recorded one); none, or 0 for a dataset without data, has no size category.
+        num_rows = session.scalar(select(DatasetConversion.num_rows).where(DatasetConversion.repo_id == repo_id))
+        dataset = view.type is RepoType.DATASET
+        row.tags = json.dumps(derive_tags(card, paths, dataset=dataset, num_rows=num_rows or None))
         row.updated_at = utcnow()
         if also is not None:
             also(session, view)
