@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from csghub.core.errors import HubError, NotFound
 from csghub.core.names import RepoType
 from csghub.db.models import DatasetConversion, Repo, utcnow
+from csghub.git.write_lock import WriteLockTimeout
 from csghub.runtime.base import (
     PYTHON,
     Environment,
@@ -40,6 +41,7 @@ from csghub.services.datasets import job_files
 from csghub.services.datasets.catalog import EMPTY, FAILED, QUEUED, READY, RUNNING, catalog_json
 from csghub.services.datasets.job import PROGRESS
 from csghub.services.repositories.repos import get_repo_by_id, refresh_metadata
+from csghub.services.repositories.writes import writing
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "dataset-convert-"
@@ -294,7 +296,7 @@ def _check(hub: Hub, repo_id: int) -> None:
             row.catalog, row.num_rows = catalog_json(entries), sum(e.num_rows for e in entries)
             row.progress_done = row.progress_total = len(entries)
             _settle(row, sha, READY, "")
-        refresh_metadata(hub, repo_id)  # the listings' tags: the size category of the rows just counted
+        _refresh_tags(hub, repo_id)  # the listings' tags: the size category of the rows just counted
         log.info("dataset %s: converted %s, %d split(s)", repo_id, sha[:12], len(entries))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -337,7 +339,7 @@ def _finish(hub: Hub, repo_id: int, sha: str, state: str, error: str) -> None:
         _settle(row, sha, state, error[:4000])
     # The listings' tags: an empty dataset has no size category; and a dataset queued by backfill (from
     # before the viewer) gets the tags of today's rules, whatever its conversion's outcome.
-    refresh_metadata(hub, repo_id)
+    _refresh_tags(hub, repo_id)
     if state == FAILED:
         log.warning("dataset %s: conversion of %s failed: %s", repo_id, sha[:12], error[:300])
 
@@ -349,3 +351,16 @@ def _settle(row: DatasetConversion, sha: str, state: str, error: str) -> None:
         row.state, row.error, row.attempts = QUEUED, "", 0
     else:
         row.state, row.error = state, error
+
+
+def _refresh_tags(hub: Hub, repo_id: int) -> None:
+    """Refresh the repository's row (its tags count the rows) in turn with writers, as every refresh is: one
+    unlocked could write an older head over a push's."""
+    try:
+        get_repo_by_id(hub, repo_id)
+        with writing(hub, repo_id):
+            refresh_metadata(hub, repo_id)
+    except NotFound:
+        pass  # deleted meanwhile
+    except WriteLockTimeout:  # a long push: its own refresh counts the rows then
+        log.warning("dataset %s: tags not refreshed after its conversion (a write held the lock)", repo_id)
