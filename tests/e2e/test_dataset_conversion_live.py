@@ -92,4 +92,6 @@ def test_a_conversion_running_when_the_hub_is_killed_finishes_after_the_restart(
     )
     catalog = load_catalog(crashable.hub, repo_id)
     assert catalog.source_sha == head and catalog.num_rows == 400_000
-    assert not any((crashable.data_dir / "datasets" / "work").iterdir())
+    # The job's work folder goes right after the record says ready.
+    work = crashable.data_dir / "datasets" / "work"
+    wait_until(lambda: not any(work.iterdir()), "the work folder to be removed", timeout=30, poll=0.05)
