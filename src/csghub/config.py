@@ -120,8 +120,10 @@ class Settings:
     dataset_convert_memory: int = 1024 * MiB
     dataset_shard_bytes: int = 256 * MiB
     dataset_convert_concurrency: int = 1
-    # Search, filter and sort of rows: seconds and DuckDB memory per request.
+    # Search, filter and sort of rows: seconds and DuckDB memory per request. At most `dataset_query_slots`
+    # DuckDB queries (these and the SQL console's) run at once; others wait their timeout, then get a 429.
     dataset_query_timeout: int = 10
+    dataset_query_slots: int = 4
     dataset_query_memory: int = 512 * MiB
     # The SQL console: seconds and memory per query, rows shown, rows a CSV/Parquet download may hold.
     dataset_sql_timeout: int = 10
@@ -269,6 +271,7 @@ def _validate(settings: Settings) -> None:
         "dataset_shard_bytes",
         "dataset_convert_concurrency",
         "dataset_query_timeout",
+        "dataset_query_slots",
         "dataset_query_memory",
         "dataset_sql_timeout",
         "dataset_sql_memory",

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from csghub.config import load_settings
-from csghub.core.errors import NotFound, Unauthenticated
+from csghub.core.errors import NotFound, RateLimited, Unauthenticated
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import DatasetConversion, User
 from csghub.git.lfs import parse_pointer
@@ -228,3 +228,26 @@ def test_data_files_stored_in_lfs_are_converted_from_the_blob_store(hub: Hub, ow
     assert catalog.state == "ready" and catalog.num_rows == 250
     assert catalog.get_split("default", "train").num_bytes_original == len(TRAIN)
     assert not any((hub.settings.datasets_dir / "work").iterdir())
+
+
+def test_duckdb_queries_beyond_the_slots_wait_then_are_told_to_retry(tmp_path: Path) -> None:
+    settings = load_settings(
+        {}, None, {"data_dir": tmp_path / "data", "dataset_query_slots": 1, "dataset_query_timeout": 1}
+    )
+    hub = build_hub(settings)
+    view = create_user(hub, "carol", email="carol@example.com", password="correct horse battery")
+    with hub.db() as session:
+        user = session.get(User, view.id)
+        assert user is not None
+        carol = actor_for_user(session, user)
+    repo = create_repo(hub, carol, RepoType.DATASET, RepoId.of("carol", "d"))
+    _commit(hub, carol, repo, {"train.csv": TEST}, tmp_path)
+    conversions.run_pending(hub)
+    with hub.dataset_queries.hold(1, 1.0, "a test"):  # the one slot is taken
+        with pytest.raises(RateLimited, match="busy"):
+            run_sql(hub, carol, repo, "SELECT 1")
+        with pytest.raises(RateLimited, match="busy"):
+            read_rows(hub, carol, repo, RowsQuery("default", "train", search="zed"))
+        # Plain paging runs no DuckDB query and needs no slot.
+        assert read_rows(hub, carol, repo, RowsQuery("default", "train")).num_rows_total == 2
+    assert run_sql(hub, carol, repo, "SELECT count(*) AS n FROM train").rows == [{"n": 2}]

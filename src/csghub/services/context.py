@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from csghub.config import Settings
+from csghub.core.errors import RateLimited
 from csghub.git.repository import GitRepo
 from csghub.runtime.base import Runner, RunnerError
 from csghub.services.read_cache import OneLoadPerKey, ReadCache, RefCache
@@ -106,6 +107,28 @@ class DownloadCounter:
         with self._lock:
             pending, self._pending = self._pending, {}
         return pending
+
+
+class Slots:
+    """At most `limit` holders at once (the limit is read at each use: it is a setting); a caller waits up to
+    `wait` seconds for a slot, then is told to come back (429)."""
+
+    def __init__(self) -> None:
+        self._free = threading.Condition()
+        self._held = 0
+
+    @contextmanager
+    def hold(self, limit: int, wait: float, what: str) -> Iterator[None]:
+        with self._free:
+            if not self._free.wait_for(lambda: self._held < limit, timeout=wait):
+                raise RateLimited(f"{what} is busy with other queries; retry in a moment", retry_after=5)
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._free:
+                self._held -= 1
+                self._free.notify()
 
 
 class CommitCache:
@@ -279,6 +302,8 @@ class Hub:
     small_blobs: CommitCache = field(default_factory=lambda: CommitCache(size=256))
     # Dataset viewer: each split's reader (its shards' footers), per conversion.
     dataset_readers: CommitCache = field(default_factory=lambda: CommitCache(size=64))
+    # Dataset viewer: DuckDB queries running at once (each may use its memory limit), across requests.
+    dataset_queries: Slots = field(default_factory=Slots)
     # Enterprise sign-in, when configured (built in wiring; None when off).
     ldap: LdapConfig | None = None
     oidc: OidcConfig | None = None

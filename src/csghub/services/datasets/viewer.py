@@ -10,6 +10,7 @@ import hashlib
 import os
 import tempfile
 import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -134,15 +135,24 @@ def read_rows(hub: Hub, actor: Actor, repo: RepoView, query: RowsQuery) -> Page:
     reader = split_reader(hub, catalog, query.config, query.split)
     limits = query_limits(hub.settings)
     filters = typed_filters(reader.schema, query.filters) if query.text_values else query.filters
-    return query_rows(
-        reader,
-        query.offset,
-        query.length,
-        search=query.search or None,
-        filters=filters,
-        order=query.order,
-        limits=limits,
-    )
+    if not query.search and not filters and not query.order:
+        return reader.read(query.offset, query.length, limits.cells)  # plain paging: no DuckDB, no slot
+    with _query_slot(hub):
+        return query_rows(
+            reader,
+            query.offset,
+            query.length,
+            search=query.search or None,
+            filters=filters,
+            order=query.order,
+            limits=limits,
+        )
+
+
+def _query_slot(hub: Hub) -> AbstractContextManager[None]:
+    """One of the hub's DuckDB query slots: each query may use its memory limit, so their number is bounded."""
+    settings = hub.settings
+    return hub.dataset_queries.hold(settings.dataset_query_slots, settings.dataset_query_timeout, "The dataset viewer")
 
 
 def split_statistics(hub: Hub, actor: Actor, repo: RepoView, config: str, split: str) -> dict[str, Any]:
@@ -160,7 +170,8 @@ def console_tables(hub: Hub, catalog: Catalog) -> list[SplitTable]:
 def run_sql(hub: Hub, actor: Actor, repo: RepoView, sql: str) -> QueryResult:
     """One read-only query over the dataset's splits as tables (sql_console.table_names names them)."""
     catalog = viewable_catalog(hub, actor, repo)
-    return run_query(console_tables(hub, catalog), sql, console_limits(hub.settings))
+    with _query_slot(hub):
+        return run_query(console_tables(hub, catalog), sql, console_limits(hub.settings))
 
 
 def export_sql(hub: Hub, actor: Actor, repo: RepoView, sql: str, fmt: Literal["csv", "parquet"]) -> tuple[Path, int]:
@@ -168,7 +179,8 @@ def export_sql(hub: Hub, actor: Actor, repo: RepoView, sql: str, fmt: Literal["c
     catalog = viewable_catalog(hub, actor, repo)
     hub.settings.tmp_dir.mkdir(parents=True, exist_ok=True)
     destination = hub.settings.tmp_dir / f"csg-sql-{uuid.uuid4().hex}.{fmt}"
-    rows = export_query(console_tables(hub, catalog), sql, destination, fmt, console_limits(hub.settings))
+    with _query_slot(hub):
+        rows = export_query(console_tables(hub, catalog), sql, destination, fmt, console_limits(hub.settings))
     return destination, rows
 
 
