@@ -158,13 +158,21 @@ def test_hf_filter_reads_where_and_orderby(hub: LiveHub, dataset: tuple[str, str
     assert [r["row"]["name"] for r in ordered["rows"]] == ["person26", "person21", "person16"]
     notes = get(hub, f"{DS}/filter", dataset=repo_id, config="notes", split="train", where='"flag" = true').json()
     assert [r["row_idx"] for r in notes["rows"]] == [0, 3, 6, 9]
+    # OR, NOT and parentheses, as HF's viewer reads a WHERE clause (AND binds tighter than OR).
+    either = get(hub, f"{DS}/filter", **split, where='"age" < 21 OR "age" > 48 AND NOT "city" = \'Lima\'').json()
+    expected = [r for r in PEOPLE_TRAIN if r["age"] < 21 or (r["age"] > 48 and r["city"] != "Lima")]
+    assert [r["row"] for r in either["rows"]] == expected and either["num_rows_total"] == len(expected)
+    grouped = get(hub, f"{DS}/filter", **split, where='("age" < 23 OR "age" > 47) AND "city" IN (\'Paris\')').json()
+    assert [r["row"] for r in grouped["rows"]] == [
+        r for r in PEOPLE_TRAIN if (r["age"] < 23 or r["age"] > 47) and r["city"] == "Paris"
+    ]
 
 
 @pytest.mark.parametrize(
     ("where", "orderby", "needle"),
     [
         ("age = 1; DROP TABLE x", "", "cannot be read"),
-        ('"age" = 1 OR 1=1', "", "AND only"),
+        ('"age" = 1 OR 1=1', "", "expected a column name"),
         ('"age" = (SELECT 1)', "", "expected a literal"),
         ("readas_csv('/etc/passwd') = 1", "", "expected an operator"),
         ("\"name\" LIKE 'x%'", "", "ILIKE"),

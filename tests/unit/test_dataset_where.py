@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from csghub.services.datasets.rows import Filter, Order
+from csghub.services.datasets.rows import AllOf, AnyOf, Filter, Negation, Order
 from csghub.services.datasets.where import (
     InvalidParameter,
     parse_orderby,
@@ -37,7 +37,13 @@ def test_where_reads_comparisons_null_tests_in_lists_and_ilike() -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ('"a" = 1 OR "b" = 2', "AND only"),
+        ('"a" = 1 OR 1=1', "expected a column name"),
+        ('("a" = 1 OR "b" = 2', "expected )"),
+        ('"a" = 1 OR', "expected more"),
+        ('"a" = 1 "b" = 2', "expected AND, OR or the end"),
+        ("NOT " * 9 + '"a" = 1', "deep at most"),
+        ("(" * 9 + '"a" = 1' + ")" * 9, "deep at most"),
+        (" OR ".join(['"a" = 1'] * 21), "at most 20"),
         ('"a" = 1; DROP TABLE t', "cannot be read"),
         ('"a" = 1 -- comment', "cannot be read"),
         ('"a" = 1 /* x */', "cannot be read"),
@@ -102,3 +108,14 @@ def test_typed_filters_read_text_values_as_the_columns_types() -> None:
     for column, value in (("n", "x"), ("f", "1,5"), ("b", "yes")):
         with pytest.raises(InvalidParameter, match="does not fit"):
             typed_filters(schema, (Filter(column, "eq", value),))
+
+
+def test_where_reads_or_not_and_parentheses_with_and_binding_tighter() -> None:
+    assert parse_where('"a" = 1 OR "b" = 2 AND "c" IS NULL') == (
+        AnyOf((Filter("a", "eq", 1), AllOf((Filter("b", "eq", 2), Filter("c", "is_null"))))),
+    )
+    assert parse_where('("a" = 1 OR "b" = 2) AND NOT "c" IN (3, 4)') == (
+        AnyOf((Filter("a", "eq", 1), Filter("b", "eq", 2))),
+        Negation(Filter("c", "in", [3, 4])),
+    )
+    assert parse_where("not (a > 1 or b < 2)") == (Negation(AnyOf((Filter("a", "gt", 1), Filter("b", "lt", 2)))),)

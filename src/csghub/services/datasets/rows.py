@@ -43,6 +43,31 @@ class Filter:
 
 
 @dataclass(frozen=True, slots=True)
+class AnyOf:
+    """At least one of the conditions holds (SQL's OR)."""
+
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Every condition holds (SQL's AND; a query's filters are all of them already)."""
+
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Negation:
+    """The condition does not hold (SQL's NOT)."""
+
+    condition: Condition
+
+
+Condition = Filter | AnyOf | AllOf | Negation
+MAX_DEPTH = 8  # groups within groups
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     column: str
     descending: bool = False
@@ -155,7 +180,7 @@ def query_rows(
     length: int,
     *,
     search: str | None = None,
-    filters: Sequence[Filter] = (),
+    filters: Sequence[Condition] = (),
     order: Sequence[Order] = (),
     limits: QueryLimits = QueryLimits(),
 ) -> Page:
@@ -248,7 +273,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(schema: pa.Schema, search: str | None, filters: Sequence[Filter]) -> tuple[str, list[Any]]:
+def _conditions(schema: pa.Schema, search: str | None, filters: Sequence[Condition]) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if search:
@@ -260,27 +285,44 @@ def _conditions(schema: pa.Schema, search: str | None, filters: Sequence[Filter]
         # ILIKE scans faster than lower()+contains(); the text's own % _ \\ are escaped to stay literal.
         clauses.append("(" + " OR ".join(f"{identifier(c)} ILIKE ? ESCAPE '\\'" for c in text_columns) + ")")
         params.extend([f"%{_escape_like(search)}%"] * len(text_columns))
-    for f in filters:
-        if f.operator not in OPERATORS:
-            raise InvalidArgument(f"Unknown operator {f.operator!r}; use one of {sorted(OPERATORS)}")
-        t = _column(schema, f.column, orderable=f.operator not in NULL_OPS)
-        col = identifier(f.column)
-        if f.operator in NULL_OPS:
-            clauses.append(NULL_OPS[f.operator].format(col=col))
-        elif f.operator in TEXT_OPS:
-            if not _is_text(t) or not isinstance(f.value, str):
-                raise InvalidArgument(f"{f.operator} needs a text column and a text value")
-            clauses.append(TEXT_OPS[f.operator].format(col=col))
-            params.append(f.value.lower())
-        elif f.operator == "in":
-            if not isinstance(f.value, list) or not 1 <= len(f.value) <= MAX_IN_VALUES:
-                raise InvalidArgument(f"'in' needs a list of 1 to {MAX_IN_VALUES} values")
-            for v in f.value:
-                _check_value(f.column, t, v)
-            clauses.append(f"{col} IN ({', '.join('?' for _ in f.value)})")
-            params.extend(f.value)
-        else:
-            _check_value(f.column, t, f.value)
-            clauses.append(COMPARISONS[f.operator].format(col=col))
-            params.append(f.value)
+    for condition in filters:
+        clauses.append(_clause(schema, condition, params, 0))
     return (" AND ".join(clauses) or "true"), params
+
+
+def _clause(schema: pa.Schema, condition: Condition, params: list[Any], depth: int) -> str:
+    """The SQL of one condition, its values appended to `params` (bound, never pasted)."""
+    if depth > MAX_DEPTH:
+        raise InvalidArgument(f"Conditions may be grouped {MAX_DEPTH} deep at most")
+    if isinstance(condition, Negation):
+        return f"NOT ({_clause(schema, condition.condition, params, depth + 1)})"
+    if isinstance(condition, AnyOf | AllOf):
+        if not condition.conditions:
+            raise InvalidArgument("A group of conditions needs at least one")
+        joiner = " OR " if isinstance(condition, AnyOf) else " AND "
+        return "(" + joiner.join(_clause(schema, c, params, depth + 1) for c in condition.conditions) + ")"
+    return _filter_clause(schema, condition, params)
+
+
+def _filter_clause(schema: pa.Schema, f: Filter, params: list[Any]) -> str:
+    if f.operator not in OPERATORS:
+        raise InvalidArgument(f"Unknown operator {f.operator!r}; use one of {sorted(OPERATORS)}")
+    t = _column(schema, f.column, orderable=f.operator not in NULL_OPS)
+    col = identifier(f.column)
+    if f.operator in NULL_OPS:
+        return NULL_OPS[f.operator].format(col=col)
+    if f.operator in TEXT_OPS:
+        if not _is_text(t) or not isinstance(f.value, str):
+            raise InvalidArgument(f"{f.operator} needs a text column and a text value")
+        params.append(f.value.lower())
+        return TEXT_OPS[f.operator].format(col=col)
+    if f.operator == "in":
+        if not isinstance(f.value, list) or not 1 <= len(f.value) <= MAX_IN_VALUES:
+            raise InvalidArgument(f"'in' needs a list of 1 to {MAX_IN_VALUES} values")
+        for v in f.value:
+            _check_value(f.column, t, v)
+        params.extend(f.value)
+        return f"{col} IN ({', '.join('?' for _ in f.value)})"
+    _check_value(f.column, t, f.value)
+    params.append(f.value)
+    return COMPARISONS[f.operator].format(col=col)

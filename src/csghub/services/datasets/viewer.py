@@ -19,7 +19,7 @@ from csghub.config import Settings
 from csghub.core.errors import NotFound
 from csghub.services.context import Hub
 from csghub.services.datasets.catalog import Catalog, SplitEntry, get_catalog
-from csghub.services.datasets.rows import Filter, Order, Page, QueryLimits, SplitReader, query_rows
+from csghub.services.datasets.rows import Condition, Order, Page, QueryLimits, SplitReader, query_rows
 from csghub.services.datasets.sql_console import (
     ConsoleLimits,
     QueryResult,
@@ -124,7 +124,7 @@ class RowsQuery:
     offset: int = 0
     length: int = FIRST_ROWS
     search: str | None = None
-    filters: tuple[Filter, ...] = ()
+    filters: tuple[Condition, ...] = ()  # all must hold
     order: tuple[Order, ...] = ()
     text_values: bool = False  # filter values arrived as text (CSGHub's where=column:op:value): read them as typed
 

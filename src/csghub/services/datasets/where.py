@@ -5,7 +5,10 @@ dataviewer takes structured `column:op:value` items (or a JSON list). Neither is
 text is read by a small, strict grammar into Filter/Order (rows.py binds every value as a parameter), and
 anything the grammar does not know is refused with a message that says what is allowed.
 
-    where   := condition ( AND condition )*
+    where   := any
+    any     := all ( OR all )*
+    all     := unary ( AND unary )*
+    unary   := NOT unary | ( any ) | condition
     condition := column ( = | == | != | <> | < | <= | > | >= ) literal
                | column IS [NOT] NULL
                | column IN ( literal [, literal]* )
@@ -25,12 +28,13 @@ from typing import Any
 import pyarrow as pa
 
 from csghub.core.errors import InvalidArgument
-from csghub.services.datasets.rows import OPERATORS, Filter, Order
+from csghub.services.datasets.rows import MAX_DEPTH, OPERATORS, AllOf, AnyOf, Condition, Filter, Negation, Order
 
 MAX_EXPRESSION_CHARS = 2_000
 MAX_CONDITIONS = 20
 WHERE_GRAMMAR = (
-    'Allowed: conditions joined by AND, each `"column" <op> literal` with <op> one of = != <> < <= > >=, '
+    "Allowed: conditions joined by AND and OR, NOT and parentheses, "
+    'each `"column" <op> literal` with <op> one of = != <> < <= > >=, '
     '`"column" IS [NOT] NULL`, `"column" IN (literal, ...)` or `"column" ILIKE \'%text%\'` / `\'text%\'`; '
     "literals are numbers, 'quoted text', true or false"
 )
@@ -173,20 +177,45 @@ def _like(column: str, pattern: Any) -> Filter:
     return Filter(column, operator, text)
 
 
-def parse_where(text: str) -> tuple[Filter, ...]:
-    """`"age" >= 30 AND "label" IN ('a', 'b')` -> the Filters every row must pass."""
+def parse_where(text: str) -> tuple[Condition, ...]:
+    """`"age" >= 30 AND ("label" IN ('a', 'b') OR NOT "text" IS NULL)` -> the conditions every row must pass."""
     if not text.strip():
         return ()
     reader = _Reader(_tokens(text, "where", WHERE_GRAMMAR), "where", WHERE_GRAMMAR)
-    filters = [_condition(reader)]
-    while reader.peek() is not None:
-        if reader.keyword("OR"):
-            raise InvalidParameter(f"Parameter 'where' may join conditions with AND only. {WHERE_GRAMMAR}")
-        reader.expect_keyword("AND")
-        filters.append(_condition(reader))
-        if len(filters) > MAX_CONDITIONS:
-            raise InvalidParameter(f"Parameter 'where' may hold at most {MAX_CONDITIONS} conditions")
-    return tuple(filters)
+    found = _any(reader, [0], 0)
+    if reader.peek() is not None:
+        raise reader.fail("AND, OR or the end")
+    return found.conditions if isinstance(found, AllOf) else (found,)
+
+
+def _any(reader: _Reader, count: list[int], depth: int) -> Condition:
+    options = [_all(reader, count, depth)]
+    while reader.keyword("OR"):
+        options.append(_all(reader, count, depth))
+    return options[0] if len(options) == 1 else AnyOf(tuple(options))
+
+
+def _all(reader: _Reader, count: list[int], depth: int) -> Condition:
+    parts = [_unary(reader, count, depth)]
+    while reader.keyword("AND"):
+        parts.append(_unary(reader, count, depth))
+    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+
+def _unary(reader: _Reader, count: list[int], depth: int) -> Condition:
+    if depth > MAX_DEPTH:
+        raise InvalidParameter(f"Parameter 'where' may nest NOT and parentheses {MAX_DEPTH} deep at most")
+    if reader.keyword("NOT"):
+        return Negation(_unary(reader, count, depth + 1))
+    if reader.punct("("):
+        inner = _any(reader, count, depth + 1)
+        if not reader.punct(")"):
+            raise reader.fail(")")
+        return inner
+    count[0] += 1
+    if count[0] > MAX_CONDITIONS:
+        raise InvalidParameter(f"Parameter 'where' may hold at most {MAX_CONDITIONS} conditions")
+    return _condition(reader)
 
 
 def parse_orderby(text: str) -> tuple[Order, ...]:
@@ -268,18 +297,23 @@ def parse_structured_orderby(items: Iterable[str]) -> tuple[Order, ...]:
     return tuple(orders)
 
 
-def typed_filters(schema: pa.Schema, filters: Sequence[Filter]) -> tuple[Filter, ...]:
-    """Filters whose values came as text, with each value read as its column's type (numbers, booleans);
+def typed_filters(schema: pa.Schema, filters: Sequence[Condition]) -> tuple[Condition, ...]:
+    """Conditions whose values came as text, with each value read as its column's type (numbers, booleans);
     a column the schema lacks is left for the engine to refuse by name."""
-    out = []
-    for f in filters:
-        if f.column not in schema.names or f.value is None:
-            out.append(f)
-            continue
-        t = schema.field(f.column).type
-        value = [_typed(f.column, t, v) for v in f.value] if isinstance(f.value, list) else _typed(f.column, t, f.value)
-        out.append(Filter(f.column, f.operator, value))
-    return tuple(out)
+    return tuple(_typed_condition(schema, f) for f in filters)
+
+
+def _typed_condition(schema: pa.Schema, condition: Condition) -> Condition:
+    if isinstance(condition, Negation):
+        return Negation(_typed_condition(schema, condition.condition))
+    if isinstance(condition, AnyOf | AllOf):
+        return type(condition)(tuple(_typed_condition(schema, c) for c in condition.conditions))
+    f = condition
+    if f.column not in schema.names or f.value is None:
+        return f
+    t = schema.field(f.column).type
+    value = [_typed(f.column, t, v) for v in f.value] if isinstance(f.value, list) else _typed(f.column, t, f.value)
+    return Filter(f.column, f.operator, value)
 
 
 def _typed(column: str, t: pa.DataType, value: Any) -> Any:
