@@ -359,7 +359,7 @@ def _refresh_tags(hub: Hub, repo_id: int) -> None:
     try:
         get_repo_by_id(hub, repo_id)
         with writing(hub, repo_id):
-            refresh_metadata(hub, repo_id)
+            refresh_metadata(hub, repo_id, touch=False)
     except NotFound:
         pass  # deleted meanwhile
     except WriteLockTimeout:  # a long push: its own refresh counts the rows then

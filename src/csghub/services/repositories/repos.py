@@ -549,9 +549,12 @@ def visible_clause(actor: Actor) -> ColumnElement[bool] | None:
     return or_(*visible)
 
 
-def refresh_metadata(hub: Hub, repo_id: int, also: Callable[[Session, RepoView], None] | None = None) -> None:
+def refresh_metadata(
+    hub: Hub, repo_id: int, also: Callable[[Session, RepoView], None] | None = None, *, touch: bool = True
+) -> None:
     """Re-read the default branch: head sha, README front matter as cardData, tags; `also` writes in
-    the same transaction (the after-write step's audit record)."""
+    the same transaction (the after-write step's audit record). `touch` marks the repository as just
+    modified (its lastModified); the hub's own bookkeeping (the dataset viewer's conversion) does not."""
     view = get_repo_by_id(hub, repo_id)
     git = hub.git(repo_id)
     try:
@@ -580,7 +583,8 @@ def refresh_metadata(hub: Hub, repo_id: int, also: Callable[[Session, RepoView],
         num_rows = session.scalar(select(DatasetConversion.num_rows).where(DatasetConversion.repo_id == repo_id))
         dataset = view.type is RepoType.DATASET
         row.tags = json.dumps(derive_tags(card, paths, dataset=dataset, num_rows=num_rows or None))
-        row.updated_at = utcnow()
+        if touch:
+            row.updated_at = utcnow()
         if also is not None:
             also(session, view)
 

@@ -90,7 +90,9 @@ def after_ref_update(
         audit.record(session, actor, action, namespace=view.namespace, target=target, detail=detail_)
 
     # One transaction for the record and the refreshed row: readers never see one without the other.
-    refresh_metadata(hub, repo_id, also=record)
+    # The hub's own refs (refs/convert/*, the dataset viewer's) are no modification by a user.
+    touch = any(not change.ref.startswith("refs/convert/") for change in changes)
+    refresh_metadata(hub, repo_id, also=record, touch=touch)
     hub.facets.clear()  # the listings' suggestions count card fields that may have changed
     hub.maintenance.request(hub.git(repo_id))
     moved = [change.ref for change in changes]
