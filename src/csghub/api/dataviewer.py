@@ -7,10 +7,7 @@ list, and `orderby=column[:desc]` (repeatable); services/datasets/where.py reads
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, StreamingResponse
@@ -25,6 +22,7 @@ from csghub.http.bodies import read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, TEXTS, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.repos import RepoContext, open_repo
+from csghub.http.streams import temporary_file_download
 from csghub.services.datasets import viewer
 from csghub.services.datasets.catalog import get_catalog
 from csghub.services.datasets.rows import MAX_PAGE
@@ -38,12 +36,13 @@ V1 = "/api/v1/datasets/{namespace}/{name}/dataviewer"
 HUB = "/api/datasets/{namespace}/{name}/parquet"
 CSG_PER = 50  # CSGHub's default page size
 SQL_BODY = json_body("sql", sql=TEXT, format={"type": "string", "enum": ["csv", "parquet"]})
-CHUNK = 1024 * 1024
-MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 # A query may run past its time (408) or memory (413) limit; its body answers as every POST body may.
 SQL_ERRORS = WRITE_ERRORS
 DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The query's rows as a file", "content": {"text/csv": {}, MEDIA["parquet"]: {}}},
+    200: {
+        "description": "The query's rows as a file",
+        "content": {"text/csv": {}, viewer.EXPORT_FORMATS["parquet"]: {}},
+    },
     **SQL_ERRORS,
 }
 
@@ -114,30 +113,10 @@ def _format(value: str) -> Literal["csv", "parquet"]:
     raise InvalidArgument(f"Unknown format {value!r}: use csv or parquet")
 
 
-def _opened_and_removed(path: Path) -> BinaryIO:
-    """The export, open; its name is removed at once, so nothing is left behind however the download ends
-    (a client that goes away mid-stream included): the open file keeps the bytes until it is closed."""
-    try:
-        return path.open("rb")
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _chunks(fh: BinaryIO) -> Iterator[bytes]:
-    with fh:
-        while chunk := fh.read(CHUNK):
-            yield chunk
-
-
 async def _export(at: RepoContext, sql: str, fmt: Literal["csv", "parquet"]) -> StreamingResponse:
     path, written = await run_in_threadpool(viewer.export_sql, at.hub, at.actor, at.repo, sql, fmt)
-    fh = _opened_and_removed(path)
-    headers = {
-        "Content-Disposition": f'attachment; filename="{at.repo.name}-query.{fmt}"',
-        "Content-Length": str(os.fstat(fh.fileno()).st_size),
-        "X-Rows": str(written),
-    }
-    return StreamingResponse(_chunks(fh), media_type=MEDIA[fmt], headers=headers)
+    filename = f"{at.repo.name}-query.{fmt}"
+    return temporary_file_download(path, filename, viewer.EXPORT_FORMATS[fmt], {"X-Rows": str(written)})
 
 
 @router.post(

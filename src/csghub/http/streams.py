@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar, runtime_checkable
 
 import anyio
@@ -195,3 +197,30 @@ class DuplexStreamingResponse(StreamingResponse):
             raise ClientDisconnect() from None
         if self.background is not None:
             await self.background()
+
+
+_FILE_CHUNK = 1024 * 1024
+
+
+def temporary_file_download(
+    path: Path, filename: str, media_type: str, headers: Mapping[str, str] | None = None
+) -> StreamingResponse:
+    """A temporary file sent as an attachment. Its name is removed at once: the open file keeps the bytes
+    until the answer ends, so nothing is left behind however the download ends (a client that goes away
+    mid-stream included)."""
+    try:
+        fh = path.open("rb")
+    finally:
+        path.unlink(missing_ok=True)
+
+    def chunks() -> Iterator[bytes]:
+        with fh:
+            while chunk := fh.read(_FILE_CHUNK):
+                yield chunk
+
+    sent = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Content-Length": str(os.fstat(fh.fileno()).st_size),
+        **(headers or {}),
+    }
+    return StreamingResponse(chunks(), media_type=media_type, headers=sent)

@@ -7,15 +7,11 @@ portal's CSRF token, so their actor is read only once the token checks out (as w
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
-from starlette.background import BackgroundTask
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, InvalidArgument
@@ -23,6 +19,7 @@ from csghub.core.names import RepoType
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import page_number
 from csghub.http.repos import RepoContext
+from csghub.http.streams import temporary_file_download
 from csghub.services.datasets import viewer
 from csghub.services.datasets.catalog import PENDING_STATES, Catalog, get_catalog
 from csghub.services.datasets.rows import Order
@@ -35,8 +32,6 @@ from csghub.web.security import CSRF_FIELD, check_form_csrf
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 PREFIX = "/datasets/{ns}/{name}/viewer"
-FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
-CHUNK = 256 * 1024
 opened = Depends(page_repo(RepoType.DATASET))
 
 
@@ -196,28 +191,12 @@ async def run_sql(request: Request, ns: str, name: str) -> Response:
     return await run_in_threadpool(_run, request, at, state, fields.get("sql", ""))
 
 
-def _chunks(path: Path) -> Iterator[bytes]:
-    try:
-        with path.open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                yield chunk
-    finally:
-        path.unlink(missing_ok=True)
-
-
 @router.post(PREFIX + "/sql/download")
 async def download_sql(request: Request, ns: str, name: str) -> Response:
     fields, at = await _posted(request, ns, name)
     fmt = fields.get("format", "")
-    if fmt not in FORMATS:
+    if fmt not in viewer.EXPORT_FORMATS:
         raise InvalidArgument("format must be csv or parquet")
     chosen: Literal["csv", "parquet"] = "csv" if fmt == "csv" else "parquet"
     path, _rows = await run_in_threadpool(viewer.export_sql, at.hub, at.actor, at.repo, fields.get("sql", ""), chosen)
-    filename, size = f"{at.repo.name}-query.{fmt}", os.path.getsize(path)
-    return StreamingResponse(
-        _chunks(path),
-        media_type=FORMATS[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Content-Length": str(size)},
-        # A client that leaves before the end never closes the generator: the file goes once the answer ends.
-        background=BackgroundTask(path.unlink, missing_ok=True),
-    )
+    return temporary_file_download(path, f"{at.repo.name}-query.{fmt}", viewer.EXPORT_FORMATS[fmt])

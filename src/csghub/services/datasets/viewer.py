@@ -35,6 +35,8 @@ from csghub.services.repositories.repos import RepoView
 
 # HF's viewer pages hold at most 100 rows; first-rows shows the first 100.
 FIRST_ROWS = 100
+# The SQL console's download formats and their media types.
+EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
 class ViewerNotReady(NotFound):
