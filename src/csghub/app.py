@@ -27,6 +27,7 @@ from csghub.http.routing import include_routes, index_routes
 from csghub.services.compute import supervisor
 from csghub.services.context import Hub
 from csghub.services.datasets import conversions
+from csghub.services.finetune import runs as finetune_runs
 from csghub.services.repositories import downloads
 from csghub.transport import gateway
 from csghub.transport.git_hooks import start_hook_listener
@@ -81,7 +82,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         flusher = asyncio.create_task(_flush_downloads(hub))
         hooks = await start_hook_listener(hub)
         acceptor = None
-        converter: asyncio.Task[None] | None = None
+        background: list[asyncio.Task[None]] = []
         if http_port is not None and settings.ssh_port >= 0:
             acceptor = await start_ssh_server(hub, http_port)
             _app.state.ssh_port = acceptor.get_port()  # the real one, also when the setting asked for any free port
@@ -89,7 +90,8 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         if http_port is not None:
             hub.compute.hub_url = _own_url(settings.host, http_port)
             hub.compute.supervisor = asyncio.create_task(supervisor.supervise(hub))
-            converter = asyncio.create_task(conversions.supervise(hub))
+            background.append(asyncio.create_task(conversions.supervise(hub)))
+            background.append(asyncio.create_task(finetune_runs.supervise(hub)))
         # What start-up built (modules, routes, models: some 230,000 objects) lives as long as the
         # process. Frozen, it is left out of every later full collection, each of which would otherwise
         # stall all requests for about 100 ms (benches/bench_request_overhead.py, p99).
@@ -98,10 +100,10 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         try:
             yield
         finally:
-            if converter is not None:
-                converter.cancel()
+            for task in background:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await converter
+                    await task
             if hub.compute.supervisor is not None:
                 hub.compute.supervisor.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -130,6 +130,10 @@ class Settings:
     dataset_sql_memory: int = 256 * MiB
     dataset_sql_max_rows: int = 1000
     dataset_sql_export_rows: int = 1_000_000
+    # Fine-tuning (services/finetune): at most `finetune_concurrency` training jobs run at once on this hub;
+    # a job gets `finetune_timeout` seconds in all (its attempts after a crash included).
+    finetune_concurrency: int = 1
+    finetune_timeout: int = 24 * 3600
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -152,6 +156,11 @@ class Settings:
     @property
     def compute_dir(self) -> Path:
         return self.data_dir / "compute"
+
+    @property
+    def finetune_dir(self) -> Path:
+        """Fine-tune jobs' work folders: their data, checkpoints and results until published."""
+        return self.data_dir / "finetune"
 
     @property
     def datasets_dir(self) -> Path:
@@ -277,6 +286,8 @@ def _validate(settings: Settings) -> None:
         "dataset_sql_memory",
         "dataset_sql_max_rows",
         "dataset_sql_export_rows",
+        "finetune_concurrency",
+        "finetune_timeout",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")

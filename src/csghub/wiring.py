@@ -14,6 +14,7 @@ from csghub.db.engine import make_engine, make_sessionmaker, migrate
 from csghub.runtime.base import Runner
 from csghub.services.context import Hub
 from csghub.services.datasets import conversions
+from csghub.services.finetune import runs as finetune_runs
 from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore
 
@@ -48,6 +49,7 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.compute.make_runner = lambda kind, address: build_runner(settings, kind, address)
     hub.ref_listeners.append(conversions.on_ref_update)
     hub.compute.claimants.append(lambda: conversions.running_keys(hub))
+    hub.compute.claimants.append(lambda: finetune_runs.running_keys(hub))
     return hub
 
 

@@ -32,6 +32,7 @@ from csghub.api.compute_json import (
     tier_json,
 )
 from csghub.api.compute_logs import LOG_RESPONSES, log_stream
+from csghub.api.finetune_json import FINETUNE, instance_json
 from csghub.api.serialize import iso, ok
 from csghub.core.errors import NotFound
 from csghub.core.names import RepoId
@@ -41,6 +42,7 @@ from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, WRITE_ERRORS, query
 from csghub.http.params import MAX_INDEX, RowId, whole_number
 from csghub.services.compute import clusters, endpoints, frameworks
 from csghub.services.compute.endpoints import EndpointView
+from csghub.services.finetune import instances
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)
@@ -175,9 +177,15 @@ async def deploy_logs(
 @router.get("/api/v1/user/{user}/run/{repo_type}", openapi_extra=PAGES)
 async def user_deploys(request: Request, user: str, repo_type: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     deploy_type = whole_number(request.query_params.get("deploy_type"), "deploy_type") or INFERENCE
-    if repo_type != "model" or deploy_type != INFERENCE:
-        return _page(request, [])  # spaces, fine-tunes and the like do not exist here yet
     RepoId.of(user, "x")  # a user name that cannot exist is a 400, like everywhere
+    if repo_type == "model" and deploy_type == FINETUNE:
+        found = await run_in_threadpool(lambda: instances.list_instances(get_hub(request), actor, owner=user))
+        per = whole_number(request.query_params.get("per"), "per", maximum=1000) or 50
+        page = max(1, whole_number(request.query_params.get("page"), "page", maximum=MAX_INDEX) or 1)
+        shown = [instance_json(v) for v in found][(page - 1) * per : page * per]
+        return JSONResponse({"msg": "OK", "data": shown, "total": len(found)})
+    if repo_type != "model" or deploy_type != INFERENCE:
+        return _page(request, [])  # spaces and the like do not exist here yet
     views = await run_in_threadpool(lambda: endpoints.list_endpoints(get_hub(request), actor, owner=user))
     return _page(request, views)
 

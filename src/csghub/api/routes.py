@@ -13,6 +13,7 @@ from csghub.api import (
     csg_v1,
     datasets_server,
     dataviewer,
+    finetune_api,
     hf_commits,
     hf_files,
     hf_repos,
@@ -37,6 +38,7 @@ def mount_api(app: FastAPI) -> None:
     include_routes(app, social.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
+    include_routes(app, finetune_api.router)
     # The dataset viewer (HF's /datasets-server, CSGHub's dataviewer, the Hub's parquet listing) before the
     # generic repository routes.
     include_routes(app, datasets_server.router)

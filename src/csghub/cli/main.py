@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from csghub.cli import compute as compute_cli
+from csghub.cli import finetune as finetune_cli
 from csghub.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="CSGHub: a self-hosted hub for LLM assets.")
@@ -19,6 +20,7 @@ app.add_typer(admin, name="admin")
 admin.add_typer(compute_cli.cluster, name="cluster")
 admin.add_typer(compute_cli.tier, name="tier")
 admin.add_typer(compute_cli.framework, name="framework")
+app.add_typer(finetune_cli.finetune, name="finetune")
 
 
 def _settings(data_dir: Path | None, config: Path | None, **overrides: object) -> Settings:

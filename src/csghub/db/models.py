@@ -577,3 +577,114 @@ class DatasetConversion(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FinetuneParameterGroup(Base):
+    """A named, reusable set of training parameters (LLaMA-Factory's names) owned by a namespace."""
+
+    __tablename__ = "finetune_parameter_groups"
+    __table_args__ = (UniqueConstraint("namespace_id", "name_key", name="uq_finetune_parameter_group"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    values: Mapped[str] = mapped_column(Text, default="{}")  # JSON: validated parameters
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FinetuneExperiment(Base):
+    """A set of fine-tune jobs compared by one metric (the seeds' "experiment" of tasks)."""
+
+    __tablename__ = "finetune_experiments"
+    __table_args__ = (UniqueConstraint("namespace_id", "name_key", name="uq_finetune_experiment"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    metric: Mapped[str] = mapped_column(String(20), default="rougeL")  # what ranks its jobs
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FinetuneInstance(Base):
+    """A fine-tune instance on a model (OpenCSG's flow): a named place with its settings where the owner
+    starts and stops training runs (each a FinetuneJob) and chats with the base or the result."""
+
+    __tablename__ = "finetune_instances"
+    __table_args__ = (UniqueConstraint("namespace_id", "name_key", name="uq_finetune_instance"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    model_repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
+    model: Mapped[str] = mapped_column(String(200), default="")  # "ns/name" when created
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("compute_clusters.id"))
+    tier_id: Mapped[int] = mapped_column(ForeignKey("compute_tiers.id"))
+    framework_id: Mapped[int] = mapped_column(ForeignKey("runtime_frameworks.id"))
+    settings: Mapped[str] = mapped_column(Text, default="{}")  # JSON: dataset, files, mapping, parameters
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FinetuneJob(Base):
+    """One training run (services/finetune/runs.py): base model + dataset + parameters on a cluster, its
+    state, progress and loss history, evaluation before and after, and the model repository it produced."""
+
+    __tablename__ = "finetune_jobs"
+    __table_args__ = (
+        UniqueConstraint("namespace_id", "name_key", name="uq_finetune_job"),
+        Index("ix_finetune_jobs_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    experiment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("finetune_experiments.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("finetune_instances.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    base_repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
+    base_model: Mapped[str] = mapped_column(String(200), default="")
+    base_commit: Mapped[str] = mapped_column(String(40), default="")
+    dataset_repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
+    dataset: Mapped[str] = mapped_column(String(200), default="")
+    dataset_commit: Mapped[str] = mapped_column(String(40), default="")
+    # JSON: {"train": path, "eval": path | null, "mapping": {...}}
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    parameter_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("finetune_parameter_groups.id", ondelete="SET NULL"), nullable=True
+    )
+    parameters: Mapped[str] = mapped_column(Text, default="{}")  # JSON: the validated values asked for
+    resolved: Mapped[str] = mapped_column(Text, default="{}")  # JSON: {"args": what the engine gets, "notes": []}
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("compute_clusters.id"))
+    tier_id: Mapped[int] = mapped_column(ForeignKey("compute_tiers.id"))
+    framework_id: Mapped[int] = mapped_column(ForeignKey("runtime_frameworks.id"))
+    output_name: Mapped[str] = mapped_column(String(200), default="")  # "ns/name" of the model repo to push
+    output_repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
+    merge: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "queued" | "running" | "succeeded" | "failed" | "cancelled"
+    state: Mapped[str] = mapped_column(String(12), default="queued")
+    phase: Mapped[str] = mapped_column(String(20), default="")  # within running: "download", "train", ...
+    progress: Mapped[str] = mapped_column(Text, default="{}")  # JSON: step, total, loss, lr, epoch, eta
+    history: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [[step, loss, lr], ...] for the chart
+    metrics: Mapped[str] = mapped_column(Text, default="{}")  # JSON: {"before": {...}, "after": {...}}
+    train: Mapped[str] = mapped_column(Text, default="{}")  # JSON: the trainer's figures
+    error: Mapped[str] = mapped_column(Text, default="")
+    handle: Mapped[str] = mapped_column(Text, default="")  # the runner's Handle (JSON) while running
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

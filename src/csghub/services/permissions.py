@@ -135,8 +135,21 @@ class EndpointResource:
         return self.label
 
 
+@dataclass(frozen=True, slots=True)
+class FinetuneResource:
+    """A namespace's fine-tuning records (jobs, experiments, parameter groups, instances): invisible outside
+    the namespace; its members read them, its writers create, run and stop them."""
+
+    owner: str
+    label: str  # "fine-tune job #12", used in messages
+
+    @property
+    def name(self) -> str:
+        return self.owner
+
+
 SITE = SiteResource()
-Resource = RepoResource | NamespaceResource | SiteResource | EndpointResource
+Resource = RepoResource | NamespaceResource | SiteResource | EndpointResource | FinetuneResource
 
 
 def _namespace_rank(actor: Actor, namespace: str) -> int:
@@ -152,7 +165,7 @@ def _account_rank(actor: Actor, resource: Resource) -> int:
         return 3 if actor.is_admin else 0
     if isinstance(resource, NamespaceResource):
         return _namespace_rank(actor, resource.name)
-    if isinstance(resource, EndpointResource):
+    if isinstance(resource, EndpointResource | FinetuneResource):
         return _namespace_rank(actor, resource.owner)
     return max(
         _namespace_rank(actor, resource.namespace), _ROLE_RANK.get(actor.repo_roles.get(resource.repo_id, ""), 0)
@@ -194,7 +207,7 @@ def _credential_allows(actor: Actor, action: Action, resource: Resource) -> bool
             and grant.kind == "namespace"
             and grant.target == resource.name.lower()
         ) or (
-            isinstance(resource, EndpointResource)
+            isinstance(resource, EndpointResource | FinetuneResource)
             and grant.kind == "namespace"
             and grant.target == resource.owner.lower()
         ):
@@ -237,6 +250,8 @@ def authorize(actor: Actor, action: Action, resource: Resource) -> None:
     if isinstance(resource, EndpointResource) and not can(actor, Action.READ, resource):
         # Private endpoints are invisible to everyone else, anonymous callers included.
         raise NotFound(f"Endpoint not found: {resource.label}", code="EndpointNotFound")
+    if isinstance(resource, FinetuneResource) and not can(actor, Action.READ, resource):
+        raise NotFound(f"Not found: {resource.label}", code="FinetuneNotFound")
     if actor.is_anonymous:
         raise Unauthenticated(f"Authentication required to {action.value} in '{resource.name}'")
     if isinstance(resource, SiteResource) and not actor.is_admin:
