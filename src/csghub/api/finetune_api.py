@@ -9,6 +9,8 @@
     POST|GET /api/v1/finetunes, GET|DELETE /api/v1/finetunes/{id}, PUT .../stop, GET .../logs
     POST|GET /api/v1/finetune/parameter_groups, GET|PUT|DELETE .../{id}
     POST|GET /api/v1/finetune/experiments, GET|DELETE .../{id}, PUT .../{id}/stop
+    PUT  /api/v1/finetunes/{id}/deploy                       an endpoint serving the task's model
+    PUT  .../finetune/{id}/load|unload?model=base|finetuned  the instance's chat tab: its endpoints
 
 Every rule is services/finetune's; an instance is found by its id and must belong to the model the path names.
 """
@@ -21,6 +23,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from csghub.api.compute_json import deploy_json
 from csghub.api.finetune_json import (
     EXPERIMENT_BODY,
     GROUP_BODY,
@@ -39,10 +42,10 @@ from csghub.api.serialize import ok
 from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoId
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
-from csghub.http.deps import get_actor, get_hub
+from csghub.http.deps import base_url, get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, WRITE_ERRORS, query
 from csghub.http.params import MAX_INDEX, RowId, whole_number
-from csghub.services.finetune import experiments, groups, instances, jobs
+from csghub.services.finetune import deploys, experiments, groups, instances, jobs
 from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)
@@ -298,4 +301,39 @@ async def stop_experiment(request: Request, experiment_id: RowId, actor: Actor =
 @router.delete("/api/v1/finetune/experiments/{experiment_id}", responses=WRITE_ERRORS)
 async def delete_experiment(request: Request, experiment_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
     await run_in_threadpool(experiments.delete_experiment, get_hub(request), actor, experiment_id)
+    return ok(None)
+
+
+# From a result to a model that answers: deploy, and the instance's chat tab.
+
+
+@router.put("/api/v1/finetunes/{job_id}/deploy", responses=WRITE_ERRORS, openapi_extra=query(deploy_name=TEXT))
+async def deploy_job(request: Request, job_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    name = request.query_params.get("deploy_name") or None
+    view = await run_in_threadpool(lambda: deploys.deploy_job(get_hub(request), actor, job_id, name=name))
+    return ok(deploy_json(view, base_url(request)))
+
+
+def _which(request: Request) -> deploys.Which:
+    which = request.query_params.get("model") or "base"
+    if which not in ("base", "finetuned"):
+        raise InvalidArgument("Query 'model' is 'base' or 'finetuned'")
+    return "base" if which == "base" else "finetuned"
+
+
+@router.put(INSTANCES + "/{instance_id}/load", responses=WRITE_ERRORS, openapi_extra=query(model=TEXT))
+async def load_model(
+    request: Request, namespace: str, name: str, instance_id: RowId, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    which, model = _which(request), RepoId.of(namespace, name)
+    view = await run_in_threadpool(deploys.load_model, get_hub(request), actor, instance_id, which, model)
+    return ok(deploy_json(view, base_url(request)))
+
+
+@router.put(INSTANCES + "/{instance_id}/unload", responses=WRITE_ERRORS, openapi_extra=query(model=TEXT))
+async def unload_model(
+    request: Request, namespace: str, name: str, instance_id: RowId, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    which, model = _which(request), RepoId.of(namespace, name)
+    await run_in_threadpool(deploys.unload_model, get_hub(request), actor, instance_id, which, model)
     return ok(None)
