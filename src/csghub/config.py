@@ -130,6 +130,8 @@ class Settings:
     dataset_sql_memory: int = 256 * MiB
     dataset_sql_max_rows: int = 1000
     dataset_sql_export_rows: int = 1_000_000
+    # Fine-tuning (docs/finetune.md): the largest training or evaluation file a fine-tune reads.
+    finetune_data_max_bytes: int = 50 * MiB
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -277,6 +279,7 @@ def _validate(settings: Settings) -> None:
         "dataset_sql_memory",
         "dataset_sql_max_rows",
         "dataset_sql_export_rows",
+        "finetune_data_max_bytes",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
