@@ -142,7 +142,7 @@ def _read_json_lines(lines: Iterator[str], container: str) -> Table:
         if not text.strip():
             continue  # blank lines separate nothing in JSON Lines
         try:
-            value = json.loads(text)
+            value = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
             raise TrainingDataError([f"Line {line} is not valid JSON: {exc.msg} (column {exc.colno})"]) from None
         rows.append(Row(len(rows) + 1, line, value))

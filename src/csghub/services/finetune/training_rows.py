@@ -172,7 +172,7 @@ def _empty(result: Normalized) -> dict[str, Any]:
 
 
 def _conversation(values: dict[str, Any], result: Normalized) -> tuple[dict[str, Any], list[str]]:
-    name = "messages" if "messages" in result.columns else "conversations"
+    name = "messages" if values.get("messages") is not None or "conversations" not in values else "conversations"
     turns = values[name]
     label = _label(name, result)
     if not isinstance(turns, list) or not turns:
@@ -182,9 +182,7 @@ def _conversation(values: dict[str, Any], result: Normalized) -> tuple[dict[str,
         role = turn.get("role", turn.get("from")) if isinstance(turn, dict) else None
         content = _text(turn.get("content", turn.get("value"))) if isinstance(turn, dict) else None
         if not isinstance(role, str) or content is None:
-            return {"messages": []}, [
-                "Rows with a turn that has no role and text (role and content, or from and value)"
-            ]
+            return {"messages": []}, ["Rows with a turn that has no role or text (role and content, from and value)"]
         if role not in ROLES:
             return {"messages": []}, ["Rows with a turn whose role is not user, assistant or system (human, gpt)"]
         messages.append({"role": ROLES[role], "content": content})
