@@ -213,7 +213,9 @@ def test_problems_are_previewed_and_refused_by_prepare_in_the_same_words(
     with pytest.raises(TrainingDataError) as bad_mapping:
         prepare(hub, repo, sha, "good.csv", None, {"prompt": "question"}, tmp_path / "w", val_size=0, seed=1)
     assert bad_mapping.value.problems[0].startswith("Unknown names in the column mapping: prompt")
-    assert preview(hub, repo, sha, "good.csv", {"prompt": "question"}).problems == bad_mapping.value.problems
+    shown_mapping = preview(hub, repo, sha, "good.csv", {"prompt": "question"})
+    assert shown_mapping.problems == bad_mapping.value.problems
+    assert shown_mapping.columns == ("question", "answer") and shown_mapping.row_count == 10  # to map them
     assert not (tmp_path / "w" / "train.json").exists()
 
 
@@ -251,3 +253,16 @@ def test_an_eval_file_of_another_format_is_refused(hub: Hub, owner: Actor, repo:
     assert (
         caught.value.message == "chat.json: The evaluation file holds sharegpt rows and the training file alpaca rows"
     )
+
+
+def test_an_lfs_file_whose_object_is_gone_is_a_problem(hub: Hub, owner: Actor, repo: RepoView, tmp_path: Path) -> None:
+    _commit(hub, owner, repo, {".gitattributes": b"*.csv filter=lfs diff=lfs merge=lfs -text\n"}, tmp_path)
+    sha = _commit(hub, owner, repo, {"lost.csv": QA_CSV}, tmp_path)
+    entry = next(e for e in hub.git(repo.id).list_tree(sha, recursive=True) if e.path == "lost.csv")
+    assert entry.lfs is not None
+    hub.blobs.delete(entry.lfs.oid)  # the store lost it (a restore from an old backup, a deleted bucket object)
+    missing = "The LFS object of 'lost.csv' is missing from the hub's store: upload the file again"
+    assert preview(hub, repo, sha, "lost.csv", None).problems == (missing,)
+    with pytest.raises(TrainingDataError) as caught:
+        prepare(hub, repo, sha, "lost.csv", None, None, tmp_path / "w", val_size=0, seed=1)
+    assert caught.value.message == f"lost.csv: {missing}"

@@ -75,11 +75,17 @@ def preview(
     snapshot = _snapshot(hub, repo, revision)
     content = files.file_content(snapshot, path)
     container = container_of(path) or ""
+    refused: tuple[str, ...] = ()
     try:
         columns = ColumnMapping.parse(mapping)
+    except TrainingDataError as exc:
+        refused, columns = exc.problems, ColumnMapping()  # still show the file's columns, to map them
+    try:
         table, result = _read(hub, snapshot, path, columns)
     except TrainingDataError as exc:
-        return DataPreview(path, content.size, container, "", (), (), 0, (), exc.problems)
+        return DataPreview(path, content.size, container, "", (), (), 0, (), (*refused, *exc.problems))
+    if refused:
+        return DataPreview(path, content.size, container, "", tuple(table), (), len(result.rows), (), refused)
     return DataPreview(
         path,
         content.size,
@@ -187,7 +193,7 @@ def _chunks(hub: Hub, snapshot: files.Snapshot, content: files.FileContent, path
         yield from files.read_file(hub, snapshot, content)
     except BlobNotFound:
         raise TrainingDataError(
-            [f"The LFS object of '{path}' is not in the hub's store (was its upload finished?)"]
+            [f"The LFS object of '{path}' is missing from the hub's store: upload the file again"]
         ) from None
 
 
