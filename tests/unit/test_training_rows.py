@@ -265,8 +265,9 @@ def test_conversations_in_a_csv_are_refused() -> None:
 
 def test_files_without_rows() -> None:
     assert _run(b"question,answer\n", "csv").problems == ["The file has no data rows"]
-    assert _run(b"[]", "json").problems[0].startswith("No training columns found")
-    assert _run(b"", "csv").problems[0].startswith("No training columns found")
+    assert _run(b"[]", "json").problems == ["The file has no data rows"]
+    assert _run(b"", "csv").problems == ["The file has no data rows"]
+    assert _run(b"\n\n", "jsonl").problems == ["The file has no data rows"]
 
 
 @pytest.mark.parametrize(

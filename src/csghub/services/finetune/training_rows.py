@@ -74,6 +74,9 @@ class Normalized:
 def normalize(table: Table, mapping: ColumnMapping) -> Normalized:
     """Every row in LLaMA-Factory's form, and what is wrong with the file (nothing raised)."""
     result = Normalized()
+    if not table.columns and not table.rows:
+        result.problems.append("The file has no data rows")
+        return result
     have = set(table.columns)
     existing = ", ".join(table.columns) or "none"
     absent = [f"{c} (for {k})" for k, c in mapping.pairs if c not in have]
