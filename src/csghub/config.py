@@ -130,10 +130,12 @@ class Settings:
     dataset_sql_memory: int = 256 * MiB
     dataset_sql_max_rows: int = 1000
     dataset_sql_export_rows: int = 1_000_000
-    # Fine-tuning (services/finetune): at most `finetune_concurrency` training jobs run at once on this hub;
-    # a job gets `finetune_timeout` seconds in all (its attempts after a crash included).
+    # Fine-tuning (docs/finetune.md): at most `finetune_concurrency` training jobs run at once on this hub; a
+    # job gets `finetune_timeout` seconds in all (its attempts after a crash included); a training or
+    # evaluation file may hold `finetune_data_max_bytes`.
     finetune_concurrency: int = 1
     finetune_timeout: int = 24 * 3600
+    finetune_data_max_bytes: int = 50 * MiB
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -288,6 +290,7 @@ def _validate(settings: Settings) -> None:
         "dataset_sql_export_rows",
         "finetune_concurrency",
         "finetune_timeout",
+        "finetune_data_max_bytes",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
