@@ -1,8 +1,9 @@
 """The test models, built offline once per test session and cached in .cache/ by content.
 
 The builder (tiny_model_builder.py) runs with the `transformers` runtime environment's python, built into
-the shared runtimes directory the first time a test needs it (so the dev venv needs no torch). xdist
-workers share the cache: one builds under a lock, the others wait and reuse its result."""
+the shared runtimes directory the first time a test needs it (so the dev venv needs no torch); the `qa`
+model, made for fine-tuning, with the `llamafactory` environment's, which trains it. xdist workers share
+the cache: one builds under a lock, the others wait and reuse its result."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from csghub.runtime.offline import minimal_env
 
 REPO = Path(__file__).resolve().parents[2]
 BUILDER = Path(__file__).with_name("tiny_model_builder.py")
+FINETUNE_DATA = Path(__file__).with_name("finetune_data.py")
 
 
 def shared_runtimes_dir() -> Path:
@@ -27,9 +29,9 @@ def shared_runtimes_dir() -> Path:
     return Path(os.environ.get("CSGHUB_RUNTIMES_DIR") or REPO / ".cache" / "runtimes").resolve()
 
 
-def transformers_environment() -> Environment:
-    """The built-in `transformers` framework, built (or found built) in the shared runtimes directory."""
-    framework = builtin("transformers")
+def builtin_environment(name: str) -> Environment:
+    """A built-in framework's environment, built (or found built) in the shared runtimes directory."""
+    framework = builtin(name)
     assert framework is not None
     runtimes = shared_runtimes_dir()
     log = runtimes / f"{framework.environment.key}.log"
@@ -37,9 +39,22 @@ def transformers_environment() -> Environment:
     return environments.built(runtimes, framework.environment)
 
 
+def transformers_environment() -> Environment:
+    return builtin_environment("transformers")
+
+
+def llamafactory_environment() -> Environment:
+    return builtin_environment("llamafactory")
+
+
 def _models() -> Path:
-    environment = transformers_environment()
-    digest = hashlib.sha256(BUILDER.read_bytes() + environment.key.encode()).hexdigest()[:16]
+    return _built(transformers_environment(), ())
+
+
+def _built(environment: Environment, which: tuple[str, ...]) -> Path:
+    """The builder's output for `which` (() for the default set), run once per content."""
+    made_of = BUILDER.read_bytes() + FINETUNE_DATA.read_bytes() + environment.key.encode() + repr(which).encode()
+    digest = hashlib.sha256(made_of).hexdigest()[:16]
     cache = REPO / ".cache" / "tiny-models"
     done = cache / digest
     if done.is_dir():
@@ -53,7 +68,7 @@ def _models() -> Path:
         shutil.rmtree(partial, ignore_errors=True)
         assert environment.python_path is not None
         result = subprocess.run(
-            [environment.python_path, str(BUILDER), str(partial)],
+            [environment.python_path, str(BUILDER), str(partial), *which],
             env=minimal_env(),
             capture_output=True,
             text=True,
@@ -85,3 +100,10 @@ def tiny_chat_adapter() -> Path:
 def tiny_embedding_model() -> Path:
     """A 2-layer BertModel (hidden size 32) with a WordPiece tokenizer trained on a few sentences."""
     return _models() / "embeddings"
+
+
+def tiny_qa_model() -> Path:
+    """The chat model's shape (about 150k parameters, ChatML) with a tokenizer trained on the capitals of
+    finetune_data.py, pre-trained (all parameters, 200 steps) on plain "Q: ... A: ..." lines of them: it
+    answers none of the ChatML questions right until a fine-tune (LoRA+ on the 20 pairs) teaches it."""
+    return _built(llamafactory_environment(), ("qa",)) / "qa"

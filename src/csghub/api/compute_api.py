@@ -16,6 +16,7 @@ names, so a URL never reaches another model's deploy.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -23,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.api.compute_json import (
+    FINETUNE,
     INFERENCE,
     RUN_BODY,
     cluster_json,
@@ -199,13 +201,20 @@ def _page(request: Request, views: list[EndpointView]) -> JSONResponse:
     return JSONResponse({"msg": "OK", "data": data, "total": len(views)})
 
 
-@router.get("/api/v1/models/{namespace}/{name}/runtime_framework", openapi_extra=query(revision=TEXT))
+@router.get(
+    "/api/v1/models/{namespace}/{name}/runtime_framework", openapi_extra=query(revision=TEXT, deploy_type=WHOLE)
+)
 async def model_frameworks(
     request: Request, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
+    """deploy_type 1 (the default): what can serve the model; 2: what can fine-tune it."""
     model = _model(namespace, name)
     revision = request.query_params.get("revision") or None
-    found = await run_in_threadpool(frameworks.frameworks_for_model, get_hub(request), actor, model, revision)
+    deploy_type = whole_number(request.query_params.get("deploy_type"), "deploy_type") or INFERENCE
+    purpose = "finetune" if deploy_type == FINETUNE else "serve"
+    found = await run_in_threadpool(
+        partial(frameworks.frameworks_for_model, purpose=purpose), get_hub(request), actor, model, revision
+    )
     return ok([framework_json(f) for f in found])
 
 

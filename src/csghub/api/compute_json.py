@@ -30,6 +30,7 @@ PUBLIC, PRIVATE = 1, 2
 _LEVELS = {PUBLIC: "public", PRIVATE: "private"}
 # CSGHub's deploy types; ours are inference endpoints only (spaces, fine-tunes... come later).
 INFERENCE = 1
+FINETUNE = 2  # CSGHub's runtime_framework `type` of a framework that trains
 
 _ARGUMENTS: dict[str, Any] = {
     "description": "An object of text values, or that object as a JSON text (as CSGHub sends it)",
@@ -137,7 +138,7 @@ def framework_json(framework: FrameworkView) -> dict[str, Any]:
         "frame_version": framework.version,
         "engine": framework.engine,
         "compute_type": "gpu" if framework.needs_gpu else "cpu",
-        "type": INFERENCE,
+        "type": FINETUNE if framework.purpose == "finetune" else INFERENCE,
         "enabled": 1 if framework.enabled else 0,
         "tasks": list(framework.tasks),
         "state": framework.state,

@@ -47,12 +47,18 @@ class Environment:
     version: str  # "1"
     packages: tuple[str, ...]  # pip requirement strings
     python_path: str | None = None  # set once built on this machine
+    # Run in order with the environment's python after the one `pip install`, each an argument list
+    # (("-m", "pip", "uninstall", "-y", "torchvision"),): repairs no requirement string can express.
+    after_install: tuple[tuple[str, ...], ...] = ()
 
     @property
     def key(self) -> str:
         """Names the built environment by what it is made of, not what it is called: frameworks with the
-        same packages on the same Python (transformers and embeddings) share one build."""
-        made_of = json.dumps([sorted(self.packages), sys.version_info[:2]])
+        same packages and steps on the same Python (transformers and embeddings) share one build."""
+        made: list[object] = [sorted(self.packages), sys.version_info[:2]]
+        if self.after_install:  # absent from the key when empty, so existing builds keep their names
+            made.append([list(step) for step in self.after_install])
+        made_of = json.dumps(made)
         python = "".join(str(part) for part in sys.version_info[:2])
         return f"py{python}-{hashlib.sha256(made_of.encode()).hexdigest()[:12]}"
 

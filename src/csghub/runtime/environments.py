@@ -116,12 +116,17 @@ def _build(environment: Environment, target: Path, log: IO[bytes]) -> None:
         if environment.packages:
             pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
             _run("pip install", [*pip, "--no-input", "--progress-bar", "off", *environment.packages], log, env)
+        for step in environment.after_install:
+            _say(log, f"after install: python {' '.join(step)}")
+            _run(f"python {' '.join(step)}", [str(target / "bin" / "python"), *step], log, env)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
     seconds = time.monotonic() - started
     record: dict[str, object] = {"key": environment.key, "name": environment.name, "version": environment.version}
     record |= {"packages": list(environment.packages), "seconds": round(seconds, 1)}
+    if environment.after_install:
+        record["after_install"] = [list(step) for step in environment.after_install]
     partial = target / f"{READY}.partial"
     with open(partial, "w") as fh:
         json.dump(record, fh)
@@ -145,19 +150,19 @@ def _run(what: str, argv: list[str], log: IO[bytes], env: dict[str, str]) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    from csghub.runtime.frameworks import builtin
+    from csghub.runtime.frameworks import builtin, environment_of
 
     parser = argparse.ArgumentParser(prog="python -m csghub.runtime.environments")
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="build a runtime framework's environment")
-    build.add_argument("name", help="a built-in framework (transformers, embeddings, vllm) or a new name")
+    build.add_argument("name", help="a built-in framework (transformers, llamafactory, ...) or a new name")
     build.add_argument("--version", help="the framework's version (default: the built-in one's)")
     build.add_argument("--package", action="append", default=[], help="a pip requirement (repeat); default: built-in")
     build.add_argument("--runtimes-dir", type=Path, help="default: $CSGHUB_RUNTIMES_DIR, else csghub-data/runtimes")
     args = parser.parse_args(argv)
     runtimes_dir = args.runtimes_dir or Path(os.environ.get("CSGHUB_RUNTIMES_DIR") or DEFAULT_RUNTIMES_DIR)
     if args.package:
-        environment = Environment(args.name, args.version or "1", tuple(args.package))
+        environment = environment_of(args.name, args.version or "1", tuple(args.package))
     else:
         framework = builtin(args.name)
         if framework is None:

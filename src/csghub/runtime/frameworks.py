@@ -1,4 +1,4 @@
-"""The built-in runtime frameworks: package sets (runtime.base.Environment) and what each serves.
+"""The built-in runtime frameworks: package sets (runtime.base.Environment) and what each serves or trains.
 
 Plain data, no database: services/compute seeds its framework table from BUILTIN and asks `fits` which
 frameworks suit a model. Versions are pinned so that a framework's environment key, and so its build, stays
@@ -21,6 +21,35 @@ TOKENIZERS = "tokenizers==0.23.3"
 # Endpoints of an adapter (LoRA) on a base model: the launcher merges the two before serving.
 PEFT = "peft==0.21.2"
 
+# Fine-tuning: LLaMA-Factory 0.9.5 on the CPU torch wheel (/work/shared/research/llamafactory-cpu.md, route A).
+# Its main libraries are pinned where pip resolved them (llamafactory's own upper bounds), the evaluation
+# libraries where they were measured.
+LLAMAFACTORY_PACKAGES = (
+    TORCH_CPU,
+    "llamafactory==0.9.5",
+    "transformers==5.6.0",
+    "peft==0.18.1",
+    "trl==0.24.0",
+    "datasets==4.0.0",
+    "accelerate==1.11.0",
+    "sacrebleu==2.6.0",
+    "rouge-score==0.1.2",
+)
+# PyPI's torchvision and torchaudio are CUDA builds whose libraries need CUDA torch: without torchvision,
+# transformers treats vision as absent; without its .so files, torchaudio imports as pure Python
+# (llamafactory imports it at module level; text training never calls it).
+LLAMAFACTORY_AFTER_INSTALL: tuple[tuple[str, ...], ...] = (
+    ("-m", "pip", "uninstall", "--yes", "torchvision"),
+    (
+        "-c",
+        "import glob, os, sysconfig\n"
+        "for so in glob.glob(os.path.join(sysconfig.get_paths()['purelib'], 'torchaudio', 'lib', '*.so')):\n"
+        "    os.remove(so)",
+    ),
+)
+SERVE = "serve"
+FINETUNE = "finetune"
+
 CHAT_TASKS = ("text-generation", "text2text-generation", "conversational")
 EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")
 # Architectures whose names end so generate text (…ForCausalLM, GPT2LMHeadModel, …ForConditionalGeneration).
@@ -39,10 +68,12 @@ class Framework:
     needs_gpu: bool
     libraries: tuple[str, ...]  # card `library_name`s whose models it can load
     description: str
+    purpose: str = SERVE  # SERVE: endpoints run on it; FINETUNE: it trains and never serves
+    after_install: tuple[tuple[str, ...], ...] = ()
 
     @property
     def environment(self) -> Environment:
-        return Environment(self.name, self.version, self.packages)
+        return Environment(self.name, self.version, self.packages, after_install=self.after_install)
 
 
 BUILTIN: tuple[Framework, ...] = (
@@ -76,11 +107,38 @@ BUILTIN: tuple[Framework, ...] = (
         libraries=("transformers", "vllm"),
         description="High-throughput chat and text generation on GPUs with `vllm serve` (OpenAI-compatible)",
     ),
+    Framework(
+        name="llamafactory",
+        version="1",
+        engine="llamafactory",
+        packages=LLAMAFACTORY_PACKAGES,
+        tasks=(),  # serves nothing: no endpoint ever picks it
+        needs_gpu=False,
+        libraries=("transformers",),
+        description="Fine-tuning (SFT with LoRA, LoRA+, freeze, full) with LLaMA-Factory, on CPUs or GPUs",
+        purpose=FINETUNE,
+        after_install=LLAMAFACTORY_AFTER_INSTALL,
+    ),
 )
+# Engines whose frameworks train: a record with one of these never lists as a deploy choice.
+FINETUNE_ENGINES = frozenset(f.engine for f in BUILTIN if f.purpose == FINETUNE)
 
 
 def builtin(name: str) -> Framework | None:
     return next((f for f in BUILTIN if f.name == name), None)
+
+
+def purpose_of(engine: str) -> str:
+    return FINETUNE if engine in FINETUNE_ENGINES else SERVE
+
+
+def environment_of(name: str, version: str, packages: tuple[str, ...]) -> Environment:
+    """The environment of a framework record: a built-in's own (with its after-install steps) when the
+    record has the built-in's name, version and packages; else the packages alone."""
+    known = builtin(name)
+    if known is not None and known.version == version and tuple(known.packages) == tuple(packages):
+        return known.environment
+    return Environment(name, version, packages)
 
 
 def model_tasks(config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> frozenset[str]:
@@ -100,7 +158,10 @@ def model_tasks(config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> fr
 
 def fits(framework: Framework, config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> bool:
     """Whether `framework` can serve the model with this config.json (None when it has none) and model
-    card metadata. Whether this hub has the GPU a framework needs is for the caller to add."""
+    card metadata. Whether this hub has the GPU a framework needs is for the caller to add. A framework
+    that trains serves nothing."""
+    if framework.purpose != SERVE:
+        return False
     library = card.get("library_name")
     if isinstance(library, str) and library and library not in framework.libraries:
         return False  # a GGUF, an ONNX export, a diffusers pipeline, ...: another engine's format
@@ -111,6 +172,17 @@ def fits(framework: Framework, config: Mapping[str, Any] | None, card: Mapping[s
     if framework.engine == "embeddings":
         return True
     # A generating engine needs a generating head, whatever the card says.
+    return any(a.endswith(_GENERATIVE) for a in _architectures(config))
+
+
+def trains(framework: Framework, config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> bool:
+    """Whether `framework` can fine-tune the model: a training framework, and a model with a generating
+    head in a library it loads."""
+    if framework.purpose != FINETUNE:
+        return False
+    library = card.get("library_name")
+    if isinstance(library, str) and library and library not in framework.libraries:
+        return False
     return any(a.endswith(_GENERATIVE) for a in _architectures(config))
 
 

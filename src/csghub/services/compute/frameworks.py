@@ -40,6 +40,11 @@ class FrameworkView:
     enabled: bool
     packages: tuple[str, ...] = ()
 
+    @property
+    def purpose(self) -> str:
+        """ "serve" (endpoints run on it) or "finetune" (it trains; never a deploy choice)."""
+        return builtin_frameworks.purpose_of(self.engine)
+
 
 def framework_view(row: RuntimeFramework) -> FrameworkView:
     return FrameworkView(
@@ -99,13 +104,27 @@ class ModelFacts:
 
 def fits(framework: FrameworkView, model: ModelFacts, *, gpus_available: bool) -> bool:
     """Whether a framework can serve the model here: enabled, GPU frameworks only with GPU tiers, and the
-    built-in ones by their own rules (runtime/frameworks.py); others by the tasks they list."""
+    built-in ones by their own rules (runtime/frameworks.py); others by the tasks they list. A framework
+    that trains (llamafactory) serves nothing."""
+    if framework.purpose != builtin_frameworks.SERVE:
+        return False
     if not framework.enabled or (framework.needs_gpu and not gpus_available):
         return False
     known = builtin_frameworks.builtin(framework.name)
     if known is not None and known.version == framework.version:
         return builtin_frameworks.fits(known, model.config, model.card)
     return bool(set(framework.tasks) & model.tasks)
+
+
+def trains(framework: FrameworkView, model: ModelFacts) -> bool:
+    """Whether a framework can fine-tune the model: enabled, a training framework, and the model one it
+    loads (runtime/frameworks.py)."""
+    if not framework.enabled or framework.purpose != builtin_frameworks.FINETUNE:
+        return False
+    known = builtin_frameworks.builtin(framework.name)
+    if known is not None and known.version == framework.version:
+        return builtin_frameworks.trains(known, model.config, model.card)
+    return False
 
 
 def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
@@ -151,8 +170,13 @@ def gpus_available(hub: Hub) -> bool:
         )
 
 
-def frameworks_for_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None) -> list[FrameworkView]:
+def frameworks_for_model(
+    hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None, *, purpose: str = builtin_frameworks.SERVE
+) -> list[FrameworkView]:
+    """The frameworks that can serve the model (purpose "serve") or fine-tune it ("finetune")."""
     model = facts_of_model(hub, actor, repo_id, revision)
+    if purpose == builtin_frameworks.FINETUNE:
+        return [f for f in list_frameworks(hub, actor) if trains(f, model)]
     gpus = gpus_available(hub)
     return [f for f in list_frameworks(hub, actor) if fits(f, model, gpus_available=gpus)]
 
@@ -160,7 +184,8 @@ def frameworks_for_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str 
 def environment_of(hub: Hub, framework: FrameworkView) -> Environment:
     """The framework's package set, with its interpreter once built on this machine."""
     return environments.built(
-        hub.settings.runtimes_path, Environment(framework.name, framework.version, framework.packages)
+        hub.settings.runtimes_path,
+        builtin_frameworks.environment_of(framework.name, framework.version, framework.packages),
     )
 
 
@@ -198,7 +223,7 @@ def admin_build(hub: Hub, actor: Actor, framework_id: int) -> FrameworkView:
 
 
 def build_spec(hub: Hub, framework: FrameworkView) -> ProcessSpec:
-    environment = Environment(framework.name, framework.version, framework.packages)
+    environment = builtin_frameworks.environment_of(framework.name, framework.version, framework.packages)
     # The hub's own interpreter runs the build: it needs csghub, not the environment being built.
     builder = Environment("csghub-builder", "1", (), sys.executable)
     argv = [sys.executable, "-m", "csghub.runtime.environments", "build", framework.name]
@@ -249,7 +274,7 @@ def check_builds(hub: Hub) -> None:
         return
     runner = runner_for(hub, LOCAL_CLUSTER_ID)
     for framework_id, framework, handle_json in pending:
-        environment = Environment(framework.name, framework.version, framework.packages)
+        environment = builtin_frameworks.environment_of(framework.name, framework.version, framework.packages)
         handle = handle_of(handle_json)
         state, reason, new_handle = "building", "", handle_json
         if handle is None:
@@ -315,7 +340,7 @@ def build_now(hub: Hub, actor: Actor, framework_id: int) -> FrameworkView:
     if framework.needs_gpu and not gpus_available(hub):
         raise InvalidArgument(f"'{framework.name}' needs a GPU and this hub has no GPU tier; it is not built here")
     _record(hub, framework_id, "building", "")
-    environment = Environment(framework.name, framework.version, framework.packages)
+    environment = builtin_frameworks.environment_of(framework.name, framework.version, framework.packages)
     try:
         environments.ensure(environment, None, runtimes_dir=hub.settings.runtimes_path)
     except environments.BuildError as exc:
