@@ -119,7 +119,9 @@ def test_a_task_is_queued_with_its_data_counted_and_the_engine_arguments_it_will
 
 
 def test_bad_requests_are_refused_naming_what_is_wrong(alice: TestClient) -> None:
-    assert "row 2" in _error(alice.post("/api/v1/finetunes", json=_task(train_file="bad.csv")), 400)
+    assert "empty answer (1): 2 (line 3)" in _error(
+        alice.post("/api/v1/finetunes", json=_task(train_file="bad.csv")), 400
+    )
     assert "Invalid task name" in _error(alice.post("/api/v1/finetunes", json=_task(task_name="Bad_Name")), 400)
     assert "Invalid task name" in _error(alice.post("/api/v1/finetunes", json=_task(task_name="-x")), 400)
     assert "not_a_parameter" in _error(
@@ -198,7 +200,7 @@ def test_a_parameter_group_gives_its_values_to_tasks_under_what_they_set(alice: 
 def test_an_experiment_is_made_whole_or_not_at_all(alice: TestClient, bob: TestClient) -> None:
     tasks = [{**_task(), "task_name": "a"}, {**_task(), "task_name": "b", "train_file": "bad.csv"}]
     refused = _error(alice.post("/api/v1/finetune/experiments", json={"name": "capitals", "tasks": tasks}), 400)
-    assert "Task 'b'" in refused and "row 2" in refused
+    assert "Task 'b'" in refused and "empty answer (1): 2 (line 3)" in refused
     assert alice.get("/api/v1/finetune/experiments").json()["data"] == []
     assert alice.get("/api/v1/finetunes").json()["data"] == []
     bad_name = alice.post("/api/v1/finetune/experiments", json={"name": "Capitals!", "tasks": tasks[:1]})

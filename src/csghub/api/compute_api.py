@@ -34,7 +34,7 @@ from csghub.api.compute_json import (
     tier_json,
 )
 from csghub.api.compute_logs import LOG_RESPONSES, log_stream
-from csghub.api.finetune_json import FINETUNE, instance_json
+from csghub.api.finetune_json import instance_json
 from csghub.api.serialize import iso, ok
 from csghub.core.errors import NotFound
 from csghub.core.names import RepoId

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from csghub.api.compute_json import FINETUNE
 from csghub.api.serialize import iso
 from csghub.core.errors import InvalidArgument
 from csghub.http.bodies import bool_field, int_field, optional_text_field, text_field
@@ -25,7 +26,6 @@ STATUS = {
     "failed": "Failed",
     "cancelled": "Cancelled",
 }
-FINETUNE = 2  # CSGHub's deploy_type of a fine-tune instance
 _OBJECT: dict[str, Any] = {"type": "object"}
 _ID: dict[str, Any] = {"oneOf": [{"type": "integer", "minimum": 0}, TEXT]}
 _NUMBER: dict[str, Any] = {"type": "number"}
@@ -53,8 +53,9 @@ JOB_FIELDS: dict[str, dict[str, Any]] = {
     "merge": FLAG,
     "owner_namespace": TEXT,
 }
-JOB_BODY = json_body(**JOB_FIELDS)
+JOB_BODY = json_body(optional=False, **JOB_FIELDS)
 INSTANCE_BODY = json_body(
+    optional=False,
     deploy_name=TEXT,
     cluster_id=_ID,
     resource_id=_ID,

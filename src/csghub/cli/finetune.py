@@ -146,7 +146,7 @@ def _follow(client: httpx.Client, job_id: int) -> dict[str, Any]:
             typer.echo(line, err=True)
             shown = line
         if job["state"] in ENDED:
-            return job  # type: ignore[no-any-return]
+            return job
         time.sleep(1.0)  # a person watching: once a second is plenty
 
 

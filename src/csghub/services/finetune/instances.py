@@ -114,7 +114,7 @@ def create_instance(
                 name=name,
                 name_key=name,
                 model_repo_id=repo.id,
-                model=str(repo.repo_id),
+                model=str(repo.full_name),
                 cluster_id=placed_cluster,
                 tier_id=placed_tier,
                 framework_id=placed_framework,

@@ -120,10 +120,10 @@ def create_job(hub: Hub, actor: Actor, request: JobRequest) -> JobView:
                 instance_id=request.instance_id,
                 created_by=actor.user_id,
                 base_repo_id=model.repo.id,
-                base_model=str(model.repo.repo_id),
+                base_model=str(model.repo.full_name),
                 base_commit=model.commit,
                 dataset_repo_id=dataset.id,
-                dataset=str(dataset.repo_id),
+                dataset=str(dataset.full_name),
                 dataset_commit=dataset_commit,
                 data=json.dumps(data),
                 parameter_group_id=request.parameter_group,
@@ -249,7 +249,7 @@ def _base_model(hub: Hub, actor: Actor, text: str, revision: str | None) -> _Mod
     snapshot = files.at_revision(hub, actor, repo, revision)
     config = _read_json(snapshot, "config.json")
     if config is None:
-        raise InvalidArgument(f"{repo.repo_id} has no config.json: LLaMA-Factory trains transformers models")
+        raise InvalidArgument(f"{repo.full_name} has no config.json: LLaMA-Factory trains transformers models")
     tokenizer = _read_json(snapshot, "tokenizer_config.json") or {}
     has_template = bool(tokenizer.get("chat_template")) or _exists(snapshot, "chat_template.jinja")
     return _Model(repo, snapshot.sha, config, has_template)
@@ -282,9 +282,9 @@ def _only_training_file(hub: Hub, dataset: RepoView, commit: str) -> str:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise InvalidArgument(f"{dataset.repo_id} has no training file (CSV, JSON or JSON Lines)")
+        raise InvalidArgument(f"{dataset.full_name} has no training file (CSV, JSON or JSON Lines)")
     listed = ", ".join(found[:10])
-    raise InvalidArgument(f"{dataset.repo_id} has {len(found)} data files ({listed}): say which to train on")
+    raise InvalidArgument(f"{dataset.full_name} has {len(found)} data files ({listed}): say which to train on")
 
 
 def placement(hub: Hub, request: JobRequest) -> tuple[int, int, int, int]:

@@ -5,9 +5,8 @@ Revises: 0011
 Create Date: 2026-12-02 12:02:09.563563
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0012"
 down_revision = "0011"
@@ -155,7 +154,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_finetune_jobs_instance_id"), ["instance_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_finetune_jobs_namespace_id"), ["namespace_id"], unique=False)
         batch_op.create_index("ix_finetune_jobs_state", ["state"], unique=False)
-
 
 
 def downgrade() -> None:
