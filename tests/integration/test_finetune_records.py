@@ -275,3 +275,14 @@ def test_training_files_are_listed_and_previewed_as_a_task_reads_them(alice: Tes
     assert alice.get(base + "/preview", params={"path": "train.csv", "mapping": "[1]"}).status_code == 400
     assert bob.get(base + "/files").status_code == 404
     assert bob.get(base + "/preview", params={"path": "train.csv"}).status_code == 404
+
+
+def test_a_queued_task_whose_base_model_was_deleted_fails_saying_so(alice: TestClient, hub: Hub) -> None:
+    from csghub.services.finetune import runs
+
+    job = alice.post("/api/v1/finetunes", json=_task()).json()["data"]
+    assert alice.request("DELETE", "/api/repos/delete", json={"name": "tiny", "type": "model"}).status_code == 200
+    runs.tick(hub)
+    failed = alice.get(f"/api/v1/finetunes/{job['id']}").json()["data"]
+    assert (failed["state"], failed["error"]) == ("failed", "The job cannot start: its base model was deleted")
+    assert failed["attempts"] == 0
