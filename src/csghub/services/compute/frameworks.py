@@ -127,7 +127,7 @@ def trains(framework: FrameworkView, model: ModelFacts) -> bool:
     return False
 
 
-def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
+def read_json_file(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
     try:
         entry = files.get_entry(snapshot, path)
     except EntryNotFound:
@@ -144,8 +144,8 @@ def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
 def facts_of_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None) -> ModelFacts:
     repo = get_repo(hub, actor, RepoType.MODEL, repo_id)
     snapshot = files.at_revision(hub, actor, repo, revision)
-    config = _read_json(snapshot, "config.json")
-    if config is None and _read_json(snapshot, "adapter_config.json") is not None:
+    config = read_json_file(snapshot, "config.json")
+    if config is None and read_json_file(snapshot, "adapter_config.json") is not None:
         base = base_model_of(repo.card_data)
         if base is None:
             raise InvalidArgument(f"{repo_id} is an adapter whose card names no base_model (ns/name on this hub)")
