@@ -20,6 +20,8 @@ HF_HUB = "huggingface_hub==2.4.0"
 TOKENIZERS = "tokenizers==0.23.3"
 # Endpoints of an adapter (LoRA) on a base model: the launcher merges the two before serving.
 PEFT = "peft==0.21.2"
+# Notebooks: JupyterLab over the transformers framework's pins, so a notebook can load the model it checks out.
+JUPYTERLAB = "jupyterlab==4.6.6"
 
 CHAT_TASKS = ("text-generation", "text2text-generation", "conversational")
 EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")
@@ -33,9 +35,9 @@ _ENCODERS = ("Model", "ForMaskedLM")
 class Framework:
     name: str
     version: str
-    engine: str  # "transformers" | "embeddings" | "vllm": which launcher serves it
+    engine: str  # "transformers" | "embeddings" | "vllm" | "jupyterlab": which launcher runs it
     packages: tuple[str, ...]
-    tasks: tuple[str, ...]  # the pipeline tags it serves
+    tasks: tuple[str, ...]  # the pipeline tags it serves (none: it serves no model, e.g. jupyterlab)
     needs_gpu: bool
     libraries: tuple[str, ...]  # card `library_name`s whose models it can load
     description: str
@@ -76,7 +78,19 @@ BUILTIN: tuple[Framework, ...] = (
         libraries=("transformers", "vllm"),
         description="High-throughput chat and text generation on GPUs with `vllm serve` (OpenAI-compatible)",
     ),
+    Framework(
+        name="jupyterlab",
+        version="1",
+        engine="jupyterlab",
+        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS, PEFT, JUPYTERLAB),
+        tasks=(),
+        needs_gpu=False,
+        libraries=(),
+        description="JupyterLab notebooks on CPUs with the model (and dataset) checked out; never a deploy",
+    ),
 )
+# Engines that serve no model: never offered for, nor accepted by, an endpoint.
+NOT_SERVING = frozenset({"jupyterlab"})
 
 
 def builtin(name: str) -> Framework | None:
@@ -101,6 +115,8 @@ def model_tasks(config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> fr
 def fits(framework: Framework, config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> bool:
     """Whether `framework` can serve the model with this config.json (None when it has none) and model
     card metadata. Whether this hub has the GPU a framework needs is for the caller to add."""
+    if framework.engine in NOT_SERVING:
+        return False
     library = card.get("library_name")
     if isinstance(library, str) and library and library not in framework.libraries:
         return False  # a GGUF, an ONNX export, a diffusers pipeline, ...: another engine's format

@@ -32,7 +32,7 @@ class FrameworkView:
     id: int
     name: str
     version: str
-    engine: str  # "transformers" | "embeddings" | "vllm"
+    engine: str  # "transformers" | "embeddings" | "vllm" | "jupyterlab" (serves no model)
     needs_gpu: bool
     tasks: tuple[str, ...]
     state: str  # "absent" | "building" | "ready" | "failed" | "disabled"
@@ -101,6 +101,8 @@ def fits(framework: FrameworkView, model: ModelFacts, *, gpus_available: bool) -
     """Whether a framework can serve the model here: enabled, GPU frameworks only with GPU tiers, and the
     built-in ones by their own rules (runtime/frameworks.py); others by the tasks they list."""
     if not framework.enabled or (framework.needs_gpu and not gpus_available):
+        return False
+    if framework.engine in builtin_frameworks.NOT_SERVING:  # a notebook's framework is never a deploy's
         return False
     known = builtin_frameworks.builtin(framework.name)
     if known is not None and known.version == framework.version:
