@@ -78,6 +78,8 @@ def checkout(repo: str, revision: str, target: Path, repo_type: str) -> None:
 
 
 def jupyter_argv(program: str, args: argparse.Namespace) -> list[str]:
+    # A hub run as root (a container) runs its notebooks as root too; Jupyter refuses that unless told.
+    as_root = ["--ServerApp.allow_root=True"] if os.geteuid() == 0 else []
     return [
         program,
         "lab",
@@ -96,6 +98,7 @@ def jupyter_argv(program: str, args: argparse.Namespace) -> list[str]:
         "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
+        *as_root,
     ]
 
 
@@ -122,6 +125,7 @@ def main(argv: list[str]) -> None:
         "HOME": str(state / "home"),  # caches and dotfiles, out of the work folder
     }
     program = str(Path(sys.executable).parent / "jupyter")
+    os.chdir(work)  # a kernel started with no notebook path runs here, beside the checked-out files
     say(f"starting: jupyter lab on {args.host}:{args.port}{args.base_url}")
     os.execve(program, jupyter_argv(program, args), env)
 
