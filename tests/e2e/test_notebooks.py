@@ -191,6 +191,27 @@ async def _subprotocol(url: str, token: str) -> str | None:
         return socket.subprotocol
 
 
+def test_terminal_runs_a_shell_with_the_hub_address(started: Started) -> None:
+    with started.api() as client:
+        terminal = client.post(f"{started.url}api/terminals")
+    assert terminal.status_code == 200, terminal.text
+    url = f"{started.url.replace('http', 'ws', 1)}terminals/websocket/{terminal.json()['name']}"
+
+    async def run() -> str:
+        headers = {"authorization": f"Bearer {started.token}"}
+        seen = ""
+        async with websockets.connect(url, additional_headers=headers) as socket:
+            await socket.send(json.dumps(["stdin", "echo at:$CSGHUB_ENDPOINT:$(ls models)\r"]))
+            async with asyncio.timeout(KERNEL_TIMEOUT):
+                while f"at:{started.live.url}:tiny-chat" not in seen:
+                    message = json.loads(await socket.recv())
+                    if message[0] == "stdout":
+                        seen += message[1]
+        return seen
+
+    assert f"at:{started.live.url}:tiny-chat" in asyncio.run(run())
+
+
 def test_notebook_is_invisible_to_everyone_else(started: Started) -> None:
     for token in (started.other_token, ""):
         with started.api(token) as client:

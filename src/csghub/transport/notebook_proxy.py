@@ -24,7 +24,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from csghub.core.errors import HubError, PermissionDenied, ServiceUnavailable, TooLarge
-from csghub.http.deps import SESSION_COOKIE, get_actor
+from csghub.http.deps import SESSION_COOKIE, base_url, get_actor
 from csghub.http.errors import error_response
 from csghub.services.compute import notebooks
 from csghub.services.context import Hub
@@ -107,7 +107,10 @@ def _check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin is None:
         return
-    if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+    # The hub's own address: the one the request was sent to, or the configured public one (behind a
+    # proxy that changes Host).
+    own = {request.headers.get("host", "").lower(), urlsplit(base_url(request)).netloc.lower()}
+    if urlsplit(origin).netloc.lower() not in own:
         raise PermissionDenied("Cross-site request to a notebook refused", code="CsrfFailed")
 
 
