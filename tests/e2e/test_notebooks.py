@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psutil
@@ -25,8 +26,10 @@ import websockets
 from huggingface_hub import HfApi
 
 from csghub.services.identity import sessions, tokens
+from csghub.transport.notebook_relay import MAX_BODY
 from tests.conftest import start_hub
 from tests.support.live import LiveHub, kill_replicas_left_in
+from tests.support.raw_http import chunk_frame, head, send_until_answered
 from tests.support.tiny_models import tiny_chat_model
 from tests.support.waiting import wait_until
 
@@ -36,6 +39,7 @@ pytestmark = pytest.mark.engine_bound
 # out two small repositories and starts JupyterLab, some 10 s on a loaded 2-core machine.
 START_TIMEOUT = 240.0
 KERNEL_TIMEOUT = 120.0
+MiB = 1024 * 1024
 CSV = "question,answer\nWhat is 2+2?,4\nCapital of France?,Paris\n"
 
 
@@ -246,6 +250,14 @@ def test_session_cookie_works_from_the_hub_pages_only(started: Started) -> None:
         assert (
             client.delete(f"{started.url}api/kernels/{own.json()['id']}", headers={"origin": origin}).status_code == 204
         )
+
+
+def test_an_endless_body_is_cut_at_the_bound(started: Started) -> None:
+    path = urlsplit(started.url).path + "api/contents/endless.txt"
+    start = head("PUT", path, {"Authorization": f"Bearer {started.token}", "Content-Type": "application/json"})
+    answer = send_until_answered(started.live.url, start, chunk_frame(), cap=256 * MiB, deadline=60)
+    assert answer.status == 413 and answer.json()["code"] == "TooLarge", answer
+    assert MAX_BODY < answer.sent < MAX_BODY + 8 * MiB
 
 
 def _processes_of(s: Started) -> list[psutil.Process]:

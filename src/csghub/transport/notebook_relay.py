@@ -101,21 +101,28 @@ class NotebookRelay:
         declared = next((int(v) for n, v in headers if n == "content-length" and v.isdigit()), 0)
         if declared > MAX_BODY:
             raise BodyTooLarge
+        reading = _Reading()
         try:
             upstream = await self._client().request(
                 method,
                 url,
                 headers=headers,
-                data=_body(receive) if has_body else None,
+                data=_body(receive, reading) if has_body else None,
                 allow_redirects=False,
             )
         except aiohttp.ClientError as exc:
+            # aiohttp reports what stopped the body (too large, the client gone) as a failed connection.
+            if reading.failure is not None:
+                raise reading.failure from None
             raise ConnectionError(str(exc)) from exc
         try:
             out = [(k.lower(), v) for k, v in upstream.raw_headers if k.decode("latin-1").lower() not in _HOP]
             await send({"type": "http.response.start", "status": upstream.status, "headers": out})
-            async for chunk in upstream.content.iter_any():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            try:
+                async for chunk in upstream.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except aiohttp.ClientError as exc:  # the answer is under way: it can only end short
+                log.warning("notebook answer from %s cut short: %s", url, exc)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             upstream.release()
@@ -153,16 +160,24 @@ class NotebookRelay:
         return True
 
 
-async def _body(receive: Receive) -> AsyncGenerator[bytes, None]:
+class _Reading:
+    """Why a request body stopped being read, when it did not end."""
+
+    failure: BodyTooLarge | ClientGone | None = None
+
+
+async def _body(receive: Receive, reading: _Reading) -> AsyncGenerator[bytes, None]:
     size = 0
     while True:
         message: Message = await receive()
         if message["type"] != "http.request":
-            raise ClientGone
+            reading.failure = ClientGone()
+            raise reading.failure
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
-            raise BodyTooLarge
+            reading.failure = BodyTooLarge()
+            raise reading.failure
         if chunk:
             yield chunk
         if not message.get("more_body", False):
