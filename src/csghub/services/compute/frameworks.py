@@ -32,7 +32,7 @@ class FrameworkView:
     id: int
     name: str
     version: str
-    engine: str  # "transformers" | "embeddings" | "vllm"
+    engine: str  # "transformers" | "embeddings" | "vllm" | "jupyterlab" (serves no model)
     needs_gpu: bool
     tasks: tuple[str, ...]
     state: str  # "absent" | "building" | "ready" | "failed" | "disabled"
@@ -109,6 +109,8 @@ def fits(framework: FrameworkView, model: ModelFacts, *, gpus_available: bool) -
     if framework.purpose != builtin_frameworks.SERVE:
         return False
     if not framework.enabled or (framework.needs_gpu and not gpus_available):
+        return False
+    if framework.engine in builtin_frameworks.NOT_SERVING:  # a notebook's framework is never a deploy's
         return False
     known = builtin_frameworks.builtin(framework.name)
     if known is not None and known.version == framework.version:
