@@ -9,8 +9,9 @@ from typing import Literal
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId
-from csghub.services.compute import endpoints
+from csghub.services.compute import endpoints, notebooks
 from csghub.services.compute.endpoints import EndpointSpec, EndpointView
+from csghub.services.compute.notebooks import NotebookSpec, NotebookView
 from csghub.services.context import Hub
 from csghub.services.finetune import instances, jobs
 from csghub.services.finetune.records import SUCCEEDED
@@ -73,3 +74,22 @@ def _ensure(hub: Hub, actor: Actor, owner: str, name: str, model: RepoId) -> End
     if found.model.lower() != str(model).lower():
         raise Conflict(f"An endpoint named '{name}' already serves {found.model}", code="EndpointExists")
     return endpoints.start_endpoint(hub, actor, found.id)
+
+
+def open_notebook(hub: Hub, actor: Actor, instance_id: int, model: RepoId | None = None) -> NotebookView:
+    """The instance's "Start Notebook": a JupyterLab with its model and dataset checked out (made the first
+    time, started again after a stop), on the instance's cluster and tier."""
+    view = instances.get_instance(hub, actor, instance_id, model)
+    name = f"{view.name[:50]}-notebook"
+    found = next((n for n in notebooks.list_notebooks(hub, actor, owner=view.owner) if n.name == name), None)
+    if found is not None:
+        return notebooks.start_notebook(hub, actor, found.id)
+    dataset = view.settings.get("dataset")
+    spec = NotebookSpec(
+        name=name,
+        dataset=RepoId.parse(str(dataset)) if dataset else None,
+        cluster_id=view.cluster_id,
+        tier_id=None,  # a notebook runs on a CPU tier of the cluster, whatever the training's tier
+        owner=view.owner,
+    )
+    return notebooks.create_notebook(hub, actor, RepoId.parse(view.model), spec)
