@@ -64,6 +64,7 @@ def run_pending(hub: Hub, *, timeout: float = 600.0) -> None:
     """Run every queued job to its end in this process's turn (tests, and hubs without the loop)."""
     deadline = time.monotonic() + timeout
     while True:
+        frameworks.check_builds(hub)  # a live hub's compute supervisor does this
         tick(hub)
         with hub.db() as session:
             busy = session.scalar(select(func.count()).where(FinetuneJob.state.in_((QUEUED, RUNNING))))
@@ -75,7 +76,6 @@ def run_pending(hub: Hub, *, timeout: float = 600.0) -> None:
 
 
 def tick(hub: Hub) -> None:
-    frameworks.check_builds(hub)
     for job_id in _ids_in(hub, RUNNING):
         _check(hub, job_id)
     with hub.db() as session:
