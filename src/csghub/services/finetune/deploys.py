@@ -5,6 +5,7 @@ portal's compare view chats with several of them side by side through the gatewa
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
@@ -26,6 +27,30 @@ def deploy_job(hub: Hub, actor: Actor, job_id: int, *, name: str | None = None) 
     if job.state != SUCCEEDED or not job.output_ready:
         raise InvalidArgument(f"Task '{job.name}' has no model to deploy yet (it is {job.state})")
     return _ensure(hub, actor, job.owner, name or job.name, RepoId.parse(job.output))
+
+
+def deploy_base(hub: Hub, actor: Actor, job_id: int) -> EndpointView:
+    """An endpoint of the task's base model in the task's namespace (the compare chat's "before"), the
+    existing one, started again when stopped, if it was deployed before."""
+    job = jobs.get_job(hub, actor, job_id)
+    return _ensure(hub, actor, job.owner, base_endpoint_name(job.model), RepoId.parse(job.model))
+
+
+def deployed(hub: Hub, actor: Actor, job_id: int, *, base: bool = False) -> EndpointView | None:
+    """The endpoint deploy_job (or, with `base`, deploy_base) made for the task, if there is one."""
+    job = jobs.get_job(hub, actor, job_id)
+    name, model = (base_endpoint_name(job.model), job.model) if base else (job.name, job.output)
+    try:
+        found = endpoints.find_endpoint(hub, actor, job.owner, name)
+    except NotFound:
+        return None
+    return found if found.model.lower() == model.lower() else None
+
+
+def base_endpoint_name(model: str) -> str:
+    """`tiny-qa-base` for `ns/tiny-qa`: an endpoint name (letters, digits, - and _) from the model's name."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", RepoId.parse(model).name).strip("-_")[:58]
+    return f"{stem or 'model'}-base"
 
 
 def load_model(hub: Hub, actor: Actor, instance_id: int, which: Which, model: RepoId | None = None) -> EndpointView:
