@@ -63,8 +63,12 @@
     if (state) state.className = `state state-${task.state}`;
     setField(card, "phase", task.phase ? say(words, `phase:${task.phase}`) : "—");
     setField(card, "step", `${p.step || 0} / ${p.total || 0}`);
-    setField(card, "loss", p.loss === null || p.loss === undefined ? "—" : Number(p.loss).toFixed(4));
-    setField(card, "lr", p.learning_rate === null || p.learning_rate === undefined ? "—" : Number(p.learning_rate).toExponential(2));
+    // The trainer's last line (its summary) has no loss: the last logged one stays shown.
+    const last = (task.history || [])[(task.history || []).length - 1] || [];
+    const loss = p.loss ?? last[1];
+    const rate = p.learning_rate ?? last[2];
+    setField(card, "loss", loss === null || loss === undefined ? "—" : Number(loss).toFixed(4));
+    setField(card, "lr", rate === null || rate === undefined ? "—" : Number(rate).toExponential(2));
     setField(card, "eta", p.eta || "—");
     const bar = card.querySelector('[data-field="percentage"]');
     if (bar) bar.value = ENDED.includes(task.state) && task.state === "succeeded" ? 100 : Number(p.percentage || 0);
