@@ -184,10 +184,12 @@ def test_the_output_repository_carries_its_lineage_and_loads_with_peft(hub: Hub,
 
 
 def test_a_task_killed_mid_training_resumes_from_its_checkpoint(hub: Hub) -> None:
-    parameters = {**STRONG, "num_train_epochs": 20, "save_steps": 10, "logging_steps": 2}
+    parameters = {**STRONG, "num_train_epochs": 40, "save_steps": 10, "logging_steps": 2}
     job = hub.api.post("/api/v1/finetunes", json=_task(hub, "resumed", parameters)).json()["data"]
     work = hub.live.data_dir / "finetune" / f"job-{job['id']}"
-    wait_until(lambda: any((work / "output").glob("checkpoint-*")), "a checkpoint", timeout=TRAIN_TIMEOUT, poll=0.1)
+    # A complete checkpoint: transformers writes its trainer_state.json after the weights and the optimizer.
+    complete = lambda: any((work / "output").glob("checkpoint-*/trainer_state.json"))  # noqa: E731
+    wait_until(complete, "a complete checkpoint", timeout=TRAIN_TIMEOUT, poll=0.05)
     handle = json.loads(_running_handle(hub, job["id"]))
     pid = int(handle["ref"].split(":")[0])
     os.kill(pid, signal.SIGKILL)

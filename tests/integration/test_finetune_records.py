@@ -250,3 +250,39 @@ def test_an_instance_starts_and_stops_training_runs(alice: TestClient, bob: Test
     assert alice.delete(base).status_code == 200
     assert alice.get(base).status_code == 404
     assert alice.get("/api/v1/finetunes").json()["data"][0]["state"] == "cancelled"
+
+
+def test_training_files_are_listed_and_previewed_as_a_task_reads_them(alice: TestClient, bob: TestClient) -> None:
+    base = "/api/v1/datasets/alice/capitals/finetune"
+    assert alice.get(base + "/files").json()["data"] == ["bad.csv", "train.csv"]
+    good = alice.get(base + "/preview", params={"path": "train.csv"}).json()["data"]
+    assert (good["valid"], good["format"], good["row_count"], good["columns"]) == (
+        True,
+        "qa",
+        10,
+        ["question", "answer"],
+    )
+    assert good["rows"][0]["instruction"] == "What is the capital of France?"
+    assert good["rows"][0]["output"] == "The capital of France is Paris."
+    bad = alice.get(base + "/preview", params={"path": "bad.csv"}).json()["data"]
+    assert bad["valid"] is False and any("empty answer (1): 2 (line 3)" in p for p in bad["problems"])
+    mapped = alice.get(base + "/preview", params={"path": "train.csv", "mapping": '{"question": "prompt"}'})
+    assert any("prompt" in p for p in mapped.json()["data"]["problems"]), mapped.text
+    for path in ("missing.csv", "../train.csv", "/etc/passwd"):
+        answer = alice.get(base + "/preview", params={"path": path})
+        assert answer.status_code in (400, 404), (path, answer.text)
+    assert alice.get(base + "/preview").status_code == 400
+    assert alice.get(base + "/preview", params={"path": "train.csv", "mapping": "[1]"}).status_code == 400
+    assert bob.get(base + "/files").status_code == 404
+    assert bob.get(base + "/preview", params={"path": "train.csv"}).status_code == 404
+
+
+def test_a_queued_task_whose_base_model_was_deleted_fails_saying_so(alice: TestClient, hub: Hub) -> None:
+    from csghub.services.finetune import runs
+
+    job = alice.post("/api/v1/finetunes", json=_task()).json()["data"]
+    assert alice.request("DELETE", "/api/repos/delete", json={"name": "tiny", "type": "model"}).status_code == 200
+    runs.tick(hub)
+    failed = alice.get(f"/api/v1/finetunes/{job['id']}").json()["data"]
+    assert (failed["state"], failed["error"]) == ("failed", "The job cannot start: its base model was deleted")
+    assert failed["attempts"] == 0

@@ -9,6 +9,7 @@
     POST|GET /api/v1/finetunes, GET|DELETE /api/v1/finetunes/{id}, PUT .../stop, GET .../logs
     POST|GET /api/v1/finetune/parameter_groups, GET|PUT|DELETE .../{id}
     POST|GET /api/v1/finetune/experiments, GET|DELETE .../{id}, PUT .../{id}/stop
+    GET  /api/v1/datasets/{ns}/{name}/finetune/files|preview  training files; one as a task would read it
     PUT  /api/v1/finetunes/{id}/deploy                       an endpoint serving the task's model
     PUT  .../finetune/{id}/load|unload?model=base|finetuned  the instance's chat tab: its endpoints
 
@@ -37,6 +38,7 @@ from csghub.api.finetune_json import (
     job_json,
     job_request,
     object_field,
+    preview_json,
 )
 from csghub.api.serialize import ok
 from csghub.core.errors import InvalidArgument
@@ -337,3 +339,34 @@ async def unload_model(
     which, model = _which(request), RepoId.of(namespace, name)
     await run_in_threadpool(deploys.unload_model, get_hub(request), actor, instance_id, which, model)
     return ok(None)
+
+
+# Training data, as a task would read it.
+
+
+@router.get("/api/v1/datasets/{namespace}/{name}/finetune/files", openapi_extra=query(revision=TEXT))
+async def training_files(
+    request: Request, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    dataset, revision = str(RepoId.of(namespace, name)), request.query_params.get("revision") or None
+    found = await run_in_threadpool(jobs.training_files, get_hub(request), actor, dataset, revision)
+    return ok(found)
+
+
+@router.get(
+    "/api/v1/datasets/{namespace}/{name}/finetune/preview",
+    openapi_extra=query("path", path=TEXT, revision=TEXT, mapping=TEXT),
+)
+async def preview_training_file(
+    request: Request, namespace: str, name: str, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    path = request.query_params.get("path") or ""
+    if not path:
+        raise InvalidArgument("Query 'path' names the file to preview")
+    raw = request.query_params.get("mapping") or ""
+    mapping = object_field({"mapping": raw}, "mapping") if raw else None
+    dataset, revision = str(RepoId.of(namespace, name)), request.query_params.get("revision") or None
+    found = await run_in_threadpool(
+        jobs.preview_training_file, get_hub(request), actor, dataset, path, mapping, revision
+    )
+    return ok(preview_json(found))

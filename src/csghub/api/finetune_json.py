@@ -18,6 +18,7 @@ from csghub.services.finetune.groups import GroupView
 from csghub.services.finetune.instances import InstanceView
 from csghub.services.finetune.jobs import JobRequest
 from csghub.services.finetune.records import JobView
+from csghub.services.finetune.training_data import DataPreview
 
 STATUS = {
     "queued": "Pending",
@@ -237,4 +238,19 @@ def experiment_json(view: ExperimentView) -> dict[str, Any]:
             for t in view.tasks
         ],
         "created_at": iso(view.created_at),
+    }
+
+
+def preview_json(preview: DataPreview) -> dict[str, Any]:
+    return {
+        "path": preview.path,
+        "size": preview.size,
+        "container": preview.container,
+        "format": preview.format,
+        "columns": list(preview.columns),
+        "mapping": dict(preview.mapped),
+        "row_count": preview.row_count,
+        "rows": list(preview.rows),
+        "problems": list(preview.problems),
+        "valid": not preview.problems and bool(preview.format),
     }

@@ -318,3 +318,18 @@ def staging_dirs(hub: Hub) -> list[Path]:
     """Data folders of jobs being created (a hub that died meanwhile leaves them: runs.py removes them)."""
     root = hub.settings.finetune_dir
     return sorted(root.glob("new-*")) if root.is_dir() else []
+
+
+def training_files(hub: Hub, actor: Actor, dataset: str, revision: str | None = None) -> list[str]:
+    """The files of a dataset the actor may download that could be training data."""
+    repo = get_repo(hub, actor, RepoType.DATASET, _repo_id(dataset, "dataset"), Action.DOWNLOAD)
+    return training_data.data_files(hub, repo, files.at_revision(hub, actor, repo, revision).sha)
+
+
+def preview_training_file(
+    hub: Hub, actor: Actor, dataset: str, path: str, mapping: Mapping[str, str] | None, revision: str | None = None
+) -> training_data.DataPreview:
+    """What a task would train on from `path`: its format, first rows and problems (listed, not raised)."""
+    repo = get_repo(hub, actor, RepoType.DATASET, _repo_id(dataset, "dataset"), Action.DOWNLOAD)
+    commit = files.at_revision(hub, actor, repo, revision).sha
+    return training_data.preview(hub, repo, commit, path, mapping)

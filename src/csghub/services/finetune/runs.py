@@ -160,6 +160,10 @@ def _start(hub: Hub, job_id: int) -> None:
         if row is None or row.state != QUEUED:
             return
         job = {c.name: getattr(row, c.name) for c in FinetuneJob.__table__.columns}
+    if job["base_repo_id"] is None or job["created_by"] is None:
+        gone = "its base model was deleted" if job["base_repo_id"] is None else "its creator's account was deleted"
+        _end(hub, job_id, FAILED, error=f"The job cannot start: {gone}")
+        return
     state, reason = _framework_state(hub, job["framework_id"])
     if state == "building":
         _set(hub, job_id, phase="building")
@@ -211,7 +215,7 @@ def _spec(hub: Hub, job: dict[str, Any], work: Path) -> ProcessSpec:
     partial.write_text(json.dumps(document, indent=1))
     partial.rename(work / "job.json")
     tier = get_tier(hub, job["tier_id"])
-    token = mint_model_token(hub, job["created_by"] or 0, (job["base_repo_id"],))
+    token = mint_model_token(hub, job["created_by"], (job["base_repo_id"],))
     return ProcessSpec(
         key=f"{KEY_PREFIX}{job['id']}-a{job['attempts'] + 1}",
         kind=WorkKind.BATCH,
