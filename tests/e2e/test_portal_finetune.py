@@ -166,19 +166,27 @@ def test_an_experiment_from_its_form_shows_live_progress_then_its_results(portal
     fields |= {"train_file": "train.csv", "eval_file": "test.csv"}
     for key, value in fields.items():
         form.locator(f"input[name=task-0-{key}]").fill(value)
+    form.locator("input[name=task-0-dataset]").press("Tab")  # the dataset's files are offered
+    expect(form.locator("#files-0 option[value='train.csv']")).to_have_count(1)
+    form.locator("[data-add-task]").click()  # a second task's fields, left empty: no second task
+    expect(form.locator("input[name=task-1-name]")).to_be_focused()
     form.locator("select[name=task-0-group]").select_option(label=f"{portal.owner}/lora-plus-fast")
     form.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/finetune/experiments/\d+$"))
     portal.found["experiment"] = page.url
     page.evaluate("window.notReloaded = true")
+    expect(page.locator("article.ft-task")).to_have_count(1)
     card = page.locator("article.ft-task").first
     expect(card.locator(".ft-notes")).to_contain_text(FP16_NOTE)
+    expect(page.locator("[data-cancel]")).to_be_visible()
     # The progress moves while the page stays: step, loss and learning rate from the trainer's log.
     expect(card.locator("[data-field=step]")).not_to_have_text(re.compile(r"^0 /"), timeout=TRAIN_MS)
     expect(card.locator("[data-field=loss]")).to_have_text(re.compile(r"^\d+\.\d{4}$"))
     expect(card.locator("[data-field=lr]")).to_have_text(re.compile(r"e-"))
     expect(card.locator("[data-field=state]")).to_have_text("Succeeded", timeout=TRAIN_MS)
     assert page.evaluate("window.notReloaded") is True
+    expect(page.locator("[data-cancel]")).to_be_hidden()
+    expect(card.locator("[data-field=loss]")).to_have_text(re.compile(r"^\d+\.\d{4}$"))  # the last logged one
     points = card.locator("[data-chart]").get_attribute("points") or ""
     assert len(points.split()) >= 3
     exact = page.locator("tr[data-result=lora-plus] td[data-metric=exact_match]")

@@ -1,7 +1,7 @@
 """A dataset's "Fine-tune" tab (`/datasets/{ns}/{name}/finetune`): choose a training file and, when its
 columns have other names, a column mapping; see the format found, the row count, the first rows as
-LLaMA-Factory will read them and every problem with its row numbers (services/finetune/training_data.py's
-preview, in the words a fine-tune would be refused with). From there, a new experiment on that file.
+LLaMA-Factory will read them and every problem with its row numbers (services/finetune/jobs.py's
+preview_training_file, in the words a fine-tune would be refused with). From there, a new experiment on that file.
 
 Mounted before the model pages shaped like /{ns}/{name}/...: this path has a dataset's prefix."""
 
@@ -15,7 +15,7 @@ from csghub.core.errors import EntryNotFound
 from csghub.core.names import RepoType
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.repos import RepoContext
-from csghub.services.finetune import training_data
+from csghub.services.finetune import jobs
 from csghub.services.permissions import Action
 from csghub.web.finetune_forms import FORMAT_NAMES, MAPPED, mapping_of
 from csghub.web.i18n import translate_error
@@ -24,13 +24,13 @@ from csghub.web.render import language, render, repo_path
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 opened = Depends(page_repo(RepoType.DATASET, Action.DOWNLOAD))
-SHOWN_ROWS = 10
+SHOWN_ROWS = 10  # of the preview's first rows
 
 
 def _preview(request: Request, at: RepoContext) -> Response:
     repo = at.repo
     revision = repo.default_branch
-    found = training_data.data_files(at.hub, repo, revision)
+    found = jobs.training_files(at.hub, at.actor, str(repo.full_name), revision)
     asked = request.query_params
     chosen = asked.get("file", "") or (found[0] if len(found) == 1 else "")
     fields = {k: v for k, v in asked.items()}
@@ -38,7 +38,7 @@ def _preview(request: Request, at: RepoContext) -> Response:
     preview, missing = None, ""
     if chosen:
         try:
-            preview = training_data.preview(at.hub, repo, revision, chosen, mapping, limit=SHOWN_ROWS)
+            preview = jobs.preview_training_file(at.hub, at.actor, str(repo.full_name), chosen, mapping, revision)
         except EntryNotFound as exc:
             missing = exc.message
     lang = language(request)
@@ -55,6 +55,7 @@ def _preview(request: Request, at: RepoContext) -> Response:
         mapped=MAPPED,
         format_names=FORMAT_NAMES,
         preview=preview,
+        shown_rows=preview.rows[:SHOWN_ROWS] if preview else (),
         missing=missing,
         said=lambda message: translate_error(lang, message),
     )

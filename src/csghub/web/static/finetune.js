@@ -267,7 +267,29 @@
     setTimeout(tick, POLL_MS);
   }
 
+  // A task's training and evaluation files are offered from its dataset once it is typed.
+  async function offerFiles(input) {
+    const fields = input.closest("[data-task-fields]");
+    const list = fields && fields.querySelector("[data-files]");
+    const name = input.value.trim();
+    if (!list || !/^[^/\s]+\/[^/\s]+$/.test(name)) return;
+    try {
+      const found = await getJSON(`/api/v1/datasets/${name}/finetune/files`);
+      list.replaceChildren(...found.map((path) => {
+        const option = document.createElement("option");
+        option.value = path;
+        return option;
+      }));
+    } catch (_) {
+      list.replaceChildren();  // no such dataset (yet): the form's refusal will say so
+    }
+  }
+
   function setupTaskForm(form) {
+    form.addEventListener("change", (event) => {
+      if (event.target.matches("[data-dataset-input]")) offerFiles(event.target);
+    });
+    form.querySelectorAll("[data-dataset-input]").forEach((input) => offerFiles(input));
     const list = form.querySelector("[data-tasks]");
     const template = form.querySelector("template[data-task-template]");
     const add = form.querySelector("[data-add-task]");
@@ -275,7 +297,7 @@
     add.addEventListener("click", () => {
       const index = list.querySelectorAll("[data-task-fields]").length;
       if (index >= 10) return;
-      const html = template.innerHTML.replaceAll("task-99-", `task-${index}-`);
+      const html = template.innerHTML.replaceAll("task-99-", `task-${index}-`).replaceAll("files-99", `files-${index}`);
       const holder = document.createElement("div");
       holder.innerHTML = html;  // the page's own template, no user text
       const fields = holder.firstElementChild;
