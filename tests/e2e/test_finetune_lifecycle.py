@@ -139,6 +139,7 @@ def test_an_experiment_of_two_tasks_trains_evaluates_and_ranks_them(hub: Hub) ->
         assert strong["metrics"]["after"][metric] > strong["metrics"]["before"][metric], metric
     assert len(strong["history"]) >= 3 and strong["history"][-1][1] < strong["history"][0][1]  # the loss fell
     assert jobs["weak"]["metrics"]["after"]["exact_match"] < 0.5
+    hub.results["experiment"] = experiment["id"]
     ranked = hub.api.get(f"/api/v1/finetune/experiments/{experiment['id']}").json()["data"]
     assert [t["task_name"] for t in ranked["tasks"]] == ["lora-plus", "weak"] and ranked["state"] == "succeeded"
     hub.results["strong"] = strong
@@ -237,6 +238,45 @@ def test_csghub_cli_lists_starts_and_stops_an_instance(hub: Hub) -> None:
     detail = hub.api.get(f"/api/v1/models/{hub.owner}/tiny-qa/finetune/{instance}").json()["data"]
     assert detail["status"] == "Stopped" and detail["last_run"]["state"] == "cancelled"
     assert "Stopped" in _cli(hub, "list", "-u", hub.owner)
+
+
+def _csghub(hub: Hub, *args: str) -> str:
+    cli = Path(sys.executable).with_name("csghub")
+    env = {"PATH": os.environ["PATH"], "CSGHUB_ENDPOINT": hub.live.url, "CSGHUB_TOKEN": hub.token}
+    done = subprocess.run([str(cli), "finetune", *args], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_csghub_finetune_command(hub: Hub) -> None:
+    group = _csghub(hub, "group", "create", "slow", "-p", "learning_rate=1e-5", "-p", "num_train_epochs=1").strip()
+    assert any(
+        line.split("\t")[:3] == [group, hub.owner, "slow"] for line in _csghub(hub, "group", "list").splitlines()
+    )
+    task = _csghub(
+        hub,
+        "run",
+        "--name",
+        "from-cli",
+        "--model",
+        f"{hub.owner}/tiny-qa",
+        "--dataset",
+        f"{hub.owner}/capitals",
+        "--train-file",
+        "train.csv",
+        "--group",
+        group,
+        "-p",
+        "compute_type=fp16",
+    ).strip()
+    shown = json.loads(_csghub(hub, "show", task))
+    assert shown["args"]["learning_rate"] == 1e-5 and any("fp16" in note for note in shown["notes"])
+    assert any(line.split("\t")[:2] == [task, "from-cli"] for line in _csghub(hub, "list").splitlines())
+    assert _csghub(hub, "stop", task).split("\t")[2] == "cancelled"
+    ranking = _csghub(hub, "experiment", "show", str(hub.results["experiment"])).splitlines()
+    assert [line.split("\t")[1] for line in ranking[1:]] == ["lora-plus", "weak"]
+    _, name, state, before, after = ranking[1].split("\t")
+    assert (name, state, float(before)) == ("lora-plus", "succeeded", 0.0) and float(after) >= 0.9
 
 
 def test_a_deployed_result_answers_through_the_gateway(hub: Hub) -> None:

@@ -14,7 +14,7 @@ CHAT_CARD = {"library_name": "transformers", "pipeline_tag": "text-generation"}
 
 
 def fitting(config: dict[str, Any] | None, card: dict[str, Any]) -> list[str]:
-    names = ("transformers", "embeddings", "vllm")
+    names = ("transformers", "embeddings", "vllm", "jupyterlab")
     return [n for n in names if (f := builtin(n)) is not None and fits(f, config, card)]
 
 
@@ -47,3 +47,14 @@ def test_model_tasks_prefer_the_cards_pipeline_tag() -> None:
 
 def test_only_vllm_needs_a_gpu() -> None:
     assert [n for n in ("transformers", "embeddings", "vllm") if (f := builtin(n)) and f.needs_gpu] == ["vllm"]
+
+
+@pytest.mark.parametrize("card", [CHAT_CARD, {}, {"pipeline_tag": "feature-extraction"}])
+def test_jupyterlab_serves_no_model_and_is_never_offered(card: dict[str, Any]) -> None:
+    notebook = builtin("jupyterlab")
+    transformers = builtin("transformers")
+    assert notebook is not None and transformers is not None
+    assert not fits(notebook, LLAMA, card) and not fits(notebook, BERT, card)
+    # The transformers pins, so a notebook can load what an endpoint serves; JupyterLab on top.
+    assert notebook.packages[: len(transformers.packages)] == transformers.packages
+    assert any(p.startswith("jupyterlab==") for p in notebook.packages)

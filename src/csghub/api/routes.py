@@ -18,6 +18,7 @@ from csghub.api import (
     hf_files,
     hf_repos,
     hf_xet,
+    notebooks_api,
     orgs,
     repo_access,
     social,
@@ -39,6 +40,7 @@ def mount_api(app: FastAPI) -> None:
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
     include_routes(app, finetune_api.router)
+    include_routes(app, notebooks_api.router)
     # The dataset viewer (HF's /datasets-server, CSGHub's dataviewer, the Hub's parquet listing) before the
     # generic repository routes.
     include_routes(app, datasets_server.router)

@@ -20,6 +20,8 @@ HF_HUB = "huggingface_hub==2.4.0"
 TOKENIZERS = "tokenizers==0.23.3"
 # Endpoints of an adapter (LoRA) on a base model: the launcher merges the two before serving.
 PEFT = "peft==0.21.2"
+# Notebooks: JupyterLab over the transformers framework's pins, so a notebook can load the model it checks out.
+JUPYTERLAB = "jupyterlab==4.6.6"
 
 # Fine-tuning: LLaMA-Factory 0.9.5 on the CPU torch wheel (/work/shared/research/llamafactory-cpu.md, route A).
 # Its main libraries are pinned where pip resolved them (llamafactory's own upper bounds), the evaluation
@@ -49,6 +51,7 @@ LLAMAFACTORY_AFTER_INSTALL: tuple[tuple[str, ...], ...] = (
 )
 SERVE = "serve"
 FINETUNE = "finetune"
+NOTEBOOK = "notebook"
 
 CHAT_TASKS = ("text-generation", "text2text-generation", "conversational")
 EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")
@@ -62,13 +65,13 @@ _ENCODERS = ("Model", "ForMaskedLM")
 class Framework:
     name: str
     version: str
-    engine: str  # "transformers" | "embeddings" | "vllm": which launcher serves it
+    engine: str  # "transformers" | "embeddings" | "vllm" | "jupyterlab": which launcher runs it
     packages: tuple[str, ...]
-    tasks: tuple[str, ...]  # the pipeline tags it serves
+    tasks: tuple[str, ...]  # the pipeline tags it serves (none: it serves no model, e.g. jupyterlab)
     needs_gpu: bool
     libraries: tuple[str, ...]  # card `library_name`s whose models it can load
     description: str
-    purpose: str = SERVE  # SERVE: endpoints run on it; FINETUNE: it trains and never serves
+    purpose: str = SERVE  # SERVE: endpoints run on it; FINETUNE: it trains; NOTEBOOK: notebooks. Only SERVE serves
     after_install: tuple[tuple[str, ...], ...] = ()
 
     @property
@@ -119,9 +122,20 @@ BUILTIN: tuple[Framework, ...] = (
         purpose=FINETUNE,
         after_install=LLAMAFACTORY_AFTER_INSTALL,
     ),
+    Framework(
+        name="jupyterlab",
+        version="1",
+        engine="jupyterlab",
+        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS, PEFT, JUPYTERLAB),
+        tasks=(),
+        needs_gpu=False,
+        libraries=(),
+        description="JupyterLab notebooks on CPUs with the model (and dataset) checked out; never a deploy",
+        purpose=NOTEBOOK,
+    ),
 )
-# Engines whose frameworks train: a record with one of these never lists as a deploy choice.
-FINETUNE_ENGINES = frozenset(f.engine for f in BUILTIN if f.purpose == FINETUNE)
+# Engines that serve no model (they train, or run notebooks): never offered for, nor accepted by, an endpoint.
+NOT_SERVING = frozenset(f.engine for f in BUILTIN if f.purpose != SERVE)
 
 
 def builtin(name: str) -> Framework | None:
@@ -129,7 +143,7 @@ def builtin(name: str) -> Framework | None:
 
 
 def purpose_of(engine: str) -> str:
-    return FINETUNE if engine in FINETUNE_ENGINES else SERVE
+    return next((f.purpose for f in BUILTIN if f.engine == engine), SERVE)
 
 
 def environment_of(name: str, version: str, packages: tuple[str, ...]) -> Environment:
@@ -159,7 +173,7 @@ def model_tasks(config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> fr
 def fits(framework: Framework, config: Mapping[str, Any] | None, card: Mapping[str, Any]) -> bool:
     """Whether `framework` can serve the model with this config.json (None when it has none) and model
     card metadata. Whether this hub has the GPU a framework needs is for the caller to add. A framework
-    that trains serves nothing."""
+    that trains or runs notebooks serves nothing."""
     if framework.purpose != SERVE:
         return False
     library = card.get("library_name")

@@ -18,7 +18,7 @@ from csghub.web.render import render
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 PATH = "/resource-console"
 # Where each kind's page lives; a kind without a page yet is listed without a link.
-PAGES = {"endpoint": "/endpoints/{owner}/{name}"}
+PAGES = {"endpoint": "/endpoints/{owner}/{name}", "notebook": "/notebooks/{owner}/{name}/"}
 
 
 def page_of(instance: InstanceSummary) -> str:

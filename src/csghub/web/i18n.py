@@ -506,6 +506,7 @@ _ZH.update(
         "Save settings": "保存设置",
         "Endpoint settings": "端点设置",
         "Endpoint": "端点",
+        "Notebook": "笔记本",
         "Endpoints": "推理端点",
         "Summary": "概览",
         "Playground": "试用",

@@ -32,7 +32,7 @@ class FrameworkView:
     id: int
     name: str
     version: str
-    engine: str  # "transformers" | "embeddings" | "vllm"
+    engine: str  # "transformers" | "embeddings" | "vllm" | "jupyterlab" (serves no model)
     needs_gpu: bool
     tasks: tuple[str, ...]
     state: str  # "absent" | "building" | "ready" | "failed" | "disabled"
@@ -110,6 +110,8 @@ def fits(framework: FrameworkView, model: ModelFacts, *, gpus_available: bool) -
         return False
     if not framework.enabled or (framework.needs_gpu and not gpus_available):
         return False
+    if framework.engine in builtin_frameworks.NOT_SERVING:  # a notebook's framework is never a deploy's
+        return False
     known = builtin_frameworks.builtin(framework.name)
     if known is not None and known.version == framework.version:
         return builtin_frameworks.fits(known, model.config, model.card)
@@ -127,7 +129,7 @@ def trains(framework: FrameworkView, model: ModelFacts) -> bool:
     return False
 
 
-def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
+def read_json_file(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
     try:
         entry = files.get_entry(snapshot, path)
     except EntryNotFound:
@@ -144,8 +146,8 @@ def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
 def facts_of_model(hub: Hub, actor: Actor, repo_id: RepoId, revision: str | None) -> ModelFacts:
     repo = get_repo(hub, actor, RepoType.MODEL, repo_id)
     snapshot = files.at_revision(hub, actor, repo, revision)
-    config = _read_json(snapshot, "config.json")
-    if config is None and _read_json(snapshot, "adapter_config.json") is not None:
+    config = read_json_file(snapshot, "config.json")
+    if config is None and read_json_file(snapshot, "adapter_config.json") is not None:
         base = base_model_of(repo.card_data)
         if base is None:
             raise InvalidArgument(f"{repo_id} is an adapter whose card names no base_model (ns/name on this hub)")

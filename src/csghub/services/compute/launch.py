@@ -11,6 +11,8 @@ from csghub.runtime.base import HOST, PORT, PYTHON, Environment, ProcessSpec, Re
 from csghub.services.compute.tokens import mint_model_token
 from csghub.services.context import Hub
 
+NOTEBOOK_TOKEN_SECONDS = 7 * 24 * 3600
+
 
 @dataclass(frozen=True, slots=True)
 class Launch:
@@ -27,6 +29,15 @@ class Launch:
     env: tuple[tuple[str, str], ...]
     # An adapter's base model: ("ns/name", repository id, commit); the launcher merges the two.
     base: tuple[str, int, str] | None = None
+    kind: str = "endpoint"  # the instance's kind: "endpoint" | "notebook"
+    # A notebook's dataset, checked out beside its model: ("ns/name", repository id, commit).
+    dataset: tuple[str, int, str] | None = None
+    base_url: str = ""  # a notebook's path on the hub, "/notebooks/{owner}/{name}/"
+
+    @property
+    def health_path(self) -> str:
+        """What answers 200 once a replica is ready: Jupyter's status under its base URL, else /health."""
+        return f"{self.base_url}api/status" if self.kind == "notebook" else "/health"
 
 
 def model_dir(hub: Hub, repo_id: int, commit: str) -> Path:
@@ -39,9 +50,16 @@ def served_model(hub: Hub, launch: Launch) -> str:
     return str(model_dir(hub, launch.repo_id, launch.commit))
 
 
+def notebook_dir(hub: Hub, instance_id: int) -> Path:
+    """A notebook's own folder: `work` (Jupyter's root, kept across restarts) and `jupyter` (its state)."""
+    return hub.settings.compute_dir / "notebooks" / str(instance_id)
+
+
 def replica_spec(
     hub: Hub, launch: Launch, environment: Environment, resources: Resources, index: int, attempt: int
 ) -> ProcessSpec:
+    if launch.kind == "notebook":
+        return _notebook_spec(hub, launch, environment, resources, attempt)
     try:
         script = workers.script(f"serve_{launch.engine}")
     except FileNotFoundError:
@@ -76,4 +94,29 @@ def replica_spec(
         environment=environment,
         resources=resources,
         env=env,
+    )
+
+
+def _notebook_spec(
+    hub: Hub, launch: Launch, environment: Environment, resources: Resources, attempt: int
+) -> ProcessSpec:
+    try:
+        script = workers.script(f"serve_{launch.engine}")
+    except FileNotFoundError:
+        raise RunnerError(f"This hub has no launcher for the '{launch.engine}' engine") from None
+    repos = (launch.repo_id,) if launch.dataset is None else (launch.repo_id, launch.dataset[1])
+    # It lives in the kernels' environment as long as the notebook runs; each start mints a fresh one.
+    token = mint_model_token(hub, launch.created_by, repos, ttl=NOTEBOOK_TOKEN_SECONDS)
+    work = notebook_dir(hub, launch.instance_id) / "work"
+    argv = [PYTHON, str(script), "--repo", launch.model, "--revision", launch.commit, "--work-dir", str(work)]
+    argv += ["--host", HOST, "--port", PORT, "--base-url", launch.base_url]
+    if launch.dataset is not None:
+        argv += ["--dataset", launch.dataset[0], "--dataset-revision", launch.dataset[2]]
+    return ProcessSpec(
+        key=f"notebook-{launch.instance_id}-g{launch.generation}-a{attempt}",
+        kind=WorkKind.SERVICE,
+        argv=tuple(argv),
+        environment=environment,
+        resources=resources,
+        env={"HF_ENDPOINT": hub.compute.hub_url, "HF_TOKEN": token},
     )

@@ -82,6 +82,9 @@ def _read(hub: Hub, instance_id: int) -> Plan | None:
             engine_args=tuple(sorted(dict(spec.get("engine_args", {})).items())),
             env=tuple(sorted(dict(spec.get("env", {})).items())),
             base=(spec["base_model"], spec["base_repo_id"], spec["base_commit"]) if spec.get("base_model") else None,
+            kind=row.kind,
+            dataset=(spec["dataset"], spec["dataset_repo_id"], spec["dataset_commit"]) if spec.get("dataset") else None,
+            base_url=str(spec.get("base_url", "")),
         )
         if not row.repo_id or not row.created_by:
             reason = "its model repository was deleted" if not row.repo_id else "its creator's account was deleted"

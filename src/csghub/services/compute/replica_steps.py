@@ -88,9 +88,9 @@ def event(hub: Hub, instance_id: int, message: str, *, level: str = "info") -> N
         instances.add_event(session, instance_id, message, level=level)
 
 
-def _healthy(hub: Hub, url: str) -> bool:
+def _healthy(hub: Hub, url: str, path: str = "/health") -> bool:
     try:
-        return hub.compute.health_client.get(f"{url}/health", timeout=HEALTH_TIMEOUT).status_code == 200
+        return hub.compute.health_client.get(f"{url}{path}", timeout=HEALTH_TIMEOUT).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -120,19 +120,21 @@ def step(hub: Hub, runner: Runner, replica: Rep, launch: Launch, environment: En
             tail = frameworks.tail_text(log_tail(runner, handle), 12)
             detail = status.detail or f"exit status {status.exit_code}"
             return _startup_failure(hub, replica, launch, f"exited during start-up ({detail})", tail)
-        if _healthy(hub, handle.url):
+        if _healthy(hub, handle.url, launch.health_path):
             replica.state, replica.startup_failures = "healthy", 0
             hub.compute.misses.pop(handle.url, None)
             seconds = (now - replica.started_at).total_seconds() if replica.started_at else 0.0
             event(hub, iid, f"replica {index} is ready ({handle.url}, {seconds:.1f} s after its start)")
         elif replica.started_at is not None and (now - replica.started_at).total_seconds() > STARTUP_TIMEOUT:
             runner.stop(handle, grace=5.0)
-            return _startup_failure(hub, replica, launch, f"did not answer /health within {STARTUP_TIMEOUT:.0f} s")
+            return _startup_failure(
+                hub, replica, launch, f"did not answer {launch.health_path} within {STARTUP_TIMEOUT:.0f} s"
+            )
         return ""
     # healthy
     if status.state is not ProcessState.RUNNING:
         return _restart(hub, replica, launch, f"exited ({status.detail or f'exit status {status.exit_code}'})")
-    if _healthy(hub, handle.url):
+    if _healthy(hub, handle.url, launch.health_path):
         hub.compute.misses.pop(handle.url, None)
         hub.compute.suspects.discard(handle.url)
         return ""
@@ -141,7 +143,7 @@ def step(hub: Hub, runner: Runner, replica: Rep, launch: Launch, environment: En
     if misses >= MAX_HEALTH_MISSES:
         runner.stop(handle, grace=5.0)
         hub.compute.misses.pop(handle.url, None)
-        return _restart(hub, replica, launch, f"stopped answering /health ({misses} checks in a row)")
+        return _restart(hub, replica, launch, f"stopped answering {launch.health_path} ({misses} checks in a row)")
     return ""
 
 

@@ -16,7 +16,7 @@ from csghub.core.errors import Conflict, HubError, InvalidArgument, NotFound
 from csghub.db.models import FinetuneExperiment, FinetuneJob, Namespace
 from csghub.services.context import Hub
 from csghub.services.finetune import jobs
-from csghub.services.finetune.records import METRICS, JobView, check_name
+from csghub.services.finetune.records import METRICS, JobView, check_name, owned_by
 from csghub.services.permissions import Action, Actor, FinetuneResource, authorize, can, require_account
 
 MAX_TASKS = 10
@@ -96,11 +96,9 @@ def create_experiment(
         raise InvalidArgument("Each task of an experiment needs its own name")
     try:
         with hub.db() as session:
-            namespace = session.scalar(select(Namespace).where(Namespace.name_key == owner.lower()))
-            if namespace is None:
-                raise NotFound(f"Namespace '{owner}' not found")
+            namespace_id = owned_by(session, owner)
             row = FinetuneExperiment(
-                namespace_id=namespace.id,
+                namespace_id=namespace_id,
                 name=name,
                 name_key=name,
                 description=description[:2000],

@@ -17,7 +17,7 @@ from csghub.core.errors import Conflict, NotFound
 from csghub.db.models import FinetuneParameterGroup, Namespace, utcnow
 from csghub.services.context import Hub
 from csghub.services.finetune import parameters
-from csghub.services.finetune.records import check_name, loads
+from csghub.services.finetune.records import check_name, loads, owned_by
 from csghub.services.permissions import Action, Actor, FinetuneResource, authorize, can, require_account
 
 
@@ -70,11 +70,9 @@ def create_group(
     checked = parameters.validate_parameters(values)
     try:
         with hub.db() as session:
-            namespace = session.scalar(select(Namespace).where(Namespace.name_key == owner.lower()))
-            if namespace is None:
-                raise NotFound(f"Namespace '{owner}' not found")
+            namespace_id = owned_by(session, owner)
             row = FinetuneParameterGroup(
-                namespace_id=namespace.id,
+                namespace_id=namespace_id,
                 name=name,
                 name_key=name,
                 description=description[:2000],

@@ -19,7 +19,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.db.models import FinetuneInstance, FinetuneJob, Namespace, utcnow
 from csghub.services.context import Hub
 from csghub.services.finetune import jobs
-from csghub.services.finetune.records import ACTIVE, JobView, check_name, loads, view_of
+from csghub.services.finetune.records import ACTIVE, JobView, check_name, loads, owned_by, view_of
 from csghub.services.permissions import Action, Actor, FinetuneResource, authorize, can, require_account
 from csghub.services.repositories.repos import get_repo
 
@@ -106,11 +106,9 @@ def create_instance(
     )
     try:
         with hub.db() as session:
-            namespace = session.scalar(select(Namespace).where(Namespace.name_key == owner.lower()))
-            if namespace is None:
-                raise NotFound(f"Namespace '{owner}' not found")
+            namespace_id = owned_by(session, owner)
             row = FinetuneInstance(
-                namespace_id=namespace.id,
+                namespace_id=namespace_id,
                 name=name,
                 name_key=name,
                 model_repo_id=repo.id,

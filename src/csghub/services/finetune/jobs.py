@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument, NotFound
+from csghub.core.errors import Conflict, EntryNotFound, InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import ComputeCluster, ComputeTier, FinetuneJob, Namespace, Repo, RuntimeFramework, utcnow
 from csghub.services.compute.clusters import LOCAL_CLUSTER_ID
+from csghub.services.compute.frameworks import read_json_file
 from csghub.services.context import Hub
 from csghub.services.finetune import groups, parameters, runs, training_data
 from csghub.services.finetune.records import (
@@ -28,6 +29,7 @@ from csghub.services.finetune.records import (
     RUNNING,
     JobView,
     check_name,
+    owned_by,
     view_of,
     visible_job,
     work_dir,
@@ -37,7 +39,6 @@ from csghub.services.repositories import files
 from csghub.services.repositories.repos import RepoView, get_repo
 
 ENGINE = "llamafactory"
-MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +110,9 @@ def create_job(hub: Hub, actor: Actor, request: JobRequest) -> JobView:
             "eval_from": prepared.eval_from,
         }
         with hub.db() as session:
-            namespace = session.scalar(select(Namespace).where(Namespace.name_key == owner.lower()))
-            if namespace is None:
-                raise NotFound(f"Namespace '{owner}' not found")
+            namespace_id = owned_by(session, owner)
             row = FinetuneJob(
-                namespace_id=namespace.id,
+                namespace_id=namespace_id,
                 name=name,
                 name_key=name,
                 experiment_id=request.experiment_id,
@@ -247,26 +246,12 @@ def _output_name(hub: Hub, actor: Actor, text: str) -> str:
 def _base_model(hub: Hub, actor: Actor, text: str, revision: str | None) -> _Model:
     repo = get_repo(hub, actor, RepoType.MODEL, _repo_id(text, "model"), Action.DOWNLOAD)
     snapshot = files.at_revision(hub, actor, repo, revision)
-    config = _read_json(snapshot, "config.json")
+    config = read_json_file(snapshot, "config.json")
     if config is None:
         raise InvalidArgument(f"{repo.full_name} has no config.json: LLaMA-Factory trains transformers models")
-    tokenizer = _read_json(snapshot, "tokenizer_config.json") or {}
+    tokenizer = read_json_file(snapshot, "tokenizer_config.json") or {}
     has_template = bool(tokenizer.get("chat_template")) or _exists(snapshot, "chat_template.jinja")
     return _Model(repo, snapshot.sha, config, has_template)
-
-
-def _read_json(snapshot: files.Snapshot, path: str) -> dict[str, Any] | None:
-    try:
-        entry = files.get_entry(snapshot, path)
-    except EntryNotFound:
-        return None
-    if entry.lfs is not None or entry.size > MAX_CONFIG_BYTES:
-        return None
-    try:
-        value = json.loads(files.read_small_file(snapshot, entry))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _exists(snapshot: files.Snapshot, path: str) -> bool:

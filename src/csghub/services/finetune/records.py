@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from csghub.core.errors import InvalidArgument, NotFound
@@ -79,6 +80,14 @@ class JobView:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+def owned_by(session: Session, owner: str) -> int:
+    """The id of the namespace a new record will belong to."""
+    found = session.scalar(select(Namespace.id).where(Namespace.name_key == owner.lower()))
+    if found is None:
+        raise NotFound(f"Namespace '{owner}' not found")
+    return found
 
 
 def resource_of(session: Session, row: FinetuneJob) -> FinetuneResource:

@@ -1,0 +1,206 @@
+"""Carrying a request for a notebook to its Jupyter server and the answer back, as ASGI: HTTP streamed
+both ways (the body bounded as it is read), and WebSockets (kernels, terminals, events) relayed message
+by message in both directions until either side closes.
+
+The hub's own credentials never reach Jupyter: the Authorization header and the hub's cookies are
+dropped; Host becomes the replica's (Jupyter then sees a local request) and Origin is dropped (the hub
+checked it: notebook_proxy.py). Through aiohttp, the client the endpoint gateway already uses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Iterable
+
+import aiohttp
+from starlette.types import Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024 * 1024  # a request body (an upload through Jupyter's contents API comes in 1 MB chunks)
+MAX_MESSAGE = 64 * 1024 * 1024  # one WebSocket message either way (a kernel's output of a large image)
+_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "authorization",
+        "origin",
+        "cookie",
+    }
+)
+_WS_HANDSHAKE = frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
+)
+HUB_COOKIES = ("csghub_",)  # the session, CSRF and language cookies: the hub's, never Jupyter's
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClientGone(Exception):
+    pass
+
+
+def _cookies(header: str) -> str:
+    kept = [p.strip() for p in header.split(";") if p.strip() and not p.strip().startswith(HUB_COOKIES)]
+    return "; ".join(kept)
+
+
+def request_headers(raw: Iterable[tuple[bytes, bytes]], *, websocket: bool = False) -> list[tuple[str, str]]:
+    """The client's headers as Jupyter gets them: no hop-by-hop ones, none of the hub's credentials."""
+    headers: list[tuple[str, str]] = []
+    for name_bytes, value_bytes in raw:
+        name, value = name_bytes.decode("latin-1").lower(), value_bytes.decode("latin-1")
+        if name == "cookie":
+            value = _cookies(value)
+            if value:
+                headers.append(("cookie", value))
+        elif name not in _HOP and not (websocket and name in _WS_HANDSHAKE):
+            headers.append((name, value))
+    return headers
+
+
+class NotebookRelay:
+    """The hub's client to notebook servers, made on first use inside the event loop, closed with the app."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                # Local or a cluster's private network: quick to connect; a download may take its time.
+                timeout=aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=300.0),
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def http(self, scope: Scope, receive: Receive, send: Send, url: str) -> None:
+        """Relay one HTTP request; ConnectionError when the notebook server did not answer (nothing sent)."""
+        method: str = scope["method"]
+        headers = request_headers(scope["headers"])
+        has_body = method not in ("GET", "HEAD", "OPTIONS") or any(
+            n in (b"content-length", b"transfer-encoding") for n, _ in scope["headers"]
+        )
+        declared = next((int(v) for n, v in headers if n == "content-length" and v.isdigit()), 0)
+        if declared > MAX_BODY:
+            raise BodyTooLarge
+        reading = _Reading()
+        try:
+            upstream = await self._client().request(
+                method,
+                url,
+                headers=headers,
+                data=_body(receive, reading) if has_body else None,
+                allow_redirects=False,
+            )
+        except aiohttp.ClientError as exc:
+            # aiohttp reports what stopped the body (too large, the client gone) as a failed connection.
+            if reading.failure is not None:
+                raise reading.failure from None
+            raise ConnectionError(str(exc)) from exc
+        try:
+            out = [(k.lower(), v) for k, v in upstream.raw_headers if k.decode("latin-1").lower() not in _HOP]
+            await send({"type": "http.response.start", "status": upstream.status, "headers": out})
+            try:
+                async for chunk in upstream.content.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except aiohttp.ClientError as exc:  # the answer is under way: it can only end short
+                log.warning("notebook answer from %s cut short: %s", url, exc)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            upstream.release()
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send, url: str) -> bool:
+        """Relay a WebSocket until either side closes; False when the notebook server refused it (then
+        the caller answers the client)."""
+        try:
+            upstream = await self._client().ws_connect(
+                url,
+                protocols=tuple(scope.get("subprotocols") or ()),
+                headers=request_headers(scope["headers"], websocket=True),
+                max_msg_size=MAX_MESSAGE,
+                autoping=True,
+            )
+        except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as exc:
+            log.warning("notebook websocket %s refused: %s", url, exc)
+            return False
+        async with upstream:
+            await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
+            tasks = [
+                asyncio.ensure_future(_to_upstream(receive, upstream)),
+                asyncio.ensure_future(_to_client(upstream, send)),
+            ]
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await send({"type": "websocket.close", "code": upstream.close_code or 1000})
+        return True
+
+
+class _Reading:
+    """Why a request body stopped being read, when it did not end."""
+
+    failure: BodyTooLarge | ClientGone | None = None
+
+
+async def _body(receive: Receive, reading: _Reading) -> AsyncGenerator[bytes, None]:
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] != "http.request":
+            reading.failure = ClientGone()
+            raise reading.failure
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            reading.failure = BodyTooLarge()
+            raise reading.failure
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _to_upstream(receive: Receive, upstream: aiohttp.ClientWebSocketResponse) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            await upstream.close()
+            return
+        if message.get("bytes") is not None:
+            await upstream.send_bytes(message["bytes"])
+        elif message.get("text") is not None:
+            await upstream.send_str(message["text"])
+
+
+async def _to_client(upstream: aiohttp.ClientWebSocketResponse, send: Send) -> None:
+    async for message in upstream:
+        if message.type is aiohttp.WSMsgType.TEXT:
+            await send({"type": "websocket.send", "text": message.data})
+        elif message.type is aiohttp.WSMsgType.BINARY:
+            await send({"type": "websocket.send", "bytes": message.data})
+        else:  # closed or failed
+            return
