@@ -8,7 +8,8 @@ the real engine: the tiny pre-trained Q&A model and the 20 capitals pushed with 
   log and then the results (exact match 0 -> at least 90); Deploy; the compare chat answering in two
   columns, the base model's and the fine-tuned one's;
 - the instance flow: "Fine-tune" on the model's page, the instance's chat with the base model loaded,
-  Start with the parameters form, the run's end, then the fine-tuned model loaded answers the trained answer.
+  Start with the parameters form, the run's end, then the fine-tuned model loaded answers the trained answer;
+  Start Notebook opens a JupyterLab with the instance's model and dataset through the hub.
 
 One hub for the module; its tests run in order (later ones use the first ones' experiment)."""
 
@@ -278,5 +279,14 @@ def test_an_instance_from_the_model_page_trains_and_its_chat_answers_with_the_re
     expect(page.locator(f"[data-chat] option[value='{tuned}']")).to_have_count(1, timeout=DEPLOY_MS)
     assert _chat(page, tuned) == QUESTION.answer
     shot(page, "finetune-instance")
+
+    # Start Notebook: a JupyterLab with the instance's model and dataset, opened through the hub.
+    page.click("#start-notebook")
+    expect(page.locator("#notice")).to_have_text("Notebook starting: open it once it runs")
+    expect(page.locator("[data-notebook] .state")).to_have_text("Running", timeout=DEPLOY_MS)
+    lab = f"/notebooks/{portal.owner}/qa-inst-notebook/"
+    expect(page.locator("#open-notebook")).to_have_attribute("href", lab)
+    status = page.request.get(f"{portal.live.url}{lab}api/status")
+    assert status.status == 200 and "kernels" in status.json()
     assert problems == []
     context.close()

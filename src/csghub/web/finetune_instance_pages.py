@@ -146,6 +146,7 @@ def _instance_page(
         form_errors=rest,
         card=task_context(job) if job is not None else None,
         loaded=loaded,
+        notebook=deploys.notebook_of(hub, actor, instance_id),
         targets=_chat_targets(loaded),
         words=script_words(language(request)),
         ft_words=finetune_words(language(request)),
@@ -236,3 +237,17 @@ async def load_model(request: Request, instance_id: RowId) -> Response:
 @router.post(INSTANCES + "/{instance_id}/unload", response_class=HTMLResponse)
 async def unload_model(request: Request, instance_id: RowId) -> Response:
     return await _chat_model(request, instance_id, False)
+
+
+@router.post(INSTANCES + "/{instance_id}/notebook", response_class=HTMLResponse)
+async def start_notebook(request: Request, instance_id: RowId) -> Response:
+    """Start Notebook: a JupyterLab with the instance's model and dataset; it opens from the page once it runs."""
+    _, actor = await form_actor(request)
+    hub = get_hub(request)
+    url = instance_url(instance_id)
+
+    def work() -> Response:
+        deploys.start_notebook(hub, actor, instance_id)
+        return redirect_with_notice(request, actor, url, "Notebook starting: open it once it runs", path=url)
+
+    return await run_in_threadpool(work)

@@ -117,6 +117,8 @@ ZH_FINETUNE: dict[str, str] = {
     "Training stopped": "训练已停止",
     "Model loading: the chat opens once it runs": "模型加载中：运行后即可对话",
     "Model unloaded": "模型已卸载",
+    "Notebook starting: open it once it runs": "笔记本启动中：运行后即可打开",
+    "Start Notebook": "启动笔记本",
     # The training data preview
     "Training data preview": "训练数据预览",
     "What a fine-tune reads from this dataset: choose a file (Q&A CSV, Alpaca JSON or JSON Lines, conversations), "

@@ -1,7 +1,9 @@
 """From a fine-tune to a model that answers: deploy a finished job's model repository as an inference
-endpoint in one action, and load or unload the base model or the latest result of a fine-tune instance
-for its chat tab. These are ordinary endpoints (services/compute), owned by the job's namespace; the
-portal's compare view chats with several of them side by side through the gateway."""
+endpoint in one action, deploy a task's base model beside it (the compare chat's "before"), load or unload
+the base model or the latest result of a fine-tune instance for its chat tab, and start the instance's
+notebook (services/compute/notebooks.py). These are ordinary endpoints and notebooks (services/compute),
+owned by the job's namespace; the portal's compare view chats with several of them side by side through
+the gateway."""
 
 from __future__ import annotations
 
@@ -10,8 +12,9 @@ from typing import Literal
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId
-from csghub.services.compute import endpoints
+from csghub.services.compute import endpoints, notebooks
 from csghub.services.compute.endpoints import EndpointSpec, EndpointView
+from csghub.services.compute.notebooks import NotebookSpec, NotebookView
 from csghub.services.context import Hub
 from csghub.services.finetune import instances, jobs
 from csghub.services.finetune.records import SUCCEEDED
@@ -98,3 +101,30 @@ def _ensure(hub: Hub, actor: Actor, owner: str, name: str, model: RepoId) -> End
     if found.model.lower() != str(model).lower():
         raise Conflict(f"An endpoint named '{name}' already serves {found.model}", code="EndpointExists")
     return endpoints.start_endpoint(hub, actor, found.id)
+
+
+def start_notebook(hub: Hub, actor: Actor, instance_id: int) -> NotebookView:
+    """The instance's notebook: a JupyterLab with its model (and its dataset, when one is set) checked out,
+    named `{instance}-notebook` in its namespace; the existing one, run again when stopped or failed."""
+    view = instances.get_instance(hub, actor, instance_id)
+    found = notebook_of(hub, actor, instance_id)
+    if found is not None:
+        return notebooks.start_notebook(hub, actor, found.id)
+    dataset = view.settings.get("dataset")
+    spec = NotebookSpec(
+        name=_notebook_name(view.name),
+        dataset=RepoId.parse(str(dataset)) if dataset else None,
+        cluster_id=view.cluster_id,
+        owner=view.owner,
+    )
+    return notebooks.create_notebook(hub, actor, RepoId.parse(view.model), spec)
+
+
+def notebook_of(hub: Hub, actor: Actor, instance_id: int) -> NotebookView | None:
+    view = instances.get_instance(hub, actor, instance_id)
+    name = _notebook_name(view.name)
+    return next((n for n in notebooks.list_notebooks(hub, actor, owner=view.owner) if n.name == name), None)
+
+
+def _notebook_name(instance: str) -> str:
+    return f"{instance[:50]}-notebook"
