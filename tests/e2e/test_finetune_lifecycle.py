@@ -238,6 +238,29 @@ def test_csghub_cli_lists_starts_and_stops_an_instance(hub: Hub) -> None:
     detail = hub.api.get(f"/api/v1/models/{hub.owner}/tiny-qa/finetune/{instance}").json()["data"]
     assert detail["status"] == "Stopped" and detail["last_run"]["state"] == "cancelled"
     assert "Stopped" in _cli(hub, "list", "-u", hub.owner)
+    hub.results["instance"] = instance
+
+
+def test_start_notebook_opens_jupyterlab_with_the_instance_model_and_dataset(hub: Hub) -> None:
+    instance = hub.results["instance"]
+    opened = hub.api.put(f"/api/v1/models/{hub.owner}/tiny-qa/finetune/{instance}/notebook")
+    assert opened.status_code == 200, opened.text
+    notebook = opened.json()["data"]
+    assert (notebook["model"], notebook["dataset"]) == (f"{hub.owner}/tiny-qa", f"{hub.owner}/capitals")
+
+    def running() -> bool:
+        state = hub.api.get(f"/api/v1/notebooks/{notebook['id']}").json()["data"]["state"]
+        assert state != "failed"
+        return bool(state == "running")
+
+    wait_until(running, "the notebook to run", timeout=TRAIN_TIMEOUT, poll=0.5)
+    status = hub.api.get(f"{notebook['url']}api/status")
+    assert status.status_code == 200 and "kernels" in status.json(), status.text
+    other = httpx.get(f"{notebook['url']}api/status", headers={"Authorization": f"Bearer {hub.other_token}"})
+    assert other.status_code == 404
+    again = hub.api.put(f"/api/v1/models/{hub.owner}/tiny-qa/finetune/{instance}/notebook").json()["data"]
+    assert again["id"] == notebook["id"]  # the same notebook, not a second one
+    assert hub.api.delete(f"/api/v1/notebooks/{notebook['id']}").status_code == 200
 
 
 def _csghub(hub: Hub, *args: str) -> str:

@@ -12,6 +12,7 @@
     GET  /api/v1/datasets/{ns}/{name}/finetune/files|preview  training files; one as a task would read it
     PUT  /api/v1/finetunes/{id}/deploy                       an endpoint serving the task's model
     PUT  .../finetune/{id}/load|unload?model=base|finetuned  the instance's chat tab: its endpoints
+    PUT  .../finetune/{id}/notebook                       Start Notebook (JupyterLab with its model and dataset)
 
 Every rule is services/finetune's; an instance is found by its id and must belong to the model the path names.
 """
@@ -40,6 +41,7 @@ from csghub.api.finetune_json import (
     object_field,
     preview_json,
 )
+from csghub.api.notebooks_api import notebook_json
 from csghub.api.serialize import ok
 from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoId
@@ -370,3 +372,13 @@ async def preview_training_file(
         jobs.preview_training_file, get_hub(request), actor, dataset, path, mapping, revision
     )
     return ok(preview_json(found))
+
+
+@router.put(INSTANCES + "/{instance_id}/notebook", responses=WRITE_ERRORS)
+async def open_notebook(
+    request: Request, namespace: str, name: str, instance_id: RowId, actor: Actor = Depends(get_actor)
+) -> JSONResponse:
+    """Start Notebook: a JupyterLab with the instance's model and dataset, at the answer's `url`."""
+    model = RepoId.of(namespace, name)
+    view = await run_in_threadpool(deploys.open_notebook, get_hub(request), actor, instance_id, model)
+    return ok(notebook_json(view, base_url(request)))

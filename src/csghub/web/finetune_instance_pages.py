@@ -247,7 +247,7 @@ async def start_notebook(request: Request, instance_id: RowId) -> Response:
     url = instance_url(instance_id)
 
     def work() -> Response:
-        deploys.start_notebook(hub, actor, instance_id)
+        deploys.open_notebook(hub, actor, instance_id)
         return redirect_with_notice(request, actor, url, "Notebook starting: open it once it runs", path=url)
 
     return await run_in_threadpool(work)

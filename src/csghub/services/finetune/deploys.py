@@ -103,28 +103,27 @@ def _ensure(hub: Hub, actor: Actor, owner: str, name: str, model: RepoId) -> End
     return endpoints.start_endpoint(hub, actor, found.id)
 
 
-def start_notebook(hub: Hub, actor: Actor, instance_id: int) -> NotebookView:
-    """The instance's notebook: a JupyterLab with its model (and its dataset, when one is set) checked out,
-    named `{instance}-notebook` in its namespace; the existing one, run again when stopped or failed."""
-    view = instances.get_instance(hub, actor, instance_id)
-    found = notebook_of(hub, actor, instance_id)
+def open_notebook(hub: Hub, actor: Actor, instance_id: int, model: RepoId | None = None) -> NotebookView:
+    """The instance's "Start Notebook": a JupyterLab with its model and dataset checked out (made the first
+    time, started again after a stop), on the instance's cluster and tier."""
+    view = instances.get_instance(hub, actor, instance_id, model)
+    name = f"{view.name[:50]}-notebook"
+    found = next((n for n in notebooks.list_notebooks(hub, actor, owner=view.owner) if n.name == name), None)
     if found is not None:
         return notebooks.start_notebook(hub, actor, found.id)
     dataset = view.settings.get("dataset")
     spec = NotebookSpec(
-        name=_notebook_name(view.name),
+        name=name,
         dataset=RepoId.parse(str(dataset)) if dataset else None,
         cluster_id=view.cluster_id,
+        tier_id=None,  # a notebook runs on a CPU tier of the cluster, whatever the training's tier
         owner=view.owner,
     )
     return notebooks.create_notebook(hub, actor, RepoId.parse(view.model), spec)
 
 
 def notebook_of(hub: Hub, actor: Actor, instance_id: int) -> NotebookView | None:
+    """The notebook open_notebook made for the instance, if there is one (the instance's page shows it)."""
     view = instances.get_instance(hub, actor, instance_id)
-    name = _notebook_name(view.name)
+    name = f"{view.name[:50]}-notebook"
     return next((n for n in notebooks.list_notebooks(hub, actor, owner=view.owner) if n.name == name), None)
-
-
-def _notebook_name(instance: str) -> str:
-    return f"{instance[:50]}-notebook"
