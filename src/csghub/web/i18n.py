@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from csghub.web.i18n_chat import ZH_CHAT
 from csghub.web.i18n_errors import ZH_ACTIONS, ZH_CODES, ZH_MESSAGES, zh_message
+from csghub.web.i18n_finetune import ZH_FINETUNE
 from csghub.web.i18n_metadata import ZH_METADATA
 
 LANGUAGES = ("en", "zh")
@@ -564,6 +565,7 @@ _ZH.update(
 
 _ZH.update(ZH_CHAT)
 _ZH.update(ZH_METADATA)
+_ZH.update(ZH_FINETUNE)
 
 # The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
 _SCRIPT_KEYS = (

@@ -26,6 +26,9 @@ from csghub.web import (
     edit_pages,
     endpoint_pages,
     endpoint_summary_pages,
+    finetune_data_pages,
+    finetune_instance_pages,
+    finetune_pages,
     history_pages,
     org_pages,
     pages,
@@ -62,6 +65,10 @@ def mount_web(app: FastAPI) -> None:
     include_routes(app, console_pages.router)
     include_routes(app, playground_pages.router)  # /endpoints/compare has a model page's shape
     include_routes(app, dataset_viewer_pages.router)  # /datasets/{ns}/{name}/viewer, before a model's pages
+    # /finetune/... has the shape of a model page; /datasets/{ns}/{name}/finetune comes before a model's pages.
+    include_routes(app, finetune_pages.router)
+    include_routes(app, finetune_instance_pages.router)
+    include_routes(app, finetune_data_pages.router)
     include_routes(app, search_pages.router)  # before pages' /{kind}, which takes any one segment
     include_routes(app, pages.router)
     # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;

@@ -1,10 +1,13 @@
 """From a fine-tune to a model that answers: deploy a finished job's model repository as an inference
-endpoint in one action, and load or unload the base model or the latest result of a fine-tune instance
-for its chat tab. These are ordinary endpoints (services/compute), owned by the job's namespace; the
-portal's compare view chats with several of them side by side through the gateway."""
+endpoint in one action, deploy a task's base model beside it (the compare chat's "before"), load or unload
+the base model or the latest result of a fine-tune instance for its chat tab, and start the instance's
+notebook (services/compute/notebooks.py). These are ordinary endpoints and notebooks (services/compute),
+owned by the job's namespace; the portal's compare view chats with several of them side by side through
+the gateway."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
@@ -27,6 +30,30 @@ def deploy_job(hub: Hub, actor: Actor, job_id: int, *, name: str | None = None) 
     if job.state != SUCCEEDED or not job.output_ready:
         raise InvalidArgument(f"Task '{job.name}' has no model to deploy yet (it is {job.state})")
     return _ensure(hub, actor, job.owner, name or job.name, RepoId.parse(job.output))
+
+
+def deploy_base(hub: Hub, actor: Actor, job_id: int) -> EndpointView:
+    """An endpoint of the task's base model in the task's namespace (the compare chat's "before"), the
+    existing one, started again when stopped, if it was deployed before."""
+    job = jobs.get_job(hub, actor, job_id)
+    return _ensure(hub, actor, job.owner, base_endpoint_name(job.model), RepoId.parse(job.model))
+
+
+def deployed(hub: Hub, actor: Actor, job_id: int, *, base: bool = False) -> EndpointView | None:
+    """The endpoint deploy_job (or, with `base`, deploy_base) made for the task, if there is one."""
+    job = jobs.get_job(hub, actor, job_id)
+    name, model = (base_endpoint_name(job.model), job.model) if base else (job.name, job.output)
+    try:
+        found = endpoints.find_endpoint(hub, actor, job.owner, name)
+    except NotFound:
+        return None
+    return found if found.model.lower() == model.lower() else None
+
+
+def base_endpoint_name(model: str) -> str:
+    """`tiny-qa-base` for `ns/tiny-qa`: an endpoint name (letters, digits, - and _) from the model's name."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", RepoId.parse(model).name).strip("-_")[:58]
+    return f"{stem or 'model'}-base"
 
 
 def load_model(hub: Hub, actor: Actor, instance_id: int, which: Which, model: RepoId | None = None) -> EndpointView:
@@ -93,3 +120,10 @@ def open_notebook(hub: Hub, actor: Actor, instance_id: int, model: RepoId | None
         owner=view.owner,
     )
     return notebooks.create_notebook(hub, actor, RepoId.parse(view.model), spec)
+
+
+def notebook_of(hub: Hub, actor: Actor, instance_id: int) -> NotebookView | None:
+    """The notebook open_notebook made for the instance, if there is one (the instance's page shows it)."""
+    view = instances.get_instance(hub, actor, instance_id)
+    name = f"{view.name[:50]}-notebook"
+    return next((n for n in notebooks.list_notebooks(hub, actor, owner=view.owner) if n.name == name), None)
