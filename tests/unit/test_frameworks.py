@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from csghub.runtime.frameworks import builtin, fits, model_tasks
+from csghub.runtime.frameworks import BUILTIN, FINETUNE, builtin, environment_of, fits, model_tasks, purpose_of, trains
 
 LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
 BERT = {"architectures": ["BertModel"], "model_type": "bert"}
@@ -14,8 +14,7 @@ CHAT_CARD = {"library_name": "transformers", "pipeline_tag": "text-generation"}
 
 
 def fitting(config: dict[str, Any] | None, card: dict[str, Any]) -> list[str]:
-    names = ("transformers", "embeddings", "vllm")
-    return [n for n in names if (f := builtin(n)) is not None and fits(f, config, card)]
+    return [f.name for f in BUILTIN if fits(f, config, card)]  # llamafactory trains: it never fits
 
 
 @pytest.mark.parametrize(
@@ -47,3 +46,38 @@ def test_model_tasks_prefer_the_cards_pipeline_tag() -> None:
 
 def test_only_vllm_needs_a_gpu() -> None:
     assert [n for n in ("transformers", "embeddings", "vllm") if (f := builtin(n)) and f.needs_gpu] == ["vllm"]
+
+
+@pytest.mark.parametrize(
+    ("config", "card", "expected"),
+    [
+        (LLAMA, CHAT_CARD, True),
+        (LLAMA, {}, True),
+        (BERT, {}, False),  # no generating head to fine-tune for chat
+        (LLAMA, {"library_name": "gguf"}, False),
+        (None, CHAT_CARD, False),
+    ],
+)
+def test_llamafactory_trains_generating_models_and_serves_none(
+    config: dict[str, Any] | None, card: dict[str, Any], expected: bool
+) -> None:
+    llamafactory = builtin("llamafactory")
+    assert llamafactory is not None and llamafactory.purpose == FINETUNE == purpose_of(llamafactory.engine)
+    assert trains(llamafactory, config, card) is expected
+    assert not fits(llamafactory, config, card)
+    assert [f.name for f in BUILTIN if trains(f, LLAMA, CHAT_CARD)] == ["llamafactory"]
+
+
+def test_llamafactory_environment_repairs_the_cuda_vision_and_audio_wheels() -> None:
+    llamafactory = builtin("llamafactory")
+    assert llamafactory is not None
+    assert {"torch==2.13.0", "llamafactory==0.9.5", "sacrebleu==2.6.0", "rouge-score==0.1.2"} <= set(
+        llamafactory.packages
+    )
+    steps = llamafactory.environment.after_install
+    assert steps[0] == ("-m", "pip", "uninstall", "--yes", "torchvision") and "torchaudio" in steps[1][1]
+    # A framework record with the built-in's name, version and packages gets its steps (and so its build).
+    same = environment_of("llamafactory", "1", llamafactory.packages)
+    assert same.after_install == steps and same.key == llamafactory.environment.key
+    assert environment_of("llamafactory", "2", llamafactory.packages).after_install == ()
+    assert environment_of("mine", "1", ("a==1",)).key == environment_of("other", "1", ("a==1",)).key
