@@ -218,3 +218,40 @@ def test_finetune_unknown_lora_target_fails_with_readable_error(
     assert "no_such_proj" in result["error"] and "\n" not in result["error"]
     assert result["train"] is None and result["metrics"] is None
     assert json.loads((work / "phase.json").read_text())["phase"] == "train"
+
+
+def test_finetune_full_parameters_export_a_whole_model(
+    runner: LocalProcessRunner, environment: Environment, tmp_path: Path
+) -> None:
+    work = tmp_path / "job"
+    full = {"stage": "sft", "finetuning_type": "full", "learning_rate": 1e-3, "max_steps": 3, "cutoff_len": 64}
+    write_job(work, full | {"per_device_train_batch_size": 4, "template": "auto"})
+    handle = start(runner, environment, work)
+    assert finish(runner, handle) == 0, log_of(runner, handle)[-4000:]
+    result = result_of(work)
+    assert result["train"]["total_steps"] == 3 and result["template"] == "chatml"
+    assert result["metrics"]["after"]["samples"] == len(CAPITALS)  # the whole model in output/, loaded alone
+    merged = work / "result" / "merged"
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in merged.iterdir()}
+    assert not (work / "result" / "adapter").exists()
+    assert json.loads((work / "train_args.json").read_text())["save_steps"] == 1  # a tenth of 3 steps, rounded up
+
+
+def test_finetune_metrics_score_chinese_by_character(environment: Environment) -> None:
+    """finetune_eval.score in the environment's python: CJK references are tokenized for BLEU ("zh") and
+    ROUGE (one token per character), so a half-right Chinese answer scores between 0 and 100."""
+    code = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from finetune_eval import score
+print(json.dumps(score(["法国的首都是巴黎。", "德国的首都是柏林。"], [" 法国的首都是巴黎。", "德国的首都是波恩。"])))
+print(json.dumps(score(["The capital is Paris."], ["The capital of France is Paris."])))
+"""
+    assert environment.python_path is not None
+    argv = [environment.python_path, "-c", code, str(script("finetune_eval").parent)]
+    done = subprocess.run(argv, env=minimal_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    chinese, english = (json.loads(line) for line in done.stdout.splitlines())
+    assert chinese["exact_match"] == 0.5 and chinese["samples"] == 2
+    assert 50 < chinese["rouge1"] < 100 and 0 < chinese["bleu4"] < 100
+    assert english["exact_match"] == 0.0 and english["rouge1"] == pytest.approx(100 * 2 * 4 / (4 + 6), abs=0.01)

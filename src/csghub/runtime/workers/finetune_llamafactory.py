@@ -228,6 +228,8 @@ def run(work: Path) -> dict[str, Any]:
     fetch(base["repo"], base["revision"], model_dir, say)
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.pop("HF_TOKEN", None)
+    # datasets' Arrow cache of the converted rows stays with the job, not in the hub user's home.
+    os.environ["HF_DATASETS_CACHE"] = str(work / "cache")
     enter(work, "train")
     rows = json.loads((work / job["data"]["train"]).read_text())
     write_dataset_info(work, job["data"], rows)
