@@ -3,8 +3,10 @@ job of the local runner) against the same training run directly: LLaMA-Factory's
 python of the same `llamafactory` environment, with the very arguments the worker passed (its
 train_args.json), same model, data and steps. Rounds alternate the two; the figure is the median over
 rounds of the ratio of training steps per second (transformers' train_steps_per_second), target >= 0.95,
-plus each side's wall time from start to exit. On a shared machine other work swings a single run by 10x:
-each round's ratio compares two runs made back to back, and the median drops the disturbed rounds.
+plus each side's wall time from start to exit and CPU seconds (user + system, from the kernel's accounting
+of reaped children: what other work on a shared machine cannot inflate). Other work swings a single run's
+speed by 10x: each round's ratio compares two runs made back to back, and the median drops the disturbed
+rounds.
 
 The job is LoRA+ on the tiny qa model and the 20 capitals (tests/support), 90 steps, no evaluation.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import secrets
 import statistics
 import subprocess
@@ -51,8 +54,14 @@ run_exp(json.loads(open(sys.argv[1]).read()))
 """
 
 
+def children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def through_worker(root: Path, environment: Environment, cpus: int) -> tuple[float, float, Path]:
-    """(train steps/s, wall seconds, work dir) of one job through the local runner."""
+    """(train steps/s, wall seconds, work dir) of one job through the local runner (its child: the
+    runner reaps it in status())."""
     work = root / f"job-{secrets.token_hex(3)}"
     work.mkdir()
     (work / "train.json").write_text(json.dumps(alpaca_rows()))
@@ -110,19 +119,25 @@ def main() -> None:
     environment = llamafactory_environment()
     tiny_qa_model()  # built (once) before anything is timed
     worker_rates, worker_walls, direct_rates, direct_walls = [], [], [], []
+    worker_cpu: list[float] = []
+    direct_cpu: list[float] = []
     with tempfile.TemporaryDirectory(prefix="csghub-bench-", dir="/tmp") as tmp:
         root = Path(tmp)
         for round_ in range(args.rounds):
+            cpu = children_cpu()
             rate, wall, work = through_worker(root, environment, args.cpus)
             worker_rates.append(rate)
             worker_walls.append(wall)
+            worker_cpu.append(children_cpu() - cpu)
+            cpu = children_cpu()
             rate, wall = directly(root, environment, work, args.cpus)
             direct_rates.append(rate)
             direct_walls.append(wall)
+            direct_cpu.append(children_cpu() - cpu)
             print(
-                f"round {round_ + 1}: worker {worker_rates[-1]:.2f} steps/s ({worker_walls[-1]:.1f} s wall), "
-                f"direct {direct_rates[-1]:.2f} steps/s ({direct_walls[-1]:.1f} s wall), "
-                f"ratio {worker_rates[-1] / direct_rates[-1]:.3f}",
+                f"round {round_ + 1}: worker {worker_rates[-1]:.2f} steps/s ({worker_walls[-1]:.1f} s wall, "
+                f"{worker_cpu[-1]:.1f} s CPU), direct {direct_rates[-1]:.2f} steps/s ({direct_walls[-1]:.1f} s wall, "
+                f"{direct_cpu[-1]:.1f} s CPU), ratio {worker_rates[-1] / direct_rates[-1]:.3f}",
                 flush=True,
             )
     worker, direct = statistics.median(worker_rates), statistics.median(direct_rates)
