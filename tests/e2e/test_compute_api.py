@@ -110,7 +110,10 @@ def test_compute_api_lists_clusters_tiers_and_fitting_frameworks(hub: Hub) -> No
     assert hub.get("/api/v1/space_resources", cluster_id="999").json()["data"] == []
     frameworks = hub.get(f"/api/v1/models/{hub.model}/runtime_framework").json()["data"]
     assert [f["frame_name"] for f in frameworks] == ["transformers"]  # not embeddings, not vllm (no GPU)
-    assert frameworks[0]["compute_type"] == "cpu" and frameworks[0]["enabled"] == 1
+    assert frameworks[0]["compute_type"] == "cpu" and frameworks[0]["enabled"] == 1 and frameworks[0]["type"] == 1
+    # What can fine-tune it (CSGHub's deploy_type 2): LLaMA-Factory, never a choice for an endpoint.
+    trainers = hub.get(f"/api/v1/models/{hub.model}/runtime_framework", deploy_type="2").json()["data"]
+    assert [(f["frame_name"], f["type"], f["engine"]) for f in trainers] == [("llamafactory", 2, "llamafactory")]
 
 
 def test_compute_api_refuses_bad_settings(hub: Hub) -> None:

@@ -47,7 +47,15 @@ STEPS = 90
 RESOURCES = Resources(cpus=2, memory_mb=4096)
 
 
-def write_job(work: Path, parameters: dict[str, Any], *, data_format: str = "alpaca", merge: bool = False) -> None:
+def write_job(
+    work: Path,
+    parameters: dict[str, Any],
+    *,
+    data_format: str = "alpaca",
+    merge: bool = False,
+    before: bool = True,
+    max_samples: int = 200,
+) -> None:
     work.mkdir(parents=True)
     rows: list[Any] = alpaca_rows() if data_format == "alpaca" else sharegpt_rows()
     (work / "train.json").write_text(json.dumps(rows))
@@ -56,7 +64,7 @@ def write_job(work: Path, parameters: dict[str, Any], *, data_format: str = "alp
         "base": {"repo": "tests/tiny-qa", "revision": "0" * 40, "local_dir": str(tiny_qa_model())},
         "data": {"format": data_format, "train": "train.json", "eval": "eval.json"},
         "parameters": parameters,
-        "evaluate": {"before": True, "after": True, "max_samples": 200, "max_new_tokens": 24},
+        "evaluate": {"before": before, "after": True, "max_samples": max_samples, "max_new_tokens": 24},
         "merge": merge,
     }
     (work / "job.json").write_text(json.dumps(job))
@@ -171,14 +179,23 @@ for model in (PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(bas
 
 
 def _complete_checkpoints(output: Path) -> list[Path]:
-    return [p for p in output.glob("checkpoint-*") if (p / "trainer_state.json").is_file()]
+    """Checkpoints whose trainer_state.json (written last) reads back: seeing the file appear is not enough,
+    transformers may be halfway through writing it."""
+    found = []
+    for path in output.glob("checkpoint-*"):
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        found.append(path)
+    return found
 
 
 def test_finetune_killed_worker_resumes_from_last_complete_checkpoint(
     runner: LocalProcessRunner, environment: Environment, tmp_path: Path
 ) -> None:
     work = tmp_path / "job"
-    write_job(work, LORA_PLUS)
+    write_job(work, LORA_PLUS, before=False)
     first = start(runner, environment, work)
     wait_until(lambda: bool(_complete_checkpoints(work / "output")), "a checkpoint", timeout=600, poll=0.005)
     os.kill(int(first.ref.split(":")[0]), signal.SIGKILL)
@@ -199,7 +216,7 @@ def test_finetune_killed_worker_resumes_from_last_complete_checkpoint(
     assert result["error"] is None
     assert result["train"]["resumed_from"] == last.name
     assert result["train"]["total_steps"] == STEPS
-    assert result["metrics"]["after"]["exact_match"] >= 0.9
+    assert result["metrics"]["after"]["exact_match"] >= 0.9 and result["metrics"]["before"] is None
     lines = (work / "output" / "trainer_log.jsonl").read_text().splitlines()
     assert len(lines) > steps_logged  # appended to, not started afresh
     assert json.loads(lines[-1])["current_steps"] == STEPS
@@ -218,3 +235,40 @@ def test_finetune_unknown_lora_target_fails_with_readable_error(
     assert "no_such_proj" in result["error"] and "\n" not in result["error"]
     assert result["train"] is None and result["metrics"] is None
     assert json.loads((work / "phase.json").read_text())["phase"] == "train"
+
+
+def test_finetune_full_parameters_export_a_whole_model(
+    runner: LocalProcessRunner, environment: Environment, tmp_path: Path
+) -> None:
+    work = tmp_path / "job"
+    full = {"stage": "sft", "finetuning_type": "full", "learning_rate": 1e-3, "max_steps": 3, "cutoff_len": 64}
+    write_job(work, full | {"per_device_train_batch_size": 4, "template": "auto"}, before=False, max_samples=4)
+    handle = start(runner, environment, work)
+    assert finish(runner, handle) == 0, log_of(runner, handle)[-4000:]
+    result = result_of(work)
+    assert result["train"]["total_steps"] == 3 and result["template"] == "chatml"
+    assert result["metrics"]["after"]["samples"] == 4  # max_samples; the whole model in output/, loaded alone
+    merged = work / "result" / "merged"
+    assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in merged.iterdir()}
+    assert not (work / "result" / "adapter").exists()
+    assert json.loads((work / "train_args.json").read_text())["save_steps"] == 1  # a tenth of 3 steps, rounded up
+
+
+def test_finetune_metrics_score_chinese_by_character(environment: Environment) -> None:
+    """finetune_eval.score in the environment's python: CJK references are tokenized for BLEU ("zh") and
+    ROUGE (one token per character), so a half-right Chinese answer scores between 0 and 100."""
+    code = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from finetune_eval import score
+print(json.dumps(score(["法国的首都是巴黎。", "德国的首都是柏林。"], [" 法国的首都是巴黎。", "德国的首都是波恩。"])))
+print(json.dumps(score(["The capital is Paris."], ["The capital of France is Paris."])))
+"""
+    assert environment.python_path is not None
+    argv = [environment.python_path, "-c", code, str(script("finetune_eval").parent)]
+    done = subprocess.run(argv, env=minimal_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    chinese, english = (json.loads(line) for line in done.stdout.splitlines())
+    assert chinese["exact_match"] == 0.5 and chinese["samples"] == 2
+    assert 50 < chinese["rouge1"] < 100 and 0 < chinese["bleu4"] < 100
+    assert english["exact_match"] == 0.0 and english["rouge1"] == pytest.approx(100 * 2 * 4 / (4 + 6), abs=0.01)

@@ -32,6 +32,36 @@ def test_environment_key_is_stable_and_names_what_it_is_made_of() -> None:
     assert other.stdout.strip() == one.key
 
 
+def test_environment_key_changes_with_its_after_install_steps() -> None:
+    plain = Environment("demo", "1", ("a==2",))
+    fixed = Environment("demo", "1", ("a==2",), after_install=(("-m", "pip", "uninstall", "--yes", "b"),))
+    assert fixed.key != plain.key
+    assert (
+        fixed.key != Environment("demo", "1", ("a==2",), after_install=(("-m", "pip", "uninstall", "--yes", "c"),)).key
+    )
+    two = (("-c", "1"), ("-c", "2"))
+    assert Environment("x", "1", (), after_install=two).key != Environment("x", "1", (), after_install=two[::-1]).key
+    # No steps: the key is what it was before steps existed, so existing builds keep their folders.
+    assert plain.key == Environment("demo", "1", ("a==2",), after_install=()).key
+
+
+def test_ensure_runs_after_install_steps_with_the_environments_python(tmp_path: Path) -> None:
+    mark = "import pathlib, sys; pathlib.Path(sys.prefix, 'step-' + sys.argv[1]).write_text(sys.executable)"
+    environment = Environment("steps", "1", (), after_install=(("-c", mark, "1"), ("-c", mark, "2")))
+    python = ensure(environment, tmp_path / "build.log", runtimes_dir=tmp_path / "rt")
+
+    folder = tmp_path / "rt" / environment.key
+    assert (folder / "step-1").read_text() == (folder / "step-2").read_text() == str(python)
+    assert "after install: python -c" in (tmp_path / "build.log").read_text()
+
+
+def test_a_failing_after_install_step_fails_the_build_and_leaves_nothing(tmp_path: Path) -> None:
+    environment = Environment("steps", "1", (), after_install=(("-c", "raise SystemExit('repair failed')"),))
+    with pytest.raises(BuildError, match="repair failed"):
+        ensure(environment, tmp_path / "build.log", runtimes_dir=tmp_path / "rt")
+    assert not (tmp_path / "rt" / environment.key).exists()
+
+
 def test_builtin_frameworks_pin_the_cpu_torch_and_share_builds_of_the_same_packages() -> None:
     transformers = builtin("transformers")
     assert transformers is not None and "torch==2.13.0" in transformers.packages

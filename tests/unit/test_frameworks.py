@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from csghub.runtime.frameworks import builtin, fits, model_tasks
+from csghub.runtime.frameworks import BUILTIN, FINETUNE, builtin, environment_of, fits, model_tasks, purpose_of, trains
 
 LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama"}
 BERT = {"architectures": ["BertModel"], "model_type": "bert"}
@@ -14,8 +14,7 @@ CHAT_CARD = {"library_name": "transformers", "pipeline_tag": "text-generation"}
 
 
 def fitting(config: dict[str, Any] | None, card: dict[str, Any]) -> list[str]:
-    names = ("transformers", "embeddings", "vllm", "jupyterlab")
-    return [n for n in names if (f := builtin(n)) is not None and fits(f, config, card)]
+    return [f.name for f in BUILTIN if fits(f, config, card)]  # llamafactory and jupyterlab serve nothing
 
 
 @pytest.mark.parametrize(
@@ -58,3 +57,38 @@ def test_jupyterlab_serves_no_model_and_is_never_offered(card: dict[str, Any]) -
     # The transformers pins, so a notebook can load what an endpoint serves; JupyterLab on top.
     assert notebook.packages[: len(transformers.packages)] == transformers.packages
     assert any(p.startswith("jupyterlab==") for p in notebook.packages)
+
+
+@pytest.mark.parametrize(
+    ("config", "card", "expected"),
+    [
+        (LLAMA, CHAT_CARD, True),
+        (LLAMA, {}, True),
+        (BERT, {}, False),  # no generating head to fine-tune for chat
+        (LLAMA, {"library_name": "gguf"}, False),
+        (None, CHAT_CARD, False),
+    ],
+)
+def test_llamafactory_trains_generating_models_and_serves_none(
+    config: dict[str, Any] | None, card: dict[str, Any], expected: bool
+) -> None:
+    llamafactory = builtin("llamafactory")
+    assert llamafactory is not None and llamafactory.purpose == FINETUNE == purpose_of(llamafactory.engine)
+    assert trains(llamafactory, config, card) is expected
+    assert not fits(llamafactory, config, card)
+    assert [f.name for f in BUILTIN if trains(f, LLAMA, CHAT_CARD)] == ["llamafactory"]
+
+
+def test_llamafactory_environment_repairs_the_cuda_vision_and_audio_wheels() -> None:
+    llamafactory = builtin("llamafactory")
+    assert llamafactory is not None
+    assert {"torch==2.13.0", "llamafactory==0.9.5", "sacrebleu==2.6.0", "rouge-score==0.1.2"} <= set(
+        llamafactory.packages
+    )
+    steps = llamafactory.environment.after_install
+    assert steps[0] == ("-m", "pip", "uninstall", "--yes", "torchvision") and "torchaudio" in steps[1][1]
+    # A framework record with the built-in's name, version and packages gets its steps (and so its build).
+    same = environment_of("llamafactory", "1", llamafactory.packages)
+    assert same.after_install == steps and same.key == llamafactory.environment.key
+    assert environment_of("llamafactory", "2", llamafactory.packages).after_install == ()
+    assert environment_of("mine", "1", ("a==1",)).key == environment_of("other", "1", ("a==1",)).key

@@ -72,6 +72,7 @@ def score(predictions: Sequence[str], references: Sequence[str]) -> dict[str, fl
 
 
 def load_model(base: Path, *, adapter: Path | None = None) -> Any:
+    import torch
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(base)
@@ -79,7 +80,7 @@ def load_model(base: Path, *, adapter: Path | None = None) -> Any:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, adapter)
-    return model.eval()
+    return model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
 
 
 def generate(model: Any, tokenizer: Any, chats: Sequence[list[Message]], *, max_new_tokens: int) -> list[str]:
@@ -94,7 +95,7 @@ def generate(model: Any, tokenizer: Any, chats: Sequence[list[Message]], *, max_
     answers = []
     for messages in chats:
         prompt = prompt_of(tokenizer, messages[:-1])
-        ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt")
+        ids = tokenizer(prompt, add_special_tokens=False, return_tensors="pt").to(model.device)
         with torch.no_grad():
             out = model.generate(
                 **ids,

@@ -22,6 +22,8 @@ What the hub reads while it runs:
                                last line is the latest. Appended across attempts: after a resume, the steps
                                between the checkpoint and the kill are logged again (the later line wins).
 
+    train_args.json            the arguments this attempt passed to LLaMA-Factory's run_exp
+
 and when it ends (written last, temp + rename):
 
     result.json  {"train": {"train_runtime", "train_steps_per_second", "train_loss", "total_steps",
@@ -154,6 +156,18 @@ def training_args(work: Path, job: dict[str, Any], model_dir: Path, rows: int) -
     return args
 
 
+def note_precision(args: dict[str, Any]) -> None:
+    """Says what mixed precision does here: the hub validates, but the log is where a user looks."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    if args.get("fp16"):
+        say("note: fp16 has no effect on a CPU (accelerate uses fp16 only on GPUs): training runs in fp32")
+    if args.get("bf16") and not args.get("use_cpu"):
+        say("note: bf16 on a CPU needs use_cpu: true; LLaMA-Factory will refuse it without")
+
+
 def train(args: dict[str, Any]) -> None:
     from llamafactory.train.tuner import run_exp
 
@@ -214,12 +228,16 @@ def run(work: Path) -> dict[str, Any]:
     fetch(base["repo"], base["revision"], model_dir, say)
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ.pop("HF_TOKEN", None)
+    # datasets' Arrow cache of the converted rows stays with the job, not in the hub user's home.
+    os.environ["HF_DATASETS_CACHE"] = str(work / "cache")
     enter(work, "train")
     rows = json.loads((work / job["data"]["train"]).read_text())
     write_dataset_info(work, job["data"], rows)
     args = training_args(work, job, model_dir, len(rows))
     resumed = Path(args["resume_from_checkpoint"]).name if args["resume_from_checkpoint"] else None
     say(f"template {args['template']}; " + (f"resuming from {resumed}" if resumed else "starting at step 0"))
+    write_json(work / "train_args.json", args)
+    note_precision(args)
     train(args)
     lora = args.get("finetuning_type", "lora") == "lora"
     enter(work, "evaluate")
