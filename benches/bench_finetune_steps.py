@@ -145,7 +145,10 @@ def main() -> None:
     print(
         f"median wall: worker {statistics.median(worker_walls):.1f} s, direct {statistics.median(direct_walls):.1f} s"
     )
-    print(f"ratio worker/direct: {worker / direct:.3f} (target >= 0.95)")
+    print(f"median CPU seconds: worker {statistics.median(worker_cpu):.1f}, direct {statistics.median(direct_cpu):.1f}")
+    ratios = [w / d for w, d in zip(worker_rates, direct_rates, strict=True)]
+    print(f"ratio worker/direct per round: {', '.join(f'{r:.3f}' for r in ratios)}")
+    print(f"median ratio worker/direct: {statistics.median(ratios):.3f} (target >= 0.95)")
 
 
 if __name__ == "__main__":
