@@ -219,7 +219,9 @@ def start_endpoint(hub: Hub, actor: Actor, endpoint_id: int) -> EndpointView:
 
 def stop_endpoint(hub: Hub, actor: Actor, endpoint_id: int) -> EndpointView:
     with hub.db() as session:
-        visible_row(session, actor, endpoint_id, Action.MANAGE)
+        # Recorded first: a supervisor in another process (the lock below is this process's) then restarts
+        # none of the replicas this stop is ending.
+        visible_row(session, actor, endpoint_id, Action.MANAGE).desired = "stopped"
     with hub.compute.lock(endpoint_id):
         stop_replicas(hub, endpoint_id)
         scaling.forget(hub, endpoint_id)
