@@ -214,12 +214,12 @@ def start_notebook(hub: Hub, actor: Actor, notebook_id: int) -> NotebookView:
 def stop_notebook(hub: Hub, actor: Actor, notebook_id: int) -> NotebookView:
     """Its process (Jupyter, its kernels and terminals) ends before this returns; its files stay."""
     with hub.db() as session:
-        _row(session, actor, notebook_id, Action.MANAGE)
+        # Recorded first, as an endpoint's stop does: a supervisor in another process restarts nothing.
+        _row(session, actor, notebook_id, Action.MANAGE).desired = "stopped"
     with hub.compute.lock(notebook_id):
         stop_replicas(hub, notebook_id)
         with hub.db() as session:
             row = _row(session, actor, notebook_id, Action.MANAGE)
-            row.desired = "stopped"
             instances.move(session, row, instances.STOPPED, f"stopped by {actor.name}")
             hub.compute.routes.clear()
             return _view(session, row)
