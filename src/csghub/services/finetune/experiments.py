@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import Conflict, HubError, InvalidArgument, NotFound
+from csghub.core.errors import Conflict, HubError, InvalidArgument
 from csghub.db.models import FinetuneExperiment, FinetuneJob, Namespace
 from csghub.services.context import Hub
 from csghub.services.finetune import jobs
-from csghub.services.finetune.records import METRICS, JobView, check_name, owned_by
+from csghub.services.finetune.records import METRICS, JobView, check_name, owned_by, visible
 from csghub.services.permissions import Action, Actor, FinetuneResource, authorize, can, require_account
 
 MAX_TASKS = 10
@@ -64,12 +64,7 @@ def _view(hub: Hub, actor: Actor, session: Session, row: FinetuneExperiment) -> 
 
 
 def _visible(session: Session, actor: Actor, experiment_id: int, action: Action = Action.READ) -> FinetuneExperiment:
-    row = session.get(FinetuneExperiment, experiment_id)
-    if row is None:
-        raise NotFound(f"Not found: experiment #{experiment_id}", code="FinetuneNotFound")
-    namespace = session.get(Namespace, row.namespace_id)
-    authorize(actor, action, FinetuneResource(namespace.name if namespace else "", f"experiment #{experiment_id}"))
-    return row
+    return visible(session, actor, FinetuneExperiment, experiment_id, "experiment", action)
 
 
 def create_experiment(

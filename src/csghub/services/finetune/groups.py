@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import Conflict, NotFound
+from csghub.core.errors import Conflict
 from csghub.db.models import FinetuneParameterGroup, Namespace, utcnow
 from csghub.services.context import Hub
 from csghub.services.finetune import parameters
-from csghub.services.finetune.records import check_name, loads, owned_by
+from csghub.services.finetune.records import check_name, loads, owned_by, visible
 from csghub.services.permissions import Action, Actor, FinetuneResource, authorize, can, require_account
 
 
@@ -46,12 +46,7 @@ def _view(session: Session, row: FinetuneParameterGroup) -> GroupView:
 
 
 def _visible(session: Session, actor: Actor, group_id: int, action: Action = Action.READ) -> FinetuneParameterGroup:
-    row = session.get(FinetuneParameterGroup, group_id)
-    if row is None:
-        raise NotFound(f"Not found: parameter group #{group_id}", code="FinetuneNotFound")
-    namespace = session.get(Namespace, row.namespace_id)
-    authorize(actor, action, FinetuneResource(namespace.name if namespace else "", f"parameter group #{group_id}"))
-    return row
+    return visible(session, actor, FinetuneParameterGroup, group_id, "parameter group", action)
 
 
 def create_group(

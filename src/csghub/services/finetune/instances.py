@@ -19,7 +19,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.db.models import FinetuneInstance, FinetuneJob, Namespace, utcnow
 from csghub.services.context import Hub
 from csghub.services.finetune import jobs
-from csghub.services.finetune.records import ACTIVE, JobView, check_name, loads, owned_by, view_of
+from csghub.services.finetune.records import ACTIVE, JobView, check_name, loads, owned_by, view_of, visible
 from csghub.services.permissions import Action, Actor, FinetuneResource, authorize, can, require_account
 from csghub.services.repositories.repos import get_repo
 
@@ -67,12 +67,7 @@ def _view(session: Session, row: FinetuneInstance) -> InstanceView:
 
 
 def _visible(session: Session, actor: Actor, instance_id: int, action: Action = Action.READ) -> FinetuneInstance:
-    row = session.get(FinetuneInstance, instance_id)
-    if row is None:
-        raise NotFound(f"Not found: fine-tune instance #{instance_id}", code="FinetuneNotFound")
-    namespace = session.get(Namespace, row.namespace_id)
-    authorize(actor, action, FinetuneResource(namespace.name if namespace else "", f"fine-tune instance #{row.id}"))
-    return row
+    return visible(session, actor, FinetuneInstance, instance_id, "fine-tune instance", action)
 
 
 def check_settings(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,13 +8,23 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from csghub.core.errors import InvalidArgument, NotFound
-from csghub.db.models import ComputeCluster, ComputeTier, FinetuneJob, Namespace, Repo, RuntimeFramework
+from csghub.db.models import (
+    ComputeCluster,
+    ComputeTier,
+    FinetuneExperiment,
+    FinetuneInstance,
+    FinetuneJob,
+    FinetuneParameterGroup,
+    Namespace,
+    Repo,
+    RuntimeFramework,
+)
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, FinetuneResource, authorize
 
@@ -95,12 +105,23 @@ def resource_of(session: Session, row: FinetuneJob) -> FinetuneResource:
     return FinetuneResource(namespace.name if namespace else "", f"fine-tune job #{row.id}")
 
 
-def visible_job(session: Session, actor: Actor, job_id: int, action: Action = Action.READ) -> FinetuneJob:
-    row = session.get(FinetuneJob, job_id)
+Owned = TypeVar("Owned", FinetuneJob, FinetuneParameterGroup, FinetuneExperiment, FinetuneInstance)
+
+
+def visible(
+    session: Session, actor: Actor, kind: type[Owned], record_id: int, what: str, action: Action = Action.READ
+) -> Owned:
+    """A fine-tuning record the actor may `action`; one it may not see does not exist (FinetuneNotFound)."""
+    row = session.get(kind, record_id)
     if row is None:
-        raise NotFound(f"Not found: fine-tune job #{job_id}", code="FinetuneNotFound")
-    authorize(actor, action, resource_of(session, row))
+        raise NotFound(f"Not found: {what} #{record_id}", code="FinetuneNotFound")
+    namespace = session.get(Namespace, row.namespace_id)
+    authorize(actor, action, FinetuneResource(namespace.name if namespace else "", f"{what} #{record_id}"))
     return row
+
+
+def visible_job(session: Session, actor: Actor, job_id: int, action: Action = Action.READ) -> FinetuneJob:
+    return visible(session, actor, FinetuneJob, job_id, "fine-tune job", action)
 
 
 def view_of(session: Session, row: FinetuneJob) -> JobView:
