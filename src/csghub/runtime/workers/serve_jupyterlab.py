@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import time
 from pathlib import Path
+
+import hub_fetch
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -46,35 +46,11 @@ def say(message: str) -> None:
 
 def checkout(repo: str, revision: str, target: Path, repo_type: str) -> None:
     """`target` holds the repository's files once; a partial download is started over."""
-    if target.is_dir():
-        say(f"{repo}@{revision[:12]} is already checked out in {target}")
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    # huggingface_hub reads HF_HUB_OFFLINE once, at import: the hub starts every process offline.
-    os.environ["HF_HUB_OFFLINE"] = "0"
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    from huggingface_hub import snapshot_download
-
-    say(f"checking out {repo_type} {repo}@{revision[:12]} from {os.environ.get('HF_ENDPOINT', 'the hub')}")
-    started = time.monotonic()
     try:
-        snapshot_download(
-            repo,
-            revision=revision,
-            repo_type=repo_type,
-            local_dir=partial,
-            endpoint=os.environ.get("HF_ENDPOINT"),
-            token=os.environ.get("HF_TOKEN"),
-        )
-    except Exception as exc:  # a process boundary: the reason goes to the log, the status says failed
-        say(f"could not download {repo}@{revision}: {type(exc).__name__}: {exc}")
-        shutil.rmtree(partial, ignore_errors=True)
+        hub_fetch.fetch(repo, revision, target, say, repo_type=repo_type)
+    except hub_fetch.DownloadError as exc:  # a process boundary: the reason goes to the log, the status says failed
+        say(str(exc))
         raise SystemExit(2) from None
-    shutil.rmtree(partial / ".cache", ignore_errors=True)  # huggingface_hub's download bookkeeping
-    os.rename(partial, target)
-    say(f"checked out {repo} in {time.monotonic() - started:.1f} s")
 
 
 def jupyter_argv(program: str, args: argparse.Namespace) -> list[str]:

@@ -3,8 +3,8 @@ endpoint's replicas share, then become `transformers serve` on it.
 
 Run by the `transformers` environment's python; imports nothing from csghub. The hub passes
 HF_ENDPOINT (itself) and HF_TOKEN (a short-lived token that reads this one repository). The download
-happens under a lock into a temporary directory renamed into place once complete, so a replica never
-serves half a model and concurrent replicas download once. The server itself runs with HF_HUB_OFFLINE=1
+(hub_fetch.py) happens under a lock into a temporary directory renamed into place once complete, so a
+replica never serves half a model and concurrent replicas download once. The server itself runs with HF_HUB_OFFLINE=1
 and without the token: its files are local, and nothing it does should reach a model hub.
 
 An adapter (a PEFT/LoRA repository) is served on its base model: with --base-repo and --base-revision,
@@ -18,12 +18,14 @@ plain model.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import hub_fetch
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -46,54 +48,29 @@ def say(message: str) -> None:
 
 def fetch(repo: str, revision: str, local_dir: Path, *, base: tuple[str, str] | None = None) -> None:
     """Make `local_dir` hold the model (or the adapter merged on `base`, a (repo, revision)), once."""
-    if local_dir.is_dir():
-        say(f"{repo}@{revision} is already in {local_dir}")
-        return
-    local_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{local_dir}.lock", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if local_dir.is_dir():
-            say(f"{repo}@{revision} was downloaded by another replica")
-            return
-        for stale in local_dir.parent.glob(f"{local_dir.name}.partial-*"):
-            shutil.rmtree(stale, ignore_errors=True)  # left by a launcher that died mid-download
-        partial = local_dir.with_name(f"{local_dir.name}.partial-{os.getpid()}")
-        try:
-            if base is None:
-                download(repo, revision, partial)
-            else:
-                download(repo, revision, partial / "adapter")
-                download(*base, partial / "base")
-                merge(partial / "adapter", partial / "base", partial / "merged")
-                (partial / "merged").rename(local_dir)
-                shutil.rmtree(partial)
-                return
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-        os.rename(partial, local_dir)
-
-
-def download(repo: str, revision: str, target: Path) -> None:
-    # huggingface_hub reads these once, at import; and in case a caller imported it already (the process
-    # starts offline), the switch is turned off where it is read, and the endpoint passed explicitly.
-    os.environ["HF_HUB_OFFLINE"] = "0"
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    from huggingface_hub import constants, snapshot_download
-
-    constants.HF_HUB_OFFLINE = False
-    endpoint, token = os.environ.get("HF_ENDPOINT"), os.environ.get("HF_TOKEN")
-
-    say(f"downloading {repo}@{revision} from {os.environ.get('HF_ENDPOINT', 'the hub')}")
-    started = time.monotonic()
     try:
-        snapshot_download(repo, revision=revision, local_dir=target, endpoint=endpoint, token=token)
-    except Exception as exc:  # a process boundary: the reason goes to the log, the status says failed
-        say(f"could not download {repo}@{revision}: {type(exc).__name__}: {exc}")
+        if base is None:
+            hub_fetch.fetch(repo, revision, local_dir, say)
+        else:
+            hub_fetch.prepare_once(
+                local_dir, f"{repo}@{revision} on {base[0]}@{base[1]}", say, merged(repo, revision, base)
+            )
+    except hub_fetch.DownloadError as exc:  # a process boundary: the reason goes to the log, the status says failed
+        say(str(exc))
         raise SystemExit(2) from None
-    shutil.rmtree(target / ".cache", ignore_errors=True)  # huggingface_hub's download bookkeeping
-    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-    say(f"downloaded {size / 1e6:.1f} MB in {time.monotonic() - started:.1f} s")
+
+
+def merged(repo: str, revision: str, base: tuple[str, str]) -> Callable[[Path], None]:
+    def fill(target: Path) -> None:
+        parts = target.with_name(f"{target.name}-parts")  # swept with the partial if this process dies
+        try:
+            hub_fetch.download(repo, revision, parts / "adapter", say)
+            hub_fetch.download(*base, parts / "base", say)
+            merge(parts / "adapter", parts / "base", target)
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
+
+    return fill
 
 
 def merge(adapter: Path, base: Path, out: Path) -> None:

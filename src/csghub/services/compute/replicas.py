@@ -103,8 +103,9 @@ def forget_files(hub: Hub, instance_id: int, keys: list[str]) -> None:
         )
     models = compute / "models"
     if models.is_dir():
-        for path in models.glob(f"{repo_id}-*"):
-            commit = path.name.removesuffix(".lock").split("-", 1)[1].split(".partial-")[0]
+        # The model's folder, its partial downloads and its download lock (hidden: runtime/workers/hub_fetch.py).
+        for path in [*models.glob(f"{repo_id}-*"), *models.glob(f".{repo_id}-*.lock")]:
+            commit = path.name.removeprefix(".").removesuffix(".lock").split("-", 1)[1].split(".partial-")[0]
             if commit in used:
                 continue
             if path.is_dir():
