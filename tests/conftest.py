@@ -87,6 +87,19 @@ def browser() -> Iterator[Browser]:
         yield started
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that wait on an engine first, then those that move bytes or drive a browser, then the rest:
+    xdist hands whole modules to its workers (--dist loadfile) in collection order, and a long module begun
+    near the end would keep one worker busy while the others have nothing left to do."""
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("engine_bound"):
+            return 0
+        return 1 if item.get_closest_marker("transport_bound") else 2
+
+    items.sort(key=rank)  # stable: a module's tests keep their order, and modules stay whole
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
     """A failed test's report ends with the tail of each live hub's log: a 500 seen by a client is

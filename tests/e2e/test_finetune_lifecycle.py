@@ -185,7 +185,8 @@ def test_the_output_repository_carries_its_lineage_and_loads_with_peft(hub: Hub,
 
 
 def test_a_task_killed_mid_training_resumes_from_its_checkpoint(hub: Hub) -> None:
-    parameters = {**STRONG, "num_train_epochs": 40, "save_steps": 10, "logging_steps": 2}
+    # Short (24 steps, a checkpoint every 4): the resume is tested here, the learning by the experiment above.
+    parameters = {**STRONG, "num_train_epochs": 8, "save_steps": 4, "logging_steps": 1}
     job = hub.api.post("/api/v1/finetunes", json=_task(hub, "resumed", parameters)).json()["data"]
     work = hub.live.data_dir / "finetune" / f"job-{job['id']}"
     # A complete checkpoint: transformers writes its trainer_state.json after the weights and the optimizer.
@@ -198,7 +199,7 @@ def test_a_task_killed_mid_training_resumes_from_its_checkpoint(hub: Hub) -> Non
     assert done["state"] == "succeeded", done["error"]
     assert done["attempts"] == 2
     assert (done["train"].get("resumed_from") or "").startswith("checkpoint-")
-    assert done["metrics"]["after"]["exact_match"] >= 0.9
+    assert done["train"]["total_steps"] == 24 and done["metrics"]["after"] is not None
 
 
 def _running_handle(hub: Hub, job_id: int) -> str:

@@ -9,7 +9,9 @@ the real engine: the tiny pre-trained Q&A model and the 20 capitals pushed with 
   columns, the base model's and the fine-tuned one's;
 - the instance flow: "Fine-tune" on the model's page, the instance's chat with the base model loaded,
   Start with the parameters form, the run's end, then the fine-tuned model loaded answers the trained answer;
-  Start Notebook opens a JupyterLab with the instance's model and dataset through the hub.
+  Unload stops it; Start then Stop cancels a run; Start Notebook opens a JupyterLab with the instance's model
+  and dataset through the hub;
+- an experiment of two tasks made in its form, cancelled whole with Cancel.
 
 One hub for the module; its tests run in order (later ones use the first ones' experiment)."""
 
@@ -205,6 +207,36 @@ def test_an_experiment_from_its_form_shows_live_progress_then_its_results(portal
     context.close()
 
 
+def test_an_experiment_of_two_tasks_from_its_form_is_cancelled_whole(portal: Portal) -> None:
+    context, page, problems = portal.page()
+    page.goto(f"{portal.live.url}/finetune/experiments")
+    page.click("#new-experiment")
+    form = page.locator("#experiment-form")
+    form.locator("input[name=name]").fill("two-tasks")
+    form.locator("[data-add-task]").click()
+    for i, name in enumerate(("first", "second")):
+        fields = {"name": name, "model": f"{portal.owner}/tiny-qa", "dataset": f"{portal.owner}/capitals"}
+        for key, value in {**fields, "train_file": "train.csv"}.items():
+            form.locator(f"input[name=task-{i}-{key}]").fill(value)
+        form.locator(f"select[name=task-{i}-group]").select_option(label=f"{portal.owner}/lora-plus-fast")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/finetune/experiments/\d+$"))
+    cards = page.locator("article.ft-task")
+    expect(cards).to_have_count(2)
+    expect(cards.nth(0)).to_contain_text("first")
+    expect(cards.nth(1)).to_contain_text("second")
+    # One runs (the hub trains one at a time), the other waits; Cancel ends both.
+    page.locator("[data-cancel]").click()
+    for i in range(2):
+        expect(cards.nth(i).locator("[data-field=state]")).to_have_text("Cancelled", timeout=ANSWER_MS)
+    expect(page.locator('[data-field="experiment-state"]')).to_have_text("Cancelled")
+    expect(page.locator("[data-cancel]")).to_be_hidden()
+    # The cancelled tasks pushed nothing.
+    assert page.request.get(f"{portal.live.url}/api/models/{portal.owner}/first").status == 404
+    assert problems == []
+    context.close()
+
+
 def test_a_deployed_task_and_the_base_model_answer_side_by_side(portal: Portal) -> None:
     context, page, problems = portal.page()
     page.goto(portal.found["experiment"])
@@ -279,6 +311,23 @@ def test_an_instance_from_the_model_page_trains_and_its_chat_answers_with_the_re
     expect(page.locator(f"[data-chat] option[value='{tuned}']")).to_have_count(1, timeout=DEPLOY_MS)
     assert _chat(page, tuned) == QUESTION.answer
     shot(page, "finetune-instance")
+
+    # Unload: the fine-tuned model's endpoint stops and leaves the chat.
+    page.click("[data-unload-button=finetuned]")
+    expect(page.locator("#notice")).to_have_text("Model unloaded")
+    expect(page.locator("[data-load=finetuned] .state")).to_have_text("Stopped")
+    expect(page.locator("[data-unload-button=finetuned]")).to_be_disabled()
+    expect(page.locator(f"[data-chat] option[value='{tuned}']")).to_have_count(0)
+
+    # Start again, then Stop: the run is cancelled and the instance can start once more.
+    page.click("#start-training")
+    expect(page.locator("#notice")).to_have_text("Training started")
+    expect(page.locator("#stop-training")).to_be_enabled()
+    page.click("#stop-training")
+    expect(page.locator("#notice")).to_have_text("Training stopped")
+    expect(page.locator("article.ft-task [data-field=state]")).to_have_text("Cancelled", timeout=ANSWER_MS)
+    expect(page.locator("[data-field=instance-status]")).to_have_text("Stopped")
+    expect(page.locator("#start-training")).to_be_enabled()
 
     # Start Notebook: a JupyterLab with the instance's model and dataset, opened through the hub.
     page.click("#start-notebook")

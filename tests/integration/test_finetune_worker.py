@@ -44,6 +44,9 @@ LORA_PLUS: dict[str, Any] = {
     "cutoff_len": 64,
 }
 STEPS = 90
+# 20 pairs in batches of 4 with 2 accumulation steps: 3 optimizer steps an epoch; a checkpoint every 4.
+RESUMED = {**LORA_PLUS, "num_train_epochs": 8.0, "save_steps": 4, "logging_steps": 1}
+RESUMED_STEPS = 24
 RESOURCES = Resources(cpus=2, memory_mb=4096)
 
 
@@ -195,7 +198,8 @@ def test_finetune_killed_worker_resumes_from_last_complete_checkpoint(
     runner: LocalProcessRunner, environment: Environment, tmp_path: Path
 ) -> None:
     work = tmp_path / "job"
-    write_job(work, LORA_PLUS, before=False)
+    # Short: what is tested is the resume, not the learning (the `trained` run shows that).
+    write_job(work, RESUMED, before=False, max_samples=4)
     first = start(runner, environment, work)
     wait_until(lambda: bool(_complete_checkpoints(work / "output")), "a checkpoint", timeout=600, poll=0.005)
     os.kill(int(first.ref.split(":")[0]), signal.SIGKILL)
@@ -203,7 +207,7 @@ def test_finetune_killed_worker_resumes_from_last_complete_checkpoint(
     assert not (work / "result.json").exists()  # killed: the hub runs it again
     steps_logged = len((work / "output" / "trainer_log.jsonl").read_text().splitlines())
     last = max(_complete_checkpoints(work / "output"), key=lambda p: int(p.name.split("-")[1]))
-    assert int(last.name.split("-")[1]) < STEPS
+    assert int(last.name.split("-")[1]) < RESUMED_STEPS
     # A checkpoint the kill cut short: its weights written, its trainer_state.json not yet.
     torn = work / "output" / f"checkpoint-{int(last.name.split('-')[1]) + 1}"
     torn.mkdir()
@@ -215,11 +219,11 @@ def test_finetune_killed_worker_resumes_from_last_complete_checkpoint(
     result = result_of(work)
     assert result["error"] is None
     assert result["train"]["resumed_from"] == last.name
-    assert result["train"]["total_steps"] == STEPS
-    assert result["metrics"]["after"]["exact_match"] >= 0.9 and result["metrics"]["before"] is None
+    assert result["train"]["total_steps"] == RESUMED_STEPS
+    assert result["metrics"]["after"]["exact_match"] is not None and result["metrics"]["before"] is None
     lines = (work / "output" / "trainer_log.jsonl").read_text().splitlines()
     assert len(lines) > steps_logged  # appended to, not started afresh
-    assert json.loads(lines[-1])["current_steps"] == STEPS
+    assert json.loads(lines[-1])["current_steps"] == RESUMED_STEPS
     assert f"removing {torn.name}" in log_of(runner, second)
     assert f"resuming from {last.name}" in log_of(runner, second)
 
