@@ -24,6 +24,7 @@ from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import facets, files, gating, refs, repos
+from csghub.web import space_cards
 from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.playground_pages import try_it_panel
@@ -42,6 +43,7 @@ _FILTER_LABELS = {
     "license": "License",
     "language": "Language",
     "size": "Size category",
+    "sdk": "SDK",
 }
 _SORTS = (
     ("trending", "Trending"),
@@ -138,6 +140,7 @@ async def listing(request: Request, kind: str) -> Response:
 
         # Each chosen tag with the link that drops it.
         tag_chips = [(tag, link(1, [t for t in chosen_tags if t != tag])) for tag in chosen_tags]
+        cards = space_cards.listing_cards(hub, actor, found) if _KINDS[kind] is RepoType.SPACE else {}
 
         return render(
             request,
@@ -155,6 +158,7 @@ async def listing(request: Request, kind: str) -> Response:
             pages=pages,
             prev_url=link(page - 1) if page > 1 else None,
             next_url=link(page + 1) if page < pages else None,
+            space_cards=cards,
         )
 
     return await _page(request, work)

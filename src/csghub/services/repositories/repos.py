@@ -581,8 +581,8 @@ def refresh_metadata(
         # A dataset's row count as its last conversion found it (services/datasets/conversions.py calls
         # this again once it recorded one); none, or 0 for a dataset without data, has no size category.
         num_rows = session.scalar(select(DatasetConversion.num_rows).where(DatasetConversion.repo_id == repo_id))
-        dataset = view.type is RepoType.DATASET
-        row.tags = json.dumps(derive_tags(card, paths, dataset=dataset, num_rows=num_rows or None))
+        dataset, space = view.type is RepoType.DATASET, view.type is RepoType.SPACE
+        row.tags = json.dumps(derive_tags(card, paths, dataset=dataset, space=space, num_rows=num_rows or None))
         if touch:
             row.updated_at = utcnow()
         if also is not None:
