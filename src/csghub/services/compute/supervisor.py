@@ -123,6 +123,11 @@ def tick(hub: Hub, *, sweep: bool = False) -> None:
             log.exception("supervising instance %s failed", instance_id)
         finally:
             lock.release()
+    try:
+        sleeping.flush(hub)
+        sleeping.sleep_idle(hub)
+    except Exception:  # sleeping is housekeeping: it must not stop supervision
+        log.exception("putting idle instances to sleep failed")
     if sweep:
         sweep_orphans(hub)
 
