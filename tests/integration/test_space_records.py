@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +130,7 @@ def test_requirements_pip_must_never_see_end_in_build_failed_naming_the_line(ali
     assert runtime["stage"] == "CONFIG_ERROR" and "--index-url" in runtime["errorMessage"]
 
 
-def test_secrets_are_encrypted_at_rest_write_only_and_reach_the_launch_environment(
-    hub: Hub, alice: TestClient
-) -> None:
+def test_secrets_are_encrypted_at_rest_write_only_and_reach_the_launch_environment(hub: Hub, alice: TestClient) -> None:
     _create(alice, "sec", "static")
     added = alice.post("/api/spaces/alice/sec/secrets", json={"key": "API_KEY", "value": SECRET, "description": "x"})
     assert added.status_code == 200, added.text

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from csghub.db.models import ComputeInstance, ComputeReplica, RuntimeFramework, utcnow
 from csghub.runtime.base import Handle, ProcessState, RunnerError
 from csghub.services.compute import frameworks, instances, scaling
+from csghub.services.compute import idle as sleeping
 from csghub.services.compute.clusters import LOCAL_CLUSTER_ID, known_runners, runner_for
 from csghub.services.compute.frameworks import handle_of
 from csghub.services.compute.reconcile import reconcile
