@@ -12,6 +12,7 @@ from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.services.repositories import mentions
 from csghub.services.repositories.repos import RepoView
+from csghub.web import space_states
 
 # The Hub's card colours; anything else falls back to gray. They become CSS classes (the page's
 # Content-Security-Policy forbids inline styles).
@@ -90,5 +91,6 @@ def space_cards(
 
 
 def listing_cards(hub: Hub, actor: Actor, spaces: Iterable[RepoView]) -> dict[int, SpaceCard]:
-    """The cards of a listing page, with each space's running state."""
-    return space_cards(hub, actor, spaces)
+    """The cards of a listing page, with each space's running state (one query for the page)."""
+    shown = [s for s in spaces if s.type is RepoType.SPACE]
+    return space_cards(hub, actor, shown, space_states.states_of(shown, hub))

@@ -53,7 +53,7 @@ def space_context(at: RepoContext, tab: str) -> dict[str, Any]:
     """What every page of a space shows above its tab: the repository header, its card and its state."""
     repo = at.repo
     status = space_states.find_status(at.hub, at.actor, repo)
-    card = space_cards(at.hub, at.actor, [repo], {repo.id: status.state} if status else None)[repo.id]
+    card = space_cards(at.hub, at.actor, [repo], {repo.id: status.state})[repo.id]
     return {
         "repo": repo,
         "base": repo_path(repo.type, repo.full_name),
@@ -61,7 +61,7 @@ def space_context(at: RepoContext, tab: str) -> dict[str, Any]:
         "tab": tab,
         "liked": likes.has_liked(at.hub, at.actor, repo),
         "space": card,
-        "status": status,
+        "space_status": status,
         "app_url": app_url(repo.namespace, repo.name),
         "sandbox": SANDBOX,
     }

@@ -37,16 +37,22 @@
       if (source) source.close();
       lines = []; // a new stream starts from the log's beginning
       source = new EventSource(log.dataset.logUrl);
-      source.onmessage = (event) => {
+      source.addEventListener("Container", (event) => { // one event per log line (api/compute_logs.py)
         lines.push(event.data);
         if (lines.length > MAX_LINES) lines = lines.slice(-MAX_LINES);
         const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
         log.textContent = lines.join("\n");
         if (atBottom) log.scrollTop = log.scrollHeight;
+      });
+      // A stream that ended (its time is bounded; a restart begins a new run log) is read again from the
+      // start a little later.
+      const again = () => {
+        source.close();
+        setTimeout(follow, 3000);
       };
-      // A stream that ended (a restart, a new build) is asked again a little later.
+      source.addEventListener("end", again);
       source.addEventListener("error", () => {
-        if (source.readyState === EventSource.CLOSED) setTimeout(follow, 3000);
+        if (source.readyState === EventSource.CLOSED) again();
       });
     };
     follow();
