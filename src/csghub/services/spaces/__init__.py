@@ -1,2 +1,1 @@
-"""Spaces: a repository's Gradio, Streamlit or static app, run as a compute instance of kind "space"
-and reached through the hub at /apps/{owner}/{name}/."""
+"""Spaces: Gradio, Streamlit and static apps run from space repositories (docs/spaces.md)."""
