@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from csghub.core.errors import EntryNotFound, HubError, InvalidArgument, NotFound, ServiceUnavailable
 from csghub.http.errors import error_response
 from csghub.services.context import Hub
-from csghub.services.spaces import routing
+from csghub.services.spaces import records, routing
 
 # The app's documents get an opaque origin: everything a page may do, except being the hub's origin.
 SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads"
@@ -112,12 +112,13 @@ async def refuse(scope: Scope, receive: Receive, send: Send, exc: HubError) -> N
 
 
 _TITLES = {
-    routing.BUILDING: "Building",
-    routing.RUNNING: "Starting",  # running, its replica not healthy (yet, or again)
-    routing.SLEEPING: "Waking up",
-    routing.PAUSED: "Paused",
-    routing.STOPPED: "Stopped",
-    routing.FAILED: "Failed",
+    records.BUILDING: "Building",
+    records.RUNNING: "Starting",  # running, its replica not healthy (yet, or again)
+    records.SLEEPING_STAGE: "Waking up",
+    records.PAUSED: "Paused",
+    records.STOPPED: "Stopped",
+    records.BUILD_FAILED_STAGE: "Build failed",
+    records.RUNTIME_ERROR: "Runtime error",
 }
 
 

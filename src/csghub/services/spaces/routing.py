@@ -11,7 +11,6 @@ still read it, and expires after CAPABILITY_TTL."""
 
 from __future__ import annotations
 
-import json
 import mimetypes
 import time
 from collections.abc import Iterator
@@ -23,19 +22,18 @@ from csghub.core.errors import EntryNotFound, InvalidArgument, NotFound, Unauthe
 from csghub.core.names import RepoId, RepoType
 from csghub.core.signing import make_token, read_token
 from csghub.db.models import ComputeReplica
-from csghub.services.compute import instances
 from csghub.services.context import Hub
 from csghub.services.identity import accounts
 from csghub.services.permissions import Actor
 from csghub.services.repositories import files, repos
+from csghub.services.spaces import records
 
-KIND = "space"
-PREFIX = "/apps"
+PREFIX = records.PREFIX
 CAPABILITY_TTL = 3600  # seconds; the visitor's next visit (a navigation) gets a fresh one
 _CAPABILITY = "space-app"
 
-# A space's stages (docs/spaces.md, "States and logs"), as its record tells them.
-BUILDING, RUNNING, SLEEPING, PAUSED, STOPPED, FAILED = "building", "running", "sleeping", "paused", "stopped", "failed"
+# A space's stages (records.stage_of; docs/spaces.md, "States and logs").
+BUILDING, RUNNING, SLEEPING = records.BUILDING, records.RUNNING, records.SLEEPING_STAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +43,7 @@ class SpaceRoute:
     repo_id: int
     private: bool
     instance_id: int
-    state: str  # its stage: building | running | sleeping | paused | stopped | failed
+    state: str  # its stage: building | running | sleeping | paused | stopped | build-failed | runtime-error
     reason: str
     sdk: str
     static: bool
@@ -63,10 +61,6 @@ class SpaceRoute:
         """It will answer by itself soon (a visit wakes a sleeping one); a paused, stopped or failed
         space waits for its owners."""
         return self.state in (BUILDING, RUNNING, SLEEPING)
-
-
-def app_path(owner: str, name: str) -> str:
-    return f"{PREFIX}/{owner}/{name}/"
 
 
 def space_route(hub: Hub, actor: Actor, owner: str, name: str) -> SpaceRoute:
@@ -98,15 +92,17 @@ def _repo_id(owner: str, name: str) -> RepoId:
 
 def _load(hub: Hub, repo_id: int, private: bool, owner: str, name: str) -> SpaceRoute:
     with hub.db() as session:
-        row = instances.find_row(session, KIND, owner, name)
-        if row is None or row.repo_id != repo_id:
-            return SpaceRoute(owner, name, repo_id, private, 0, "", "", "", False, "", "", app_path(owner, name))
+        row = records.find_instance(session, repo_id)
+        if row is None:
+            return SpaceRoute(
+                owner, name, repo_id, private, 0, "", "", "", False, "", "", records.app_path(owner, name)
+            )
         url = session.scalar(
             select(ComputeReplica.url)
             .where(ComputeReplica.instance_id == row.id, ComputeReplica.state == "healthy")
             .order_by(ComputeReplica.generation.desc())
         )
-        spec = json.loads(row.spec or "{}")
+        spec = records.spec_of(row)
         sdk = str(spec.get("sdk", ""))
         return SpaceRoute(
             owner=row.namespace.name,
@@ -114,22 +110,14 @@ def _load(hub: Hub, repo_id: int, private: bool, owner: str, name: str) -> Space
             repo_id=repo_id,
             private=private,
             instance_id=row.id,
-            state=_stage(row.desired, row.state, str(spec.get("stopped_as") or "")),
+            state=records.stage_of(row, spec)[0],
             reason=row.reason,
             sdk=sdk,
             static=bool(spec.get("static", sdk == "static")),
             commit=row.commit,
             url=(url or "") if row.desired == "running" else "",
-            base_url=str(spec.get("base_url") or app_path(row.namespace.name, row.name)),
+            base_url=str(spec.get("base_url") or records.app_path(row.namespace.name, row.name)),
         )
-
-
-def _stage(desired: str, state: str, stopped_as: str) -> str:
-    if desired != "running" or state == instances.STOPPED:
-        return stopped_as if stopped_as in (SLEEPING, PAUSED) else STOPPED
-    if state == instances.FAILED:
-        return FAILED
-    return RUNNING if state == instances.RUNNING else BUILDING
 
 
 def issue_capability(hub: Hub, actor: Actor, route: SpaceRoute, *, now: float | None = None) -> str:
