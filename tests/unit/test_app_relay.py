@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csghub.transport.notebook_relay import request_headers
+from csghub.transport.app_relay import request_headers
 
 
 def test_relayed_headers_drop_the_hub_credentials_and_hop_by_hop_headers() -> None:

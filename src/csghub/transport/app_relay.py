@@ -1,17 +1,20 @@
-"""Carrying a request for a notebook to its Jupyter server and the answer back, as ASGI: HTTP streamed
-both ways (the body bounded as it is read), and WebSockets (kernels, terminals, events) relayed message
-by message in both directions until either side closes.
+"""Carrying a request for an app on a replica (a notebook's Jupyter server, a space's Gradio or Streamlit
+app) and the answer back, as ASGI: HTTP streamed both ways (the body bounded as it is read, the answer
+passed on chunk by chunk as it comes, so Server-Sent Events arrive unbuffered), and WebSockets relayed
+message by message in both directions until either side closes. Both doors (notebook_proxy.py,
+space_proxy.py) use it.
 
-The hub's own credentials never reach Jupyter: the Authorization header and the hub's cookies are
-dropped; Host becomes the replica's (Jupyter then sees a local request) and Origin is dropped (the hub
-checked it: notebook_proxy.py). Through aiohttp, the client the endpoint gateway already uses."""
+The hub's own credentials never reach the app: the Authorization header and the hub's cookies are
+dropped (a space's door drops every cookie); Host becomes the replica's (the app then sees a local
+request) and Origin is dropped (the door checked what it needed). A door may add headers to the request
+and rewrite the answer's headers. Through aiohttp, the client the endpoint gateway already uses."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 
 import aiohttp
 from starlette.types import Message, Receive, Scope, Send
@@ -19,6 +22,9 @@ from starlette.types import Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024 * 1024  # a request body (an upload through Jupyter's contents API comes in 1 MB chunks)
+Headers = list[tuple[bytes, bytes]]
+# What a door does to the answer's headers before they go out (status, the app's headers -> sent ones).
+HeaderRewrite = Callable[[int, Headers], Headers]
 MAX_MESSAGE = 64 * 1024 * 1024  # one WebSocket message either way (a kernel's output of a large image)
 _HOP = frozenset(
     {
@@ -39,7 +45,7 @@ _HOP = frozenset(
 _WS_HANDSHAKE = frozenset(
     {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions", "sec-websocket-protocol"}
 )
-HUB_COOKIES = ("csghub_",)  # the session, CSRF and language cookies: the hub's, never Jupyter's
+HUB_COOKIES = ("csghub_",)  # the session, CSRF and language cookies: the hub's, never the app's
 
 
 class BodyTooLarge(Exception):
@@ -55,13 +61,16 @@ def _cookies(header: str) -> str:
     return "; ".join(kept)
 
 
-def request_headers(raw: Iterable[tuple[bytes, bytes]], *, websocket: bool = False) -> list[tuple[str, str]]:
-    """The client's headers as Jupyter gets them: no hop-by-hop ones, none of the hub's credentials."""
+def request_headers(
+    raw: Iterable[tuple[bytes, bytes]], *, websocket: bool = False, cookies: bool = True
+) -> list[tuple[str, str]]:
+    """The client's headers as the app gets them: no hop-by-hop ones, none of the hub's credentials
+    (with `cookies` false, no cookie at all)."""
     headers: list[tuple[str, str]] = []
     for name_bytes, value_bytes in raw:
         name, value = name_bytes.decode("latin-1").lower(), value_bytes.decode("latin-1")
         if name == "cookie":
-            value = _cookies(value)
+            value = _cookies(value) if cookies else ""
             if value:
                 headers.append(("cookie", value))
         elif name not in _HOP and not (websocket and name in _WS_HANDSHAKE):
@@ -69,8 +78,14 @@ def request_headers(raw: Iterable[tuple[bytes, bytes]], *, websocket: bool = Fal
     return headers
 
 
-class NotebookRelay:
-    """The hub's client to notebook servers, made on first use inside the event loop, closed with the app."""
+def _with(headers: list[tuple[str, str]], extra: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The door's own headers replace any the client sent by those names (X-Forwarded-Host, ...)."""
+    names = {name for name, _ in extra}
+    return [h for h in headers if h[0] not in names] + list(extra)
+
+
+class AppRelay:
+    """The hub's client to apps on replicas, made on first use inside the event loop, closed with the app."""
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
@@ -91,10 +106,20 @@ class NotebookRelay:
         if self._session is not None:
             await self._session.close()
 
-    async def http(self, scope: Scope, receive: Receive, send: Send, url: str) -> None:
-        """Relay one HTTP request; ConnectionError when the notebook server did not answer (nothing sent)."""
+    async def http(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        url: str,
+        *,
+        cookies: bool = True,
+        extra: Sequence[tuple[str, str]] = (),
+        rewrite: HeaderRewrite | None = None,
+    ) -> None:
+        """Relay one HTTP request; ConnectionError when the app did not answer (nothing sent)."""
         method: str = scope["method"]
-        headers = request_headers(scope["headers"])
+        headers = _with(request_headers(scope["headers"], cookies=cookies), extra)
         has_body = method not in ("GET", "HEAD", "OPTIONS") or any(
             n in (b"content-length", b"transfer-encoding") for n, _ in scope["headers"]
         )
@@ -117,29 +142,40 @@ class NotebookRelay:
             raise ConnectionError(str(exc)) from exc
         try:
             out = [(k.lower(), v) for k, v in upstream.raw_headers if k.decode("latin-1").lower() not in _HOP]
+            if rewrite is not None:
+                out = rewrite(upstream.status, out)
             await send({"type": "http.response.start", "status": upstream.status, "headers": out})
             try:
                 async for chunk in upstream.content.iter_any():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except aiohttp.ClientError as exc:  # the answer is under way: it can only end short
-                log.warning("notebook answer from %s cut short: %s", url, exc)
+                log.warning("answer from %s cut short: %s", url, exc)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             upstream.release()
 
-    async def websocket(self, scope: Scope, receive: Receive, send: Send, url: str) -> bool:
-        """Relay a WebSocket until either side closes; False when the notebook server refused it (then
-        the caller answers the client)."""
+    async def websocket(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        url: str,
+        *,
+        cookies: bool = True,
+        extra: Sequence[tuple[str, str]] = (),
+    ) -> bool:
+        """Relay a WebSocket until either side closes; False when the app refused it (then the caller
+        answers the client)."""
         try:
             upstream = await self._client().ws_connect(
                 url,
                 protocols=tuple(scope.get("subprotocols") or ()),
-                headers=request_headers(scope["headers"], websocket=True),
+                headers=_with(request_headers(scope["headers"], websocket=True, cookies=cookies), extra),
                 max_msg_size=MAX_MESSAGE,
                 autoping=True,
             )
         except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as exc:
-            log.warning("notebook websocket %s refused: %s", url, exc)
+            log.warning("websocket %s refused: %s", url, exc)
             return False
         async with upstream:
             await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
