@@ -203,7 +203,7 @@ def _facts(repo: repos.RepoView, size: int, num_rows: int | None) -> list[tuple[
     return facts
 
 
-def _snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[str, str]]:
+def use_snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[str, str]]:
     url = base_url(request)
     prefix = "" if repo.type is RepoType.MODEL else f"{repo.type.plural}/"
     host = url.split("://", 1)[-1].split("/")[0].split(":")[0]
@@ -268,7 +268,7 @@ def _repo_page(request: Request, at: RepoContext) -> Response:
         tab="card",
         card_html=card_html,
         facts=_facts(repo, size, repos.find_row_count(hub, repo.id) if repo.type is RepoType.DATASET else None),
-        snippets=_snippets(request, hub, repo),
+        snippets=use_snippets(request, hub, repo),
         collections_to_add=collections.collections_to_add_to(hub, actor),
         gate_status=gating.find_request_status(hub, actor, repo),
         deployable=_deployable(hub, actor, repo),

@@ -24,6 +24,7 @@ from csghub.services.repositories import files
 from csghub.web import space_states
 from csghub.web.markdown import render_card
 from csghub.web.page_repos import page_repo
+from csghub.web.pages import use_snippets
 from csghub.web.render import render, repo_path
 from csghub.web.space_cards import space_cards
 
@@ -70,7 +71,8 @@ def space_context(at: RepoContext, tab: str) -> dict[str, Any]:
 def _app_page(request: Request, at: RepoContext) -> Response:
     context = space_context(at, "app")
     readme = _readme(at)
-    return render(request, "space.html", readme=readme, **context)
+    snippets = use_snippets(request, at.hub, at.repo)
+    return render(request, "space.html", readme=readme, snippets=snippets, **context)
 
 
 def _logs_page(request: Request, at: RepoContext) -> Response:
