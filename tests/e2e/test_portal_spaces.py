@@ -34,11 +34,11 @@ def _readme(sdk: str, **fields: str | list[str]) -> str:
     return "\n".join([*lines, "---", "", "# A space", ""])
 
 
-def _space(live: LiveHub, token: str, repo: str, sdk: str, files: dict[str, str]) -> None:
+def _space(live: LiveHub, token: str, repo: str, sdk: str, files: dict[str, str], *, private: bool = False) -> None:
     """A space repository made as huggingface_hub makes one (with an SDK), then its README (which declares
     the app, or none) and its app's files in one commit."""
     api = HfApi(endpoint=live.url, token=token)
-    api.create_repo(repo, repo_type="space", space_sdk=sdk)
+    api.create_repo(repo, repo_type="space", space_sdk=sdk, private=private)
     adds = [CommitOperationAdd(path, text.encode()) for path, text in files.items()]
     api.create_commit(repo, adds, commit_message="The app", repo_type="space")
 
@@ -107,6 +107,30 @@ def test_a_running_static_space_shows_its_app_in_a_sandboxed_frame(browser: Brow
     assert page.locator("#space-status").count() == 0, "a running space shows no state banner"
     assert page.locator("#space-uses").count() == 0, "a declared model that does not exist is not linked"
     shot(page, "spaces-static")
+    assert problems == []
+    context.close()
+
+
+def test_a_private_space_opens_for_its_owner_and_is_not_found_for_others(browser: Browser, live: LiveHub) -> None:
+    owner, token = live.user("pv", password=PASSWORD)
+    _space(live, token, f"{owner}/inner", "static", {"README.md": _readme("static"), "index.html": HELLO}, private=True)
+    context, page, problems = sign_in(browser, live.url, owner, PASSWORD)
+    page.goto(f"{live.url}/spaces/{owner}/inner")
+    # The frame's document has an opaque origin and no cookie: the hub let it in with a capability.
+    expect(page.frame_locator("iframe#space-app").locator("#hello")).to_have_text("Hello from a static space")
+    _, stranger_token = live.user("no")
+    for path in ("", "/logs", "/settings", "/tree/main"):
+        for headers in ({}, {"authorization": f"Bearer {stranger_token}"}):
+            hidden = httpx.get(f"{live.url}/spaces/{owner}/inner{path}", headers=headers)
+            if hidden.status_code == 303:  # settings ask for a sign-in first, whatever the repository
+                assert hidden.headers["location"].startswith("/login?next="), path
+                continue
+            assert hidden.status_code == 404 and "Page not found" in hidden.text, path
+            assert "Hello" not in hidden.text and "Use this space" not in hidden.text, path
+    listed = httpx.get(
+        f"{live.url}/spaces", params={"author": owner}, headers={"authorization": f"Bearer {stranger_token}"}
+    )
+    assert f"{owner}/inner" not in listed.text
     assert problems == []
     context.close()
 
