@@ -87,6 +87,11 @@ def test_spaces_listing_filters_by_sdk_and_links_only_what_the_viewer_may_see(br
     seen.goto(f"{live.url}/spaces?author={owner}&sdk=static")
     expect(seen.locator("a.uses-model")).to_have_text([f"{owner}/open-model"])
     assert "secret-model" not in seen.content()
+    stranger.add_cookies([{"name": "lang", "value": "zh", "url": live.url}])
+    seen.goto(f"{live.url}/spaces?author={owner}")
+    expect(seen.locator(".repo-card", has_text="Hello page").locator(".space-state")).to_have_text("运行中")
+    expect(seen.locator(".repo-card", has_text="Docker app").locator(".sdk")).to_have_text("无应用")
+    expect(seen.locator(".filter-form label", has_text="SDK")).to_be_visible()
     assert problems == []
     stranger.close()
     context.close()
