@@ -124,6 +124,9 @@ def _apply(
 ) -> bool:
     """Create or update the record; True when what it ran must stop (it became static, or broke)."""
     framework_id, static = _framework_id(session, str(fields["sdk"])), bool(fields["static"])
+    namespace_id = session.scalar(select(Repo.namespace_id).where(Repo.id == repo.id))
+    if namespace_id is None:
+        return False  # deleted meanwhile
     if framework_id is None:
         log.warning("space %s cannot run: this hub has no runtime frameworks yet", repo.full_name)
         return False
@@ -136,7 +139,7 @@ def _apply(
         sleep = 0 if static else hub.settings.space_sleep_seconds
         row = ComputeInstance(
             kind=KIND,
-            namespace_id=session.scalar(select(Repo.namespace_id).where(Repo.id == repo.id)),
+            namespace_id=namespace_id,
             name=repo.name,
             name_key=repo.name.lower(),
             created_by=creator,
@@ -154,8 +157,7 @@ def _apply(
         session.add(row)
     spec = {**spec_of(row), **fields}
     # A renamed or moved space keeps its record: its name and address follow the repository's.
-    row.name, row.name_key = repo.name, repo.name.lower()
-    row.namespace_id = session.scalar(select(Repo.namespace_id).where(Repo.id == repo.id)) or row.namespace_id
+    row.name, row.name_key, row.namespace_id = repo.name, repo.name.lower(), namespace_id
     if static:
         spec["sleep_seconds"] = 0
     row.framework_id, row.revision, row.commit = framework_id, repo.default_branch, head
