@@ -164,6 +164,33 @@ def test_a_gradio_app_pushed_with_git_runs_with_its_secret(started: Started) -> 
     assert all(SECRET not in text for text in answers)
 
 
+def test_a_push_to_a_running_space_rebuilds_it_on_the_new_commit(started: Started) -> None:
+    repo = f"{started.owner}/demo"
+    before = started.status(repo)
+    started.push(repo, {"app.py": GRADIO_APP.replace('label="answer"', 'label="reply"')})
+    head = started.hf().space_info(repo).sha
+    assert head != before["commit"]
+
+    def moved() -> bool:
+        status = started.status(repo)
+        return status["commit"] == head and status["stage"] in ("running", "runtime-error")
+
+    wait_until(moved, "the space running on the pushed commit", timeout=START_TIMEOUT, poll=0.5)
+    assert started.status(repo)["stage"] == "running"
+    (url,) = started.replicas(repo)
+    assert '"reply"' in httpx.get(f"{url}{before['path']}config", timeout=30).text
+
+
+def test_an_app_that_exits_ends_in_runtime_error_with_its_last_line(started: Started) -> None:
+    hf, repo = started.hf(), f"{started.owner}/crash"
+    hf.create_repo(repo, repo_type="space", space_sdk="gradio")
+    started.push(repo, {"app.py": "print('starting up', flush=True)\nraise SystemExit('the app gave up: no model')\n"})
+    status = started.wait_stage(repo, "runtime-error", "running", timeout=START_TIMEOUT)
+    assert status["stage"] == "runtime-error" and hf.get_space_runtime(repo).stage == "RUNTIME_ERROR"
+    assert "the app gave up: no model" in status["reason"]
+    assert "starting up" in started.log(repo, "run")
+
+
 def test_a_space_sleeps_when_idle_and_a_visit_wakes_it(started: Started) -> None:
     hf, repo = started.hf(), f"{started.owner}/demo"
     assert hf.set_space_sleep_time(repo, 2).sleep_time == 2

@@ -224,3 +224,34 @@ def test_readers_see_the_status_of_a_public_space_but_not_its_settings(alice: Te
     assert bob.get("/api/spaces/alice/open/runtime").json()["stage"] in ("NO_APP_FILE", "RUNNING")
     for method, path in (("GET", "/api/spaces/alice/open/secrets"), ("POST", "/api/spaces/alice/open/pause")):
         assert bob.request(method, path).status_code == 403, path
+
+
+def test_the_read_token_reads_the_declared_models_only_when_the_owners_allow_it(
+    hub: Hub, alice: TestClient, bob: TestClient
+) -> None:
+    for model in ("tiny", "other"):
+        made = alice.post("/api/repos/create", json={"name": model, "type": "model", "private": True})
+        assert made.status_code == 200, made.text
+    _create(alice, "reader", "static")
+    _push(alice, "alice/reader", {"README.md": "---\nsdk: static\nmodels: [alice/tiny]\n---\n", "index.html": INDEX})
+    with hub.db() as session:
+        found = session.scalar(
+            select(ComputeInstance.id).where(ComputeInstance.kind == "space", ComputeInstance.name == "reader")
+        )
+    assert found is not None
+    denied = space_settings.launch_env(hub, found)
+    assert "CSGHUB_SPACE_TOKEN_ALLOWED" not in denied
+    assert bob.get("/api/models/alice/tiny", headers=_bearer(denied)).status_code == 404
+    assert alice.put("/api/v1/spaces/alice/reader/settings", json={"allow_token": True}).status_code == 200
+    env = space_settings.launch_env(hub, found)
+    assert env["CSGHUB_SPACE_TOKEN_ALLOWED"] == "1"
+    assert bob.get("/api/models/alice/tiny", headers=_bearer(env)).json()["id"] == "alice/tiny"
+    assert bob.get("/api/models/alice/other", headers=_bearer(env)).status_code == 404
+    assert bob.post("/api/repos/create", json={"name": "x", "type": "model"}, headers=_bearer(env)).status_code in (
+        401,
+        403,
+    )
+
+
+def _bearer(env: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {env['HF_TOKEN']}"}
