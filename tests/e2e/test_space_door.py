@@ -202,6 +202,17 @@ def test_app_gets_requests_without_the_hub_credentials_and_answers_isolated(door
         assert client.get(f"/apps/{repo}/moved").headers["location"] == f"/apps/{repo}/ping"
 
 
+def test_private_app_urls_keep_the_visitors_capability(door: Door) -> None:
+    repo = f"{door.owner}/relayed"
+    hub = door.live.hub
+    visitor = accounts.actor_from_user_id(hub, _user_id(door, door.owner))
+    capability = routing.issue_capability(hub, visitor, routing.space_route(hub, visitor, *repo.split("/")))
+    with door.client() as anonymous:
+        answer = anonymous.get(f"/apps/{repo}/~{capability}/root").json()
+    own = f"{door.live.url}/apps/{repo}/~{capability}"
+    assert answer == {"root": own, "file": f"{own}/f.png"}
+
+
 def test_server_sent_events_reach_the_client_as_the_app_writes_them(door: Door) -> None:
     repo = f"{door.owner}/relayed"
     with door.client(door.token) as client, client.stream("GET", f"/apps/{repo}/events") as stream:

@@ -159,6 +159,11 @@ class Replica:
         async def headers(request: Request) -> Response:
             return JSONResponse({k: v for k, v in request.headers.items()})
 
+        async def root(request: Request) -> Response:
+            # Gradio's way: its root URL from the forwarded host and its root path.
+            origin = f"{request.headers['x-forwarded-proto']}://{request.headers['x-forwarded-host']}"
+            return JSONResponse({"root": origin + self.base.rstrip("/"), "file": f"{origin}{self.base}f.png"})
+
         async def ping(request: Request) -> Response:
             return JSONResponse({"pong": True})
 
@@ -195,6 +200,7 @@ class Replica:
         routes = [
             Route("/headers", headers),
             Route("/ping", ping),
+            Route("/root", root),
             Route("/events", events),
             Route("/cookies", cookies),
             Route("/moved", moved),

@@ -7,7 +7,8 @@ space_proxy.py) use it.
 The hub's own credentials never reach the app: the Authorization header and the hub's cookies are
 dropped (a space's door drops every cookie); Host becomes the replica's (the app then sees a local
 request) and Origin is dropped (the door checked what it needed). A door may add headers to the request
-and rewrite the answer's headers. Through aiohttp, the client the endpoint gateway already uses."""
+and rewrite the answer's headers, and replace strings in its body as it streams (Replacer). Through
+aiohttp, the client the endpoint gateway already uses."""
 
 from __future__ import annotations
 
@@ -25,6 +26,43 @@ MAX_BODY = 64 * 1024 * 1024  # a request body (an upload through Jupyter's conte
 Headers = list[tuple[bytes, bytes]]
 # What a door does to the answer's headers before they go out (status, the app's headers -> sent ones).
 HeaderRewrite = Callable[[int, Headers], Headers]
+
+
+class Replacer:
+    """Replaces byte strings in a body that arrives in chunks, holding back only what may be the start
+    of one (so an event that ends a chunk goes out with it) and never scanning its own output again."""
+
+    def __init__(self, pairs: Sequence[tuple[bytes, bytes]]) -> None:
+        self.pairs = tuple(pairs)
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._carry + chunk
+        held = self._partial(data)
+        self._carry = data[len(data) - held :]
+        return self._replace(data[: len(data) - held])
+
+    def end(self) -> bytes:
+        data, self._carry = self._carry, b""
+        return self._replace(data)
+
+    def _replace(self, data: bytes) -> bytes:
+        for old, new in self.pairs:
+            data = data.replace(old, new)
+        return data
+
+    def _partial(self, data: bytes) -> int:
+        """The length of the longest end of `data` that begins (without completing) one of the strings."""
+        longest = max(len(old) for old, _ in self.pairs) - 1
+        for size in range(min(longest, len(data)), 0, -1):
+            tail = data[-size:]
+            if any(old.startswith(tail) and old != tail for old, _ in self.pairs):
+                return size
+        return 0
+
+
+# Given the answer's headers (as sent), a Replacer for its body, or None to pass it on as it is.
+BodyRewrite = Callable[[Headers], Replacer | None]
 MAX_MESSAGE = 64 * 1024 * 1024  # one WebSocket message either way (a kernel's output of a large image)
 _HOP = frozenset(
     {
@@ -116,6 +154,7 @@ class AppRelay:
         cookies: bool = True,
         extra: Sequence[tuple[str, str]] = (),
         rewrite: HeaderRewrite | None = None,
+        body: BodyRewrite | None = None,
     ) -> None:
         """Relay one HTTP request; ConnectionError when the app did not answer (nothing sent)."""
         method: str = scope["method"]
@@ -144,13 +183,19 @@ class AppRelay:
             out = [(k.lower(), v) for k, v in upstream.raw_headers if k.decode("latin-1").lower() not in _HOP]
             if rewrite is not None:
                 out = rewrite(upstream.status, out)
+            replacer = body(out) if body is not None else None
+            if replacer is not None:  # its length changes
+                out = [(k, v) for k, v in out if k != b"content-length"]
             await send({"type": "http.response.start", "status": upstream.status, "headers": out})
             try:
                 async for chunk in upstream.content.iter_any():
+                    if replacer is not None:
+                        chunk = replacer.feed(chunk)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             except aiohttp.ClientError as exc:  # the answer is under way: it can only end short
                 log.warning("answer from %s cut short: %s", url, exc)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            last = replacer.end() if replacer is not None else b""
+            await send({"type": "http.response.body", "body": last, "more_body": False})
         finally:
             upstream.release()
 

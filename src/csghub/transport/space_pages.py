@@ -17,6 +17,7 @@ from csghub.core.errors import EntryNotFound, HubError, InvalidArgument, NotFoun
 from csghub.http.errors import error_response
 from csghub.services.context import Hub
 from csghub.services.spaces import records, routing
+from csghub.transport.app_relay import BodyRewrite, Replacer
 
 # The app's documents get an opaque origin: everything a page may do, except being the hub's origin.
 SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads"
@@ -68,6 +69,27 @@ def app_headers(
         out.append((name, value))
     out.extend((k.encode(), v.encode()) for k, v in isolation_headers().items())
     return out
+
+
+_TEXT = (b"text/", b"application/json", b"application/javascript")
+
+
+def capability_in_urls(public: str, base_url: str, prefix: str) -> BodyRewrite:
+    """For an app's text answers (pages, JSON, events): its absolute URLs under `base_url`, as the app
+    writes them from its root path, get the capability's `prefix` instead."""
+    root, base, new = public.encode(), base_url.rstrip("/").encode(), prefix.rstrip("/").encode()
+    pairs = (
+        (root + base + b"/", root + new + b"/"),
+        (root + base + b'"', root + new + b'"'),
+        (b'"' + base + b"/", b'"' + new + b"/"),
+    )
+
+    def replacer(headers: list[tuple[bytes, bytes]]) -> Replacer | None:
+        kind = next((v.lower() for k, v in headers if k == b"content-type"), b"")
+        encoded = any(k == b"content-encoding" and v.lower() != b"identity" for k, v in headers)
+        return Replacer(pairs) if kind.startswith(_TEXT) and not encoded else None
+
+    return replacer
 
 
 def _location(value: str, route: routing.SpaceRoute, prefix: str) -> str:

@@ -14,10 +14,11 @@ cannot set or clear cookies on the hub's origin (Set-Cookie and Clear-Site-Data 
 Public spaces are open to anyone. A private one needs a visitor who may read its repository: a client
 with a token sends it (Authorization); a browser opens the app with a navigation that carries the
 session cookie, and is sent on to `/apps/{owner}/{name}/~{capability}/` (services/spaces/routing.py),
-whose capability authorizes every later request of the sandboxed pages. A request for a private space
-without a capability in its path is authorized by one in its Referer (an app that builds absolute URLs
-from its base path, as Gradio does, drops it from the path). Anything refused is the hub's 404, as for
-a space that does not exist."""
+whose capability authorizes every later request of the sandboxed pages. An app that writes absolute
+URLs from its base path (Gradio's root URL, in its page, its config and its events) would drop the
+capability: the door writes it into those URLs in the app's answers as they stream. A request without
+one in its path is also authorized by one in its Referer, where a browser sends it. Anything refused is
+the hub's 404, as for a space that does not exist."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from csghub.services.permissions import ANONYMOUS, Actor
 from csghub.services.spaces import lifecycle, routing
 from csghub.transport import space_pages
 from csghub.transport.app_relay import MAX_BODY, AppRelay, BodyTooLarge, ClientGone, Headers
-from csghub.transport.space_pages import app_headers, preflight
+from csghub.transport.space_pages import app_headers, capability_in_urls, preflight
 
 log = logging.getLogger(__name__)
 _PATH = re.compile(rb"/apps/([A-Za-z0-9][A-Za-z0-9_.-]*)/([A-Za-z0-9][A-Za-z0-9_.-]*)(/.*)?", re.DOTALL)
@@ -143,7 +144,7 @@ class SpaceProxyMiddleware:
         route = door.route
         target = route.url + route.base_url + rest[1:] + (f"?{query}" if query else "")
         request_host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
-        forwarded = (
+        forwarded: tuple[tuple[str, str], ...] = (
             ("x-forwarded-host", request_host),
             ("x-forwarded-proto", "https" if scope.get("scheme") in ("https", "wss") else "http"),
             ("x-forwarded-prefix", door.prefix.rstrip("/")),
@@ -158,8 +159,15 @@ class SpaceProxyMiddleware:
         def rewrite(status: int, headers: Headers) -> Headers:
             return app_headers(headers, route, door.prefix)
 
+        body = None
+        if door.prefix != route.base_url:  # a private space's capability: kept in the URLs the app writes
+            public = f"{forwarded[1][1]}://{request_host}"
+            body = capability_in_urls(public, route.base_url, door.prefix)
+            forwarded += (("accept-encoding", "identity"),)  # bodies it can read
         try:
-            await self.relay.http(scope, receive, send, target, cookies=False, extra=forwarded, rewrite=rewrite)
+            await self.relay.http(
+                scope, receive, send, target, cookies=False, extra=forwarded, rewrite=rewrite, body=body
+            )
         except BodyTooLarge:
             too_large = TooLarge(f"Request body exceeds the {MAX_BODY} bytes a space accepts")
             await space_pages.refuse(scope, receive, send, too_large)
