@@ -161,7 +161,6 @@ def test_settings_keep_a_secret_write_only_and_show_variables(browser: Browser, 
     page.click("#space-variable button[type=submit]")
     expect(page.locator("p.notice")).to_have_text("Variable saved")
     expect(page.locator("table.space-variables tr[data-name=MODEL_ID] .variable-value")).to_have_text("acme/tiny-chat")
-    shot(page, "spaces-settings")
     assert SECRET_VALUE not in page.content()
     with httpx.Client(base_url=live.url, headers={"authorization": f"Bearer {token}"}) as client:
         for path in ("/settings", "", "/logs"):
@@ -210,6 +209,7 @@ def test_a_build_that_pip_refuses_shows_pips_error_and_the_sleep_time_changes(br
     page.click("#space-sleep button[type=submit]")
     expect(page.locator("p.notice")).to_have_text("Sleep time saved")
     expect(page.locator("#space-sleep input[name=sleep_minutes]")).to_have_value("15")
+    shot(page, "spaces-settings")  # a space with a process: every part of the section
     runtime = HfApi(endpoint=live.url, token=token).get_space_runtime(f"{owner}/broken")
     assert (runtime.stage, runtime.sleep_time) == ("BUILD_ERROR", 900)
     assert problems == []
