@@ -30,11 +30,12 @@ from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
 from csghub.services.repositories import downloads
 from csghub.transport import gateway
+from csghub.transport.app_relay import AppRelay
 from csghub.transport.git_hooks import start_hook_listener
 from csghub.transport.git_http import router as git_http_router
 from csghub.transport.lfs_http import router as lfs_router
 from csghub.transport.notebook_proxy import NotebookProxyMiddleware
-from csghub.transport.notebook_relay import NotebookRelay
+from csghub.transport.space_proxy import SpaceProxyMiddleware
 from csghub.transport.ssh import start_ssh_server
 from csghub.transport.xet_http import router as xet_router
 from csghub.transport.xet_http import store_router as xet_store_router
@@ -78,7 +79,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     """The web application; with `http_port` (as `csghub serve` passes it) it also runs the SSH server."""
     hub = hub or build_hub(settings)
     endpoint_gateway = gateway.make_gateway(hub)
-    notebook_relay = NotebookRelay()
+    app_relay = AppRelay()  # the notebooks' and the spaces' doors share one client
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -118,7 +119,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             hooks.close()
             flusher.cancel()
             await endpoint_gateway.aclose()
-            await notebook_relay.aclose()
+            await app_relay.aclose()
             await run_in_threadpool(downloads.flush, hub)
 
     app = FastAPI(
@@ -147,7 +148,9 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     bound = gateway.BodyBound(settings.max_json_body, float(settings.client_timeout), body_memory)
     app.add_middleware(gateway.GatewayMiddleware, hub=hub, gateway=endpoint_gateway, bound=bound)
     # Notebooks' JupyterLab (HTTP and WebSockets) through the hub, beside the gateway (transport/notebook_proxy.py).
-    app.add_middleware(NotebookProxyMiddleware, hub=hub, relay=notebook_relay)
+    app.add_middleware(NotebookProxyMiddleware, hub=hub, relay=app_relay)
+    # Spaces' apps (HTTP, SSE, WebSockets; static files) at /apps/..., sandboxed (transport/space_proxy.py).
+    app.add_middleware(SpaceProxyMiddleware, hub=hub, relay=app_relay)
     if settings.rate_limit_per_token or settings.rate_limit_per_address:
         app.add_middleware(
             RateLimitMiddleware,

@@ -15,6 +15,8 @@ from csghub.runtime.base import Runner
 from csghub.services.context import Hub
 from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
+from csghub.services.spaces import lifecycle as space_lifecycle
+from csghub.services.spaces import settings as space_settings
 from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore
 
@@ -48,6 +50,8 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     )
     hub.compute.make_runner = lambda kind, address: build_runner(settings, kind, address)
     hub.ref_listeners.append(conversions.on_ref_update)
+    hub.ref_listeners.append(space_lifecycle.on_ref_update)
+    hub.compute.launch_env["space"] = space_settings.launch_env
     hub.compute.claimants.append(lambda: conversions.running_keys(hub))
     hub.compute.claimants.append(lambda: finetune_runs.running_keys(hub))
     return hub

@@ -26,7 +26,7 @@ import websockets
 from huggingface_hub import HfApi
 
 from csghub.services.identity import sessions, tokens
-from csghub.transport.notebook_relay import MAX_BODY
+from csghub.transport.app_relay import MAX_BODY
 from tests.conftest import start_hub
 from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.raw_http import chunk_frame, head, send_until_answered

@@ -132,7 +132,9 @@ def test_labels_and_use_snippets_match_each_repository_type(
     for repo_type in TYPES:
         _, _, repo = _repo_with_card(live, repo_type)
         page.goto(f"{live.url}/{PLURAL[repo_type]}{repo}")
-        expect(page.locator("nav.tabs a").first).to_have_text(CARD_TAB[lang][repo_type])
+        # A space's first tab is its app (web/space_pages.py); its card is shown below the app.
+        first_tab = {"en": "App", "zh": "应用"}[lang] if repo_type == "space" else CARD_TAB[lang][repo_type]
+        expect(page.locator("nav.tabs a").first).to_have_text(first_tab)
         expect(page.locator(".use h2")).to_have_text(USE_THIS[lang][repo_type])
         other_labels = [label for kind, label in CARD_TAB[lang].items() if kind != repo_type]
         text = page.locator("main").inner_text()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
@@ -56,11 +56,16 @@ def _start(request: Request) -> tuple[int, bool]:
 async def log_stream(request: Request, actor: Actor, endpoint_id: int, replica: int) -> StreamingResponse:
     """The stream; the first read happens before it starts, so a refusal is still an error answer."""
     hub = get_hub(request)
-    start, follow = _start(request)
 
     async def read(offset: int) -> bytes:
         return await run_in_threadpool(endpoints.read_replica_log, hub, actor, endpoint_id, replica, offset)
 
+    return await stream_log(request, read)
+
+
+async def stream_log(request: Request, read: Callable[[int], Awaitable[bytes]]) -> StreamingResponse:
+    """Any growing log as this module's events; `read(offset)` gives its bytes from `offset`."""
+    start, follow = _start(request)
     first = await read(start)
 
     async def events() -> AsyncIterator[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from csghub.api.pagination import next_link, parse_cursor
 from csghub.api.paths import unmask
 from csghub.api.serialize import gated_of, json_bytes, repo_json, visibility_of
+from csghub.api.spaces_json import new_space, runtime_json
 from csghub.core.errors import Conflict, InvalidArgument, Unauthenticated
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import optional_text_field, read_json_object, text_field
@@ -20,6 +22,8 @@ from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, VISIBILITY, W
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.services.repositories import facets, files, repos
+from csghub.services.spaces import creation
+from csghub.services.spaces import records as space_records
 
 router = APIRouter(responses=API_ERRORS)
 GATED = {"anyOf": [{"type": "string", "enum": ["auto", "manual"]}, {"type": "boolean", "enum": [False]}]}
@@ -59,17 +63,21 @@ async def create_repo(request: Request, actor: Actor = Depends(get_actor)) -> JS
     repo_id = _target(body, actor)
     prefix = "" if repo_type is RepoType.MODEL else f"{repo_type.plural}/"
     try:
-        view = await run_in_threadpool(
-            lambda: repos.create_repo(
-                get_hub(request),
-                actor,
-                repo_type,
-                repo_id,
-                visibility=visibility_of(body) or "public",
-                description=text_field(body, "description"),
-                license=text_field(body, "license"),
+        if repo_type is RepoType.SPACE and optional_text_field(body, "sdk"):
+            new = new_space(body, visibility_of(body) or "public")
+            view = await run_in_threadpool(creation.create_space, get_hub(request), actor, repo_id, new)
+        else:
+            view = await run_in_threadpool(
+                lambda: repos.create_repo(
+                    get_hub(request),
+                    actor,
+                    repo_type,
+                    repo_id,
+                    visibility=visibility_of(body) or "public",
+                    description=text_field(body, "description"),
+                    license=text_field(body, "license"),
+                )
             )
-        )
     except Conflict as exc:
         # huggingface_hub's exist_ok path reads the existing repo's url from the 409 body.
         return error_response(
@@ -145,6 +153,9 @@ async def _info(
     if body is None:
         body = await run_in_threadpool(_info_body, snapshot, blobs)
         repos.keep_answer(hub, view, key, body, generation)
+    if repo_type is RepoType.SPACE:  # its runtime changes without a commit: never part of what is kept
+        space = await run_in_threadpool(space_records.get_space, hub, actor, repo_id.namespace, repo_id.name)
+        body = json_bytes({**json.loads(body), "runtime": runtime_json(space)})
     return Response(body, media_type="application/json")
 
 

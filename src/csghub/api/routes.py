@@ -22,6 +22,7 @@ from csghub.api import (
     orgs,
     repo_access,
     social,
+    spaces_api,
     ssh_keys,
     sso,
     users,
@@ -41,6 +42,9 @@ def mount_api(app: FastAPI) -> None:
     include_routes(app, compute_api.router)
     include_routes(app, finetune_api.router)
     include_routes(app, notebooks_api.router)
+    # Before the generic repository routes (CSGHub's /api/v1/{type}s/... and HF's /api/{type}s/...).
+    include_routes(app, spaces_api.router)
+    include_routes(app, spaces_api.router, "/hf")
     # The dataset viewer (HF's /datasets-server, CSGHub's dataviewer, the Hub's parquet listing) before the
     # generic repository routes.
     include_routes(app, datasets_server.router)

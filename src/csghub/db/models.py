@@ -502,6 +502,9 @@ class ComputeInstance(Base):
     generation: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # When it last served a request (a space's proxy reports it, flushed at most once a minute): an
+    # instance whose spec sets "sleep_seconds" sleeps after that long without one.
+    active_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     namespace: Mapped[Namespace] = relationship(lazy="joined")
 
 
@@ -687,4 +690,20 @@ class FinetuneJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SpaceEnv(Base):
+    """A space's secret or variable, passed to its app as an environment variable. A secret's value is
+    AES-GCM ciphertext (services/spaces/secrets.py) and never leaves the hub again; a variable's is plain."""
+
+    __tablename__ = "space_env"
+    __table_args__ = (UniqueConstraint("repo_id", "name", name="uq_space_env_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    value: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

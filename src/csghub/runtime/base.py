@@ -50,17 +50,30 @@ class Environment:
     # Run in order with the environment's python after the one `pip install`, each an argument list
     # (("-m", "pip", "uninstall", "-y", "torchvision"),): repairs no requirement string can express.
     after_install: tuple[tuple[str, ...], ...] = ()
+    # A layer (a space's requirements.txt): `packages` are installed on top of this built environment,
+    # whose packages the layer's interpreter also sees (runtime/environments.py builds it).
+    base: Environment | None = None
 
     @property
     def key(self) -> str:
         """Names the built environment by what it is made of, not what it is called: frameworks with the
-        same packages and steps on the same Python (transformers and embeddings) share one build."""
+        same packages and steps on the same Python (transformers and embeddings) share one build. A
+        layer's name is its base's plus its own packages."""
         made: list[object] = [sorted(self.packages), sys.version_info[:2]]
         if self.after_install:  # absent from the key when empty, so existing builds keep their names
             made.append([list(step) for step in self.after_install])
+        if self.base is not None:
+            made.append({"base": self.base.key})
         made_of = json.dumps(made)
         python = "".join(str(part) for part in sys.version_info[:2])
         return f"py{python}-{hashlib.sha256(made_of.encode()).hexdigest()[:12]}"
+
+    @property
+    def all_packages(self) -> tuple[str, ...]:
+        """Every requirement of this environment, its bases' first: what a runner that installs the
+        packages itself (Ray's pip runtime_env on another machine) must install."""
+        below = self.base.all_packages if self.base is not None else ()
+        return (*below, *self.packages)
 
 
 @dataclass(frozen=True, slots=True)

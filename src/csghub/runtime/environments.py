@@ -6,6 +6,13 @@ so a build holds an exclusive flock on `<key>.lock`; the `.ready` file, written 
 complete, and a directory without it (a build that died) is removed and built again. Venvs are not
 relocatable (scripts name their interpreter by absolute path), hence a marker rather than a rename.
 
+A layer (Environment.base set: a space's requirements.txt on its SDK's environment) is a small venv whose
+interpreter also sees the base's packages: a `.pth` file in its site-packages adds the base's site-packages
+after its own, so pip (the base's, seen the same way) installs only what the base lacks, and a version the
+layer installs shadows the base's without touching it (pip never uninstalls outside the venv it runs in).
+A venv made with --system-site-packages would not do: from a venv's python it names the interpreter the
+venv was made from, not the venv. The base is built first, under its own lock.
+
 `python -m csghub.runtime.environments build transformers` builds a built-in framework into
 `$CSGHUB_RUNTIMES_DIR` with pip's output on the terminal (the hub runs the same as a batch job)."""
 
@@ -63,13 +70,20 @@ def ensure(environment: Environment, log_path: Path | None, *, runtimes_dir: Pat
     python = python_of(runtimes_dir, environment)
     if is_built(runtimes_dir, environment):
         return python
+    if environment.base is not None:
+        ensure(environment.base, log_path, runtimes_dir=runtimes_dir)
     runtimes_dir.mkdir(parents=True, exist_ok=True)
     with _open_log(log_path) as log, _locked(runtimes_dir / f"{environment.key}.lock", log, environment.key):
         if is_built(runtimes_dir, environment):
             _say(log, f"{environment.key} was built meanwhile by another process")
             return python
-        _build(environment, env_dir(runtimes_dir, environment), log)
+        base = None if environment.base is None else env_dir(runtimes_dir, environment.base)
+        _build(environment, env_dir(runtimes_dir, environment), log, base=base)
     return python
+
+
+def site_packages(venv: Path) -> Path:
+    return venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
 
 
 @contextlib.contextmanager
@@ -102,17 +116,21 @@ def _say(log: IO[bytes], message: str) -> None:
     log.flush()
 
 
-def _build(environment: Environment, target: Path, log: IO[bytes]) -> None:
+def _build(environment: Environment, target: Path, log: IO[bytes], *, base: Path | None) -> None:
     started = time.monotonic()
     if target.exists():
         _say(log, f"removing the unfinished build in {target}")
         shutil.rmtree(target)
-    _say(log, f"building {environment.key}: {' '.join(environment.packages) or '(no packages)'}")
+    on = "" if base is None else f" on {base.name}"
+    _say(log, f"building {environment.key}{on}: {' '.join(environment.packages) or '(no packages)'}")
     # pip sees the machine's pip configuration (PIP_*: local wheels, index mirrors), never the hub's settings.
     env = minimal_env()
     try:
         venv = [sys.executable, "-m", "venv", str(target)]
-        _run("python -m venv", venv if environment.packages else [*venv, "--without-pip"], log, env)
+        own_pip = environment.packages and base is None  # a layer runs its base's pip
+        _run("python -m venv", venv if own_pip else [*venv, "--without-pip"], log, env)
+        if base is not None:
+            _link_base(target, base)
         if environment.packages:
             pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
             _run("pip install", [*pip, "--no-input", "--progress-bar", "off", *environment.packages], log, env)
@@ -125,6 +143,8 @@ def _build(environment: Environment, target: Path, log: IO[bytes]) -> None:
     seconds = time.monotonic() - started
     record: dict[str, object] = {"key": environment.key, "name": environment.name, "version": environment.version}
     record |= {"packages": list(environment.packages), "seconds": round(seconds, 1)}
+    if environment.base is not None:
+        record["base"] = environment.base.key
     if environment.after_install:
         record["after_install"] = [list(step) for step in environment.after_install]
     partial = target / f"{READY}.partial"
@@ -134,6 +154,13 @@ def _build(environment: Environment, target: Path, log: IO[bytes]) -> None:
         os.fsync(fh.fileno())
     partial.rename(target / READY)
     _say(log, f"built {environment.key} in {seconds:.1f} s")
+
+
+def _link_base(target: Path, base: Path) -> None:
+    # A .pth line that starts with `import` is run at startup: addsitedir also processes the base's own .pth
+    # files, as the base's interpreter does.
+    line = f"import site; site.addsitedir({str(site_packages(base))!r})\n"
+    (site_packages(target) / "_csghub_base.pth").write_text(line)
 
 
 def _run(what: str, argv: list[str], log: IO[bytes], env: dict[str, str]) -> None:

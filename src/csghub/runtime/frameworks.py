@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from csghub.runtime.base import Environment
+from csghub.runtime.requirements import BadRequirements, normalize
 
 TORCH_CPU = "torch==2.13.0"
 TRANSFORMERS = "transformers[serving]==5.24.0"
@@ -22,6 +23,11 @@ TOKENIZERS = "tokenizers==0.23.3"
 PEFT = "peft==0.21.2"
 # Notebooks: JupyterLab over the transformers framework's pins, so a notebook can load the model it checks out.
 JUPYTERLAB = "jupyterlab==4.6.6"
+# Spaces: each SDK over the same pins (no peft), so an app can load models from the hub. The newest releases
+# pip resolved together with huggingface_hub 2.4.0 on Python 3.11 (2026-12-02).
+GRADIO = "gradio==6.31.0"
+STREAMLIT = "streamlit==1.67.0"
+SPACE_BASE = (TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS)
 
 # Fine-tuning: LLaMA-Factory 0.9.5 on the CPU torch wheel (/work/shared/research/llamafactory-cpu.md, route A).
 # Its main libraries are pinned where pip resolved them (llamafactory's own upper bounds), the evaluation
@@ -52,6 +58,7 @@ LLAMAFACTORY_AFTER_INSTALL: tuple[tuple[str, ...], ...] = (
 SERVE = "serve"
 FINETUNE = "finetune"
 NOTEBOOK = "notebook"
+SPACE = "space"
 
 CHAT_TASKS = ("text-generation", "text2text-generation", "conversational")
 EMBEDDING_TASKS = ("feature-extraction", "sentence-similarity")
@@ -71,7 +78,8 @@ class Framework:
     needs_gpu: bool
     libraries: tuple[str, ...]  # card `library_name`s whose models it can load
     description: str
-    purpose: str = SERVE  # SERVE: endpoints run on it; FINETUNE: it trains; NOTEBOOK: notebooks. Only SERVE serves
+    # SERVE: endpoints run on it; FINETUNE: it trains; NOTEBOOK: notebooks; SPACE: spaces' apps. Only SERVE serves
+    purpose: str = SERVE
     after_install: tuple[tuple[str, ...], ...] = ()
 
     @property
@@ -133,8 +141,30 @@ BUILTIN: tuple[Framework, ...] = (
         description="JupyterLab notebooks on CPUs with the model (and dataset) checked out; never a deploy",
         purpose=NOTEBOOK,
     ),
+    Framework(
+        name="gradio",
+        version="1",
+        engine="gradio",
+        packages=(*SPACE_BASE, GRADIO),
+        tasks=(),
+        needs_gpu=False,
+        libraries=(),
+        description="Gradio apps of spaces (sdk: gradio), with torch (CPU) and transformers; never a deploy",
+        purpose=SPACE,
+    ),
+    Framework(
+        name="streamlit",
+        version="1",
+        engine="streamlit",
+        packages=(*SPACE_BASE, STREAMLIT),
+        tasks=(),
+        needs_gpu=False,
+        libraries=(),
+        description="Streamlit apps of spaces (sdk: streamlit), with torch (CPU) and transformers; never a deploy",
+        purpose=SPACE,
+    ),
 )
-# Engines that serve no model (they train, or run notebooks): never offered for, nor accepted by, an endpoint.
+# Engines that serve no model (they train, run notebooks or spaces): never offered for, nor accepted by, an endpoint.
 NOT_SERVING = frozenset(f.engine for f in BUILTIN if f.purpose != SERVE)
 
 
@@ -203,3 +233,31 @@ def trains(framework: Framework, config: Mapping[str, Any] | None, card: Mapping
 def _architectures(config: Mapping[str, Any] | None) -> list[str]:
     found = (config or {}).get("architectures")
     return [a for a in found if isinstance(a, str)] if isinstance(found, list) else []
+
+
+def space_environment(sdk: str, requirements: tuple[str, ...]) -> Environment:
+    """Where a space of this SDK runs: the SDK's environment, or, when its requirements.txt (these lines,
+    comments and blank lines allowed) asks for packages, a layer of them on top of it, named by the SDK's
+    environment and the normalized requirements (so unchanged requirements reuse one build). Raises
+    BadRequirements, naming the line, for what pip must not be handed (runtime/requirements.py)."""
+    framework = builtin(sdk)
+    if framework is None or framework.purpose != SPACE:
+        raise BadRequirements(f"sdk '{sdk}' runs no app process here: a space's sdk is gradio, streamlit or static")
+    base = framework.environment
+    extra = normalize(requirements)
+    if not extra:
+        return base
+    return Environment(f"{sdk}-requirements", framework.version, extra, base=base)
+
+
+def health_path(sdk: str, base_path: str) -> str:
+    """The path under which a space's app, started under `base_path` ("/apps/o/n/"), answers 200 once up.
+    Streamlit's own health route; for Gradio (6.31, measured) its web-app manifest: a few hundred bytes,
+    unauthenticated even when the app has a login (/config and /gradio_api/info are not, and /config copies
+    the whole app's layout per call), served by the same server as the app's routes."""
+    base = base_path if base_path.endswith("/") else f"{base_path}/"
+    if sdk == "streamlit":
+        return f"{base}_stcore/health"
+    if sdk == "gradio":
+        return f"{base}manifest.json"
+    raise ValueError(f"no app process for sdk '{sdk}'")

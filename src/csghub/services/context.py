@@ -226,6 +226,16 @@ class ComputeRuntime:
         self.sizes: dict[int, int] = {}
         # Each settled instance's last read of its record (services/compute/reconcile.py's Plan).
         self.plans: dict[int, Any] = {}
+        # Requests served per instance since the last flush (services/compute/idle.py: when it last served
+        # one, for sleeping after idle time), and when that flush was (time.monotonic()).
+        self.activity: dict[int, float] = {}
+        self.activity_flushed = 0.0
+        # An instance's own environment layered on its framework's (a space's requirements.txt), built in
+        # a thread (services/compute/layers.py): environment key -> the build's outcome, "" while running.
+        self.layer_builds: dict[str, str] = {}
+        # What a kind's replicas get in their environment besides what launch.py gives every replica
+        # (a space's secrets, variables and token; services/spaces sets it): (hub, instance id) -> env.
+        self.launch_env: dict[str, Callable[[Any, int], dict[str, str]]] = {}
         self.guard = threading.Lock()
         self._locks: dict[int, threading.Lock] = {}
         # One pooled client for every health check: a new httpx client per check cost 49 ms of CPU

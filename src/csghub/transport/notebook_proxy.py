@@ -1,5 +1,5 @@
 """The notebooks' door: `/notebooks/{owner}/{name}/...` on the hub is the notebook's JupyterLab, its
-HTTP and its WebSockets (kernels, terminals) relayed to its replica (notebook_relay.py).
+HTTP and its WebSockets (kernels, terminals) relayed to its replica (app_relay.py).
 
 Jupyter runs with no token or password of its own, so this layer is its only authorization: every
 request and every WebSocket is authorized with the hub's own credentials (the portal's session cookie
@@ -28,7 +28,7 @@ from csghub.http.deps import SESSION_COOKIE, base_url, get_actor
 from csghub.http.errors import error_response
 from csghub.services.compute import notebooks
 from csghub.services.context import Hub
-from csghub.transport.notebook_relay import MAX_BODY, BodyTooLarge, ClientGone, NotebookRelay
+from csghub.transport.app_relay import MAX_BODY, AppRelay, BodyTooLarge, ClientGone
 
 log = logging.getLogger(__name__)
 _PATH = re.compile(rb"/notebooks/([A-Za-z0-9][A-Za-z0-9_.-]*)/([A-Za-z0-9][A-Za-z0-9_-]*)(/.*)?", re.DOTALL)
@@ -38,7 +38,7 @@ _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 class NotebookProxyMiddleware:
     """Answers /notebooks/{owner}/{name}/... (HTTP and WebSocket); passes anything else on."""
 
-    def __init__(self, app: ASGIApp, *, hub: Hub, relay: NotebookRelay) -> None:
+    def __init__(self, app: ASGIApp, *, hub: Hub, relay: AppRelay) -> None:
         self.app = app
         self.hub = hub
         self.relay = relay

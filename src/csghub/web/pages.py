@@ -24,6 +24,7 @@ from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import facets, files, gating, refs, repos
+from csghub.web import space_cards
 from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.playground_pages import try_it_panel
@@ -42,6 +43,7 @@ _FILTER_LABELS = {
     "license": "License",
     "language": "Language",
     "size": "Size category",
+    "sdk": "SDK",
 }
 _SORTS = (
     ("trending", "Trending"),
@@ -138,6 +140,7 @@ async def listing(request: Request, kind: str) -> Response:
 
         # Each chosen tag with the link that drops it.
         tag_chips = [(tag, link(1, [t for t in chosen_tags if t != tag])) for tag in chosen_tags]
+        cards = space_cards.listing_cards(hub, actor, found) if _KINDS[kind] is RepoType.SPACE else {}
 
         return render(
             request,
@@ -155,6 +158,7 @@ async def listing(request: Request, kind: str) -> Response:
             pages=pages,
             prev_url=link(page - 1) if page > 1 else None,
             next_url=link(page + 1) if page < pages else None,
+            space_cards=cards,
         )
 
     return await _page(request, work)
@@ -199,7 +203,7 @@ def _facts(repo: repos.RepoView, size: int, num_rows: int | None) -> list[tuple[
     return facts
 
 
-def _snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[str, str]]:
+def use_snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple[str, str]]:
     url = base_url(request)
     prefix = "" if repo.type is RepoType.MODEL else f"{repo.type.plural}/"
     host = url.split("://", 1)[-1].split("/")[0].split(":")[0]
@@ -264,7 +268,7 @@ def _repo_page(request: Request, at: RepoContext) -> Response:
         tab="card",
         card_html=card_html,
         facts=_facts(repo, size, repos.find_row_count(hub, repo.id) if repo.type is RepoType.DATASET else None),
-        snippets=_snippets(request, hub, repo),
+        snippets=use_snippets(request, hub, repo),
         collections_to_add=collections.collections_to_add_to(hub, actor),
         gate_status=gating.find_request_status(hub, actor, repo),
         deployable=_deployable(hub, actor, repo),

@@ -19,12 +19,15 @@ from csghub.http.deps import get_actor
 from csghub.services.permissions import ANONYMOUS, Action, Actor, Resource, can
 from csghub.web.i18n import LANG_COOKIE, choose_language, translate, translate_error
 from csghub.web.security import CSRF_COOKIE, csrf_token
+from csghub.web.space_cards import bare_card
 
 TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), auto_reload=False)
 # Name fields check the server's own rule in the browser. HTML compiles a `pattern` with the `v` flag
 # and anchors it itself; NAME_PATTERN's syntax is valid there too (its `-` in a class is escaped).
 _env.globals["name_pattern"] = NAME_PATTERN.removeprefix("^").removesuffix("$")
+# A space's card from its front matter, where a page lists a few spaces without looking up their links.
+_env.globals["bare_space_card"] = bare_card
 
 
 def human_size(size: int) -> str:

@@ -24,6 +24,7 @@ from csghub.http.repos import page_repo_id
 from csghub.services.context import Hub
 from csghub.services.permissions import ROLES, VISIBILITIES, Action, Actor
 from csghub.services.repositories import collaborators, gating, repos
+from csghub.web import space_settings
 from csghub.web.forms import drop_notice, redirect_with_notice, take_notice
 from csghub.web.render import correctable, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
@@ -51,7 +52,10 @@ def _settings_context(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: Repo
     requests = (
         {s: gating.list_requests(hub, actor, repo_type, repo_id, s) for s in gating.STATUSES} if repo.gated else {}
     )
+    # A space's own section (hardware, sleep, secrets, variables...) leads its settings page.
+    extra = space_settings.settings_context(hub, actor, repo) if repo_type is RepoType.SPACE else {}
     return {
+        **extra,
         "repo": repo,
         "base": repo_path(repo.type, repo.full_name),
         "revision": repo.default_branch,
@@ -122,7 +126,7 @@ def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
             "delete": _delete,
         }
         repo_id = page_repo_id(ns, name)
-        action = actions.get(section)
+        action = actions.get(section) or _space_action(repo_type, section)
         if action is None:
             raise NotFound("Page not found")
         return await _act(request, repo_type, repo_id, lambda hub, actor, f: action(hub, actor, repo_type, repo_id, f))
@@ -136,6 +140,18 @@ def _routes(router: APIRouter, prefix: str, repo_type: RepoType) -> None:
             return Outcome(repo_path(repo_type, str(repo_id)))
 
         return await _act(request, repo_type, repo_id, work, on_settings=False)
+
+
+def _space_action(repo_type: RepoType, section: str) -> Callable[..., Outcome] | None:
+    """A space's own settings (web/space_settings.py), answered like the others: back here with a notice."""
+    act = space_settings.ACTIONS.get(section) if repo_type is RepoType.SPACE else None
+    if act is None:
+        return None
+
+    def work(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, fields: dict[str, str]) -> Outcome:
+        return Outcome(_settings_url(repo_type, str(repo_id)), act(hub, actor, repo_id, fields))
+
+    return work
 
 
 def _visibility(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, fields: dict[str, str]) -> Outcome:

@@ -35,6 +35,7 @@ from csghub.web import (
     playground_pages,
     repo_settings_pages,
     search_pages,
+    space_pages,
 )
 from csghub.web.markdown import pygments_css
 
@@ -70,6 +71,7 @@ def mount_web(app: FastAPI) -> None:
     include_routes(app, finetune_instance_pages.router)
     include_routes(app, finetune_data_pages.router)
     include_routes(app, search_pages.router)  # before pages' /{kind}, which takes any one segment
+    include_routes(app, space_pages.router)  # /spaces/{ns}/{name}: the app, before every repository's card page
     include_routes(app, pages.router)
     # After pages: a model's `/{ns}/{name}/settings` is shaped like a dataset page, `/datasets/{ns}/{name}`;
     # the typed routes (datasets, spaces, codes) of each module come before the models' ones.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from csghub.runtime import frameworks as builtin_frameworks
 from csghub.runtime import workers
 from csghub.runtime.base import HOST, PORT, PYTHON, Environment, ProcessSpec, Resources, RunnerError, WorkKind
 from csghub.services.compute.tokens import mint_model_token
@@ -32,12 +33,21 @@ class Launch:
     kind: str = "endpoint"  # the instance's kind: "endpoint" | "notebook"
     # A notebook's dataset, checked out beside its model: ("ns/name", repository id, commit).
     dataset: tuple[str, int, str] | None = None
-    base_url: str = ""  # a notebook's path on the hub, "/notebooks/{owner}/{name}/"
+    base_url: str = ""  # a notebook's or space's path on the hub, "/notebooks/{owner}/{name}/"
+    # A space's SDK ("gradio" | "streamlit") and the file its app starts from.
+    sdk: str = ""
+    app_file: str = ""
+    requirements: tuple[str, ...] = ()  # a space's requirements.txt lines, installed over its SDK's environment
 
     @property
     def health_path(self) -> str:
-        """What answers 200 once a replica is ready: Jupyter's status under its base URL, else /health."""
-        return f"{self.base_url}api/status" if self.kind == "notebook" else "/health"
+        """What answers 200 once a replica is ready: Jupyter's status under its base URL, the SDK's own
+        for a space, else /health."""
+        if self.kind == "notebook":
+            return f"{self.base_url}api/status"
+        if self.kind == "space":
+            return builtin_frameworks.health_path(self.sdk, self.base_url)
+        return "/health"
 
 
 def model_dir(hub: Hub, repo_id: int, commit: str) -> Path:
@@ -55,11 +65,18 @@ def notebook_dir(hub: Hub, instance_id: int) -> Path:
     return hub.settings.compute_dir / "notebooks" / str(instance_id)
 
 
+def space_dir(hub: Hub, instance_id: int) -> Path:
+    """A space's own folder: a checkout per commit it ran (its app's working directory) and build.log."""
+    return hub.settings.compute_dir / "spaces" / str(instance_id)
+
+
 def replica_spec(
     hub: Hub, launch: Launch, environment: Environment, resources: Resources, index: int, attempt: int
 ) -> ProcessSpec:
     if launch.kind == "notebook":
         return _notebook_spec(hub, launch, environment, resources, attempt)
+    if launch.kind == "space":
+        return _space_spec(hub, launch, environment, resources, attempt)
     try:
         script = workers.script(f"serve_{launch.engine}")
     except FileNotFoundError:
@@ -119,4 +136,31 @@ def _notebook_spec(
         environment=environment,
         resources=resources,
         env={"HF_ENDPOINT": hub.compute.hub_url, "HF_TOKEN": token},
+    )
+
+
+def _space_spec(hub: Hub, launch: Launch, environment: Environment, resources: Resources, attempt: int) -> ProcessSpec:
+    """runtime/workers/serve_space.py checks the space out at its commit and starts its app under the base
+    path. Its environment comes from services/spaces (hub.compute.launch_env): secrets, variables, and an
+    HF_TOKEN that the launcher keeps for the app only with CSGHUB_SPACE_TOKEN_ALLOWED=1."""
+    try:
+        script = workers.script("serve_space")
+    except FileNotFoundError:
+        raise RunnerError("This hub has no launcher for spaces (serve_space)") from None
+    work = space_dir(hub, launch.instance_id) / launch.commit[:12]
+    argv = [PYTHON, str(script), "--repo", launch.model, "--revision", launch.commit, "--work-dir", str(work)]
+    argv += ["--sdk", launch.sdk, "--app-file", launch.app_file, "--host", HOST, "--port", PORT]
+    argv += ["--base-path", launch.base_url]
+    provider = hub.compute.launch_env.get(launch.kind)
+    env = dict(provider(hub, launch.instance_id)) if provider is not None else {}
+    if "HF_TOKEN" not in env:  # the checkout needs one, whoever set up the rest
+        env["HF_TOKEN"] = mint_model_token(hub, launch.created_by, (launch.repo_id,))
+    env["HF_ENDPOINT"] = hub.compute.hub_url
+    return ProcessSpec(
+        key=f"space-{launch.instance_id}-g{launch.generation}-a{attempt}",
+        kind=WorkKind.SERVICE,
+        argv=tuple(argv),
+        environment=environment,
+        resources=resources,
+        env=env,
     )

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import select
 
 from csghub.db.models import ComputeInstance, ComputeReplica, ComputeTier, RuntimeFramework
-from csghub.runtime.base import Resources
-from csghub.services.compute import frameworks, instances, scaling
+from csghub.runtime.base import Environment, Resources
+from csghub.services.compute import frameworks, instances, layers, scaling
 from csghub.services.compute.clusters import runner_for, tier_view
 from csghub.services.compute.frameworks import FrameworkView, framework_view
 from csghub.services.compute.launch import Launch
@@ -56,6 +56,8 @@ class Plan:
     reps: list[Rep]
 
 
+# How a failed environment build's reason begins (a space's status calls that build-failed).
+BUILD_FAILED = "build failed: "
 # What the record does not stamp (its model repository or creator deleted) is seen this late at most.
 PLAN_SECONDS = 10.0
 
@@ -85,7 +87,12 @@ def _read(hub: Hub, instance_id: int) -> Plan | None:
             kind=row.kind,
             dataset=(spec["dataset"], spec["dataset_repo_id"], spec["dataset_commit"]) if spec.get("dataset") else None,
             base_url=str(spec.get("base_url", "")),
+            sdk=str(spec.get("sdk", "")),
+            app_file=str(spec.get("app_file", "")),
+            requirements=tuple(str(r) for r in spec.get("requirements", ())),
         )
+        if spec.get("static"):  # a static space runs no process: the hub serves its files
+            return None
         if not row.repo_id or not row.created_by:
             reason = "its model repository was deleted" if not row.repo_id else "its creator's account was deleted"
         else:
@@ -118,10 +125,10 @@ def reconcile(hub: Hub, instance_id: int, stamp: datetime | None = None) -> None
             return
     launch, framework, state, cluster_id = plan.launch, plan.framework, plan.state, plan.cluster_id
     minimum, maximum, reps = plan.minimum, plan.maximum, plan.reps
-    if not _framework_ready(hub, instance_id, framework, state):
+    environment = _environment(hub, launch, framework, state)
+    if environment is None:
         return
     runner = runner_for(hub, cluster_id)
-    environment = frameworks.environment_of(hub, framework)
     current = {r.index: r for r in reps if r.generation == launch.generation}
     older = [r for r in reps if r.generation != launch.generation]
     wanted = _size(hub, instance_id, current, older, minimum, maximum, scale=state == instances.RUNNING)
@@ -214,7 +221,25 @@ def _roll_back(hub: Hub, instance_id: int, why: str, *, serving: int) -> None:
     hub.compute.routes.clear()
 
 
-def _framework_ready(hub: Hub, instance_id: int, framework: FrameworkView, state: str) -> bool:
+def _environment(hub: Hub, launch: Launch, framework: FrameworkView, state: str) -> Environment | None:
+    """What its replicas run in once ready: the framework's environment, or a space's layer over it."""
+    if not _framework_ready(hub, launch.instance_id, framework, state, deploy=not launch.requirements):
+        return None
+    if not launch.requirements:
+        return frameworks.environment_of(hub, framework)
+    layer, error = layers.ready(hub, launch)
+    if error:
+        fail(hub, launch.instance_id, f"{BUILD_FAILED}{error}")
+        return None
+    if layer is None:
+        _set_state(hub, launch.instance_id, instances.BUILDING, "installing requirements.txt")
+        return None
+    if state in (instances.PENDING, instances.BUILDING):
+        _set_state(hub, launch.instance_id, instances.DEPLOYING)
+    return layer
+
+
+def _framework_ready(hub: Hub, instance_id: int, framework: FrameworkView, state: str, *, deploy: bool = True) -> bool:
     if not framework.enabled and state in (instances.PENDING, instances.BUILDING):
         # Replicas already running keep serving; a disabled framework only starts nothing new.
         fail(hub, instance_id, f"runtime framework '{framework.name}' is disabled")
@@ -227,7 +252,7 @@ def _framework_ready(hub: Hub, instance_id: int, framework: FrameworkView, state
     if framework.state == "failed":
         fail(hub, instance_id, f"runtime framework '{framework.name}' failed to build: {framework.reason}")
         return False
-    if state in (instances.PENDING, instances.BUILDING):
+    if deploy and state in (instances.PENDING, instances.BUILDING):
         _set_state(hub, instance_id, instances.DEPLOYING)
     return True
 

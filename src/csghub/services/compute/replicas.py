@@ -80,7 +80,11 @@ def forget_files(hub: Hub, instance_id: int, keys: list[str]) -> None:
     working folders, earlier attempts' and generations' too) and the weights its replicas downloaded,
     unless another instance serves the same model at the same commit: nothing is left after a delete."""
     compute = hub.settings.compute_dir
-    prefixes = (f"endpoint-{instance_id}-", f"notebook-{instance_id}-")  # ProcessSpec keys, by kind
+    prefixes = (
+        f"endpoint-{instance_id}-",
+        f"notebook-{instance_id}-",
+        f"space-{instance_id}-",
+    )  # ProcessSpec keys, by kind
     names = {k for k in keys if k and "/" not in k}
     for folder in ("logs", "processes", "work"):
         if (compute / folder).is_dir():

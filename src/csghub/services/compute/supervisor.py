@@ -15,6 +15,7 @@ from sqlalchemy import select
 from csghub.db.models import ComputeInstance, ComputeReplica, RuntimeFramework, utcnow
 from csghub.runtime.base import Handle, ProcessState, RunnerError
 from csghub.services.compute import frameworks, instances, scaling
+from csghub.services.compute import idle as sleeping
 from csghub.services.compute.clusters import LOCAL_CLUSTER_ID, known_runners, runner_for
 from csghub.services.compute.frameworks import handle_of
 from csghub.services.compute.reconcile import reconcile
@@ -123,6 +124,11 @@ def tick(hub: Hub, *, sweep: bool = False) -> None:
             log.exception("supervising instance %s failed", instance_id)
         finally:
             lock.release()
+    try:
+        sleeping.flush(hub)
+        sleeping.sleep_idle(hub)
+    except Exception:  # sleeping is housekeeping: it must not stop supervision
+        log.exception("putting idle instances to sleep failed")
     if sweep:
         sweep_orphans(hub)
 

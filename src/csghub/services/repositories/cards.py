@@ -159,17 +159,30 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
+# The SDKs a space's card may name (`sdk:`), as on the Hugging Face Hub; a space is tagged with its SDK.
+SPACE_SDKS = ("gradio", "streamlit", "static", "docker")
+
+
 def derive_tags(
-    card: dict[str, Any], file_paths: Iterable[str], *, dataset: bool = False, num_rows: int | None = None
+    card: dict[str, Any],
+    file_paths: Iterable[str],
+    *,
+    dataset: bool = False,
+    space: bool = False,
+    num_rows: int | None = None,
 ) -> list[str]:
     """The tags listings show and filter on. A dataset's card fields are prefixed as the Hub tags them
     (`language:en`, not `en` as for a model); without a size category in its card, a dataset gets the
-    one of `num_rows`, its row count as converted (services/datasets)."""
+    one of `num_rows`, its row count as converted (services/datasets). A space's first tag is its SDK
+    (`gradio`), as the Hub tags spaces."""
     tags: list[str] = []
 
     def add(tag: str) -> None:
         if tag and tag not in tags:
             tags.append(tag)
+
+    if space and str(card.get("sdk", "")).lower() in SPACE_SDKS:
+        add(str(card["sdk"]).lower())
 
     for name in _as_list(card.get("library_name")):
         add(name)

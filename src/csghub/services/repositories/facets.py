@@ -22,10 +22,14 @@ DATASET_FACET_FIELDS = {
     "size": "size_categories",
     "license": "license",
 }
+# A space's: its SDK (tagged bare, as the Hub tags spaces: cards.py) and license.
+SPACE_FACET_FIELDS = {"sdk": "sdk", "license": "license"}
 FACET_SCAN = 20_000
 
 
 def facet_fields(repo_type: RepoType) -> dict[str, str]:
+    if repo_type is RepoType.SPACE:
+        return SPACE_FACET_FIELDS
     return DATASET_FACET_FIELDS if repo_type is RepoType.DATASET else FACET_FIELDS
 
 

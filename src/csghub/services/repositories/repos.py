@@ -232,7 +232,9 @@ def create_repo(
     description: str = "",
     default_branch: str = "main",
     license: str = "",
+    card: dict[str, str] | None = None,
 ) -> RepoView:
+    """`card`: front matter for a first README (a space's `sdk`, as Hugging Face writes one)."""
     authorize(actor, Action.CREATE, NamespaceResource(repo_id.namespace))
     check_visibility(visibility)
     validate_ref_name(default_branch, what="branch")
@@ -256,9 +258,10 @@ def create_repo(
         session.flush()
         git = GitRepo.init_bare(hub.repo_path(row.id), default_branch)
         try:
-            sha = _initial_commit(git, repo_id, default_branch, license, actor)
+            fields = {**(card or {}), **({"license": license} if license else {})}
+            sha = _initial_commit(git, repo_id, default_branch, fields, actor)
             row.head_sha = sha
-            row.card_data = json.dumps({"license": license} if license else {})
+            row.card_data = json.dumps(fields)
             row.tags = json.dumps([f"license:{license}"] if license else [])
             session.flush()
             view = _view(row)
@@ -276,12 +279,13 @@ def create_repo(
     return view
 
 
-def _initial_commit(git: GitRepo, repo_id: RepoId, branch: str, license: str, actor: Actor) -> str:
+def _initial_commit(git: GitRepo, repo_id: RepoId, branch: str, card: dict[str, str], actor: Actor) -> str:
     # Only `.gitattributes`, as on the Hub: a placeholder card makes `datasets` warn on every load and
-    # is not what huggingface_hub users expect. A chosen license needs a card to live in.
+    # is not what huggingface_hub users expect. A chosen license (or a space's sdk) needs a card to live in.
     changes = [FileChange(".gitattributes", git.write_blob(default_gitattributes().encode()))]
-    if license:
-        readme = f"---\nlicense: {license}\n---\n\n# {repo_id.name}\n"
+    if card:
+        front = "".join(f"{key}: {value}\n" for key, value in card.items())
+        readme = f"---\n{front}---\n\n# {repo_id.name}\n"
         changes.append(FileChange("README.md", git.write_blob(readme.encode())))
     sha = git.create_commit(
         parent=None,
@@ -581,8 +585,8 @@ def refresh_metadata(
         # A dataset's row count as its last conversion found it (services/datasets/conversions.py calls
         # this again once it recorded one); none, or 0 for a dataset without data, has no size category.
         num_rows = session.scalar(select(DatasetConversion.num_rows).where(DatasetConversion.repo_id == repo_id))
-        dataset = view.type is RepoType.DATASET
-        row.tags = json.dumps(derive_tags(card, paths, dataset=dataset, num_rows=num_rows or None))
+        dataset, space = view.type is RepoType.DATASET, view.type is RepoType.SPACE
+        row.tags = json.dumps(derive_tags(card, paths, dataset=dataset, space=space, num_rows=num_rows or None))
         if touch:
             row.updated_at = utcnow()
         if also is not None:
