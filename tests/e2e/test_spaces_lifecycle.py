@@ -171,12 +171,16 @@ def test_a_push_to_a_running_space_rebuilds_it_on_the_new_commit(started: Starte
     head = started.hf().space_info(repo).sha
     assert head != before["commit"]
 
-    def moved() -> bool:
-        status = started.status(repo)
-        return status["commit"] == head and status["stage"] in ("running", "runtime-error")
+    status = started.status(repo)
+    # The previous app serves while the new commit starts: running, as Hugging Face's RUNNING_BUILDING.
+    assert status["commit"] == head and status["stage"] == "running"
+    assert status["hf_stage"] in ("RUNNING_BUILDING", "RUNNING_APP_STARTING", "RUNNING")
 
-    wait_until(moved, "the space running on the pushed commit", timeout=START_TIMEOUT, poll=0.5)
-    assert started.status(repo)["stage"] == "running"
+    def moved() -> bool:
+        return started.status(repo)["hf_stage"] in ("RUNNING", "RUNTIME_ERROR") and len(started.replicas(repo)) == 1
+
+    wait_until(moved, "the space running on the pushed commit alone", timeout=START_TIMEOUT, poll=0.5)
+    assert started.status(repo)["hf_stage"] == "RUNNING"
     (url,) = started.replicas(repo)
     assert '"reply"' in httpx.get(f"{url}{before['path']}config", timeout=30).text
 
