@@ -1,9 +1,10 @@
 """Spaces on a live hub with the local runner: huggingface_hub's space calls (create with an sdk,
 runtime, secrets, variables, sleep time, hardware, pause, restart), a static space running with no
-process, a Gradio app pushed with git that reaches running on the `gradio` runtime (its health read
-from its replica directly: tests/e2e/test_space_proxy.py goes through the hub's door) with a secret in
-its environment that no answer ever shows, a requirements.txt pip cannot satisfy ending in build-failed
-with pip's error, and sleep after idle time, then a wake.
+process, a Gradio app pushed with git that reaches running on the `gradio` runtime (its health read from
+its replica directly: the proxy's tests go through the hub's door) with a secret in its environment that
+no answer ever shows, a push that rebuilds it while the previous app serves, an app that exits ending in
+runtime-error, sleep after idle time then a wake, a Streamlit app uploaded with huggingface_hub, and a
+requirements.txt pip cannot satisfy ending in build-failed with pip's error.
 
 One hub for the module; the Gradio tests run in order on one space."""
 
@@ -171,12 +172,16 @@ def test_a_push_to_a_running_space_rebuilds_it_on_the_new_commit(started: Starte
     head = started.hf().space_info(repo).sha
     assert head != before["commit"]
 
-    def moved() -> bool:
-        status = started.status(repo)
-        return status["commit"] == head and status["stage"] in ("running", "runtime-error")
+    status = started.status(repo)
+    # The previous app serves while the new commit starts: running, as Hugging Face's RUNNING_BUILDING.
+    assert status["commit"] == head and status["stage"] == "running"
+    assert status["hf_stage"] in ("RUNNING_BUILDING", "RUNNING_APP_STARTING", "RUNNING")
 
-    wait_until(moved, "the space running on the pushed commit", timeout=START_TIMEOUT, poll=0.5)
-    assert started.status(repo)["stage"] == "running"
+    def moved() -> bool:
+        return started.status(repo)["hf_stage"] in ("RUNNING", "RUNTIME_ERROR") and len(started.replicas(repo)) == 1
+
+    wait_until(moved, "the space running on the pushed commit alone", timeout=START_TIMEOUT, poll=0.5)
+    assert started.status(repo)["hf_stage"] == "RUNNING"
     (url,) = started.replicas(repo)
     assert '"reply"' in httpx.get(f"{url}{before['path']}config", timeout=30).text
 
@@ -200,6 +205,18 @@ def test_a_space_sleeps_when_idle_and_a_visit_wakes_it(started: Started) -> None
     woken = httpx.post(f"{started.live.url}/api/v1/spaces/{repo}/wakeup", headers=started.auth, timeout=30)
     assert woken.json()["data"]["stage"] == "building"
     assert started.wait_stage(repo, "running", "runtime-error", timeout=START_TIMEOUT)["stage"] == "running"
+
+
+def test_a_streamlit_app_created_with_huggingface_hub_runs(started: Started) -> None:
+    hf, repo = started.hf(), f"{started.owner}/board"
+    hf.create_repo(repo, repo_type="space", space_sdk="streamlit")
+    app = "import streamlit as st\n\nst.title('board')\nst.write(st.text_input('q')[::-1])\n"
+    hf.upload_file(path_or_fileobj=app.encode(), path_in_repo="app.py", repo_id=repo, repo_type="space")
+    status = started.wait_stage(repo, "running", "runtime-error", "build-failed", timeout=START_TIMEOUT)
+    assert (status["stage"], status["sdk"]) == ("running", "streamlit"), status["reason"]
+    (url,) = started.replicas(repo)
+    health = httpx.get(f"{url}{status['path']}_stcore/health", timeout=30)
+    assert health.status_code == 200 and health.text == "ok"
 
 
 def test_a_requirement_pip_cannot_find_ends_in_build_failed_with_pips_error(started: Started) -> None:

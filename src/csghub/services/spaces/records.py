@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from csghub.core.names import RepoId, RepoType
-from csghub.db.models import ComputeCluster, ComputeInstance, ComputeTier
+from csghub.db.models import ComputeCluster, ComputeInstance, ComputeReplica, ComputeTier
 from csghub.services.compute import instances
 from csghub.services.compute.clusters import ClusterView, TierView, cluster_view, tier_view
 from csghub.services.compute.idle import SLEEPING
@@ -91,8 +91,9 @@ def find_instance(session: Session, repo_id: int) -> ComputeInstance | None:
     )
 
 
-def stage_of(row: ComputeInstance, spec: dict[str, Any]) -> tuple[str, str]:
-    """(CSGHub's stage, Hugging Face's) of an instance."""
+def stage_of(row: ComputeInstance, spec: dict[str, Any], *, serving: bool = False) -> tuple[str, str]:
+    """(CSGHub's stage, Hugging Face's) of an instance; `serving`: a replica of it answers (while a
+    push's rebuild is under way, the previous app serves: running, RUNNING_BUILDING)."""
     if row.desired != "running" or row.state == instances.STOPPED:
         stopped_as = str(spec.get("stopped_as") or STOPPED)
         stage = {SLEEPING: SLEEPING_STAGE, PAUSED: PAUSED}.get(stopped_as, STOPPED)
@@ -106,6 +107,8 @@ def stage_of(row: ComputeInstance, spec: dict[str, Any]) -> tuple[str, str]:
         return stage, HF_STAGES[stage]
     if row.state == instances.RUNNING:
         return RUNNING, "RUNNING"
+    if serving:
+        return RUNNING, "RUNNING_APP_STARTING" if row.state == instances.DEPLOYING else "RUNNING_BUILDING"
     return BUILDING, "APP_STARTING" if row.state == instances.DEPLOYING else "BUILDING"
 
 
@@ -118,7 +121,12 @@ def view_of(session: Session, repo: RepoView, row: ComputeInstance | None, notes
             False, "", repo.head_sha, (), (), (), None, None, None, 0, False, None,
         )  # fmt: skip
     spec = spec_of(row)
-    stage, hf_stage = stage_of(row, spec)
+    serving = row.state in (instances.PENDING, instances.BUILDING, instances.DEPLOYING) and bool(
+        session.scalar(
+            select(ComputeReplica.id).where(ComputeReplica.instance_id == row.id, ComputeReplica.state == "healthy")
+        )
+    )
+    stage, hf_stage = stage_of(row, spec, serving=serving)
     cluster, tier = session.get(ComputeCluster, row.cluster_id), session.get(ComputeTier, row.tier_id)
     return SpaceView(
         repo_id=repo.id,
