@@ -262,6 +262,19 @@ def test_space_not_running_answers_a_page_or_json_naming_its_state(
         assert ("retry-after" in answer.headers) is retry
 
 
+def test_private_sleeping_space_is_woken_by_its_visitors_capability(door: Door) -> None:
+    repo = door.space("dozing", {"app.py": "print('hi')"}, private=True, sdk="gradio")
+    put_space(door.live.hub, repo, sdk="gradio", state="stopped", desired="stopped", stopped_as="sleeping")
+    hub = door.live.hub
+    visitor = accounts.actor_from_user_id(hub, _user_id(door, door.owner))
+    capability = routing.issue_capability(hub, visitor, routing.space_route(hub, visitor, *repo.split("/")))
+    with door.client() as anonymous:
+        page = anonymous.get(f"/apps/{repo}/~{capability}/", headers={"accept": "text/html"})
+        assert page.status_code == 503 and 'data-state="waking"' in page.text
+        after = anonymous.get(f"/apps/{repo}/~{capability}/config").json()
+        assert after["code"] == "SpaceNotRunning" and after["state"] == "building", after
+
+
 def test_malicious_app_cannot_act_with_the_visitors_session(door: Door, tmp_path: Path) -> None:
     diary = door.space("diary", {"index.html": "<p>dear diary</p>"}, private=True)
     put_space(door.live.hub, diary, sdk="static")
