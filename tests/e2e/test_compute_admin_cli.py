@@ -94,7 +94,7 @@ def test_clusters_and_tiers_refuse_duplicates_and_unknown_clusters(tmp_path: Pat
 def test_frameworks_are_listed_added_built_disabled_and_enabled(csghub: Run) -> None:
     transformers_environment()  # built once per test run in the shared folder; the command finds it
     listed = {f[1]: f for f in _lines(csghub("admin", "framework", "list"))}
-    assert set(listed) == {"transformers", "embeddings", "vllm", "llamafactory", "jupyterlab"}
+    assert set(listed) == {"transformers", "embeddings", "vllm", "llamafactory", "jupyterlab", "gradio", "streamlit"}
     assert listed["vllm"][3] == "vllm (GPU)" and listed["llamafactory"][3] == "llamafactory"
     before = set(os.listdir(shared_runtimes_dir()))
     built = csghub("admin", "framework", "build", "transformers")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,9 +29,10 @@ INDEX = "<!doctype html><title>hello</title><p>static hello</p>\n"
 GRADIO_APP = "import gradio as gr\n\ngr.Interface(lambda s: s[::-1], 'text', 'text').launch()\n"
 
 
-@pytest.fixture
-def hub(tmp_path: Path) -> Hub:
-    overrides: dict[str, Any] = {"data_dir": tmp_path / "data"}
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Hub:
+    # One hub for the module (its migrations are most of a test's time); tests keep apart by repository.
+    overrides: dict[str, Any] = {"data_dir": tmp_path_factory.mktemp("spaces") / "data"}
     if fresh_database_url():
         overrides["database_url"] = fresh_database_url()
     hub = build_hub(load_settings({}, None, overrides))
@@ -71,12 +71,12 @@ def _status(client: TestClient, repo: str) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def alice(hub: Hub) -> TestClient:
     return _client(hub, "alice")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def bob(hub: Hub) -> TestClient:
     return _client(hub, "bob")
 
@@ -148,7 +148,9 @@ def test_secrets_are_encrypted_at_rest_write_only_and_reach_the_launch_environme
     assert answers[2].json()["GREETING"]["value"] == "hello"
     with hub.db() as session:
         stored = session.scalar(select(SpaceEnv.value).where(SpaceEnv.name == "API_KEY"))
-        instance_id = session.scalar(select(ComputeInstance.id).where(ComputeInstance.kind == "space"))
+        instance_id = session.scalar(
+            select(ComputeInstance.id).where(ComputeInstance.kind == "space", ComputeInstance.name == "sec")
+        )
     assert stored is not None and SECRET not in stored and stored.startswith("v1:")
     assert instance_id is not None
     env = space_settings.launch_env(hub, instance_id)
@@ -164,7 +166,8 @@ def test_secrets_are_encrypted_at_rest_write_only_and_reach_the_launch_environme
     [("HF_TOKEN", "x", 400), ("CSGHUB_X", "x", 400), ("lower", "x", 400), ("9X", "x", 400), ("BIG", "x" * 70000, 413)],
 )
 def test_secret_names_and_values_are_bounded(alice: TestClient, key: str, value: str, status: int) -> None:
-    _create(alice, "names", "static")
+    if alice.get("/api/spaces/alice/names").status_code == 404:
+        _create(alice, "names", "static")
     answer = alice.post("/api/spaces/alice/names/secrets", json={"key": key, "value": value})
     assert answer.status_code == status, answer.text
 
@@ -221,3 +224,34 @@ def test_readers_see_the_status_of_a_public_space_but_not_its_settings(alice: Te
     assert bob.get("/api/spaces/alice/open/runtime").json()["stage"] in ("NO_APP_FILE", "RUNNING")
     for method, path in (("GET", "/api/spaces/alice/open/secrets"), ("POST", "/api/spaces/alice/open/pause")):
         assert bob.request(method, path).status_code == 403, path
+
+
+def test_the_read_token_reads_the_declared_models_only_when_the_owners_allow_it(
+    hub: Hub, alice: TestClient, bob: TestClient
+) -> None:
+    for model in ("tiny", "other"):
+        made = alice.post("/api/repos/create", json={"name": model, "type": "model", "private": True})
+        assert made.status_code == 200, made.text
+    _create(alice, "reader", "static")
+    _push(alice, "alice/reader", {"README.md": "---\nsdk: static\nmodels: [alice/tiny]\n---\n", "index.html": INDEX})
+    with hub.db() as session:
+        found = session.scalar(
+            select(ComputeInstance.id).where(ComputeInstance.kind == "space", ComputeInstance.name == "reader")
+        )
+    assert found is not None
+    denied = space_settings.launch_env(hub, found)
+    assert "CSGHUB_SPACE_TOKEN_ALLOWED" not in denied
+    assert bob.get("/api/models/alice/tiny", headers=_bearer(denied)).status_code == 404
+    assert alice.put("/api/v1/spaces/alice/reader/settings", json={"allow_token": True}).status_code == 200
+    env = space_settings.launch_env(hub, found)
+    assert env["CSGHUB_SPACE_TOKEN_ALLOWED"] == "1"
+    assert bob.get("/api/models/alice/tiny", headers=_bearer(env)).json()["id"] == "alice/tiny"
+    assert bob.get("/api/models/alice/other", headers=_bearer(env)).status_code == 404
+    assert bob.post("/api/repos/create", json={"name": "x", "type": "model"}, headers=_bearer(env)).status_code in (
+        401,
+        403,
+    )
+
+
+def _bearer(env: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {env['HF_TOKEN']}"}

@@ -251,10 +251,13 @@ def space_environment(sdk: str, requirements: tuple[str, ...]) -> Environment:
 
 
 def health_path(sdk: str, base_path: str) -> str:
-    """The path under which a space's app, started under `base_path` ("/apps/o/n/"), answers 200 once up."""
+    """The path under which a space's app, started under `base_path` ("/apps/o/n/"), answers 200 once up.
+    Streamlit's own health route; for Gradio (6.31, measured) its web-app manifest: a few hundred bytes,
+    unauthenticated even when the app has a login (/config and /gradio_api/info are not, and /config copies
+    the whole app's layout per call), served by the same server as the app's routes."""
     base = base_path if base_path.endswith("/") else f"{base_path}/"
     if sdk == "streamlit":
         return f"{base}_stcore/health"
     if sdk == "gradio":
-        return f"{base}config"
+        return f"{base}manifest.json"
     raise ValueError(f"no app process for sdk '{sdk}'")

@@ -70,33 +70,35 @@ def sync(hub: Hub, repo: RepoView, by: str) -> None:
         except RunnerError as exc:  # a line pip must never see (an option, a URL, another torch)
             error = f"requirements.txt: {exc.message}"
     stale: list[int] = []
-    idle_ids: list[int] = []
     with hub.db() as session:
         row = find_instance(session, repo.id)
         other = instances.find_row(session, KIND, repo.namespace, repo.name)
         if other is not None and other is not row:  # left by a deleted space of the same name
             stale.append(other.id)
-        if not found.sdk:
-            if row is not None:
-                stale.append(row.id)
-        else:
-            fields = {
-                "model": repo.full_name,
-                "sdk": found.sdk,
-                "app_file": found.app_file,
-                "base_url": app_path(repo.namespace, repo.name),
-                "static": found.sdk == "static",
-                "requirements": list(found.requirements),
-                "models": list(found.models),
-                "datasets": list(found.datasets),
-                "notes": list(found.notes),
-                "config_error": error,
-            }
-            if _apply(hub, session, repo, row, head, fields, by):
-                idle_ids.append(find_instance(session, repo.id).id)  # type: ignore[union-attr]
+        if not found.sdk and row is not None:
+            stale.append(row.id)
     for instance_id in stale:
         _remove(hub, instance_id)
-    for instance_id in idle_ids:
+    if not found.sdk:
+        return
+    fields = {
+        "model": repo.full_name,
+        "sdk": found.sdk,
+        "app_file": found.app_file,
+        "base_url": app_path(repo.namespace, repo.name),
+        "static": found.sdk == "static",
+        "requirements": list(found.requirements),
+        "models": list(found.models),
+        "datasets": list(found.datasets),
+        "notes": list(found.notes),
+        "config_error": error,
+    }
+    with hub.db() as session:
+        row = find_instance(session, repo.id)
+        halted = _apply(hub, session, repo, row, head, fields, by)
+        made = find_instance(session, repo.id)
+        instance_id = made.id if made is not None else 0
+    if halted and instance_id:
         with hub.compute.lock(instance_id):
             stop_replicas(hub, instance_id)
 
@@ -122,6 +124,9 @@ def _apply(
 ) -> bool:
     """Create or update the record; True when what it ran must stop (it became static, or broke)."""
     framework_id, static = _framework_id(session, str(fields["sdk"])), bool(fields["static"])
+    namespace_id = session.scalar(select(Repo.namespace_id).where(Repo.id == repo.id))
+    if namespace_id is None:
+        return False  # deleted meanwhile
     if framework_id is None:
         log.warning("space %s cannot run: this hub has no runtime frameworks yet", repo.full_name)
         return False
@@ -134,7 +139,7 @@ def _apply(
         sleep = 0 if static else hub.settings.space_sleep_seconds
         row = ComputeInstance(
             kind=KIND,
-            namespace_id=session.scalar(select(Repo.namespace_id).where(Repo.id == repo.id)),
+            namespace_id=namespace_id,
             name=repo.name,
             name_key=repo.name.lower(),
             created_by=creator,
@@ -151,6 +156,8 @@ def _apply(
         )
         session.add(row)
     spec = {**spec_of(row), **fields}
+    # A renamed or moved space keeps its record: its name and address follow the repository's.
+    row.name, row.name_key, row.namespace_id = repo.name, repo.name.lower(), namespace_id
     if static:
         spec["sleep_seconds"] = 0
     row.framework_id, row.revision, row.commit = framework_id, repo.default_branch, head
