@@ -106,7 +106,8 @@ def _isolated(answer: httpx.Response) -> None:
 
 
 def test_static_space_serves_its_files_at_the_running_commit(door: Door) -> None:
-    repo = door.space("site", {"index.html": INDEX, "docs/index.html": "<p>docs</p>", "app.js": "let x = 1;"})
+    files = {"index.html": INDEX, "docs/index.html": "<p>docs</p>", "app.js": "let x = 1;", "a b.txt": "spaced"}
+    repo = door.space("site", files)
     put_space(door.live.hub, repo, sdk="static")
     with door.client() as client:
         page = client.get(f"/apps/{repo}/")
@@ -120,6 +121,8 @@ def test_static_space_serves_its_files_at_the_running_commit(door: Door) -> None
         assert client.get(f"/apps/{repo}").headers["location"] == f"/apps/{repo}/"
         assert client.get(f"/apps/{repo}/docs").headers["location"] == f"/apps/{repo}/docs/"
         assert client.get(f"/apps/{repo}/docs/").text == "<p>docs</p>"
+        assert client.get(f"/apps/{repo}/a%20b.txt").text == "spaced"
+        assert client.get(f"/apps/{repo}/docs/%2e%2e/%2e%2e/x").status_code == 404
         missing = client.get(f"/apps/{repo}/nope.html")
         assert missing.status_code == 404 and missing.json()["code"] == "EntryNotFound"
         post = client.post(f"/apps/{repo}/", content=b"x")
