@@ -106,7 +106,8 @@ def _isolated(answer: httpx.Response) -> None:
 
 
 def test_static_space_serves_its_files_at_the_running_commit(door: Door) -> None:
-    repo = door.space("site", {"index.html": INDEX, "docs/index.html": "<p>docs</p>", "app.js": "let x = 1;"})
+    files = {"index.html": INDEX, "docs/index.html": "<p>docs</p>", "app.js": "let x = 1;", "a b.txt": "spaced"}
+    repo = door.space("site", files)
     put_space(door.live.hub, repo, sdk="static")
     with door.client() as client:
         page = client.get(f"/apps/{repo}/")
@@ -120,6 +121,8 @@ def test_static_space_serves_its_files_at_the_running_commit(door: Door) -> None
         assert client.get(f"/apps/{repo}").headers["location"] == f"/apps/{repo}/"
         assert client.get(f"/apps/{repo}/docs").headers["location"] == f"/apps/{repo}/docs/"
         assert client.get(f"/apps/{repo}/docs/").text == "<p>docs</p>"
+        assert client.get(f"/apps/{repo}/a%20b.txt").text == "spaced"
+        assert client.get(f"/apps/{repo}/docs/%2e%2e/%2e%2e/x").status_code == 404
         missing = client.get(f"/apps/{repo}/nope.html")
         assert missing.status_code == 404 and missing.json()["code"] == "EntryNotFound"
         post = client.post(f"/apps/{repo}/", content=b"x")
@@ -260,6 +263,19 @@ def test_space_not_running_answers_a_page_or_json_naming_its_state(
         # The visit woke a sleeping space: it builds (starts) now.
         assert answer.json()["state"] == ("building" if phase == "waking" else phase), answer.json()
         assert ("retry-after" in answer.headers) is retry
+
+
+def test_private_sleeping_space_is_woken_by_its_visitors_capability(door: Door) -> None:
+    repo = door.space("dozing", {"app.py": "print('hi')"}, private=True, sdk="gradio")
+    put_space(door.live.hub, repo, sdk="gradio", state="stopped", desired="stopped", stopped_as="sleeping")
+    hub = door.live.hub
+    visitor = accounts.actor_from_user_id(hub, _user_id(door, door.owner))
+    capability = routing.issue_capability(hub, visitor, routing.space_route(hub, visitor, *repo.split("/")))
+    with door.client() as anonymous:
+        page = anonymous.get(f"/apps/{repo}/~{capability}/", headers={"accept": "text/html"})
+        assert page.status_code == 503 and 'data-state="waking"' in page.text
+        after = anonymous.get(f"/apps/{repo}/~{capability}/config").json()
+        assert after["code"] == "SpaceNotRunning" and after["state"] == "building", after
 
 
 def test_malicious_app_cannot_act_with_the_visitors_session(door: Door, tmp_path: Path) -> None:

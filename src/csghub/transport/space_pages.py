@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import AsyncIterator, Iterator
+from urllib.parse import unquote
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.datastructures import Headers as RequestHeaders
@@ -191,14 +192,14 @@ async def serve_static(
         refusal.headers.update(isolation_headers() | {"allow": "GET, HEAD"})
         await refusal(scope, receive, send)
         return
-    path = rest[1:]
+    path = unquote(rest[1:])  # the address is percent-encoded; file names are not
     try:
         found = await run_in_threadpool(routing.static_file, hub, route, path)
     except (EntryNotFound, InvalidArgument):
         if await run_in_threadpool(routing.static_folder, hub, route, path):
             query = scope.get("query_string", b"").decode("latin-1")
             answer: Response = Response(
-                status_code=307, headers={"location": f"{scope['path']}/" + (f"?{query}" if query else "")}
+                status_code=307, headers={"location": f"{_raw_path(scope)}/" + (f"?{query}" if query else "")}
             )
             answer.headers.update(isolation_headers())
             await answer(scope, receive, send)
@@ -221,6 +222,11 @@ async def serve_static(
         return
     body = _aiter(found.chunks)
     await StreamingResponse(body, headers=headers, media_type=found.content_type)(scope, receive, send)
+
+
+def _raw_path(scope: Scope) -> str:
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    return raw.split(b"?", 1)[0].decode("latin-1")
 
 
 def _aiter(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:

@@ -102,7 +102,10 @@ class SpaceProxyMiddleware:
         route = door.route
         if not route.ready:
             if route.state == routing.SLEEPING:
-                await run_in_threadpool(lifecycle.wake, self.hub, door.actor, route.owner, route.name)
+                try:
+                    await run_in_threadpool(lifecycle.wake, self.hub, door.actor, route.owner, route.name)
+                except HubError as exc:  # the page says it sleeps; the next visit tries again
+                    log.warning("waking space %s/%s failed: %s", route.owner, route.name, exc.message)
             await space_pages.not_ready(scope, receive, send, route)
             return
         lifecycle.touch(self.hub, route.instance_id)
@@ -114,8 +117,10 @@ class SpaceProxyMiddleware:
     async def _open(self, scope: Scope, receive: Receive, owner: str, name: str, capability: str, rest: str) -> Door:
         """The space and who asks, or _Redirect to the app's address with a fresh capability."""
         if capability:
-            route = await run_in_threadpool(routing.capability_route, self.hub, capability, owner, name)
-            return Door(route, ANONYMOUS, f"{route.base_url}~{capability}/")
+            found = routing.cached_capability_route(self.hub, capability, owner, name)
+            if found is None:
+                found = await run_in_threadpool(routing.capability_route, self.hub, capability, owner, name)
+            return Door(found[0], found[1], f"{found[0].base_url}~{capability}/")
         http_scope = scope if scope["type"] == "http" else {**scope, "type": "http", "method": "GET"}
         request = Request(http_scope, receive)
         if request.headers.get("authorization"):  # a client with a token (a browser's pages have none)
@@ -123,13 +128,15 @@ class SpaceProxyMiddleware:
             route = await run_in_threadpool(routing.space_route, self.hub, actor, owner, name)
             return Door(route, actor, route.base_url)
         try:
-            route = await run_in_threadpool(routing.space_route, self.hub, ANONYMOUS, owner, name)
-            return Door(route, ANONYMOUS, route.base_url)
+            public = routing.cached_space_route(self.hub, ANONYMOUS, owner, name)
+            if public is None:
+                public = await run_in_threadpool(routing.space_route, self.hub, ANONYMOUS, owner, name)
+            return Door(public, ANONYMOUS, public.base_url)
         except NotFound:
             referred = _referer_capability(request, owner, name)
             if referred:
-                route = await run_in_threadpool(routing.capability_route, self.hub, referred, owner, name)
-                return Door(route, ANONYMOUS, f"{route.base_url}~{referred}/")
+                route, visitor = await run_in_threadpool(routing.capability_route, self.hub, referred, owner, name)
+                return Door(route, visitor, f"{route.base_url}~{referred}/")
             if not (_navigation(request) and SESSION_COOKIE in request.cookies):
                 raise
         try:

@@ -66,16 +66,37 @@ class SpaceRoute:
 def space_route(hub: Hub, actor: Actor, owner: str, name: str) -> SpaceRoute:
     """The space `actor` may read and how to reach its app; NotFound for a missing or hidden space (the
     same answer) and for a space repository without an app."""
+    return _space_route(hub, actor, owner, name, cached=False)
+
+
+def cached_space_route(hub: Hub, actor: Actor, owner: str, name: str) -> SpaceRoute | None:
+    """space_route from what the hub read in the last second, without the database (the door asks on
+    the event loop first); None when something is not at hand."""
+    try:
+        return _space_route(hub, actor, owner, name, cached=True)
+    except _NotAtHand:
+        return None
+
+
+class _NotAtHand(Exception):
+    pass
+
+
+def _space_route(hub: Hub, actor: Actor, owner: str, name: str, *, cached: bool) -> SpaceRoute:
     repo_id = _repo_id(owner, name)
     try:
-        repo = repos.cached_repo(hub, actor, RepoType.SPACE, repo_id) or repos.get_repo(
-            hub, actor, RepoType.SPACE, repo_id
-        )
+        repo = repos.cached_repo(hub, actor, RepoType.SPACE, repo_id)
+        if repo is None:
+            if cached:
+                raise _NotAtHand
+            repo = repos.get_repo(hub, actor, RepoType.SPACE, repo_id)
     except (Unauthenticated, NotFound):  # anonymous visitors too: hidden is missing, not "sign in"
         raise NotFound(f"Space not found: {owner}/{name}", code="RepoNotFound") from None
     key = f"space\x00{repo.id}"
     found: SpaceRoute | None = hub.compute.routes.get(key)
     if found is None:
+        if cached:
+            raise _NotAtHand
         found = _load(hub, repo.id, repo.resource.private, owner, name)
         hub.compute.routes.put(key, found)
     if not found.instance_id:
@@ -127,9 +148,21 @@ def issue_capability(hub: Hub, actor: Actor, route: SpaceRoute, *, now: float | 
     return make_token(hub.settings.secret_key, claims, expires_at=expires_at)
 
 
-def capability_route(hub: Hub, capability: str, owner: str, name: str) -> SpaceRoute:
-    """The space, when `capability` is a live one for it and its visitor may still read it; NotFound
+def capability_route(hub: Hub, capability: str, owner: str, name: str) -> tuple[SpaceRoute, Actor]:
+    """The space and its visitor, when `capability` is a live one for it and they may still read it; NotFound
     otherwise (as for a space that does not exist: a capability reveals nothing either)."""
+    return _capability_route(hub, capability, owner, name, cached=False)
+
+
+def cached_capability_route(hub: Hub, capability: str, owner: str, name: str) -> tuple[SpaceRoute, Actor] | None:
+    """capability_route without the database, as cached_space_route."""
+    try:
+        return _capability_route(hub, capability, owner, name, cached=True)
+    except _NotAtHand:
+        return None
+
+
+def _capability_route(hub: Hub, capability: str, owner: str, name: str, *, cached: bool) -> tuple[SpaceRoute, Actor]:
     claims = read_token(hub.settings.secret_key, capability)
     user = claims.get("user") if claims is not None else None
     if claims is None or claims.get("kind") != _CAPABILITY or not isinstance(user, int):
@@ -137,15 +170,17 @@ def capability_route(hub: Hub, capability: str, owner: str, name: str) -> SpaceR
     key = f"space-visitor\x00{user}"
     actor: Actor | None = hub.actors.get(key)
     if actor is None:
+        if cached:
+            raise _NotAtHand
         try:
             actor = accounts.actor_from_user_id(hub, user, scope="read")
         except Unauthenticated:  # the account is gone or disabled
             raise NotFound(f"Space not found: {owner}/{name}", code="RepoNotFound") from None
         hub.actors.put(key, actor)
-    route = space_route(hub, actor, owner, name)
+    route = _space_route(hub, actor, owner, name, cached=cached)
     if claims.get("repo") != route.repo_id:
         raise NotFound(f"Space not found: {owner}/{name}", code="RepoNotFound")
-    return route
+    return route, actor
 
 
 @dataclass(frozen=True, slots=True)
