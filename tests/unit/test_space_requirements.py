@@ -27,12 +27,12 @@ CHAT_CARD: dict[str, Any] = {"library_name": "transformers", "pipeline_tag": "te
 
 def test_requirements_normalize_comments_spacing_names_and_order() -> None:
     lines = (
-        "# a comment",
+        "\ufeff# a comment, after the byte-order mark some editors write",
         "",
         "Python_Slugify >= 8.0   # trailing comment",
         "requests[socks,security]==2.32.0",
         "numpy; python_version >= '3.9'",
-        "python-slugify>=8.0",
+        "python-slugify>=8.0\r",
     )
     got = normalize(lines)
     assert got == ('numpy; python_version >= "3.9"', "python-slugify>=8.0", "requests[security,socks]==2.32.0")

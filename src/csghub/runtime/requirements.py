@@ -51,7 +51,7 @@ def normalize(lines: tuple[str, ...] | list[str]) -> tuple[str, ...]:
 
 def _strip_comment(line: str) -> str:
     # pip's rule: '#' at the start of a line, or after whitespace, begins a comment.
-    line = line.strip()
+    line = line.strip().lstrip("\ufeff")  # a byte-order mark, as some editors save the file
     if line.startswith("#"):
         return ""
     for at, char in enumerate(line):
