@@ -97,6 +97,17 @@ def test_a_static_space_runs_from_its_push_with_no_process(alice: TestClient) ->
     assert alice.get("/api/spaces/alice/site/runtime").json()["stage"] == "RUNNING"
 
 
+def test_csghubs_create_route_with_an_sdk_makes_a_space_that_runs(alice: TestClient) -> None:
+    made = alice.post("/api/v1/spaces", json={"name": "csg-site", "sdk": "static", "license": "mit"})
+    assert made.status_code == 200, made.text
+    readme = alice.get("/spaces/alice/csg-site/resolve/main/README.md").text
+    assert "sdk: static" in readme and "license: mit" in readme
+    _push(alice, "alice/csg-site", {"index.html": INDEX})
+    assert _status(alice, "alice/csg-site")["stage"] == "running"
+    refused = alice.post("/api/v1/spaces", json={"name": "csg-bad", "sdk": "flask"})
+    assert refused.status_code == 400 and "Invalid sdk 'flask'" in refused.json()["error"]
+
+
 def test_a_space_without_an_sdk_is_a_plain_repository(alice: TestClient) -> None:
     _create(alice, "plain", None)
     status = _status(alice, "alice/plain")

@@ -33,6 +33,8 @@ from csghub.http.repos import RepoContext, repo_route
 from csghub.services.permissions import Action, Actor
 from csghub.services.repositories import commits, refs, repos
 from csghub.services.repositories.writes import VIA_CSGHUB_API as VIA
+from csghub.services.spaces import creation
+from csghub.services.spaces.creation import NewSpace
 
 router = APIRouter(responses=API_ERRORS)
 RAW_BODY = json_body("content", content=TEXT, message=TEXT, branch=TEXT, new_branch=TEXT)
@@ -48,6 +50,7 @@ RAW_BODY = json_body("content", content=TEXT, message=TEXT, branch=TEXT, new_bra
         description=TEXT,
         default_branch=TEXT,
         license=TEXT,
+        sdk=TEXT,
         private=FLAG,
         visibility=VISIBILITY,
     ),
@@ -56,19 +59,29 @@ async def create_repo(request: Request, type_plural: str, actor: Actor = Depends
     body = await read_json_object(request)
     repo_type = RepoType.parse(type_plural)
     repo_id = RepoId.of(text_field(body, "namespace") or actor.name, text_field(body, "name", required=True))
+    sdk = text_field(body, "sdk") if repo_type is RepoType.SPACE else ""
     try:
-        view = await run_in_threadpool(
-            lambda: repos.create_repo(
-                get_hub(request),
-                actor,
-                repo_type,
-                repo_id,
+        if sdk:  # CSGHub's POST /api/v1/spaces with an sdk: the README declares it and the space starts
+            new = NewSpace(
+                sdk=sdk,
                 visibility=visibility_of(body) or "public",
                 description=text_field(body, "description"),
-                default_branch=text_field(body, "default_branch", default="main"),
                 license=text_field(body, "license"),
             )
-        )
+            view = await run_in_threadpool(creation.create_space, get_hub(request), actor, repo_id, new)
+        else:
+            view = await run_in_threadpool(
+                lambda: repos.create_repo(
+                    get_hub(request),
+                    actor,
+                    repo_type,
+                    repo_id,
+                    visibility=visibility_of(body) or "public",
+                    description=text_field(body, "description"),
+                    default_branch=text_field(body, "default_branch", default="main"),
+                    license=text_field(body, "license"),
+                )
+            )
     except Conflict as exc:
         # csghub-sdk recognizes an existing repository by this phrase (PostgreSQL's wording) and stays quiet.
         raise Conflict(f"{exc.message} (duplicate key value violates unique constraint)", code=exc.code) from None

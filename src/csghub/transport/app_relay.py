@@ -18,7 +18,11 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 
 import aiohttp
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
+
+from csghub.core.errors import HubError
+from csghub.http.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -285,3 +289,21 @@ async def _to_client(upstream: aiohttp.ClientWebSocketResponse, send: Send) -> N
             await send({"type": "websocket.send", "bytes": message.data})
         else:  # closed or failed
             return
+
+
+async def refuse(
+    scope: Scope, receive: Receive, send: Send, exc: HubError, headers: dict[str, str] | None = None
+) -> None:
+    """A door's refusal as the hub's JSON error: an HTTP answer, or a WebSocket handshake's."""
+    answer: Response = error_response(exc.status, exc.code, exc.message, retry_after=5 if exc.status == 503 else None)
+    answer.headers.update(headers or {})
+    if scope["type"] == "http":
+        await answer(scope, receive, send)
+        return
+    if "websocket.http.response" in scope.get("extensions", {}):
+        # The refusal as an HTTP answer to the handshake, where the server can send one.
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
+        await send({"type": "websocket.http.response.start", "status": exc.status, "headers": raw})
+        await send({"type": "websocket.http.response.body", "body": answer.body})
+        return
+    await send({"type": "websocket.close", "code": 1008})

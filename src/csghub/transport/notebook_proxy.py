@@ -20,15 +20,14 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from csghub.core.errors import HubError, PermissionDenied, ServiceUnavailable, TooLarge
 from csghub.http.deps import SESSION_COOKIE, base_url, get_actor
-from csghub.http.errors import error_response
 from csghub.services.compute import notebooks
 from csghub.services.context import Hub
-from csghub.transport.app_relay import MAX_BODY, AppRelay, BodyTooLarge, ClientGone
+from csghub.transport.app_relay import MAX_BODY, AppRelay, BodyTooLarge, ClientGone, refuse
 
 log = logging.getLogger(__name__)
 _PATH = re.compile(rb"/notebooks/([A-Za-z0-9][A-Za-z0-9_.-]*)/([A-Za-z0-9][A-Za-z0-9_-]*)(/.*)?", re.DOTALL)
@@ -65,7 +64,7 @@ class NotebookProxyMiddleware:
         try:
             route = await self._route(scope, receive, owner, name)
         except HubError as exc:
-            await _refuse(scope, receive, send, exc)
+            await refuse(scope, receive, send, exc)
             return
         query = scope.get("query_string", b"")
         target = (
@@ -74,19 +73,19 @@ class NotebookProxyMiddleware:
         if kind == "websocket":
             if not await self.relay.websocket(scope, receive, send, "ws" + target.removeprefix("http")):
                 refusal = ServiceUnavailable(f"Notebook {owner}/{name} refused the connection")
-                await _refuse(scope, receive, send, refusal)
+                await refuse(scope, receive, send, refusal)
             return
         try:
             await self.relay.http(scope, receive, send, target)
         except BodyTooLarge:
-            await _refuse(
+            await refuse(
                 scope, receive, send, TooLarge(f"Request body exceeds the {MAX_BODY} bytes a notebook accepts")
             )
         except ClientGone:
             return
         except ConnectionError as exc:
             log.warning("notebook %s/%s did not answer: %s", owner, name, exc)
-            await _refuse(scope, receive, send, ServiceUnavailable(f"Notebook {owner}/{name} is not answering"))
+            await refuse(scope, receive, send, ServiceUnavailable(f"Notebook {owner}/{name} is not answering"))
 
     async def _route(self, scope: Scope, receive: Receive, owner: str, name: str) -> notebooks.NotebookRoute:
         # A WebSocket's handshake is a GET; the hub's credential readers take it as one.
@@ -112,17 +111,3 @@ def _check_origin(request: Request) -> None:
     own = {request.headers.get("host", "").lower(), urlsplit(base_url(request)).netloc.lower()}
     if urlsplit(origin).netloc.lower() not in own:
         raise PermissionDenied("Cross-site request to a notebook refused", code="CsrfFailed")
-
-
-async def _refuse(scope: Scope, receive: Receive, send: Send, exc: HubError) -> None:
-    answer: Response = error_response(exc.status, exc.code, exc.message, retry_after=5 if exc.status == 503 else None)
-    if scope["type"] == "http":
-        await answer(scope, receive, send)
-        return
-    if "websocket.http.response" in scope.get("extensions", {}):
-        # The refusal as an HTTP answer to the handshake, where the server can send one.
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
-        await send({"type": "websocket.http.response.start", "status": exc.status, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": answer.body})
-        return
-    await send({"type": "websocket.close", "code": 1008})

@@ -18,6 +18,7 @@ from csghub.core.errors import EntryNotFound, HubError, InvalidArgument, NotFoun
 from csghub.http.errors import error_response
 from csghub.services.context import Hub
 from csghub.services.spaces import records, routing
+from csghub.transport import app_relay
 from csghub.transport.app_relay import BodyRewrite, Replacer
 
 # The app's documents get an opaque origin: everything a page may do, except being the hub's origin.
@@ -120,18 +121,7 @@ def preflight(scope: Scope) -> Response | None:
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send, exc: HubError) -> None:
-    answer: Response = error_response(exc.status, exc.code, exc.message, retry_after=5 if exc.status == 503 else None)
-    if scope["type"] == "http":
-        answer.headers.update(isolation_headers())
-        await answer(scope, receive, send)
-        return
-    if "websocket.http.response" in scope.get("extensions", {}):
-        # The refusal as an HTTP answer to the handshake, where the server can send one.
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
-        await send({"type": "websocket.http.response.start", "status": exc.status, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": answer.body})
-        return
-    await send({"type": "websocket.close", "code": 1008})
+    await app_relay.refuse(scope, receive, send, exc, isolation_headers())
 
 
 _TITLES = {

@@ -157,7 +157,9 @@ def launch_env(hub: Hub, instance_id: int) -> dict[str, str]:
         owner, name, user = row.namespace.name, row.name, row.created_by or 0
         row.active_at = utcnow()  # a fresh start is activity: it does not fall asleep at once
     full = f"{owner}/{name}"
-    env |= {"SPACE_ID": full, "SPACE_AUTHOR_NAME": owner, "SPACE_REPO_NAME": name, "SYSTEM": "spaces"}
+    # Not SYSTEM=spaces: Gradio then acts as on Hugging Face's machines (its API closed to clients, hot
+    # reloading through the `spaces` package, Hugging Face's OAuth), none of which is true here.
+    env |= {"SPACE_ID": full, "SPACE_AUTHOR_NAME": owner, "SPACE_REPO_NAME": name}
     env["HF_TOKEN"] = mint_model_token(hub, user, tuple(dict.fromkeys(repo_ids)), ttl=TOKEN_SECONDS)
     if allowed:
         env["CSGHUB_SPACE_TOKEN_ALLOWED"] = "1"
