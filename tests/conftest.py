@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.support.browser import chromium
-from tests.support.live import LiveHub, server_env
+from tests.support.live import LiveHub, kill_replicas_left_in, server_env
 from tests.support.ray_cluster import RayCluster, ray_cluster_in_namespace
 from tests.support.tiny_models import shared_runtimes_dir
 
@@ -67,9 +67,11 @@ def live_hub_factory(tmp_path: Path) -> Iterator[LiveHubFactory]:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     """One hub for a test module; tests keep apart by creating their own users and repos."""
-    hub = start_hub(tmp_path_factory.mktemp("live") / "data")
+    data_dir = tmp_path_factory.mktemp("live") / "data"
+    hub = start_hub(data_dir)
     yield hub
     hub.stop()
+    kill_replicas_left_in(data_dir)  # a space's app or a replica that a test started and left running
 
 
 @pytest.fixture(scope="module")

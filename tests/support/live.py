@@ -138,6 +138,9 @@ def kill_replicas_left_in(data_dir: Path) -> None:
     """Replicas a failed test left running under a hub's data folder: they outlive their hub on purpose
     (a restarted hub re-adopts them), so a module's teardown ends them after stopping the hub."""
     marker = str(data_dir / "compute")
-    for process in psutil.process_iter(["cmdline"]):
-        if any(marker in part for part in process.info["cmdline"] or []):
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        named = any(marker in part for part in process.info["cmdline"] or [])
+        # A space's app names no folder of the hub's: it runs in its checkout (`cwd` is None when unreadable).
+        inside = (process.info["cwd"] or "").startswith(marker)
+        if named or inside:
             process.kill()
