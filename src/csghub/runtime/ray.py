@@ -230,9 +230,9 @@ class RayRunner:
         environment = spec.environment
         if environment.python_path and Path(environment.python_path).exists() and self._cluster_is_here():
             return environment.python_path, None
-        if spec.argv[0] == PYTHON and not environment.packages and not environment.python_path:
+        if spec.argv[0] == PYTHON and not environment.all_packages and not environment.python_path:
             raise RunnerError(f"The '{environment.name}' environment has neither packages nor an interpreter")
-        return "", list(environment.packages) or None
+        return "", list(environment.all_packages) or None
 
     def _cluster_is_here(self) -> bool:
         self._call("ping")  # connects once, which fills in what the cluster is made of
