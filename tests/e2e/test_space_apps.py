@@ -4,12 +4,15 @@ and started by the spaces service, then driven only through /apps/{owner}/{name}
 document (the isolation headers): type, click, see the answer, which Gradio sends over Server-Sent
 Events and Streamlit over its WebSocket. The Gradio space is private: the visitor's browser gets in
 through a capability (the session cookie never reaches the app); the Streamlit one is public and
-opened inside a sandboxed iframe, as the space page embeds it.
+opened inside a sandboxed iframe, as the space page embeds it. A third, pushed with git, loads the tiny
+model from this hub with transformers (the owner lets it have a read token; a space variable names the
+model) and answers with it on the space's own page.
 
 One hub for the module."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +26,9 @@ from playwright.sync_api import Frame, Page, expect
 from csghub.services.identity import accounts, tokens
 from tests.conftest import start_hub
 from tests.support.browser import chromium, sign_in
+from tests.support.clients import git, setup_git_home
 from tests.support.live import LiveHub, kill_replicas_left_in
+from tests.support.tiny_models import tiny_chat_model
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.engine_bound
@@ -36,6 +41,32 @@ GRADIO_APP = """import gradio as gr
 
 def answer(question):
     return f"The hub says: {question[::-1]}"
+
+
+with gr.Blocks() as demo:
+    question = gr.Textbox(label="Question", elem_id="question")
+    ask = gr.Button("Ask", elem_id="ask")
+    reply = gr.Textbox(label="Answer", elem_id="answer")
+    ask.click(answer, question, reply)
+
+demo.launch()
+"""
+# Loads the model from the hub it runs on (HF_ENDPOINT, and HF_TOKEN since its owner allows it) and answers
+# with the commit it loaded, so the test can tell where the weights came from.
+MODEL_APP = """import os
+
+import gradio as gr
+from huggingface_hub import model_info
+from transformers import pipeline
+
+REPO = os.environ["MODEL_ID"]
+SHA = model_info(REPO).sha
+generate = pipeline("text-generation", model=REPO, revision=SHA)
+
+
+def answer(question):
+    text = generate(question, max_new_tokens=6, do_sample=False)[0]["generated_text"]
+    return f"{SHA[:12]} {text}"
 
 
 with gr.Blocks() as demo:
@@ -156,3 +187,50 @@ def test_public_streamlit_space_answers_in_a_sandboxed_iframe(apps: Apps) -> Non
         expect(frame.get_by_text("The hub says: olleh")).to_be_visible(timeout=30_000)
         assert any(url.endswith(f"/apps/{repo}/_stcore/stream") for url in sockets), sockets
         page.close()
+
+
+def test_a_gradio_app_pushed_with_git_answers_with_the_model_it_loads_from_this_hub(
+    apps: Apps, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    model, repo = f"{apps.owner}/tiny-chat", f"{apps.owner}/chat"
+    hf = HfApi(endpoint=apps.live.url, token=apps.token)
+    hf.create_repo(model, private=True)
+    hf.upload_folder(repo_id=model, folder_path=tiny_chat_model(), commit_message="a tiny chat model")
+    sha = hf.model_info(model).sha
+    assert sha
+    hf.create_repo(repo, repo_type="space", space_sdk="gradio")
+    hf.add_space_variable(repo, "MODEL_ID", model)
+    allowed = httpx.put(
+        f"{apps.live.url}/api/v1/spaces/{repo}/settings",
+        json={"allow_token": True},
+        headers={"authorization": f"Bearer {apps.token}"},
+    )
+    assert allowed.status_code == 200, allowed.text
+
+    root = tmp_path_factory.mktemp("git-push")
+    env = setup_git_home(root / "home")
+    git(
+        "clone",
+        f"http://{apps.owner}:{apps.token}@{apps.live.host()}/spaces/{repo}",
+        str(root / "chat"),
+        cwd=root,
+        env=env,
+    )
+    card = f"---\ntitle: Chat\nsdk: gradio\napp_file: app.py\nmodels:\n- {model}\n---\n"
+    (root / "chat" / "README.md").write_text(card)
+    (root / "chat" / "app.py").write_text(MODEL_APP)
+    git("add", ".", cwd=root / "chat", env=env)
+    git("commit", "-m", "a chat app on the tiny model", cwd=root / "chat", env=env)
+    git("push", "origin", "main", cwd=root / "chat", env=env)
+    apps.running(repo)
+
+    with chromium() as browser:
+        page = browser.new_page()  # anonymous: the space is public, the model is not
+        page.goto(f"{apps.live.url}/spaces/{repo}")
+        frame = page.frame_locator("iframe")
+        frame.locator("#question textarea").fill("hello")
+        frame.locator("#ask").click()
+        answer = frame.locator("#answer textarea")
+        expect(answer).to_have_value(re.compile(rf"^{sha[:12]} hello.+", re.DOTALL), timeout=60_000)
+        page.close()
+    assert httpx.get(f"{apps.live.url}/api/models/{model}").status_code in (401, 404)  # still private to visitors
