@@ -105,11 +105,12 @@ def test_frameworks_are_listed_added_built_disabled_and_enabled(csghub: Run) -> 
     assert gpu.returncode == 1 and "needs a GPU" in gpu.stderr
     mine = ("--engine", "transformers", "--task", "text-generation", "--package", "tabulate==0.9.0")
     added = csghub("admin", "framework", "add", "my-stack", "--version", "2", *mine)
-    assert added.returncode == 0 and "added framework my-stack 2 (id 6)" in added.stderr, added.stderr
+    assert added.returncode == 0 and "added framework my-stack 2 (id 8)" in added.stderr, added.stderr
     assert csghub("admin", "framework", "disable", "embeddings").returncode == 0
     states = {f[1]: f[4] for f in _lines(csghub("admin", "framework", "list"))}
     # Built or not, as the shared runtimes folder has them (scripts/test builds them up front).
     assert states.pop("jupyterlab") in ("ready", "absent") and states.pop("llamafactory") in ("ready", "absent")
+    assert states.pop("gradio") in ("ready", "absent") and states.pop("streamlit") in ("ready", "absent")
     assert states == {"transformers": "ready", "embeddings": "disabled", "vllm": "absent", "my-stack": "absent"}
     enabled = csghub("admin", "framework", "enable", "embeddings")
     assert enabled.returncode == 0 and "embeddings 1 is enabled" in enabled.stderr
