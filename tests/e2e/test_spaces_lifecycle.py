@@ -200,7 +200,9 @@ def test_a_space_sleeps_when_idle_and_a_visit_wakes_it(started: Started) -> None
     hf, repo = started.hf(), f"{started.owner}/demo"
     assert hf.set_space_sleep_time(repo, 2).sleep_time == 2
     assert started.wait_stage(repo, "sleeping", timeout=60)["hf_stage"] == "SLEEPING"
-    assert started.replicas(repo) == [] and hf.get_space_runtime(repo).stage == "SLEEPING"
+    # Sleeping is recorded first (no supervisor restarts it meanwhile), then its process ends.
+    wait_until(lambda: started.replicas(repo) == [], "the sleeping app's process to end", timeout=60, poll=0.2)
+    assert hf.get_space_runtime(repo).stage == "SLEEPING"
     hf.set_space_sleep_time(repo, 3600)
     woken = httpx.post(f"{started.live.url}/api/v1/spaces/{repo}/wakeup", headers=started.auth, timeout=30)
     assert woken.json()["data"]["stage"] == "building"

@@ -24,8 +24,6 @@ import os
 import sys
 from pathlib import Path
 
-import hub_fetch
-
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,6 +44,8 @@ def say(message: str) -> None:
 
 def checkout(repo: str, revision: str, target: Path, repo_type: str) -> None:
     """`target` holds the repository's files once; a partial download is started over."""
+    import hub_fetch  # beside this script (its folder is on sys.path when run); not at the top: tests import the module
+
     try:
         hub_fetch.fetch(repo, revision, target, say, repo_type=repo_type)
     except hub_fetch.DownloadError as exc:  # a process boundary: the reason goes to the log, the status says failed

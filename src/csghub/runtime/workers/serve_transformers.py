@@ -25,8 +25,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import hub_fetch
-
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,6 +46,8 @@ def say(message: str) -> None:
 
 def fetch(repo: str, revision: str, local_dir: Path, *, base: tuple[str, str] | None = None) -> None:
     """Make `local_dir` hold the model (or the adapter merged on `base`, a (repo, revision)), once."""
+    import hub_fetch  # beside this script (its folder is on sys.path when run); not at the top: tests import the module
+
     try:
         if base is None:
             hub_fetch.fetch(repo, revision, local_dir, say)
@@ -61,6 +61,8 @@ def fetch(repo: str, revision: str, local_dir: Path, *, base: tuple[str, str] | 
 
 
 def merged(repo: str, revision: str, base: tuple[str, str]) -> Callable[[Path], None]:
+    import hub_fetch
+
     def fill(target: Path) -> None:
         parts = target.with_name(f"{target.name}-parts")  # swept with the partial if this process dies
         try:

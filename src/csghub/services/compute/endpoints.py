@@ -235,7 +235,8 @@ def stop_endpoint(hub: Hub, actor: Actor, endpoint_id: int) -> EndpointView:
 
 def delete_endpoint(hub: Hub, actor: Actor, endpoint_id: int) -> None:
     with hub.db() as session:
-        visible_row(session, actor, endpoint_id, Action.MANAGE)
+        # Recorded first, as a stop does: a supervisor in another process starts no replica meanwhile.
+        visible_row(session, actor, endpoint_id, Action.MANAGE).desired = "stopped"
     with hub.compute.lock(endpoint_id):
         stop_replicas(hub, endpoint_id, forget=True)
         with hub.db() as session:

@@ -228,7 +228,8 @@ def stop_notebook(hub: Hub, actor: Actor, notebook_id: int) -> NotebookView:
 def delete_notebook(hub: Hub, actor: Actor, notebook_id: int) -> None:
     """Its process ends, its record, logs and work folder go."""
     with hub.db() as session:
-        _row(session, actor, notebook_id, Action.MANAGE)
+        # Recorded first, as a stop does: a supervisor in another process starts no replica meanwhile.
+        _row(session, actor, notebook_id, Action.MANAGE).desired = "stopped"
     with hub.compute.lock(notebook_id):
         stop_replicas(hub, notebook_id, forget=True)
         with hub.db() as session:

@@ -181,6 +181,11 @@ def _apply(
 
 
 def _remove(hub: Hub, instance_id: int) -> None:
+    with hub.db() as session:
+        # Recorded first, as a stop does: a supervisor in another process starts no replica meanwhile.
+        row = session.get(ComputeInstance, instance_id)
+        if row is not None:
+            row.desired = "stopped"
     with hub.compute.lock(instance_id):
         stop_replicas(hub, instance_id, forget=True)
         with hub.db() as session:
