@@ -4,9 +4,10 @@ and started by the spaces service, then driven only through /apps/{owner}/{name}
 document (the isolation headers): type, click, see the answer, which Gradio sends over Server-Sent
 Events and Streamlit over its WebSocket. The Gradio space is private: the visitor's browser gets in
 through a capability (the session cookie never reaches the app); the Streamlit one is public and
-opened inside a sandboxed iframe, as the space page embeds it. A third, pushed with git, loads the tiny
-model from this hub with transformers (the owner lets it have a read token; a space variable names the
-model) and answers with it on the space's own page.
+opened inside a sandboxed iframe, as the space page embeds it. Then a Gradio app pushed with git and a
+Streamlit app each load the private tiny model from this hub with transformers (the owner lets them have a
+read token; a space variable names the model) and answer with it on the space's own page, for an anonymous
+visitor.
 
 One hub for the module."""
 
@@ -76,6 +77,27 @@ with gr.Blocks() as demo:
     ask.click(answer, question, reply)
 
 demo.launch()
+"""
+STREAMLIT_MODEL_APP = """import os
+
+import streamlit as st
+from huggingface_hub import model_info
+from transformers import pipeline
+
+
+@st.cache_resource
+def load():
+    repo = os.environ["MODEL_ID"]
+    sha = model_info(repo).sha
+    return sha, pipeline("text-generation", model=repo, revision=sha)
+
+
+sha, generate = load()
+st.title("Chat")
+question = st.text_input("Question")
+if st.button("Ask"):
+    text = generate(question, max_new_tokens=6, do_sample=False)[0]["generated_text"]
+    st.text(f"{sha[:12]} {text}")
 """
 STREAMLIT_APP = """import streamlit as st
 
@@ -189,16 +211,22 @@ def test_public_streamlit_space_answers_in_a_sandboxed_iframe(apps: Apps) -> Non
         page.close()
 
 
-def test_a_gradio_app_pushed_with_git_answers_with_the_model_it_loads_from_this_hub(
-    apps: Apps, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    model, repo = f"{apps.owner}/tiny-chat", f"{apps.owner}/chat"
+@pytest.fixture(scope="module")
+def model(apps: Apps) -> tuple[str, str]:
+    """The tiny chat model, private, on the module's hub: (its name, its commit)."""
+    name = f"{apps.owner}/tiny-chat"
     hf = HfApi(endpoint=apps.live.url, token=apps.token)
-    hf.create_repo(model, private=True)
-    hf.upload_folder(repo_id=model, folder_path=tiny_chat_model(), commit_message="a tiny chat model")
-    sha = hf.model_info(model).sha
+    hf.create_repo(name, private=True)
+    hf.upload_folder(repo_id=name, folder_path=tiny_chat_model(), commit_message="a tiny chat model")
+    sha = hf.model_info(name).sha
     assert sha
-    hf.create_repo(repo, repo_type="space", space_sdk="gradio")
+    return name, sha
+
+
+def _model_space(apps: Apps, repo: str, sdk: str, model: str) -> HfApi:
+    """A public space of `sdk` whose app may read the private `model` (named by a variable)."""
+    hf = HfApi(endpoint=apps.live.url, token=apps.token)
+    hf.create_repo(repo, repo_type="space", space_sdk=sdk)
     hf.add_space_variable(repo, "MODEL_ID", model)
     allowed = httpx.put(
         f"{apps.live.url}/api/v1/spaces/{repo}/settings",
@@ -206,6 +234,14 @@ def test_a_gradio_app_pushed_with_git_answers_with_the_model_it_loads_from_this_
         headers={"authorization": f"Bearer {apps.token}"},
     )
     assert allowed.status_code == 200, allowed.text
+    return hf
+
+
+def test_a_gradio_app_pushed_with_git_answers_with_the_model_it_loads_from_this_hub(
+    apps: Apps, model: tuple[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    (model_name, sha), repo = model, f"{apps.owner}/chat"
+    _model_space(apps, repo, "gradio", model_name)
 
     root = tmp_path_factory.mktemp("git-push")
     env = setup_git_home(root / "home")
@@ -216,7 +252,7 @@ def test_a_gradio_app_pushed_with_git_answers_with_the_model_it_loads_from_this_
         cwd=root,
         env=env,
     )
-    card = f"---\ntitle: Chat\nsdk: gradio\napp_file: app.py\nmodels:\n- {model}\n---\n"
+    card = f"---\ntitle: Chat\nsdk: gradio\napp_file: app.py\nmodels:\n- {model_name}\n---\n"
     (root / "chat" / "README.md").write_text(card)
     (root / "chat" / "app.py").write_text(MODEL_APP)
     git("add", ".", cwd=root / "chat", env=env)
@@ -233,4 +269,24 @@ def test_a_gradio_app_pushed_with_git_answers_with_the_model_it_loads_from_this_
         answer = frame.locator("#answer textarea")
         expect(answer).to_have_value(re.compile(rf"^{sha[:12]} hello.+", re.DOTALL), timeout=60_000)
         page.close()
-    assert httpx.get(f"{apps.live.url}/api/models/{model}").status_code in (401, 404)  # still private to visitors
+    assert httpx.get(f"{apps.live.url}/api/models/{model_name}").status_code in (401, 404)  # still private
+
+
+def test_a_streamlit_app_answers_with_the_model_it_loads_from_this_hub(apps: Apps, model: tuple[str, str]) -> None:
+    (model_name, sha), repo = model, f"{apps.owner}/st-chat"
+    hf = _model_space(apps, repo, "streamlit", model_name)
+    card = f"---\ntitle: Chat\nsdk: streamlit\napp_file: app.py\nmodels:\n- {model_name}\n---\n"
+    hf.upload_file(path_or_fileobj=STREAMLIT_MODEL_APP.encode(), path_in_repo="app.py", repo_id=repo, repo_type="space")
+    hf.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo, repo_type="space")
+    apps.running(repo)
+    with chromium() as browser:
+        page = browser.new_page()  # anonymous: the space is public, the model is not
+        page.goto(f"{apps.live.url}/spaces/{repo}")
+        frame = page.frame_locator("iframe")
+        field = frame.get_by_label("Question")
+        field.fill("hello")
+        field.press("Enter")
+        frame.get_by_role("button", name="Ask").click()
+        answer = frame.locator('[data-testid="stText"]')
+        expect(answer).to_have_text(re.compile(rf"^{sha[:12]} hello.+", re.DOTALL), timeout=60_000)
+        page.close()
