@@ -27,7 +27,7 @@ from openai import OpenAI
 from tests.conftest import start_hub
 from tests.support.finetune_data import CAPITALS, qa_csv
 from tests.support.live import LiveHub, kill_replicas_left_in
-from tests.support.tiny_models import llamafactory_environment, tiny_qa_model
+from tests.support.tiny_models import jupyterlab_environment, llamafactory_environment, tiny_qa_model
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.engine_bound
@@ -64,6 +64,7 @@ class Hub:
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     model = tiny_qa_model()  # builds the transformers environment and pre-trains the model, once per CI run
     llamafactory_environment()  # the engine, built once per CI run into the shared runtimes folder
+    jupyterlab_environment()  # Start Notebook
     live = start_hub(tmp_path_factory.mktemp("finetune") / "data")
     try:
         owner, token = live.user("trainer")

@@ -30,7 +30,7 @@ from csghub.transport.app_relay import MAX_BODY
 from tests.conftest import start_hub
 from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.raw_http import chunk_frame, head, send_until_answered
-from tests.support.tiny_models import tiny_chat_model
+from tests.support.tiny_models import jupyterlab_environment, tiny_chat_model
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.engine_bound
@@ -65,6 +65,7 @@ class Started:
 @pytest.fixture(scope="module")
 def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
     model = tiny_chat_model()
+    jupyterlab_environment()  # built in the background by scripts/test; the hub builds nothing here
     live = start_hub(tmp_path_factory.mktemp("notebooks") / "data", {"PIP_NO_INDEX": "1"})
     try:
         owner, token = live.user("nbowner")

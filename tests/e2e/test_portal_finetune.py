@@ -31,7 +31,7 @@ from tests.conftest import start_hub
 from tests.support.browser import shot, sign_in
 from tests.support.finetune_data import CAPITALS, qa_csv
 from tests.support.live import LiveHub, kill_replicas_left_in
-from tests.support.tiny_models import llamafactory_environment, tiny_qa_model
+from tests.support.tiny_models import jupyterlab_environment, llamafactory_environment, tiny_qa_model
 
 pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
@@ -76,6 +76,7 @@ def _broken_csv() -> bytes:
 def portal(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[Portal]:
     model = tiny_qa_model()
     llamafactory_environment()
+    jupyterlab_environment()  # Start Notebook
     data_dir = tmp_path_factory.mktemp("portal-finetune") / "data"
     live = start_hub(data_dir, {"CSGHUB_COMPUTE_STOP_ON_SHUTDOWN": "true"})
     try:

@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, expect
 from tests.support.browser import shot, sign_in
 from tests.support.clients import create_repo
 from tests.support.live import LiveHub
+from tests.support.tiny_models import space_environments
 
 pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
@@ -188,6 +189,7 @@ GRADIO_APP = "import gradio as gr\n\ngr.Interface(lambda s: s[::-1], 'text', 'te
 
 
 def test_a_build_that_pip_refuses_shows_pips_error_and_the_sleep_time_changes(browser: Browser, live: LiveHub) -> None:
+    space_environments()  # built in the background by scripts/test: waited for here, not in the page's bound
     owner, token = live.user("bf", password=PASSWORD)
     missing = "csghub-portal-no-such-package"
     files = {"README.md": _readme("gradio"), "app.py": GRADIO_APP, "requirements.txt": f"{missing}==1.0\n"}

@@ -29,7 +29,7 @@ from tests.conftest import start_hub
 from tests.support.browser import chromium, sign_in
 from tests.support.clients import git, setup_git_home
 from tests.support.live import LiveHub, kill_replicas_left_in
-from tests.support.tiny_models import tiny_chat_model
+from tests.support.tiny_models import space_environments, tiny_chat_model
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.engine_bound
@@ -150,6 +150,7 @@ class Apps:
 
 @pytest.fixture(scope="module")
 def apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Apps]:
+    space_environments()
     live = start_hub(tmp_path_factory.mktemp("space-apps") / "data")
     try:
         owner = f"apps{secrets.token_hex(4)}"

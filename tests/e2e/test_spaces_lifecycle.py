@@ -26,6 +26,7 @@ from csghub.db.models import ComputeInstance, ComputeReplica
 from tests.conftest import start_hub
 from tests.support.clients import git, setup_git_home
 from tests.support.live import LiveHub, kill_replicas_left_in
+from tests.support.tiny_models import space_environments
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.engine_bound
@@ -111,6 +112,7 @@ class Started:
 
 @pytest.fixture(scope="module")
 def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
+    space_environments()
     root = tmp_path_factory.mktemp("spaces")
     live = start_hub(root / "data")
     try:

@@ -47,6 +47,17 @@ def llamafactory_environment() -> Environment:
     return builtin_environment("llamafactory")
 
 
+def jupyterlab_environment() -> Environment:
+    return builtin_environment("jupyterlab")
+
+
+def space_environments() -> None:
+    """Gradio's and Streamlit's environments built (scripts/test builds them in the background: a spaces
+    module that starts first waits here, with no deadline, rather than in an app's start-up bound)."""
+    builtin_environment("gradio")
+    builtin_environment("streamlit")
+
+
 def _models() -> Path:
     return _built(transformers_environment(), ())
 
