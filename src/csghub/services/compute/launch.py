@@ -70,6 +70,13 @@ def space_dir(hub: Hub, instance_id: int) -> Path:
     return hub.settings.compute_dir / "spaces" / str(instance_id)
 
 
+def _launcher(name: str, what: str) -> Path:
+    try:
+        return workers.script(name)
+    except FileNotFoundError:
+        raise RunnerError(f"This hub has no launcher for {what} ({name})") from None
+
+
 def replica_spec(
     hub: Hub, launch: Launch, environment: Environment, resources: Resources, index: int, attempt: int
 ) -> ProcessSpec:
@@ -77,10 +84,7 @@ def replica_spec(
         return _notebook_spec(hub, launch, environment, resources, attempt)
     if launch.kind == "space":
         return _space_spec(hub, launch, environment, resources, attempt)
-    try:
-        script = workers.script(f"serve_{launch.engine}")
-    except FileNotFoundError:
-        raise RunnerError(f"This hub has no launcher for the '{launch.engine}' engine") from None
+    script = _launcher(f"serve_{launch.engine}", f"the '{launch.engine}' engine")
     repos = (launch.repo_id,) if launch.base is None else (launch.repo_id, launch.base[1])
     token = mint_model_token(hub, launch.created_by, repos)
     argv = [
@@ -117,10 +121,7 @@ def replica_spec(
 def _notebook_spec(
     hub: Hub, launch: Launch, environment: Environment, resources: Resources, attempt: int
 ) -> ProcessSpec:
-    try:
-        script = workers.script(f"serve_{launch.engine}")
-    except FileNotFoundError:
-        raise RunnerError(f"This hub has no launcher for the '{launch.engine}' engine") from None
+    script = _launcher(f"serve_{launch.engine}", f"the '{launch.engine}' engine")
     repos = (launch.repo_id,) if launch.dataset is None else (launch.repo_id, launch.dataset[1])
     # It lives in the kernels' environment as long as the notebook runs; each start mints a fresh one.
     token = mint_model_token(hub, launch.created_by, repos, ttl=NOTEBOOK_TOKEN_SECONDS)
@@ -143,10 +144,7 @@ def _space_spec(hub: Hub, launch: Launch, environment: Environment, resources: R
     """runtime/workers/serve_space.py checks the space out at its commit and starts its app under the base
     path. Its environment comes from services/spaces (hub.compute.launch_env): secrets, variables, and an
     HF_TOKEN that the launcher keeps for the app only with CSGHUB_SPACE_TOKEN_ALLOWED=1."""
-    try:
-        script = workers.script("serve_space")
-    except FileNotFoundError:
-        raise RunnerError("This hub has no launcher for spaces (serve_space)") from None
+    script = _launcher("serve_space", "spaces")
     work = space_dir(hub, launch.instance_id) / launch.commit[:12]
     argv = [PYTHON, str(script), "--repo", launch.model, "--revision", launch.commit, "--work-dir", str(work)]
     argv += ["--sdk", launch.sdk, "--app-file", launch.app_file, "--host", HOST, "--port", PORT]
