@@ -707,3 +707,90 @@ class SpaceEnv(Base):
     value: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MirrorSource(Base):
+    """Another hub this one copies from (services/mirrors): the base URL of its Hugging Face-compatible API
+    and an optional token, sealed at rest. Every connection to it passes the outbound address rules
+    (allow and deny hosts; private and loopback addresses only when allowed), checked when it is made.
+    With `upstream_proxy` it is also the upstream of the pull-through cache: a repository this hub lacks
+    is fetched from it on first request when `proxy_rules` (JSON list of {"pattern", "action":
+    allow|deny|cache}, first match wins) let it."""
+
+    __tablename__ = "mirror_sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    base_url: Mapped[str] = mapped_column(String(2048))
+    token_sealed: Mapped[str] = mapped_column(Text, default="")  # "" = anonymous
+    use_git: Mapped[bool] = mapped_column(Boolean, default=True)  # False: rebuild commits from tree listings
+    max_concurrency: Mapped[int] = mapped_column(Integer, default=2)  # syncs running at once from it
+    bandwidth_bytes_per_s: Mapped[int] = mapped_column(BigInteger, default=0)  # 0 = unlimited
+    upstream_proxy: Mapped[bool] = mapped_column(Boolean, default=False)
+    proxy_rules: Mapped[str] = mapped_column(Text, default="[]")
+    cache_max_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # 0 = unbounded
+    object_max_bytes: Mapped[int] = mapped_column(BigInteger, default=0)  # 0 = unbounded
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Mirror(Base):
+    """A local repository kept in sync with `source:upstream_type/upstream_id`; read-only to users.
+    `mode` "sync" is one an administrator or allowed user made (synced every `interval_seconds`);
+    "cache" is one the pull-through cache made on first request (refreshed when asked again)."""
+
+    __tablename__ = "mirrors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), unique=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("mirror_sources.id", ondelete="RESTRICT"), index=True)
+    upstream_type: Mapped[str] = mapped_column(String(16))  # model | dataset | space | code
+    upstream_id: Mapped[str] = mapped_column(String(256))  # "ns/name" on the source
+    mode: Mapped[str] = mapped_column(String(8), default="sync")
+    interval_seconds: Mapped[int] = mapped_column(Integer, default=86400)  # 0 = only by hand
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_commit: Mapped[str] = mapped_column(String(64), default="")
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    next_sync_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MirrorTask(Base):
+    """One sync of a mirror, run as a job on the compute runtime: queued, running, repo_synced (git history
+    in), lfs (objects coming), then finished, failed (with its reason) or cancelled; retried with backoff."""
+
+    __tablename__ = "mirror_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mirror_id: Mapped[int] = mapped_column(ForeignKey("mirrors.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")  # create|manual|schedule|batch|proxy|retry
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    files_done: Mapped[int] = mapped_column(Integer, default=0)
+    files_total: Mapped[int] = mapped_column(Integer, default=0)
+    handle: Mapped[str] = mapped_column(Text, default="")  # the runner's Handle (JSON) while running
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MirrorCacheObject(Base):
+    """An LFS object the pull-through cache fetched (not one a sync or a push brought): what eviction
+    may remove, least recently used first, to keep the source's cache under cache_max_bytes."""
+
+    __tablename__ = "mirror_cache_objects"
+
+    oid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("mirror_sources.id", ondelete="CASCADE"), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    last_used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
