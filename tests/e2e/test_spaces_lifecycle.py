@@ -198,6 +198,19 @@ def test_an_app_that_exits_ends_in_runtime_error_with_its_last_line(started: Sta
     assert "starting up" in started.log(repo, "run")
 
 
+def test_a_push_whose_app_cannot_start_shows_runtime_error_not_the_previous_app(started: Started) -> None:
+    hf, repo = started.hf(), f"{started.owner}/regress"
+    hf.create_repo(repo, repo_type="space", space_sdk="gradio")
+    started.push(repo, {"app.py": GRADIO_APP})
+    assert started.wait_stage(repo, "running", "runtime-error", timeout=START_TIMEOUT)["stage"] == "running"
+    started.push(repo, {"app.py": "raise SystemExit('the new commit is broken')\n"})
+    head = hf.space_info(repo).sha
+    status = started.wait_stage(repo, "runtime-error", timeout=START_TIMEOUT)
+    # What the page says runs is the branch's head, and it is the failure: the old app is gone too.
+    assert status["commit"] == head and "the new commit is broken" in status["reason"]
+    wait_until(lambda: started.replicas(repo) == [], "the previous app's process to end", timeout=60, poll=0.2)
+
+
 def test_a_space_sleeps_when_idle_and_a_visit_wakes_it(started: Started) -> None:
     hf, repo = started.hf(), f"{started.owner}/demo"
     assert hf.set_space_sleep_time(repo, 2).sleep_time == 2

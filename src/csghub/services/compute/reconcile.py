@@ -144,7 +144,7 @@ def reconcile(hub: Hub, instance_id: int, stamp: datetime | None = None) -> None
         if replica != seen:  # a healthy replica's pass writes nothing: no transaction per replica a second
             save(hub, replica)
         if failure:
-            _give_up(hub, instance_id, cluster_id, replica, failure, current, older)
+            _give_up(hub, instance_id, cluster_id, replica, failure, current, older, kind=launch.kind)
             return
     healthy = sum(1 for i, r in current.items() if i < wanted and r.state == "healthy")
     retired = older + [r for i, r in current.items() if i >= wanted]
@@ -180,11 +180,23 @@ def _size(
 
 
 def _give_up(
-    hub: Hub, instance_id: int, cluster_id: int, replica: Rep, why: str, current: dict[int, Rep], older: list[Rep]
+    hub: Hub,
+    instance_id: int,
+    cluster_id: int,
+    replica: Rep,
+    why: str,
+    current: dict[int, Rep],
+    older: list[Rep],
+    *,
+    kind: str,
 ) -> None:
     """A replica kept dying during start-up. While others serve, only what it was for is given up: a
-    rollout is rolled back, a scale-up undone; else the instance fails."""
-    if any(r.state == "healthy" for r in older):
+    rollout is rolled back, a scale-up undone; else the instance fails. A space has no rollback: its
+    commit is what its repository's branch says, so a push whose app cannot start shows that failure
+    (runtime-error, with the app's last lines) rather than the previous app under the new commit."""
+    if kind == "space":
+        fail(hub, instance_id, why)
+    elif any(r.state == "healthy" for r in older):
         _retire(hub, cluster_id, list(current.values()))
         _roll_back(hub, instance_id, why, serving=max(r.generation for r in older if r.state == "healthy"))
     elif any(r.state == "healthy" for r in current.values() if r.index < replica.index):
