@@ -51,6 +51,7 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.compute.make_runner = lambda kind, address: build_runner(settings, kind, address)
     hub.ref_listeners.append(conversions.on_ref_update)
     hub.ref_listeners.append(space_lifecycle.on_ref_update)
+    hub.repo_delete_listeners.append(space_lifecycle.on_repo_delete)
     hub.compute.launch_env["space"] = space_settings.launch_env
     hub.compute.claimants.append(lambda: conversions.running_keys(hub))
     hub.compute.claimants.append(lambda: finetune_runs.running_keys(hub))

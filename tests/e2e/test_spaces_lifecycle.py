@@ -211,6 +211,22 @@ def test_a_push_whose_app_cannot_start_shows_runtime_error_not_the_previous_app(
     wait_until(lambda: started.replicas(repo) == [], "the previous app's process to end", timeout=60, poll=0.2)
 
 
+def test_deleting_a_running_space_stops_its_app_at_once(started: Started) -> None:
+    hf, repo = started.hf(), f"{started.owner}/short-lived"
+    hf.create_repo(repo, repo_type="space", space_sdk="gradio")
+    started.push(repo, {"app.py": GRADIO_APP})
+    status = started.wait_stage(repo, "running", "runtime-error", timeout=START_TIMEOUT)
+    assert status["stage"] == "running", status["reason"]
+    (url,) = started.replicas(repo)
+    assert httpx.get(f"{url}{status['path']}config", timeout=30).status_code == 200
+    hf.delete_repo(repo, repo_type="space")
+    with pytest.raises(httpx.TransportError):  # its process ended before the delete answered
+        httpx.get(f"{url}{status['path']}config", timeout=5)
+    assert httpx.get(f"{started.live.url}{status['path']}", timeout=30).status_code == 404
+    with started.live.hub.db() as session:
+        assert session.scalar(select(ComputeInstance.id).where(ComputeInstance.name == "short-lived")) is None
+
+
 def test_a_space_sleeps_when_idle_and_a_visit_wakes_it(started: Started) -> None:
     hf, repo = started.hf(), f"{started.owner}/demo"
     assert hf.set_space_sleep_time(repo, 2).sleep_time == 2

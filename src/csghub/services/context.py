@@ -323,6 +323,9 @@ class Hub:
     # Called after every ref update with the refs that moved (writes.after_ref_update), e.g. to queue the
     # dataset viewer's conversion; set by wiring, so that repositories need not know who listens.
     ref_listeners: list[Callable[[Hub, int, list[str]], None]] = field(default_factory=list)
+    # Called with a repository's id once its deletion is authorized, before its row and files go: what
+    # runs from it (a space's app) stops now rather than when a supervisor notices.
+    repo_delete_listeners: list[Callable[[Hub, int], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.reads.watch(self.sessions)

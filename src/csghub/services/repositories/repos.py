@@ -302,6 +302,8 @@ def _initial_commit(git: GitRepo, repo_id: RepoId, branch: str, card: dict[str, 
 def delete_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) -> None:
     """Delete the row, the git directory, and LFS objects no other repository references."""
     view = get_repo(hub, actor, repo_type, repo_id, Action.ADMIN)
+    for listener in hub.repo_delete_listeners:
+        listener(hub, view.id)
     with write_lock.hold(hub.repo_path(view.id), WRITE_WAIT_S), hub.db() as session:
         oids = list(session.scalars(select(RepoLfsObject.oid).where(RepoLfsObject.repo_id == view.id)))
         uploaded = session.scalars(select(RepoLfsUpload.oid).where(RepoLfsUpload.repo_id == view.id))

@@ -56,6 +56,15 @@ def on_ref_update(hub: Hub, repo_id: int, refs: Sequence[str]) -> None:
         sync(hub, repo, "a push")
 
 
+def on_repo_delete(hub: Hub, repo_id: int) -> None:
+    """repos.delete_repo's listener: a deleted space's app stops and its record goes with the repository."""
+    with hub.db() as session:
+        row = find_instance(session, repo_id)
+        instance_id = row.id if row is not None else 0
+    if instance_id:
+        _remove(hub, instance_id)
+
+
 def sync(hub: Hub, repo: RepoView, by: str) -> None:
     """Make the space's instance follow its default branch's head: created, rebuilt on the new commit,
     or removed when the README no longer declares an sdk this hub runs."""
