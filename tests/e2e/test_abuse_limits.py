@@ -72,6 +72,11 @@ def test_api_rate_limit_per_token_and_per_address(live_hub_factory: LiveHubFacto
         codes = [anon.get("/api/models").status_code for _ in range(12)]
         assert codes[:10] == [200] * 10 and codes[10:] == [429, 429]
         assert anon.get("/health").status_code == 200, "health checks are never limited"
+        # A space's app has its own bucket per address and space (a credential's size): the API's
+        # exhausted one does not stop it, and its own runs out only for that space.
+        app_codes = [anon.get(f"/apps/{user}/app/x").status_code for _ in range(22)]
+        assert app_codes[:20] == [404] * 20 and set(app_codes[20:]) == {429}
+        assert anon.get(f"/apps/{user}/other/").status_code == 404
 
 
 def test_a_trusted_proxy_passes_on_the_client_address(live_hub_factory: LiveHubFactory) -> None:

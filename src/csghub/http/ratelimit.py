@@ -17,6 +17,7 @@ from csghub.http.errors import error_response
 
 _MAX_BUCKETS = 100_000
 _EXEMPT = ("/health",)
+_APPS = "/apps/"  # spaces' apps (transport/space_proxy.py)
 
 
 class _Bucket:
@@ -42,10 +43,18 @@ class RateLimitMiddleware:
                 name, _, value = part.strip().partition(b"=")
                 if name == b"csghub_session" and value:
                     credential = value
+        client = scope.get("client")
+        address = client[0] if client else ""
+        path = scope["path"]
+        if path.startswith(_APPS):
+            # A space's page loads its assets and talks to its app without the visitor's credential: it
+            # gets a bucket of its own per visitor address and space, as large as a credential's, so one
+            # busy app neither starves the API for that address nor other apps.
+            space = "/".join(path.split("/", 4)[2:4])
+            return f"s:{address}:{space}", self.per_token or self.per_address
         if credential:
             return "c:" + hashlib.sha256(credential).hexdigest(), self.per_token
-        client = scope.get("client")
-        return "a:" + (client[0] if client else ""), self.per_address
+        return "a:" + address, self.per_address
 
     def _take(self, key: str, limit: int) -> float:
         """Seconds to wait before this request would be allowed; 0 when it is."""
