@@ -139,6 +139,9 @@ class Settings:
     # Spaces (docs/spaces.md): seconds without a visit before a running space sleeps (its owner may set
     # another; 0 = never), woken by the next visit.
     space_sleep_seconds: int = 48 * 3600
+    # A space's requirements layer (its requirements.txt over its SDK's environment) that no space uses any
+    # more is removed this long after it was last used; 0 = never.
+    space_layer_keep_seconds: int = 7 * 86400
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -297,8 +300,9 @@ def _validate(settings: Settings) -> None:
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
-    if settings.space_sleep_seconds < 0:
-        raise ConfigError("Setting 'space_sleep_seconds' must be 0 (never) or more")
+    for key in ("space_sleep_seconds", "space_layer_keep_seconds"):
+        if getattr(settings, key) < 0:
+            raise ConfigError(f"Setting '{key}' must be 0 (never) or more")
     if settings.max_body_memory < max(settings.max_json_body, settings.max_inline_body):
         raise ConfigError("Setting 'max_body_memory' must be at least 'max_json_body' and 'max_inline_body'")
     for key in ("rate_limit_per_token", "rate_limit_per_address"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import subprocess
 import sys
 import threading
@@ -137,3 +138,23 @@ def test_failed_build_says_why_and_leaves_nothing_behind(tmp_path: Path) -> None
     assert "no-such-package" in str(caught.value)
     assert not (tmp_path / "rt" / broken.key).exists()
     assert "no-such-package" in (tmp_path / "build.log").read_text()
+
+
+def test_unused_layers_go_but_used_building_recent_and_base_environments_stay(tmp_path: Path) -> None:
+    base = Environment("bare", "1", ())
+    ensure(base, tmp_path / "log", runtimes_dir=tmp_path)
+    layers = {name: Environment(name, "1", (), base=base, after_install=(("-c", f"# {name}"),)) for name in "abcd"}
+    for layer in layers.values():
+        ensure(layer, tmp_path / "log", runtimes_dir=tmp_path)
+    old = 1_000_000_000  # long ago
+    for name in "abc":
+        os.utime(environments.env_dir(tmp_path, layers[name]) / environments.READY, (old, old))
+    with open(tmp_path / f"{layers['c'].key}.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # "c" is being built (again) by someone
+        removed = environments.remove_unused_layers(tmp_path, {layers["b"].key}, unused_for=3600)
+    assert removed == [layers["a"].key]
+    assert not environments.env_dir(tmp_path, layers["a"]).exists()
+    assert is_built(tmp_path, layers["b"]) and is_built(tmp_path, layers["c"])  # named by a space; locked
+    assert is_built(tmp_path, layers["d"]) and is_built(tmp_path, base)  # used lately; not a layer
+    environments.mark_used(tmp_path, layers["b"])
+    assert (environments.env_dir(tmp_path, layers["b"]) / environments.READY).stat().st_mtime > old

@@ -82,6 +82,45 @@ def ensure(environment: Environment, log_path: Path | None, *, runtimes_dir: Pat
     return python
 
 
+def mark_used(runtimes_dir: Path, environment: Environment) -> None:
+    """Note that something runs in it now (the ready file's time; at most once an hour, it is a write)."""
+    ready = env_dir(runtimes_dir, environment) / READY
+    try:
+        if time.time() - ready.stat().st_mtime > 3600:
+            os.utime(ready)
+    except FileNotFoundError:
+        pass
+
+
+def remove_unused_layers(runtimes_dir: Path, keep: set[str], unused_for: float) -> list[str]:
+    """Remove layers (environments built over a base) whose key is not in `keep` and that nothing
+    used for `unused_for` seconds; a layer being built (its lock held) stays. The removed keys."""
+    removed: list[str] = []
+    if not runtimes_dir.is_dir():
+        return removed
+    for ready in sorted(runtimes_dir.glob(f"*/{READY}")):
+        target = ready.parent
+        try:
+            record = json.loads(ready.read_text())
+            idle = time.time() - ready.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or "base" not in record or target.name in keep or idle < unused_for:
+            continue
+        with open(runtimes_dir / f"{target.name}.lock", "a+b") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            try:
+                ready.unlink()  # first: a half-removed layer must never look built
+                shutil.rmtree(target, ignore_errors=True)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        removed.append(target.name)
+    return removed
+
+
 def site_packages(venv: Path) -> Path:
     return venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
 

@@ -224,6 +224,8 @@ class ComputeRuntime:
         self.tickets = itertools.count(1)
         self.scale_marks: dict[int, tuple[float | None, float | None]] = {}
         self.sizes: dict[int, int] = {}
+        # When the supervisor's sweep last looked for unused requirements layers (time.monotonic()).
+        self.layers_swept_at = 0.0
         # Each settled instance's last read of its record (services/compute/reconcile.py's Plan).
         self.plans: dict[int, Any] = {}
         # Requests served per instance since the last flush (services/compute/idle.py: when it last served

@@ -5,14 +5,19 @@ every instance with the same SDK and requirements (the key says what it is made 
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 
+from sqlalchemy import select
+
+from csghub.db.models import ComputeInstance
 from csghub.runtime import environments
 from csghub.runtime import frameworks as builtin_frameworks
-from csghub.runtime.base import Environment
+from csghub.runtime.base import Environment, RunnerError
 from csghub.services.compute.launch import Launch, space_dir
 from csghub.services.context import Hub
 
@@ -34,6 +39,7 @@ def ready(hub: Hub, launch: Launch) -> tuple[Environment | None, str]:
     runtimes = hub.settings.runtimes_path
     environment = layer_of(launch)
     if environments.is_built(runtimes, environment):
+        environments.mark_used(runtimes, environment)
         return environments.built(runtimes, environment), ""
     key = environment.key
     with hub.compute.guard:
@@ -78,3 +84,28 @@ def remove(hub: Hub, environment: Environment) -> None:
     runtimes = hub.settings.runtimes_path
     (environments.env_dir(runtimes, environment) / environments.READY).unlink(missing_ok=True)
     shutil.rmtree(environments.env_dir(runtimes, environment), ignore_errors=True)
+
+
+def collect_unused(hub: Hub, *, every: float = 3600.0) -> list[str]:
+    """Remove the layers no space's record names any more once unused for space_layer_keep_seconds
+    (called by the supervisor's sweep; does its work at most once per `every` seconds)."""
+    keep_for = hub.settings.space_layer_keep_seconds
+    now = time.monotonic()
+    if not keep_for or (hub.compute.layers_swept_at and now - hub.compute.layers_swept_at < every):
+        return []
+    hub.compute.layers_swept_at = now
+    keep: set[str] = set()
+    with hub.db() as session:
+        for text in session.scalars(select(ComputeInstance.spec).where(ComputeInstance.kind == "space")):
+            spec = json.loads(text or "{}")
+            requirements = tuple(str(r) for r in spec.get("requirements") or ())
+            if not requirements or spec.get("static"):
+                continue
+            try:
+                keep.add(builtin_frameworks.space_environment(str(spec.get("sdk")), requirements).key)
+            except RunnerError:  # a line its push was refused for: it names no layer
+                continue
+    removed = environments.remove_unused_layers(hub.settings.runtimes_path, keep, float(keep_for))
+    if removed:
+        log.info("removed %d unused requirements layers: %s", len(removed), ", ".join(removed))
+    return removed

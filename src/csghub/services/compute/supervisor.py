@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from csghub.db.models import ComputeInstance, ComputeReplica, RuntimeFramework, utcnow
 from csghub.runtime.base import Handle, ProcessState, RunnerError
-from csghub.services.compute import frameworks, instances, scaling
+from csghub.services.compute import frameworks, instances, layers, scaling
 from csghub.services.compute import idle as sleeping
 from csghub.services.compute.clusters import LOCAL_CLUSTER_ID, known_runners, runner_for
 from csghub.services.compute.frameworks import handle_of
@@ -131,6 +131,10 @@ def tick(hub: Hub, *, sweep: bool = False) -> None:
         log.exception("putting idle instances to sleep failed")
     if sweep:
         sweep_orphans(hub)
+        try:
+            layers.collect_unused(hub)
+        except Exception:  # housekeeping: it must not stop supervision
+            log.exception("removing unused requirements layers failed")
 
 
 def sweep_orphans(hub: Hub) -> None:
