@@ -23,6 +23,8 @@ from huggingface_hub.errors import RepositoryNotFoundError
 from sqlalchemy import select
 
 from csghub.db.models import ComputeInstance, ComputeReplica
+from csghub.services.compute.launch import space_dir
+from csghub.services.compute.replicas import prune_space_checkouts
 from tests.conftest import start_hub
 from tests.support.clients import git, setup_git_home
 from tests.support.live import LiveHub, kill_replicas_left_in
@@ -87,6 +89,16 @@ class Started:
         git("add", ".", cwd=folder, env=self.genv)
         git("commit", "-m", "app", cwd=folder, env=self.genv)
         git("push", "origin", "main", cwd=folder, env=self.genv)
+
+    def instance_id(self, repo: str) -> int:
+        with self.live.hub.db() as session:
+            found = session.scalar(
+                select(ComputeInstance.id).where(
+                    ComputeInstance.kind == "space", ComputeInstance.name == repo.split("/")[1]
+                )
+            )
+        assert found is not None, repo
+        return found
 
     def replicas(self, repo: str) -> list[str]:
         """The healthy replicas' URLs of the space's instance."""
@@ -186,6 +198,11 @@ def test_a_push_to_a_running_space_rebuilds_it_on_the_new_commit(started: Starte
     assert started.status(repo)["hf_stage"] == "RUNNING"
     (url,) = started.replicas(repo)
     assert '"reply"' in httpx.get(f"{url}{before['path']}config", timeout=30).text
+    # The previous commit's checkout goes once only the new one runs; the app's caches (.state) stay.
+    folder = space_dir(started.live.hub, started.instance_id(repo))
+    assert (folder / before["commit"][:12]).is_dir()
+    prune_space_checkouts(started.live.hub)
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == [".state", head[:12]]
 
 
 def test_an_app_that_exits_ends_in_runtime_error_with_its_last_line(started: Started) -> None:
@@ -219,7 +236,10 @@ def test_deleting_a_running_space_stops_its_app_at_once(started: Started) -> Non
     assert status["stage"] == "running", status["reason"]
     (url,) = started.replicas(repo)
     assert httpx.get(f"{url}{status['path']}config", timeout=30).status_code == 200
+    folder = space_dir(started.live.hub, started.instance_id(repo))
+    assert folder.is_dir()
     hf.delete_repo(repo, repo_type="space")
+    assert not folder.exists()
     with pytest.raises(httpx.TransportError):  # its process ended before the delete answered
         httpx.get(f"{url}{status['path']}config", timeout=5)
     assert httpx.get(f"{started.live.url}{status['path']}", timeout=30).status_code == 404

@@ -167,7 +167,8 @@ def main(argv: list[str]) -> None:
     else:
         folder = args.work_dir.resolve()
         checkout(args.repo, args.revision, folder)
-        state = folder.with_name(f".{folder.name}.state")
+        # One per space, kept across its commits: what the app downloaded (models in HF_HOME) stays cached.
+        state = folder.with_name(".state")
     if not (folder / args.app_file).is_file():
         say(f"the space has no {args.app_file} (its README's app_file)")
         raise SystemExit(2)

@@ -8,7 +8,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from csghub.core.errors import NotFound
@@ -17,6 +17,7 @@ from csghub.runtime.base import Handle, RunnerError
 from csghub.services.compute import instances
 from csghub.services.compute.clusters import runner_for
 from csghub.services.compute.frameworks import handle_of
+from csghub.services.compute.launch import space_dir
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 
@@ -93,6 +94,7 @@ def forget_files(hub: Hub, instance_id: int, keys: list[str]) -> None:
         (compute / "logs" / f"{name}.log").unlink(missing_ok=True)
         (compute / "processes" / f"{name}.json").unlink(missing_ok=True)
         shutil.rmtree(compute / "work" / name, ignore_errors=True)
+    shutil.rmtree(space_dir(hub, instance_id), ignore_errors=True)  # a space's checkouts and build log
     with hub.db() as session:
         row = session.get(ComputeInstance, instance_id)
         if row is None or not row.repo_id:
@@ -136,3 +138,38 @@ def read_replica_log(hub: Hub, actor: Actor, endpoint_id: int, replica: int, off
     if handle is None:
         return b""
     return runner_for(hub, cluster_id).read_log(handle, max(0, offset))
+
+
+def prune_space_checkouts(hub: Hub) -> int:
+    """A running space's checkouts of earlier commits (one per push, in space_dir) go once only its
+    current commit's replica runs: a rollout's previous app may still serve from its folder until then.
+    The number of folders removed."""
+    removed = 0
+    with hub.db() as session:
+        rows = session.execute(
+            select(ComputeInstance.id, ComputeInstance.commit).where(
+                ComputeInstance.kind == "space", ComputeInstance.state == instances.RUNNING
+            )
+        ).all()
+        generations = {
+            instance_id: count
+            for instance_id, count in session.execute(
+                select(ComputeReplica.instance_id, func.count(func.distinct(ComputeReplica.generation))).group_by(
+                    ComputeReplica.instance_id
+                )
+            ).all()
+        }
+    for instance_id, commit in rows:
+        folder = space_dir(hub, instance_id)
+        if generations.get(instance_id, 0) > 1 or not commit or not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            # A checkout, its revision marker, and (hubs before 2026-12-03) its own app state.
+            name = path.name.removeprefix(".").removesuffix(".revision").removesuffix(".state")
+            if len(name) == 12 and name != commit[:12] and all(c in "0123456789abcdef" for c in name):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed += 1
+                else:
+                    path.unlink(missing_ok=True)
+    return removed

@@ -20,7 +20,7 @@ from csghub.services.compute.clusters import LOCAL_CLUSTER_ID, known_runners, ru
 from csghub.services.compute.frameworks import handle_of
 from csghub.services.compute.reconcile import reconcile
 from csghub.services.compute.replica_steps import backoff
-from csghub.services.compute.replicas import stop_handles, stop_replicas
+from csghub.services.compute.replicas import prune_space_checkouts, stop_handles, stop_replicas
 from csghub.services.context import Hub
 
 __all__ = ["adopt", "backoff", "shutdown", "supervise", "sweep_orphans", "tick"]
@@ -133,8 +133,9 @@ def tick(hub: Hub, *, sweep: bool = False) -> None:
         sweep_orphans(hub)
         try:
             layers.collect_unused(hub)
+            prune_space_checkouts(hub)
         except Exception:  # housekeeping: it must not stop supervision
-            log.exception("removing unused requirements layers failed")
+            log.exception("removing unused requirements layers or space checkouts failed")
 
 
 def sweep_orphans(hub: Hub) -> None:
