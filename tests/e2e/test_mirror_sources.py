@@ -44,9 +44,8 @@ def _source(client: httpx.Client, **fields: object) -> httpx.Response:
 
 def test_admin_creates_lists_updates_and_deletes_a_source(hub: LiveHub) -> None:
     with api(hub.url, admin_token(hub)) as client:
-        created = _source(
-            client, token=TOKEN, max_concurrency=3, proxy_rules=[{"pattern": "models/*", "action": "allow"}]
-        )
+        rules = [{"pattern": "models/*", "action": "allow"}]
+        created = _source(client, token=TOKEN, max_concurrency=3, proxy_rules=rules)
         assert created.status_code == 200, created.text
         source = created.json()["data"]
         assert source["base_url"] == "https://93.184.216.34" and source["has_token"] is True
