@@ -8,15 +8,19 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from huggingface_hub import HfApi
 
 from csghub.services.identity import accounts, tokens
-from tests.conftest import start_hub
+from tests.conftest import LiveHubFactory, start_hub
+from tests.e2e.mirror_support import make_pair, push_files, wait_for_task
 from tests.support.live import LiveHub
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SOURCE_TOKEN = "hf_cliS3cretToken0123456789"
+MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +104,47 @@ def test_source_commands_need_an_administrator(hub: LiveHub) -> None:
     user = _runner(hub, hub.user()[1])
     refused = user("source", "list")
     assert refused.returncode == 1 and "administrators" in refused.stderr
+
+
+def test_mirror_commands_create_sync_status_pause_tasks_batch_rm(
+    live_hub_factory: LiveHubFactory, tmp_path: Path
+) -> None:
+    """The whole round as an administrator types it, between two live hubs (one the other's upstream)."""
+    pair = make_pair(live_hub_factory, tmp_path)
+    run = _runner(pair.downstream, pair.admin_token)
+    assert _rows(run("source", "add", "up", pair.upstream.url))[0][1] == "up"
+    model = f"{pair.up_user}/tiny"
+    weights = os.urandom(MiB + 3)
+    push_files(pair, model, {"model.safetensors": weights, "config.json": b"{}\n"})
+    push_files(pair, f"{pair.up_user}/other", {"config.json": b'{"b": 2}\n'})
+    local = f"{pair.admin}/tiny"
+
+    [made] = _rows(run("create", local, "--source", "up", "--upstream", model, "--interval", "3600"))
+    assert made[:3] == ["model", local, f"up:{model}"]
+    wait_for_task(pair, local)
+    synced = run("sync", local, "--wait", "--timeout", "180")
+    assert synced.returncode == 0, synced.stderr
+    assert synced.stdout.splitlines()[-1].split("\t")[3] == "finished"
+
+    status = run("status", local)
+    assert status.returncode == 0 and "interval: 3600 s" in status.stdout and "finished" in status.stdout
+    assert [row[1] for row in _rows(run("list"))] == [local]
+    assert _rows(run("pause", local))[0][3] == "paused"
+    assert _rows(run("list", "--all", "--source", "up"))[0][3] == "paused"
+    assert _rows(run("resume", local))[0][3] != "paused"
+    finished = _rows(run("tasks", "--state", "finished"))
+    assert finished and all(row[3] == "finished" and row[2] == local for row in finished)
+
+    batch_file = tmp_path / "batch.txt"
+    batch_file.write_text(f"# the rest of {pair.up_user}\n{pair.up_user}/other\n")
+    [batched] = _rows(run("batch", "--source", "up", "--file", str(batch_file), "--namespace", pair.admin))
+    assert batched[1] == f"{pair.admin}/other"
+    wait_for_task(pair, f"{pair.admin}/other")
+
+    assert _rows(run("rm", local)) == [[f"{local} is no longer a mirror"]]
+    gone = run("status", local)
+    assert gone.returncode == 1 and "not a mirror" in gone.stderr
+    hf_file = HfApi(endpoint=pair.downstream.url, token=pair.admin_token).hf_hub_download(
+        local, "model.safetensors", cache_dir=tmp_path / "cache"
+    )
+    assert Path(hf_file).read_bytes() == weights
