@@ -201,3 +201,17 @@ def test_git_config_ignores_proxies_and_refuses_redirects(server: tuple[int, See
     done = subprocess.run(["git", "ls-remote", url], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "port 1" not in done.stderr, done.stderr
     assert [path for path, _ in seen.requests] == ["/to//elsewhere/info/refs?service=git-upload-pack"]
+
+
+def test_git_config_pins_git_to_the_checked_address(server: tuple[int, Seen], tmp_path: Path) -> None:
+    """`hub.test` exists only in the rules' resolver: git reaches the server only through the pin."""
+    port, seen = server
+    url = f"http://hub.test:{port}/org/repo"
+    rules = names({"hub.test": "127.0.0.1"}, allow_hosts=["hub.test"])
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    pinned = {**env, **git_connection_config(url, rules)}
+    subprocess.run(["git", "ls-remote", url], env=pinned, capture_output=True, text=True, timeout=60)
+    # The tiny server is no git server (git makes what it can of its answer); reaching it is the point.
+    assert seen.requests[0][0] == "/org/repo/info/refs?service=git-upload-pack"
+    unpinned = subprocess.run(["git", "ls-remote", url], env=env, capture_output=True, text=True, timeout=60)
+    assert unpinned.returncode != 0 and "hub.test" in unpinned.stderr
