@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from csghub.db.models import Mirror, utcnow
 from tests.conftest import LiveHubFactory, start_hub
 from tests.e2e.mirror_support import (
     DOWNSTREAM_ENV,
+    PASSWORD,
     add_source,
     create_mirror,
     make_pair,
@@ -150,6 +152,29 @@ def test_mirror_is_read_only_at_every_door_until_deleted(live_hub_factory: LiveH
         # Its settings and syncs stay with its administrators: they are no write to its content.
         assert client.post(f"/api/v1/models/{target}/mirror/sync").status_code == 200
         assert client.put(f"/api/v1/models/{target}/mirror", json={"paused": True}).json()["data"]["paused"] is True
+
+    # git push over SSH
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
+    with api(down.url, pair.admin_token) as client:
+        added = client.post("/api/v1/user/ssh_keys", json={"name": "k", "content": key.with_suffix(".pub").read_text()})
+        assert added.status_code == 200, added.text
+    ssh_env = {
+        **pair.genv,
+        "GIT_SSH_COMMAND": f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
+        "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+    }
+    ssh_url = f"ssh://git@127.0.0.1:{down.ssh_port}/{target}.git"
+    pushed = git("push", ssh_url, "HEAD:refs/heads/main", cwd=work, env=ssh_env, check=False)
+    assert pushed.returncode != 0 and words in pushed.stderr
+
+    # The portal's upload and edit pages, signed in as the site administrator.
+    with httpx.Client(base_url=down.url, timeout=60) as browser:
+        signed = browser.post("/api/v1/auth/login", json={"username": pair.admin, "password": PASSWORD})
+        assert signed.status_code == 200, signed.text
+        for page in (f"/{target}/upload/main", f"/{target}/new/main", f"/{target}/edit/main/a.bin"):
+            shown = browser.get(page)
+            assert shown.status_code == 403 and "read-only mirror" in shown.text, page
 
     # Another user cannot even see the mirror's settings of a private repository, nor change a public one's.
     other, other_token = down.user("other")
