@@ -335,3 +335,40 @@ def _power_cut(data_dir: Path) -> None:
 
 def _partial_bytes(work: Path) -> int:
     return sum(p.stat().st_size for p in work.glob("*/lfs/*") if p.is_file())
+
+
+def test_a_source_without_git_is_mirrored_from_its_tree_listing(
+    live_hub_factory: LiveHubFactory, tmp_path: Path
+) -> None:
+    pair = make_pair(live_hub_factory, tmp_path)
+    add_source(pair, "api", use_git=False)
+    upstream = f"{pair.up_user}/listed"
+    files = {"model.safetensors": os.urandom(2 * MiB + 1), "config.json": b'{"b": 2}\n', "sub/notes.md": b"# notes\n"}
+    head = push_files(pair, upstream, files)
+    target = f"{pair.admin}/listed"
+    assert create_mirror(pair, target, {"source": "api", "upstream": upstream}).status_code == 200
+    done = wait_for_task(pair, target)
+    assert done["task"]["state"] == "finished", done["task"]["reason"]
+    local = _download_all(pair.downstream.url, pair.admin_token, target, "model", tmp_path / "listed")
+    for path, data in files.items():
+        assert (local / path).read_bytes() == data, path
+    hf = HfApi(endpoint=pair.downstream.url, token=pair.admin_token)
+    commits_url = f"{pair.downstream.url}/api/models/{target}/commits/main"
+    commits = httpx.get(commits_url).json()
+    assert hf.list_repo_commits(target)[0].commit_id == commits[0]["id"]
+    assert commits[0]["message"].endswith(f"upstream commit {head}")
+    # The same blobs as upstream's tree: the files' git ids are equal.
+    up_tree = {
+        e.path: e.blob_id
+        for e in HfApi(endpoint=pair.upstream.url).list_repo_tree(upstream, recursive=True)
+        if hasattr(e, "blob_id")
+    }
+    down_tree = {e.path: e.blob_id for e in hf.list_repo_tree(target, recursive=True) if hasattr(e, "blob_id")}
+    assert {p: down_tree[p] for p in files} == {p: up_tree[p] for p in files}
+    # Nothing new upstream: another sync makes no commit.
+    with api(pair.downstream.url, pair.admin_token) as client:
+        assert client.post(f"/api/v1/models/{target}/mirror/sync").status_code == 200
+    again = wait_for_task(pair, target)
+    assert again["task"]["id"] != done["task"]["id"] and again["task"]["state"] == "finished"
+    after = httpx.get(commits_url)
+    assert after.status_code == 200 and after.json()[0]["id"] == commits[0]["id"], after.text

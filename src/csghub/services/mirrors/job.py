@@ -6,7 +6,8 @@ rules, the upstream repository, the LFS objects the hub already holds, the bandw
 only what is new. The source's token comes in the environment (CSGHUB_MIRROR_TOKEN), never in a file.
 
 This process fetches every branch and tag of the upstream into `repo.git` (git over HTTP, its connection
-pinned to the address the outbound rules accepted), then downloads every LFS object those refs reach
+pinned to the address the outbound rules accepted; or, from a source without git, one commit rebuilt from
+the tree listing: services/mirrors/rebuild.py), then downloads every LFS object those refs reach
 that the hub lacks into `lfs/{oid}`, in ranges, resuming a `.part` left by an earlier attempt and
 verifying sha256 and size before the file takes its name. It never writes to the live repository: the
 hub imports the result (objects first, refs last) when `result.json` says it succeeded.
@@ -29,7 +30,8 @@ from csghub.git.repository import GitRepo
 from csghub.git.runner import run_git
 from csghub.net.bandwidth import RateLimiter
 from csghub.net.guard import AddressRules
-from csghub.services.mirrors.upstream import Upstream
+from csghub.services.mirrors.rebuild import rebuild
+from csghub.services.mirrors.upstream import Upstream, UpstreamError
 
 SPEC, RESULT, PROGRESS = "spec.json", "result.json", "progress.json"
 TOKEN_ENV = "CSGHUB_MIRROR_TOKEN"
@@ -130,8 +132,24 @@ def sync(work: Path) -> dict[str, Any]:
         return _sync(up, spec, work, repo, progress)
 
 
+def fetch_history(up: Upstream, spec: dict[str, Any], repo: Path) -> dict[str, str]:
+    """Git when the source serves it; else (or when it has no git for this repository but its API knows
+    it) a commit rebuilt from the tree listing."""
+    if not spec.get("use_git", True):
+        return rebuild(up, spec, repo)
+    try:
+        return fetch_git(up, spec, repo)
+    except SyncFailed as failed:
+        if failed.code != "UpstreamNotFound":
+            raise
+        try:
+            return rebuild(up, spec, repo)
+        except UpstreamError:
+            raise failed from None  # unknown to the API too: git's answer says it best
+
+
 def _sync(up: Upstream, spec: dict[str, Any], work: Path, repo: Path, progress: dict[str, Any]) -> dict[str, Any]:
-    refs = fetch_git(up, spec, repo)
+    refs = fetch_history(up, spec, repo)
     if not refs:
         raise SyncFailed("The upstream repository has no branches", code="UpstreamNotFound")
     held = {oid: int(size) for oid, size in spec.get("held", [])}

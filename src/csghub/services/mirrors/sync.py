@@ -51,7 +51,7 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
         if mirror is None or source is None:
             raise InvalidArgument(f"Mirror {mirror_id} is gone")
         upstream_type, upstream_id, repo_id = RepoType(mirror.upstream_type), mirror.upstream_id, mirror.repo_id
-        base_url, source_id = source.base_url, source.id
+        base_url, source_id, use_git = source.base_url, source.id, source.use_git
     token = sources.source_token(hub, source_id)
     work = work_dir(hub, mirror_id)
     work.mkdir(parents=True, exist_ok=True)
@@ -63,6 +63,7 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
     alternates = repo / "objects" / "info" / "alternates"
     alternates.parent.mkdir(parents=True, exist_ok=True)
     alternates.write_text(f"{hub.repo_path(repo_id) / 'objects'}\n")
+    view = get_repo_by_id(hub, repo_id)
     settings = hub.settings
     spec: dict[str, Any] = {
         "base_url": base_url,
@@ -74,6 +75,10 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
             "allow_private": settings.outbound_allow_private,
         },
         "bandwidth_bytes_per_s": bandwidth_share,
+        "use_git": use_git,
+        # For a commit rebuilt from a tree listing: the branch it goes on and the head it goes on top of.
+        "branch": view.default_branch,
+        "local_head": hub.git(repo_id).ref_target(f"refs/heads/{view.default_branch}") or "",
         "held": _held(hub),
     }
     (work / SPEC).write_text(json.dumps(spec))
