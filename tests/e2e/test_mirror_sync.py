@@ -232,6 +232,14 @@ def test_cancel_retry_and_batch(live_hub_factory: LiveHubFactory, tmp_path: Path
         )
         assert batch.status_code == 200, batch.text
         assert [m["local_repo_path"] for m in batch.json()["data"]] == [f"{pair.admin}/one", f"{pair.admin}/two"]
+        # Every repository the source lists for a namespace, into another namespace here.
+        copies, _ = pair.downstream.user("copies")
+        body = {"source": "up", "upstream_namespace": pair.up_user, "namespace": copies, "interval": 0}
+        listed = client.post("/api/v1/mirror/batch", json=body)
+        assert listed.status_code == 200, listed.text
+        made = sorted(m["local_repo_path"] for m in listed.json()["data"])
+        assert made == [f"{copies}/{name}" for name in ("big", "one", "two")]
+        assert all(m["interval"] == 0 and m["next_sync_at"] is None for m in listed.json()["data"])
     for name in ("one", "two"):
         assert wait_for_task(pair, f"{pair.admin}/{name}")["task"]["state"] == "finished"
     files = {"one": b"one\n", "two": b"two\n"}

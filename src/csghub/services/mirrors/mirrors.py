@@ -21,7 +21,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.db.models import Mirror, MirrorSource, MirrorTask, Namespace, Repo, utcnow
 from csghub.runtime.base import Handle
 from csghub.services.context import Hub
-from csghub.services.mirrors import scheduler, tasks
+from csghub.services.mirrors import scheduler, sources, tasks
 from csghub.services.mirrors.records import (
     ACTIVE,
     STATES,
@@ -95,17 +95,30 @@ def create_mirror(hub: Hub, actor: Actor, spec: MirrorSpec, *, trigger: str = "c
 def create_batch(hub: Hub, actor: Actor, spec: BatchSpec) -> list[MirrorView]:
     """One mirror per upstream id; all or nothing is checked first (names, source, rights), then each is
     created in turn (a name taken meanwhile fails that one with Conflict, after the others)."""
-    if not spec.upstreams:
-        raise InvalidArgument("A batch needs at least one upstream repository")
-    if len(spec.upstreams) > MAX_PAGE:
+    _may_create(hub, actor)
+    upstreams = list(spec.upstreams)
+    if spec.upstream_namespace:
+        upstreams += _listed(hub, spec)
+    if not upstreams:
+        raise InvalidArgument("A batch needs at least one upstream repository (none named, none listed)")
+    if len(upstreams) > MAX_PAGE:
         raise InvalidArgument(f"A batch holds at most {MAX_PAGE} repositories")
-    ids = [RepoId.parse(u) for u in spec.upstreams]
+    ids = [RepoId.parse(u) for u in upstreams]
     made = []
     for upstream in ids:
         target = f"{spec.namespace}/{upstream.name}" if spec.namespace else str(upstream)
         mirror = MirrorSpec(spec.source, str(upstream), spec.repo_type, target, spec.interval_seconds, spec.visibility)
         made.append(create_mirror(hub, actor, mirror, trigger="batch"))
     return made
+
+
+def _listed(hub: Hub, spec: BatchSpec) -> list[str]:
+    """What the source lists for the upstream namespace (one request per page, bounded)."""
+    namespace = RepoId.parse(f"{spec.upstream_namespace}/x").namespace  # a valid name, or a 400
+    with hub.db() as session:
+        source_id = find_source(session, spec.source).id
+    with sources.upstream(hub, source_id) as up:
+        return up.list_repos(spec.repo_type.value, namespace, limit=MAX_PAGE + 1)
 
 
 def _mirror_row(session: Session, repo_id: int, label: str) -> Mirror:
