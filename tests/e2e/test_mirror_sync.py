@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from csghub.db.models import Mirror, utcnow
 from tests.conftest import LiveHubFactory, start_hub
 from tests.e2e.mirror_support import (
     DOWNSTREAM_ENV,
+    PASSWORD,
     add_source,
     create_mirror,
     make_pair,
@@ -151,6 +153,29 @@ def test_mirror_is_read_only_at_every_door_until_deleted(live_hub_factory: LiveH
         assert client.post(f"/api/v1/models/{target}/mirror/sync").status_code == 200
         assert client.put(f"/api/v1/models/{target}/mirror", json={"paused": True}).json()["data"]["paused"] is True
 
+    # git push over SSH
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
+    with api(down.url, pair.admin_token) as client:
+        added = client.post("/api/v1/user/ssh_keys", json={"name": "k", "content": key.with_suffix(".pub").read_text()})
+        assert added.status_code == 200, added.text
+    ssh_env = {
+        **pair.genv,
+        "GIT_SSH_COMMAND": f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no "
+        "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR",
+    }
+    ssh_url = f"ssh://git@127.0.0.1:{down.ssh_port}/{target}.git"
+    pushed = git("push", ssh_url, "HEAD:refs/heads/main", cwd=work, env=ssh_env, check=False)
+    assert pushed.returncode != 0 and words in pushed.stderr
+
+    # The portal's upload and edit pages, signed in as the site administrator.
+    with httpx.Client(base_url=down.url, timeout=60) as browser:
+        signed = browser.post("/api/v1/auth/login", json={"username": pair.admin, "password": PASSWORD})
+        assert signed.status_code == 200, signed.text
+        for page in (f"/{target}/upload/main", f"/{target}/new/main", f"/{target}/edit/main/a.bin"):
+            shown = browser.get(page)
+            assert shown.status_code == 403 and "read-only mirror" in shown.text, page
+
     # Another user cannot even see the mirror's settings of a private repository, nor change a public one's.
     other, other_token = down.user("other")
     with api(down.url, other_token) as client:
@@ -207,6 +232,14 @@ def test_cancel_retry_and_batch(live_hub_factory: LiveHubFactory, tmp_path: Path
         )
         assert batch.status_code == 200, batch.text
         assert [m["local_repo_path"] for m in batch.json()["data"]] == [f"{pair.admin}/one", f"{pair.admin}/two"]
+        # Every repository the source lists for a namespace, into another namespace here.
+        copies, _ = pair.downstream.user("copies")
+        body = {"source": "up", "upstream_namespace": pair.up_user, "namespace": copies, "interval": 0}
+        listed = client.post("/api/v1/mirror/batch", json=body)
+        assert listed.status_code == 200, listed.text
+        made = sorted(m["local_repo_path"] for m in listed.json()["data"])
+        assert made == [f"{copies}/{name}" for name in ("big", "one", "two")]
+        assert all(m["interval"] == 0 and m["next_sync_at"] is None for m in listed.json()["data"])
     for name in ("one", "two"):
         assert wait_for_task(pair, f"{pair.admin}/{name}")["task"]["state"] == "finished"
     files = {"one": b"one\n", "two": b"two\n"}
@@ -310,3 +343,40 @@ def _power_cut(data_dir: Path) -> None:
 
 def _partial_bytes(work: Path) -> int:
     return sum(p.stat().st_size for p in work.glob("*/lfs/*") if p.is_file())
+
+
+def test_a_source_without_git_is_mirrored_from_its_tree_listing(
+    live_hub_factory: LiveHubFactory, tmp_path: Path
+) -> None:
+    pair = make_pair(live_hub_factory, tmp_path)
+    add_source(pair, "api", use_git=False)
+    upstream = f"{pair.up_user}/listed"
+    files = {"model.safetensors": os.urandom(2 * MiB + 1), "config.json": b'{"b": 2}\n', "sub/notes.md": b"# notes\n"}
+    head = push_files(pair, upstream, files)
+    target = f"{pair.admin}/listed"
+    assert create_mirror(pair, target, {"source": "api", "upstream": upstream}).status_code == 200
+    done = wait_for_task(pair, target)
+    assert done["task"]["state"] == "finished", done["task"]["reason"]
+    local = _download_all(pair.downstream.url, pair.admin_token, target, "model", tmp_path / "listed")
+    for path, data in files.items():
+        assert (local / path).read_bytes() == data, path
+    hf = HfApi(endpoint=pair.downstream.url, token=pair.admin_token)
+    commits_url = f"{pair.downstream.url}/api/models/{target}/commits/main"
+    commits = httpx.get(commits_url).json()
+    assert hf.list_repo_commits(target)[0].commit_id == commits[0]["id"]
+    assert commits[0]["message"].endswith(f"upstream commit {head}")
+    # The same blobs as upstream's tree: the files' git ids are equal.
+    up_tree = {
+        e.path: e.blob_id
+        for e in HfApi(endpoint=pair.upstream.url).list_repo_tree(upstream, recursive=True)
+        if hasattr(e, "blob_id")
+    }
+    down_tree = {e.path: e.blob_id for e in hf.list_repo_tree(target, recursive=True) if hasattr(e, "blob_id")}
+    assert {p: down_tree[p] for p in files} == {p: up_tree[p] for p in files}
+    # Nothing new upstream: another sync makes no commit.
+    with api(pair.downstream.url, pair.admin_token) as client:
+        assert client.post(f"/api/v1/models/{target}/mirror/sync").status_code == 200
+    again = wait_for_task(pair, target)
+    assert again["task"]["id"] != done["task"]["id"] and again["task"]["state"] == "finished"
+    after = httpx.get(commits_url)
+    assert after.status_code == 200 and after.json()[0]["id"] == commits[0]["id"], after.text

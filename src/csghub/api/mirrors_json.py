@@ -26,7 +26,13 @@ CREATE_BODY = json_body(
 )
 UPDATE_BODY = json_body(interval=INTERVAL, paused=FLAG, optional=True)
 BATCH_BODY = json_body(
-    "upstreams", source=TEXT, mirror_source_id=WHOLE, upstreams=TEXTS, type=REPO_TYPE, namespace=TEXT, interval=INTERVAL
+    source=TEXT,
+    mirror_source_id=WHOLE,
+    upstreams=TEXTS,
+    upstream_namespace=TEXT,
+    type=REPO_TYPE,
+    namespace=TEXT,
+    interval=INTERVAL,
 )
 
 
@@ -44,9 +50,10 @@ def _interval(body: dict[str, Any], default: int | None) -> int | None:
     value = body.get("interval")
     if value is None or value == "":
         return default
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+    text = str(value)
+    if isinstance(value, bool) or not isinstance(value, int | str) or not (text.isascii() and text.isdigit()):
         raise InvalidArgument("'interval' must be a whole number of seconds")
-    return int(value)
+    return int(text) if len(text) <= 12 else 10**12  # past the longest interval: refused as such
 
 
 def _source(body: dict[str, Any]) -> str:
@@ -88,13 +95,14 @@ def mirror_spec(body: dict[str, Any], repo_type: RepoType, target: RepoId) -> Mi
 
 
 def batch_spec(body: dict[str, Any]) -> BatchSpec:
-    upstreams = body.get("upstreams")
+    upstreams = body.get("upstreams", [])
     if not isinstance(upstreams, list) or not all(isinstance(u, str) for u in upstreams):
         raise InvalidArgument("'upstreams' must be a list of \"ns/name\" strings")
     interval = _interval(body, 86400)
     assert interval is not None
     repo_type = RepoType.parse(_text(body, "type") or "model")
-    return BatchSpec(_source(body), tuple(upstreams), repo_type, _text(body, "namespace"), interval, _visibility(body))
+    namespace, listed = _text(body, "namespace"), _text(body, "upstream_namespace")
+    return BatchSpec(_source(body), tuple(upstreams), repo_type, namespace, interval, _visibility(body), listed)
 
 
 def update_fields(body: dict[str, Any]) -> tuple[int | None, bool | None]:

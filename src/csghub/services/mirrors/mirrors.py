@@ -21,7 +21,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.db.models import Mirror, MirrorSource, MirrorTask, Namespace, Repo, utcnow
 from csghub.runtime.base import Handle
 from csghub.services.context import Hub
-from csghub.services.mirrors import scheduler, tasks
+from csghub.services.mirrors import scheduler, sources, tasks
 from csghub.services.mirrors.records import (
     ACTIVE,
     STATES,
@@ -36,23 +36,24 @@ from csghub.services.permissions import SITE, Action, Actor, authorize, can
 from csghub.services.repositories import repos
 
 MIN_INTERVAL_S = 60  # shorter ones would hammer the upstream; 0 = by hand only
+MAX_INTERVAL_S = 366 * 86400
 MAX_PAGE = 200
 
 
 def check_interval(seconds: int) -> int:
-    if seconds != 0 and seconds < MIN_INTERVAL_S and seconds >= 0:
-        raise InvalidArgument(f"A mirror's interval is 0 (sync by hand only) or at least {MIN_INTERVAL_S} seconds")
-    if seconds < 0:
-        raise InvalidArgument("A mirror's interval cannot be negative")
+    if seconds != 0 and not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
+        raise InvalidArgument(
+            f"A mirror's interval is 0 (sync by hand only) or {MIN_INTERVAL_S} to {MAX_INTERVAL_S} seconds"
+        )
     return seconds
 
 
 def find_source(session: Session, id_or_name: str) -> MirrorSource:
-    source = (
-        session.get(MirrorSource, int(id_or_name))
-        if id_or_name.isdigit()
-        else session.scalar(select(MirrorSource).where(MirrorSource.name == id_or_name))
-    )
+    if id_or_name.isascii() and id_or_name.isdigit():
+        # A number past any id finds nothing (and never reaches the database as an out-of-range integer).
+        source = session.get(MirrorSource, int(id_or_name)) if len(id_or_name) <= 9 else None
+    else:
+        source = session.scalar(select(MirrorSource).where(MirrorSource.name == id_or_name[:64]))
     if source is None:
         raise NotFound(f"Mirror source not found: {id_or_name}", code="MirrorSourceNotFound")
     return source
@@ -94,17 +95,30 @@ def create_mirror(hub: Hub, actor: Actor, spec: MirrorSpec, *, trigger: str = "c
 def create_batch(hub: Hub, actor: Actor, spec: BatchSpec) -> list[MirrorView]:
     """One mirror per upstream id; all or nothing is checked first (names, source, rights), then each is
     created in turn (a name taken meanwhile fails that one with Conflict, after the others)."""
-    if not spec.upstreams:
-        raise InvalidArgument("A batch needs at least one upstream repository")
-    if len(spec.upstreams) > MAX_PAGE:
+    _may_create(hub, actor)
+    upstreams = list(spec.upstreams)
+    if spec.upstream_namespace:
+        upstreams += _listed(hub, spec)
+    if not upstreams:
+        raise InvalidArgument("A batch needs at least one upstream repository (none named, none listed)")
+    if len(upstreams) > MAX_PAGE:
         raise InvalidArgument(f"A batch holds at most {MAX_PAGE} repositories")
-    ids = [RepoId.parse(u) for u in spec.upstreams]
+    ids = [RepoId.parse(u) for u in upstreams]
     made = []
     for upstream in ids:
         target = f"{spec.namespace}/{upstream.name}" if spec.namespace else str(upstream)
         mirror = MirrorSpec(spec.source, str(upstream), spec.repo_type, target, spec.interval_seconds, spec.visibility)
         made.append(create_mirror(hub, actor, mirror, trigger="batch"))
     return made
+
+
+def _listed(hub: Hub, spec: BatchSpec) -> list[str]:
+    """What the source lists for the upstream namespace (one request per page, bounded)."""
+    namespace = RepoId.parse(f"{spec.upstream_namespace}/x").namespace  # a valid name, or a 400
+    with hub.db() as session:
+        source_id = find_source(session, spec.source).id
+    with sources.upstream(hub, source_id) as up:
+        return up.list_repos(spec.repo_type.value, namespace, limit=MAX_PAGE + 1)
 
 
 def _mirror_row(session: Session, repo_id: int, label: str) -> Mirror:

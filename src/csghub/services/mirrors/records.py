@@ -78,7 +78,8 @@ class MirrorSpec:
 @dataclass(frozen=True, slots=True)
 class BatchSpec:
     """Mirrors of several upstream repositories of one source, each into `namespace` (the upstream's own
-    namespace when empty), under its upstream name."""
+    namespace when empty), under its upstream name: those `upstreams` names, or every repository of the
+    type that the source lists for `upstream_namespace`."""
 
     source: str
     upstreams: tuple[str, ...]
@@ -86,6 +87,7 @@ class BatchSpec:
     namespace: str = ""
     interval_seconds: int = 86400
     visibility: str = "public"
+    upstream_namespace: str = ""
 
 
 def task_view(row: MirrorTask, repo_type: RepoType, repo_id: str) -> TaskView:

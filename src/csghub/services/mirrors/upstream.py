@@ -167,6 +167,22 @@ class Upstream:
             raise UpstreamUnavailable(200, f"{what}: the source's answer is not an object")
         return info
 
+    def list_repos(self, repo_type: str, author: str, limit: int = 1000) -> list[str]:
+        """The ids of `author`'s repositories of one type the source lists (GET /api/{type}s?author=, following
+        its Link pages), at most `limit` (a batch mirror of a namespace, services/mirrors/mirrors.py)."""
+        what = f"{_plural(repo_type)} of {author}"
+        url: str | None = f"api/{_plural(repo_type)}"
+        params: dict[str, str] | None = {"author": author, "limit": str(min(limit, 1000))}
+        found: list[str] = []
+        while url is not None and len(found) < limit:
+            response = self._request("GET", url, what, params=params)
+            page = self._json(response, what)
+            if not isinstance(page, list):
+                raise UpstreamUnavailable(200, f"{what}: the source's answer is not a list")
+            found += [str(item["id"]) for item in page if isinstance(item, dict) and isinstance(item.get("id"), str)]
+            url, params = response.links.get("next", {}).get("url"), None
+        return found[:limit]
+
     def list_tree(self, repo_type: str, repo_id: str, revision: str, recursive: bool = True) -> list[TreeEntry]:
         what = f"tree of {_plural(repo_type)[:-1]} {repo_id}@{revision}"
         url: str | None = f"api/{_plural(repo_type)}/{repo_id}/tree/{quote(revision, safe='')}"
