@@ -97,12 +97,19 @@ def xet_hashes_of(hub: Hub, repo_id: int, oids: list[str]) -> dict[str, str]:
 def require_linked(hub: Hub, repo_id: int, pointer: LfsPointer) -> None:
     """A pointer in a repository's tree serves bytes only if the repository holds its object."""
     with hub.db() as session:
-        if not _linked(session, repo_id, pointer.oid):
-            raise EntryNotFound(f"LFS object {pointer.oid} was never uploaded to this repository")
+        if _linked(session, repo_id, pointer.oid):
+            return
+    # A repository the pull-through cache keeps names objects it has yet to fetch: they come now.
+    if not any(source.provide_object(hub, repo_id, pointer.oid, pointer.size, wait=False) for source in hub.missing):
+        raise EntryNotFound(f"LFS object {pointer.oid} was never uploaded to this repository")
 
 
 def read_object(hub: Hub, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
     """Stream an object's bytes [start, end), from the blob store or rebuilt from Xet chunks."""
+    for source in hub.missing:
+        arriving = source.read_object(hub, oid, start, end)
+        if arriving is not None:
+            return arriving
     xet_hash = xet_hash_of(hub, oid)
     if xet_hash is not None:
         return xet_store.read_file(hub, xet_store.get_file(hub, xet_hash), start, end)
@@ -111,8 +118,8 @@ def read_object(hub: Hub, oid: str, start: int = 0, end: int | None = None) -> I
 
 def direct_download_url(hub: Hub, oid: str) -> str | None:
     """A URL clients can fetch the bytes from without the hub (S3), when the object is a plain blob."""
-    if xet_hash_of(hub, oid) is not None:
-        return None
+    if xet_hash_of(hub, oid) is not None or any(source.arriving(oid) for source in hub.missing):
+        return None  # rebuilt from chunks, or still arriving from an upstream: the hub serves it
     return hub.blobs.download_url(oid, hub.settings.transfer_url_ttl)
 
 
@@ -133,6 +140,12 @@ def link_objects(hub: Hub, repo_id: int, pointers: Iterable[LfsPointer]) -> None
                 session.add(LfsObject(oid=oid, size=size))
                 session.flush()
             session.add(RepoLfsObject(repo_id=repo_id, oid=oid))
+
+
+def _brought(hub: Hub, repo_id: int, obj: BatchObject) -> bool:
+    """An object a pull-through cached repository names, fetched in full before the batch answers
+    (git-lfs then downloads it from here like any other)."""
+    return any(source.provide_object(hub, repo_id, obj.oid, obj.size, wait=True) for source in hub.missing)
 
 
 def _linked(session: Session, repo_id: int, oid: str) -> bool:
@@ -236,6 +249,8 @@ def batch(
             entry: dict[str, Any] = {"oid": obj.oid, "size": obj.size, "authenticated": True}
             if operation == "download":
                 if _linked(session, repo.id, obj.oid) and _object_known(session, hub, obj.oid, obj.size):
+                    entry["actions"] = {"download": urls.download(obj.oid)}
+                elif _brought(hub, repo.id, obj):
                     entry["actions"] = {"download": urls.download(obj.oid)}
                 else:
                     entry["error"] = {

@@ -1,0 +1,351 @@
+"""The pull-through cache: a repository or LFS object this hub lacks is brought from the upstream source
+(a mirror source marked `upstream_proxy`) on first request, then served from here, also while the
+upstream is unreachable.
+
+Owns the hooks repositories call through `hub.missing` (services/context.MissingContent):
+- `materialize`: a read of a missing repository whose name the source's rules let through makes it
+  here, once however many ask (a lock per name; another process racing is stopped by the database's
+  unique name and its copy dropped), as a mirror of mode "cache" ("sync" for names an "allow" rule
+  names) owned by a namespace named as the upstream's (an organization without members, so sign-up
+  cannot claim it), with the upstream's git history and no LFS objects yet. Public here only if the
+  upstream answered anonymously; what only the source's token could read is "internal".
+- `provide_object` / `read_object`: objects come as they are asked for (services/mirrors/arrivals.py).
+- `seen`: a cache-mode repository read more than `proxy_refresh_seconds` after its last fetch is
+  fetched again in the background; requests never wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from csghub.core.errors import HubError, InvalidArgument, TooLarge
+from csghub.core.names import RepoId, RepoType
+from csghub.db.models import Mirror, MirrorCacheObject, MirrorSource, Namespace, Repo, utcnow
+from csghub.git import remote
+from csghub.git.lfs import LfsPointer
+from csghub.git.repository import GitRepo
+from csghub.services.context import Hub, TtlCache
+from csghub.services.mirrors import cache_policy, eviction
+from csghub.services.mirrors.arrivals import Arrivals, FetchFailed
+from csghub.services.mirrors.proxy_upstream import UpstreamAccess, upstream_access
+from csghub.services.repositories import lfs, writes
+from csghub.services.repositories.repos import refresh_metadata
+
+log = logging.getLogger(__name__)
+# A batch request (git lfs pull) waits this long for an object to arrive before it answers.
+BATCH_WAIT_S = 600.0
+# How often a repository whose refresh failed (the upstream down) is tried again.
+RETRY_REFRESH_S = 60.0
+# last_used_at is written at most this often per object.
+TOUCH_EVERY_S = 60.0
+ALLOW_INTERVAL_S = 86400  # a scheduled mirror's interval, for names an "allow" rule names
+VIA_PROXY = "mirror"
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """The source the cache brings repositories from, as read for one decision."""
+
+    id: int
+    name: str
+    rules: list[dict[str, str]]
+    object_max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class CachedRepo:
+    repo_id: int
+    source_id: int
+    upstream_type: RepoType
+    upstream_id: str
+    mode: str
+
+
+class PullThrough:
+    """The hub's one pull-through cache (hub.missing holds it; wiring puts it there)."""
+
+    def __init__(self) -> None:
+        self.arrivals = Arrivals()
+        self._guard = threading.Lock()
+        self._making: dict[tuple[str, str], threading.Lock] = {}
+        self._refreshing: dict[int, float] = {}
+        self._touched: dict[str, float] = {}
+        self._sources = TtlCache(ttl=5.0, size=4)
+
+    # --- repositories ------------------------------------------------------------------------------
+
+    def materialize(self, hub: Hub, repo_type: RepoType, repo_id: RepoId) -> bool:
+        source = self._upstream(hub)
+        if source is None:
+            return False
+        action = cache_policy.decide(source.rules, str(repo_id))
+        if action == "deny":
+            return False
+        key = (repo_type.value, str(repo_id).lower())
+        with self._guard:
+            lock = self._making.setdefault(key, threading.Lock())
+        with lock:  # the others wait for the first, then find what it made
+            if _find(hub, repo_type, repo_id) is not None:
+                return True
+            try:
+                return _make(hub, source, repo_type, repo_id, action)
+            except HubError as exc:  # the upstream lacks it, refuses it, or is down: a missing repo here
+                log.info("pull-through of %s %s from %s: %s", repo_type.value, repo_id, source.name, exc.message)
+                return False
+            finally:
+                with self._guard:
+                    self._making.pop(key, None)
+
+    def seen(self, hub: Hub, repo_id: int) -> None:
+        if self._upstream(hub) is None:
+            return
+        cached = cached_repo(hub, repo_id)
+        if cached is None or cached.mode != "cache":
+            return
+        with hub.db() as session:
+            mirror = session.scalar(select(Mirror).where(Mirror.repo_id == repo_id))
+            last = mirror.last_synced_at if mirror is not None else None
+        due = last is None or utcnow() - last > timedelta(seconds=hub.settings.proxy_refresh_seconds)
+        now = time.monotonic()
+        with self._guard:
+            if not due or now - self._refreshing.get(repo_id, -RETRY_REFRESH_S) < RETRY_REFRESH_S:
+                return
+            self._refreshing[repo_id] = now
+        threading.Thread(target=self._refresh, args=(hub, cached), name="proxy-refresh", daemon=True).start()
+
+    def _refresh(self, hub: Hub, cached: CachedRepo) -> None:
+        try:
+            access = upstream_access(hub, cached.source_id)
+            fetch_into(hub, access, cached, actor_via=VIA_PROXY)
+        except Exception as exc:  # a thread boundary: the next read after RETRY_REFRESH_S tries again
+            log.warning("refreshing cached repository %s from its upstream failed: %s", cached.repo_id, exc)
+            with hub.db() as session:
+                session.execute(update(Mirror).where(Mirror.repo_id == cached.repo_id).values(last_error=str(exc)[:2000]))
+
+    # --- objects -----------------------------------------------------------------------------------
+
+    def provide_object(self, hub: Hub, repo_id: int, oid: str, size: int, *, wait: bool) -> bool:
+        cached = cached_repo(hub, repo_id)
+        if cached is None:
+            return False
+        source = self._source(hub, cached.source_id)
+        if wait and not _names(hub, repo_id, oid, size):
+            return False  # a batch request may name anything: only what the repository's commits name comes
+        if source.object_max_bytes and size > source.object_max_bytes:
+            raise TooLarge(
+                f"LFS object {oid} is {size} bytes; this hub's cache of {source.name} keeps objects of at most "
+                f"{source.object_max_bytes} bytes"
+            )
+        if hub.blobs.stat(oid) == size:  # fetched already for another repository
+            _keep(hub, cached, oid, size)
+            return True
+        access = upstream_access(hub, cached.source_id)
+        arrival = self.arrivals.start(
+            oid,
+            size,
+            hub.settings.tmp_dir,
+            fetch=lambda: access.object_bytes(cached.upstream_type, cached.upstream_id, oid, size),
+            store=lambda chunks: _store(hub, cached, oid, size, chunks),
+        )
+        if wait and not arrival.wait(BATCH_WAIT_S):
+            raise arrival.error or FetchFailed(f"LFS object {oid} did not arrive from the upstream in time")
+        return True
+
+    def arriving(self, oid: str) -> bool:
+        return self.arrivals.get(oid) is not None
+
+    def read_object(self, hub: Hub, oid: str, start: int, end: int | None) -> Iterator[bytes] | None:
+        arrival = self.arrivals.get(oid)
+        if arrival is None:
+            self._touch(hub, oid)
+            return None
+        return arrival.read(start, end, lambda s, e: hub.blobs.read(oid, s, e))
+
+    def _touch(self, hub: Hub, oid: str) -> None:
+        """Mark a cached object used (eviction takes the least recently used first), once a minute."""
+        now = time.monotonic()
+        with self._guard:
+            if now - self._touched.get(oid, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+                return
+            if len(self._touched) > 100_000:
+                self._touched.clear()
+            self._touched[oid] = now
+        with hub.db() as session:
+            session.execute(update(MirrorCacheObject).where(MirrorCacheObject.oid == oid).values(last_used_at=utcnow()))
+
+    # --- sources -----------------------------------------------------------------------------------
+
+    def _upstream(self, hub: Hub) -> Upstream | None:
+        """The upstream source (the first marked so), read at most every few seconds."""
+        found: list[Upstream] = self._sources.load("upstream", lambda: _upstream_sources(hub))
+        return found[0] if found else None
+
+    def _source(self, hub: Hub, source_id: int) -> Upstream:
+        with hub.db() as session:
+            row = session.get(MirrorSource, source_id)
+            if row is None:
+                raise FetchFailed(f"Mirror source #{source_id} no longer exists")
+            return _upstream_of(row)
+
+
+def _upstream_of(row: MirrorSource) -> Upstream:
+    return Upstream(row.id, row.name, cache_policy.load_rules(row.proxy_rules), row.object_max_bytes)
+
+
+def _upstream_sources(hub: Hub) -> list[Upstream]:
+    with hub.db() as session:
+        rows = session.scalars(select(MirrorSource).where(MirrorSource.upstream_proxy.is_(True)).order_by(MirrorSource.id))
+        return [_upstream_of(row) for row in rows]
+
+
+def cached_repo(hub: Hub, repo_id: int) -> CachedRepo | None:
+    """The repository's mirror when the pull-through cache's upstream may bring its objects."""
+    with hub.db() as session:
+        found = session.execute(
+            select(Mirror.source_id, Mirror.upstream_type, Mirror.upstream_id, Mirror.mode)
+            .join(MirrorSource, MirrorSource.id == Mirror.source_id)
+            .where(Mirror.repo_id == repo_id, MirrorSource.upstream_proxy.is_(True))
+        ).first()
+    if found is None:
+        return None
+    return CachedRepo(repo_id, found[0], RepoType(found[1]), found[2], found[3])
+
+
+def _find(hub: Hub, repo_type: RepoType, repo_id: RepoId) -> int | None:
+    with hub.db() as session:
+        return session.scalar(
+            select(Repo.id)
+            .join(Namespace, Repo.namespace_id == Namespace.id)
+            .where(
+                Repo.type == repo_type.value,
+                Namespace.name_key == repo_id.namespace.lower(),
+                Repo.name_key == repo_id.name.lower(),
+            )
+        )
+
+
+def _make(hub: Hub, source: Upstream, repo_type: RepoType, repo_id: RepoId, action: str) -> bool:
+    """The repository made here from the upstream's; False when the upstream has none to give."""
+    access = upstream_access(hub, source.id)
+    visibility = access.visibility(repo_type, str(repo_id))
+    if visibility is None:
+        return False
+    staging = hub.settings.tmp_dir / f"proxy-repo-{secrets.token_hex(8)}.git"
+    git = GitRepo.init_bare(staging)
+    try:
+        url, env = access.git_remote(repo_type, str(repo_id))
+        branch = remote.remote_default_branch(staging, url, env) or "main"
+        remote.fetch_refs(staging, url, env)
+        head = git.ref_target(f"refs/heads/{branch}") or ""
+        if head:
+            git.set_head(branch)
+        try:
+            with hub.db() as session:
+                namespace = _system_namespace(session, repo_id.namespace)
+                row = Repo(
+                    type=repo_type.value,
+                    namespace_id=namespace.id,
+                    name=repo_id.name,
+                    name_key=repo_id.name.lower(),
+                    visibility=visibility,
+                    default_branch=branch,
+                    head_sha=head,
+                )
+                session.add(row)
+                session.flush()  # another process that made it first stops us here
+                sync = action == "allow"
+                session.add(
+                    Mirror(
+                        repo_id=row.id,
+                        source_id=source.id,
+                        upstream_type=repo_type.value,
+                        upstream_id=str(repo_id),
+                        mode="sync" if sync else "cache",
+                        interval_seconds=ALLOW_INTERVAL_S if sync else 0,
+                        last_synced_at=utcnow(),
+                        last_commit=head,
+                        next_sync_at=utcnow() + timedelta(seconds=ALLOW_INTERVAL_S) if sync else None,
+                    )
+                )
+                session.flush()
+                made = row.id
+                hub.repo_path(made).parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staging, hub.repo_path(made))  # visible with the row, whole
+        except IntegrityError:
+            return True
+    finally:
+        git.remove()  # the staging copy, if it was not moved into place
+    hub.git(made).install_hooks()
+    refresh_metadata(hub, made)
+    log.info("pull-through: made %s %s from %s (%s)", repo_type.value, repo_id, source.name, visibility)
+    return True
+
+
+def _system_namespace(session: object, name: str) -> Namespace:
+    """The namespace named as the upstream's: an organization without members, so that sign-up cannot
+    claim it and only site administrators hold rights in it."""
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    found = session.scalar(select(Namespace).where(Namespace.name_key == name.lower()))
+    if found is not None:
+        return found
+    namespace = Namespace(name=name, name_key=name.lower(), kind="org", full_name=f"{name} (mirrored)")
+    session.add(namespace)
+    session.flush()
+    return namespace
+
+
+def fetch_into(hub: Hub, access: UpstreamAccess, cached: CachedRepo, *, actor_via: str) -> None:
+    """Fetch the upstream's refs into the cached repository, through the one after-write step."""
+    git = hub.git(cached.repo_id)
+    url, env = access.git_remote(cached.upstream_type, cached.upstream_id)
+    with writes.writing(hub, cached.repo_id):
+        before = git.all_ref_targets()
+        remote.fetch_refs(git.path, url, env)
+        changes = writes.changes_between(before, git.all_ref_targets())
+        writes.after_ref_update(hub, cached.repo_id, None, changes, action="mirror.sync", via=actor_via)
+    with hub.db() as session:
+        mirror = session.scalar(select(Mirror).where(Mirror.repo_id == cached.repo_id))
+        if mirror is not None:
+            mirror.last_synced_at = utcnow()
+            mirror.last_error = ""
+            head = session.scalar(select(Repo.head_sha).where(Repo.id == cached.repo_id))
+            mirror.last_commit = head or mirror.last_commit
+
+
+def _names(hub: Hub, repo_id: int, oid: str, size: int) -> bool:
+    """Whether a commit of the repository names the object (what a batch request may ask to bring)."""
+    git = hub.git(repo_id)
+    tips = sorted(set(git.all_ref_targets().values()))
+    return any(p.oid == oid and p.size == size for _path, p in git.lfs_pointers_between(tips, []))
+
+
+def _store(hub: Hub, cached: CachedRepo, oid: str, size: int, chunks: Iterable[bytes]) -> None:
+    """Keep the object once its bytes verify, then make room under the source's cap."""
+    try:
+        hub.blobs.put(oid, size, chunks)
+    except InvalidArgument as exc:  # a size or hash mismatch: storage kept nothing
+        raise FetchFailed(f"The upstream sent corrupt bytes for object {oid}: {exc.message}", code="UpstreamCorrupt") from None
+    _keep(hub, cached, oid, size)
+    eviction.enforce(hub, cached.source_id, keep=oid)
+
+
+def _keep(hub: Hub, cached: CachedRepo, oid: str, size: int) -> None:
+    lfs.link_objects(hub, cached.repo_id, [LfsPointer(oid, size)])
+    with hub.db() as session:
+        row = session.get(MirrorCacheObject, oid)
+        if row is None:
+            session.add(MirrorCacheObject(oid=oid, source_id=cached.source_id, size=size))
+        else:
+            row.last_used_at = utcnow()
