@@ -54,6 +54,10 @@ class Arrival:
             self.changed.wait_for(lambda: self.done, timeout=timeout)
             return self.done and self.error is None
 
+    def _wait_past(self, pos: int) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.written > pos or self.done, timeout=STALL_S)
+
     def _advance(self, written: int) -> None:
         with self.changed:
             self.written = written
@@ -77,8 +81,8 @@ class Arrival:
                         raise self.error or FetchFailed(f"Object {self.oid} could not be fetched from the upstream")
                     yield from stored(pos, end)
                     return
+                ready = self._wait_past(pos)
                 with self.changed:
-                    ready = self.changed.wait_for(lambda: self.written > pos or self.done, timeout=STALL_S)
                     written, error = self.written, self.error
                 if error is not None:
                     raise error

@@ -28,8 +28,11 @@ def enforce(hub: Hub, source_id: int, *, keep: str = "") -> list[str]:
         cap = session.scalar(select(MirrorSource.cache_max_bytes).where(MirrorSource.id == source_id)) or 0
         if cap <= 0:
             return []
-        total = session.scalar(select(func.sum(MirrorCacheObject.size)).where(MirrorCacheObject.source_id == source_id))
-        if (total or 0) <= cap:
+        total = (
+            session.scalar(select(func.sum(MirrorCacheObject.size)).where(MirrorCacheObject.source_id == source_id))
+            or 0
+        )
+        if total <= cap:
             return []
         evicted: list[str] = []
         candidates = session.execute(
@@ -48,7 +51,9 @@ def enforce(hub: Hub, source_id: int, *, keep: str = "") -> list[str]:
     for oid in evicted:  # the rows went first: nothing hands out a link to bytes about to go
         hub.blobs.delete(oid)
     if evicted:
-        log.info("pull-through cache of source %s: evicted %d objects to stay under %d bytes", source_id, len(evicted), cap)
+        log.info(
+            "pull-through cache of source %s: evicted %d objects to stay under %d bytes", source_id, len(evicted), cap
+        )
     return evicted
 
 

@@ -27,6 +27,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from csghub.core.errors import HubError, InvalidArgument, TooLarge
 from csghub.core.names import RepoId, RepoType
@@ -130,7 +131,9 @@ class PullThrough:
         except Exception as exc:  # a thread boundary: the next read after RETRY_REFRESH_S tries again
             log.warning("refreshing cached repository %s from its upstream failed: %s", cached.repo_id, exc)
             with hub.db() as session:
-                session.execute(update(Mirror).where(Mirror.repo_id == cached.repo_id).values(last_error=str(exc)[:2000]))
+                session.execute(
+                    update(Mirror).where(Mirror.repo_id == cached.repo_id).values(last_error=str(exc)[:2000])
+                )
 
     # --- objects -----------------------------------------------------------------------------------
 
@@ -204,7 +207,9 @@ def _upstream_of(row: MirrorSource) -> Upstream:
 
 def _upstream_sources(hub: Hub) -> list[Upstream]:
     with hub.db() as session:
-        rows = session.scalars(select(MirrorSource).where(MirrorSource.upstream_proxy.is_(True)).order_by(MirrorSource.id))
+        rows = session.scalars(
+            select(MirrorSource).where(MirrorSource.upstream_proxy.is_(True)).order_by(MirrorSource.id)
+        )
         return [_upstream_of(row) for row in rows]
 
 
@@ -291,12 +296,9 @@ def _make(hub: Hub, source: Upstream, repo_type: RepoType, repo_id: RepoId, acti
     return True
 
 
-def _system_namespace(session: object, name: str) -> Namespace:
+def _system_namespace(session: Session, name: str) -> Namespace:
     """The namespace named as the upstream's: an organization without members, so that sign-up cannot
     claim it and only site administrators hold rights in it."""
-    from sqlalchemy.orm import Session
-
-    assert isinstance(session, Session)
     found = session.scalar(select(Namespace).where(Namespace.name_key == name.lower()))
     if found is not None:
         return found
@@ -336,7 +338,8 @@ def _store(hub: Hub, cached: CachedRepo, oid: str, size: int, chunks: Iterable[b
     try:
         hub.blobs.put(oid, size, chunks)
     except InvalidArgument as exc:  # a size or hash mismatch: storage kept nothing
-        raise FetchFailed(f"The upstream sent corrupt bytes for object {oid}: {exc.message}", code="UpstreamCorrupt") from None
+        reason = f"The upstream sent corrupt bytes for object {oid}: {exc.message}"
+        raise FetchFailed(reason, code="UpstreamCorrupt") from None
     _keep(hub, cached, oid, size)
     eviction.enforce(hub, cached.source_id, keep=oid)
 

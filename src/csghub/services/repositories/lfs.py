@@ -248,9 +248,8 @@ def batch(
         for obj in objects:
             entry: dict[str, Any] = {"oid": obj.oid, "size": obj.size, "authenticated": True}
             if operation == "download":
-                if _linked(session, repo.id, obj.oid) and _object_known(session, hub, obj.oid, obj.size):
-                    entry["actions"] = {"download": urls.download(obj.oid)}
-                elif _brought(hub, repo.id, obj):
+                held = _linked(session, repo.id, obj.oid) and _object_known(session, hub, obj.oid, obj.size)
+                if held or _brought(hub, repo.id, obj):
                     entry["actions"] = {"download": urls.download(obj.oid)}
                 else:
                     entry["error"] = {

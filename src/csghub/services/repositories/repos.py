@@ -159,9 +159,8 @@ def _read_view(hub: Hub, repo_type: RepoType, repo_id: RepoId, *, bring: bool = 
     with hub.db() as session:
         row = _find_row(session, repo_type, repo_id.namespace, repo_id.name)
         view = None if row is None else _view(row)
-    if view is None and bring:
-        if any(source.materialize(hub, repo_type, repo_id) for source in hub.missing):
-            return _read_view(hub, repo_type, repo_id)
+    if view is None and bring and any(source.materialize(hub, repo_type, repo_id) for source in hub.missing):
+        return _read_view(hub, repo_type, repo_id)
     if view is not None:
         hub.reads.put(_cache_key(repo_type, repo_id), view, generation)
         for source in hub.missing:
@@ -189,7 +188,10 @@ def shared_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, ac
     """get_repo for the hot reads, after cached_repo found nothing: of the requests that ask for the
     same row at once, one reads it and the others take what it kept (read_cache.OneLoadPerKey)."""
     key = _cache_key(repo_type, repo_id)
-    view = hub.reads.loads.load(key, lambda: hub.reads.get(key), lambda: _read_view(hub, repo_type, repo_id, bring=action in _BRINGS))
+    bring = action in _BRINGS
+    view = hub.reads.loads.load(
+        key, lambda: hub.reads.get(key), lambda: _read_view(hub, repo_type, repo_id, bring=bring)
+    )
     return _authorized(view, actor, repo_type, repo_id, action)
 
 
