@@ -54,7 +54,10 @@ class Pair:
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     root = tmp_path_factory.mktemp("proxy")
     upstream = start_hub(root / "up")
-    downstream = start_hub(root / "down", {"CSGHUB_OUTBOUND_ALLOW_HOSTS": "127.0.0.1"})
+    # A cached repository read a second after its last fetch is fetched again (the default is 10 minutes).
+    downstream = start_hub(
+        root / "down", {"CSGHUB_OUTBOUND_ALLOW_HOSTS": "127.0.0.1", "CSGHUB_PROXY_REFRESH_SECONDS": "1"}
+    )
     try:
         with counting_proxy(upstream.url) as proxy:
             user, token = upstream.user("up")
@@ -100,6 +103,21 @@ def test_snapshot_download_through_the_downstream_is_byte_identical(pair: Pair, 
     # The repository is now this hub's: public (the upstream showed it to anyone), a cache-mode mirror.
     with api(pair.downstream.url) as client:
         assert client.get(f"/api/models/{repo}").json()["id"] == repo
+
+
+def test_a_cached_repository_read_again_later_gets_the_upstreams_new_commits(pair: Pair) -> None:
+    repo = f"{pair.user}/growing"
+    pair.publish(repo, {"one.txt": b"1\n"})
+    down = HfApi(endpoint=pair.downstream.url, token=pair.reader)
+    first = down.model_info(repo).sha
+    HfApi(endpoint=pair.upstream.url, token=pair.token).upload_file(
+        path_or_fileobj=b"2\n", path_in_repo="two.txt", repo_id=repo
+    )
+    new = HfApi(endpoint=pair.upstream.url).model_info(repo).sha
+    assert new != first
+    # Reads never wait for the refresh: they see the new commit once the background fetch brought it.
+    wait_until(lambda: down.model_info(repo).sha == new, "the new commit fetched", timeout=60, poll=0.2)
+    assert "two.txt" in down.list_repo_files(repo)
 
 
 def test_the_upstreams_headers_never_reach_downstream_clients(pair: Pair) -> None:

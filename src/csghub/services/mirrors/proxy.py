@@ -25,13 +25,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import HubError, InvalidArgument, TooLarge
-from csghub.core.names import RepoId, RepoType
-from csghub.db.models import Mirror, MirrorCacheObject, MirrorSource, Namespace, Repo, utcnow
+from csghub.core.errors import HubError, InvalidArgument, NotFound, TooLarge
+from csghub.core.names import RepoId, RepoType, validate_namespace
+from csghub.db.models import Mirror, MirrorCacheObject, MirrorSource, Namespace, OrgMember, Repo, utcnow
 from csghub.git import remote
 from csghub.git.lfs import LfsPointer
 from csghub.git.repository import GitRepo
@@ -40,7 +40,6 @@ from csghub.services.mirrors import cache_policy, eviction
 from csghub.services.mirrors.arrivals import Arrivals, FetchFailed
 from csghub.services.mirrors.proxy_upstream import UpstreamAccess, upstream_access
 from csghub.services.repositories import lfs, writes
-from csghub.services.repositories.repos import refresh_metadata
 
 log = logging.getLogger(__name__)
 # A batch request (git lfs pull) waits this long for an object to arrive before it answers.
@@ -116,10 +115,13 @@ class PullThrough:
         with hub.db() as session:
             mirror = session.scalar(select(Mirror).where(Mirror.repo_id == repo_id))
             last = mirror.last_synced_at if mirror is not None else None
-        due = last is None or utcnow() - last > timedelta(seconds=hub.settings.proxy_refresh_seconds)
+        every = hub.settings.proxy_refresh_seconds
+        due = last is None or utcnow() - last > timedelta(seconds=every)
         now = time.monotonic()
+        # One attempt at a time per repository, and after a failure (the upstream down) not at every read.
+        pause = min(RETRY_REFRESH_S, every)
         with self._guard:
-            if not due or now - self._refreshing.get(repo_id, -RETRY_REFRESH_S) < RETRY_REFRESH_S:
+            if not due or now - self._refreshing.get(repo_id, -pause) < pause:
                 return
             self._refreshing[repo_id] = now
         threading.Thread(target=self._refresh, args=(hub, cached), name="proxy-refresh", daemon=True).start()
@@ -290,17 +292,26 @@ def _make(hub: Hub, source: Upstream, repo_type: RepoType, repo_id: RepoId, acti
             return True
     finally:
         git.remove()  # the staging copy, if it was not moved into place
-    hub.git(made).install_hooks()
-    refresh_metadata(hub, made)
+    git = hub.git(made)
+    git.install_hooks()
+    # Through the one after-write step, as a push would: the listeners (dataset viewer, spaces) see it.
+    with writes.writing(hub, made):
+        changes = writes.changes_between({}, git.all_ref_targets())
+        writes.after_ref_update(hub, made, None, changes, action="mirror.sync", via=VIA_PROXY)
     log.info("pull-through: made %s %s from %s (%s)", repo_type.value, repo_id, source.name, visibility)
     return True
 
 
 def _system_namespace(session: Session, name: str) -> Namespace:
     """The namespace named as the upstream's: an organization without members, so that sign-up cannot
-    claim it and only site administrators hold rights in it."""
+    claim it and only site administrators hold rights in it. A user's or a real organization's namespace
+    of that name is never filled from the upstream (its owner would own what was mirrored)."""
+    validate_namespace(name)
     found = session.scalar(select(Namespace).where(Namespace.name_key == name.lower()))
     if found is not None:
+        members = session.scalar(select(func.count()).select_from(OrgMember).where(OrgMember.org_id == found.id))
+        if found.kind != "org" or members:
+            raise NotFound(f"'{name}' is a namespace of this hub's own: nothing is brought into it")
         return found
     namespace = Namespace(name=name, name_key=name.lower(), kind="org", full_name=f"{name} (mirrored)")
     session.add(namespace)
