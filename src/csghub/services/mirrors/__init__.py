@@ -1,1 +1,2 @@
-"""Mirrors: other hubs' repositories kept here, synced on a schedule or brought on demand (the pull-through cache)."""
+"""Mirroring: sources (other hubs this one copies from), mirrored repositories kept in sync by jobs on the
+compute runtime, and the pull-through cache that fetches from a source on first request."""
