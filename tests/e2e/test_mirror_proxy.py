@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,8 +18,8 @@ import pytest
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from sqlalchemy import select, update
 
-from csghub.db.models import MirrorCacheObject, MirrorSource, utcnow
-from csghub.services.identity import orgs
+from csghub.db.models import MirrorCacheObject, utcnow
+from csghub.services.identity import accounts, orgs, tokens
 from tests.conftest import start_hub
 from tests.support.clients import api, git, setup_git_home
 from tests.support.counting_proxy import CountingProxy, counting_proxy
@@ -29,6 +30,9 @@ from tests.support.waiting import wait_until
 MiB = 1024 * 1024
 
 
+SOURCES = "/api/v1/mirror/sources"
+
+
 @dataclass
 class Pair:
     upstream: LiveHub
@@ -37,17 +41,25 @@ class Pair:
     user: str  # on the upstream
     token: str
     reader: str  # a token of a user on the downstream
+    admin: str  # a site administrator's token on the downstream
 
     def source(self, **values: object) -> None:
-        """Change the downstream's mirror source (as an administrator would)."""
-        with self.downstream.hub.db() as session:
-            session.execute(update(MirrorSource).where(MirrorSource.name == "up").values(**values))
+        """Change the downstream's mirror source, as an administrator does."""
+        with api(self.downstream.url, self.admin) as client:
+            answer = client.put(f"{SOURCES}/up", json=values)
+            assert answer.status_code == 200, answer.text
 
     def publish(self, repo: str, files: dict[str, bytes], *, repo_type: str = "model", private: bool = False) -> None:
         hf = HfApi(endpoint=self.upstream.url, token=self.token)
         hf.create_repo(repo, repo_type=repo_type, private=private)
         for path, data in files.items():
             hf.upload_file(path_or_fileobj=data, path_in_repo=path, repo_id=repo, repo_type=repo_type)
+
+
+def _admin(hub: LiveHub) -> str:
+    name = f"root{secrets.token_hex(4)}"
+    accounts.create_user(hub.hub, name, email=f"{name}@example.com", is_admin=True)
+    return tokens.create_token(hub.hub, name, scope="write")[0]
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +74,18 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         with counting_proxy(upstream.url) as proxy:
             user, token = upstream.user("up")
             orgs.create_org(upstream.hub, "private-org", owner=user)
-            with downstream.hub.db() as session:
-                rules = [{"pattern": "private-org/*", "action": "deny"}]
-                session.add(
-                    MirrorSource(name="up", base_url=proxy.url, upstream_proxy=True, proxy_rules=json.dumps(rules))
-                )
+            admin = _admin(downstream)
+            with api(downstream.url, admin) as client:
+                source = {
+                    "source_name": "up",
+                    "base_url": proxy.url,
+                    "upstream_proxy": True,
+                    "proxy_rules": [{"pattern": "private-org/*", "action": "deny"}],
+                }
+                answer = client.post(SOURCES, json=source)
+                assert answer.status_code == 200, answer.text
             _reader, reader_token = downstream.user("down")
-            yield Pair(upstream, proxy, downstream, user, token, reader_token)
+            yield Pair(upstream, proxy, downstream, user, token, reader_token, admin)
     finally:
         upstream.stop()
         downstream.stop()

@@ -1,7 +1,9 @@
 """Which repository names the pull-through cache may bring from an upstream source.
 
-A source's `proxy_rules` are a list of {"pattern": glob over "namespace/name", "action": ...}, the
-first match deciding, case-insensitively: "deny" keeps the name out (it answers 404 like any missing
+A source's `proxy_rules` are a list of {"pattern": glob, "action": ...}, the first match deciding,
+case-insensitively; a pattern is matched against "namespace/name" and against "models/namespace/name"
+(the type's plural: datasets/, spaces/, codes/), so "org/*" names every type and "datasets/org/*" only
+datasets. Actions: "deny" keeps the name out (it answers 404 like any missing
 repository), "cache" fetches it on demand, "allow" also keeps it fresh as a scheduled mirror. A name
 no rule matches is cached.
 """
@@ -13,6 +15,7 @@ import json
 from typing import Any
 
 from csghub.core.errors import InvalidArgument
+from csghub.core.names import RepoType
 
 ACTIONS = ("allow", "deny", "cache")
 DEFAULT_ACTION = "cache"
@@ -46,10 +49,11 @@ def load_rules(stored: str) -> list[dict[str, str]]:
         return [{"pattern": "*", "action": "deny"}]
 
 
-def decide(rules: list[dict[str, str]], repo_id: str) -> str:
-    """allow, deny or cache for "namespace/name"."""
-    name = repo_id.lower()
+def decide(rules: list[dict[str, str]], repo_type: RepoType, repo_id: str) -> str:
+    """allow, deny or cache for the repository "namespace/name" of that type."""
+    names = (repo_id.lower(), f"{repo_type.plural}/{repo_id}".lower())
     for rule in rules:
-        if fnmatch.fnmatchcase(name, rule["pattern"].lower()):
+        pattern = rule["pattern"].lower()
+        if any(fnmatch.fnmatchcase(name, pattern) for name in names):
             return rule["action"]
     return DEFAULT_ACTION

@@ -36,9 +36,9 @@ from csghub.git import remote
 from csghub.git.lfs import LfsPointer
 from csghub.git.repository import GitRepo
 from csghub.services.context import Hub, TtlCache
-from csghub.services.mirrors import cache_policy, eviction
+from csghub.services.mirrors import cache_policy, eviction, proxy_upstream
 from csghub.services.mirrors.arrivals import Arrivals, FetchFailed
-from csghub.services.mirrors.proxy_upstream import UpstreamAccess, upstream_access
+from csghub.services.mirrors.upstream import UpstreamCorrupt
 from csghub.services.repositories import lfs, writes
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class PullThrough:
         source = self._upstream(hub)
         if source is None:
             return False
-        action = cache_policy.decide(source.rules, str(repo_id))
+        action = cache_policy.decide(source.rules, repo_type, str(repo_id))
         if action == "deny":
             return False
         key = (repo_type.value, str(repo_id).lower())
@@ -128,8 +128,7 @@ class PullThrough:
 
     def _refresh(self, hub: Hub, cached: CachedRepo) -> None:
         try:
-            access = upstream_access(hub, cached.source_id)
-            fetch_into(hub, access, cached, actor_via=VIA_PROXY)
+            fetch_into(hub, cached)
         except Exception as exc:  # a thread boundary: the next read after RETRY_REFRESH_S tries again
             log.warning("refreshing cached repository %s from its upstream failed: %s", cached.repo_id, exc)
             with hub.db() as session:
@@ -154,12 +153,13 @@ class PullThrough:
         if hub.blobs.stat(oid) == size:  # fetched already for another repository
             _keep(hub, cached, oid, size)
             return True
-        access = upstream_access(hub, cached.source_id)
         arrival = self.arrivals.start(
             oid,
             size,
             hub.settings.tmp_dir,
-            fetch=lambda: access.object_bytes(cached.upstream_type, cached.upstream_id, oid, size),
+            fetch=lambda: proxy_upstream.object_bytes(
+                hub, cached.source_id, cached.upstream_type, cached.upstream_id, oid, size
+            ),
             store=lambda chunks: _store(hub, cached, oid, size, chunks),
         )
         if wait and not arrival.wait(BATCH_WAIT_S):
@@ -243,14 +243,13 @@ def _find(hub: Hub, repo_type: RepoType, repo_id: RepoId) -> int | None:
 
 def _make(hub: Hub, source: Upstream, repo_type: RepoType, repo_id: RepoId, action: str) -> bool:
     """The repository made here from the upstream's; False when the upstream has none to give."""
-    access = upstream_access(hub, source.id)
-    visibility = access.visibility(repo_type, str(repo_id))
+    visibility = proxy_upstream.visibility(hub, source.id, repo_type, str(repo_id))
     if visibility is None:
         return False
     staging = hub.settings.tmp_dir / f"proxy-repo-{secrets.token_hex(8)}.git"
     git = GitRepo.init_bare(staging)
     try:
-        url, env = access.git_remote(repo_type, str(repo_id))
+        url, env = proxy_upstream.git_remote(hub, source.id, repo_type, str(repo_id))
         branch = remote.remote_default_branch(staging, url, env) or "main"
         remote.fetch_refs(staging, url, env)
         head = git.ref_target(f"refs/heads/{branch}") or ""
@@ -319,15 +318,15 @@ def _system_namespace(session: Session, name: str) -> Namespace:
     return namespace
 
 
-def fetch_into(hub: Hub, access: UpstreamAccess, cached: CachedRepo, *, actor_via: str) -> None:
+def fetch_into(hub: Hub, cached: CachedRepo) -> None:
     """Fetch the upstream's refs into the cached repository, through the one after-write step."""
     git = hub.git(cached.repo_id)
-    url, env = access.git_remote(cached.upstream_type, cached.upstream_id)
+    url, env = proxy_upstream.git_remote(hub, cached.source_id, cached.upstream_type, cached.upstream_id)
     with writes.writing(hub, cached.repo_id):
         before = git.all_ref_targets()
         remote.fetch_refs(git.path, url, env)
         changes = writes.changes_between(before, git.all_ref_targets())
-        writes.after_ref_update(hub, cached.repo_id, None, changes, action="mirror.sync", via=actor_via)
+        writes.after_ref_update(hub, cached.repo_id, None, changes, action="mirror.sync", via=VIA_PROXY)
     with hub.db() as session:
         mirror = session.scalar(select(Mirror).where(Mirror.repo_id == cached.repo_id))
         if mirror is not None:
@@ -350,7 +349,7 @@ def _store(hub: Hub, cached: CachedRepo, oid: str, size: int, chunks: Iterable[b
         hub.blobs.put(oid, size, chunks)
     except InvalidArgument as exc:  # a size or hash mismatch: storage kept nothing
         reason = f"The upstream sent corrupt bytes for object {oid}: {exc.message}"
-        raise FetchFailed(reason, code="UpstreamCorrupt") from None
+        raise UpstreamCorrupt(0, reason) from None
     _keep(hub, cached, oid, size)
     eviction.enforce(hub, cached.source_id, keep=oid)
 
