@@ -218,6 +218,23 @@ def test_a_private_upstream_repository_is_not_found_without_the_token(pair: Pair
         assert client.get(f"/{repo}/resolve/main/x.txt").status_code == 404
 
 
+def test_what_only_the_sources_token_can_read_is_cached_for_signed_in_users_only(pair: Pair) -> None:
+    repo = f"{pair.user}/members-only"
+    data = _random(MiB // 4)
+    pair.publish(repo, {"w.bin": data}, private=True)
+    pair.source(token=pair.token)
+    try:
+        with api(pair.downstream.url, pair.reader) as client:
+            info = client.get(f"/api/models/{repo}")
+            assert info.status_code == 200 and info.json()["private"] is True
+            assert _oid(client.get(f"/{repo}/resolve/main/w.bin").content) == _oid(data)
+        with api(pair.downstream.url) as anonymous:
+            assert anonymous.get(f"/api/models/{repo}").status_code == 401  # as for any repository it may not see
+            assert anonymous.get(f"/{repo}/resolve/main/w.bin").status_code == 401
+    finally:
+        pair.source(token="")
+
+
 def test_an_object_over_the_sources_limit_is_refused_with_413(pair: Pair) -> None:
     repo = f"{pair.user}/too-big"
     pair.publish(repo, {"big.bin": _random(2 * MiB)})
