@@ -144,6 +144,11 @@ class Settings:
     # Spaces (docs/spaces.md): seconds without a visit before a running space sleeps (its owner may set
     # another; 0 = never), woken by the next visit.
     space_sleep_seconds: int = 48 * 3600
+    # Mirrors (docs/mirroring.md): who may create one ("admins": site administrators; "users": anyone who
+    # may create repositories in the target namespace); a sync that failed for a passing cause is tried
+    # again after `mirror_retry_seconds`, then twice that (3 attempts in all).
+    mirror_creators: str = "admins"
+    mirror_retry_seconds: int = 30
     # Outbound connections (mirror sources, the pull-through cache's upstream; webhooks will follow the same
     # rules): loopback, private, link-local, multicast and reserved addresses are refused unless the host or
     # address is in `outbound_allow_hosts` ("hub.example.com", "*.example.com", "10.0.0.5", "10.0.0.0/8").
@@ -314,9 +319,12 @@ def _validate(settings: Settings) -> None:
         "finetune_timeout",
         "finetune_data_max_bytes",
         "proxy_refresh_seconds",
+        "mirror_retry_seconds",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
+    if settings.mirror_creators not in ("admins", "users"):
+        raise ConfigError("Setting 'mirror_creators' must be 'admins' or 'users'")
     if settings.space_sleep_seconds < 0:
         raise ConfigError("Setting 'space_sleep_seconds' must be 0 (never) or more")
     if settings.max_body_memory < max(settings.max_json_body, settings.max_inline_body):

@@ -16,6 +16,7 @@ from csghub.services.context import Hub
 from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
 from csghub.services.mirrors import proxy as mirror_proxy
+from csghub.services.mirrors import scheduler as mirror_scheduler
 from csghub.services.spaces import lifecycle as space_lifecycle
 from csghub.services.spaces import settings as space_settings
 from csghub.storage.base import BlobStore
@@ -56,6 +57,7 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.missing.append(mirror_proxy.PullThrough())
     hub.compute.claimants.append(lambda: conversions.running_keys(hub))
     hub.compute.claimants.append(lambda: finetune_runs.running_keys(hub))
+    hub.compute.claimants.append(lambda: mirror_scheduler.running_keys(hub))
     return hub
 
 
