@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+from huggingface_hub.errors import HfHubHTTPError
 from sqlalchemy import select, update
 
 from csghub.db.models import MirrorCacheObject, utcnow
@@ -80,7 +81,10 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
                     "source_name": "up",
                     "base_url": proxy.url,
                     "upstream_proxy": True,
-                    "proxy_rules": [{"pattern": "private-org/*", "action": "deny"}],
+                    "proxy_rules": [
+                        {"pattern": "private-org/*", "action": "deny"},
+                        {"pattern": f"models/{user}/kept-*", "action": "allow"},
+                    ],
                 }
                 answer = client.post(SOURCES, json=source)
                 assert answer.status_code == 200, answer.text
@@ -198,6 +202,27 @@ def test_concurrent_downloads_of_one_object_make_one_upstream_fetch(pair: Pair) 
         thread.join(timeout=180)
     assert len(bodies) == 6 and all(_oid(body) == _oid(data) for body in bodies)
     assert pair.proxy.count(f"/lfs/objects/{_oid(data)}") == 1
+
+
+def test_a_cached_repository_is_a_read_only_mirror_even_to_administrators(pair: Pair) -> None:
+    repo = f"{pair.user}/tiny-gpt"
+    with api(pair.downstream.url, pair.admin) as client:
+        mirror = client.get(f"/api/v1/models/{repo}/mirror").json()["data"]
+        assert mirror["mode"] == "cache" and mirror["mirror_source"]["source_name"] == "up"
+    with pytest.raises(HfHubHTTPError) as refused:
+        HfApi(endpoint=pair.downstream.url, token=pair.admin).upload_file(
+            path_or_fileobj=b"mine\n", path_in_repo="mine.txt", repo_id=repo
+        )
+    assert refused.value.response.status_code == 403 and "mirror" in refused.value.response.text
+
+
+def test_an_allow_rule_makes_the_cached_repository_a_scheduled_mirror(pair: Pair) -> None:
+    repo = f"{pair.user}/kept-model"
+    pair.publish(repo, {"k.txt": b"k\n"})
+    with api(pair.downstream.url, pair.admin) as client:
+        assert client.get(f"/api/models/{repo}").status_code == 200
+        mirror = client.get(f"/api/v1/models/{repo}/mirror").json()["data"]
+    assert mirror["mode"] == "sync" and mirror["interval"] == 86400 and mirror["next_sync_at"]
 
 
 def test_a_deny_rule_keeps_names_out(pair: Pair) -> None:
