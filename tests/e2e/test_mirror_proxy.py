@@ -17,10 +17,12 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, hf_hub_download, snapshot_download
 from huggingface_hub.errors import HfHubHTTPError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from csghub.db.models import MirrorCacheObject, utcnow
+from csghub.core.names import RepoId, RepoType
+from csghub.db.models import MirrorCacheObject, Repo, utcnow
 from csghub.services.identity import accounts, orgs, tokens
+from csghub.services.mirrors import proxy
 from tests.conftest import start_hub
 from tests.support.clients import api, git, setup_git_home
 from tests.support.counting_proxy import CountingProxy, counting_proxy
@@ -223,6 +225,41 @@ def test_an_allow_rule_makes_the_cached_repository_a_scheduled_mirror(pair: Pair
         assert client.get(f"/api/models/{repo}").status_code == 200
         mirror = client.get(f"/api/v1/models/{repo}/mirror").json()["data"]
     assert mirror["mode"] == "sync" and mirror["interval"] == 86400 and mirror["next_sync_at"]
+
+
+def test_a_second_process_making_the_same_repository_leaves_the_first_and_no_leftovers(pair: Pair) -> None:
+    # Another worker of the same hub (this process, on the same database and disk) that missed the
+    # repository a moment ago and fetched it too: the database's unique name stops it.
+    hub = pair.downstream.hub
+    repo = RepoId.parse(f"{pair.user}/tiny-gpt")
+    assert proxy.make_repo(hub, proxy.upstream_sources(hub)[0], RepoType.MODEL, repo, "cache") is True
+    assert not [name for name in os.listdir(hub.settings.tmp_dir) if name.startswith("proxy-")]
+    with hub.db() as session:
+        assert session.scalar(select(func.count()).select_from(Repo).where(Repo.name == "tiny-gpt")) == 1
+
+
+def test_git_lfs_is_told_per_object_when_one_is_over_the_limit(pair: Pair) -> None:
+    repo = f"{pair.user}/lfs-limit"
+    small, big = _random(1000), _random(MiB + 1)
+    pair.publish(repo, {"small.bin": small, "big.bin": big})
+    with api(pair.downstream.url) as client:
+        client.get(f"/api/models/{repo}").raise_for_status()
+        pair.source(object_max_bytes=MiB)
+        try:
+            answer = client.post(
+                f"/{repo}.git/info/lfs/objects/batch",
+                json={
+                    "operation": "download",
+                    "objects": [{"oid": _oid(small), "size": len(small)}, {"oid": _oid(big), "size": len(big)}],
+                },
+                headers={"Accept": "application/vnd.git-lfs+json"},
+            )
+        finally:
+            pair.source(object_max_bytes=0)
+    assert answer.status_code == 200, answer.text
+    found = {entry["oid"]: entry for entry in answer.json()["objects"]}
+    assert "download" in found[_oid(small)]["actions"]
+    assert found[_oid(big)]["error"]["code"] == 413 and str(MiB) in found[_oid(big)]["error"]["message"]
 
 
 def test_a_deny_rule_keeps_names_out(pair: Pair) -> None:

@@ -3,6 +3,7 @@ streamed while the object is written, a failed fetch breaks every reader and kee
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import threading
@@ -125,6 +126,31 @@ def test_an_upstream_sending_more_than_the_size_is_cut_off(tmp_path: Path) -> No
     gate.release(4)
     assert not arrival.wait(WAIT_S)
     assert store.kept is None and "more than" in str(arrival.error)
+
+
+def test_an_object_another_process_is_fetching_is_waited_for_and_read_from_storage(tmp_path: Path) -> None:
+    data = os.urandom(10_000)
+    oid = hashlib.sha256(data).hexdigest()
+    other = os.open(tmp_path / f"proxy-{oid}.lock", os.O_RDWR | os.O_CREAT)  # the other worker's hold
+    fcntl.flock(other, fcntl.LOCK_EX)
+    fetched: list[int] = []
+
+    def fetch() -> Iterator[bytes]:
+        fetched.append(1)
+        yield data
+
+    arrivals = Arrivals()
+    arrival = arrivals.start(oid, len(data), tmp_path, fetch, Store(oid, len(data)))
+    got: list[bytes] = []
+    reader = threading.Thread(
+        target=lambda: got.append(b"".join(arrival.read(100, None, lambda s, e: iter([data[s:e]]))))
+    )
+    reader.start()
+    fcntl.flock(other, fcntl.LOCK_UN)  # the other worker stored the object and let go
+    os.close(other)
+    reader.join(timeout=WAIT_S)
+    assert arrival.wait(WAIT_S) and arrival.elsewhere
+    assert got == [data[100:]] and not fetched
 
 
 @pytest.mark.parametrize(

@@ -186,6 +186,9 @@ def _process_lock(path: Path) -> Iterator[bool]:
         try:
             yield True
         finally:
+            # Gone before it is released: a process that waits on it opens a new one, and finds it free.
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

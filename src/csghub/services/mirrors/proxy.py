@@ -98,7 +98,7 @@ class PullThrough:
             if _find(hub, repo_type, repo_id) is not None:
                 return True
             try:
-                return _make(hub, source, repo_type, repo_id, action)
+                return make_repo(hub, source, repo_type, repo_id, action)
             except HubError as exc:  # the upstream lacks it, refuses it, or is down: a missing repo here
                 log.info("pull-through of %s %s from %s: %s", repo_type.value, repo_id, source.name, exc.message)
                 return False
@@ -192,7 +192,7 @@ class PullThrough:
 
     def _upstream(self, hub: Hub) -> Upstream | None:
         """The upstream source (the first marked so), read at most every few seconds."""
-        found: list[Upstream] = self._sources.load("upstream", lambda: _upstream_sources(hub))
+        found: list[Upstream] = self._sources.load("upstream", lambda: upstream_sources(hub))
         return found[0] if found else None
 
     def _source(self, hub: Hub, source_id: int) -> Upstream:
@@ -207,7 +207,7 @@ def _upstream_of(row: MirrorSource) -> Upstream:
     return Upstream(row.id, row.name, cache_policy.load_rules(row.proxy_rules), row.object_max_bytes)
 
 
-def _upstream_sources(hub: Hub) -> list[Upstream]:
+def upstream_sources(hub: Hub) -> list[Upstream]:
     with hub.db() as session:
         rows = session.scalars(
             select(MirrorSource).where(MirrorSource.upstream_proxy.is_(True)).order_by(MirrorSource.id)
@@ -241,8 +241,9 @@ def _find(hub: Hub, repo_type: RepoType, repo_id: RepoId) -> int | None:
         )
 
 
-def _make(hub: Hub, source: Upstream, repo_type: RepoType, repo_id: RepoId, action: str) -> bool:
-    """The repository made here from the upstream's; False when the upstream has none to give."""
+def make_repo(hub: Hub, source: Upstream, repo_type: RepoType, repo_id: RepoId, action: str) -> bool:
+    """The repository made here from the upstream's; False when the upstream has none to give. True also
+    when another process made it first (its row's unique name stops this one, whose copy goes)."""
     visibility = proxy_upstream.visibility(hub, source.id, repo_type, str(repo_id))
     if visibility is None:
         return False

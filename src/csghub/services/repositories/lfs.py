@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import BlobNotFound, EntryNotFound, InvalidArgument, NotFound, Unauthenticated
+from csghub.core.errors import BlobNotFound, EntryNotFound, HubError, InvalidArgument, NotFound, Unauthenticated
 from csghub.core.signing import check_signature, signed_query
 from csghub.db.models import LfsObject, LfsUpload, RepoLfsObject, utcnow
 from csghub.git.lfs import LfsPointer
@@ -249,13 +249,18 @@ def batch(
             entry: dict[str, Any] = {"oid": obj.oid, "size": obj.size, "authenticated": True}
             if operation == "download":
                 held = _linked(session, repo.id, obj.oid) and _object_known(session, hub, obj.oid, obj.size)
-                if held or _brought(hub, repo.id, obj):
-                    entry["actions"] = {"download": urls.download(obj.oid)}
+                try:
+                    brought = held or _brought(hub, repo.id, obj)
+                except HubError as exc:  # too large for the cache, or the upstream failed: this object only
+                    entry["error"] = {"code": exc.status, "message": exc.message}
                 else:
-                    entry["error"] = {
-                        "code": 404,
-                        "message": f"Object {obj.oid} does not exist in this repository",
-                    }
+                    if brought:
+                        entry["actions"] = {"download": urls.download(obj.oid)}
+                    else:
+                        entry["error"] = {
+                            "code": 404,
+                            "message": f"Object {obj.oid} does not exist in this repository",
+                        }
             elif always_multipart and multipart:
                 upload = _open_multipart(session, hub, repo.id, obj)
                 entry["actions"] = {"upload": urls.multipart_upload(upload), "verify": urls.verify(obj)}
