@@ -44,6 +44,7 @@ class Pair:
     user: str  # on the upstream
     token: str
     reader: str  # a token of a user on the downstream
+    reader_name: str
     admin: str  # a site administrator's token on the downstream
 
     def source(self, **values: object) -> None:
@@ -90,8 +91,8 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
                 }
                 answer = client.post(SOURCES, json=source)
                 assert answer.status_code == 200, answer.text
-            _reader, reader_token = downstream.user("down")
-            yield Pair(upstream, proxy, downstream, user, token, reader_token, admin)
+            reader, reader_token = downstream.user("down")
+            yield Pair(upstream, proxy, downstream, user, token, reader_token, reader, admin)
     finally:
         upstream.stop()
         downstream.stop()
@@ -269,6 +270,18 @@ def test_a_deny_rule_keeps_names_out(pair: Pair) -> None:
         answer = client.get("/api/models/private-org/secret-plans")
     assert answer.status_code == 404 and answer.json()["code"] == "RepoNotFound"
     assert pair.proxy.count("private-org") == before  # never asked of the upstream
+
+
+def test_a_local_users_namespace_is_never_filled_from_the_upstream(pair: Pair) -> None:
+    # The upstream has a repository under the name of a user of the downstream: it stays out.
+    upstream_admin = pair.upstream.hub
+    accounts.create_user(upstream_admin, pair.reader_name, email=f"{pair.reader_name}@example.org")
+    their_token = tokens.create_token(upstream_admin, pair.reader_name, scope="write")[0]
+    HfApi(endpoint=pair.upstream.url, token=their_token).create_repo(f"{pair.reader_name}/squatted")
+    with api(pair.downstream.url, pair.reader) as client:
+        answer = client.get(f"/api/models/{pair.reader_name}/squatted")
+    assert answer.status_code == 404 and answer.json()["code"] == "RepoNotFound"
+    assert pair.proxy.count(f"{pair.reader_name}/squatted") == 0
 
 
 def test_a_private_upstream_repository_is_not_found_without_the_token(pair: Pair) -> None:

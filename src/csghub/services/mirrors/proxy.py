@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -50,6 +50,8 @@ RETRY_REFRESH_S = 60.0
 TOUCH_EVERY_S = 60.0
 ALLOW_INTERVAL_S = 86400  # a scheduled mirror's interval, for names an "allow" rule names
 VIA_PROXY = "mirror"
+# How long a name the upstream did not have answers 404 here without asking it again.
+ABSENT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class CachedRepo:
     upstream_type: RepoType
     upstream_id: str
     mode: str
+    last_synced_at: datetime | None
 
 
 class PullThrough:
@@ -81,6 +84,7 @@ class PullThrough:
         self._refreshing: dict[int, float] = {}
         self._touched: dict[str, float] = {}
         self._sources = TtlCache(ttl=5.0, size=4)
+        self._absent = TtlCache(ttl=ABSENT_S, size=4096)
 
     # --- repositories ------------------------------------------------------------------------------
 
@@ -92,19 +96,26 @@ class PullThrough:
         if action == "deny":
             return False
         key = (repo_type.value, str(repo_id).lower())
+        if self._absent.get(repr(key)):
+            return False
         with self._guard:
             lock = self._making.setdefault(key, threading.Lock())
         with lock:  # the others wait for the first, then find what it made
             if _find(hub, repo_type, repo_id) is not None:
                 return True
+            if self._absent.get(repr(key)):
+                return False
             try:
-                return make_repo(hub, source, repo_type, repo_id, action)
+                made = make_repo(hub, source, repo_type, repo_id, action)
             except HubError as exc:  # the upstream lacks it, refuses it, or is down: a missing repo here
                 log.info("pull-through of %s %s from %s: %s", repo_type.value, repo_id, source.name, exc.message)
-                return False
+                made = False
             finally:
                 with self._guard:
                     self._making.pop(key, None)
+            if not made:  # asked again at once (a typo retried, a client's probes): not asked of the upstream
+                self._absent.put(repr(key), True)
+            return made
 
     def seen(self, hub: Hub, repo_id: int) -> None:
         if self._upstream(hub) is None:
@@ -112,9 +123,7 @@ class PullThrough:
         cached = cached_repo(hub, repo_id)
         if cached is None or cached.mode != "cache":
             return
-        with hub.db() as session:
-            mirror = session.scalar(select(Mirror).where(Mirror.repo_id == repo_id))
-            last = mirror.last_synced_at if mirror is not None else None
+        last = cached.last_synced_at
         every = hub.settings.proxy_refresh_seconds
         due = last is None or utcnow() - last > timedelta(seconds=every)
         now = time.monotonic()
@@ -219,13 +228,13 @@ def cached_repo(hub: Hub, repo_id: int) -> CachedRepo | None:
     """The repository's mirror when the pull-through cache's upstream may bring its objects."""
     with hub.db() as session:
         found = session.execute(
-            select(Mirror.source_id, Mirror.upstream_type, Mirror.upstream_id, Mirror.mode)
+            select(Mirror.source_id, Mirror.upstream_type, Mirror.upstream_id, Mirror.mode, Mirror.last_synced_at)
             .join(MirrorSource, MirrorSource.id == Mirror.source_id)
             .where(Mirror.repo_id == repo_id, MirrorSource.upstream_proxy.is_(True))
         ).first()
     if found is None:
         return None
-    return CachedRepo(repo_id, found[0], RepoType(found[1]), found[2], found[3])
+    return CachedRepo(repo_id, found[0], RepoType(found[1]), found[2], found[3], found[4])
 
 
 def _find(hub: Hub, repo_type: RepoType, repo_id: RepoId) -> int | None:
@@ -244,6 +253,8 @@ def _find(hub: Hub, repo_type: RepoType, repo_id: RepoId) -> int | None:
 def make_repo(hub: Hub, source: Upstream, repo_type: RepoType, repo_id: RepoId, action: str) -> bool:
     """The repository made here from the upstream's; False when the upstream has none to give. True also
     when another process made it first (its row's unique name stops this one, whose copy goes)."""
+    with hub.db() as session:  # before any request to the upstream: a name of this hub's own stays its own
+        _ours_to_fill(session, repo_id.namespace)
     visibility = proxy_upstream.visibility(hub, source.id, repo_type, str(repo_id))
     if visibility is None:
         return False
@@ -302,16 +313,24 @@ def make_repo(hub: Hub, source: Upstream, repo_type: RepoType, repo_id: RepoId, 
     return True
 
 
-def _system_namespace(session: Session, name: str) -> Namespace:
-    """The namespace named as the upstream's: an organization without members, so that sign-up cannot
-    claim it and only site administrators hold rights in it. A user's or a real organization's namespace
-    of that name is never filled from the upstream (its owner would own what was mirrored)."""
+def _ours_to_fill(session: Session, name: str) -> Namespace | None:
+    """The namespace named as the upstream's, if it exists and the cache may fill it: an organization
+    without members (one the cache made). A user's or a real organization's namespace of that name is
+    never filled from the upstream (its owner would own what was mirrored): NotFound."""
     validate_namespace(name)
     found = session.scalar(select(Namespace).where(Namespace.name_key == name.lower()))
     if found is not None:
         members = session.scalar(select(func.count()).select_from(OrgMember).where(OrgMember.org_id == found.id))
         if found.kind != "org" or members:
             raise NotFound(f"'{name}' is a namespace of this hub's own: nothing is brought into it")
+    return found
+
+
+def _system_namespace(session: Session, name: str) -> Namespace:
+    """The namespace for what the cache brings from the upstream's namespace of that name, made when
+    missing as an organization without members: sign-up cannot claim it, site administrators manage it."""
+    found = _ours_to_fill(session, name)
+    if found is not None:
         return found
     namespace = Namespace(name=name, name_key=name.lower(), kind="org", full_name=f"{name} (mirrored)")
     session.add(namespace)
