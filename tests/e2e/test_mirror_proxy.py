@@ -372,4 +372,8 @@ def test_what_was_cached_is_served_with_the_upstream_stopped(pair: Pair, tmp_pat
         assert sha256_of(snap / path) == _oid(data), path
     with api(pair.downstream.url, pair.reader) as client:
         answer = client.get(f"/api/models/{pair.user}/never-cached")
-    assert answer.status_code == 404 and answer.json()["code"] == "RepoNotFound"
+        assert answer.status_code == 404 and answer.json()["code"] == "RepoNotFound"
+        # An object the cache never fetched: a clear 502, never a 500 or a body that breaks.
+        missing = client.get(f"/{pair.user}/lfs-limit/resolve/main/big.bin")
+        assert missing.status_code == 502 and missing.json()["code"] == "UpstreamUnavailable"
+        assert "unreachable" in missing.json()["error"]

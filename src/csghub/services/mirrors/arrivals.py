@@ -54,9 +54,15 @@ class Arrival:
             self.changed.wait_for(lambda: self.done, timeout=timeout)
             return self.done and self.error is None
 
-    def _wait_past(self, pos: int) -> bool:
+    def started(self, timeout: float) -> HubError | None:
+        """Wait until the first bytes came (or it ended); its error if it failed before any came."""
+        self._wait_past(0, timeout)
         with self.changed:
-            return self.changed.wait_for(lambda: self.written > pos or self.done, timeout=STALL_S)
+            return self.error if self.written == 0 else None
+
+    def _wait_past(self, pos: int, timeout: float = STALL_S) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.written > pos or self.done, timeout=timeout)
 
     def _advance(self, written: int) -> None:
         with self.changed:

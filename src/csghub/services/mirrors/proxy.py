@@ -44,6 +44,8 @@ from csghub.services.repositories import lfs, writes
 log = logging.getLogger(__name__)
 # A batch request (git lfs pull) waits this long for an object to arrive before it answers.
 BATCH_WAIT_S = 600.0
+# How long a download waits for the upstream's first bytes before its answer starts.
+FIRST_BYTES_WAIT_S = 30.0
 # How often a repository whose refresh failed (the upstream down) is tried again.
 RETRY_REFRESH_S = 60.0
 # last_used_at is written at most this often per object.
@@ -159,8 +161,8 @@ class PullThrough:
                 f"LFS object {oid} is {size} bytes; this hub's cache of {source.name} keeps objects of at most "
                 f"{source.object_max_bytes} bytes"
             )
-        if hub.blobs.stat(oid) == size:  # fetched already for another repository
-            _keep(hub, cached, oid, size)
+        if hub.blobs.stat(oid) == size:  # fetched for another repository, or pushed here: not fetched again
+            _keep(hub, cached, oid, size, fetched=False)
             return True
         arrival = self.arrivals.start(
             oid,
@@ -173,6 +175,10 @@ class PullThrough:
         )
         if wait and not arrival.wait(BATCH_WAIT_S):
             raise arrival.error or FetchFailed(f"LFS object {oid} did not arrive from the upstream in time")
+        # An upstream that fails before sending anything gets the client a clear error, not a broken body.
+        failed = arrival.started(FIRST_BYTES_WAIT_S)
+        if failed is not None:
+            raise failed
         return True
 
     def arriving(self, oid: str) -> bool:
@@ -374,11 +380,13 @@ def _store(hub: Hub, cached: CachedRepo, oid: str, size: int, chunks: Iterable[b
     eviction.enforce(hub, cached.source_id, keep=oid)
 
 
-def _keep(hub: Hub, cached: CachedRepo, oid: str, size: int) -> None:
+def _keep(hub: Hub, cached: CachedRepo, oid: str, size: int, *, fetched: bool = True) -> None:
+    """Link the object to the cached repository; one the cache fetched counts against the source's cap
+    (bytes that were here already, pushed to a repository of this hub, are not the cache's to count)."""
     lfs.link_objects(hub, cached.repo_id, [LfsPointer(oid, size)])
     with hub.db() as session:
         row = session.get(MirrorCacheObject, oid)
-        if row is None:
-            session.add(MirrorCacheObject(oid=oid, source_id=cached.source_id, size=size))
-        else:
+        if row is not None:
             row.last_used_at = utcnow()
+        elif fetched:
+            session.add(MirrorCacheObject(oid=oid, source_id=cached.source_id, size=size))
