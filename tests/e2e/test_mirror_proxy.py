@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import MirrorCacheObject, Repo, utcnow
 from csghub.services.identity import accounts, orgs, tokens
-from csghub.services.mirrors import proxy
+from csghub.services.mirrors import proxy_repos
 from tests.conftest import start_hub
 from tests.support.clients import api, git, setup_git_home
 from tests.support.counting_proxy import CountingProxy, counting_proxy
@@ -233,7 +233,7 @@ def test_a_second_process_making_the_same_repository_leaves_the_first_and_no_lef
     # repository a moment ago and fetched it too: the database's unique name stops it.
     hub = pair.downstream.hub
     repo = RepoId.parse(f"{pair.user}/tiny-gpt")
-    assert proxy.make_repo(hub, proxy.upstream_sources(hub)[0], RepoType.MODEL, repo, "cache") is True
+    assert proxy_repos.make_repo(hub, proxy_repos.upstream_sources(hub)[0], RepoType.MODEL, repo, "cache") is True
     assert not [name for name in os.listdir(hub.settings.tmp_dir) if name.startswith("proxy-")]
     with hub.db() as session:
         assert session.scalar(select(func.count()).select_from(Repo).where(Repo.name == "tiny-gpt")) == 1
