@@ -17,6 +17,7 @@ Owns the hooks repositories call through `hub.missing` (services/context.Missing
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from datetime import timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from csghub.core.errors import HubError, InvalidArgument, TooLarge
 from csghub.core.names import RepoId, RepoType
@@ -212,7 +214,8 @@ def _store(hub: Hub, cached: CachedRepo, oid: str, size: int, chunks: Iterable[b
 def _keep(hub: Hub, cached: CachedRepo, oid: str, size: int, *, fetched: bool = True) -> None:
     """Link the object to the cached repository; one the cache fetched counts against the source's cap
     (bytes that were here already, pushed to a repository of this hub, are not the cache's to count)."""
-    lfs.link_objects(hub, cached.repo_id, [LfsPointer(oid, size)])
+    with contextlib.suppress(IntegrityError):  # a request for the same object linked it a moment earlier
+        lfs.link_objects(hub, cached.repo_id, [LfsPointer(oid, size)])
     with hub.db() as session:
         row = session.get(MirrorCacheObject, oid)
         if row is not None:
