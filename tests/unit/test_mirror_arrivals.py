@@ -16,6 +16,7 @@ from csghub.core.errors import HubError
 from csghub.core.names import RepoType
 from csghub.services.mirrors.arrivals import Arrivals
 from csghub.services.mirrors.cache_policy import check_rules, decide, load_rules
+from tests.support.waiting import wait_until
 
 WAIT_S = 30.0
 
@@ -146,6 +147,7 @@ def test_an_object_another_process_is_fetching_is_waited_for_and_read_from_stora
         target=lambda: got.append(b"".join(arrival.read(100, None, lambda s, e: iter([data[s:e]]))))
     )
     reader.start()
+    wait_until(lambda: arrival.elsewhere, "the fetch to find the other worker's lock", timeout=WAIT_S)
     fcntl.flock(other, fcntl.LOCK_UN)  # the other worker stored the object and let go
     os.close(other)
     reader.join(timeout=WAIT_S)

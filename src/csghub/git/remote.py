@@ -13,12 +13,15 @@ from csghub.git.runner import run_git
 
 # Branches and tags as the upstream has them; what it deleted goes here too.
 MIRROR_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+# A stalled upstream ends the fetch (under 1 KB/s for a minute) instead of holding its callers forever.
+_STALL = ("-c", "http.lowSpeedLimit=1024", "-c", "http.lowSpeedTime=60")
 
 
 def fetch_refs(git_dir: Path, url: str, env: Mapping[str, str]) -> None:
     """Make the repository's branches and tags those of `url` (objects verified by git's fsck)."""
     run_git(
         git_dir,
+        *_STALL,
         "-c",
         "fetch.fsckObjects=true",
         "fetch",
@@ -34,7 +37,7 @@ def fetch_refs(git_dir: Path, url: str, env: Mapping[str, str]) -> None:
 
 def remote_default_branch(git_dir: Path, url: str, env: Mapping[str, str]) -> str | None:
     """The branch the upstream's HEAD names, or None when it names none."""
-    out = run_git(git_dir, "ls-remote", "--symref", url, "HEAD", env=env).stdout.decode(errors="replace")
+    out = run_git(git_dir, *_STALL, "ls-remote", "--symref", url, "HEAD", env=env).stdout.decode(errors="replace")
     for line in out.splitlines():
         target, _, name = line.partition("\t")
         if name == "HEAD" and target.startswith("ref: refs/heads/"):

@@ -80,7 +80,14 @@ class Arrival:
         end)` reads storage, for an object another process fetched."""
         end = self.size if end is None else min(end, self.size)
         pos = start
-        with open(self.part, "rb") as fh:  # readable even once the fetch has removed its name
+        try:
+            fh = open(self.part, "rb")  # noqa: SIM115 - readable even once the fetch has removed its name
+        except FileNotFoundError:  # the fetch is over already: its bytes are in storage, or nowhere
+            if not self.wait(STALL_S):
+                raise self.error or FetchFailed(f"Object {self.oid} could not be fetched from the upstream") from None
+            yield from stored(start, end)
+            return
+        with fh:
             while pos < end:
                 if self.elsewhere:
                     if not self.wait(OTHER_PROCESS_WAIT_S):
@@ -161,9 +168,9 @@ class Arrivals:
         finally:
             with self._lock:
                 self._by_oid.pop(arrival.oid, None)
-            arrival._finish(error)
             with contextlib.suppress(FileNotFoundError):
                 arrival.part.unlink()
+            arrival._finish(error)
 
     @staticmethod
     def _tee(arrival: Arrival, chunks: Iterable[bytes]) -> Iterator[bytes]:
