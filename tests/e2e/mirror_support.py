@@ -20,6 +20,7 @@ from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
 
 ENDED = ("finished", "failed", "cancelled")
+PASSWORD = "mirror admin passphrase"
 DOWNSTREAM_ENV = {"CSGHUB_OUTBOUND_ALLOW_HOSTS": "127.0.0.1"}
 
 
@@ -40,7 +41,7 @@ def make_pair(factory: Any, tmp_path: Path, downstream_env: dict[str, str] | Non
     downstream = factory({**DOWNSTREAM_ENV, **(downstream_env or {})})
     up_user, up_token = upstream.user("up")
     admin = f"root{os.urandom(3).hex()}"
-    accounts.create_user(downstream.hub, admin, email=f"{admin}@example.com", is_admin=True)
+    accounts.create_user(downstream.hub, admin, email=f"{admin}@example.com", password=PASSWORD, is_admin=True)
     admin_token = tokens.create_token(downstream.hub, admin, scope="write")[0]
     return Pair(
         upstream, downstream, up_user, up_token, admin, admin_token, setup_git_home(tmp_path / "home"), tmp_path

@@ -33,12 +33,12 @@ from csghub.api.serialize import ok
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import read_json_object
 from csghub.http.deps import get_actor, get_hub
-from csghub.http.openapi import TEXT, WHOLE, WRITE_ERRORS, query
-from csghub.http.params import MAX_INDEX, RowId, whole_number
+from csghub.http.openapi import API_ERRORS, TEXT, WHOLE, WRITE_ERRORS, query
+from csghub.http.params import MAX_ID, MAX_INDEX, RowId, whole_number
 from csghub.services.mirrors import mirrors
 from csghub.services.permissions import Actor
 
-router = APIRouter()
+router = APIRouter(responses=API_ERRORS)
 REPO_MIRROR = "/api/v1/{type_plural:repo_type}/{namespace}/{name}/mirror"
 PAGES = query(page=WHOLE, per=WHOLE, state=TEXT, source=TEXT)
 
@@ -128,7 +128,7 @@ async def list_visible_mirrors(request: Request, actor: Actor = Depends(get_acto
 
 @router.get("/api/v1/mirror/tasks", openapi_extra=query(page=WHOLE, per=WHOLE, state=TEXT, mirror_id=WHOLE))
 async def list_tasks(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
-    mirror_id = whole_number(request.query_params.get("mirror_id"), "mirror_id")
+    mirror_id = whole_number(request.query_params.get("mirror_id"), "mirror_id", maximum=MAX_ID)
     views, total = await run_in_threadpool(
         lambda: mirrors.list_tasks(get_hub(request), actor, mirror_id=mirror_id, **_paging(request))
     )

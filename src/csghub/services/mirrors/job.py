@@ -6,7 +6,8 @@ rules, the upstream repository, the LFS objects the hub already holds, the bandw
 only what is new. The source's token comes in the environment (CSGHUB_MIRROR_TOKEN), never in a file.
 
 This process fetches every branch and tag of the upstream into `repo.git` (git over HTTP, its connection
-pinned to the address the outbound rules accepted), then downloads every LFS object those refs reach
+pinned to the address the outbound rules accepted; or, from a source without git, one commit rebuilt from
+the tree listing: services/mirrors/rebuild.py), then downloads every LFS object those refs reach
 that the hub lacks into `lfs/{oid}`, in ranges, resuming a `.part` left by an earlier attempt and
 verifying sha256 and size before the file takes its name. It never writes to the live repository: the
 hub imports the result (objects first, refs last) when `result.json` says it succeeded.
@@ -28,9 +29,9 @@ from csghub.core.errors import GitError, HubError
 from csghub.git.repository import GitRepo
 from csghub.git.runner import run_git
 from csghub.net.bandwidth import RateLimiter
-from csghub.net.client import git_connection_config
 from csghub.net.guard import AddressRules
-from csghub.services.mirrors.upstream import Upstream
+from csghub.services.mirrors.rebuild import rebuild
+from csghub.services.mirrors.upstream import Upstream, UpstreamError
 
 SPEC, RESULT, PROGRESS = "spec.json", "result.json", "progress.json"
 TOKEN_ENV = "CSGHUB_MIRROR_TOKEN"
@@ -63,10 +64,10 @@ def _git_failure(stderr: str) -> SyncFailed:
     return SyncFailed(f"Fetching the upstream's git history failed: {stderr[-500:]}", code="UpstreamUnavailable")
 
 
-def fetch_git(spec: dict[str, Any], repo: Path, token: str | None, rules: AddressRules) -> dict[str, str]:
+def fetch_git(up: Upstream, spec: dict[str, Any], repo: Path) -> dict[str, str]:
     """Fetch every branch and tag (deleting those the upstream deleted); the refs as fetched."""
-    url = spec["git_url"]
-    env = git_connection_config(url, rules, token)
+    url = up.git_url(spec["upstream_type"], spec["upstream_id"])
+    env = up.git_env(url)
     try:
         run_git(repo, "fetch", "--prune", "--no-write-fetch-head", "--quiet", url, *REFSPECS, env=env)
     except GitError as exc:
@@ -124,11 +125,31 @@ def download_objects(
 def sync(work: Path) -> dict[str, Any]:
     spec = json.loads((work / SPEC).read_text())
     token = os.environ.get(TOKEN_ENV) or None
-    rules = AddressRules(**spec["rules"])
     repo = work / "repo.git"
     progress: dict[str, Any] = {"state": "running", "files_total": 0, "bytes_total": 0, "files_done": 0}
     write_json(work / PROGRESS, progress)
-    refs = fetch_git(spec, repo, token, rules)
+    with Upstream(spec["base_url"], AddressRules(**spec["rules"]), token=token) as up:
+        return _sync(up, spec, work, repo, progress)
+
+
+def fetch_history(up: Upstream, spec: dict[str, Any], repo: Path) -> dict[str, str]:
+    """Git when the source serves it; else (or when it has no git for this repository but its API knows
+    it) a commit rebuilt from the tree listing."""
+    if not spec.get("use_git", True):
+        return rebuild(up, spec, repo)
+    try:
+        return fetch_git(up, spec, repo)
+    except SyncFailed as failed:
+        if failed.code != "UpstreamNotFound":
+            raise
+        try:
+            return rebuild(up, spec, repo)
+        except UpstreamError:
+            raise failed from None  # unknown to the API too: git's answer says it best
+
+
+def _sync(up: Upstream, spec: dict[str, Any], work: Path, repo: Path, progress: dict[str, Any]) -> dict[str, Any]:
+    refs = fetch_history(up, spec, repo)
     if not refs:
         raise SyncFailed("The upstream repository has no branches", code="UpstreamNotFound")
     held = {oid: int(size) for oid, size in spec.get("held", [])}
@@ -136,14 +157,12 @@ def sync(work: Path) -> dict[str, Any]:
     progress.update(
         state="repo_synced", files_total=len(wanted), bytes_total=sum(size for _oid, size in wanted), files_done=0
     )
+    progress["files_done"] = sum(1 for oid, _size in wanted if (work / "lfs" / oid).exists())  # an earlier attempt's
     write_json(work / PROGRESS, progress)
-    done = [oid for oid, _size in wanted if (work / "lfs" / oid).exists()]  # an earlier attempt's
-    progress["files_done"] = len(done)
     if wanted:
         progress["state"] = "lfs"
         write_json(work / PROGRESS, progress)
-        with Upstream(spec["base_url"], rules, token=token) as up:
-            download_objects(up, spec, work, wanted, progress)
+        download_objects(up, spec, work, wanted, progress)
     return {"refs": refs, "objects": all_pointers(repo, refs), "downloaded": wanted, "error": "", "code": ""}
 
 

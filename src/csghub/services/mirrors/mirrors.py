@@ -36,23 +36,24 @@ from csghub.services.permissions import SITE, Action, Actor, authorize, can
 from csghub.services.repositories import repos
 
 MIN_INTERVAL_S = 60  # shorter ones would hammer the upstream; 0 = by hand only
+MAX_INTERVAL_S = 366 * 86400
 MAX_PAGE = 200
 
 
 def check_interval(seconds: int) -> int:
-    if seconds != 0 and seconds < MIN_INTERVAL_S and seconds >= 0:
-        raise InvalidArgument(f"A mirror's interval is 0 (sync by hand only) or at least {MIN_INTERVAL_S} seconds")
-    if seconds < 0:
-        raise InvalidArgument("A mirror's interval cannot be negative")
+    if seconds != 0 and not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
+        raise InvalidArgument(
+            f"A mirror's interval is 0 (sync by hand only) or {MIN_INTERVAL_S} to {MAX_INTERVAL_S} seconds"
+        )
     return seconds
 
 
 def find_source(session: Session, id_or_name: str) -> MirrorSource:
-    source = (
-        session.get(MirrorSource, int(id_or_name))
-        if id_or_name.isdigit()
-        else session.scalar(select(MirrorSource).where(MirrorSource.name == id_or_name))
-    )
+    if id_or_name.isascii() and id_or_name.isdigit():
+        # A number past any id finds nothing (and never reaches the database as an out-of-range integer).
+        source = session.get(MirrorSource, int(id_or_name)) if len(id_or_name) <= 9 else None
+    else:
+        source = session.scalar(select(MirrorSource).where(MirrorSource.name == id_or_name[:64]))
     if source is None:
         raise NotFound(f"Mirror source not found: {id_or_name}", code="MirrorSourceNotFound")
     return source

@@ -10,9 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from csghub.core.errors import NotFound
 from csghub.core.names import RepoType
-from csghub.net.client import git_connection_config
 from csghub.services.context import Hub
 from csghub.services.mirrors import sources
 from csghub.services.mirrors.arrivals import CHUNK
@@ -53,13 +51,9 @@ def _shows(up: Upstream, repo_type: RepoType, repo_id: str) -> bool:
 def git_remote(hub: Hub, source_id: int, repo_type: RepoType, repo_id: str) -> tuple[str, dict[str, str]]:
     """The repository's git URL and the environment that pins git's connection to a checked address and
     carries the token (never in the URL or the arguments)."""
-    source = sources.find_source(hub, source_id)
-    if source is None:
-        raise NotFound(f"Mirror source #{source_id} does not exist", code="MirrorSourceNotFound")
-    rules = sources.outbound_rules(hub.settings)
-    with Upstream(source.base_url, rules) as up:
+    with sources.upstream(hub, source_id, timeout=PROBE_TIMEOUT_S) as up:
         url = up.git_url(repo_type.value, repo_id)
-    return url, git_connection_config(url, rules, sources.source_token(hub, source_id))
+        return url, up.git_env(url)
 
 
 def object_bytes(hub: Hub, source_id: int, repo_type: RepoType, repo_id: str, oid: str, size: int) -> Iterator[bytes]:

@@ -27,7 +27,6 @@ from csghub.services.mirrors.job import REFSPECS, SPEC
 from csghub.services.repositories import lfs
 from csghub.services.repositories.repos import get_repo_by_id
 from csghub.services.repositories.writes import after_ref_update, changes_between, writing
-from csghub.storage.base import iter_file
 
 log = logging.getLogger(__name__)
 VIA_MIRROR = "mirror"  # how the change arrived, as the audit log names it
@@ -36,12 +35,6 @@ VIA_MIRROR = "mirror"  # how the change arrived, as the audit log names it
 def work_dir(hub: Hub, mirror_id: int) -> Path:
     """One per mirror, kept across attempts (a restarted job resumes its `.part` files), removed on success."""
     return hub.settings.data_dir / "mirrors" / "work" / f"mirror-{mirror_id}"
-
-
-def git_url(base_url: str, repo_type: RepoType, repo_id: str) -> str:
-    """Where a Hugging Face-compatible hub serves a repository's git (this hub and huggingface.co alike)."""
-    prefix = "" if repo_type is RepoType.MODEL else f"{repo_type.plural}/"
-    return f"{base_url.rstrip('/')}/{prefix}{repo_id}"
 
 
 def _held(hub: Hub) -> list[tuple[str, int]]:
@@ -58,7 +51,7 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
         if mirror is None or source is None:
             raise InvalidArgument(f"Mirror {mirror_id} is gone")
         upstream_type, upstream_id, repo_id = RepoType(mirror.upstream_type), mirror.upstream_id, mirror.repo_id
-        base_url, source_id = source.base_url, source.id
+        base_url, source_id, use_git = source.base_url, source.id, source.use_git
     token = sources.source_token(hub, source_id)
     work = work_dir(hub, mirror_id)
     work.mkdir(parents=True, exist_ok=True)
@@ -70,10 +63,10 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
     alternates = repo / "objects" / "info" / "alternates"
     alternates.parent.mkdir(parents=True, exist_ok=True)
     alternates.write_text(f"{hub.repo_path(repo_id) / 'objects'}\n")
+    view = get_repo_by_id(hub, repo_id)
     settings = hub.settings
     spec: dict[str, Any] = {
         "base_url": base_url,
-        "git_url": git_url(base_url, upstream_type, upstream_id),
         "upstream_type": upstream_type.value,
         "upstream_id": upstream_id,
         "rules": {
@@ -82,6 +75,10 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
             "allow_private": settings.outbound_allow_private,
         },
         "bandwidth_bytes_per_s": bandwidth_share,
+        "use_git": use_git,
+        # For a commit rebuilt from a tree listing: the branch it goes on and the head it goes on top of.
+        "branch": view.default_branch,
+        "local_head": hub.git(repo_id).ref_target(f"refs/heads/{view.default_branch}") or "",
         "held": _held(hub),
     }
     (work / SPEC).write_text(json.dumps(spec))
@@ -107,8 +104,8 @@ def import_result(hub: Hub, mirror_id: int, work: Path, result: dict[str, Any]) 
     for oid, size in result["downloaded"]:
         path = work / "lfs" / oid
         if hub.blobs.stat(oid) != size:
-            with open(path, "rb") as fh:
-                hub.blobs.put(oid, size, iter_file(fh))  # re-hashed: a changed file is refused, nothing kept
+            # The job hashed every byte as it arrived and kept only what matched (Upstream.download): moved in.
+            hub.blobs.put_verified_file(oid, int(size), path)
     pointers = [LfsPointer(oid, int(size)) for oid, size in result["objects"]]
     missing = [p.oid for p in pointers if hub.blobs.stat(p.oid) != p.size and lfs.xet_hash_of(hub, p.oid) is None]
     if missing:  # never point a mirror at bytes it lacks

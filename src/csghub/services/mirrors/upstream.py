@@ -22,7 +22,7 @@ import httpx
 
 from csghub.core.errors import HubError
 from csghub.net.bandwidth import RateLimiter
-from csghub.net.client import same_origin, upstream_client
+from csghub.net.client import git_connection_config, same_origin, upstream_client
 from csghub.net.guard import AddressRules
 
 CHUNK = 256 * 1024
@@ -102,7 +102,8 @@ def error_for(response: httpx.Response, what: str) -> UpstreamError:
     status = response.status_code
     detail = _reason(response)
     message = f"{what}: the source answered {status}" + (f" ({detail})" if detail else "")
-    if status == 404:
+    # Hugging Face answers 401 for a private repository asked for without access; its code says not found.
+    if status == 404 or response.headers.get("X-Error-Code", "").endswith("NotFound"):
         return UpstreamNotFound(status, message)
     if status in (401, 403):
         return UpstreamForbidden(status, message + "; check the source's token")
@@ -117,6 +118,8 @@ class Upstream:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = name or self.base_url
+        self._rules = rules
+        self._token = token
         self._client = upstream_client(rules, token, timeout)
 
     def __enter__(self) -> Upstream:
@@ -184,6 +187,13 @@ class Upstream:
     def git_url(self, repo_type: str, repo_id: str) -> str:
         """Where the source serves the repository over git's smart HTTP (this hub and Hugging Face alike)."""
         return f"{self.base_url}/{_GIT_PREFIX[_plural(repo_type)[:-1]]}{repo_id}"
+
+    def git_env(self, url: str) -> dict[str, str]:
+        """Environment variables for a `git fetch` of `url` from this source: pinned to the address checked
+        now, no redirects, http(s) only, the token in a header (never in the URL or argv)."""
+        if not same_origin(url, self.base_url):
+            raise UpstreamForbidden(0, f"{_shown(url)} is not on the source {self.name}")
+        return git_connection_config(url, self._rules, self._token)
 
     def resolve_path(self, repo_type: str, repo_id: str, revision: str, path: str) -> str:
         prefix = _GIT_PREFIX[_plural(repo_type)[:-1]]
@@ -285,7 +295,7 @@ class Upstream:
                 out.seek(have)
                 out.truncate()
                 try:
-                    for chunk in response.iter_bytes(CHUNK):
+                    for chunk in response.iter_bytes():  # as it arrives: a break keeps all that came
                         have += len(chunk)
                         if have > size:
                             break
