@@ -162,7 +162,8 @@ class PullThrough:
     def read_object(self, hub: Hub, oid: str, start: int, end: int | None) -> Iterator[bytes] | None:
         arrival = self.arrivals.get(oid)
         if arrival is None:
-            self._touch(hub, oid)
+            if self._upstream(hub) is not None:  # hubs without a pull-through cache write nothing here
+                self._touch(hub, oid)
             return None
         return arrival.read(start, end, lambda s, e: hub.blobs.read(oid, s, e))
 
