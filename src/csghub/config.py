@@ -132,6 +132,9 @@ class Settings:
     dataset_sql_memory: int = 256 * MiB
     dataset_sql_max_rows: int = 1000
     dataset_sql_export_rows: int = 1_000_000
+    # The pull-through cache (docs/mirroring.md): a cached repository asked for again more than this many
+    # seconds after its last fetch from the upstream is fetched again in the background.
+    proxy_refresh_seconds: int = 600
     # Fine-tuning (docs/finetune.md): at most `finetune_concurrency` training jobs run at once on this hub; a
     # job gets `finetune_timeout` seconds in all (its attempts after a crash included); a training or
     # evaluation file may hold `finetune_data_max_bytes`.
@@ -318,6 +321,7 @@ def _validate(settings: Settings) -> None:
         "finetune_concurrency",
         "finetune_timeout",
         "finetune_data_max_bytes",
+        "proxy_refresh_seconds",
         "mirror_retry_seconds",
     ):
         if getattr(settings, key) < 1:

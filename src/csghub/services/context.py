@@ -14,13 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from csghub.config import Settings
 from csghub.core.errors import RateLimited
+from csghub.core.names import RepoId, RepoType
 from csghub.git.repository import GitRepo
 from csghub.runtime.base import Runner, RunnerError
 from csghub.services.read_cache import OneLoadPerKey, ReadCache, RefCache
@@ -283,6 +284,27 @@ class ComputeRuntime:
             return self._locks.setdefault(instance_id, threading.Lock())
 
 
+class MissingContent(Protocol):
+    """What answers for a repository or an LFS object this hub lacks: the pull-through cache
+    (services/mirrors/proxy.py), set by wiring so that repositories need not know the mirrors."""
+
+    def materialize(self, hub: Hub, repo_type: RepoType, repo_id: RepoId) -> bool:
+        """Make the missing repository here (from an upstream); True if it now exists."""
+
+    def provide_object(self, hub: Hub, repo_id: int, oid: str, size: int, *, wait: bool) -> bool:
+        """Bring an object the repository names but lacks (started now; finished first if `wait`);
+        True if it comes (read_object streams it meanwhile), False if nothing here can bring it."""
+
+    def arriving(self, oid: str) -> bool:
+        """Whether the object is being fetched now (storage has no copy to hand out yet)."""
+
+    def read_object(self, hub: Hub, oid: str, start: int, end: int | None) -> Iterator[bytes] | None:
+        """The bytes of an object still arriving, as they arrive; None when none is arriving."""
+
+    def seen(self, hub: Hub, repo_id: int) -> None:
+        """A repository's row was read from the database (at most every few seconds per repository)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
@@ -328,6 +350,8 @@ class Hub:
     # Called with a repository's id once its deletion is authorized, before its row and files go: what
     # runs from it (a space's app) stops now rather than when a supervisor notices.
     repo_delete_listeners: list[Callable[[Hub, int], None]] = field(default_factory=list)
+    # Who brings repositories and objects this hub lacks (the pull-through cache); set by wiring.
+    missing: list[MissingContent] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.reads.watch(self.sessions)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import BlobNotFound, EntryNotFound, InvalidArgument, NotFound, Unauthenticated
+from csghub.core.errors import BlobNotFound, EntryNotFound, HubError, InvalidArgument, NotFound, Unauthenticated
 from csghub.core.signing import check_signature, signed_query
 from csghub.db.models import LfsObject, LfsUpload, RepoLfsObject, utcnow
 from csghub.git.lfs import LfsPointer
@@ -97,12 +97,19 @@ def xet_hashes_of(hub: Hub, repo_id: int, oids: list[str]) -> dict[str, str]:
 def require_linked(hub: Hub, repo_id: int, pointer: LfsPointer) -> None:
     """A pointer in a repository's tree serves bytes only if the repository holds its object."""
     with hub.db() as session:
-        if not _linked(session, repo_id, pointer.oid):
-            raise EntryNotFound(f"LFS object {pointer.oid} was never uploaded to this repository")
+        if _linked(session, repo_id, pointer.oid):
+            return
+    # A repository the pull-through cache keeps names objects it has yet to fetch: they come now.
+    if not any(source.provide_object(hub, repo_id, pointer.oid, pointer.size, wait=False) for source in hub.missing):
+        raise EntryNotFound(f"LFS object {pointer.oid} was never uploaded to this repository")
 
 
 def read_object(hub: Hub, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
     """Stream an object's bytes [start, end), from the blob store or rebuilt from Xet chunks."""
+    for source in hub.missing:
+        arriving = source.read_object(hub, oid, start, end)
+        if arriving is not None:
+            return arriving
     xet_hash = xet_hash_of(hub, oid)
     if xet_hash is not None:
         return xet_store.read_file(hub, xet_store.get_file(hub, xet_hash), start, end)
@@ -111,8 +118,8 @@ def read_object(hub: Hub, oid: str, start: int = 0, end: int | None = None) -> I
 
 def direct_download_url(hub: Hub, oid: str) -> str | None:
     """A URL clients can fetch the bytes from without the hub (S3), when the object is a plain blob."""
-    if xet_hash_of(hub, oid) is not None:
-        return None
+    if xet_hash_of(hub, oid) is not None or any(source.arriving(oid) for source in hub.missing):
+        return None  # rebuilt from chunks, or still arriving from an upstream: the hub serves it
     return hub.blobs.download_url(oid, hub.settings.transfer_url_ttl)
 
 
@@ -133,6 +140,12 @@ def link_objects(hub: Hub, repo_id: int, pointers: Iterable[LfsPointer]) -> None
                 session.add(LfsObject(oid=oid, size=size))
                 session.flush()
             session.add(RepoLfsObject(repo_id=repo_id, oid=oid))
+
+
+def _brought(hub: Hub, repo_id: int, obj: BatchObject) -> bool:
+    """An object a pull-through cached repository names, fetched in full before the batch answers
+    (git-lfs then downloads it from here like any other)."""
+    return any(source.provide_object(hub, repo_id, obj.oid, obj.size, wait=True) for source in hub.missing)
 
 
 def _linked(session: Session, repo_id: int, oid: str) -> bool:
@@ -235,13 +248,19 @@ def batch(
         for obj in objects:
             entry: dict[str, Any] = {"oid": obj.oid, "size": obj.size, "authenticated": True}
             if operation == "download":
-                if _linked(session, repo.id, obj.oid) and _object_known(session, hub, obj.oid, obj.size):
-                    entry["actions"] = {"download": urls.download(obj.oid)}
+                held = _linked(session, repo.id, obj.oid) and _object_known(session, hub, obj.oid, obj.size)
+                try:
+                    brought = held or _brought(hub, repo.id, obj)
+                except HubError as exc:  # too large for the cache, or the upstream failed: this object only
+                    entry["error"] = {"code": exc.status, "message": exc.message}
                 else:
-                    entry["error"] = {
-                        "code": 404,
-                        "message": f"Object {obj.oid} does not exist in this repository",
-                    }
+                    if brought:
+                        entry["actions"] = {"download": urls.download(obj.oid)}
+                    else:
+                        entry["error"] = {
+                            "code": 404,
+                            "message": f"Object {obj.oid} does not exist in this repository",
+                        }
             elif always_multipart and multipart:
                 upload = _open_multipart(session, hub, repo.id, obj)
                 entry["actions"] = {"upload": urls.multipart_upload(upload), "verify": urls.verify(obj)}

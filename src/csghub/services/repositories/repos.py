@@ -173,15 +173,24 @@ def _cache_key(repo_type: RepoType, repo_id: RepoId) -> tuple[str, str, str, str
     return ("repo", repo_type.value, repo_id.namespace.lower(), repo_id.name.lower())
 
 
-def _read_view(hub: Hub, repo_type: RepoType, repo_id: RepoId) -> RepoView | None:
-    """The row as it is now, kept in hub.reads; None when there is none."""
+def _read_view(hub: Hub, repo_type: RepoType, repo_id: RepoId, *, bring: bool = False) -> RepoView | None:
+    """The row as it is now, kept in hub.reads; None when there is none. With `bring` (reads only), a
+    repository this hub lacks may be brought from an upstream first (hub.missing: the pull-through cache)."""
     generation = hub.reads.generation
     with hub.db() as session:
         row = _find_row(session, repo_type, repo_id.namespace, repo_id.name)
         view = None if row is None else _marked(session, row)
+    if view is None and bring and any(source.materialize(hub, repo_type, repo_id) for source in hub.missing):
+        return _read_view(hub, repo_type, repo_id)
     if view is not None:
         hub.reads.put(_cache_key(repo_type, repo_id), view, generation)
+        for source in hub.missing:
+            source.seen(hub, view.id)
     return view
+
+
+# Only reads bring a missing repository from an upstream: a push to a name this hub lacks stays a 404.
+_BRINGS = (Action.READ, Action.DOWNLOAD)
 
 
 def _authorized(view: RepoView | None, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action) -> RepoView:
@@ -193,14 +202,17 @@ def _authorized(view: RepoView | None, actor: Actor, repo_type: RepoType, repo_i
 
 def get_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ) -> RepoView:
     """The repo if `actor` may do `action` on it; missing and invisible repos look alike."""
-    return _authorized(_read_view(hub, repo_type, repo_id), actor, repo_type, repo_id, action)
+    return _authorized(_read_view(hub, repo_type, repo_id, bring=action in _BRINGS), actor, repo_type, repo_id, action)
 
 
 def shared_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, action: Action = Action.READ) -> RepoView:
     """get_repo for the hot reads, after cached_repo found nothing: of the requests that ask for the
     same row at once, one reads it and the others take what it kept (read_cache.OneLoadPerKey)."""
     key = _cache_key(repo_type, repo_id)
-    view = hub.reads.loads.load(key, lambda: hub.reads.get(key), lambda: _read_view(hub, repo_type, repo_id))
+    bring = action in _BRINGS
+    view = hub.reads.loads.load(
+        key, lambda: hub.reads.get(key), lambda: _read_view(hub, repo_type, repo_id, bring=bring)
+    )
     return _authorized(view, actor, repo_type, repo_id, action)
 
 
