@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from csghub.net.guard import HostPattern
+
 MiB = 1024 * 1024
 
 
@@ -139,6 +141,20 @@ class Settings:
     # Spaces (docs/spaces.md): seconds without a visit before a running space sleeps (its owner may set
     # another; 0 = never), woken by the next visit.
     space_sleep_seconds: int = 48 * 3600
+    # Mirrors (docs/mirroring.md): who may create one ("admins": site administrators; "users": anyone who
+    # may create repositories in the target namespace); a sync that failed for a passing cause is tried
+    # again after `mirror_retry_seconds`, then twice that (3 attempts in all).
+    mirror_creators: str = "admins"
+    mirror_retry_seconds: int = 30
+    # Outbound connections (mirror sources, the pull-through cache's upstream; webhooks will follow the same
+    # rules): loopback, private, link-local, multicast and reserved addresses are refused unless the host or
+    # address is in `outbound_allow_hosts` ("hub.example.com", "*.example.com", "10.0.0.5", "10.0.0.0/8").
+    # `outbound_allow_private` opens private and loopback networks (never link-local: cloud metadata).
+    # `outbound_deny_hosts` refuses hosts or networks whatever they resolve to, and wins over allow.
+    # Lists: a TOML array, or comma-separated in CSGHUB_* variables.
+    outbound_allow_hosts: list[str] = field(default_factory=list)
+    outbound_deny_hosts: list[str] = field(default_factory=list)
+    outbound_allow_private: bool = False
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -205,6 +221,11 @@ def _coerce(key: str, value: Any) -> Any:
             if not isinstance(value, str | int | float):
                 raise ValueError(value)
             return str(value)
+        if kind == "list[str]":
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+                raise ValueError(value)
+            return [item.strip() for item in items if item.strip()]
     except (TypeError, ValueError):
         raise ConfigError(f"Setting '{key}' has an invalid value {value!r} (expected {kind})") from None
     return value
@@ -294,9 +315,12 @@ def _validate(settings: Settings) -> None:
         "finetune_concurrency",
         "finetune_timeout",
         "finetune_data_max_bytes",
+        "mirror_retry_seconds",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
+    if settings.mirror_creators not in ("admins", "users"):
+        raise ConfigError("Setting 'mirror_creators' must be 'admins' or 'users'")
     if settings.space_sleep_seconds < 0:
         raise ConfigError("Setting 'space_sleep_seconds' must be 0 (never) or more")
     if settings.max_body_memory < max(settings.max_json_body, settings.max_inline_body):
@@ -304,6 +328,12 @@ def _validate(settings: Settings) -> None:
     for key in ("rate_limit_per_token", "rate_limit_per_address"):
         if getattr(settings, key) < 0:
             raise ConfigError(f"Setting '{key}' must be 0 (off) or more")
+    for key in ("outbound_allow_hosts", "outbound_deny_hosts"):
+        for pattern in getattr(settings, key):
+            try:
+                HostPattern.parse(pattern)
+            except ValueError as exc:
+                raise ConfigError(f"Setting '{key}' is invalid: {exc}") from None
     try:
         parse_group_map(settings.sso_group_map)
     except ValueError as exc:

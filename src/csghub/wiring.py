@@ -15,6 +15,7 @@ from csghub.runtime.base import Runner
 from csghub.services.context import Hub
 from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
+from csghub.services.mirrors import scheduler as mirror_scheduler
 from csghub.services.spaces import lifecycle as space_lifecycle
 from csghub.services.spaces import settings as space_settings
 from csghub.storage.base import BlobStore
@@ -54,6 +55,7 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.compute.launch_env["space"] = space_settings.launch_env
     hub.compute.claimants.append(lambda: conversions.running_keys(hub))
     hub.compute.claimants.append(lambda: finetune_runs.running_keys(hub))
+    hub.compute.claimants.append(lambda: mirror_scheduler.running_keys(hub))
     return hub
 
 

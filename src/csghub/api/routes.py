@@ -18,6 +18,7 @@ from csghub.api import (
     hf_files,
     hf_repos,
     hf_xet,
+    mirrors_api,
     notebooks_api,
     orgs,
     repo_access,
@@ -40,6 +41,8 @@ def mount_api(app: FastAPI) -> None:
     include_routes(app, social.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
+    # Before the generic repository routes: /api/v1/mirror/... and .../{name}/mirror.
+    include_routes(app, mirrors_api.router)
     include_routes(app, finetune_api.router)
     include_routes(app, notebooks_api.router)
     # Before the generic repository routes (CSGHub's /api/v1/{type}s/... and HF's /api/{type}s/...).

@@ -102,6 +102,9 @@ class RepoResource:
     visibility: str
     label: str  # "model user/name", used in messages
     gated: str = ""
+    # "source:ns/name" when the repository mirrors another hub (services/mirrors): read-only to everyone,
+    # its content changes only through its sync.
+    mirror_of: str = ""
 
     @property
     def private(self) -> bool:
@@ -223,7 +226,14 @@ def _public_read(action: Action, resource: Resource) -> bool:
     return isinstance(resource, RepoResource) and action is Action.READ and resource.visibility == "public"
 
 
+def _mirror_refuses(action: Action, resource: Resource) -> bool:
+    """A mirror's content is the upstream's: no one writes to it by any door (push, commit, upload, refs)."""
+    return action is Action.WRITE and isinstance(resource, RepoResource) and bool(resource.mirror_of)
+
+
 def can(actor: Actor, action: Action, resource: Resource) -> bool:
+    if _mirror_refuses(action, resource):
+        return False
     if not _account_allows(actor, action, resource):
         return False
     if _credential_allows(actor, action, resource):
@@ -264,6 +274,12 @@ def authorize(actor: Actor, action: Action, resource: Resource) -> None:
 def _deny_repo(actor: Actor, action: Action, resource: RepoResource) -> NoReturn:
     if not can(actor, Action.READ, resource):
         raise repo_not_found(actor, resource.label)
+    if _mirror_refuses(action, resource):
+        raise PermissionDenied(
+            f"{resource.label} is a read-only mirror of {resource.mirror_of}: its content changes only by "
+            "syncing from there (delete the mirror to make it writable)",
+            code="MirrorReadOnly",
+        )
     if action is Action.DOWNLOAD and resource.gated:
         message = (
             f"Access to {resource.label} is restricted: you must have access to it and be authenticated to "

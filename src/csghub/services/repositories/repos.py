@@ -5,6 +5,7 @@ Owns the `repos` rows and the bare git directories; a repo's directory is named 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -21,6 +22,8 @@ from csghub.core.names import RepoId, RepoType, validate_ref_name
 from csghub.db.models import (
     DatasetConversion,
     LfsObject,
+    Mirror,
+    MirrorSource,
     Namespace,
     Repo,
     RepoDownloadDay,
@@ -82,6 +85,8 @@ class RepoView:
     updated_at: datetime
     # A dataset's row count as converted for the viewer (services/datasets); listings fill it in.
     num_rows: int | None = None
+    # "source:ns/name" when this repository mirrors another hub (read-only); the reads that authorize fill it in.
+    mirror_of: str = ""
 
     @property
     def full_name(self) -> str:
@@ -112,7 +117,8 @@ class RepoView:
 
     @property
     def resource(self) -> RepoResource:
-        return RepoResource(self.id, self.namespace, self.visibility, f"{self.type.value} {self.full_name}", self.gated)
+        label = f"{self.type.value} {self.full_name}"
+        return RepoResource(self.id, self.namespace, self.visibility, label, self.gated, self.mirror_of)
 
 
 def _view(row: Repo, num_rows: int | None = None) -> RepoView:
@@ -136,6 +142,21 @@ def _view(row: Repo, num_rows: int | None = None) -> RepoView:
     )
 
 
+def _mirror_of(session: Session, repo_id: int) -> str:
+    """What the repository mirrors, as "source:ns/name"; "" when it is no mirror."""
+    found = session.execute(
+        select(MirrorSource.name, Mirror.upstream_id)
+        .join(MirrorSource, MirrorSource.id == Mirror.source_id)
+        .where(Mirror.repo_id == repo_id)
+    ).first()
+    return f"{found[0]}:{found[1]}" if found is not None else ""
+
+
+def _marked(session: Session, row: Repo) -> RepoView:
+    """The view of one repository read to authorize an action on it: with its mirror mark."""
+    return dataclasses.replace(_view(row), mirror_of=_mirror_of(session, row.id))
+
+
 def _find_row(session: Session, repo_type: RepoType, namespace: str, name: str) -> Repo | None:
     return session.scalar(
         select(Repo)
@@ -157,7 +178,7 @@ def _read_view(hub: Hub, repo_type: RepoType, repo_id: RepoId) -> RepoView | Non
     generation = hub.reads.generation
     with hub.db() as session:
         row = _find_row(session, repo_type, repo_id.namespace, repo_id.name)
-        view = None if row is None else _view(row)
+        view = None if row is None else _marked(session, row)
     if view is not None:
         hub.reads.put(_cache_key(repo_type, repo_id), view, generation)
     return view
@@ -219,7 +240,7 @@ def get_repo_by_id(hub: Hub, repo_id: int) -> RepoView:
         row = session.get(Repo, repo_id)
         if row is None:
             raise NotFound(f"Repository #{repo_id} does not exist")
-        return _view(row)
+        return _marked(session, row)
 
 
 def create_repo(

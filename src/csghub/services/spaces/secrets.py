@@ -1,23 +1,18 @@
 """A space's secrets and variables, its app's environment variables. Secrets are AES-GCM ciphertext at
-rest under a key derived (HKDF-SHA256) from the hub's secret key, bound to their space and name, and
+rest (core/sealing.py) under a key derived from the hub's secret key, bound to their space and name, and
 write-only: after saving, only their names, descriptions and update times come back. Variables are
 plain and visible to whoever manages the space."""
 
 from __future__ import annotations
 
-import base64
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from csghub.core import sealing
 from csghub.core.errors import InvalidArgument, NotFound, TooLarge
 from csghub.db.models import SpaceEnv, utcnow
 
@@ -27,7 +22,6 @@ MAX_VALUE = 64 * 1024
 MAX_DESCRIPTION = 1000
 MAX_ENTRIES = 100  # secrets and variables together, per space
 _INFO = b"csghub space secrets v1"
-_PREFIX = "v1:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,30 +33,18 @@ class EnvEntry:
     updated_at: datetime
 
 
-def _key(secret_key: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret_key.encode())
-
-
-def _aad(repo_id: int, name: str) -> bytes:
+def _aad(repo_id: int, name: str) -> str:
     """Binds a ciphertext to its space and name: copied to another row, it does not decrypt."""
-    return f"space:{repo_id}:{name}".encode()
+    return f"space:{repo_id}:{name}"
 
 
 def seal(secret_key: str, repo_id: int, name: str, value: str) -> str:
-    nonce = os.urandom(12)
-    sealed = AESGCM(_key(secret_key)).encrypt(nonce, value.encode(), _aad(repo_id, name))
-    return _PREFIX + base64.b64encode(nonce + sealed).decode()
+    return sealing.seal(sealing.derive_key(secret_key, _INFO), value, _aad(repo_id, name))
 
 
 def unseal(secret_key: str, repo_id: int, name: str, text: str) -> str | None:
     """The value, or None when it does not decrypt (the hub's secret key changed)."""
-    if not text.startswith(_PREFIX):
-        return None
-    raw = base64.b64decode(text[len(_PREFIX) :])
-    try:
-        return AESGCM(_key(secret_key)).decrypt(raw[:12], raw[12:], _aad(repo_id, name)).decode()
-    except (InvalidTag, ValueError):
-        return None
+    return sealing.unseal(sealing.derive_key(secret_key, _INFO), text, _aad(repo_id, name))
 
 
 def check_name(name: object) -> str:

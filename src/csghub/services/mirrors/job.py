@@ -1,0 +1,151 @@
+"""A sync job's own process: `python -m csghub.services.mirrors.job WORK_DIR`.
+
+The hub (services/mirrors/sync.py) prepares WORK_DIR: `spec.json` (the source's base URL and outbound
+rules, the upstream repository, the LFS objects the hub already holds, the bandwidth share) and
+`repo.git`, a bare repository that borrows the live repository's objects (alternates), so a fetch brings
+only what is new. The source's token comes in the environment (CSGHUB_MIRROR_TOKEN), never in a file.
+
+This process fetches every branch and tag of the upstream into `repo.git` (git over HTTP, its connection
+pinned to the address the outbound rules accepted), then downloads every LFS object those refs reach
+that the hub lacks into `lfs/{oid}`, in ranges, resuming a `.part` left by an earlier attempt and
+verifying sha256 and size before the file takes its name. It never writes to the live repository: the
+hub imports the result (objects first, refs last) when `result.json` says it succeeded.
+
+`progress.json` says where it is: {"state": "running" | "repo_synced" | "lfs", "files_total",
+"bytes_total", "files_done"}. Exit status 0 with a result (which may carry a readable error and whether
+retrying could help), non-zero when the process itself failed (its log's tail then says why)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from csghub.core.errors import GitError, HubError
+from csghub.git.repository import GitRepo
+from csghub.git.runner import run_git
+from csghub.net.client import git_connection_config
+from csghub.services.mirrors import upstream as upstream_api
+
+SPEC, RESULT, PROGRESS = "spec.json", "result.json", "progress.json"
+TOKEN_ENV = "CSGHUB_MIRROR_TOKEN"
+LFS_BATCH = 100  # objects per batch request
+REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+# Causes that another attempt will not cure: the task fails at once, logged once.
+LASTING_CODES = ("UpstreamNotFound", "UpstreamForbidden", "UpstreamCorrupt", "OutboundRefused", "InvalidArgument")
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Whole or not at all: the hub may read the file at any moment."""
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_text(json.dumps(value))
+    os.replace(partial, path)
+
+
+class SyncFailed(HubError):
+    """The upstream's git answered with an error; `code` says which kind."""
+
+
+def _git_failure(stderr: str) -> SyncFailed:
+    text = stderr.lower()
+    if "404" in text or "not found" in text:
+        return SyncFailed(f"The upstream has no such git repository: {stderr[-300:]}", code="UpstreamNotFound")
+    if "403" in text or "401" in text or "authentication" in text or "could not read username" in text:
+        return SyncFailed(
+            f"The upstream refused access to the repository (check the source's token): {stderr[-300:]}",
+            code="UpstreamForbidden",
+        )
+    return SyncFailed(f"Fetching the upstream's git history failed: {stderr[-500:]}", code="UpstreamUnavailable")
+
+
+def fetch_git(spec: dict[str, Any], repo: Path, token: str | None, rules: Any) -> dict[str, str]:
+    """Fetch every branch and tag (deleting those the upstream deleted); the refs as fetched."""
+    url = spec["git_url"]
+    env = git_connection_config(url, rules, token)
+    try:
+        run_git(repo, "fetch", "--prune", "--no-write-fetch-head", "--quiet", url, *REFSPECS, env=env)
+    except GitError as exc:
+        raise _git_failure(exc.stderr or str(exc)) from None
+    return GitRepo(repo).all_ref_targets()
+
+
+def lfs_wanted(repo: Path, refs: dict[str, str], held: dict[str, int]) -> list[tuple[str, int]]:
+    """The LFS objects the fetched refs reach that the hub does not hold, each once, largest first."""
+    tips = sorted(set(refs.values()))
+    pointers = GitRepo(repo).lfs_pointers_between(tips, [])
+    wanted = {p.oid: p.size for _path, p in pointers if held.get(p.oid) != p.size}
+    return sorted(wanted.items(), key=lambda item: (-item[1], item[0]))
+
+
+def all_pointers(repo: Path, refs: dict[str, str]) -> list[tuple[str, int]]:
+    tips = sorted(set(refs.values()))
+    return sorted({p.oid: p.size for _path, p in GitRepo(repo).lfs_pointers_between(tips, [])}.items())
+
+
+def download_objects(
+    up: upstream_api.Upstream, spec: dict[str, Any], work: Path, wanted: list[tuple[str, int]], progress: dict[str, Any]
+) -> None:
+    folder = work / "lfs"
+    folder.mkdir(exist_ok=True)
+    limiter = upstream_api.Bandwidth(int(spec.get("bandwidth_bytes_per_s") or 0))
+    for start in range(0, len(wanted), LFS_BATCH):
+        chunk = wanted[start : start + LFS_BATCH]
+        todo = [(oid, size) for oid, size in chunk if not (folder / oid).exists()]
+        actions = up.lfs_batch(spec["upstream_type"], spec["upstream_id"], [{"oid": o, "size": s} for o, s in todo])
+        for oid, size in todo:
+            action = actions.get(oid) if isinstance(actions, dict) else None
+            if action is None:
+                raise HubError(f"The upstream's LFS server did not offer object {oid}", code="UpstreamNotFound")
+            up.download(action, folder / oid, expected_sha256=oid, size=size, limiter=limiter)
+            progress["files_done"] += 1
+            write_json(work / PROGRESS, progress)
+        progress["files_done"] = sum(1 for oid, _ in wanted if (folder / oid).exists())
+        write_json(work / PROGRESS, progress)
+
+
+def sync(work: Path) -> dict[str, Any]:
+    spec = json.loads((work / SPEC).read_text())
+    token = os.environ.get(TOKEN_ENV) or None
+    rules = upstream_api.rules_of(spec["rules"])
+    repo = work / "repo.git"
+    progress: dict[str, Any] = {"state": "running", "files_total": 0, "bytes_total": 0, "files_done": 0}
+    write_json(work / PROGRESS, progress)
+    refs = fetch_git(spec, repo, token, rules)
+    if not refs:
+        raise SyncFailed("The upstream repository has no branches", code="UpstreamNotFound")
+    held = {oid: int(size) for oid, size in spec.get("held", [])}
+    wanted = lfs_wanted(repo, refs, held)
+    progress.update(
+        state="repo_synced", files_total=len(wanted), bytes_total=sum(size for _oid, size in wanted), files_done=0
+    )
+    write_json(work / PROGRESS, progress)
+    if wanted:
+        progress["state"] = "lfs"
+        write_json(work / PROGRESS, progress)
+        with upstream_api.open_upstream(spec["base_url"], token, rules) as up:
+            download_objects(up, spec, work, wanted, progress)
+    return {"refs": refs, "objects": all_pointers(repo, refs), "downloaded": wanted, "error": "", "code": ""}
+
+
+def main(argv: list[str]) -> int:
+    work = Path(argv[1])
+    started = time.monotonic()
+    try:
+        result = sync(work)
+    except HubError as exc:  # the upstream's answer or our rules: the task shows this message
+        result = {"refs": {}, "objects": [], "downloaded": [], "error": exc.message, "code": exc.code}
+        result["lasting"] = exc.code in LASTING_CODES
+    write_json(work / RESULT, result)
+    took = time.monotonic() - started
+    if result["error"]:
+        print(f"sync failed after {took:.1f} s: {result['code']}: {result['error']}", flush=True)
+    else:
+        print(f"synced {len(result['refs'])} ref(s), {len(result['downloaded'])} LFS object(s) in {took:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
