@@ -119,8 +119,8 @@ async def orgs_page(request: Request) -> Response:
 
     def load(hub: Hub, actor: Actor) -> dict[str, Any]:
         found = orgs.list_orgs(hub, actor, search=search, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-        pager = pager("/admin/orgs", {"q": search}, page, len(found) > PAGE_SIZE)
-        return {"tab": "orgs", "search": search, "orgs": found[:PAGE_SIZE], **pager}
+        pages = pager("/admin/orgs", {"q": search}, page, len(found) > PAGE_SIZE)
+        return {"tab": "orgs", "search": search, "orgs": found[:PAGE_SIZE], **pages}
 
     return await admin_page(request, "admin_orgs.html", load)
 
@@ -137,8 +137,8 @@ async def repos_page(request: Request) -> Response:
         )
         found, total = admin_stats.list_all_repos(hub, actor, query)
         keep = {"type": repo_type.value, "q": search}
-        pager = pager("/admin/repos", keep, page, page * PAGE_SIZE < total)
-        return {"tab": "repos", "search": search, "kind": repo_type.value, "repos": found, "total": total, **pager}
+        pages = pager("/admin/repos", keep, page, page * PAGE_SIZE < total)
+        return {"tab": "repos", "search": search, "kind": repo_type.value, "repos": found, "total": total, **pages}
 
     return await admin_page(request, "admin_repos.html", load)
 

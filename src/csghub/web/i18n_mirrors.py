@@ -42,7 +42,8 @@ ZH_MIRRORS: dict[str, str] = {
     "Edit source": "编辑镜像源",
     "The Hugging Face-compatible API of the hub to copy from. Private and loopback addresses are refused "
     "unless the administrator allows them (outbound_allow_hosts).": (
-        "要复制的平台的 Hugging Face 兼容 API 地址。私有地址和回环地址会被拒绝，除非管理员允许（outbound_allow_hosts）。"
+        "要复制的平台的 Hugging Face 兼容 API 地址。"
+        "私有地址和回环地址会被拒绝，除非管理员允许（outbound_allow_hosts）。"
     ),
     "Write-only: leave empty to keep the stored token.": "只写：留空则保留已保存的令牌。",
     "Optional: for private or gated upstream repositories.": "可选：用于上游的私有或受限仓库。",

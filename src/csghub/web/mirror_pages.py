@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError, NotFound
-from csghub.core.names import RepoType
+from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.repos import page_repo_id
@@ -58,14 +58,18 @@ async def create_mirror(request: Request) -> Response:
         if not correctable(exc):
             raise
         context = await run_in_threadpool(_form_context, hub, actor)
-        form = {**fields, "interval_seconds": mirror_forms.interval_of(fields) if fields.get("interval_seconds", "").isdigit() else None}
+        form = {
+            **fields,
+            "interval_seconds": mirror_forms.interval_of(fields)
+            if fields.get("interval_seconds", "").isdigit()
+            else None,
+        }
         return render(request, "mirror_new.html", status=exc.status, form=form, error=exc.message, **context)
     # The first sync is queued: the repository's page shows it coming in.
     return RedirectResponse(repo_path(view.repo_type, view.repo_id), status_code=303)
 
 
-def _change(hub: Hub, actor: Actor, repo_type: RepoType, ns: str, name: str, change: str, fields: dict[str, str]) -> None:
-    repo_id = page_repo_id(ns, name)
+def _change(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, change: str, fields: dict[str, str]) -> None:
     if change == "sync":
         mirrors.sync_now(hub, actor, repo_type, repo_id)
     elif change in ("pause", "resume"):
@@ -80,7 +84,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.post(prefix + "/{ns}/{name}/mirror/{change}", response_class=HTMLResponse)
     async def change_mirror(request: Request, ns: str, name: str, change: str) -> Response:
         fields, actor = await form_actor(request)
-        await run_in_threadpool(_change, get_hub(request), actor, repo_type, ns, name, change, fields)
+        repo_id = page_repo_id(ns, name)
+        await run_in_threadpool(_change, get_hub(request), actor, repo_type, repo_id, change, fields)
         # Back to the page, whose panel shows what the change did (a queued task, "Paused").
         return RedirectResponse(repo_path(repo_type, f"{ns}/{name}"), status_code=303)
 
