@@ -18,6 +18,7 @@ from csghub.api import (
     hf_files,
     hf_repos,
     hf_xet,
+    mirror_sources_api,
     mirrors_api,
     notebooks_api,
     orgs,
@@ -41,6 +42,7 @@ def mount_api(app: FastAPI) -> None:
     include_routes(app, social.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
+    include_routes(app, mirror_sources_api.router)
     # Before the generic repository routes: /api/v1/mirror/... and .../{name}/mirror.
     include_routes(app, mirrors_api.router)
     include_routes(app, finetune_api.router)
