@@ -126,7 +126,13 @@ def test_admin_mirrors_a_model_and_syncs_it_again_from_the_portal(
     expect(page.locator("main")).to_contain_text("weights.bin")
     assert page.locator("a:has-text('Upload files')").count() == 0
     assert page.locator("a:has-text('Add file')").count() == 0
-    expect(page.locator("#mirror-note")).to_contain_text(f"upstream: {upstream_repo}")
+    expect(page.locator("#mirror-note")).to_have_text(
+        f"A read-only mirror of upstream:{upstream_repo}: its content changes only when it syncs."
+    )
+    page.goto(f"{live.url}/{local}/blob/main/README.md")
+    expect(page.locator("main")).to_contain_text("A model to mirror.")
+    assert page.locator("main a:has-text('Edit')").count() == 0
+    page.goto(f"{live.url}/{local}")
     page.click("nav.tabs a:has-text('Branches')")
     assert page.locator("main form input[name=branch]").count() == 0
 

@@ -96,8 +96,9 @@ ZH_MIRRORS: dict[str, str] = {
     "Every week": "每周",
     # A mirrored repository
     "Mirror": "镜像",
-    "A read-only mirror of": "只读镜像，来自",
-    "Its content changes only when it syncs.": "其内容仅在同步时变化。",
+    "A read-only mirror of {upstream}: its content changes only when it syncs.": (
+        "{upstream} 的只读镜像：其内容仅在同步时变化。"
+    ),
     "Last sync": "上次同步",
     "Next sync": "下次同步",
     "Last error": "最近错误",
