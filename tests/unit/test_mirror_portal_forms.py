@@ -1,16 +1,26 @@
 """The portal's mirroring helpers that need no hub: which upstream URLs the mirror panel links to (public
 ones only, judged by the URL's spelling), the upstream page's address per repository type, and how the
-source form's fields become a SourceSpec (the token write-only, the proxy rules one a line)."""
+source form's fields become a SourceSpec (the token write-only, the proxy rules one a line); every word
+of the mirroring pages has its Chinese, and none changes another page's."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import pytest
 
 from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoType
 from csghub.services.mirrors.choices import is_public_url, upstream_page
+from csghub.web import mirror_panels
+from csghub.web.i18n import translate
+from csghub.web.i18n_mirrors import ZH_MIRRORS
 from csghub.web.mirror_forms import mirror_spec
+from csghub.web.mirror_panels import INTERVALS
 from csghub.web.mirror_source_forms import parse_rules, source_changes, source_spec
+
+WEB = Path(mirror_panels.__file__).parent
 
 
 @pytest.mark.parametrize(
@@ -75,3 +85,40 @@ def test_new_mirror_form_defaults_to_the_upstream_name_in_the_chosen_namespace()
         {"source": "hf", "upstream": "org/m", "namespace": "alice", "name": "copy", "interval_seconds": "0"}
     )
     assert named.repo == "alice/copy" and named.interval_seconds == 0
+
+
+_T_CALL = re.compile(r"\bt\('((?:[^'\\]|\\.)+)'\)")
+_STATE_LABELS = re.compile(r"'[a-z_]+': '([A-Z][a-z A-Z]+)'")
+_TEMPLATES = (
+    "_mirror_panel.html",
+    "_mirror_task.html",
+    "_mirror_interval.html",
+    "admin_mirrors.html",
+    "admin_mirror_sources.html",
+    "admin_mirror_tasks.html",
+    "mirror_new.html",
+    "_admin_nav.html",
+)
+
+
+def _template_words() -> set[str]:
+    words: set[str] = set()
+    for name in _TEMPLATES:
+        text = (WEB / "templates" / name).read_text()
+        words |= {w.replace("\\'", "'") for w in _T_CALL.findall(text)}
+        words |= set(_STATE_LABELS.findall(text))
+    return words
+
+
+def test_every_word_of_the_mirror_pages_has_chinese() -> None:
+    words = _template_words() | {label for _, label in INTERVALS} | {"Source added", "Task cancelled"}
+    words |= {"create", "manual", "schedule", "batch", "proxy", "retry"}  # triggers, shown through t()
+    assert {"Sync now", "Fetching LFS objects", "Remove the stored token", "Every week"} <= words
+    missing = sorted(w for w in words - {"Git"} if translate("zh", w) == w)
+    assert missing == []
+
+
+def test_the_mirror_words_change_no_other_pages_words() -> None:
+    names = ("i18n.py", "i18n_chat.py", "i18n_metadata.py", "i18n_finetune.py", "i18n_spaces.py", "i18n_errors.py")
+    others = "".join((WEB / n).read_text() for n in names)
+    assert [k for k in ZH_MIRRORS if f'"{k}":' in others] == []
