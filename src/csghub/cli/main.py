@@ -12,6 +12,7 @@ import typer
 
 from csghub.cli import compute as compute_cli
 from csghub.cli import finetune as finetune_cli
+from csghub.cli import mirror as mirror_cli
 from csghub.config import ConfigError, Settings, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="CSGHub: a self-hosted hub for LLM assets.")
@@ -21,6 +22,7 @@ admin.add_typer(compute_cli.cluster, name="cluster")
 admin.add_typer(compute_cli.tier, name="tier")
 admin.add_typer(compute_cli.framework, name="framework")
 app.add_typer(finetune_cli.finetune, name="finetune")
+app.add_typer(mirror_cli.mirror, name="mirror")
 
 
 def _settings(data_dir: Path | None, config: Path | None, **overrides: object) -> Settings:

@@ -102,7 +102,8 @@ def error_for(response: httpx.Response, what: str) -> UpstreamError:
     status = response.status_code
     detail = _reason(response)
     message = f"{what}: the source answered {status}" + (f" ({detail})" if detail else "")
-    if status == 404:
+    # Hugging Face answers 401 for a private repository asked for without access; its code says not found.
+    if status == 404 or response.headers.get("X-Error-Code", "").endswith("NotFound"):
         return UpstreamNotFound(status, message)
     if status in (401, 403):
         return UpstreamForbidden(status, message + "; check the source's token")
@@ -285,7 +286,7 @@ class Upstream:
                 out.seek(have)
                 out.truncate()
                 try:
-                    for chunk in response.iter_bytes(CHUNK):
+                    for chunk in response.iter_bytes():  # as it arrives: a break keeps all that came
                         have += len(chunk)
                         if have > size:
                             break
