@@ -4,7 +4,8 @@ adds a source (its token shows only as "set"), creates a mirror of a model with 
 "+ New" → "New mirror", lands on the mirror's page, sees its first sync finish in the panel (source,
 upstream, last sync with the commit), presses Sync now and sees the second task on the admin's tasks
 page; the mirror's pages offer no upload, edit or new branch. Someone who is not a site administrator
-sees neither the admin pages nor "New mirror" (mirror_creators = "admins"). The panel speaks Chinese.
+sees neither the admin pages nor "New mirror" (mirror_creators = "admins"); with "users", a user mirrors
+into their own namespace and not into another's. The panel speaks Chinese.
 Screenshots land in docs/screenshots/."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from playwright.sync_api import Browser, expect
 
 from csghub.core.names import RepoId, RepoType
 from csghub.services.identity import accounts
-from csghub.services.mirrors import mirrors
+from csghub.services.mirrors import mirrors, sources
 from csghub.services.permissions import Actor
 from tests.conftest import LiveHubFactory
 from tests.support.browser import shot, sign_in
@@ -44,6 +45,12 @@ def _admin(live: LiveHub) -> str:
     name = f"root{secrets.token_hex(3)}"
     accounts.create_user(live.hub, name, email=f"{name}@example.com", password=PASSWORD, is_admin=True)
     return name
+
+
+def _user_id(live: LiveHub, name: str) -> int:
+    found = accounts.find_user_view(live.hub, name)
+    assert found is not None
+    return found.id
 
 
 def _finished_tasks(live: LiveHub, repo: str) -> int:
@@ -178,5 +185,36 @@ def test_non_admin_sees_no_mirror_admin_pages_nor_new_mirror(browser: Browser, l
     assert page.locator("#new-mirror").count() == 0
     missing = page.goto(f"{live.url}/new/mirror")
     assert missing is not None and missing.status == 404
+    assert problems == []
+    context.close()
+
+
+def test_users_create_mirrors_into_their_namespace_when_mirror_creators_is_users(
+    browser: Browser, live_hub_factory: LiveHubFactory
+) -> None:
+    live = live_hub_factory({"CSGHUB_MIRROR_CREATORS": "users", "CSGHUB_OUTBOUND_ALLOW_HOSTS": "127.0.0.1"})
+    admin = accounts.actor_from_user_id(live.hub, _user_id(live, _admin(live)))
+    sources.create_source(live.hub, admin, sources.SourceSpec(name="peer", base_url=live.url))
+    user, _ = live.user("maker", password=PASSWORD)
+    context, page, problems = sign_in(browser, live.url, user, PASSWORD)
+    page.goto(f"{live.url}/new")
+    page.click("#new-mirror")
+    # A user picks a source by name; its URL and token stay the administrators'.
+    expect(page.locator("select[name=source] option")).to_have_text(["peer"])
+    assert live.url not in page.content()
+    page.fill("input[name=upstream]", "someone/model")
+    page.fill("input[name=name]", "copy")
+    page.click("#mirror-form button[type=submit]")
+    page.wait_for_url(f"{live.url}/{user}/copy")
+    expect(page.locator("#mirror-source")).to_have_text("peer")
+    expect(page.locator("#mirror-upstream")).to_have_text("someone/model")
+    expect(page.locator("#mirror-sync-now")).to_be_visible()  # the owner manages their mirror
+    # Not into someone else's namespace: the form says why, and keeps what was typed.
+    page.goto(f"{live.url}/new/mirror")
+    page.evaluate("document.querySelector('select[name=namespace] option').value = 'root'")
+    page.fill("input[name=upstream]", "someone/model")
+    page.click("#mirror-form button[type=submit]")
+    expect(page.locator("p.error")).to_be_visible()
+    expect(page.locator("input[name=upstream]")).to_have_value("someone/model")
     assert problems == []
     context.close()

@@ -21,7 +21,7 @@ from csghub.services.permissions import Actor
 from csghub.web import mirror_forms, mirror_panels
 from csghub.web.account_pages import owners_of
 from csghub.web.forms import form_actor, signed_in_page
-from csghub.web.render import correctable, render, repo_path
+from csghub.web.render import render, repo_path
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 TYPES = (("model", "Model"), ("dataset", "Dataset"), ("space", "Space"), ("code", "Code"))
@@ -55,8 +55,7 @@ async def create_mirror(request: Request) -> Response:
     try:
         view = await run_in_threadpool(lambda: mirrors.create_mirror(hub, actor, mirror_forms.mirror_spec(fields)))
     except HubError as exc:
-        if not correctable(exc):
-            raise
+        # As "New repository" does: any refusal (a taken name, a namespace one may not write) is the form again.
         context = await run_in_threadpool(_form_context, hub, actor)
         form = {
             **fields,
