@@ -62,7 +62,11 @@ def _upstream_from_url(url: str) -> tuple[str, RepoType | None]:
     if len(parts) < 2:
         raise InvalidArgument(f"'source_url' does not name a repository: {url!r}")
     ns, name = parts[-2], parts[-1].removesuffix(".git")
-    kind = RepoType.parse(parts[-3]) if len(parts) >= 3 and parts[-3] in ("datasets", "spaces", "codes", "models") else None
+    kind = (
+        RepoType.parse(parts[-3])
+        if len(parts) >= 3 and parts[-3] in ("datasets", "spaces", "codes", "models")
+        else None
+    )
     return f"{ns}/{name}", kind
 
 
@@ -90,9 +94,7 @@ def batch_spec(body: dict[str, Any]) -> BatchSpec:
     interval = _interval(body, 86400)
     assert interval is not None
     repo_type = RepoType.parse(_text(body, "type") or "model")
-    return BatchSpec(
-        _source(body), tuple(upstreams), repo_type, _text(body, "namespace"), interval, _visibility(body)
-    )
+    return BatchSpec(_source(body), tuple(upstreams), repo_type, _text(body, "namespace"), interval, _visibility(body))
 
 
 def update_fields(body: dict[str, Any]) -> tuple[int | None, bool | None]:

@@ -27,8 +27,10 @@ from typing import Any
 from csghub.core.errors import GitError, HubError
 from csghub.git.repository import GitRepo
 from csghub.git.runner import run_git
+from csghub.net.bandwidth import RateLimiter
 from csghub.net.client import git_connection_config
-from csghub.services.mirrors import upstream as upstream_api
+from csghub.net.guard import AddressRules
+from csghub.services.mirrors.upstream import Upstream
 
 SPEC, RESULT, PROGRESS = "spec.json", "result.json", "progress.json"
 TOKEN_ENV = "CSGHUB_MIRROR_TOKEN"
@@ -61,7 +63,7 @@ def _git_failure(stderr: str) -> SyncFailed:
     return SyncFailed(f"Fetching the upstream's git history failed: {stderr[-500:]}", code="UpstreamUnavailable")
 
 
-def fetch_git(spec: dict[str, Any], repo: Path, token: str | None, rules: Any) -> dict[str, str]:
+def fetch_git(spec: dict[str, Any], repo: Path, token: str | None, rules: AddressRules) -> dict[str, str]:
     """Fetch every branch and tag (deleting those the upstream deleted); the refs as fetched."""
     url = spec["git_url"]
     env = git_connection_config(url, rules, token)
@@ -85,31 +87,44 @@ def all_pointers(repo: Path, refs: dict[str, str]) -> list[tuple[str, int]]:
     return sorted({p.oid: p.size for _path, p in GitRepo(repo).lfs_pointers_between(tips, [])}.items())
 
 
+def _href(answer: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The download action of one batch answer; the source's own error (404, 410...) as ours."""
+    error = answer.get("error")
+    action = (answer.get("actions") or {}).get("download") if isinstance(answer.get("actions"), dict) else None
+    if error or not isinstance(action, dict) or not isinstance(action.get("href"), str):
+        detail = error.get("message", "") if isinstance(error, dict) else ""
+        code = (
+            "UpstreamNotFound"
+            if not isinstance(error, dict) or error.get("code") in (404, 410)
+            else "UpstreamUnavailable"
+        )
+        raise SyncFailed(f"The source does not offer LFS object {answer.get('oid')}: {detail}".rstrip(": "), code=code)
+    header = action.get("header")
+    return action["href"], {str(k): str(v) for k, v in header.items()} if isinstance(header, dict) else {}
+
+
 def download_objects(
-    up: upstream_api.Upstream, spec: dict[str, Any], work: Path, wanted: list[tuple[str, int]], progress: dict[str, Any]
+    up: Upstream, spec: dict[str, Any], work: Path, wanted: list[tuple[str, int]], progress: dict[str, Any]
 ) -> None:
     folder = work / "lfs"
     folder.mkdir(exist_ok=True)
-    limiter = upstream_api.Bandwidth(int(spec.get("bandwidth_bytes_per_s") or 0))
+    limiter = RateLimiter(int(spec.get("bandwidth_bytes_per_s") or 0))
     for start in range(0, len(wanted), LFS_BATCH):
-        chunk = wanted[start : start + LFS_BATCH]
-        todo = [(oid, size) for oid, size in chunk if not (folder / oid).exists()]
-        actions = up.lfs_batch(spec["upstream_type"], spec["upstream_id"], [{"oid": o, "size": s} for o, s in todo])
+        todo = [(oid, size) for oid, size in wanted[start : start + LFS_BATCH] if not (folder / oid).exists()]
+        if not todo:
+            continue
+        answers = {str(a.get("oid")): a for a in up.lfs_batch(spec["upstream_type"], spec["upstream_id"], todo)}
         for oid, size in todo:
-            action = actions.get(oid) if isinstance(actions, dict) else None
-            if action is None:
-                raise HubError(f"The upstream's LFS server did not offer object {oid}", code="UpstreamNotFound")
-            up.download(action, folder / oid, expected_sha256=oid, size=size, limiter=limiter)
+            href, headers = _href(answers.get(oid) or {"oid": oid})
+            up.download(href, folder / oid, expected_sha256=oid, size=size, limiter=limiter, headers=headers)
             progress["files_done"] += 1
             write_json(work / PROGRESS, progress)
-        progress["files_done"] = sum(1 for oid, _ in wanted if (folder / oid).exists())
-        write_json(work / PROGRESS, progress)
 
 
 def sync(work: Path) -> dict[str, Any]:
     spec = json.loads((work / SPEC).read_text())
     token = os.environ.get(TOKEN_ENV) or None
-    rules = upstream_api.rules_of(spec["rules"])
+    rules = AddressRules(**spec["rules"])
     repo = work / "repo.git"
     progress: dict[str, Any] = {"state": "running", "files_total": 0, "bytes_total": 0, "files_done": 0}
     write_json(work / PROGRESS, progress)
@@ -122,10 +137,12 @@ def sync(work: Path) -> dict[str, Any]:
         state="repo_synced", files_total=len(wanted), bytes_total=sum(size for _oid, size in wanted), files_done=0
     )
     write_json(work / PROGRESS, progress)
+    done = [oid for oid, _size in wanted if (work / "lfs" / oid).exists()]  # an earlier attempt's
+    progress["files_done"] = len(done)
     if wanted:
         progress["state"] = "lfs"
         write_json(work / PROGRESS, progress)
-        with upstream_api.open_upstream(spec["base_url"], token, rules) as up:
+        with Upstream(spec["base_url"], rules, token=token) as up:
             download_objects(up, spec, work, wanted, progress)
     return {"refs": refs, "objects": all_pointers(repo, refs), "downloaded": wanted, "error": "", "code": ""}
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import InvalidArgument, NotFound, PermissionDenied
+from csghub.core.errors import InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import Mirror, MirrorSource, MirrorTask, Namespace, Repo, utcnow
 from csghub.runtime.base import Handle
@@ -266,7 +267,7 @@ def _readable(hub: Hub, actor: Actor, repo_id: int) -> bool:
         return False
 
 
-def _task_query():  # type: ignore[no-untyped-def]
+def _task_query() -> Select[MirrorTask, str, str, str]:
     return (
         select(MirrorTask, Repo.type, Namespace.name, Repo.name)
         .join(Mirror, Mirror.id == MirrorTask.mirror_id)
@@ -275,7 +276,7 @@ def _task_query():  # type: ignore[no-untyped-def]
     )
 
 
-def _task_of(found: tuple[MirrorTask, str, str, str]) -> TaskView:  # type: ignore[type-arg]
+def _task_of(found: Any) -> TaskView:
     task, repo_type, namespace, name = found
     return task_view(task, RepoType(repo_type), f"{namespace}/{name}")
 

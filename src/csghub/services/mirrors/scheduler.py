@@ -16,9 +16,11 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
+import csghub
 from csghub.core.errors import HubError, NotFound
 from csghub.db.models import Mirror, MirrorSource, MirrorTask, utcnow
 from csghub.runtime.base import (
@@ -44,6 +46,9 @@ LOCAL_CLUSTER = (1, "local", "")  # the compute runtime's local cluster (id, kin
 LOG_TAIL = 2000
 # The job runs the hub's own code with the hub's interpreter: git and httpx are the hub's too.
 HUB_ENVIRONMENT = Environment(name="hub", version="1", packages=("httpx",), python_path=sys.executable)
+# ... and the very code the hub imported (an installed package or a source tree), whatever the job's
+# minimal environment says.
+HUB_CODE = str(Path(csghub.__file__).resolve().parents[1])
 
 
 async def supervise(hub: Hub) -> None:
@@ -163,7 +168,7 @@ def _start(hub: Hub, task_id: int, bandwidth: int) -> None:
             argv=(PYTHON, "-m", "csghub.services.mirrors.job", str(work)),
             environment=HUB_ENVIRONMENT,
             resources=Resources(cpus=1, memory_mb=1024),
-            env=env,
+            env={**env, "PYTHONPATH": HUB_CODE},
         )
         handle = _runner(hub).start(spec)
     except HubError as exc:  # the source is gone, the runner cannot start it
@@ -208,7 +213,9 @@ def _check(hub: Hub, task_id: int) -> None:
         if status.state is ProcessState.LOST or status.exit_code is None:
             # Gone without a word (the machine went away while the hub was down): start it again at
             # once, in the same folder: its partial downloads are kept.
-            _fail(hub, task_id, f"The sync's process was lost ({status.detail or status.state})", lasting=False, base_s=0)
+            _fail(
+                hub, task_id, f"The sync's process was lost ({status.detail or status.state})", lasting=False, base_s=0
+            )
             return
         tail = runner.read_log(handle, 0, 1 << 20)[-LOG_TAIL:].decode("utf-8", errors="replace").strip()
         reason = f"The sync stopped ({status.detail or 'exit status ' + str(status.exit_code)})"
@@ -226,9 +233,9 @@ def _check(hub: Hub, task_id: int) -> None:
     _import(hub, task_id, mirror_id, work, result)
 
 
-def _import(hub: Hub, task_id: int, mirror_id: int, work: Path, result: dict[str, object]) -> None:
+def _import(hub: Hub, task_id: int, mirror_id: int, work: Path, result: dict[str, Any]) -> None:
     try:
-        head = sync.import_result(hub, mirror_id, work, result)  # type: ignore[arg-type]
+        head = sync.import_result(hub, mirror_id, work, result)
     except NotFound:
         return  # the repository went meanwhile: its mirror and tasks with it
     except HubError as exc:  # bytes the store refused, a ref update git refused
@@ -240,7 +247,9 @@ def _import(hub: Hub, task_id: int, mirror_id: int, work: Path, result: dict[str
         mirror = session.get(Mirror, mirror_id)
         if task is None or mirror is None:
             return
-        task.files_done, task.bytes_done = task.files_total, task.bytes_total
+        downloaded = result["downloaded"]
+        task.files_done = task.files_total = len(downloaded)
+        task.bytes_done = task.bytes_total = sum(int(size) for _oid, size in downloaded)
         mirror.last_commit = head or mirror.last_commit
         tasks.settle(session, task, FINISHED)
     shutil.rmtree(work, ignore_errors=True)

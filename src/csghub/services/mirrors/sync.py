@@ -22,7 +22,7 @@ from csghub.db.models import LfsObject, Mirror, MirrorSource
 from csghub.git.lfs import LfsPointer
 from csghub.git.runner import run_git
 from csghub.services.context import Hub
-from csghub.services.mirrors import upstream as upstream_api
+from csghub.services.mirrors import sources
 from csghub.services.mirrors.job import REFSPECS, SPEC
 from csghub.services.repositories import lfs
 from csghub.services.repositories.repos import get_repo_by_id
@@ -58,8 +58,8 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
         if mirror is None or source is None:
             raise InvalidArgument(f"Mirror {mirror_id} is gone")
         upstream_type, upstream_id, repo_id = RepoType(mirror.upstream_type), mirror.upstream_id, mirror.repo_id
-        base_url = source.base_url
-    token = upstream_api.source_token(hub, mirror_id)
+        base_url, source_id = source.base_url, source.id
+    token = sources.source_token(hub, source_id)
     work = work_dir(hub, mirror_id)
     work.mkdir(parents=True, exist_ok=True)
     for stale in ("result.json", "progress.json"):
@@ -118,7 +118,16 @@ def import_result(hub: Hub, mirror_id: int, work: Path, result: dict[str, Any]) 
     git = hub.git(repo_id)
     with writing(hub, repo_id):
         before = _mirrored_refs(git.all_ref_targets())
-        run_git(git.path, "fetch", "--atomic", "--prune", "--no-write-fetch-head", "--quiet", str(work / "repo.git"), *REFSPECS)
+        run_git(
+            git.path,
+            "fetch",
+            "--atomic",
+            "--prune",
+            "--no-write-fetch-head",
+            "--quiet",
+            str(work / "repo.git"),
+            *REFSPECS,
+        )
         after = _mirrored_refs(git.all_ref_targets())
         changes = changes_between(before, after)
         detail = {"upstream": f"{view.type.value}:{result.get('upstream', '')}"}

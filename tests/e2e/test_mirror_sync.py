@@ -1,0 +1,211 @@
+"""Mirroring between two live hubs of ours on loopback, one the upstream of the other: a model with LFS files
+and a dataset copied byte for byte with the upstream's commit ids; a change upstream picked up by the
+schedule; a mirror read-only at every door until it is deleted; cancel, retry and a batch."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+
+from csghub.db.models import Mirror, utcnow
+from tests.conftest import LiveHubFactory
+from tests.e2e.mirror_support import (
+    add_source,
+    create_mirror,
+    make_pair,
+    mirror_of,
+    push_files,
+    refs_of,
+    wait_for_task,
+)
+from tests.support.clients import api, git
+from tests.support.waiting import wait_until
+
+MiB = 1024 * 1024
+
+
+def _download_all(url: str, token: str, repo: str, repo_type: str, dest: Path) -> Path:
+    api_ = HfApi(endpoint=url, token=token)
+    return Path(api_.snapshot_download(repo, repo_type=repo_type, local_dir=dest))
+
+
+def test_mirror_copies_model_and_dataset_byte_for_byte_and_follows_upstream_changes(
+    live_hub_factory: LiveHubFactory, tmp_path: Path
+) -> None:
+    pair = make_pair(live_hub_factory, tmp_path)
+    add_source(pair, "up")
+    model, dataset = f"{pair.up_user}/tiny", f"{pair.up_user}/table"
+    files = {
+        "model.safetensors": os.urandom(3 * MiB + 7),
+        "config.json": b'{"a": 1}\n',
+        "weights/b.bin": os.urandom(MiB),
+    }
+    push_files(pair, model, files)
+    push_files(
+        pair, dataset, {"data/train.csv": b"a,b\n1,2\n3,4\n", "extra.parquet": os.urandom(200_000)}, repo_type="dataset"
+    )
+
+    made = create_mirror(pair, f"{pair.admin}/tiny", {"source": "up", "upstream": model, "interval": 3600})
+    assert made.status_code == 200, made.text
+    assert made.json()["data"]["source_repo_path"] == model
+    assert (
+        create_mirror(
+            pair, f"{pair.admin}/table", {"mirror_source_id": 1, "source_repo_path": dataset}, "dataset"
+        ).status_code
+        == 200
+    )
+
+    done = wait_for_task(pair, f"{pair.admin}/tiny")
+    assert done["task"]["state"] == "finished", done["task"]["reason"]
+    assert done["task"]["files_total"] == 2 and done["task"]["bytes_total"] == 4 * MiB + 7
+    assert done["last_commit"] and done["next_sync_at"] is not None
+    assert wait_for_task(pair, f"{pair.admin}/table", repo_type="dataset")["task"]["state"] == "finished"
+
+    # The same commits, and every file's bytes.
+    assert refs_of(pair.downstream, f"{pair.admin}/tiny", pair.genv, tmp_path) == refs_of(
+        pair.upstream, model, pair.genv, tmp_path
+    )
+    assert refs_of(pair.downstream, f"{pair.admin}/table", pair.genv, tmp_path, "dataset") == refs_of(
+        pair.upstream, dataset, pair.genv, tmp_path, "dataset"
+    )
+    local = _download_all(pair.downstream.url, pair.admin_token, f"{pair.admin}/tiny", "model", tmp_path / "m")
+    for path, data in files.items():
+        assert (local / path).read_bytes() == data, path
+    table = _download_all(pair.downstream.url, pair.admin_token, f"{pair.admin}/table", "dataset", tmp_path / "d")
+    assert (table / "data/train.csv").read_bytes() == b"a,b\n1,2\n3,4\n"
+
+    # A new commit upstream with a new LFS file: the schedule's next pass (made due now) brings it.
+    newer = os.urandom(MiB + 3)
+    head = push_files(pair, model, {"more.bin": newer}, create=False)
+    with pair.downstream.hub.db() as session:
+        row = session.query(Mirror).filter(Mirror.upstream_id == model).one()
+        row.next_sync_at = utcnow() - timedelta(seconds=1)
+    wait_until(lambda: mirror_of(pair, f"{pair.admin}/tiny")["last_commit"] == head, "the scheduled sync", timeout=180)
+    again = mirror_of(pair, f"{pair.admin}/tiny")
+    assert again["task"]["trigger"] == "schedule" and again["task"]["files_total"] == 1  # only the new object
+    fresh = HfApi(endpoint=pair.downstream.url).hf_hub_download(
+        f"{pair.admin}/tiny", "more.bin", local_dir=tmp_path / "again"
+    )
+    assert Path(fresh).read_bytes() == newer
+
+
+def test_mirror_is_read_only_at_every_door_until_deleted(live_hub_factory: LiveHubFactory, tmp_path: Path) -> None:
+    pair = make_pair(live_hub_factory, tmp_path)
+    add_source(pair, "up")
+    push_files(pair, f"{pair.up_user}/ro", {"a.bin": os.urandom(1000)})
+    target = f"{pair.admin}/ro"
+    assert create_mirror(pair, target, {"source": "up", "upstream": f"{pair.up_user}/ro"}).status_code == 200
+    assert wait_for_task(pair, target)["task"]["state"] == "finished"
+    down = pair.downstream
+    words = f"read-only mirror of up:{pair.up_user}/ro"
+
+    # git push over HTTP
+    work = tmp_path / "clone"
+    git(
+        "clone",
+        f"http://{pair.admin}:{pair.admin_token}@{down.host()}/{target}.git",
+        str(work),
+        cwd=tmp_path,
+        env=pair.genv,
+    )
+    (work / "new.txt").write_text("mine\n")
+    git("add", ".", cwd=work, env=pair.genv)
+    git("commit", "-m", "try", cwd=work, env=pair.genv)
+    pushed = git("push", "origin", "main", cwd=work, env=pair.genv, check=False)
+    assert pushed.returncode != 0 and words in pushed.stderr
+
+    hf = HfApi(endpoint=down.url, token=pair.admin_token)
+    with pytest.raises(HfHubHTTPError) as refused:  # the commit API, as huggingface_hub uses it
+        hf.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=target)
+    assert refused.value.response.status_code == 403 and words in refused.value.response.text
+    with pytest.raises(HfHubHTTPError) as refused:
+        hf.create_branch(target, branch="dev")
+    assert refused.value.response.status_code == 403
+    with pytest.raises(HfHubHTTPError) as refused:
+        hf.create_tag(target, tag="v1")
+    assert refused.value.response.status_code == 403
+
+    with api(down.url, pair.admin_token) as client:
+        oid = "a" * 64
+        batch = client.post(
+            f"/{target}.git/info/lfs/objects/batch", json={"operation": "upload", "objects": [{"oid": oid, "size": 1}]}
+        )
+        assert batch.status_code == 403 and words in batch.text
+        raw = client.post(
+            f"/api/v1/models/{target}/raw/y.txt", json={"content": base64.b64encode(b"y").decode(), "message": "y"}
+        )
+        assert raw.status_code == 403 and words in raw.text
+        assert client.delete(f"/api/models/{target}/branch/main").status_code == 403
+        # Its settings and syncs stay with its administrators: they are no write to its content.
+        assert client.post(f"/api/v1/models/{target}/mirror/sync").status_code == 200
+        assert client.put(f"/api/v1/models/{target}/mirror", json={"paused": True}).json()["data"]["paused"] is True
+
+    # Another user cannot even see the mirror's settings of a private repository, nor change a public one's.
+    other, other_token = down.user("other")
+    with api(down.url, other_token) as client:
+        assert client.post(f"/api/v1/models/{target}/mirror/sync").status_code == 403
+        assert client.delete(f"/api/v1/models/{target}/mirror").status_code == 403
+        assert client.get("/api/v1/mirror/tasks").status_code == 403
+        assert (
+            client.post(f"/api/v1/models/{other}/mine/mirror", json={"source": "up", "upstream": "a/b"}).status_code
+            == 403
+        )
+
+    # Deleting the mirror keeps the repository and makes it writable.
+    wait_for_task(pair, target)
+    with api(down.url, pair.admin_token) as client:
+        assert client.delete(f"/api/v1/models/{target}/mirror").json()["msg"] == "OK"
+        assert client.get(f"/api/v1/models/{target}/mirror").status_code == 404
+    git("push", "origin", "main", cwd=work, env=pair.genv)
+
+
+def test_cancel_retry_and_batch(live_hub_factory: LiveHubFactory, tmp_path: Path) -> None:
+    # A slow source (64 KiB/s) keeps the first task running long enough to cancel it.
+    pair = make_pair(live_hub_factory, tmp_path)
+    add_source(pair, "slow", bandwidth_bytes_per_s=64 * 1024)
+    add_source(pair, "up")
+    push_files(pair, f"{pair.up_user}/big", {"big.bin": os.urandom(8 * MiB)})
+    push_files(pair, f"{pair.up_user}/one", {"a.txt": b"one\n"})
+    push_files(pair, f"{pair.up_user}/two", {"b.txt": b"two\n"})
+    target = f"{pair.admin}/big"
+    assert create_mirror(pair, target, {"source": "slow", "upstream": f"{pair.up_user}/big"}).status_code == 200
+    with api(pair.downstream.url, pair.admin_token) as client:
+        wait_until(
+            lambda: (
+                mirror_of(pair, target)["task"]["state"] == "lfs" and mirror_of(pair, target)["task"]["bytes_done"] > 0
+            ),
+            "the LFS transfer",
+            timeout=120,
+        )
+        task_id = mirror_of(pair, target)["task"]["id"]
+        cancelled = client.post(f"/api/v1/mirror/tasks/{task_id}/cancel").json()["data"]
+        assert cancelled["state"] == "cancelled"
+        assert client.post(f"/api/v1/mirror/tasks/{task_id}/cancel").status_code == 409
+        assert refs_of(pair.downstream, target, pair.genv, tmp_path) != refs_of(
+            pair.upstream, f"{pair.up_user}/big", pair.genv, tmp_path
+        )
+        listed = client.get("/api/v1/mirror/tasks", params={"state": "cancelled"}).json()
+        assert [t["id"] for t in listed["data"]] == [task_id]
+
+        retried = client.post(f"/api/v1/mirror/tasks/{task_id}/retry").json()["data"]
+        assert retried["id"] != task_id and retried["trigger"] == "retry"
+
+        batch = client.post(
+            "/api/v1/mirror/batch",
+            json={"source": "up", "upstreams": [f"{pair.up_user}/one", f"{pair.up_user}/two"], "namespace": pair.admin},
+        )
+        assert batch.status_code == 200, batch.text
+        assert [m["local_repo_path"] for m in batch.json()["data"]] == [f"{pair.admin}/one", f"{pair.admin}/two"]
+    for name in ("one", "two"):
+        assert wait_for_task(pair, f"{pair.admin}/{name}")["task"]["state"] == "finished"
+    files = {"one": b"one\n", "two": b"two\n"}
+    for name, data in files.items():
+        got = httpx.get(f"{pair.downstream.url}/{pair.admin}/{name}/resolve/main/{'a' if name == 'one' else 'b'}.txt")
+        assert got.content == data
