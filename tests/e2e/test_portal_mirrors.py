@@ -53,6 +53,11 @@ def _user_id(live: LiveHub, name: str) -> int:
     return found.id
 
 
+def _task_state(live: LiveHub, repo: str) -> str:
+    view = mirrors.get_mirror(live.hub, Actor(user_id=0, is_admin=True), RepoType.MODEL, RepoId.parse(repo))
+    return view.task.state if view.task is not None else ""
+
+
 def _finished_tasks(live: LiveHub, repo: str) -> int:
     admin = Actor(user_id=0, is_admin=True)
     view = mirrors.get_mirror(live.hub, admin, RepoType.MODEL, RepoId.parse(repo))
@@ -125,6 +130,7 @@ def test_admin_mirrors_a_model_and_syncs_it_again_from_the_portal(
     expect(page.locator("#mirror-last-sync")).not_to_have_text("Never")
     expect(page.locator("#mirror-last-sync code")).to_have_count(1)
     expect(page.locator("#mirror-next-sync")).to_contain_text("UTC")
+    expect(page.locator(".mirror-interval select option:checked")).to_have_text("Every hour")
     expect(page.locator("article.card")).to_contain_text("A model to mirror.")
     shot(page, "mirror-panel")
 
@@ -164,6 +170,29 @@ def test_admin_mirrors_a_model_and_syncs_it_again_from_the_portal(
     expect(page.locator("#mirror-paused")).to_be_visible()
     expect(page.locator("#mirror-next-sync")).to_have_text("Paused")
     expect(page.locator("#mirror-pause")).to_have_text("Resume")
+
+    # The interval, from the panel.
+    page.select_option(".mirror-interval select", "86400")
+    page.click(".mirror-interval button[type=submit]")
+    expect(page.locator(".mirror-interval select option:checked")).to_have_text("Every day")
+
+    # A mirror of a repository the upstream lacks fails with its reason, on the tasks page and on its
+    # panel; Retry queues it again.
+    page.goto(f"{live.url}/new/mirror")
+    page.fill("input[name=upstream]", f"{upstream_repo}-missing")
+    page.fill("input[name=name]", "missing")
+    page.click("#mirror-form button[type=submit]")
+    page.wait_for_url(f"{live.url}/{admin}/missing")
+    wait_until(lambda: _task_state(live, f"{admin}/missing") == "failed", "the sync to fail", timeout=SYNC_TIMEOUT)
+    page.reload()
+    expect(page.locator("#mirror-task .mirror-state")).to_have_text("Failed")
+    expect(page.locator("#mirror-task [data-reason]")).not_to_be_empty()
+    page.goto(f"{live.url}/admin/mirrors/tasks?state=failed")
+    failed = page.locator(f"#task-list tr:has(a:has-text('{admin}/missing'))")
+    expect(failed.locator("[data-reason]")).not_to_be_empty()
+    failed.locator("button:has-text('Retry')").click()
+    expect(page.locator("p.notice")).to_have_text("Task queued again")
+    shot(page, "admin-mirror-tasks-failed")
 
     # In Chinese.
     page.goto(f"{live.url}/lang/zh?next=/{local}")
