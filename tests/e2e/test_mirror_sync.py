@@ -5,18 +5,21 @@ schedule; a mirror read-only at every door until it is deleted; cancel, retry an
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 
 from csghub.db.models import Mirror, utcnow
-from tests.conftest import LiveHubFactory
+from tests.conftest import LiveHubFactory, start_hub
 from tests.e2e.mirror_support import (
+    DOWNSTREAM_ENV,
     add_source,
     create_mirror,
     make_pair,
@@ -26,6 +29,7 @@ from tests.e2e.mirror_support import (
     wait_for_task,
 )
 from tests.support.clients import api, git
+from tests.support.upstream_proxy import UpstreamProxy
 from tests.support.waiting import wait_until
 
 MiB = 1024 * 1024
@@ -209,3 +213,100 @@ def test_cancel_retry_and_batch(live_hub_factory: LiveHubFactory, tmp_path: Path
     for name, data in files.items():
         got = httpx.get(f"{pair.downstream.url}/{pair.admin}/{name}/resolve/main/{'a' if name == 'one' else 'b'}.txt")
         assert got.content == data
+
+
+def test_upstream_errors_fail_the_task_with_a_reason_and_keep_nothing(
+    live_hub_factory: LiveHubFactory, tmp_path: Path
+) -> None:
+    pair = make_pair(live_hub_factory, tmp_path, {"CSGHUB_MIRROR_RETRY_SECONDS": "1"})
+    blobs = {name: os.urandom(300_000) for name in ("bad500", "cut", "flip")}
+    oids = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
+    for name, data in blobs.items():
+        push_files(pair, f"{pair.up_user}/{name}", {"w.bin": data})
+    private = f"{pair.up_user}/secret"
+    push_files(pair, private, {"a.txt": b"hidden\n"})
+    HfApi(endpoint=pair.upstream.url, token=pair.up_token).update_repo_settings(private, private=True)
+
+    with UpstreamProxy(pair.upstream.url).running() as proxy:
+        proxy.modes = {oids["bad500"]: "500", oids["cut"]: "truncate", oids["flip"]: "corrupt"}
+        add_source(pair, "up")
+        add_source(pair, "auth", token=pair.up_token)  # signed in, a missing repository is a 404 (else a 401)
+        add_source(pair, "odd", proxy.url)
+        cases = {
+            "gone": ("auth", f"{pair.up_user}/nothing-here", "has no such git repository"),
+            "secret": ("up", private, "refused access"),
+            "bad500": ("odd", f"{pair.up_user}/bad500", "answered 500"),
+            "cut": ("odd", f"{pair.up_user}/cut", "the transfer broke off"),
+            "flip": ("odd", f"{pair.up_user}/flip", "sha256"),
+        }
+        before = {}
+        for local, (source, upstream, _words) in cases.items():
+            answer = create_mirror(pair, f"{pair.admin}/{local}", {"source": source, "upstream": upstream})
+            assert answer.status_code == 200, answer.text
+            before[local] = refs_of(pair.downstream, f"{pair.admin}/{local}", pair.genv, tmp_path)
+        for local, (_source, _upstream, words) in cases.items():
+            ended = wait_for_task(pair, f"{pair.admin}/{local}", timeout=240)
+            task = ended["task"]
+            assert task["state"] == "failed", (local, task)
+            assert words in task["reason"] and ended["last_message"] == task["reason"], (local, task["reason"])
+            # Nothing kept: the refs are those of the new repository, no object, no work folder.
+            assert refs_of(pair.downstream, f"{pair.admin}/{local}", pair.genv, tmp_path) == before[local]
+        # Lasting causes fail at once; passing ones after their 3 attempts.
+        assert [wait_for_task(pair, f"{pair.admin}/{n}")["task"]["attempts"] for n in ("gone", "flip", "bad500")] == [
+            1,
+            1,
+            3,
+        ]
+    for oid in oids.values():
+        assert pair.downstream.hub.blobs.stat(oid) is None
+    work = pair.downstream.data_dir / "mirrors" / "work"
+    assert not work.exists() or not list(work.iterdir())
+    log_text = (pair.downstream.log_path or Path()).read_text()
+    # Each failure logged once, when its task failed: not per attempt, nor per object.
+    assert len([line for line in log_text.splitlines() if "nothing-here" in line]) == 1
+    assert len([line for line in log_text.splitlines() if "boom" in line or "answered 500" in line]) == 1
+
+
+def test_hub_killed_mid_transfer_resumes_and_the_result_verifies(
+    tmp_path: Path, live_hub_factory: LiveHubFactory
+) -> None:
+    upstream = live_hub_factory()
+    downstream = start_hub(tmp_path / "down", DOWNSTREAM_ENV, own_group=True)
+    try:
+        pair = make_pair(lambda env=None: upstream if env is None else downstream, tmp_path)
+        big = os.urandom(64 * MiB)
+        oid = hashlib.sha256(big).hexdigest()
+        push_files(pair, f"{pair.up_user}/big", {"big.bin": big})
+        with UpstreamProxy(upstream.url).running() as proxy:
+            add_source(pair, "slow", proxy.url, bandwidth_bytes_per_s=8 * MiB)
+            target = f"{pair.admin}/big"
+            assert create_mirror(pair, target, {"source": "slow", "upstream": f"{pair.up_user}/big"}).status_code == 200
+            work = downstream.data_dir / "mirrors" / "work"
+            wait_until(lambda: _partial_bytes(work) > 16 * MiB, "a quarter of the object on disk", timeout=120)
+            downstream.crash()
+            _power_cut(downstream.data_dir)  # the sync's job too, which would otherwise outlive its hub
+            kept = _partial_bytes(work)
+            assert 0 < kept < len(big)
+            proxy.served.clear()
+            downstream.start()
+            ended = wait_for_task(pair, target, timeout=240)
+            assert ended["task"]["state"] == "finished", ended["task"]["reason"]
+            assert proxy.served.get(oid, 0) <= len(big) - kept + MiB  # resumed, not started over
+        got = HfApi(endpoint=downstream.url).hf_hub_download(target, "big.bin", local_dir=tmp_path / "got")
+        assert hashlib.sha256(Path(got).read_bytes()).hexdigest() == oid
+        assert ended["task"]["attempts"] == 2
+    finally:
+        downstream.stop()
+
+
+def _power_cut(data_dir: Path) -> None:
+    """kill -9 the mirror jobs a hub in `data_dir` started (their argv names their work folder there)."""
+    for proc in psutil.process_iter(["cmdline"]):
+        argv = " ".join(proc.info["cmdline"] or [])
+        if "csghub.services.mirrors.job" in argv and str(data_dir) in argv:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _partial_bytes(work: Path) -> int:
+    return sum(p.stat().st_size for p in work.glob("*/lfs/*") if p.is_file())

@@ -182,10 +182,15 @@ def test_git_fetch_pinned_to_the_checked_address_with_the_token(
     """What a sync runs: git ls-remote of a private repository, the token in a header, not the URL."""
     url = upstream.git_url("model", world.repo)
     assert url == f"{world.up.url}/{world.repo}"
-    env = client_env(tmp_path / "home", git_connection_config(url, LOOPBACK, world.token))
+    env = client_env(tmp_path / "home", upstream.git_env(url))  # the source's sealed token, opened
+    assert world.token not in url
     listed = subprocess.run(["git", "ls-remote", url], env=env, capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr
     assert "refs/heads/main" in listed.stdout
+    assert (
+        client_env(tmp_path / "h", upstream.git_env(url))["GIT_CONFIG_VALUE_6"]
+        == f"Authorization: Bearer {world.token}"
+    )
     anonymous = client_env(tmp_path / "home2", git_connection_config(url, LOOPBACK))
     refused = subprocess.run(["git", "ls-remote", url], env=anonymous, capture_output=True, text=True, timeout=60)
     assert refused.returncode != 0 and "refs/heads/main" not in refused.stdout

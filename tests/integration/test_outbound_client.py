@@ -112,6 +112,15 @@ def test_client_refuses_redirect_to_refused_address_at_the_hop(server: tuple[int
     assert [path for path, _ in seen.requests] == [f"/to/http://127.0.0.1:{port}/secret"]
 
 
+def test_client_refuses_redirect_to_name_resolving_to_loopback(server: tuple[int, Seen]) -> None:
+    """A hop to a name is checked where the name is resolved: when its connection opens."""
+    port, seen = server
+    rules = names({"hub.test": "127.0.0.1", "evil.test": "127.0.0.1"}, allow_hosts=["hub.test"])
+    with upstream_client(rules) as client, pytest.raises(OutboundRefused, match=r"evil\.test"):
+        client.get(f"http://hub.test:{port}/to/http://evil.test:{port}/secret")
+    assert [path for path, _ in seen.requests] == [f"/to/http://evil.test:{port}/secret"]
+
+
 def test_client_refuses_redirect_to_other_scheme(server: tuple[int, Seen]) -> None:
     port, _seen = server
     with upstream_client(AddressRules(allow_hosts=["127.0.0.1"])) as client, pytest.raises(OutboundRefused):
@@ -158,7 +167,7 @@ def test_client_catches_dns_rebinding(server: tuple[int, Seen]) -> None:
 def test_client_every_connection_checks_again(server: tuple[int, Seen]) -> None:
     """Rebinding between two connections of one client: the second connection is refused."""
     port, seen = server
-    answers = iter(["127.0.0.1", "127.0.0.1", "10.0.0.1", "10.0.0.1"])
+    answers = iter(["127.0.0.1", "10.0.0.1"])  # one lookup per connection
     rules = AddressRules(allow_hosts=["127.0.0.1"], resolve=lambda host, port: [next(answers)])
     with upstream_client(rules) as client:
         assert client.get(f"http://flip.test:{port}/one", headers={"Connection": "close"}).status_code == 200

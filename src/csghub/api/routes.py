@@ -42,8 +42,8 @@ def mount_api(app: FastAPI) -> None:
     include_routes(app, social.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
-    include_routes(app, mirror_sources_api.router)
     # Before the generic repository routes: /api/v1/mirror/... and .../{name}/mirror.
+    include_routes(app, mirror_sources_api.router)
     include_routes(app, mirrors_api.router)
     include_routes(app, finetune_api.router)
     include_routes(app, notebooks_api.router)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -18,7 +17,6 @@ _PREFIX = "v1:"
 _NONCE = 12
 
 
-@lru_cache(maxsize=16)
 def derive_key(secret_key: str, purpose: bytes) -> bytes:
     """The 32-byte key for one purpose (HKDF `info`), from the hub's secret key."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret_key.encode())

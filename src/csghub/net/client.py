@@ -15,7 +15,7 @@ import typing
 import httpcore
 import httpx
 
-from csghub.net.guard import AddressRules, OutboundRefused, check_url, resolve_checked, split_url
+from csghub.net.guard import AddressRules, OutboundRefused, check_url_form, resolve_checked, split_url
 
 MAX_REDIRECTS = 5
 DEFAULT_TIMEOUT = 30.0
@@ -82,7 +82,9 @@ class GuardedClient(httpx.Client):
         follow_redirects: typing.Any = httpx.USE_CLIENT_DEFAULT,
     ) -> httpx.Response:
         follow = follow_redirects if isinstance(follow_redirects, bool) else self.follow_redirects
-        check_url(str(request.url), self._rules)
+        # Names are resolved and checked by the backend when a connection opens (a kept-alive one was
+        # checked when it opened); here only what needs no DNS, so a refusal comes before any connection.
+        check_url_form(str(request.url), self._rules)
         response = super().send(request, stream=stream, auth=auth, follow_redirects=False)
         for _hop in range(MAX_REDIRECTS + 1):
             if not (follow and response.is_redirect):
@@ -91,7 +93,7 @@ class GuardedClient(httpx.Client):
             if _hop == MAX_REDIRECTS:
                 break
             request = _next_hop(request, response)
-            check_url(str(request.url), self._rules)
+            check_url_form(str(request.url), self._rules)
             response = super().send(request, stream=stream, auth=auth, follow_redirects=False)
         raise OutboundRefused(f"More than {MAX_REDIRECTS} redirects from {request.url.host}")
 

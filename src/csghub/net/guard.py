@@ -196,6 +196,18 @@ def split_url(url: str) -> tuple[str, str, int]:
     return scheme, host, port or (443 if scheme == "https" else 80)
 
 
+def check_url_form(url: str, rules: AddressRules) -> tuple[str, int]:
+    """The checks that need no DNS: scheme, credentials, a denied name, an address written as one.
+    Returns (host, port). A name's addresses are checked where it is resolved: at each connection."""
+    _scheme, host, port = split_url(url)
+    if any(p.matches_name(host) for p in rules.denied):
+        raise OutboundRefused(f"Connections to {host} are denied by outbound_deny_hosts")
+    literal = literal_address(host)
+    if literal is not None:
+        check_address(host, literal, rules)
+    return host, port
+
+
 def check_url(url: str, rules: AddressRules) -> None:
     """Refuse a URL this hub may not connect to (raises OutboundRefused, a 400 with its reason)."""
     _scheme, host, port = split_url(url)

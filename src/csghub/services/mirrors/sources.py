@@ -264,3 +264,18 @@ def upstream(hub: Hub, source_id: int, *, timeout: float = 60.0) -> Upstream:
             raise Conflict(f"Mirror source '{row.name}': its token no longer decrypts; set it again")
         base_url, name = row.base_url, row.name
     return Upstream(base_url, outbound_rules(hub.settings), token=token, name=name, timeout=timeout)
+
+
+def source_token(hub: Hub, source_id: int) -> str | None:
+    """The source's token in clear, for the git fetches of the mirroring services (passed to git in its
+    environment only); None when the source has none."""
+    with hub.db() as session:
+        row = session.get(MirrorSource, source_id)
+        if row is None:
+            raise NotFound(f"Mirror source #{source_id} does not exist", code="MirrorSourceNotFound")
+        if not row.token_sealed:
+            return None
+        token = sealing.unseal(_key(hub), row.token_sealed, _context(row.id))
+        if token is None:
+            raise Conflict(f"Mirror source '{row.name}': its token no longer decrypts; set it again")
+        return token

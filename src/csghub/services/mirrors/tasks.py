@@ -75,7 +75,8 @@ def settle(session: Session, task: MirrorTask, state: str, reason: str = "") -> 
         mirror.last_error, mirror.last_synced_at = "", now
     elif state == FAILED:
         mirror.last_error = task.reason
-        log.warning("mirror %s (%s): sync task %s failed: %s", mirror.id, mirror.upstream_id, task.id, reason[:300])
+        one_line = " ".join(reason.split())[:300]  # git's stderr spans lines: one record, one line
+        log.warning("mirror %s (%s): sync task %s failed: %s", mirror.id, mirror.upstream_id, task.id, one_line)
     schedule_next(mirror)
     mirror.updated_at = now
 

@@ -22,7 +22,7 @@ import httpx
 
 from csghub.core.errors import HubError
 from csghub.net.bandwidth import RateLimiter
-from csghub.net.client import same_origin, upstream_client
+from csghub.net.client import git_connection_config, same_origin, upstream_client
 from csghub.net.guard import AddressRules
 
 CHUNK = 256 * 1024
@@ -118,6 +118,8 @@ class Upstream:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = name or self.base_url
+        self._rules = rules
+        self._token = token
         self._client = upstream_client(rules, token, timeout)
 
     def __enter__(self) -> Upstream:
@@ -185,6 +187,13 @@ class Upstream:
     def git_url(self, repo_type: str, repo_id: str) -> str:
         """Where the source serves the repository over git's smart HTTP (this hub and Hugging Face alike)."""
         return f"{self.base_url}/{_GIT_PREFIX[_plural(repo_type)[:-1]]}{repo_id}"
+
+    def git_env(self, url: str) -> dict[str, str]:
+        """Environment variables for a `git fetch` of `url` from this source: pinned to the address checked
+        now, no redirects, http(s) only, the token in a header (never in the URL or argv)."""
+        if not same_origin(url, self.base_url):
+            raise UpstreamForbidden(0, f"{_shown(url)} is not on the source {self.name}")
+        return git_connection_config(url, self._rules, self._token)
 
     def resolve_path(self, repo_type: str, repo_id: str, revision: str, path: str) -> str:
         prefix = _GIT_PREFIX[_plural(repo_type)[:-1]]
