@@ -152,8 +152,8 @@ class Settings:
     # `outbound_allow_private` opens private and loopback networks (never link-local: cloud metadata).
     # `outbound_deny_hosts` refuses hosts or networks whatever they resolve to, and wins over allow.
     # Lists: a TOML array, or comma-separated in CSGHUB_* variables.
-    outbound_allow_hosts: list[str] = field(default_factory=list)
-    outbound_deny_hosts: list[str] = field(default_factory=list)
+    outbound_allow_hosts: tuple[str, ...] = ()
+    outbound_deny_hosts: tuple[str, ...] = ()
     outbound_allow_private: bool = False
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
@@ -221,11 +221,11 @@ def _coerce(key: str, value: Any) -> Any:
             if not isinstance(value, str | int | float):
                 raise ValueError(value)
             return str(value)
-        if kind == "list[str]":
+        if kind == "tuple[str, ...]":  # a list: a TOML array, or comma-separated text
             items = value.split(",") if isinstance(value, str) else value
-            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            if not isinstance(items, list | tuple) or not all(isinstance(item, str) for item in items):
                 raise ValueError(value)
-            return [item.strip() for item in items if item.strip()]
+            return tuple(item.strip() for item in items if item.strip())
     except (TypeError, ValueError):
         raise ConfigError(f"Setting '{key}' has an invalid value {value!r} (expected {kind})") from None
     return value

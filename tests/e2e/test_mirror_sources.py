@@ -150,6 +150,9 @@ def test_duplicate_name_is_409_and_missing_source_404(hub: LiveHub) -> None:
         assert renamed.status_code == 409
         missing = client.put(f"{SOURCES}/nope-{secrets.token_hex(3)}", json={"max_concurrency": 2})
         assert missing.status_code == 404
+        for odd in ("9" * 40, "\u00b2", "%00"):
+            answer = client.get(f"{SOURCES}/{odd}")
+            assert answer.status_code in (400, 404) and "error" in answer.json(), (odd, answer.text)
 
 
 def test_source_in_use_is_not_deleted(hub: LiveHub) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from csghub.config import ConfigError, load_settings
@@ -147,13 +149,23 @@ def test_settings_read_outbound_lists_from_env() -> None:
     settings = load_settings(
         {"CSGHUB_OUTBOUND_ALLOW_HOSTS": "127.0.0.1, *.corp.example", "CSGHUB_OUTBOUND_ALLOW_PRIVATE": "yes"}
     )
-    assert settings.outbound_allow_hosts == ["127.0.0.1", "*.corp.example"]
-    assert settings.outbound_deny_hosts == [] and settings.outbound_allow_private is True
+    assert settings.outbound_allow_hosts == ("127.0.0.1", "*.corp.example")
+    assert settings.outbound_deny_hosts == () and settings.outbound_allow_private is True
+    hash(settings)  # still a value: frozen all the way down
 
 
-def test_settings_malformed_host_pattern_is_fatal_naming_key() -> None:
+def test_settings_malformed_host_pattern_is_fatal_naming_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="outbound_deny_hosts"):
         load_settings({"CSGHUB_OUTBOUND_DENY_HOSTS": "ok.example, bad host"})
+    toml = tmp_path / "csghub.toml"
+    toml.write_text('outbound_allow_hosts = ["hub.corp.example", "10.0.0.0/8"]\n')
+    assert load_settings({}, toml).outbound_allow_hosts == ("hub.corp.example", "10.0.0.0/8")
+    toml.write_text('outbound_allow_hosts = "10.0.0.0/33"\n')
+    with pytest.raises(ConfigError, match="outbound_allow_hosts"):
+        load_settings({}, toml)
+    toml.write_text("outbound_allow_hosts = [1, 2]\n")
+    with pytest.raises(ConfigError, match="outbound_allow_hosts"):
+        load_settings({}, toml)
 
 
 def test_git_connection_config_pins_checked_address_and_hides_token() -> None:

@@ -50,7 +50,8 @@ class GuardedTransport(httpx.HTTPTransport):
         super().__init__(trust_env=False)
         # httpx takes no network backend of its own: its pool is rebuilt with ours, other options default.
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            # SSL_CERT_FILE / SSL_CERT_DIR are honoured (a private CA for an internal hub); proxies are not.
+            ssl_context=httpx.create_ssl_context(trust_env=True),
             max_connections=100,
             max_keepalive_connections=20,
             network_backend=GuardedBackend(rules),

@@ -106,7 +106,7 @@ def _mirror_count(session: Session, source_id: int) -> int:
 def _row(session: Session, id_or_name: str | int) -> MirrorSource:
     text = str(id_or_name)
     row = session.scalar(select(MirrorSource).where(MirrorSource.name == text))
-    if row is None and text.isdigit():
+    if row is None and text.isascii() and text.isdigit() and len(text) <= 18:  # an id SQL's BIGINT holds
         row = session.get(MirrorSource, int(text))
     if row is None:
         raise NotFound(f"Mirror source '{text[:100]}' does not exist", code="MirrorSourceNotFound")
