@@ -238,6 +238,14 @@ def test_users_create_mirrors_into_their_namespace_when_mirror_creators_is_users
     expect(page.locator("#mirror-source")).to_have_text("peer")
     expect(page.locator("#mirror-upstream")).to_have_text("someone/model")
     expect(page.locator("#mirror-sync-now")).to_be_visible()  # the owner manages their mirror
+    # A space's page (its own template) has the panel too.
+    page.goto(f"{live.url}/new/mirror")
+    page.select_option("select[name=repo_type]", "space")
+    page.fill("input[name=upstream]", "someone/demo")
+    page.click("#mirror-form button[type=submit]")
+    page.wait_for_url(f"{live.url}/spaces/{user}/demo")
+    expect(page.locator("#mirror-panel #mirror-upstream")).to_have_text("someone/demo")
+    expect(page.locator("#mirror-badge")).to_be_visible()
     # Not into someone else's namespace: the form says why, and keeps what was typed.
     page.goto(f"{live.url}/new/mirror")
     page.evaluate("document.querySelector('select[name=namespace] option').value = 'root'")
