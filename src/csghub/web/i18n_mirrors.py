@@ -44,9 +44,7 @@ ZH_MIRRORS: dict[str, str] = {
     "Write-only: leave empty to keep the stored token.": "只写：留空则保留已保存的令牌。",
     "Optional: for private or gated upstream repositories.": "可选：用于上游的私有或受限仓库。",
     "Remove the stored token": "删除已保存的令牌",
-    "Fetch history with git (otherwise commits are rebuilt from the file listing)": (
-        "用 git 获取历史（否则根据文件列表重建提交）"
-    ),
+    "Fetch history with git": "用 git 获取历史",
     "Syncs at once": "同时同步数",
     "Bandwidth (bytes/s, 0: unlimited)": "带宽（字节/秒，0：不限）",
     "Fetch repositories this hub lacks from this source on first request": "首次请求本平台没有的仓库时，从此镜像源获取",
