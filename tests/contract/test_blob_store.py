@@ -61,6 +61,21 @@ def test_store_put_empty_object(store: BlobStore) -> None:
     assert store.stat(oid) == 0 and b"".join(store.read(oid)) == b""
 
 
+def test_store_takes_a_verified_file_and_the_file_is_gone(store: BlobStore, tmp_path: Path) -> None:
+    data, oid = _blob(300_001)
+    path = tmp_path / "download"
+    path.write_bytes(data)
+    store.put_verified_file(oid, len(data), path)
+    assert not path.exists() and store.stat(oid) == len(data)
+    assert b"".join(store.read(oid)) == data
+    short = tmp_path / "short"
+    short.write_bytes(data[:-1])
+    other = hashlib.sha256(data[:-1] + b"?").hexdigest()
+    with pytest.raises(InvalidArgument):  # a size that is not the listed one is refused by every store
+        store.put_verified_file(other, len(data), short)
+    assert not store.exists(other)
+
+
 def test_store_rejects_bytes_that_do_not_match_oid(store: BlobStore) -> None:
     data, _ = _blob(50_000)
     wrong_oid = hashlib.sha256(b"something else").hexdigest()

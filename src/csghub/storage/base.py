@@ -96,6 +96,12 @@ class BlobStore(Protocol):
         is hashed even when the object is already stored, which then is not stored twice."""
         ...
 
+    def put_verified_file(self, oid: str, size: int, path: Path) -> None:
+        """Store a file of this machine whose size and sha256 its writer verified as it wrote it (a mirror's
+        sync job): moved in when the store can (local, same disk), else uploaded as `put` does. The file is
+        gone afterwards."""
+        ...
+
     def read(self, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Stream bytes [start, end) of an object; raises BlobNotFound."""
         ...

@@ -18,7 +18,15 @@ from botocore.client import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from csghub.core.errors import BlobNotFound, HubError, InvalidArgument
-from csghub.storage.base import READ_CHUNK, HashingCounter, blob_key, check_stream, check_upload_id, validate_oid
+from csghub.storage.base import (
+    READ_CHUNK,
+    HashingCounter,
+    blob_key,
+    check_stream,
+    check_upload_id,
+    iter_file,
+    validate_oid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +115,11 @@ class S3BlobStore:
 
     def exists(self, oid: str) -> bool:
         return self.stat(oid) is not None
+
+    def put_verified_file(self, oid: str, size: int, path: Path) -> None:
+        with open(path, "rb") as fh:
+            self.put(oid, size, iter_file(fh))
+        path.unlink()
 
     def put(self, oid: str, size: int, chunks: Iterable[bytes]) -> None:
         """Upload a stream the hub received itself, as a multipart upload verified on the way."""

@@ -28,7 +28,6 @@ from csghub.core.errors import GitError, HubError
 from csghub.git.repository import GitRepo
 from csghub.git.runner import run_git
 from csghub.net.bandwidth import RateLimiter
-from csghub.net.client import git_connection_config
 from csghub.net.guard import AddressRules
 from csghub.services.mirrors.upstream import Upstream
 
@@ -63,10 +62,10 @@ def _git_failure(stderr: str) -> SyncFailed:
     return SyncFailed(f"Fetching the upstream's git history failed: {stderr[-500:]}", code="UpstreamUnavailable")
 
 
-def fetch_git(spec: dict[str, Any], repo: Path, token: str | None, rules: AddressRules) -> dict[str, str]:
+def fetch_git(up: Upstream, spec: dict[str, Any], repo: Path) -> dict[str, str]:
     """Fetch every branch and tag (deleting those the upstream deleted); the refs as fetched."""
-    url = spec["git_url"]
-    env = git_connection_config(url, rules, token)
+    url = up.git_url(spec["upstream_type"], spec["upstream_id"])
+    env = up.git_env(url)
     try:
         run_git(repo, "fetch", "--prune", "--no-write-fetch-head", "--quiet", url, *REFSPECS, env=env)
     except GitError as exc:
@@ -124,11 +123,15 @@ def download_objects(
 def sync(work: Path) -> dict[str, Any]:
     spec = json.loads((work / SPEC).read_text())
     token = os.environ.get(TOKEN_ENV) or None
-    rules = AddressRules(**spec["rules"])
     repo = work / "repo.git"
     progress: dict[str, Any] = {"state": "running", "files_total": 0, "bytes_total": 0, "files_done": 0}
     write_json(work / PROGRESS, progress)
-    refs = fetch_git(spec, repo, token, rules)
+    with Upstream(spec["base_url"], AddressRules(**spec["rules"]), token=token) as up:
+        return _sync(up, spec, work, repo, progress)
+
+
+def _sync(up: Upstream, spec: dict[str, Any], work: Path, repo: Path, progress: dict[str, Any]) -> dict[str, Any]:
+    refs = fetch_git(up, spec, repo)
     if not refs:
         raise SyncFailed("The upstream repository has no branches", code="UpstreamNotFound")
     held = {oid: int(size) for oid, size in spec.get("held", [])}
@@ -136,14 +139,12 @@ def sync(work: Path) -> dict[str, Any]:
     progress.update(
         state="repo_synced", files_total=len(wanted), bytes_total=sum(size for _oid, size in wanted), files_done=0
     )
+    progress["files_done"] = sum(1 for oid, _size in wanted if (work / "lfs" / oid).exists())  # an earlier attempt's
     write_json(work / PROGRESS, progress)
-    done = [oid for oid, _size in wanted if (work / "lfs" / oid).exists()]  # an earlier attempt's
-    progress["files_done"] = len(done)
     if wanted:
         progress["state"] = "lfs"
         write_json(work / PROGRESS, progress)
-        with Upstream(spec["base_url"], rules, token=token) as up:
-            download_objects(up, spec, work, wanted, progress)
+        download_objects(up, spec, work, wanted, progress)
     return {"refs": refs, "objects": all_pointers(repo, refs), "downloaded": wanted, "error": "", "code": ""}
 
 

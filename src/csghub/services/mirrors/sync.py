@@ -27,7 +27,6 @@ from csghub.services.mirrors.job import REFSPECS, SPEC
 from csghub.services.repositories import lfs
 from csghub.services.repositories.repos import get_repo_by_id
 from csghub.services.repositories.writes import after_ref_update, changes_between, writing
-from csghub.storage.base import iter_file
 
 log = logging.getLogger(__name__)
 VIA_MIRROR = "mirror"  # how the change arrived, as the audit log names it
@@ -36,12 +35,6 @@ VIA_MIRROR = "mirror"  # how the change arrived, as the audit log names it
 def work_dir(hub: Hub, mirror_id: int) -> Path:
     """One per mirror, kept across attempts (a restarted job resumes its `.part` files), removed on success."""
     return hub.settings.data_dir / "mirrors" / "work" / f"mirror-{mirror_id}"
-
-
-def git_url(base_url: str, repo_type: RepoType, repo_id: str) -> str:
-    """Where a Hugging Face-compatible hub serves a repository's git (this hub and huggingface.co alike)."""
-    prefix = "" if repo_type is RepoType.MODEL else f"{repo_type.plural}/"
-    return f"{base_url.rstrip('/')}/{prefix}{repo_id}"
 
 
 def _held(hub: Hub) -> list[tuple[str, int]]:
@@ -73,7 +66,6 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
     settings = hub.settings
     spec: dict[str, Any] = {
         "base_url": base_url,
-        "git_url": git_url(base_url, upstream_type, upstream_id),
         "upstream_type": upstream_type.value,
         "upstream_id": upstream_id,
         "rules": {
@@ -107,8 +99,8 @@ def import_result(hub: Hub, mirror_id: int, work: Path, result: dict[str, Any]) 
     for oid, size in result["downloaded"]:
         path = work / "lfs" / oid
         if hub.blobs.stat(oid) != size:
-            with open(path, "rb") as fh:
-                hub.blobs.put(oid, size, iter_file(fh))  # re-hashed: a changed file is refused, nothing kept
+            # The job hashed every byte as it arrived and kept only what matched (Upstream.download): moved in.
+            hub.blobs.put_verified_file(oid, int(size), path)
     pointers = [LfsPointer(oid, int(size)) for oid, size in result["objects"]]
     missing = [p.oid for p in pointers if hub.blobs.stat(p.oid) != p.size and lfs.xet_hash_of(hub, p.oid) is None]
     if missing:  # never point a mirror at bytes it lacks
