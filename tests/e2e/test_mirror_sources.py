@@ -63,6 +63,10 @@ def test_admin_creates_lists_updates_and_deletes_a_source(hub: LiveHub) -> None:
         assert data["bandwidth_bytes_per_s"] == 1000 and data["use_git"] is False and data["has_token"] is True
         cleared = client.put(f"{SOURCES}/{name}", json={"token": ""}).json()["data"]
         assert cleared["has_token"] is False
+        ours = client.post(SOURCES, json={"name": f"{name}-b", "base_url": "https://93.184.216.34/hub"})
+        assert ours.status_code == 200 and ours.json()["data"]["source_name"] == f"{name}-b"
+        csg = client.post(SOURCES, json={"source_name": f"{name}-c", "info_api_url": "https://93.184.216.34"})
+        assert csg.status_code == 200 and csg.json()["data"]["info_api_url"] == "https://93.184.216.34"
 
         assert client.delete(f"{SOURCES}/{name}").json() == {"msg": "OK", "data": None}
         gone = client.get(f"{SOURCES}/{name}")

@@ -19,7 +19,7 @@ from huggingface_hub import HfApi
 from csghub.core.errors import Conflict
 from csghub.net.bandwidth import RateLimiter
 from csghub.net.client import git_connection_config
-from csghub.net.guard import AddressRules
+from csghub.net.guard import AddressRules, OutboundRefused
 from csghub.services.mirrors import sources
 from csghub.services.mirrors.sources import SourceSpec
 from csghub.services.mirrors.upstream import (
@@ -203,3 +203,18 @@ def test_upstream_of_a_source_whose_token_no_longer_opens_is_refused(world: Worl
     other = replace(world.down.hub, settings=replace(world.down.hub.settings, secret_key="another key"))
     with pytest.raises(Conflict, match="no longer decrypts"):
         sources.upstream(other, view.id)
+
+
+def test_update_rechecks_the_url_only_when_it_changes(world: World) -> None:
+    """Rules tightened after a source was saved: its other fields still change; a new URL is checked (and
+    every connection is, whatever the saved URL)."""
+    admin = Actor(user_id=0, name="root", is_admin=True)
+    name = f"kept{secrets.token_hex(3)}"
+    sources.create_source(world.down.hub, admin, SourceSpec(name=name, base_url=world.up.url))
+    strict = replace(world.down.hub, settings=replace(world.down.hub.settings, outbound_allow_hosts=()))
+    assert sources.update_source(strict, admin, name, {"bandwidth_bytes_per_s": 5}).bandwidth_bytes_per_s == 5
+    with pytest.raises(OutboundRefused):
+        sources.update_source(strict, admin, name, {"base_url": world.up.url + "/x"})
+    view = sources.get_source(strict, admin, name)
+    with sources.upstream(strict, view.id) as refused, pytest.raises(OutboundRefused):
+        refused.repo_info("model", world.repo)

@@ -3,16 +3,19 @@ every redirect hop checked, credentials kept to their host, and DNS rebinding ca
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from csghub.net.client import upstream_client
+from csghub.net.client import git_connection_config, upstream_client
 from csghub.net.guard import AddressRules, OutboundRefused, check_url
 
 PUBLIC = "93.184.216.34"
@@ -182,3 +185,33 @@ def test_client_reports_unreachable_as_httpx_error() -> None:
         pytest.raises(httpx.ConnectError),
     ):
         client.get("http://127.0.0.1:1/")
+
+
+def test_git_config_ignores_proxies_and_refuses_redirects(server: tuple[int, Seen], tmp_path: Path) -> None:
+    """The real git with git_connection_config: a proxy in the environment is not used (the server is
+    reached directly) and a redirect is not followed (the server sees the one request)."""
+    port, seen = server
+    url = f"http://127.0.0.1:{port}/to//elsewhere"  # redirects to the same server: following would show
+    plain = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    subprocess.run(["git", "ls-remote", url], env=plain, capture_output=True, text=True, timeout=60)
+    assert "/elsewhere/info/refs?service=git-upload-pack" in [p for p, _ in seen.requests], "git alone follows"
+    seen.requests.clear()
+    proxied = {**plain, "http_proxy": "http://127.0.0.1:1", "HTTP_PROXY": "http://127.0.0.1:1"}
+    env = {**proxied, **git_connection_config(url, AddressRules(allow_hosts=["127.0.0.1"]))}
+    done = subprocess.run(["git", "ls-remote", url], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "port 1" not in done.stderr, done.stderr
+    assert [path for path, _ in seen.requests] == ["/to//elsewhere/info/refs?service=git-upload-pack"]
+
+
+def test_git_config_pins_git_to_the_checked_address(server: tuple[int, Seen], tmp_path: Path) -> None:
+    """`hub.test` exists only in the rules' resolver: git reaches the server only through the pin."""
+    port, seen = server
+    url = f"http://hub.test:{port}/org/repo"
+    rules = names({"hub.test": "127.0.0.1"}, allow_hosts=["hub.test"])
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    pinned = {**env, **git_connection_config(url, rules)}
+    subprocess.run(["git", "ls-remote", url], env=pinned, capture_output=True, text=True, timeout=60)
+    # The tiny server is no git server (git makes what it can of its answer); reaching it is the point.
+    assert seen.requests[0][0] == "/org/repo/info/refs?service=git-upload-pack"
+    unpinned = subprocess.run(["git", "ls-remote", url], env=env, capture_output=True, text=True, timeout=60)
+    assert unpinned.returncode != 0 and "hub.test" in unpinned.stderr

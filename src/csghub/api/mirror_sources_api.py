@@ -1,7 +1,7 @@
 """Mirror sources, as CSGHub's admin API names them (site administrators only), in CSGHub's envelope:
 
     GET  /api/v1/mirror/sources              every source
-    POST /api/v1/mirror/sources              add one: {source_name, base_url, token?, ...}
+    POST /api/v1/mirror/sources              add one: {source_name (or name), base_url, token?, ...}
     GET|PUT|DELETE /api/v1/mirror/sources/{id}   one source, by id or name; PUT changes the fields sent
 
 A source's token is write-only: answers say `has_token`, never the token.
@@ -9,7 +9,6 @@ A source's token is write-only: answers say `has_token`, never the token.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -30,7 +29,9 @@ SOURCES = "/api/v1/mirror/sources"
 _RULES: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
 _UPDATE_BODY = json_body(
     source_name=TEXT,
+    name=TEXT,
     base_url=TEXT,
+    info_api_url=TEXT,
     token=TEXT,
     use_git=FLAG,
     max_concurrency=WHOLE,
@@ -40,8 +41,7 @@ _UPDATE_BODY = json_body(
     cache_max_bytes=WHOLE,
     object_max_bytes=WHOLE,
 )
-_CREATE_BODY = copy.deepcopy(_UPDATE_BODY)
-_CREATE_BODY["requestBody"]["content"]["application/json"]["schema"]["required"] = ["source_name", "base_url"]
+_CREATE_BODY = _UPDATE_BODY  # name and base_url are required, in either spelling: checked by the route
 _INTS = ("max_concurrency", "bandwidth_bytes_per_s", "cache_max_bytes", "object_max_bytes")
 
 
@@ -68,7 +68,13 @@ def source_json(view: SourceView) -> dict[str, Any]:
 def source_changes(body: dict[str, Any]) -> dict[str, Any]:
     """The fields a body sets, typed; names as SourceSpec's (`source_name` -> name)."""
     changes: dict[str, Any] = {}
-    for key, spec_key in (("source_name", "name"), ("base_url", "base_url"), ("info_api_url", "base_url")):
+    # CSGHub's names first (source_name, info_api_url), then ours (name, base_url): the later one wins.
+    for key, spec_key in (
+        ("source_name", "name"),
+        ("name", "name"),
+        ("info_api_url", "base_url"),
+        ("base_url", "base_url"),
+    ):
         value = optional_text_field(body, key)
         if value is not None:
             changes[spec_key] = value
@@ -98,7 +104,7 @@ async def list_sources(request: Request, actor: Actor = Depends(get_actor)) -> J
 async def create_source(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     changes = source_changes(await read_json_object(request))
     if "name" not in changes or "base_url" not in changes:
-        raise InvalidArgument("Fields 'source_name' and 'base_url' are required")
+        raise InvalidArgument("Fields 'source_name' (or 'name') and 'base_url' are required")
     view = await run_in_threadpool(sources.create_source, get_hub(request), actor, SourceSpec(**changes))
     return ok(source_json(view))
 

@@ -113,7 +113,7 @@ def _row(session: Session, id_or_name: str | int) -> MirrorSource:
     return row
 
 
-def _check_spec(hub: Hub, spec: SourceSpec) -> SourceSpec:
+def _check_spec(hub: Hub, spec: SourceSpec, *, resolve: bool = True) -> SourceSpec:
     """The spec with its URL normalized, or InvalidArgument naming the first bad field."""
     if not isinstance(spec.name, str) or not _NAME_RE.fullmatch(spec.name) or spec.name.isdigit():
         raise InvalidArgument(
@@ -124,7 +124,8 @@ def _check_spec(hub: Hub, spec: SourceSpec) -> SourceSpec:
     parts = urlsplit(base_url)
     if not base_url or len(base_url) > 2048 or parts.query or parts.fragment:
         raise InvalidArgument("base_url must be an http(s) URL of at most 2048 characters, without query or fragment")
-    check_url(base_url, outbound_rules(hub.settings))
+    if resolve:  # an unchanged URL is not looked up again: it is checked at each connection anyway
+        check_url(base_url, outbound_rules(hub.settings))
     if spec.token is not None and spec.token != "" and not _TOKEN_RE.fullmatch(spec.token):
         raise InvalidArgument("A token is 1-4096 visible ASCII characters, without spaces or line breaks")
     if not 1 <= spec.max_concurrency <= MAX_CONCURRENCY:
@@ -206,7 +207,8 @@ def update_source(hub: Hub, actor: Actor, id_or_name: str | int, changes: dict[s
             }
             current["proxy_rules"] = tuple(json.loads(row.proxy_rules or "[]"))
             token = changes.get("token")
-            spec = _check_spec(hub, SourceSpec(**{**current, **changes, "token": token}))
+            moved = str(changes.get("base_url", row.base_url)).strip().rstrip("/") != row.base_url
+            spec = _check_spec(hub, SourceSpec(**{**current, **changes, "token": token}), resolve=moved)
             _store(hub, row, spec, keep_token=token is None)
             audit.record(session, actor, "mirror_source.update", target=row.name, detail={"fields": sorted(changes)})
             session.flush()
