@@ -87,6 +87,16 @@ def test_admin_mirrors_a_model_and_syncs_it_again_from_the_portal(
     page.click("nav.admin-tabs a:has-text('Mirrors')")
     page.click("#mirror-tabs a:has-text('Sources')")
     page.wait_for_url(f"{live.url}/admin/mirrors/sources")
+    # Cloud metadata is refused by the outbound rules; the form comes back with the reason, without the token.
+    page.fill("#source-form input[name=name]", "metadata")
+    page.fill("#source-form input[name=base_url]", "http://169.254.169.254/")
+    page.fill("#source-form input[name=token]", "hf_typed_secret_456")
+    page.click("#source-form button[type=submit]")
+    expect(page.locator("p.error")).to_contain_text("169.254.169.254")
+    expect(page.locator("#source-form input[name=name]")).to_have_value("metadata")
+    assert page.input_value("#source-form input[name=token]") == ""
+    assert "hf_typed_secret_456" not in page.content()
+    assert page.locator("#source-list tr[data-source]").count() == 0
     page.fill("#source-form input[name=name]", "upstream")
     page.fill("#source-form input[name=base_url]", upstream.url)
     page.fill("#source-form input[name=token]", "hf_not_a_real_token_123")
