@@ -177,6 +177,10 @@ PHONE_PAGES = {
     "admin-users": ("/admin/users", "{admin}"),
     "admin-repos": ("/admin/repos", "wide"),
     "audit": ("/admin/audit", "user.create"),
+    "admin-mirrors": ("/admin/mirrors", "No mirrors yet."),
+    "mirror-sources": ("/admin/mirrors/sources", "Add a source"),
+    "mirror-tasks": ("/admin/mirrors/tasks", "No tasks match."),
+    "new-mirror": ("/new/mirror", "No mirror source is set up yet"),
 }
 
 

@@ -18,6 +18,7 @@ from csghub.http.params import RowId, whole_number
 from csghub.services.identity import accounts, orgs, ssh_keys, tokens
 from csghub.services.permissions import Actor
 from csghub.services.repositories import repos
+from csghub.web import mirror_panels
 from csghub.web.forms import drop_notice, form_actor, read_flash, redirect_with_flash, signed_in_page
 from csghub.web.render import render, repo_path
 
@@ -37,7 +38,7 @@ LICENSES = (
 )
 
 
-def _owners(hub: Any, actor: Actor) -> list[str]:
+def owners_of(hub: Any, actor: Actor) -> list[str]:
     orgs = [name for name, role in accounts.list_user_orgs(hub, actor.user_id or 0) if role in ("write", "admin")]
     return [actor.name, *sorted(orgs)]
 
@@ -47,8 +48,12 @@ async def new_repo_form(request: Request) -> Response:
     found = await signed_in_page(request)
     if isinstance(found, Response):
         return found
-    owners = await run_in_threadpool(_owners, get_hub(request), found)
-    return render(request, "new.html", owners=owners, licenses=LICENSES, form={"type": "model"}, error=None)
+    hub = get_hub(request)
+    owners = await run_in_threadpool(owners_of, hub, found)
+    may_mirror = await run_in_threadpool(mirror_panels.may_create_mirrors, hub, found)
+    return render(
+        request, "new.html", owners=owners, licenses=LICENSES, form={"type": "model"}, error=None, may_mirror=may_mirror
+    )
 
 
 @router.post("/new", response_class=HTMLResponse)
@@ -68,7 +73,7 @@ async def create_repo(request: Request) -> Response:
             )
         )
     except HubError as exc:
-        owners = await run_in_threadpool(_owners, hub, actor)
+        owners = await run_in_threadpool(owners_of, hub, actor)
         return render(
             request, "new.html", status=exc.status, owners=owners, licenses=LICENSES, form=fields, error=exc.message
         )

@@ -30,11 +30,11 @@ PAGE_SIZE = 50
 _TYPES = {t.value: t for t in (RepoType.MODEL, RepoType.DATASET, RepoType.SPACE, RepoType.CODE)}
 
 
-def _page_number(request: Request) -> int:
+def page_of(request: Request) -> int:
     return page_number(request.query_params.get("page"))
 
 
-def _pager(path: str, keep: dict[str, str], page: int, more: bool) -> dict[str, str | None]:
+def pager(path: str, keep: dict[str, str], page: int, more: bool) -> dict[str, str | None]:
     def link(number: int) -> str:
         query = {k: v for k, v in keep.items() if v} | ({"page": str(number)} if number > 1 else {})
         return f"{path}?{urlencode(query)}" if query else path
@@ -42,7 +42,7 @@ def _pager(path: str, keep: dict[str, str], page: int, more: bool) -> dict[str, 
     return {"prev_url": link(page - 1) if page > 1 else None, "next_url": link(page + 1) if more else None}
 
 
-async def _admin_page(request: Request, template: str, load: Callable[[Hub, Actor], dict[str, Any]]) -> Response:
+async def admin_page(request: Request, template: str, load: Callable[[Hub, Actor], dict[str, Any]]) -> Response:
     hub = get_hub(request)
 
     def work(actor: Actor) -> Response:
@@ -55,7 +55,7 @@ async def _admin_page(request: Request, template: str, load: Callable[[Hub, Acto
 
 @router.get("/admin", response_class=HTMLResponse)
 async def status_page(request: Request) -> Response:
-    return await _admin_page(
+    return await admin_page(
         request,
         "admin_status.html",
         lambda hub, actor: {"tab": "status", "site": admin_stats.site_status(hub, actor)},
@@ -63,7 +63,7 @@ async def status_page(request: Request) -> Response:
 
 
 def _users_context(request: Request, hub: Hub, actor: Actor) -> dict[str, Any]:
-    search, page = request.query_params.get("q", "").strip(), _page_number(request)
+    search, page = request.query_params.get("q", "").strip(), page_of(request)
     # One more than a page tells whether there is a next one.
     found = accounts.list_users(hub, actor, search=search, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
     return {
@@ -71,13 +71,13 @@ def _users_context(request: Request, hub: Hub, actor: Actor) -> dict[str, Any]:
         "search": search,
         "users": found[:PAGE_SIZE],
         "back": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
-        **_pager("/admin/users", {"q": search}, page, len(found) > PAGE_SIZE),
+        **pager("/admin/users", {"q": search}, page, len(found) > PAGE_SIZE),
     }
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
 async def users_page(request: Request) -> Response:
-    return await _admin_page(request, "admin_users.html", lambda hub, actor: _users_context(request, hub, actor))
+    return await admin_page(request, "admin_users.html", lambda hub, actor: _users_context(request, hub, actor))
 
 
 _USER_ACTIONS: dict[str, tuple[dict[str, bool], str]] = {
@@ -115,20 +115,20 @@ async def change_user(request: Request, name: str, change: str) -> Response:
 
 @router.get("/admin/orgs", response_class=HTMLResponse)
 async def orgs_page(request: Request) -> Response:
-    search, page = request.query_params.get("q", "").strip(), _page_number(request)
+    search, page = request.query_params.get("q", "").strip(), page_of(request)
 
     def load(hub: Hub, actor: Actor) -> dict[str, Any]:
         found = orgs.list_orgs(hub, actor, search=search, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-        pager = _pager("/admin/orgs", {"q": search}, page, len(found) > PAGE_SIZE)
-        return {"tab": "orgs", "search": search, "orgs": found[:PAGE_SIZE], **pager}
+        pages = pager("/admin/orgs", {"q": search}, page, len(found) > PAGE_SIZE)
+        return {"tab": "orgs", "search": search, "orgs": found[:PAGE_SIZE], **pages}
 
-    return await _admin_page(request, "admin_orgs.html", load)
+    return await admin_page(request, "admin_orgs.html", load)
 
 
 @router.get("/admin/repos", response_class=HTMLResponse)
 async def repos_page(request: Request) -> Response:
     params = request.query_params
-    search, page, kind = params.get("q", "").strip(), _page_number(request), params.get("type", "model")
+    search, page, kind = params.get("q", "").strip(), page_of(request), params.get("type", "model")
     repo_type = _TYPES.get(kind, RepoType.MODEL)
 
     def load(hub: Hub, actor: Actor) -> dict[str, Any]:
@@ -137,10 +137,10 @@ async def repos_page(request: Request) -> Response:
         )
         found, total = admin_stats.list_all_repos(hub, actor, query)
         keep = {"type": repo_type.value, "q": search}
-        pager = _pager("/admin/repos", keep, page, page * PAGE_SIZE < total)
-        return {"tab": "repos", "search": search, "kind": repo_type.value, "repos": found, "total": total, **pager}
+        pages = pager("/admin/repos", keep, page, page * PAGE_SIZE < total)
+        return {"tab": "repos", "search": search, "kind": repo_type.value, "repos": found, "total": total, **pages}
 
-    return await _admin_page(request, "admin_repos.html", load)
+    return await admin_page(request, "admin_repos.html", load)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
@@ -165,4 +165,4 @@ async def audit_page(request: Request) -> Response:
             "next_url": older,
         }
 
-    return await _admin_page(request, "admin_audit.html", load)
+    return await admin_page(request, "admin_audit.html", load)

@@ -21,6 +21,7 @@ from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import files, refs, repos
 from csghub.services.repositories.writes import VIA_WEB
+from csghub.web import mirror_panels
 from csghub.web.render import correctable, page_actor, render, repo_path
 from csghub.web.security import CSRF_FIELD, check_form_csrf
 
@@ -32,13 +33,15 @@ model_router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
 
 def _branches_context(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) -> dict[str, Any]:
     repo = repos.get_repo(hub, actor, repo_type, repo_id)
+    mirror = mirror_panels.find_panel(hub, actor, repo)
     return {
+        "mirror": mirror,
         "repo": repo,
         "base": repo_path(repo.type, repo.full_name),
         "revision": repo.default_branch,
         "tab": "branches",
         "refs": refs.list_refs(hub, actor, repo),
-        "can_write": can(actor, Action.WRITE, repo.resource),
+        "can_write": can(actor, Action.WRITE, repo.resource) and mirror is None,  # a mirror is read-only
     }
 
 

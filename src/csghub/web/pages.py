@@ -24,7 +24,7 @@ from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import facets, files, gating, refs, repos
-from csghub.web import space_cards
+from csghub.web import mirror_panels, space_cards
 from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.playground_pages import try_it_panel
@@ -241,8 +241,11 @@ def use_snippets(request: Request, hub: Hub, repo: repos.RepoView) -> list[tuple
 def _repo_context(at: RepoContext, revision: str | None) -> tuple[repos.RepoView, files.Snapshot, dict[str, Any]]:
     hub, actor, repo = at.hub, at.actor, at.repo
     snapshot = files.at_revision(hub, actor, repo, revision)
+    mirror = mirror_panels.find_panel(hub, actor, repo)
     context = {
-        "can_write": can(actor, Action.WRITE, repo.resource),
+        # A mirror takes its content from upstream only: its pages offer no upload, edit or new branch.
+        "can_write": can(actor, Action.WRITE, repo.resource) and mirror is None,
+        "mirror": mirror,
         "repo": repo,
         "base": _repo_base(repo),
         "resolve": _resolve_base(repo),

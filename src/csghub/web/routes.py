@@ -30,6 +30,9 @@ from csghub.web import (
     finetune_instance_pages,
     finetune_pages,
     history_pages,
+    mirror_admin_pages,
+    mirror_pages,
+    mirror_source_pages,
     org_pages,
     pages,
     playground_pages,
@@ -56,6 +59,10 @@ def mount_web(app: FastAPI) -> None:
     include_routes(app, account_pages.router)
     # Fixed prefixes (/admin, /organizations, /collections) before the pages shaped like /{ns}/{name}/...
     include_routes(app, admin_pages.router)
+    include_routes(app, mirror_admin_pages.router)
+    include_routes(app, mirror_source_pages.router)
+    # /new/mirror has the shape of a model page, and a mirror's buttons post under its page.
+    include_routes(app, mirror_pages.router)
     include_routes(app, org_pages.router)
     include_routes(app, collection_pages.router)
     include_routes(app, edit_pages.router)

@@ -21,7 +21,7 @@ from csghub.http.repos import RepoContext
 from csghub.services.community import likes
 from csghub.services.permissions import Action, can
 from csghub.services.repositories import files
-from csghub.web import space_states
+from csghub.web import mirror_panels, space_states
 from csghub.web.markdown import render_card
 from csghub.web.page_repos import page_repo
 from csghub.web.pages import use_snippets
@@ -61,6 +61,7 @@ def space_context(at: RepoContext, tab: str) -> dict[str, Any]:
         "revision": repo.default_branch,
         "tab": tab,
         "liked": likes.has_liked(at.hub, at.actor, repo),
+        "mirror": mirror_panels.find_panel(at.hub, at.actor, repo),
         "space": card,
         "space_status": status,
         "app_url": app_url(repo.namespace, repo.name),
