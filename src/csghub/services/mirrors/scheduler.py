@@ -238,6 +238,9 @@ def _import(hub: Hub, task_id: int, mirror_id: int, work: Path, result: dict[str
         head = sync.import_result(hub, mirror_id, work, result)
     except NotFound:
         return  # the repository went meanwhile: its mirror and tasks with it
+    except sync.MissingObjects as exc:  # at once, in the same folder: what it fetched is kept
+        _fail(hub, task_id, str(exc), lasting=False, base_s=0)
+        return
     except HubError as exc:  # bytes the store refused, a ref update git refused
         _fail(hub, task_id, f"Importing the sync failed: {exc}", lasting=True, base_s=0)
         shutil.rmtree(work, ignore_errors=True)

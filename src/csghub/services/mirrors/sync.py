@@ -37,10 +37,22 @@ def work_dir(hub: Hub, mirror_id: int) -> Path:
     return hub.settings.data_dir / "mirrors" / "work" / f"mirror-{mirror_id}"
 
 
-def _held(hub: Hub) -> list[tuple[str, int]]:
-    """The LFS objects this hub holds: the job downloads none of them again."""
+REFETCH = "refetch.json"  # objects an import found recorded but absent: the next attempt downloads them
+
+
+class MissingObjects(InvalidArgument):
+    """Objects the database records as held are not in storage; the task is tried again, fetching them."""
+
+
+def _held(hub: Hub, work: Path) -> list[tuple[str, int]]:
+    """The LFS objects this hub holds: the job downloads none of them again (but those found absent)."""
+    try:
+        absent = set(json.loads((work / REFETCH).read_text()))
+    except (FileNotFoundError, ValueError):
+        absent = set()
     with hub.db() as session:
-        return [(oid, size) for oid, size in session.execute(select(LfsObject.oid, LfsObject.size))]
+        rows = session.execute(select(LfsObject.oid, LfsObject.size))
+        return [(oid, size) for oid, size in rows if oid not in absent]
 
 
 def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[str, str]]:
@@ -79,7 +91,7 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
         # For a commit rebuilt from a tree listing: the branch it goes on and the head it goes on top of.
         "branch": view.default_branch,
         "local_head": hub.git(repo_id).ref_target(f"refs/heads/{view.default_branch}") or "",
-        "held": _held(hub),
+        "held": _held(hub, work),
     }
     (work / SPEC).write_text(json.dumps(spec))
     env = {"CSGHUB_MIRROR_TOKEN": token} if token else {}
@@ -106,10 +118,12 @@ def import_result(hub: Hub, mirror_id: int, work: Path, result: dict[str, Any]) 
         if hub.blobs.stat(oid) != size:
             # The job hashed every byte as it arrived and kept only what matched (Upstream.download): moved in.
             hub.blobs.put_verified_file(oid, int(size), path)
+        lfs.register_object(hub, oid, int(size))  # held from now on, whatever becomes of this import
     pointers = [LfsPointer(oid, int(size)) for oid, size in result["objects"]]
     missing = [p.oid for p in pointers if hub.blobs.stat(p.oid) != p.size and lfs.xet_hash_of(hub, p.oid) is None]
-    if missing:  # never point a mirror at bytes it lacks
-        raise InvalidArgument(f"{len(missing)} LFS object(s) of the upstream's refs are missing, e.g. {missing[0]}")
+    if missing:  # never point a mirror at bytes it lacks: the next attempt downloads them
+        (work / REFETCH).write_text(json.dumps(missing))
+        raise MissingObjects(f"{len(missing)} LFS object(s) recorded as held are not in storage, e.g. {missing[0]}")
     lfs.link_objects(hub, repo_id, pointers)
     view = get_repo_by_id(hub, repo_id)
     git = hub.git(repo_id)
