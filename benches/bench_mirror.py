@@ -110,6 +110,7 @@ def _mirror(down: LiveHub, token: str, target: str, upstream: str, oid: str, pre
             time.sleep(0.05)
         took = time.perf_counter() - start
     assert task["state"] == "finished", task["reason"]
+    print(f"  task: created {task['created_at']}, started {task['started_at']}, finished {task['finished_at']}")
     assert down.hub.blobs.stat(oid) is not None
     return took
 

@@ -41,7 +41,7 @@ from csghub.services.mirrors.records import FINISHED, LFS, QUEUED, REPO_SYNCED, 
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "mirror-sync-"
-TICK_SECONDS = 1.0
+TICK_SECONDS = 0.25  # a pass is a few indexed queries; a sync waits at most this long to start and to end
 LOCAL_CLUSTER = (1, "local", "")  # the compute runtime's local cluster (id, kind, address)
 LOG_TAIL = 2000
 # The job runs the hub's own code with the hub's interpreter: git and httpx are the hub's too.
