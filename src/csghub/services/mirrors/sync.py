@@ -1,8 +1,9 @@
 """The hub's side of a sync job: what goes in (the job's work folder and spec) and what comes out (the
 fetched git history and LFS objects, imported into the live repository).
 
-The import keeps a mirror whole: first every LFS object the new refs reach is stored (the blob store
-re-hashes each one; a wrong byte refuses it) and linked to the repository, then, under the repository's
+The import keeps a mirror whole: first every LFS object the new refs reach is stored (moved in: the job
+kept a download only once its size and sha256 matched) and linked to the repository, and an object the
+database records but storage lacks sends the task round again to fetch it; then, under the repository's
 write lock, the git objects are fetched from the work folder and the refs set to the upstream's in one
 atomic update (a ref the upstream deleted is deleted), and the write pipeline's after-ref-update step
 runs, as for a push: spaces, the dataset viewer and caches follow mirrored commits too."""
