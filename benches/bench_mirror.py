@@ -8,8 +8,8 @@ downstream mirrors it (a mirror source pointing at the upstream, then `POST .../
 the baseline first: the object streamed from the upstream's `/resolve/` by httpx into a file, hashed
 with sha256 as it arrives and fsynced (what any verified download does). Then the mirror: from the
 create request until its task says finished (git fetch, the LFS download with its sha256 check, the
-import into the blob store and the ref update), each round into a new mirror with the object removed
-from the downstream's store, so every round moves every byte. Prints the rates in MB/s (10^6 bytes) and
+import into the blob store and the ref update), each round into a new mirror after the last round's mirror was deleted
+(and its object with it), so every round moves every byte. Prints the rates in MB/s (10^6 bytes) and
 the median of the rounds' ratios (mirror / baseline; the target is >= 0.8) as one JSON line.
 """
 
@@ -30,9 +30,11 @@ import httpx
 from tests.support.live import LiveHub, server_env
 
 from benches.bench_lfs import _make_file
+from csghub.core.names import RepoId, RepoType
 from csghub.services.identity import accounts, tokens
 from csghub.services.mirrors.sources import SourceSpec, create_source
 from csghub.services.permissions import Actor
+from csghub.services.repositories import repos
 
 CHUNK = 4 * 1024 * 1024
 
@@ -92,9 +94,11 @@ def _plain_download(hub: LiveHub, repo: str, dest: Path, oid: str) -> float:
     return took
 
 
-def _mirror(down: LiveHub, token: str, target: str, upstream: str, oid: str) -> float:
+def _mirror(down: LiveHub, token: str, target: str, upstream: str, oid: str, previous: str) -> float:
     headers = {"Authorization": f"Bearer {token}"}
-    down.hub.blobs.delete(oid)  # every round moves every byte
+    if previous:  # every round moves every byte: the last round's mirror goes, and its object with it
+        repos.delete_repo(down.hub, Actor(user_id=0, is_admin=True), RepoType.MODEL, RepoId.parse(previous))
+        assert down.hub.blobs.stat(oid) is None
     with httpx.Client(base_url=down.url, headers=headers, timeout=60) as client:
         start = time.perf_counter()
         made = client.post(f"/api/v1/models/{target}/mirror", json={"source": "up", "upstream": upstream})
@@ -106,6 +110,7 @@ def _mirror(down: LiveHub, token: str, target: str, upstream: str, oid: str) -> 
             time.sleep(0.05)
         took = time.perf_counter() - start
     assert task["state"] == "finished", task["reason"]
+    print(f"  task: created {task['created_at']}, started {task['started_at']}, finished {task['finished_at']}")
     assert down.hub.blobs.stat(oid) is not None
     return took
 
@@ -129,7 +134,8 @@ def main() -> None:
             plain, mirrored, ratios = [], [], []
             for round_ in range(args.rounds):
                 plain.append(_plain_download(up, "alice/big", root / "plain.bin", oid))
-                mirrored.append(_mirror(down, admin_token, f"root/big{round_}", "alice/big", oid))
+                previous = f"root/big{round_ - 1}" if round_ else ""
+                mirrored.append(_mirror(down, admin_token, f"root/big{round_}", "alice/big", oid, previous))
                 ratios.append(plain[-1] / mirrored[-1])
                 rates = f"plain {size / plain[-1] / 1e6:.0f} MB/s, mirror {size / mirrored[-1] / 1e6:.0f} MB/s"
                 print(f"round {round_ + 1}: {rates}", flush=True)

@@ -101,6 +101,16 @@ def test_mirror_copies_model_and_dataset_byte_for_byte_and_follows_upstream_chan
     )
     assert Path(fresh).read_bytes() == newer
 
+    # An object the database records but storage lost (a disk replaced, say): the next sync notices at the
+    # import, fetches it on a second attempt, and only then moves the refs.
+    lost = hashlib.sha256(files["weights/b.bin"]).hexdigest()
+    pair.downstream.hub.blobs.delete(lost)
+    with api(pair.downstream.url, pair.admin_token) as client:
+        assert client.post(f"/api/v1/models/{pair.admin}/tiny/mirror/sync").status_code == 200
+    healed = wait_for_task(pair, f"{pair.admin}/tiny")
+    assert healed["task"]["state"] == "finished" and healed["task"]["attempts"] == 2, healed["task"]
+    assert pair.downstream.hub.blobs.stat(lost) == MiB
+
 
 def test_mirror_is_read_only_at_every_door_until_deleted(live_hub_factory: LiveHubFactory, tmp_path: Path) -> None:
     pair = make_pair(live_hub_factory, tmp_path)
@@ -225,6 +235,8 @@ def test_cancel_retry_and_batch(live_hub_factory: LiveHubFactory, tmp_path: Path
 
         retried = client.post(f"/api/v1/mirror/tasks/{task_id}/retry").json()["data"]
         assert retried["id"] != task_id and retried["trigger"] == "retry"
+        # Its job would outlive this test's hub (jobs outlive their hub, to be re-adopted): ended here.
+        assert client.post(f"/api/v1/mirror/tasks/{retried['id']}/cancel").json()["data"]["state"] == "cancelled"
 
         batch = client.post(
             "/api/v1/mirror/batch",

@@ -41,7 +41,7 @@ from csghub.services.mirrors.records import FINISHED, LFS, QUEUED, REPO_SYNCED, 
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "mirror-sync-"
-TICK_SECONDS = 1.0
+TICK_SECONDS = 0.25  # a pass is a few indexed queries; a sync waits at most this long to start and to end
 LOCAL_CLUSTER = (1, "local", "")  # the compute runtime's local cluster (id, kind, address)
 LOG_TAIL = 2000
 # The job runs the hub's own code with the hub's interpreter: git and httpx are the hub's too.
@@ -238,6 +238,9 @@ def _import(hub: Hub, task_id: int, mirror_id: int, work: Path, result: dict[str
         head = sync.import_result(hub, mirror_id, work, result)
     except NotFound:
         return  # the repository went meanwhile: its mirror and tasks with it
+    except sync.MissingObjects as exc:  # at once, in the same folder: what it fetched is kept
+        _fail(hub, task_id, str(exc), lasting=False, base_s=0)
+        return
     except HubError as exc:  # bytes the store refused, a ref update git refused
         _fail(hub, task_id, f"Importing the sync failed: {exc}", lasting=True, base_s=0)
         shutil.rmtree(work, ignore_errors=True)

@@ -1,8 +1,9 @@
 """The hub's side of a sync job: what goes in (the job's work folder and spec) and what comes out (the
 fetched git history and LFS objects, imported into the live repository).
 
-The import keeps a mirror whole: first every LFS object the new refs reach is stored (the blob store
-re-hashes each one; a wrong byte refuses it) and linked to the repository, then, under the repository's
+The import keeps a mirror whole: first every LFS object the new refs reach is stored (moved in: the job
+kept a download only once its size and sha256 matched) and linked to the repository, and an object the
+database records but storage lacks sends the task round again to fetch it; then, under the repository's
 write lock, the git objects are fetched from the work folder and the refs set to the upstream's in one
 atomic update (a ref the upstream deleted is deleted), and the write pipeline's after-ref-update step
 runs, as for a push: spaces, the dataset viewer and caches follow mirrored commits too."""
@@ -37,10 +38,22 @@ def work_dir(hub: Hub, mirror_id: int) -> Path:
     return hub.settings.data_dir / "mirrors" / "work" / f"mirror-{mirror_id}"
 
 
-def _held(hub: Hub) -> list[tuple[str, int]]:
-    """The LFS objects this hub holds: the job downloads none of them again."""
+REFETCH = "refetch.json"  # objects an import found recorded but absent: the next attempt downloads them
+
+
+class MissingObjects(InvalidArgument):
+    """Objects the database records as held are not in storage; the task is tried again, fetching them."""
+
+
+def _held(hub: Hub, work: Path) -> list[tuple[str, int]]:
+    """The LFS objects this hub holds: the job downloads none of them again (but those found absent)."""
+    try:
+        absent = set(json.loads((work / REFETCH).read_text()))
+    except (FileNotFoundError, ValueError):
+        absent = set()
     with hub.db() as session:
-        return [(oid, size) for oid, size in session.execute(select(LfsObject.oid, LfsObject.size))]
+        rows = session.execute(select(LfsObject.oid, LfsObject.size))
+        return [(oid, size) for oid, size in rows if oid not in absent]
 
 
 def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[str, str]]:
@@ -79,7 +92,7 @@ def prepare(hub: Hub, mirror_id: int, bandwidth_share: int) -> tuple[Path, dict[
         # For a commit rebuilt from a tree listing: the branch it goes on and the head it goes on top of.
         "branch": view.default_branch,
         "local_head": hub.git(repo_id).ref_target(f"refs/heads/{view.default_branch}") or "",
-        "held": _held(hub),
+        "held": _held(hub, work),
     }
     (work / SPEC).write_text(json.dumps(spec))
     env = {"CSGHUB_MIRROR_TOKEN": token} if token else {}
@@ -106,10 +119,12 @@ def import_result(hub: Hub, mirror_id: int, work: Path, result: dict[str, Any]) 
         if hub.blobs.stat(oid) != size:
             # The job hashed every byte as it arrived and kept only what matched (Upstream.download): moved in.
             hub.blobs.put_verified_file(oid, int(size), path)
+        lfs.register_object(hub, oid, int(size))  # held from now on, whatever becomes of this import
     pointers = [LfsPointer(oid, int(size)) for oid, size in result["objects"]]
     missing = [p.oid for p in pointers if hub.blobs.stat(p.oid) != p.size and lfs.xet_hash_of(hub, p.oid) is None]
-    if missing:  # never point a mirror at bytes it lacks
-        raise InvalidArgument(f"{len(missing)} LFS object(s) of the upstream's refs are missing, e.g. {missing[0]}")
+    if missing:  # never point a mirror at bytes it lacks: the next attempt downloads them
+        (work / REFETCH).write_text(json.dumps(missing))
+        raise MissingObjects(f"{len(missing)} LFS object(s) recorded as held are not in storage, e.g. {missing[0]}")
     lfs.link_objects(hub, repo_id, pointers)
     view = get_repo_by_id(hub, repo_id)
     git = hub.git(repo_id)
