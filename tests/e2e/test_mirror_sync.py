@@ -279,7 +279,9 @@ def test_upstream_errors_fail_the_task_with_a_reason_and_keep_nothing(
         add_source(pair, "odd", proxy.url)
         cases = {
             "gone": ("auth", f"{pair.up_user}/nothing-here", "has no such git repository"),
-            "secret": ("up", private, "refused access"),
+            # Hidden and missing read the same to a source without the token (the upstream's API says which).
+            "secret": ("up", private, "that this source may read"),
+            "typo": ("up", f"{pair.up_user}/no-such-repo", "that this source may read"),
             "bad500": ("odd", f"{pair.up_user}/bad500", "answered 500"),
             "cut": ("odd", f"{pair.up_user}/cut", "the transfer broke off"),
             "flip": ("odd", f"{pair.up_user}/flip", "sha256"),

@@ -31,7 +31,7 @@ from csghub.git.runner import run_git
 from csghub.net.bandwidth import RateLimiter
 from csghub.net.guard import AddressRules
 from csghub.services.mirrors.rebuild import rebuild
-from csghub.services.mirrors.upstream import Upstream, UpstreamError
+from csghub.services.mirrors.upstream import Upstream, UpstreamError, UpstreamNotFound
 
 SPEC, RESULT, PROGRESS = "spec.json", "result.json", "progress.json"
 TOKEN_ENV = "CSGHUB_MIRROR_TOKEN"
@@ -140,6 +140,17 @@ def fetch_history(up: Upstream, spec: dict[str, Any], repo: Path) -> dict[str, s
     try:
         return fetch_git(up, spec, repo)
     except SyncFailed as failed:
+        if failed.code == "UpstreamForbidden":
+            # Hubs (ours, Hugging Face) answer git with 401 for a repository they hide or lack alike; their
+            # API says which (RepositoryNotFound), so a typo is not reported as a token problem.
+            try:
+                up.repo_info(spec["upstream_type"], spec["upstream_id"])
+            except UpstreamNotFound as missing:
+                said = f"The upstream has no repository {spec['upstream_id']} that this source may read"
+                raise SyncFailed(f"{said}: {missing.message}", code="UpstreamNotFound") from None
+            except UpstreamError:
+                pass
+            raise
         if failed.code != "UpstreamNotFound":
             raise
         try:

@@ -41,7 +41,9 @@ from csghub.services.mirrors.records import FINISHED, LFS, QUEUED, REPO_SYNCED, 
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "mirror-sync-"
-TICK_SECONDS = 0.25  # a pass is a few indexed queries; a sync waits at most this long to start and to end
+# A pass is a few indexed queries. While tasks run or wait, a sync waits at most BUSY_SECONDS to start and
+# to end; an idle hub asks once a second (a due schedule starts within it).
+BUSY_SECONDS, IDLE_SECONDS = 0.25, 1.0
 LOCAL_CLUSTER = (1, "local", "")  # the compute runtime's local cluster (id, kind, address)
 LOG_TAIL = 2000
 # The job runs the hub's own code with the hub's interpreter: git and httpx are the hub's too.
@@ -53,19 +55,27 @@ HUB_CODE = str(Path(csghub.__file__).resolve().parents[1])
 
 async def supervise(hub: Hub) -> None:
     """The mirrors' background task (app.py's lifespan starts it and cancels it on shutdown)."""
+    failing = ""
     while True:
+        busy = False
         try:
-            await asyncio.to_thread(tick, hub)
-        except Exception:  # a background loop: log, never stop syncing
-            log.exception("mirror scheduling pass failed")
-        await asyncio.sleep(TICK_SECONDS)
+            busy = await asyncio.to_thread(tick, hub)
+            failing = ""
+        except Exception as exc:  # a background loop: log, never stop syncing
+            said = f"{type(exc).__name__}: {exc}"
+            if said != failing:  # once per failure, not at every pass while it lasts
+                log.exception("mirror scheduling pass failed")
+                failing = said
+        await asyncio.sleep(BUSY_SECONDS if busy else IDLE_SECONDS)
 
 
-def tick(hub: Hub) -> None:
-    for task_id in _task_ids(hub, STARTED):
+def tick(hub: Hub) -> bool:
+    """One pass; True while tasks run or wait to start."""
+    started = _task_ids(hub, STARTED)
+    for task_id in started:
         _check(hub, task_id)
     schedule_due(hub)
-    start_queued(hub)
+    return start_queued(hub) > 0 or bool(started)
 
 
 def run_pending(hub: Hub, *, timeout: float = 300.0) -> None:
@@ -107,7 +117,8 @@ def schedule_due(hub: Hub) -> int:
         return queued
 
 
-def start_queued(hub: Hub) -> None:
+def start_queued(hub: Hub) -> int:
+    """Start queued tasks while their source runs fewer than its max_concurrency; how many were waiting."""
     now = utcnow()
     with hub.db() as session:
         running = dict(
@@ -134,6 +145,7 @@ def start_queued(hub: Hub) -> None:
     for task_id, source_id, bandwidth in chosen:
         # The source's bandwidth is shared by its jobs: each gets its part of it when it starts.
         _start(hub, task_id, bandwidth // running[source_id] if bandwidth else 0)
+    return len(waiting)
 
 
 def _task_ids(hub: Hub, states: tuple[str, ...]) -> list[int]:
