@@ -227,6 +227,8 @@ class ComputeRuntime:
         self.sizes: dict[int, int] = {}
         # When the supervisor's sweep last looked for unused requirements layers (time.monotonic()).
         self.layers_swept_at = 0.0
+        # One pull-through cache eviction at a time in this process (services/mirrors/eviction.py).
+        self.eviction_lock = threading.Lock()
         # Each settled instance's last read of its record (services/compute/reconcile.py's Plan).
         self.plans: dict[int, Any] = {}
         # Requests served per instance since the last flush (services/compute/idle.py: when it last served

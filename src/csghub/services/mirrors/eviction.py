@@ -9,7 +9,6 @@ references (a pushed one, one a scheduled mirror holds) is never evicted.
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session
@@ -18,13 +17,12 @@ from csghub.db.models import LfsObject, Mirror, MirrorCacheObject, MirrorSource,
 from csghub.services.context import Hub
 
 log = logging.getLogger(__name__)
-_one_at_a_time = threading.Lock()
 
 
 def enforce(hub: Hub, source_id: int, *, keep: str = "") -> list[str]:
     """Evict until the source's cache fits its cap; `keep` (the object just fetched) stays. Returns the
     evicted oids."""
-    with _one_at_a_time, hub.db() as session:
+    with hub.compute.eviction_lock, hub.db() as session:
         cap = session.scalar(select(MirrorSource.cache_max_bytes).where(MirrorSource.id == source_id)) or 0
         if cap <= 0:
             return []
