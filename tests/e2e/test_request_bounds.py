@@ -21,6 +21,8 @@ from tests.support.raw_http import RawAnswer, chunk_frame, connect, head, read_a
 pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 MiB = 1024 * 1024
+# Each stranger below could make the hub hold hundreds of MiB if bodies were read whole or inflated at once.
+GROWTH_BOUND = 128 * MiB
 CLIENT_TIMEOUT = 3
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -206,7 +208,7 @@ def test_strangers_streaming_endless_bodies_keep_memory_bounded(hub: LiveHub, re
         ("POST", "/api/validate-yaml", JSON),
     ]
     answers: list[RawAnswer] = []
-    peak = server.memory_info().rss
+    start = peak = server.memory_info().rss
     stop = threading.Event()
 
     def stranger(index: int) -> None:
@@ -230,7 +232,8 @@ def test_strangers_streaming_endless_bodies_keep_memory_bounded(hub: LiveHub, re
     sampler.join()
     assert len(answers) == 36
     assert all(a.status == 413 for a in answers), [a for a in answers if a.status != 413]
-    assert peak < 300 * MiB, f"peak RSS {peak / MiB:.0f} MiB"
+    # Growth, not the absolute size: the idle hub's size depends on what it imports, not on these bodies.
+    assert peak - start < GROWTH_BOUND, f"RSS grew {(peak - start) / MiB:.0f} MiB (from {start / MiB:.0f} MiB)"
     with api(hub.url) as client:
         assert client.get("/health").json() == {"status": "ok"}
 
@@ -276,7 +279,7 @@ def test_gzip_bombs_to_git_http_keep_memory_bounded(hub: LiveHub) -> None:
     bomb = _gzip_of_zeros(512 * MiB)  # about 500 KB on the wire
     assert hub.process is not None
     server = psutil.Process(hub.process.pid)
-    peak = server.memory_info().rss
+    start = peak = server.memory_info().rss
     stop = threading.Event()
 
     def sample() -> None:
@@ -307,7 +310,8 @@ def test_gzip_bombs_to_git_http_keep_memory_bounded(hub: LiveHub) -> None:
     assert len(answers) == 6
     # git refuses the garbage in its own protocol; the hub itself stays small and answers.
     assert all(a.headers["content-type"] == "application/x-git-upload-pack-result" for a in answers), answers
-    assert peak < 300 * MiB, f"peak RSS {peak / MiB:.0f} MiB"
+    # Growth, not the absolute size: the idle hub's size depends on what it imports, not on these bodies.
+    assert peak - start < GROWTH_BOUND, f"RSS grew {(peak - start) / MiB:.0f} MiB (from {start / MiB:.0f} MiB)"
     with api(hub.url) as client:
         assert client.get("/health").json() == {"status": "ok"}
 
