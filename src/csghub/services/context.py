@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -199,6 +200,33 @@ class HookChannel:
         self.take(token)
 
 
+class Doorbell:
+    """Wakes a background loop before its next pass is due: rung from any thread (a request's), heard by
+    the loop on the event loop that runs it. A ring while the loop is busy is kept for its next wait."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def ring(self) -> None:
+        with self._lock:
+            loop, event = self._loop, self._event
+        if loop is not None and event is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody to wake
+                loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, timeout: float) -> None:
+        """Until rung or `timeout` seconds pass."""
+        with self._lock:
+            if self._event is None or self._loop is not asyncio.get_running_loop():
+                self._loop, self._event = asyncio.get_running_loop(), asyncio.Event()
+            event = self._event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+        event.clear()
+
+
 class ComputeRuntime:
     """What compute (services/compute) keeps between requests: a runner per cluster, made on first use
     by `make_runner(kind, address)` (set by wiring); the supervisor task; the hub's own URL, which
@@ -354,6 +382,8 @@ class Hub:
     repo_delete_listeners: list[Callable[[Hub, int], None]] = field(default_factory=list)
     # Who brings repositories and objects this hub lacks (the pull-through cache); set by wiring.
     missing: list[MissingContent] = field(default_factory=list)
+    # Rung when a mirror sync is queued: the mirrors' scheduler starts it now, not at its next pass.
+    mirror_doorbell: Doorbell = field(default_factory=Doorbell)
 
     def __post_init__(self) -> None:
         self.reads.watch(self.sessions)

@@ -159,8 +159,16 @@ def fetch_history(up: Upstream, spec: dict[str, Any], repo: Path) -> dict[str, s
             raise failed from None  # unknown to the API too: git's answer says it best
 
 
+def say(line: str) -> None:
+    """A line of the job's log (the task's logs in the API, the portal and `csghub mirror logs`)."""
+    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+
+
 def _sync(up: Upstream, spec: dict[str, Any], work: Path, repo: Path, progress: dict[str, Any]) -> dict[str, Any]:
+    began = time.monotonic()
+    say(f"fetching the history of {spec['upstream_type']} {spec['upstream_id']} from {spec['base_url']}")
     refs = fetch_history(up, spec, repo)
+    say(f"history fetched in {time.monotonic() - began:.1f} s: {len(refs)} branch(es) and tag(s)")
     if not refs:
         raise SyncFailed("The upstream repository has no branches", code="UpstreamNotFound")
     held = {oid: int(size) for oid, size in spec.get("held", [])}
@@ -173,7 +181,14 @@ def _sync(up: Upstream, spec: dict[str, Any], work: Path, repo: Path, progress: 
     if wanted:
         progress["state"] = "lfs"
         write_json(work / PROGRESS, progress)
+        size = sum(size for _oid, size in wanted)
+        say(f"downloading {len(wanted)} LFS object(s), {size:,} bytes")
+        began = time.monotonic()
         download_objects(up, spec, work, wanted, progress)
+        took = time.monotonic() - began
+        say(f"LFS objects downloaded and verified in {took:.1f} s ({size / max(took, 1e-3) / 1e6:.0f} MB/s)")
+    else:
+        say("every LFS object the refs reach is held already")
     return {"refs": refs, "objects": all_pointers(repo, refs), "downloaded": wanted, "error": "", "code": ""}
 
 
@@ -188,9 +203,9 @@ def main(argv: list[str]) -> int:
     write_json(work / RESULT, result)
     took = time.monotonic() - started
     if result["error"]:
-        print(f"sync failed after {took:.1f} s: {result['code']}: {result['error']}", flush=True)
+        say(f"sync failed after {took:.1f} s: {result['code']}: {result['error']}")
     else:
-        print(f"synced {len(result['refs'])} ref(s), {len(result['downloaded'])} LFS object(s) in {took:.1f} s")
+        say(f"synced {len(result['refs'])} ref(s), {len(result['downloaded'])} LFS object(s) in {took:.1f} s")
     return 0
 
 

@@ -89,6 +89,7 @@ def create_mirror(hub: Hub, actor: Actor, spec: MirrorSpec, *, trigger: str = "c
         session.flush()
         tasks.queue_task(session, mirror, trigger, actor.user_id)
         mirror_id = mirror.id
+    hub.mirror_doorbell.ring()
     return _view_of(hub, mirror_id)
 
 
@@ -173,7 +174,9 @@ def sync_now(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) -> Ta
     with hub.db() as session:
         mirror = _mirror_row(session, view.id, view.resource.label)
         task = tasks.queue_task(session, mirror, "manual", actor.user_id)
-        return task_view(task, view.type, view.full_name)
+        queued = task_view(task, view.type, view.full_name)
+    hub.mirror_doorbell.ring()
+    return queued
 
 
 def _authorized_task(hub: Hub, actor: Actor, session: Session, task_id: int) -> MirrorTask:
@@ -202,6 +205,7 @@ def retry_task(hub: Hub, actor: Actor, task_id: int) -> TaskView:
     with hub.db() as session:
         task = _authorized_task(hub, actor, session, task_id)
         task_id = tasks.retry_failed(session, task).id
+    hub.mirror_doorbell.ring()
     return get_task(hub, task_id)
 
 

@@ -41,8 +41,9 @@ from csghub.services.mirrors.records import FINISHED, LFS, QUEUED, REPO_SYNCED, 
 
 log = logging.getLogger(__name__)
 KEY_PREFIX = "mirror-sync-"
-# A pass is a few indexed queries. While tasks run or wait, a sync waits at most BUSY_SECONDS to start and
-# to end; an idle hub asks once a second (a due schedule starts within it).
+# A pass is a few indexed queries. A sync asked for (created, synced now, retried) rings the doorbell and
+# starts at once; while tasks run, their end is seen within BUSY_SECONDS; an idle hub asks once a second
+# (a due schedule starts within it).
 BUSY_SECONDS, IDLE_SECONDS = 0.25, 1.0
 LOCAL_CLUSTER = (1, "local", "")  # the compute runtime's local cluster (id, kind, address)
 LOG_TAIL = 2000
@@ -66,7 +67,7 @@ async def supervise(hub: Hub) -> None:
             if said != failing:  # once per failure, not at every pass while it lasts
                 log.exception("mirror scheduling pass failed")
                 failing = said
-        await asyncio.sleep(BUSY_SECONDS if busy else IDLE_SECONDS)
+        await hub.mirror_doorbell.wait(BUSY_SECONDS if busy else IDLE_SECONDS)
 
 
 def tick(hub: Hub) -> bool:
@@ -179,7 +180,9 @@ def _start(hub: Hub, task_id: int, bandwidth: int) -> None:
             kind=WorkKind.BATCH,
             argv=(PYTHON, "-m", "csghub.services.mirrors.job", str(work)),
             environment=HUB_ENVIRONMENT,
-            resources=Resources(cpus=1, memory_mb=1024),
+            # Two busy threads: the socket's reader and the spool that hashes and writes (upstream.py).
+            # Pinned to one CPU they take turns, and a loopback transfer runs at half speed.
+            resources=Resources(cpus=2, memory_mb=1024),
             env={**env, "PYTHONPATH": HUB_CODE},
         )
         handle = _runner(hub).start(spec)
