@@ -134,6 +134,8 @@ def test_mirror_commands_create_sync_status_pause_tasks_batch_rm(
     assert _rows(run("resume", local))[0][3] != "paused"
     finished = _rows(run("tasks", "--state", "finished"))
     assert finished and all(row[3] == "finished" and row[2] == local for row in finished)
+    logs = run("logs", finished[0][0])
+    assert logs.returncode == 0 and "history fetched" in logs.stdout and "synced 1 ref(s)" in logs.stdout, logs
 
     batch_file = tmp_path / "batch.txt"
     batch_file.write_text(f"# the rest of {pair.up_user}\n{pair.up_user}/other\n")

@@ -74,6 +74,17 @@ def test_mirror_copies_model_and_dataset_byte_for_byte_and_follows_upstream_chan
     assert done["last_commit"] and done["next_sync_at"] is not None
     assert wait_for_task(pair, f"{pair.admin}/table", repo_type="dataset")["task"]["state"] == "finished"
 
+    # The task's log says each phase; a stranger (signed in, no rights on the mirror) finds no such task.
+    task_id = done["task"]["id"]
+    with api(pair.downstream.url, pair.admin_token) as client:
+        text = client.get(f"/api/v1/mirror/tasks/{task_id}/logs").json()["data"]["log"]
+    assert "history fetched" in text and "downloading 2 LFS object(s), 4,194,311 bytes" in text, text
+    assert "downloaded and verified" in text and "synced 1 ref(s), 2 LFS object(s)" in text, text
+    _stranger, stranger_token = pair.downstream.user("stranger")
+    with api(pair.downstream.url, stranger_token) as client:
+        hidden = client.get(f"/api/v1/mirror/tasks/{task_id}/logs")
+    assert hidden.status_code == 404 and hidden.json()["code"] == "MirrorTaskNotFound", hidden.text
+
     # The same commits, and every file's bytes.
     assert refs_of(pair.downstream, f"{pair.admin}/tiny", pair.genv, tmp_path) == refs_of(
         pair.upstream, model, pair.genv, tmp_path
@@ -298,6 +309,16 @@ def test_upstream_errors_fail_the_task_with_a_reason_and_keep_nothing(
             assert words in task["reason"] and ended["last_message"] == task["reason"], (local, task["reason"])
             # Nothing kept: the refs are those of the new repository, no object, no work folder.
             assert refs_of(pair.downstream, f"{pair.admin}/{local}", pair.genv, tmp_path) == before[local]
+        # Every attempt's output is in the task's log, the reason of each failure in it.
+        failing = wait_for_task(pair, f"{pair.admin}/bad500")["task"]["id"]
+        with api(pair.downstream.url, pair.admin_token) as client:
+            text = client.get(f"/api/v1/mirror/tasks/{failing}/logs").json()["data"]["log"]
+        assert [f"--- attempt {n} ---" in text for n in (1, 2, 3)] == [True] * 3, text
+        assert text.count("answered 500") == 3, text
+        gone = wait_for_task(pair, f"{pair.admin}/gone")["task"]["id"]  # from the source with a token
+        with api(pair.downstream.url, pair.admin_token) as client:
+            text = client.get(f"/api/v1/mirror/tasks/{gone}/logs").json()["data"]["log"]
+        assert "has no such git repository" in text and pair.up_token not in text, text
         # Lasting causes fail at once; passing ones after their 3 attempts.
         assert [wait_for_task(pair, f"{pair.admin}/{n}")["task"]["attempts"] for n in ("gone", "flip", "bad500")] == [
             1,

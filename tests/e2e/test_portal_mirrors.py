@@ -172,6 +172,9 @@ def test_admin_mirrors_a_model_and_syncs_it_again_from_the_portal(
     expect(page.locator("#task-list")).to_contain_text("manual")
     expect(page.locator("#task-list")).to_contain_text("create")
     shot(page, "admin-mirror-tasks")
+    tasks.first.locator("a:has-text('Logs')").click()
+    expect(page.locator("#task-log")).to_contain_text("history fetched")
+    expect(page.locator("#task-log")).to_contain_text("synced 1 ref(s)")
     page.goto(f"{live.url}/admin/mirrors")
     expect(page.locator(f"#mirror-list tr[data-mirror='{local}']")).to_contain_text("upstream")
 
@@ -215,7 +218,7 @@ def test_admin_mirrors_a_model_and_syncs_it_again_from_the_portal(
 def test_non_admin_sees_no_mirror_admin_pages_nor_new_mirror(browser: Browser, live: LiveHub) -> None:
     user, _ = live.user("plain", password=PASSWORD)
     context, page, problems = sign_in(browser, live.url, user, PASSWORD)
-    for path in ("/admin/mirrors", "/admin/mirrors/sources", "/admin/mirrors/tasks"):
+    for path in ("/admin/mirrors", "/admin/mirrors/sources", "/admin/mirrors/tasks", "/admin/mirrors/tasks/1/logs"):
         refused = page.goto(f"{live.url}{path}")
         assert refused is not None and refused.status in (403, 404), path
         assert page.locator("table.admin-table").count() == 0

@@ -6,6 +6,7 @@
     GET  /api/v1/mirrors                                      every mirror (site administrators; ?source, ?state)
     GET  /api/v1/mirror/repos                                 the mirrors the caller can see
     GET  /api/v1/mirror/tasks                                 sync tasks (site administrators; ?state, ?mirror_id)
+    GET  /api/v1/mirror/tasks/{id}/logs                       what the task's sync jobs printed
     POST /api/v1/mirror/tasks/{id}/cancel | retry
     POST /api/v1/mirror/batch                                 one mirror per upstream repository
 
@@ -138,6 +139,12 @@ async def list_tasks(request: Request, actor: Actor = Depends(get_actor)) -> JSO
 @router.post("/api/v1/mirror/tasks/{task_id}/cancel", responses=WRITE_ERRORS)
 async def cancel_task(request: Request, task_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
     return ok(task_json(await run_in_threadpool(mirrors.cancel_task, get_hub(request), actor, task_id)))
+
+
+@router.get("/api/v1/mirror/tasks/{task_id}/logs", responses=API_ERRORS)
+async def task_logs(request: Request, task_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
+    text = await run_in_threadpool(mirrors.task_log, get_hub(request), actor, task_id)
+    return ok({"id": task_id, "log": text})
 
 
 @router.post("/api/v1/mirror/tasks/{task_id}/retry", responses=WRITE_ERRORS)

@@ -311,6 +311,13 @@ def cancel(task_id: int, endpoint: str | None = Endpoint, token: str | None = To
         typer.echo(_task_line(_call(client, "POST", f"/api/v1/mirror/tasks/{task_id}/cancel")))
 
 
+@mirror.command("logs")
+def logs(task_id: int, endpoint: str | None = Endpoint, token: str | None = Token) -> None:
+    """Print what a sync task's jobs printed (each attempt's phases, timings and errors)."""
+    with _client(endpoint, token) as client:
+        typer.echo(_call(client, "GET", f"/api/v1/mirror/tasks/{task_id}/logs")["log"], nl=False)
+
+
 @mirror.command("retry")
 def retry(task_id: int, endpoint: str | None = Endpoint, token: str | None = Token) -> None:
     """Retry a failed or cancelled sync task."""

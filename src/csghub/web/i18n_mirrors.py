@@ -9,6 +9,9 @@ ZH_MIRRORS: dict[str, str] = {
     "Mirrors": "镜像",
     "All mirrors": "全部镜像",
     "Sync tasks": "同步任务",
+    "Sync task": "同步任务",
+    "All sync tasks": "全部同步任务",
+    "This task has not printed anything yet.": "此任务尚无输出。",
     "Sources": "镜像源",
     # Task states (services/mirrors/tasks) and triggers
     "History synced": "历史已同步",

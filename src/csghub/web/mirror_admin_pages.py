@@ -1,5 +1,5 @@
 """Mirroring in site administration, under /admin/mirrors: every mirror (filtered by source and state),
-and the sync tasks with their progress, reason and times, Cancel and Retry (the sources have their own
+and the sync tasks with their progress, reason, times and logs, Cancel and Retry (the sources have their own
 module, web/mirror_source_pages.py). The services decide who may look (site administrators): anyone
 else gets the error page they answer with."""
 
@@ -18,7 +18,7 @@ from csghub.http.params import RowId
 from csghub.services.context import Hub
 from csghub.services.mirrors import choices, mirrors
 from csghub.services.mirrors.records import STATES
-from csghub.services.permissions import Actor
+from csghub.services.permissions import SITE, Action, Actor, authorize
 from csghub.web.admin_pages import PAGE_SIZE, admin_page, page_of, pager
 from csghub.web.forms import form_actor, redirect_with_notice
 from csghub.web.render import correctable, render
@@ -61,6 +61,16 @@ def _tasks_context(request: Request, hub: Hub, actor: Actor) -> dict[str, Any]:
 @router.get(TASKS, response_class=HTMLResponse)
 async def tasks_page(request: Request) -> Response:
     return await admin_page(request, "admin_mirror_tasks.html", lambda hub, actor: _tasks_context(request, hub, actor))
+
+
+@router.get(TASKS + "/{task_id}/logs", response_class=HTMLResponse)
+async def task_logs_page(request: Request, task_id: RowId) -> Response:
+    def load(hub: Hub, actor: Actor) -> dict[str, Any]:
+        authorize(actor, Action.ADMIN, SITE)  # the admin area; owners read their tasks' logs through the API
+        log = mirrors.task_log(hub, actor, task_id)
+        return {"tab": "mirrors", "sub": "tasks", "task": mirrors.get_task(hub, task_id), "log": log}
+
+    return await admin_page(request, "admin_mirror_task_log.html", load)
 
 
 _TASK_ACTIONS = {"cancel": (mirrors.cancel_task, "Task cancelled"), "retry": (mirrors.retry_task, "Task queued again")}

@@ -38,6 +38,7 @@ from csghub.services.repositories import repos
 MIN_INTERVAL_S = 60  # shorter ones would hammer the upstream; 0 = by hand only
 MAX_INTERVAL_S = 366 * 86400
 MAX_PAGE = 200
+LOG_LIMIT = 256 * 1024  # a task's log as the API shows it: the tail, one job's lines are a few dozen
 
 
 def check_interval(seconds: int) -> int:
@@ -207,6 +208,18 @@ def retry_task(hub: Hub, actor: Actor, task_id: int) -> TaskView:
         task_id = tasks.retry_failed(session, task).id
     hub.mirror_doorbell.ring()
     return get_task(hub, task_id)
+
+
+def task_log(hub: Hub, actor: Actor, task_id: int, *, limit: int = LOG_LIMIT) -> str:
+    """What the task's sync jobs printed, attempt by attempt (the tail when long), to those who may see
+    the task. The jobs print no token (it reaches them in the environment) and no signed download URL."""
+    with hub.db() as session:
+        attempts = _authorized_task(hub, actor, session, task_id).attempts
+    parts = []
+    for attempt in range(1, attempts + 1):
+        text = scheduler.read_job_log(hub, scheduler.job_key(task_id, attempt), limit).decode("utf-8", "replace")
+        parts.append(f"--- attempt {attempt} ---\n{text}" if attempts > 1 else text)
+    return "".join(parts)[-limit:]
 
 
 def get_task(hub: Hub, task_id: int) -> TaskView:

@@ -165,6 +165,21 @@ def stop_job(hub: Hub, handle: Handle) -> None:
         log.warning("could not stop mirror job %s: %s", handle.key, exc)
 
 
+def job_key(task_id: int, attempt: int) -> str:
+    return f"{KEY_PREFIX}{task_id}-{attempt}"
+
+
+def read_job_log(hub: Hub, key: str, limit: int) -> bytes:
+    """The last `limit` bytes of a job's output (the local runner keeps it after the job ends)."""
+    runner = _runner(hub)
+    handle = Handle(runner.name, key, "")
+    text, offset = b"", 0
+    while chunk := runner.read_log(handle, offset, 1 << 20):
+        text = (text + chunk)[-limit:]
+        offset += len(chunk)
+    return text
+
+
 def _start(hub: Hub, task_id: int, bandwidth: int) -> None:
     with hub.db() as session:
         task = session.get(MirrorTask, task_id)
@@ -172,7 +187,7 @@ def _start(hub: Hub, task_id: int, bandwidth: int) -> None:
             return
         mirror_id, attempt = task.mirror_id, task.attempts + 1
         task.attempts, task.started_at, task.updated_at = attempt, task.started_at or utcnow(), utcnow()
-    key = f"{KEY_PREFIX}{task_id}-{attempt}"
+    key = job_key(task_id, attempt)
     try:
         work, env = sync.prepare(hub, mirror_id, bandwidth)
         spec = ProcessSpec(
