@@ -30,7 +30,7 @@ def may_create_mirrors(hub: Hub, actor: Actor) -> bool:
     if actor.is_anonymous:
         return False
     try:
-        mirrors._may_create(hub, actor)  # the rule create_mirror applies, asked ahead
+        mirrors.check_may_create(hub, actor)  # the rule create_mirror applies, asked ahead
     except HubError:
         return False
     return True

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from csghub.core.errors import GitError, HubError
+from csghub.git import remote
 from csghub.git.repository import GitRepo
-from csghub.git.runner import run_git
 from csghub.net.bandwidth import RateLimiter
 from csghub.net.guard import AddressRules
 from csghub.services.mirrors.rebuild import rebuild
@@ -36,7 +36,7 @@ from csghub.services.mirrors.upstream import Upstream, UpstreamError, UpstreamNo
 SPEC, RESULT, PROGRESS = "spec.json", "result.json", "progress.json"
 TOKEN_ENV = "CSGHUB_MIRROR_TOKEN"
 LFS_BATCH = 100  # objects per batch request
-REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+REFSPECS = remote.MIRROR_REFSPECS
 # Causes that another attempt will not cure: the task fails at once, logged once.
 LASTING_CODES = ("UpstreamNotFound", "UpstreamForbidden", "UpstreamCorrupt", "OutboundRefused", "InvalidArgument")
 
@@ -65,11 +65,11 @@ def _git_failure(stderr: str) -> SyncFailed:
 
 
 def fetch_git(up: Upstream, spec: dict[str, Any], repo: Path) -> dict[str, str]:
-    """Fetch every branch and tag (deleting those the upstream deleted); the refs as fetched."""
+    """Fetch every branch and tag (deleting those the upstream deleted, checking every object received,
+    giving up on a stalled upstream); the refs as fetched."""
     url = up.git_url(spec["upstream_type"], spec["upstream_id"])
-    env = up.git_env(url)
     try:
-        run_git(repo, "fetch", "--prune", "--no-write-fetch-head", "--quiet", url, *REFSPECS, env=env)
+        remote.fetch_refs(repo, url, up.git_env(url))
     except GitError as exc:
         raise _git_failure(exc.stderr or str(exc)) from None
     return GitRepo(repo).all_ref_targets()

@@ -60,13 +60,13 @@ def find_source(session: Session, id_or_name: str) -> MirrorSource:
     return source
 
 
-def _may_create(hub: Hub, actor: Actor) -> None:
+def check_may_create(hub: Hub, actor: Actor) -> None:
     if hub.settings.mirror_creators == "admins" and not actor.is_admin:
         authorize(actor, Action.ADMIN, SITE)  # a site administrator's action: says so to everyone else
 
 
 def create_mirror(hub: Hub, actor: Actor, spec: MirrorSpec, *, trigger: str = "create") -> MirrorView:
-    _may_create(hub, actor)
+    check_may_create(hub, actor)
     upstream = RepoId.parse(spec.upstream)
     target = RepoId.parse(spec.repo) if spec.repo else upstream
     check_interval(spec.interval_seconds)
@@ -97,7 +97,7 @@ def create_mirror(hub: Hub, actor: Actor, spec: MirrorSpec, *, trigger: str = "c
 def create_batch(hub: Hub, actor: Actor, spec: BatchSpec) -> list[MirrorView]:
     """One mirror per upstream id; all or nothing is checked first (names, source, rights), then each is
     created in turn (a name taken meanwhile fails that one with Conflict, after the others)."""
-    _may_create(hub, actor)
+    check_may_create(hub, actor)
     upstreams = list(spec.upstreams)
     if spec.upstream_namespace:
         upstreams += _listed(hub, spec)
