@@ -183,6 +183,40 @@ def test_git_clone_and_lfs_pull_of_a_cached_repository(pair: Pair, tmp_path: Pat
         assert sha256_of(tmp_path / "work" / path) == _oid(data), path
 
 
+def test_git_lfs_batch_answers_before_the_object_arrived_and_its_link_streams_it(pair: Pair) -> None:
+    """A large object must not hold git-lfs's batch request until all of it came from the upstream: the
+    batch answers once the first bytes did, and its download link streams the rest as it arrives."""
+    repo = f"{pair.user}/slow-upstream"
+    data = _random(4 * MiB)
+    pair.publish(repo, {"weights.bin": data})
+    with api(pair.downstream.url) as client:
+        client.get(f"/api/models/{repo}").raise_for_status()
+    held = threading.Event()
+    pair.proxy.hold_objects = held  # the upstream sends half the object, then waits for the test
+    try:
+        with httpx.Client(base_url=pair.downstream.url, timeout=30) as client:
+            batch = client.post(
+                f"/{repo}.git/info/lfs/objects/batch",
+                json={"operation": "download", "objects": [{"oid": _oid(data), "size": len(data)}]},
+                headers={"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"},
+            )
+            assert batch.status_code == 200, batch.text
+            assert not held.is_set()  # answered while the rest of the object was still held upstream
+            action = batch.json()["objects"][0]["actions"]["download"]
+            with client.stream("GET", action["href"], headers=action.get("header") or {}) as streamed:
+                assert streamed.status_code == 200 and streamed.headers["content-length"] == str(len(data))
+                body = bytearray()
+                for chunk in streamed.iter_bytes():
+                    body += chunk
+                    if len(body) >= MiB and not held.is_set():
+                        held.set()  # the first bytes came through before the upstream sent the rest
+        assert bytes(body) == data
+    finally:
+        held.set()
+        pair.proxy.hold_objects = None
+    assert pair.proxy.count(f"/lfs/objects/{_oid(data)}") == 1
+
+
 def test_concurrent_downloads_of_one_object_make_one_upstream_fetch(pair: Pair) -> None:
     repo = f"{pair.user}/popular"
     data = _random(12 * MiB)

@@ -22,6 +22,8 @@ class CountingProxy(ThreadingHTTPServer):
         self.upstream = upstream.rstrip("/")
         self.hits: Counter[str] = Counter()
         self.cut_objects = False
+        # When set to an unset Event: LFS objects are sent half, then the rest once it is set (at most 60 s).
+        self.hold_objects: threading.Event | None = None
         self.lock = threading.Lock()
         self.client = httpx.Client(timeout=60, follow_redirects=False)
 
@@ -79,6 +81,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.close_connection = True
                 return
+            held = self.server.hold_objects
+            if held is not None and "/lfs/objects/" in self.path and self.command == "GET":
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                held.wait(timeout=60)
+                body = body[len(body) // 2 :]
             self.wfile.write(body)
         finally:
             answer.close()

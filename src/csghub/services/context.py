@@ -321,12 +321,13 @@ class MissingContent(Protocol):
     def materialize(self, hub: Hub, repo_type: RepoType, repo_id: RepoId) -> bool:
         """Make the missing repository here (from an upstream); True if it now exists."""
 
-    def provide_object(self, hub: Hub, repo_id: int, oid: str, size: int, *, wait: bool) -> bool:
-        """Bring an object the repository names but lacks (started now; finished first if `wait`);
-        True if it comes (read_object streams it meanwhile), False if nothing here can bring it."""
+    def provide_object(self, hub: Hub, repo_id: int, oid: str, size: int, *, from_batch: bool) -> bool:
+        """Bring an object the repository lacks (started now: read_object streams it as it arrives); True if
+        it comes, False if nothing here can bring it. `from_batch`: the client named the object itself (an
+        LFS batch request), so it comes only if the repository's commits name it."""
 
-    def arriving(self, oid: str) -> bool:
-        """Whether the object is being fetched now (storage has no copy to hand out yet)."""
+    def arriving(self, oid: str) -> int | None:
+        """The size of the object if it is being fetched now (storage has no copy to hand out yet)."""
 
     def read_object(self, hub: Hub, oid: str, start: int, end: int | None) -> Iterator[bytes] | None:
         """The bytes of an object still arriving, as they arrive; None when none is arriving."""

@@ -10,7 +10,9 @@ Owns the hooks repositories call through `hub.missing` (services/context.Missing
   cannot claim it), with the upstream's git history and no LFS objects yet. Public here only if the
   upstream answered anonymously; what only the source's token could read is "internal"
   (services/mirrors/proxy_repos.py makes and refreshes them).
-- `provide_object` / `read_object`: objects come as they are asked for (services/mirrors/arrivals.py).
+- `provide_object` / `read_object`: objects come as they are asked for (services/mirrors/arrivals.py),
+  streamed to every client that asks while they arrive: `/resolve/`, and git-lfs's download links too
+  (the batch request answers once the first bytes came, not once the whole object did).
 - `seen`: a cache-mode repository read more than `proxy_refresh_seconds` after its last fetch is
   fetched again in the background; requests never wait for it.
 """
@@ -39,9 +41,8 @@ from csghub.services.mirrors.upstream import UpstreamCorrupt
 from csghub.services.repositories import lfs
 
 log = logging.getLogger(__name__)
-# A batch request (git lfs pull) waits this long for an object to arrive before it answers.
-BATCH_WAIT_S = 600.0
-# How long a download waits for the upstream's first bytes before its answer starts.
+# How long a download (or an LFS batch request, whose link then streams the object) waits for the
+# upstream's first bytes before its answer starts.
 FIRST_BYTES_WAIT_S = 30.0
 # How often a repository whose refresh failed (the upstream down) is tried again.
 RETRY_REFRESH_S = 60.0
@@ -124,12 +125,12 @@ class PullThrough:
 
     # --- objects -----------------------------------------------------------------------------------
 
-    def provide_object(self, hub: Hub, repo_id: int, oid: str, size: int, *, wait: bool) -> bool:
+    def provide_object(self, hub: Hub, repo_id: int, oid: str, size: int, *, from_batch: bool) -> bool:
         cached = proxy_repos.cached_repo(hub, repo_id)
         if cached is None:
             return False
         source = self._source(hub, cached.source_id)
-        if wait and not _names(hub, repo_id, oid, size):
+        if from_batch and not _names(hub, repo_id, oid, size):
             return False  # a batch request may name anything: only what the repository's commits name comes
         if source.object_max_bytes and size > source.object_max_bytes:
             raise TooLarge(
@@ -148,16 +149,15 @@ class PullThrough:
             ),
             store=lambda chunks: _store(hub, cached, oid, size, chunks),
         )
-        if wait and not arrival.wait(BATCH_WAIT_S):
-            raise arrival.error or FetchFailed(f"LFS object {oid} did not arrive from the upstream in time")
         # An upstream that fails before sending anything gets the client a clear error, not a broken body.
         failed = arrival.started(FIRST_BYTES_WAIT_S)
         if failed is not None:
             raise failed
         return True
 
-    def arriving(self, oid: str) -> bool:
-        return self.arrivals.get(oid) is not None
+    def arriving(self, oid: str) -> int | None:
+        arrival = self.arrivals.get(oid)
+        return None if arrival is None else arrival.size
 
     def read_object(self, hub: Hub, oid: str, start: int, end: int | None) -> Iterator[bytes] | None:
         arrival = self.arrivals.get(oid)

@@ -100,7 +100,8 @@ def require_linked(hub: Hub, repo_id: int, pointer: LfsPointer) -> None:
         if _linked(session, repo_id, pointer.oid):
             return
     # A repository the pull-through cache keeps names objects it has yet to fetch: they come now.
-    if not any(source.provide_object(hub, repo_id, pointer.oid, pointer.size, wait=False) for source in hub.missing):
+    brought = (s.provide_object(hub, repo_id, pointer.oid, pointer.size, from_batch=False) for s in hub.missing)
+    if not any(brought):
         raise EntryNotFound(f"LFS object {pointer.oid} was never uploaded to this repository")
 
 
@@ -118,7 +119,7 @@ def read_object(hub: Hub, oid: str, start: int = 0, end: int | None = None) -> I
 
 def direct_download_url(hub: Hub, oid: str) -> str | None:
     """A URL clients can fetch the bytes from without the hub (S3), when the object is a plain blob."""
-    if xet_hash_of(hub, oid) is not None or any(source.arriving(oid) for source in hub.missing):
+    if xet_hash_of(hub, oid) is not None or any(source.arriving(oid) is not None for source in hub.missing):
         return None  # rebuilt from chunks, or still arriving from an upstream: the hub serves it
     return hub.blobs.download_url(oid, hub.settings.transfer_url_ttl)
 
@@ -143,9 +144,9 @@ def link_objects(hub: Hub, repo_id: int, pointers: Iterable[LfsPointer]) -> None
 
 
 def _brought(hub: Hub, repo_id: int, obj: BatchObject) -> bool:
-    """An object a pull-through cached repository names, fetched in full before the batch answers
-    (git-lfs then downloads it from here like any other)."""
-    return any(source.provide_object(hub, repo_id, obj.oid, obj.size, wait=True) for source in hub.missing)
+    """An object a pull-through cached repository names, coming from its upstream: the batch answers once
+    its first bytes came, and the download link streams it as it arrives (open_object, read_object)."""
+    return any(source.provide_object(hub, repo_id, obj.oid, obj.size, from_batch=True) for source in hub.missing)
 
 
 def _linked(session: Session, repo_id: int, oid: str) -> bool:
@@ -323,6 +324,10 @@ def open_object(hub: Hub, oid: str, *, exp: int, sig: str) -> int:
     with hub.db() as session:
         row = session.get(LfsObject, oid)
         size = row.size if row is not None and row.xet_hash else hub.blobs.stat(oid)
+    for source in hub.missing if size is None else ():
+        size = source.arriving(oid)  # still coming from an upstream: streamed as it arrives
+        if size is not None:
+            break
     if size is None:
         raise BlobNotFound(f"Object {oid} is not in the blob store")
     return size
