@@ -290,6 +290,11 @@ class ComputeRuntime:
             made.close()
         return runner
 
+    def local_runner(self) -> Runner:
+        """This machine's runner (cluster 1, which migration 0010 seeds and nothing removes): where the
+        hub's own batch work runs (dataset conversions, mirror syncs), whatever clusters are configured."""
+        return self.runner(1, "local", "")
+
     def claimed_keys(self) -> set[str]:
         keys: set[str] = set()
         for claimant in self.claimants:

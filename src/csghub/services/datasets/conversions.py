@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "dataset-convert-"
 MAX_ATTEMPTS = 3
 TICK_SECONDS = 1.0
-LOCAL_CLUSTER = (1, "local", "")  # the compute runtime's local cluster (id, kind, address)
 LOG_TAIL = 4000
 # The job runs the hub's own code with the hub's interpreter: DuckDB and pyarrow are the hub's dependencies.
 HUB_ENVIRONMENT = Environment(name="hub", version="1", packages=("duckdb", "pyarrow"), python_path=sys.executable)
@@ -166,7 +165,7 @@ def _ids_in(hub: Hub, state: str) -> list[int]:
 
 
 def _runner(hub: Hub) -> Runner:
-    return hub.compute.runner(*LOCAL_CLUSTER)
+    return hub.compute.local_runner()
 
 
 def _work_dir(hub: Hub, key: str) -> Path:

@@ -45,7 +45,6 @@ KEY_PREFIX = "mirror-sync-"
 # starts at once; while tasks run, their end is seen within BUSY_SECONDS; an idle hub asks once a second
 # (a due schedule starts within it).
 BUSY_SECONDS, IDLE_SECONDS = 0.25, 1.0
-LOCAL_CLUSTER = (1, "local", "")  # the compute runtime's local cluster (id, kind, address)
 LOG_TAIL = 2000
 # The job runs the hub's own code with the hub's interpreter: git and httpx are the hub's too.
 HUB_ENVIRONMENT = Environment(name="hub", version="1", packages=("httpx",), python_path=sys.executable)
@@ -155,7 +154,7 @@ def _task_ids(hub: Hub, states: tuple[str, ...]) -> list[int]:
 
 
 def _runner(hub: Hub) -> Runner:
-    return hub.compute.runner(*LOCAL_CLUSTER)
+    return hub.compute.local_runner()
 
 
 def stop_job(hub: Hub, handle: Handle) -> None:
