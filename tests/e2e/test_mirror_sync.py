@@ -275,7 +275,7 @@ def test_upstream_errors_fail_the_task_with_a_reason_and_keep_nothing(
     live_hub_factory: LiveHubFactory, tmp_path: Path
 ) -> None:
     pair = make_pair(live_hub_factory, tmp_path, {"CSGHUB_MIRROR_RETRY_SECONDS": "1"})
-    blobs = {name: os.urandom(300_000) for name in ("bad500", "cut", "flip")}
+    blobs = {name: os.urandom(300_000) for name in ("bad500", "gated", "cut", "flip")}
     oids = {name: hashlib.sha256(data).hexdigest() for name, data in blobs.items()}
     for name, data in blobs.items():
         push_files(pair, f"{pair.up_user}/{name}", {"w.bin": data})
@@ -284,7 +284,8 @@ def test_upstream_errors_fail_the_task_with_a_reason_and_keep_nothing(
     HfApi(endpoint=pair.upstream.url, token=pair.up_token).update_repo_settings(private, private=True)
 
     with UpstreamProxy(pair.upstream.url).running() as proxy:
-        proxy.modes = {oids["bad500"]: "500", oids["cut"]: "truncate", oids["flip"]: "corrupt"}
+        modes = {"bad500": "500", "gated": "403", "cut": "truncate", "flip": "corrupt"}
+        proxy.modes = {oids[name]: mode for name, mode in modes.items()}
         add_source(pair, "up")
         add_source(pair, "auth", token=pair.up_token)  # signed in, a missing repository is a 404 (else a 401)
         add_source(pair, "odd", proxy.url)
@@ -294,6 +295,7 @@ def test_upstream_errors_fail_the_task_with_a_reason_and_keep_nothing(
             "secret": ("up", private, "that this source may read"),
             "typo": ("up", f"{pair.up_user}/no-such-repo", "that this source may read"),
             "bad500": ("odd", f"{pair.up_user}/bad500", "answered 500"),
+            "gated": ("odd", f"{pair.up_user}/gated", "answered 403"),
             "cut": ("odd", f"{pair.up_user}/cut", "the transfer broke off"),
             "flip": ("odd", f"{pair.up_user}/flip", "sha256"),
         }
@@ -320,11 +322,8 @@ def test_upstream_errors_fail_the_task_with_a_reason_and_keep_nothing(
             text = client.get(f"/api/v1/mirror/tasks/{gone}/logs").json()["data"]["log"]
         assert "has no such git repository" in text and pair.up_token not in text, text
         # Lasting causes fail at once; passing ones after their 3 attempts.
-        assert [wait_for_task(pair, f"{pair.admin}/{n}")["task"]["attempts"] for n in ("gone", "flip", "bad500")] == [
-            1,
-            1,
-            3,
-        ]
+        attempts = [wait_for_task(pair, f"{pair.admin}/{n}")["task"]["attempts"] for n in ("gone", "gated", "flip")]
+        assert attempts == [1, 1, 1] and wait_for_task(pair, f"{pair.admin}/bad500")["task"]["attempts"] == 3
     for oid in oids.values():
         assert pair.downstream.hub.blobs.stat(oid) is None
     work = pair.downstream.data_dir / "mirrors" / "work"

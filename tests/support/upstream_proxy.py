@@ -1,6 +1,6 @@
 """A tiny HTTP server of the tests' own in front of a live hub: it passes every request through (the Host
 header kept, so the hub's LFS hrefs point back at the proxy), counts the bytes of each LFS object it
-serves, and misbehaves on the objects it is told to: a 500, a body cut short, or flipped bytes."""
+serves, and misbehaves on the objects it is told to: a 500, a 403, a body cut short, or flipped bytes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
 class UpstreamProxy:
     def __init__(self, target: str) -> None:
         self.target = target.rstrip("/")
-        self.modes: dict[str, str] = {}  # oid -> "500" | "truncate" | "corrupt"
+        self.modes: dict[str, str] = {}  # oid -> "500" | "403" | "truncate" | "corrupt"
         self.served: dict[str, int] = {}  # oid -> bytes sent, all requests together
         self.lock = threading.Lock()
         self.url = ""
@@ -42,6 +42,9 @@ class UpstreamProxy:
                 mode = proxy.modes.get(oid, "")
                 if mode == "500":
                     self._answer(500, {"Content-Type": "application/json"}, b'{"error": "boom"}')
+                    return
+                if mode == "403":
+                    self._answer(403, {"Content-Type": "application/json"}, b'{"error": "gated: ask for access"}')
                     return
                 with (
                     httpx.Client(timeout=60) as client,
