@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 
 from sqlalchemy import delete, select
@@ -67,7 +67,9 @@ def _users(hub: Hub, repo_names: dict[int, str]) -> dict[str, set[str]]:
     return users
 
 
-def _xorb_damage(hub: Hub, name: str, blob_oid: str, size: int, table: bytes, quick: bool) -> tuple[str, str] | None:
+def _xorb_damage(
+    hub: Hub, name: str, blob_oid: str, size: int, tables: _ChunkTables, quick: bool
+) -> tuple[str, str] | None:
     stored = hub.blobs.stat(blob_oid)
     if stored is None:
         return "missing", f"its bytes (blob {blob_oid}) are not in the blob store"
@@ -85,7 +87,7 @@ def _xorb_damage(hub: Hub, name: str, blob_oid: str, size: int, table: bytes, qu
         return "missing", f"its blob {blob_oid} vanished while it was read"
     if digest.hexdigest() != blob_oid:
         return "corrupt", f"its blob {blob_oid} hashes to {digest.hexdigest()}"
-    recorded = [(size_, chunk) for _, _, size_, chunk in _CHUNK.iter_unpack(table)]
+    recorded = [(size_, chunk) for _, _, size_, chunk in _CHUNK.iter_unpack(tables.get(name) or b"")]
     if recorded != [(c.size, c.hash) for c in parsed.chunks]:
         return "corrupt", "its chunks differ from the chunk table the database recorded"
     return None
@@ -95,29 +97,28 @@ def check_xet(hub: Hub, options: DoctorOptions, report: Report, repo_names: dict
     users = _users(hub, repo_names)
     with hub.db() as session:
         files = list(session.execute(select(XetFile.hash, XetFile.terms)))
-        xorbs = list(
-            session.execute(select(XetXorb.hash, XetXorb.blob_oid, XetXorb.serialized_size, XetXorb.chunk_table))
-        )
-    tables = {name: table for name, _, _, table in xorbs}
+        # Chunk tables are read one xorb at a time (_ChunkTables): all of them at once may be gigabytes.
+        xorbs = list(session.execute(select(XetXorb.hash, XetXorb.blob_oid, XetXorb.serialized_size)))
+    tables = _ChunkTables(hub)
     xorb_files: dict[str, set[str]] = defaultdict(set)
     for name, terms in files:
         for xorb in unpack_term_xorbs(terms):
             xorb_files[xorb].add(name)
-    live_files = {name for name in users}
-    for name, blob_oid, size, table in xorbs:
+    for name, blob_oid, size in xorbs:
         report.count("xet xorbs")
-        damage = _xorb_damage(hub, name, blob_oid, size, table, options.quick)
+        damage = _xorb_damage(hub, name, blob_oid, size, tables, options.quick)
         if damage is None:
             continue
         kind, what = damage
         repos = sorted(set().union(*(users.get(f, set()) for f in xorb_files.get(name, ()))))
-        used = bool(xorb_files.get(name, set()) & live_files)
+        used = any(f in users for f in xorb_files.get(name, ()))
         where = f" (used by {', '.join(repos)})" if repos else ""
         repaired = unfixable = ""
         if options.repair:
             unfixable = "referenced data is never deleted; restore it from a backup or upload the files again"
             if kind == "missing" and not used and hub.blobs.stat(blob_oid) is None:
                 _drop_xorb(hub, name)
+                tables.forget(name)
                 repaired, unfixable = "dropped its database row (no live file uses it and its bytes are gone)", ""
         report.add(Problem(CHECK, kind, name, f"Xet xorb {name}{where}: {what}", ", ".join(repos), repaired, unfixable))
     for name, terms in files:
@@ -125,11 +126,36 @@ def check_xet(hub: Hub, options: DoctorOptions, report: Report, repo_names: dict
         _check_file(hub, name, terms, tables, users.get(name), options, report)
 
 
+class _ChunkTables:
+    """Xorbs' recorded chunk tables, read on demand; the last few kept, since a file's terms run through
+    its xorbs in order and neighbouring files share them."""
+
+    SIZE = 64
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._kept: OrderedDict[str, bytes | None] = OrderedDict()
+
+    def get(self, name: str) -> bytes | None:
+        if name in self._kept:
+            self._kept.move_to_end(name)
+            return self._kept[name]
+        with self._hub.db() as session:
+            table = session.scalar(select(XetXorb.chunk_table).where(XetXorb.hash == name))
+        self._kept[name] = table
+        if len(self._kept) > self.SIZE:
+            self._kept.popitem(last=False)
+        return table
+
+    def forget(self, name: str) -> None:
+        self._kept[name] = None
+
+
 def _check_file(
     hub: Hub,
     name: str,
     terms: bytes,
-    tables: dict[str, bytes],
+    tables: _ChunkTables,
     users: set[str] | None,
     options: DoctorOptions,
     report: Report,
