@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from csghub.db.models import LfsObject, Repo, XetXorb
+from csghub.db.models import LfsObject, Repo, RepoLfsObject, XetXorb
 from tests.support.clients import client_env, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
 
@@ -52,11 +52,11 @@ def _age(path: Path, seconds: float) -> None:
 
 
 def _push_lfs(live: LiveHub, tmp: Path, user: str, token: str, repo: str) -> dict[str, bytes]:
-    """A git push with two LFS files on main and a second branch."""
+    """A git push with three LFS files on main and a second branch."""
     env = setup_git_home(tmp / "home")
     work = tmp / "work"
     git("clone", f"http://{user}:{token}@{live.host()}/{repo}", str(work), cwd=tmp, env=env)
-    files = {"weights.bin": os.urandom(200_000), "gone.bin": os.urandom(100_000)}
+    files = {"weights.bin": os.urandom(200_000), "gone.bin": os.urandom(100_000), "lost.bin": os.urandom(50_000)}
     git("lfs", "track", "*.bin", cwd=work, env=env)
     for name, data in files.items():
         (work / name).write_bytes(data)
@@ -105,7 +105,8 @@ def test_doctor_names_each_damage_and_repairs_what_is_safe(live_hub_factory: Any
     status, healthy = _report(data_dir, env)
     assert status == 0, healthy
     assert healthy["problems"] == [] and healthy["checked"]["repositories"] == 1
-    assert healthy["checked"]["lfs objects"] == 3 and healthy["checked"]["xet xorbs"] >= 1
+    assert healthy["checked"]["lfs objects"] == 4 and healthy["checked"]["xet xorbs"] >= 1
+    assert healthy["checked"]["lfs pointers"] >= 4
     quick = _doctor(data_dir, env, "--quick")
     assert quick.returncode == 0 and "healthy" in quick.stdout, quick.stdout + quick.stderr
 
@@ -116,6 +117,10 @@ def test_doctor_names_each_damage_and_repairs_what_is_safe(live_hub_factory: Any
         xorb_hash, xorb_blob = session.execute(select(XetXorb.hash, XetXorb.blob_oid)).one()
         orphan_oid = hashlib.sha256(b"bytes that never arrived").hexdigest()
         session.add(LfsObject(oid=orphan_oid, size=24))
+        # As if the database came from a backup older than the push of lost.bin.
+        lost_oid = hashlib.sha256(files["lost.bin"]).hexdigest()
+        session.execute(delete(RepoLfsObject).where(RepoLfsObject.oid == lost_oid))
+        session.execute(delete(LfsObject).where(LfsObject.oid == lost_oid))
     weights_oid = hashlib.sha256(files["weights.bin"]).hexdigest()
     gone_oid = hashlib.sha256(files["gone.bin"]).hexdigest()
     git_dir = hub.repo_path(repo_id)
@@ -148,14 +153,16 @@ def test_doctor_names_each_damage_and_repairs_what_is_safe(live_hub_factory: Any
     assert [p["subject"] for p in found[("refs", "stale-head")]] == [f"{label} refs/heads/main"]
     assert moved in found[("refs", "stale-head")][0]["message"]
     assert sorted(p["subject"] for p in found[("temp", "stale-temp")]) == sorted([str(stale_upload), str(stale_pack)])
-    assert len(damaged["problems"]) == 8  # one entry per problem, nothing else
+    [lost] = found[("lfs", "unrecorded")]
+    assert lost["subject"] == lost_oid and "lost.bin" in lost["message"] and lost["repo"] == label
+    assert len(damaged["problems"]) == 9  # one entry per problem, nothing else
     assert stale_upload.exists() and _recorded_head(live, repo_id) != moved  # read-only without --repair
 
     repair = _doctor(data_dir, env, "--repair")  # the readable report, this time
     assert repair.returncode == 1, repair.stdout + repair.stderr
     for name in (weights_oid, gone_oid, orphan_oid, xorb_hash, "refs/heads/dev", str(stale_upload), str(stale_pack)):
         assert name in repair.stdout, (name, repair.stdout)
-    assert "4 problems, 4 repaired" in repair.stdout
+    assert "5 problems, 4 repaired" in repair.stdout
     assert "not repaired: refs are never rewritten" in repair.stdout and "repaired: removed" in repair.stdout
     assert not stale_upload.exists() and not stale_pack.exists() and live_upload.exists()
     assert _recorded_head(live, repo_id) == moved
@@ -164,7 +171,13 @@ def test_doctor_names_each_damage_and_repairs_what_is_safe(live_hub_factory: Any
     status, after = _report(data_dir, env)
     assert status == 1
     left = _by_kind(after)
-    assert sorted(left) == [("lfs", "corrupt"), ("lfs", "missing"), ("refs", "broken-ref"), ("xet", "corrupt")]
+    assert sorted(left) == [
+        ("lfs", "corrupt"),
+        ("lfs", "missing"),
+        ("lfs", "unrecorded"),
+        ("refs", "broken-ref"),
+        ("xet", "corrupt"),
+    ]
     assert [p["subject"] for p in left[("lfs", "missing")]] == [gone_oid]  # referenced: its row stays
 
 

@@ -75,3 +75,18 @@ def ref_exists(git_dir: Path, ref: str) -> bool:
         run_git(git_dir, "show-ref", "--verify", "--quiet", ref, check=False).returncode == 0
         or (git_dir / ref).is_file()
     )
+
+
+def readable_tips(git_dir: Path) -> list[str]:
+    """The objects the refs name that the repository has (broken refs are fsck's to report)."""
+    listed = run_git(git_dir, "for-each-ref", "--format=%(objectname)", check=False).stdout.split()
+    if not listed:
+        return []
+    check = run_git(
+        git_dir, "cat-file", "--batch-check=%(objectname) %(objecttype)", input=b"\n".join(set(listed)) + b"\n"
+    )
+    return sorted(
+        fields[0].decode()
+        for fields in (line.split() for line in check.stdout.splitlines())
+        if fields[-1] != b"missing"
+    )
