@@ -133,23 +133,33 @@ def _check_head(hub: Hub, row: RepoRow, path: Path, options: DoctorOptions, repo
             )
         )
         return
+    # A writer moves the ref first and refreshes the row after, holding the repository's write lock
+    # throughout: the difference is confirmed (and repaired) only in the writers' queue, so a push that
+    # is under way is not taken for damage.
+    repaired = unfixable = ""
+    recorded = row.head_sha
+    try:
+        with write_lock.hold(path, START_WAIT_S):
+            head = checks.branch_commit(path, row.default_branch) or ""
+            recorded = _recorded_head(hub, row.id)
+            if head == recorded:
+                return
+            if options.repair:
+                reconcile_repo(hub, row.id)
+                if _recorded_head(hub, row.id) == head:
+                    repaired = f"database refreshed from refs/heads/{row.default_branch}"
+                else:
+                    unfixable = f"refs/heads/{row.default_branch} is gone; recreate it or change the default branch"
+    except write_lock.WriteLockTimeout:
+        unfixable = "the repository is being written to; run doctor again" if options.repair else ""
+    except OSError:
+        pass  # the queue cannot be joined (a read-only data directory): reported as first seen
+    except Exception as exc:  # one unreadable repository must not stop the run; it is reported
+        unfixable = f"reconcile failed: {exc}"
     message = (
-        f"{row.name}: the database records head {row.head_sha or '(none)'} but refs/heads/{row.default_branch} "
+        f"{row.name}: the database records head {recorded or '(none)'} but refs/heads/{row.default_branch} "
         f"names {head or '(no branch)'}"
     )
-    repaired = unfixable = ""
-    if options.repair:
-        try:
-            with write_lock.hold(path, START_WAIT_S):
-                reconcile_repo(hub, row.id)
-            if _recorded_head(hub, row.id) == head:
-                repaired = f"database refreshed from refs/heads/{row.default_branch}"
-            else:
-                unfixable = f"refs/heads/{row.default_branch} is gone; recreate it or change the default branch"
-        except write_lock.WriteLockTimeout:
-            unfixable = "the repository is being written to; run doctor --repair again"
-        except Exception as exc:  # one unreadable repository must not stop the run; it is reported
-            unfixable = f"reconcile failed: {exc}"
     subject = f"{row.name} refs/heads/{row.default_branch}"
     report.add(Problem("refs", "stale-head", subject, message, row.name, repaired, unfixable))
 
