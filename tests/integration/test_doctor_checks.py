@@ -1,6 +1,6 @@
 """The doctor's checks on a real hub in this process (SQLite, the local blob store): what --repair may
 drop (rows of objects whose bytes are gone, only when nothing live uses them) and what it never touches,
---quick against the full re-hash, and the settings it checks."""
+--quick against the full re-hash, objects in S3, and the settings it checks."""
 
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from csghub.services.doctor.findings import Report
 from csghub.services.doctor.options import DoctorOptions
 from csghub.services.doctor.run import run_doctor
 from csghub.services.xet import store as xet_store
+from csghub.storage.s3 import S3BlobStore
 from csghub.wiring import build_hub, open_hub
 from csghub.xet.shards import serialize_shard
 from tests.integration.test_xet_store import DATA, _two_xorb_upload
+from tests.support.s3 import MotoServer
 
 REPAIR = DoctorOptions(repair=True)
 
@@ -132,3 +134,39 @@ def test_settings_secret_key_mode_is_narrowed_and_stray_directories_are_kept(hub
     assert [p.kind for p in repaired.problems if p.repaired] == ["secret-key"]
     assert key.stat().st_mode & 0o777 == 0o600 and stray.is_dir()
     assert _kinds(run_doctor(hub, DoctorOptions())) == [("repositories", "orphaned-directory", str(stray))]
+
+
+def test_doctor_checks_objects_in_s3_and_names_an_unreachable_store(tmp_path: Path) -> None:
+    server = MotoServer().start()
+    try:
+        overrides = {
+            "data_dir": tmp_path / "data",
+            "storage": "s3",
+            "s3_bucket": "doctor",
+            "s3_endpoint": server.endpoint,
+            "s3_region": "us-east-1",
+            "s3_access_key": "test",
+            "s3_secret_key": "test",
+        }
+        settings = load_settings({}, None, overrides)
+        build_hub(settings)
+        hub = open_hub(settings)
+        kept, swapped = os.urandom(3000), os.urandom(4000)
+        for data in (kept, swapped):
+            hub.blobs.put(hashlib.sha256(data).hexdigest(), len(data), [data])
+            with hub.db() as session:
+                session.add(LfsObject(oid=hashlib.sha256(data).hexdigest(), size=len(data)))
+        assert run_doctor(hub, DoctorOptions()).exit_status == 0
+        swapped_oid = hashlib.sha256(swapped).hexdigest()
+        store = hub.blobs
+        assert isinstance(store, S3BlobStore)
+        store.client.put_object(Bucket="doctor", Key=store._key(swapped_oid), Body=os.urandom(4000))
+        kept_oid = hashlib.sha256(kept).hexdigest()
+        store.delete(kept_oid)
+        assert _kinds(run_doctor(hub, DoctorOptions())) == sorted(
+            [("lfs", "corrupt", swapped_oid), ("lfs", "missing", kept_oid)]
+        )
+    finally:
+        server.stop()
+    gone = run_doctor(open_hub(settings), DoctorOptions(quick=True))
+    assert ("settings", "storage", "s3") in _kinds(gone) and gone.exit_status == 1

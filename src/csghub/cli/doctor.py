@@ -16,15 +16,21 @@ from csghub.services.doctor.findings import UNCHECKED, Report
 
 def run(settings: Settings, *, repair: bool, as_json: bool, quick: bool) -> int:
     from csghub.cli.data_dirs import checkout_data_dir, locate_data_dir
-    from csghub.services.doctor.options import DoctorOptions
-    from csghub.services.doctor.run import run_doctor
-    from csghub.wiring import open_hub
 
     # A check's own failure is in the report; its traceback would only bury the report.
     logging.basicConfig(level=logging.CRITICAL)
     fallback = checkout_data_dir()
     try:
         settings = locate_data_dir(settings, [fallback] if fallback else [])
+    except ConfigError as exc:
+        _could_not_start(str(exc), as_json)
+        return UNCHECKED
+    # Loaded only for a hub to check: they bring in every service domain.
+    from csghub.services.doctor.options import DoctorOptions
+    from csghub.services.doctor.run import run_doctor
+    from csghub.wiring import open_hub
+
+    try:
         hub = open_hub(settings)
     except (ConfigError, OSError) as exc:
         _could_not_start(str(exc), as_json)
