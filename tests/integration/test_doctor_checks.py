@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from csghub.config import load_settings
-from csghub.db.models import LfsObject, XetFile, XetXorb
+from csghub.core.names import RepoId, RepoType
+from csghub.db.models import LfsObject, User, XetFile, XetXorb
 from csghub.services.context import Hub
 from csghub.services.doctor.findings import Report
 from csghub.services.doctor.options import DoctorOptions
 from csghub.services.doctor.run import run_doctor
+from csghub.services.identity.accounts import actor_for_user, create_user
+from csghub.services.repositories.repos import create_repo
 from csghub.services.xet import store as xet_store
 from csghub.storage.s3 import S3BlobStore
 from csghub.wiring import build_hub, open_hub
@@ -170,3 +174,28 @@ def test_doctor_checks_objects_in_s3_and_names_an_unreachable_store(tmp_path: Pa
         server.stop()
     gone = run_doctor(open_hub(settings), DoctorOptions(quick=True))
     assert ("settings", "storage", "s3") in _kinds(gone) and gone.exit_status == 1
+
+
+def test_fsck_errors_and_a_missing_repository_directory_are_named(hub: Hub) -> None:
+    view = create_user(hub, "alice", email="alice@example.com", password="")
+    with hub.db() as session:
+        user = session.get(User, view.id)
+        assert user is not None
+        alice = actor_for_user(session, user)
+    damaged = create_repo(hub, alice, RepoType.MODEL, RepoId.of("alice", "damaged"))
+    gone = create_repo(hub, alice, RepoType.DATASET, RepoId.of("alice", "gone"))
+    shutil.rmtree(hub.repo_path(gone.id))
+    objects = hub.repo_path(damaged.id) / "objects"
+    stored = [p for p in objects.rglob("*") if p.is_file() and (p.parent.name != "pack" or p.suffix == ".pack")]
+    for path in stored:  # every object made unreadable: git names each
+        path.chmod(0o644)
+        path.write_bytes(b"not a git object")
+
+    report = run_doctor(hub, DoctorOptions())
+    problems = {(p.check, p.kind): p for p in report.open_problems}
+    assert problems[("repositories", "missing-directory")].subject == "dataset:alice/gone"
+    fsck = [p for p in report.open_problems if p.check == "fsck"]
+    assert fsck and all(p.repo == "model:alice/damaged" for p in fsck)
+    corrupt = {path.parent.name + path.name for path in stored if path.parent.name != "pack"}
+    assert corrupt and corrupt <= {p.subject.split()[-1] for p in fsck}  # each corrupt object by its id
+    assert report.exit_status == 1

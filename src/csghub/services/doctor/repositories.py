@@ -8,6 +8,7 @@ ref or a directory without a row is reported with what an administrator can do a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from csghub.services.repositories import leftovers
 from csghub.services.repositories.writes import START_WAIT_S, reconcile_repo
 
 CHECK = "repositories"
+# The object a line of fsck output is about, when it names one (sha-1 or sha-256 repositories).
+_OBJECT_ID = re.compile(r"\b[0-9a-f]{40}(?:[0-9a-f]{24})?\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +104,12 @@ def _check_one(hub: Hub, row: RepoRow, path: Path, options: DoctorOptions, repor
             )
         )
     for line in result.errors:
+        named = _OBJECT_ID.search(line)
         report.add(
             Problem(
                 "fsck",
                 "fsck",
-                row.name,
+                f"{row.name} {named[0]}" if named else row.name,
                 f"{row.name}: git fsck: {line}",
                 repo=row.name,
                 unfixable="restore the damaged objects from a backup or a clone" if options.repair else "",
