@@ -23,7 +23,7 @@ def run(settings: Settings, *, repair: bool, as_json: bool, quick: bool) -> int:
     try:
         settings = locate_data_dir(settings, [fallback] if fallback else [])
     except ConfigError as exc:
-        _could_not_start(str(exc), as_json)
+        _could_not_start(str(exc), as_json, repair)
         return UNCHECKED
     # Loaded only for a hub to check: they bring in every service domain.
     from csghub.services.doctor.options import DoctorOptions
@@ -33,7 +33,7 @@ def run(settings: Settings, *, repair: bool, as_json: bool, quick: bool) -> int:
     try:
         hub = open_hub(settings)
     except (ConfigError, OSError) as exc:
-        _could_not_start(str(exc), as_json)
+        _could_not_start(str(exc), as_json, repair)
         return UNCHECKED
     report = run_doctor(hub, DoctorOptions(repair=repair, quick=quick))
     if as_json:
@@ -43,19 +43,11 @@ def run(settings: Settings, *, repair: bool, as_json: bool, quick: bool) -> int:
     return report.exit_status
 
 
-def _could_not_start(reason: str, as_json: bool) -> None:
+def _could_not_start(reason: str, as_json: bool, repair: bool) -> None:
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "status": "unchecked",
-                    "exit_status": UNCHECKED,
-                    "problems": [],
-                    "unchecked": [{"check": "data", "reason": reason}],
-                },
-                indent=2,
-            )
-        )
+        report = Report(repair=repair)
+        report.could_not("data", reason)
+        typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         typer.echo(f"error: {reason}", err=True)
 
