@@ -161,6 +161,9 @@ class Settings:
     outbound_allow_hosts: tuple[str, ...] = ()
     outbound_deny_hosts: tuple[str, ...] = ()
     outbound_allow_private: bool = False
+    # `csghub doctor` (docs/doctor.md) reports a problem when the data directory's file system has less
+    # free space than this many bytes.
+    doctor_min_free_bytes: int = 1024 * MiB
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 

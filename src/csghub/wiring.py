@@ -23,7 +23,7 @@ from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore
 
 
-def build_blob_store(settings: Settings) -> BlobStore:
+def build_blob_store(settings: Settings, *, create_bucket: bool = True) -> BlobStore:
     if settings.storage == "s3":
         from csghub.storage.s3 import S3BlobStore  # boto3 is slow to import; only S3 hubs pay for it
 
@@ -34,9 +34,19 @@ def build_blob_store(settings: Settings) -> BlobStore:
             access_key=settings.s3_access_key,
             secret_key=settings.s3_secret_key,
         )
-        store.ensure_bucket()
+        if create_bucket:
+            store.ensure_bucket()
         return store
     return LocalBlobStore(settings.blobs_dir, settings.tmp_dir)
+
+
+def open_hub(settings: Settings) -> Hub:
+    """An existing hub's database and storage as they are, for tools that must not change them (`csghub
+    doctor`): no folders or secret key made, no migrations run, no bucket created, no listeners."""
+    engine = make_engine(settings.effective_database_url)
+    return Hub(
+        settings=settings, sessions=make_sessionmaker(engine), blobs=build_blob_store(settings, create_bucket=False)
+    )
 
 
 def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:

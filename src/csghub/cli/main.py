@@ -203,6 +203,21 @@ def gc(data_dir: Path | None = DataDir, config: Path | None = ConfigFile) -> Non
     typer.echo(f"removed {done.files} files and {done.xorbs} xorbs ({done.bytes} bytes)", err=True)
 
 
+@app.command()
+def doctor(
+    repair: bool = typer.Option(False, "--repair", help="Fix what is safe to fix (never deletes referenced data)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    quick: bool = typer.Option(False, "--quick", help="Cheaper checks: connectivity-only fsck, sizes not hashes."),
+    data_dir: Path | None = DataDir,
+    config: Path | None = ConfigFile,
+) -> None:
+    """Check repositories, refs, LFS and Xet objects, temp files and settings; exit 0 healthy, 1 problems
+    found, 2 could not check. Read-only unless --repair."""
+    from csghub.cli import doctor as doctor_cli
+
+    raise typer.Exit(doctor_cli.run(_settings(data_dir, config), repair=repair, as_json=as_json, quick=quick))
+
+
 @app.command("hook", hidden=True)
 def hook(name: str) -> None:
     """Entry point of the git hooks installed in every repository (run by git, not by people)."""
