@@ -14,16 +14,19 @@ import httpx
 import pytest
 from huggingface_hub import HfApi, WebhookPayload
 from huggingface_hub.errors import HfHubHTTPError
+from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from csghub.db.models import WebhookDelivery
 from tests.conftest import start_hub
+from tests.support.browser import shot, sign_in
 from tests.support.clients import git, setup_git_home
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
 from tests.support.webhook_receiver import Receiver, running_receiver
 
 # Loopback receivers allowed; failed deliveries tried again at once (three more attempts).
+PASSWORD = "webhook-pass-1"
 HUB_ENV = {"CSGHUB_OUTBOUND_ALLOW_HOSTS": "127.0.0.1", "CSGHUB_WEBHOOK_RETRY_DELAYS": "0.1,0.1,0.1"}
 
 
@@ -287,3 +290,50 @@ def test_private_repositories_never_reach_a_webhook_whose_owner_cannot_read_them
     assert [r.body["repo"]["name"] for r in receiver.at("/watcher")] == [f"{author}/open"] * 2
     # Nor does the delivery log show the watcher anything of the now private repository.
     assert _deliveries(hub, token, made.id) == []
+
+
+def test_the_portal_adds_a_webhook_shows_its_deliveries_and_redelivers(
+    browser: Browser, hub: LiveHub, receiver: Receiver
+) -> None:
+    name, token = hub.user("portal", password=PASSWORD)
+    context, page, problems = sign_in(browser, hub.url, name, PASSWORD)
+    page.goto(f"{hub.url}/settings")
+    page.click("#webhooks a")
+    expect(page.locator("main h1")).to_have_text("Webhooks")
+    page.fill("input[name=url]", f"{receiver.url}/portal")
+    page.fill("textarea[name=watched]", f"user:{name}")
+    page.fill("input[name=secret]", "from-the-form")
+    page.click("#new-webhook button[type=submit]")
+    expect(page.locator("p.notice")).to_have_text("Webhook created")
+    webhook_page = page.url
+
+    HfApi(endpoint=hub.url, token=token).create_repo(f"{name}/from-portal")
+    [created] = receiver.wait_for("/portal", 1)
+    assert created.body["event"] == {"action": "create", "scope": "repo"}
+    assert created.headers["X-Webhook-Secret"] == "from-the-form"
+    wait_until(
+        lambda: _deliveries(hub, token, webhook_page.rsplit("/", 1)[1])[0]["state"] == "delivered", "it", timeout=30
+    )
+    page.goto(webhook_page)
+    row = page.locator("tr[data-delivery]")
+    expect(row).to_have_count(1)
+    expect(row.first).to_have_attribute("data-state", "delivered")
+    assert "from-the-form" not in page.content()  # the secret is never shown back
+    shot(page, "webhook-deliveries")
+    row.first.locator("button", has_text="Redeliver").click()
+    expect(page.locator("p.notice")).to_have_text("Delivery queued again")
+    assert receiver.wait_for("/portal", 2)[1].body == created.body
+
+    page.click("button:has-text('Disable')")
+    expect(page.locator("p.notice")).to_have_text("Webhook disabled")
+    expect(page.locator("main h1 .badge")).to_have_text("Disabled")
+    page.click("button:has-text('Delete')")
+    expect(page.locator("p.notice")).to_have_text("Webhook deleted")
+    expect(page.locator("tr[data-webhook]")).to_have_count(0)
+
+    # The same page in Chinese.
+    context.add_cookies([{"name": "lang", "value": "zh", "url": hub.url}])
+    page.goto(f"{hub.url}/settings/webhooks")
+    expect(page.locator("#new-webhook h2")).to_have_text("添加 Webhook")
+    assert problems == []
+    context.close()
