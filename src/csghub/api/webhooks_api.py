@@ -106,15 +106,15 @@ async def update_webhook(request: Request, webhook_id: RowId, actor: Actor = Dep
     return JSONResponse({"webhook": webhook_json(view)})
 
 
-@router.post(HF + "/{webhook_id}/enable")
-@router.post(CSG + "/{webhook_id}/enable")
+@router.post(HF + "/{webhook_id}/enable", responses=WRITE_ERRORS)
+@router.post(CSG + "/{webhook_id}/enable", responses=WRITE_ERRORS)
 async def enable_webhook(request: Request, webhook_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
     view = await run_in_threadpool(hooks.set_disabled, get_hub(request), actor, webhook_id, False)
     return JSONResponse({"webhook": webhook_json(view)})
 
 
-@router.post(HF + "/{webhook_id}/disable")
-@router.post(CSG + "/{webhook_id}/disable")
+@router.post(HF + "/{webhook_id}/disable", responses=WRITE_ERRORS)
+@router.post(CSG + "/{webhook_id}/disable", responses=WRITE_ERRORS)
 async def disable_webhook(request: Request, webhook_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
     view = await run_in_threadpool(hooks.set_disabled, get_hub(request), actor, webhook_id, True)
     return JSONResponse({"webhook": webhook_json(view)})
