@@ -164,7 +164,7 @@ class Settings:
     # Webhooks (docs/webhooks.md): a failed delivery is tried again after each of `webhook_retry_delays`
     # (seconds, in turn; then it is marked failed); a receiver has `webhook_timeout` seconds to answer, of
     # which the first `webhook_response_excerpt` bytes are kept in the delivery log; a payload larger than
-    # `webhook_max_payload` bytes is cut (a comment's text first); each user has at most
+    # `webhook_max_payload` bytes is cut (its refs, a comment's text); each user has at most
     # `webhook_max_per_user` webhooks, each keeps its last `webhook_keep_deliveries` deliveries, and at most
     # `webhook_concurrency` deliveries are sent at once. Targets pass the outbound rules below.
     webhook_retry_delays: tuple[str, ...] = ("30", "120", "600", "3600", "21600")

@@ -15,9 +15,9 @@ import pytest
 from huggingface_hub import HfApi, WebhookPayload
 from huggingface_hub.errors import HfHubHTTPError
 from playwright.sync_api import Browser, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from csghub.db.models import WebhookDelivery
+from csghub.db.models import Webhook, WebhookDelivery
 from tests.conftest import start_hub
 from tests.support.browser import shot, sign_in
 from tests.support.clients import git, setup_git_home
@@ -234,6 +234,26 @@ def test_private_and_metadata_targets_are_refused(hub: LiveHub, target: str) -> 
     )
     assert r.status_code == 400, r.text
     assert r.headers["X-Error-Code"] == "OutboundRefused"
+
+
+def test_a_target_refused_at_delivery_time_fails_with_the_reason(hub: LiveHub, receiver: Receiver) -> None:
+    """A name checked when saved may point elsewhere later: the rules run again at every connection.
+    Here the stored URL is changed under the hub, as a DNS answer would change."""
+    owner, token = hub.user("rebind")
+    api = HfApi(endpoint=hub.url, token=token)
+    repo = f"{owner}/rebound"
+    api.create_repo(repo)
+    made = api.create_webhook(url=f"{receiver.url}/rebind", watched=[{"type": "model", "name": repo}])
+    with hub.hub.db() as session:
+        session.execute(
+            update(Webhook).where(Webhook.id == int(made.id)).values(url="http://169.254.169.254/latest/meta-data")
+        )
+    api.upload_file(path_or_fileobj=b"z\n", path_in_repo="z.txt", repo_id=repo)
+    wait_until(lambda: _deliveries(hub, token, made.id)[0]["state"] == "failed", "the delivery to fail", timeout=30)
+    [logged] = _deliveries(hub, token, made.id)
+    assert logged["attempts"] == 4 and logged["responseStatus"] is None
+    assert "169.254.169.254" in logged["error"] and "link-local" in logged["error"]
+    assert receiver.at("/rebind") == []
 
 
 def test_loopback_is_refused_where_it_is_not_allowed(tmp_path: Path) -> None:

@@ -92,16 +92,32 @@ def event_parts(session: Session, hub: Hub, row: Repo, full_name: str, event: Re
     return parts
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _cut(text: str, budget: int) -> str:
+    """The longest start of `text` whose JSON string takes at most `budget` bytes (a binary search)."""
+    low, high = 0, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if len(_dumps(text[:middle]).encode()) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
+
+
 def encode(parts: dict[str, Any], webhook_id: int, limit: int) -> str:
-    """The JSON body for one webhook, cut to `limit` bytes: a comment's text first, then the refs."""
+    """The JSON body for one webhook, cut to `limit` bytes: the refs to MAX_REFS, then a comment's text."""
     payload = {**parts, "webhook": {"id": str(webhook_id), "version": VERSION}}
-    text = json.dumps(payload, separators=(",", ":"))
+    text = _dumps(payload)
     if len(text.encode()) <= limit:
         return text
-    if "comment" in payload:
-        over = len(text.encode()) - limit
-        content = payload["comment"].get("content") or ""
-        payload["comment"] = {**payload["comment"], "content": content[: max(0, len(content) - over - 64)]}
     if "updatedRefs" in payload:
         payload["updatedRefs"] = payload["updatedRefs"][:MAX_REFS]
-    return json.dumps(payload, separators=(",", ":"))
+    if payload.get("comment", {}).get("content"):
+        content = payload["comment"]["content"]
+        around = len(_dumps(payload).encode()) - len(_dumps(content).encode())
+        payload["comment"] = {**payload["comment"], "content": _cut(content, max(2, limit - around))}
+    return _dumps(payload)
