@@ -163,6 +163,32 @@ def test_a_visibility_change_and_a_discussion_are_delivered(hub: LiveHub, receiv
     )
 
 
+def test_a_rename_and_a_deletion_are_delivered(hub: LiveHub, receiver: Receiver) -> None:
+    owner, token = hub.user("mover")
+    api = HfApi(endpoint=hub.url, token=token)
+    api.create_repo(f"{owner}/before")
+    api.create_webhook(url=f"{receiver.url}/moves", watched=[{"type": "user", "name": owner}], domains=["repo"])
+    api.move_repo(f"{owner}/before", f"{owner}/after")
+    api.delete_repo(f"{owner}/after")
+    moved, deleted = receiver.wait_for("/moves", 2)
+    assert moved.body["event"] == {"action": "move", "scope": "repo"}
+    assert moved.body["repo"]["name"] == f"{owner}/before" and moved.body["movedTo"]["name"] == f"{owner}/after"
+    assert deleted.body["event"] == {"action": "delete", "scope": "repo"}
+    assert deleted.body["repo"]["name"] == f"{owner}/after"
+    WebhookPayload.model_validate(moved.body)
+
+
+def test_a_read_token_may_not_manage_webhooks(hub: LiveHub, receiver: Receiver) -> None:
+    owner, token = hub.user("reader", scope="read")
+    r = httpx.post(
+        f"{hub.url}/api/settings/webhooks",
+        json={"url": f"{receiver.url}/read", "watched": [{"type": "user", "name": owner}]},
+        headers=_auth(token),
+        timeout=30,
+    )
+    assert r.status_code == 403 and r.json()["error"], r.text
+
+
 def test_a_failing_receiver_is_retried_and_a_delivery_can_be_sent_again(hub: LiveHub, receiver: Receiver) -> None:
     owner, token = hub.user("flaky")
     api = HfApi(endpoint=hub.url, token=token)
