@@ -18,7 +18,7 @@ from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, TEXT, TEXTS, WRITE_ERRORS, json_body
 from csghub.http.params import RowId
 from csghub.services.permissions import Actor
-from csghub.services.webhooks import deliveries, hooks
+from csghub.services.webhooks import delivery_log, hooks
 
 router = APIRouter(responses=API_ERRORS)
 HF = "/api/settings/webhooks"
@@ -43,7 +43,7 @@ def webhook_json(view: hooks.WebhookView) -> dict[str, Any]:
     }
 
 
-def delivery_json(view: deliveries.DeliveryView) -> dict[str, Any]:
+def delivery_json(view: delivery_log.DeliveryView) -> dict[str, Any]:
     return {
         "id": str(view.id),
         "event": {"scope": view.scope, "action": view.action},
@@ -130,7 +130,7 @@ async def delete_webhook(request: Request, webhook_id: RowId, actor: Actor = Dep
 @router.get(HF + "/{webhook_id}/deliveries")
 @router.get(CSG + "/{webhook_id}/deliveries")
 async def list_deliveries(request: Request, webhook_id: RowId, actor: Actor = Depends(get_actor)) -> JSONResponse:
-    found = await run_in_threadpool(deliveries.list_deliveries, get_hub(request), actor, webhook_id)
+    found = await run_in_threadpool(delivery_log.list_deliveries, get_hub(request), actor, webhook_id)
     return JSONResponse([delivery_json(view) for view in found])
 
 
@@ -140,5 +140,5 @@ async def redeliver(
     request: Request, webhook_id: RowId, delivery_id: RowId, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     hub = get_hub(request)
-    view = await run_in_threadpool(deliveries.redeliver, hub, actor, webhook_id, delivery_id)
+    view = await run_in_threadpool(delivery_log.redeliver, hub, actor, webhook_id, delivery_id)
     return JSONResponse({"delivery": delivery_json(view)})

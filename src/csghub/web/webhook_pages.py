@@ -18,7 +18,7 @@ from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
-from csghub.services.webhooks import deliveries, hooks
+from csghub.services.webhooks import delivery_log, hooks
 from csghub.web.forms import drop_notice, form_actor, redirect_with_notice, signed_in_page, take_notice
 from csghub.web.render import correctable, render
 
@@ -55,7 +55,7 @@ def _one_context(hub: Hub, actor: Actor, webhook_id: int) -> dict[str, Any]:
     return {
         "webhook": webhook,
         "watched_text": "\n".join(f"{w.kind}:{w.name}" for w in webhook.watched),
-        "deliveries": deliveries.list_deliveries(hub, actor, webhook_id),
+        "deliveries": delivery_log.list_deliveries(hub, actor, webhook_id),
     }
 
 
@@ -152,7 +152,7 @@ async def delete_webhook(request: Request, webhook_id: RowId) -> Response:
 @router.post(WEBHOOKS + "/{webhook_id}/deliveries/{delivery_id}/redeliver", response_class=HTMLResponse)
 async def redeliver(request: Request, webhook_id: RowId, delivery_id: RowId) -> Response:
     def change(hub: Hub, actor: Actor, _fields: dict[str, str]) -> tuple[str, str]:
-        deliveries.redeliver(hub, actor, webhook_id, delivery_id)
+        delivery_log.redeliver(hub, actor, webhook_id, delivery_id)
         return "Delivery queued again", f"{WEBHOOKS}/{webhook_id}"
 
     return await _change(request, webhook_id, change)
