@@ -401,7 +401,7 @@ def move_repo(hub: Hub, actor: Actor, repo_type: RepoType, source: RepoId, targe
             target=f"{repo_type.value}:{target}",
             detail=detail,
         )
-        hub.announce(session, RepoEvent(view.id, "repo", "move", {"from": str(source), "namespace": view.namespace}))
+        hub.announce(session, RepoEvent(view.id, "repo", "move", {"from": str(source)}))
         if target.namespace.lower() != source.namespace.lower():
             audit.record(
                 session,
