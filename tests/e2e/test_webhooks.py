@@ -18,6 +18,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select, update
 
 from csghub.db.models import Webhook, WebhookDelivery
+from csghub.services.identity import orgs
 from tests.conftest import start_hub
 from tests.support.browser import shot, sign_in
 from tests.support.clients import git, setup_git_home
@@ -176,6 +177,24 @@ def test_a_rename_and_a_deletion_are_delivered(hub: LiveHub, receiver: Receiver)
     assert deleted.body["event"] == {"action": "delete", "scope": "repo"}
     assert deleted.body["repo"]["name"] == f"{owner}/after"
     WebhookPayload.model_validate(moved.body)
+
+
+def test_an_organization_is_watched_as_a_whole(hub: LiveHub, receiver: Receiver) -> None:
+    owner, token = hub.user("orgowner")
+    org = f"team{owner[-8:]}"
+    orgs.create_org(hub.hub, org, owner=owner)
+    api = HfApi(endpoint=hub.url, token=token)
+    api.create_webhook(url=f"{receiver.url}/org", watched=[{"type": "org", "name": org}], domains=["repo"])
+    with pytest.raises(HfHubHTTPError) as wrong_kind:  # an organization is not a user
+        api.create_webhook(url=f"{receiver.url}/org", watched=[{"type": "user", "name": org}])
+    assert wrong_kind.value.response.status_code == 404
+    api.create_repo(f"{org}/shared", repo_type="dataset")  # no upload to it: that would start a conversion
+    api.create_repo(f"{org}/weights")
+    api.upload_file(path_or_fileobj=b"w\n", path_in_repo="w.txt", repo_id=f"{org}/weights")
+    dataset, model, pushed = receiver.wait_for("/org", 3)
+    assert dataset.body["event"] == {"action": "create", "scope": "repo"} and dataset.body["repo"]["type"] == "dataset"
+    assert dataset.body["repo"]["url"]["web"] == f"{hub.url}/datasets/{org}/shared"
+    assert model.body["repo"]["name"] == f"{org}/weights" and pushed.body["event"]["scope"] == "repo.content"
 
 
 def test_a_read_token_may_not_manage_webhooks(hub: LiveHub, receiver: Receiver) -> None:
