@@ -152,9 +152,9 @@ class Settings:
     # again after `mirror_retry_seconds`, then twice that (3 attempts in all).
     mirror_creators: str = "admins"
     mirror_retry_seconds: int = 30
-    # Outbound connections (mirror sources, the pull-through cache's upstream; webhooks will follow the same
-    # rules): loopback, private, link-local, multicast and reserved addresses are refused unless the host or
-    # address is in `outbound_allow_hosts` ("hub.example.com", "*.example.com", "10.0.0.5", "10.0.0.0/8").
+    # Outbound connections (mirror sources, the pull-through cache's upstream, webhooks): loopback, private,
+    # link-local, multicast and reserved addresses are refused unless the host or address is in
+    # `outbound_allow_hosts` ("hub.example.com", "*.example.com", "10.0.0.5", "10.0.0.0/8").
     # `outbound_allow_private` opens private and loopback networks (never link-local: cloud metadata).
     # `outbound_deny_hosts` refuses hosts or networks whatever they resolve to, and wins over allow.
     # Lists: a TOML array, or comma-separated in CSGHUB_* variables.
@@ -164,6 +164,19 @@ class Settings:
     # `csghub doctor` (docs/doctor.md) reports a problem when the data directory's file system has less
     # free space than this many bytes.
     doctor_min_free_bytes: int = 1024 * MiB
+    # Webhooks (docs/webhooks.md): a failed delivery is tried again after each of `webhook_retry_delays`
+    # (seconds, in turn; then it is marked failed); a receiver has `webhook_timeout` seconds to answer, of
+    # which the first `webhook_response_excerpt` bytes are kept in the delivery log; a payload larger than
+    # `webhook_max_payload` bytes is cut (its refs, a comment's text); each user has at most
+    # `webhook_max_per_user` webhooks, each keeps its last `webhook_keep_deliveries` deliveries, and at most
+    # `webhook_concurrency` deliveries are sent at once. Targets pass the outbound rules below.
+    webhook_retry_delays: tuple[str, ...] = ("30", "120", "600", "3600", "21600")
+    webhook_timeout: int = 10
+    webhook_response_excerpt: int = 2048
+    webhook_max_payload: int = 65536
+    webhook_max_per_user: int = 50
+    webhook_keep_deliveries: int = 200
+    webhook_concurrency: int = 4
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -326,9 +339,22 @@ def _validate(settings: Settings) -> None:
         "finetune_data_max_bytes",
         "proxy_refresh_seconds",
         "mirror_retry_seconds",
+        "webhook_timeout",
+        "webhook_response_excerpt",
+        "webhook_max_payload",
+        "webhook_max_per_user",
+        "webhook_keep_deliveries",
+        "webhook_concurrency",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")
+    try:
+        retry_delays(settings)
+    except ValueError:
+        raise ConfigError(
+            "Setting 'webhook_retry_delays' must list seconds (0 or more) between attempts, "
+            f"not {settings.webhook_retry_delays!r}"
+        ) from None
     if settings.mirror_creators not in ("admins", "users"):
         raise ConfigError("Setting 'mirror_creators' must be 'admins' or 'users'")
     for key in ("space_sleep_seconds", "space_layer_keep_seconds"):
@@ -353,6 +379,14 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("Setting 'oidc_client_id' is required when 'oidc_issuer' is set")
     if settings.ldap_url and not settings.ldap_user_base:
         raise ConfigError("Setting 'ldap_user_base' is required when 'ldap_url' is set")
+
+
+def retry_delays(settings: Settings) -> tuple[float, ...]:
+    """webhook_retry_delays as seconds; ValueError when one is not a number of 0 or more."""
+    delays = tuple(float(text) for text in settings.webhook_retry_delays)
+    if any(not 0 <= delay < 10**7 for delay in delays):
+        raise ValueError(delays)
+    return delays
 
 
 def parse_group_map(text: str) -> dict[str, list[tuple[str, str]]]:

@@ -19,6 +19,7 @@ from csghub.services.mirrors import proxy as mirror_proxy
 from csghub.services.mirrors import scheduler as mirror_scheduler
 from csghub.services.spaces import lifecycle as space_lifecycle
 from csghub.services.spaces import settings as space_settings
+from csghub.services.webhooks import events as webhook_events
 from csghub.storage.base import BlobStore
 from csghub.storage.local import LocalBlobStore
 
@@ -64,6 +65,7 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.ref_listeners.append(conversions.on_ref_update)
     hub.ref_listeners.append(space_lifecycle.on_ref_update)
     hub.repo_delete_listeners.append(space_lifecycle.on_repo_delete)
+    hub.repo_event_listeners.append(webhook_events.on_repo_event)
     hub.compute.launch_env["space"] = space_settings.launch_env
     hub.missing.append(mirror_proxy.PullThrough())
     hub.compute.claimants.append(lambda: conversions.running_keys(hub))

@@ -794,3 +794,64 @@ class MirrorCacheObject(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     last_used_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# --- webhooks (issue 16, item 5) ---
+
+
+class Webhook(Base):
+    """A user's webhook, as Hugging Face defines one: what it watches (webhook_watches), which domains
+    ("repo", "discussion"; JSON list), where its deliveries go, and a secret sealed at rest."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    domains: Mapped[str] = mapped_column(String(64), default='["repo", "discussion"]')
+    secret_sealed: Mapped[str] = mapped_column(Text, default="")  # "" = no secret
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebhookWatch(Base):
+    """One item a webhook watches: a namespace ("user"/"org") or a repository ("model", "dataset",
+    "space"), found by `key` ("ns:name" or "type:ns/name", case-folded) when an event happens."""
+
+    __tablename__ = "webhook_watches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(256))
+    key: Mapped[str] = mapped_column(String(300), index=True)
+
+
+class WebhookDelivery(Base):
+    """One event sent (or to be sent) to a webhook: the payload, the repository it is about (no foreign
+    key: a deleted repository's events are still delivered; `repo_namespace`/`repo_visibility` say who
+    could read it then), the state (pending, sending, delivered, failed, skipped) and the last attempt's
+    outcome, for the delivery log."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    repo_id: Mapped[int] = mapped_column(Integer)
+    repo_namespace: Mapped[str] = mapped_column(String(100))
+    repo_visibility: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    redelivery_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_headers: Mapped[str] = mapped_column(Text, default="{}")
+    response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_excerpt: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -342,6 +342,19 @@ class MissingContent(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class RepoEvent:
+    """Something that happened to a repository, as webhooks name it: `scope` "repo" (created, moved,
+    deleted), "repo.content" (refs moved), "repo.config" (settings), "discussion" or "discussion.comment";
+    `action` "create", "update", "move" or "delete"; `detail` what the scope needs (the refs that moved,
+    the discussion's number, the comment's id, the new settings)."""
+
+    repo_id: int
+    scope: str
+    action: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
     sessions: sessionmaker[Session]
@@ -390,6 +403,12 @@ class Hub:
     missing: list[MissingContent] = field(default_factory=list)
     # Rung when a mirror sync is queued: the mirrors' scheduler starts it now, not at its next pass.
     mirror_doorbell: Doorbell = field(default_factory=Doorbell)
+    # Called inside the transaction that changes a repository (its refs, settings, name, existence,
+    # discussions) with what happened, so that what listens (webhooks' queue) commits with the change or
+    # not at all; set by wiring. See `announce`.
+    repo_event_listeners: list[Callable[[Session, Hub, RepoEvent], None]] = field(default_factory=list)
+    # Rung when a webhook delivery is queued: the delivery loop sends it now, not at its next pass.
+    webhook_doorbell: Doorbell = field(default_factory=Doorbell)
 
     def __post_init__(self) -> None:
         self.reads.watch(self.sessions)
@@ -399,6 +418,14 @@ class Hub:
         """A session whose transaction commits on success and rolls back on any error."""
         with self.sessions.begin() as session:
             yield session
+
+    def announce(self, session: Session, event: RepoEvent) -> None:
+        """Tell the listeners of repository events, in the caller's transaction (before its commit)."""
+        for listener in self.repo_event_listeners:
+            try:
+                listener(session, self, event)
+            except Exception:  # the change itself stands: a listener's trouble must not undo it
+                log.exception("a listener of repository %s's events failed", event.repo_id)
 
     def repo_path(self, repo_id: int) -> Path:
         # Sharded by id so no directory grows past a few thousand entries.

@@ -11,6 +11,7 @@ from csghub.web.i18n_finetune import ZH_FINETUNE
 from csghub.web.i18n_metadata import ZH_METADATA
 from csghub.web.i18n_mirrors import ZH_MIRRORS
 from csghub.web.i18n_spaces import ZH_SPACES
+from csghub.web.i18n_webhooks import ZH_WEBHOOKS
 
 LANGUAGES = ("en", "zh")
 LANG_COOKIE = "lang"
@@ -570,6 +571,7 @@ _ZH.update(ZH_METADATA)
 _ZH.update(ZH_FINETUNE)
 _ZH.update(ZH_SPACES)
 _ZH.update(ZH_MIRRORS)
+_ZH.update(ZH_WEBHOOKS)
 
 # The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
 _SCRIPT_KEYS = (

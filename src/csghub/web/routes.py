@@ -39,6 +39,7 @@ from csghub.web import (
     repo_settings_pages,
     search_pages,
     space_pages,
+    webhook_pages,
 )
 from csghub.web.markdown import pygments_css
 
@@ -57,6 +58,7 @@ def mount_web(app: FastAPI) -> None:
     app.router.routes.append(UnknownApiPaths(app.router))
     include_routes(app, auth_pages.router)
     include_routes(app, account_pages.router)
+    include_routes(app, webhook_pages.router)
     # Fixed prefixes (/admin, /organizations, /collections) before the pages shaped like /{ns}/{name}/...
     include_routes(app, admin_pages.router)
     include_routes(app, mirror_admin_pages.router)

@@ -19,7 +19,7 @@ from csghub.core.errors import Conflict, InvalidArgument, NotFound, PermissionDe
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import Discussion, DiscussionComment, Namespace, utcnow
 from csghub.services import audit
-from csghub.services.context import Hub
+from csghub.services.context import Hub, RepoEvent
 from csghub.services.permissions import Action, Actor, authorize, can, require_account
 from csghub.services.repositories.repos import RepoView, get_repo
 
@@ -147,6 +147,7 @@ def open_discussion(
                     detail={"title": title},
                 )
                 session.flush()
+                hub.announce(session, RepoEvent(repo.id, "discussion", "create", {"number": row.number}))
                 return _view(actor, repo, row, {actor.user_id: actor.name}, 1)
         except IntegrityError:
             continue  # another request took the same number at the same moment; take the next
@@ -222,6 +223,8 @@ def add_comment(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, nu
             target=f"{repo_type.value}:{repo.full_name}#{number}",
         )
         session.flush()
+        detail = {"number": number, "comment": comment.id}
+        hub.announce(session, RepoEvent(repo.id, "discussion.comment", "create", detail))
         return EventView(comment.id, "comment", actor.name, body, comment.created_at, None)
 
 
@@ -257,6 +260,7 @@ def set_status(
             detail={"status": status},
         )
         session.flush()
+        hub.announce(session, RepoEvent(repo.id, "discussion", "update", {"number": number}))
         return EventView(event.id, "status-change", actor.name, status, event.created_at, None)
 
 
@@ -284,4 +288,6 @@ def edit_comment(
             target=f"{repo_type.value}:{repo.full_name}#{number}",
         )
         session.flush()
+        detail = {"number": number, "comment": comment.id}
+        hub.announce(session, RepoEvent(repo.id, "discussion.comment", "update", detail))
         return EventView(comment.id, "comment", actor.name, body, comment.created_at, comment.edited_at)

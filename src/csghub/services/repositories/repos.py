@@ -35,7 +35,7 @@ from csghub.git import write_lock
 from csghub.git.lfs import default_gitattributes
 from csghub.git.repository import FileChange, GitRepo
 from csghub.services import audit
-from csghub.services.context import Hub
+from csghub.services.context import Hub, RepoEvent
 from csghub.services.permissions import (
     VISIBILITIES,
     Action,
@@ -306,6 +306,7 @@ def create_repo(
                 target=f"{repo_type.value}:{repo_id}",
                 detail={"visibility": visibility},
             )
+            hub.announce(session, RepoEvent(row.id, "repo", "create"))
         except BaseException:
             git.remove()
             raise
@@ -341,6 +342,7 @@ def delete_repo(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId) ->
         oids = list(session.scalars(select(RepoLfsObject.oid).where(RepoLfsObject.repo_id == view.id)))
         uploaded = session.scalars(select(RepoLfsUpload.oid).where(RepoLfsUpload.repo_id == view.id))
         oids = sorted(set(oids).union(uploaded))
+        hub.announce(session, RepoEvent(view.id, "repo", "delete"))  # while its row is there to describe it
         session.execute(delete(RepoLfsObject).where(RepoLfsObject.repo_id == view.id))
         session.execute(delete(RepoLfsUpload).where(RepoLfsUpload.repo_id == view.id))
         session.execute(delete(Repo).where(Repo.id == view.id))
@@ -399,6 +401,7 @@ def move_repo(hub: Hub, actor: Actor, repo_type: RepoType, source: RepoId, targe
             target=f"{repo_type.value}:{target}",
             detail=detail,
         )
+        hub.announce(session, RepoEvent(view.id, "repo", "move", {"from": str(source)}))
         if target.namespace.lower() != source.namespace.lower():
             audit.record(
                 session,
@@ -462,9 +465,29 @@ def update_settings(
         row.updated_at = utcnow()
         session.flush()
         view = _view(row)
+        changed = _changed_config(visibility=visibility, gated=gated, description=description, branch=default_branch)
+        if changed:
+            hub.announce(session, RepoEvent(view.id, "repo.config", "update", {"updatedConfig": changed}))
     if default_branch is not None:
         refresh_metadata(hub, view.id)
     return view
+
+
+def _changed_config(
+    *, visibility: str | None, gated: str | None, description: str | None, branch: str | None
+) -> dict[str, Any]:
+    """What a settings change set, as Hugging Face's webhooks name it (`updatedConfig`)."""
+    changed: dict[str, Any] = {}
+    if visibility is not None:
+        changed["private"] = visibility != "public"
+        changed["visibility"] = visibility
+    if gated is not None:
+        changed["gated"] = gated or False
+    if description is not None:
+        changed["description"] = description
+    if branch is not None:
+        changed["defaultBranch"] = branch
+    return changed
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from csghub.db.models import Repo
 from csghub.git import write_lock
 from csghub.git.repository import ZERO_SHA
 from csghub.services import audit
-from csghub.services.context import Hub
+from csghub.services.context import Hub, RepoEvent
 from csghub.services.permissions import Actor
 from csghub.services.repositories import leftovers
 from csghub.services.repositories.repos import WRITE_WAIT_S, RepoView, get_repo_by_id, refresh_metadata
@@ -88,6 +88,8 @@ def after_ref_update(
         target = f"{view.type.value}:{view.full_name}"
         detail_ = {**(detail or {}), "refs": refs, "via": via}
         audit.record(session, actor, action, namespace=view.namespace, target=target, detail=detail_)
+        moved = [[ref, old, new] for ref, (old, new) in refs.items()]
+        hub.announce(session, RepoEvent(view.id, "repo.content", "update", {"refs": moved}))
 
     # One transaction for the record and the refreshed row: readers never see one without the other.
     # The hub's own refs (refs/convert/*, the dataset viewer's) are no modification by a user.
