@@ -30,6 +30,7 @@ from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
 from csghub.services.mirrors import scheduler as mirror_scheduler
 from csghub.services.repositories import downloads
+from csghub.services.scanning import pipeline as scan_pipeline
 from csghub.transport import gateway
 from csghub.transport.app_relay import AppRelay
 from csghub.transport.git_hooks import start_hook_listener
@@ -98,6 +99,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             background.append(asyncio.create_task(conversions.supervise(hub)))
             background.append(asyncio.create_task(finetune_runs.supervise(hub)))
             background.append(asyncio.create_task(mirror_scheduler.supervise(hub)))
+            await run_in_threadpool(scan_pipeline.resume, hub)  # scans a restart cut short
         # What start-up built (modules, routes, models: some 230,000 objects) lives as long as the
         # process. Frozen, it is left out of every later full collection, each of which would otherwise
         # stall all requests for about 100 ms (benches/bench_request_overhead.py, p99).

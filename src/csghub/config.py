@@ -161,6 +161,13 @@ class Settings:
     outbound_allow_hosts: tuple[str, ...] = ()
     outbound_deny_hosts: tuple[str, ...] = ()
     outbound_allow_private: bool = False
+    # Upload scanning (docs/scanning.md): pickle-based files (.bin, .pt, .pkl, torch's zip format...) pushed by
+    # any door are scanned for imports that run code when loaded. Off the request path by default; with
+    # `scan_block_dangerous`, a push or commit adding a file with a dangerous import is refused before its
+    # ref moves, scanning inline files up to `scan_inline_max_bytes` (larger ones are scanned afterwards).
+    scan_enabled: bool = True
+    scan_block_dangerous: bool = False
+    scan_inline_max_bytes: int = 1024 * MiB
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -323,6 +330,7 @@ def _validate(settings: Settings) -> None:
         "finetune_data_max_bytes",
         "proxy_refresh_seconds",
         "mirror_retry_seconds",
+        "scan_inline_max_bytes",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")

@@ -382,13 +382,16 @@ class GitRepo:
     def read_small_blob(self, oid: str) -> bytes:
         return bytes(self.repo[oid].read_raw())
 
-    def stream_blob(self, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Stream a blob through `git cat-file`, so a large blob never sits whole in memory."""
+    def stream_blob(
+        self, oid: str, start: int = 0, end: int | None = None, env: Mapping[str, str] | None = None
+    ) -> Iterator[bytes]:
+        """Stream a blob through `git cat-file`, so a large blob never sits whole in memory (given a
+        push's quarantine in `env`, also one the push brought)."""
         proc = subprocess.Popen(
             ["git", f"--git-dir={self.path}", "cat-file", "blob", oid],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=git_env(),
+            env=git_env(env),
         )
         assert proc.stdout is not None
         try:
@@ -518,6 +521,44 @@ class GitRepo:
         if any(p.startswith(prefix) for p in existing):
             raise InvalidArgument(f"Cannot add file '{path}': a folder of that name exists")
 
+    def _objects_between(
+        self, new_tips: list[str], old_tips: list[str], env: Mapping[str, str] | None
+    ) -> dict[bytes, bytes]:
+        """Object id -> a path it has, for objects reachable from new_tips but not from old_tips."""
+        args = ["rev-list", "--objects", *new_tips]
+        if old_tips:
+            args += ["--not", *old_tips]
+        listing = run_git(self.path, *args, env=env).stdout
+        paths: dict[bytes, bytes] = {}
+        for line in listing.splitlines():
+            sha, _, path = line.partition(b" ")
+            if sha:
+                paths[sha] = path
+        return paths
+
+    def blobs_between(
+        self, new_tips: list[str], old_tips: list[str], env: Mapping[str, str] | None = None
+    ) -> list[tuple[str, str, int]]:
+        """(path, blob id, size) of the blobs reachable from new_tips but not from old_tips; like
+        `lfs_pointers_between`, it sees a push's quarantined objects given its `env`."""
+        if not new_tips:
+            return []
+        paths = self._objects_between(new_tips, old_tips, env)
+        if not paths:
+            return []
+        check = run_git(
+            self.path,
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+            input=b"\n".join(paths) + b"\n",
+            env=env,
+        ).stdout
+        return [
+            (paths.get(fields[0], b"").decode(errors="replace"), fields[0].decode(), int(fields[2]))
+            for fields in (line.split() for line in check.splitlines())
+            if len(fields) == 3 and fields[1] == b"blob"
+        ]
+
     def lfs_pointers_between(
         self, new_tips: list[str], old_tips: list[str], env: Mapping[str, str] | None = None
     ) -> list[tuple[str, LfsPointer]]:
@@ -528,15 +569,7 @@ class GitRepo:
         """
         if not new_tips:
             return []
-        args = ["rev-list", "--objects", *new_tips]
-        if old_tips:
-            args += ["--not", *old_tips]
-        listing = run_git(self.path, *args, env=env).stdout
-        paths: dict[bytes, bytes] = {}
-        for line in listing.splitlines():
-            sha, _, path = line.partition(b" ")
-            if sha:
-                paths[sha] = path
+        paths = self._objects_between(new_tips, old_tips, env)
         ids = b"\n".join(paths)
         if not ids:
             return []

@@ -1,0 +1,181 @@
+"""Upload scanning end to end: pickles with an os.system import, pushed through every door of a live hub
+(huggingface_hub's upload with hf_xet, git with and without LFS), are flagged `dangerous` in Hugging
+Face's securityFileStatus, while safetensors and a plain pickle are clean; with scan_block_dangerous the
+same writes are refused and nothing lands."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
+
+from tests.conftest import LiveHubFactory
+from tests.support.clients import api, create_repo, git, setup_git_home
+from tests.support.live import LiveHub
+from tests.support.waiting import wait_until
+
+
+class _RunsCode:
+    """Unpickling this runs a shell command: the classic malicious pickle."""
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.system, ("echo pwned",))
+
+
+def _evil_pickle(padding: int = 0) -> bytes:
+    # Padding makes the file big enough that huggingface_hub uploads it through Xet, not inline.
+    return pickle.dumps({"weights": [os.urandom(padding)], "hook": _RunsCode()})
+
+
+def _torch_zip() -> bytes:
+    """The layout torch.save writes (a zip with archive/data.pkl), built without torch."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("archive/data.pkl", pickle.dumps(_RunsCode()))
+        zf.writestr("archive/version", "3\n")
+        zf.writestr("archive/data/0", os.urandom(4096))
+    return out.getvalue()
+
+
+def _safetensors() -> bytes:
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    return struct.pack("<Q", len(header)) + header + struct.pack("<2f", 1.0, 2.0)
+
+
+BENIGN = pickle.dumps({"layers": [[1, 2, 3], [4, 5]], "names": ["a", "b"]})
+
+
+@pytest.fixture
+def hf_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def _clone(hub: LiveHub, user: str, token: str, repo: str, work: Path, env: dict[str, str]) -> None:
+    git("clone", f"http://{user}:{token}@{hub.host()}/{repo}.git", str(work), cwd=work.parent, env=env)
+
+
+def _push_files(work: Path, env: dict[str, str], files: dict[str, bytes], *, lfs: bool) -> Any:
+    if not lfs:  # every file a plain git blob: no LFS rule applies
+        (work / ".gitattributes").write_text("")
+    for name, data in files.items():
+        (work / name).write_bytes(data)
+    git("add", "-A", cwd=work, env=env)
+    git("commit", "-m", "add files", cwd=work, env=env)
+    return git("push", "origin", "main", cwd=work, env=env, check=False)
+
+
+def _security(hub: LiveHub, token: str, repo: str) -> dict[str, Any]:
+    files = HfApi(endpoint=hub.url, token=token).list_repo_tree(repo, recursive=True, expand=True)
+    return {f.path: getattr(f, "security", None) for f in files}
+
+
+def _flagged(security: Any) -> set[str]:
+    scan = security["pickle_import_scan"]
+    return {f"{i['module']}.{i['name']}" for i in scan["imports"] if i["safety"] == "dangerous"}
+
+
+def test_dangerous_pickles_from_every_door_are_flagged_and_clean_files_are_safe(
+    live: LiveHub, tmp_path: Path, hf_env: None
+) -> None:
+    user, token = live.user()
+    repo = f"{user}/scanned"
+    hf = HfApi(endpoint=live.url, token=token)
+    hf.create_repo(repo)
+    hf.upload_file(path_or_fileobj=_evil_pickle(300_000), path_in_repo="via-xet.pkl", repo_id=repo)
+    hf.upload_file(path_or_fileobj=_torch_zip(), path_in_repo="torch-zip.bin", repo_id=repo)
+    hf.upload_file(path_or_fileobj=_safetensors(), path_in_repo="model.safetensors", repo_id=repo)
+    hf.upload_file(path_or_fileobj=BENIGN, path_in_repo="benign.pkl", repo_id=repo)
+    env = setup_git_home(tmp_path / "home")
+    work = tmp_path / "w"
+    _clone(live, user, token, repo, work, env)
+    pushed = _push_files(work, env, {"lfs.pt": _evil_pickle(1000)}, lfs=True)
+    assert pushed.returncode == 0, pushed.stderr
+    pushed = _push_files(work, env, {"plain.pickle": _evil_pickle(10)}, lfs=False)
+    assert pushed.returncode == 0, pushed.stderr
+
+    pickles = {"via-xet.pkl", "torch-zip.bin", "benign.pkl", "lfs.pt", "plain.pickle"}
+    wait_until(
+        lambda: all(_security(live, token, repo)[p]["status"] != "queued" for p in pickles), "scans", timeout=30
+    )
+    security = _security(live, token, repo)
+    for path in ("via-xet.pkl", "torch-zip.bin", "lfs.pt", "plain.pickle"):
+        assert security[path]["status"] == "unsafe" and not security[path]["safe"], (path, security[path])
+        assert security[path]["pickle_import_scan"]["highestSafetyLevel"] == "dangerous"
+        assert _flagged(security[path]) & {"os.system", "posix.system"}, security[path]
+    assert security["benign.pkl"]["status"] == "safe"
+    assert security["benign.pkl"]["pickle_import_scan"] == {"highestSafetyLevel": "innocuous", "imports": []}
+    assert security["model.safetensors"]["status"] == "safe"
+    assert security["model.safetensors"]["pickle_import_scan"] is None
+    # get_paths_info with expand answers the same.
+    infos = hf.get_paths_info(repo, ["lfs.pt", "model.safetensors"], expand=True)
+    by_path = {i.path: i.security for i in infos}
+    assert by_path["lfs.pt"]["status"] == "unsafe" and by_path["model.safetensors"]["status"] == "safe"
+    # The same content pushed again (another repository) is known at once: keyed by content.
+    other = f"{user}/copy"
+    hf.create_repo(other)
+    hf.upload_file(path_or_fileobj=_torch_zip(), path_in_repo="again.bin", repo_id=other)
+    assert _security(live, token, other)["again.bin"]["status"] == "unsafe"
+    # Without expand, the listing stays as it was.
+    plain = httpx.get(f"{live.url}/api/models/{repo}/tree/main", headers={"Authorization": f"Bearer {token}"})
+    assert plain.status_code == 200 and all("securityFileStatus" not in e for e in plain.json())
+
+
+def test_private_repository_scan_results_are_hidden_from_others(live: LiveHub, hf_env: None) -> None:
+    owner, token = live.user()
+    _, stranger = live.user()
+    repo = f"{owner}/secret-weights"
+    create_repo(live.url, token, repo, private=True)
+    HfApi(endpoint=live.url, token=token).upload_file(
+        path_or_fileobj=_torch_zip(), path_in_repo="w.bin", repo_id=repo
+    )
+    with api(live.url, stranger) as client:
+        tree = client.get(f"/api/models/{repo}/tree/main", params={"expand": "true"})
+        info = client.post(f"/api/models/{repo}/paths-info/main", data={"paths": "w.bin", "expand": "true"})
+        page = client.get(f"/{repo}/blob/main/w.bin")
+    assert tree.status_code == 404 and info.status_code == 404 and page.status_code == 404
+    assert "posix" not in tree.text + info.text + page.text
+
+
+def test_blocking_mode_refuses_dangerous_pushes_and_commits(
+    live_hub_factory: LiveHubFactory, tmp_path: Path, hf_env: None
+) -> None:
+    hub = live_hub_factory({"CSGHUB_SCAN_BLOCK_DANGEROUS": "true"})
+    user, token = hub.user()
+    repo = f"{user}/guarded"
+    hf = HfApi(endpoint=hub.url, token=token)
+    hf.create_repo(repo)
+    with pytest.raises(HfHubHTTPError) as refused:
+        hf.upload_file(path_or_fileobj=_evil_pickle(300_000), path_in_repo="evil.pkl", repo_id=repo)
+    response = refused.value.response
+    assert response.status_code == 403
+    message = response.json()["error"]
+    assert "evil.pkl" in message and "posix.system" in message, message
+    with pytest.raises(HfHubHTTPError) as refused_zip:
+        hf.upload_file(path_or_fileobj=_torch_zip(), path_in_repo="ckpt.pt", repo_id=repo)
+    assert refused_zip.value.response.status_code == 403
+    # Clean files still go in.
+    hf.upload_file(path_or_fileobj=BENIGN, path_in_repo="benign.pkl", repo_id=repo)
+    hf.upload_file(path_or_fileobj=_safetensors(), path_in_repo="model.safetensors", repo_id=repo)
+
+    env = setup_git_home(tmp_path / "home")
+    for lfs in (True, False):
+        work = tmp_path / f"w-{lfs}"
+        _clone(hub, user, token, repo, work, env)
+        name = "lfs.pt" if lfs else "plain.pickle"
+        pushed = _push_files(work, env, {name: _evil_pickle(100)}, lfs=lfs)
+        assert pushed.returncode != 0
+        assert name in pushed.stderr and "posix.system" in pushed.stderr, pushed.stderr
+    files = {f.path for f in hf.list_repo_tree(repo, recursive=True)}
+    assert files == {".gitattributes", "benign.pkl", "model.safetensors"}
