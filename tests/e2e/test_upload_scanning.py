@@ -18,6 +18,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
+from playwright.sync_api import Browser, expect
 
 from tests.conftest import LiveHubFactory
 from tests.support.clients import api, create_repo, git, setup_git_home
@@ -106,9 +107,7 @@ def test_dangerous_pickles_from_every_door_are_flagged_and_clean_files_are_safe(
     assert pushed.returncode == 0, pushed.stderr
 
     pickles = {"via-xet.pkl", "torch-zip.bin", "benign.pkl", "lfs.pt", "plain.pickle"}
-    wait_until(
-        lambda: all(_security(live, token, repo)[p]["status"] != "queued" for p in pickles), "scans", timeout=30
-    )
+    wait_until(lambda: all(_security(live, token, repo)[p]["status"] != "queued" for p in pickles), "scans", timeout=30)
     security = _security(live, token, repo)
     for path in ("via-xet.pkl", "torch-zip.bin", "lfs.pt", "plain.pickle"):
         assert security[path]["status"] == "unsafe" and not security[path]["safe"], (path, security[path])
@@ -137,9 +136,7 @@ def test_private_repository_scan_results_are_hidden_from_others(live: LiveHub, h
     _, stranger = live.user()
     repo = f"{owner}/secret-weights"
     create_repo(live.url, token, repo, private=True)
-    HfApi(endpoint=live.url, token=token).upload_file(
-        path_or_fileobj=_torch_zip(), path_in_repo="w.bin", repo_id=repo
-    )
+    HfApi(endpoint=live.url, token=token).upload_file(path_or_fileobj=_torch_zip(), path_in_repo="w.bin", repo_id=repo)
     with api(live.url, stranger) as client:
         tree = client.get(f"/api/models/{repo}/tree/main", params={"expand": "true"})
         info = client.post(f"/api/models/{repo}/paths-info/main", data={"paths": "w.bin", "expand": "true"})
@@ -179,3 +176,30 @@ def test_blocking_mode_refuses_dangerous_pushes_and_commits(
         assert name in pushed.stderr and "posix.system" in pushed.stderr, pushed.stderr
     files = {f.path for f in hf.list_repo_tree(repo, recursive=True)}
     assert files == {".gitattributes", "benign.pkl", "model.safetensors"}
+
+
+def test_portal_shows_scan_badges_and_the_dangerous_imports_in_english_and_chinese(
+    live: LiveHub, browser: Browser, hf_env: None
+) -> None:
+    user, token = live.user()
+    repo = f"{user}/portal-scan"
+    hf = HfApi(endpoint=live.url, token=token)
+    hf.create_repo(repo)
+    hf.upload_file(path_or_fileobj=_torch_zip(), path_in_repo="pytorch_model.bin", repo_id=repo)
+    hf.upload_file(path_or_fileobj=BENIGN, path_in_repo="benign.pkl", repo_id=repo)
+    hf.upload_file(path_or_fileobj=_safetensors(), path_in_repo="model.safetensors", repo_id=repo)
+    wait_until(lambda: _security(live, token, repo)["pytorch_model.bin"]["status"] == "unsafe", "the scan", timeout=30)
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{live.url}/{repo}/tree/main")
+    row = page.locator("table.files tr", has_text="pytorch_model.bin")
+    expect(row.locator(".badge.scan-unsafe")).to_have_text("Unsafe")
+    expect(page.locator("table.files tr", has_text="benign.pkl").locator(".badge.scan-safe")).to_have_text("Safe")
+    expect(page.locator("table.files tr", has_text="model.safetensors").locator(".badge.scan")).to_have_count(0)
+    page.goto(f"{live.url}/{repo}/blob/main/pytorch_model.bin")
+    expect(page.locator(".scan-details .scan-imports")).to_contain_text("posix.system")
+    context.add_cookies([{"name": "lang", "value": "zh", "url": live.url}])
+    page.reload()
+    expect(page.locator(".badge.scan-unsafe")).to_have_text("不安全")
+    expect(page.locator(".scan-details")).to_contain_text("除非信任其作者")
+    context.close()
