@@ -10,6 +10,7 @@ import json
 import os
 import pickle
 import struct
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -174,8 +175,38 @@ def test_blocking_mode_refuses_dangerous_pushes_and_commits(
         pushed = _push_files(work, env, {name: _evil_pickle(100)}, lfs=lfs)
         assert pushed.returncode != 0
         assert name in pushed.stderr and "posix.system" in pushed.stderr, pushed.stderr
+    # Over SSH too (the same pre-receive check), with LFS.
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
+    with api(hub.url, token) as client:
+        added = client.post("/api/v1/user/ssh_keys", json={"name": "k", "content": key.with_suffix(".pub").read_text()})
+    assert added.status_code == 200, added.text
+    env["GIT_SSH_COMMAND"] = (
+        f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        "-o LogLevel=ERROR"
+    )
+    work = tmp_path / "w-ssh"
+    git("clone", f"ssh://git@127.0.0.1:{hub.ssh_port}/{repo}.git", str(work), cwd=tmp_path, env=env)
+    pushed = _push_files(work, env, {"over-ssh.ckpt": _evil_pickle(100)}, lfs=True)
+    assert pushed.returncode != 0 and "over-ssh.ckpt" in pushed.stderr and "posix.system" in pushed.stderr
     files = {f.path for f in hf.list_repo_tree(repo, recursive=True)}
     assert files == {".gitattributes", "benign.pkl", "model.safetensors"}
+
+
+def test_blocking_mode_accepts_files_over_the_inline_bound_and_flags_them_afterwards(
+    live_hub_factory: LiveHubFactory, hf_env: None
+) -> None:
+    hub = live_hub_factory({"CSGHUB_SCAN_BLOCK_DANGEROUS": "true", "CSGHUB_SCAN_INLINE_MAX_BYTES": "1000"})
+    user, token = hub.user()
+    repo = f"{user}/big-checkpoint"
+    hf = HfApi(endpoint=hub.url, token=token)
+    hf.create_repo(repo)
+    with pytest.raises(HfHubHTTPError) as refused:  # small enough to scan inline: refused
+        hf.upload_file(path_or_fileobj=_evil_pickle(10), path_in_repo="small.pkl", repo_id=repo)
+    assert refused.value.response.status_code == 403
+    hf.upload_file(path_or_fileobj=_evil_pickle(5000), path_in_repo="large.pkl", repo_id=repo)
+    wait_until(lambda: _security(hub, token, repo)["large.pkl"]["status"] != "queued", "the scan", timeout=30)
+    assert _security(hub, token, repo)["large.pkl"]["status"] == "unsafe"
 
 
 def test_portal_shows_scan_badges_and_the_dangerous_imports_in_english_and_chinese(

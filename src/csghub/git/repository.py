@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -370,6 +370,19 @@ class GitRepo:
                 yield self._entry(path, obj)
                 if recursive and obj.type == pygit2.enums.ObjectType.TREE:
                     stack.append((path + "/", self.repo[obj.id].peel(pygit2.Tree)))
+
+    def files_named(self, sha: str, wanted: Callable[[str], bool]) -> Iterator[TreeEntry]:
+        """The files at `sha` whose path `wanted` accepts; only those are read (sizes, LFS pointers), so a
+        tree of many files costs a walk of names."""
+        stack: list[tuple[str, pygit2.Tree]] = [("", self.repo[sha].peel(pygit2.Tree))]
+        while stack:
+            base, tree = stack.pop()
+            for obj in tree:
+                path = base + str(obj.name)
+                if obj.type == pygit2.enums.ObjectType.TREE:
+                    stack.append((path + "/", self.repo[obj.id].peel(pygit2.Tree)))
+                elif obj.type == pygit2.enums.ObjectType.BLOB and wanted(path):
+                    yield self._entry(path, obj)
 
     def entry(self, sha: str, path: str) -> TreeEntry:
         tree = self.repo[sha].peel(pygit2.Tree)

@@ -3,8 +3,7 @@
 Every way a change arrives ends in writes.after_ref_update, which calls `on_ref_update` (registered by
 wiring): the pickle-based files at the moved refs' tips whose content has no record yet get a pending
 record and a turn in the hub's scan queue (hub.scans, one background thread). The queue reads each file
-from storage as a stream (LFS and Xet objects) or from git (`git cat-file`, which streams too) into a
-seekable temporary file when it is not a local file already, scans it, and records the verdict. Pending
+(services/scanning/reading.py: streamed, never whole in memory), scans it, and records the verdict. Pending
 records left by a restart are queued again at start (`resume`), and a reader that meets a pickle-based
 file with no record (pushed while scanning was off) registers it (services/scanning/status.py).
 """
@@ -13,17 +12,14 @@ from __future__ import annotations
 
 import functools
 import logging
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import BinaryIO
+from collections.abc import Mapping
 
 from csghub.core.errors import BlobNotFound, GitError
 from csghub.git.repository import TreeEntry
 from csghub.services.context import Hub
-from csghub.services.repositories import lfs
 from csghub.services.scanning import results
 from csghub.services.scanning.pickles import Verdict, is_pickle_based, scan_stream
+from csghub.services.scanning.reading import open_content
 from csghub.services.scanning.results import Target
 
 log = logging.getLogger(__name__)
@@ -33,26 +29,6 @@ def target_of(repo_id: int, entry: TreeEntry) -> Target:
     if entry.lfs is not None:
         return Target(repo_id, entry.path, entry.lfs.size, entry.lfs.oid, entry.oid)
     return Target(repo_id, entry.path, entry.size, None, entry.oid)
-
-
-@contextmanager
-def open_content(hub: Hub, target: Target, env: Mapping[str, str] | None = None) -> Iterator[BinaryIO]:
-    """The target's bytes as a seekable file: the stored object itself when storage keeps it on this
-    machine, else streamed into a temporary file (never whole in memory). `env` names a push's quarantine."""
-    if target.lfs_oid is not None:
-        local = hub.blobs.local_path(target.lfs_oid)
-        if local is not None and local.is_file():
-            with open(local, "rb") as fh:
-                yield fh
-            return
-        chunks = lfs.read_object(hub, target.lfs_oid)
-    else:
-        chunks = hub.git(target.repo_id).stream_blob(target.blob_oid, env=env)
-    with tempfile.TemporaryFile(dir=hub.settings.tmp_dir, prefix="csg-scan-") as spool:
-        for chunk in chunks:
-            spool.write(chunk)
-        spool.seek(0)
-        yield spool
 
 
 def scan_target(hub: Hub, target: Target, env: Mapping[str, str] | None = None) -> Verdict:
@@ -103,10 +79,9 @@ def on_ref_update(hub: Hub, repo_id: int, refs: list[str]) -> None:
         tip = git.ref_target(ref)
         if tip is None or ref.startswith("refs/convert/"):  # deleted, or the hub's own Parquet files
             continue
-        for entry in git.list_tree(tip, recursive=True):
-            if entry.kind == "file" and is_pickle_based(entry.path):
-                target = target_of(repo_id, entry)
-                targets.setdefault(target.key, target)
+        for entry in git.files_named(tip, is_pickle_based):
+            target = target_of(repo_id, entry)
+            targets.setdefault(target.key, target)
     if targets:
         queue(hub, list(targets.values()))
 
