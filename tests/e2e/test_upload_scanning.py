@@ -21,7 +21,9 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 from playwright.sync_api import Browser, expect
 
+from csghub.services.identity import accounts, tokens
 from tests.conftest import LiveHubFactory
+from tests.e2e.mirror_support import DOWNSTREAM_ENV, Pair, add_source, create_mirror, push_files, wait_for_task
 from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
@@ -146,10 +148,10 @@ def test_private_repository_scan_results_are_hidden_from_others(live: LiveHub, h
     assert "posix" not in tree.text + info.text + page.text
 
 
-def test_blocking_mode_refuses_dangerous_pushes_and_commits(
+def test_blocking_mode_refuses_dangerous_pushes_and_commits_and_flags_files_over_the_inline_bound(
     live_hub_factory: LiveHubFactory, tmp_path: Path, hf_env: None
 ) -> None:
-    hub = live_hub_factory({"CSGHUB_SCAN_BLOCK_DANGEROUS": "true"})
+    hub = live_hub_factory({"CSGHUB_SCAN_BLOCK_DANGEROUS": "true", "CSGHUB_SCAN_INLINE_MAX_BYTES": "1000000"})
     user, token = hub.user()
     repo = f"{user}/guarded"
     hf = HfApi(endpoint=hub.url, token=token)
@@ -191,20 +193,8 @@ def test_blocking_mode_refuses_dangerous_pushes_and_commits(
     assert pushed.returncode != 0 and "over-ssh.ckpt" in pushed.stderr and "posix.system" in pushed.stderr
     files = {f.path for f in hf.list_repo_tree(repo, recursive=True)}
     assert files == {".gitattributes", "benign.pkl", "model.safetensors"}
-
-
-def test_blocking_mode_accepts_files_over_the_inline_bound_and_flags_them_afterwards(
-    live_hub_factory: LiveHubFactory, hf_env: None
-) -> None:
-    hub = live_hub_factory({"CSGHUB_SCAN_BLOCK_DANGEROUS": "true", "CSGHUB_SCAN_INLINE_MAX_BYTES": "1000"})
-    user, token = hub.user()
-    repo = f"{user}/big-checkpoint"
-    hf = HfApi(endpoint=hub.url, token=token)
-    hf.create_repo(repo)
-    with pytest.raises(HfHubHTTPError) as refused:  # small enough to scan inline: refused
-        hf.upload_file(path_or_fileobj=_evil_pickle(10), path_in_repo="small.pkl", repo_id=repo)
-    assert refused.value.response.status_code == 403
-    hf.upload_file(path_or_fileobj=_evil_pickle(5000), path_in_repo="large.pkl", repo_id=repo)
+    # A file over scan_inline_max_bytes is not scanned before answering: accepted, then flagged.
+    hf.upload_file(path_or_fileobj=_evil_pickle(1_500_000), path_in_repo="large.pkl", repo_id=repo)
     wait_until(lambda: _security(hub, token, repo)["large.pkl"]["status"] != "queued", "the scan", timeout=30)
     assert _security(hub, token, repo)["large.pkl"]["status"] == "unsafe"
 
@@ -234,3 +224,30 @@ def test_portal_shows_scan_badges_and_the_dangerous_imports_in_english_and_chine
     expect(page.locator(".badge.scan-unsafe")).to_have_text("不安全")
     expect(page.locator(".scan-details")).to_contain_text("除非信任其作者")
     context.close()
+
+
+def test_mirrored_pickles_are_flagged_not_refused(
+    live: LiveHub, live_hub_factory: LiveHubFactory, tmp_path: Path
+) -> None:
+    # The module's hub is the upstream; the mirror's side blocks dangerous pushes, yet a mirror copies
+    # what its upstream holds, and flags it.
+    downstream = live_hub_factory({**DOWNSTREAM_ENV, "CSGHUB_SCAN_BLOCK_DANGEROUS": "true"})
+    up_user, up_token = live.user("up")
+    admin = f"root{os.urandom(3).hex()}"
+    accounts.create_user(downstream.hub, admin, email=f"{admin}@example.com", password="mirror admin", is_admin=True)
+    admin_token = tokens.create_token(downstream.hub, admin, scope="write")[0]
+    pair = Pair(live, downstream, up_user, up_token, admin, admin_token, setup_git_home(tmp_path / "home"), tmp_path)
+    add_source(pair, "up")
+    upstream = f"{pair.up_user}/mirrored"
+    push_files(pair, upstream, {"pytorch_model.bin": _torch_zip(), "model.safetensors": _safetensors()})
+    made = create_mirror(pair, f"{pair.admin}/copy", {"source": "up", "upstream": upstream, "interval": 3600})
+    assert made.status_code == 200, made.text
+    assert wait_for_task(pair, f"{pair.admin}/copy")["task"]["state"] == "finished"
+    down, repo = pair.downstream, f"{pair.admin}/copy"
+    wait_until(
+        lambda: _security(down, pair.admin_token, repo)["pytorch_model.bin"]["status"] != "queued", "scan", timeout=30
+    )
+    security = _security(down, pair.admin_token, repo)
+    assert security["pytorch_model.bin"]["status"] == "unsafe"
+    assert _flagged(security["pytorch_model.bin"]) & {"os.system", "posix.system"}
+    assert security["model.safetensors"]["status"] == "safe"
