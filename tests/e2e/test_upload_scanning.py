@@ -5,6 +5,7 @@ same writes are refused and nothing lands."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -21,6 +22,7 @@ from huggingface_hub import HfApi
 from huggingface_hub.errors import HfHubHTTPError
 from playwright.sync_api import Browser, expect
 
+from csghub.db.models import FileScan
 from csghub.services.identity import accounts, tokens
 from tests.conftest import LiveHubFactory
 from tests.e2e.mirror_support import DOWNSTREAM_ENV, Pair, add_source, create_mirror, push_files, wait_for_task
@@ -98,7 +100,8 @@ def test_dangerous_pickles_from_every_door_are_flagged_and_clean_files_are_safe(
     hf = HfApi(endpoint=live.url, token=token)
     hf.create_repo(repo)
     hf.upload_file(path_or_fileobj=_evil_pickle(300_000), path_in_repo="via-xet.pkl", repo_id=repo)
-    hf.upload_file(path_or_fileobj=_torch_zip(), path_in_repo="torch-zip.bin", repo_id=repo)
+    checkpoint = _torch_zip()
+    hf.upload_file(path_or_fileobj=checkpoint, path_in_repo="torch-zip.bin", repo_id=repo)
     hf.upload_file(path_or_fileobj=_safetensors(), path_in_repo="model.safetensors", repo_id=repo)
     hf.upload_file(path_or_fileobj=BENIGN, path_in_repo="benign.pkl", repo_id=repo)
     env = setup_git_home(tmp_path / "home")
@@ -125,10 +128,18 @@ def test_dangerous_pickles_from_every_door_are_flagged_and_clean_files_are_safe(
     by_path = {i.path: i.security for i in infos}
     assert by_path["lfs.pt"]["status"] == "unsafe" and by_path["model.safetensors"]["status"] == "safe"
     # The same content pushed again (another repository) is known at once: keyed by content.
+    key = f"sha256:{hashlib.sha256(checkpoint).hexdigest()}"
+    with live.hub.db() as session:
+        row = session.get(FileScan, key)
+        assert row is not None and row.scanned_at is not None
+        first_scan = row.scanned_at
     other = f"{user}/copy"
     hf.create_repo(other)
-    hf.upload_file(path_or_fileobj=_torch_zip(), path_in_repo="again.bin", repo_id=other)
+    hf.upload_file(path_or_fileobj=checkpoint, path_in_repo="again.bin", repo_id=other)
     assert _security(live, token, other)["again.bin"]["status"] == "unsafe"
+    with live.hub.db() as session:
+        again = session.get(FileScan, key)
+        assert again is not None and again.scanned_at == first_scan  # scanned once, not again
     # Without expand, the listing stays as it was.
     plain = httpx.get(f"{live.url}/api/models/{repo}/tree/main", headers={"Authorization": f"Bearer {token}"})
     assert plain.status_code == 200 and all("securityFileStatus" not in e for e in plain.json())
