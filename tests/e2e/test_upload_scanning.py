@@ -13,6 +13,7 @@ import pickle
 import struct
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,9 @@ from playwright.sync_api import Browser, expect
 
 from csghub.db.models import FileScan
 from csghub.services.identity import accounts, tokens
-from tests.conftest import LiveHubFactory
+from tests.conftest import LiveHubFactory, start_hub
 from tests.e2e.mirror_support import DOWNSTREAM_ENV, Pair, add_source, create_mirror, push_files, wait_for_task
+from tests.support.browser import sign_in
 from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
@@ -159,10 +161,19 @@ def test_private_repository_scan_results_are_hidden_from_others(live: LiveHub, h
     assert "posix" not in tree.text + info.text + page.text
 
 
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    """A hub that refuses dangerous pickles, scanning inline up to 1 MB."""
+    env = {"CSGHUB_SCAN_BLOCK_DANGEROUS": "true", "CSGHUB_SCAN_INLINE_MAX_BYTES": "1000000"}
+    hub = start_hub(tmp_path_factory.mktemp("guarded") / "data", env)
+    yield hub
+    hub.stop()
+
+
 def test_blocking_mode_refuses_dangerous_pushes_and_commits_and_flags_files_over_the_inline_bound(
-    live_hub_factory: LiveHubFactory, tmp_path: Path, hf_env: None
+    guarded: LiveHub, tmp_path: Path, hf_env: None
 ) -> None:
-    hub = live_hub_factory({"CSGHUB_SCAN_BLOCK_DANGEROUS": "true", "CSGHUB_SCAN_INLINE_MAX_BYTES": "1000000"})
+    hub = guarded
     user, token = hub.user()
     repo = f"{user}/guarded"
     hf = HfApi(endpoint=hub.url, token=token)
@@ -262,3 +273,27 @@ def test_mirrored_pickles_are_flagged_not_refused(
     assert security["pytorch_model.bin"]["status"] == "unsafe"
     assert _flagged(security["pytorch_model.bin"]) & {"os.system", "posix.system"}
     assert security["model.safetensors"]["status"] == "safe"
+
+
+def test_portal_upload_and_editor_are_refused_in_blocking_mode(guarded: LiveHub, browser: Browser) -> None:
+    user, token = guarded.user(password="correct horse battery")
+    repo = f"{user}/web-guarded"
+    create_repo(guarded.url, token, repo)
+    context, page, _ = sign_in(browser, guarded.url, user, "correct horse battery")
+    page.goto(f"{guarded.url}/{repo}/upload/main")
+    page.set_input_files(
+        "[data-file-input]",
+        files=[{"name": "uploaded.bin", "mimeType": "application/octet-stream", "buffer": _torch_zip()}],
+    )
+    page.click("main form button[type=submit]")
+    expect(page.locator("[data-error]")).to_contain_text("uploaded.bin")
+    expect(page.locator("[data-error]")).to_contain_text("posix.system")
+    # A protocol-0 pickle is text: the editor can write one.
+    page.goto(f"{guarded.url}/{repo}/new/main")
+    page.fill("input[name=path]", "typed.pkl")
+    page.fill("textarea[name=content]", pickle.dumps(_RunsCode(), protocol=0).decode())
+    page.click("main form button[type=submit]")
+    expect(page.locator("main")).to_contain_text("'typed.pkl' imports posix.system")
+    context.close()
+    tree = httpx.get(f"{guarded.url}/api/models/{repo}/tree/main", headers={"Authorization": f"Bearer {token}"})
+    assert [e["path"] for e in tree.json()] == [".gitattributes"]
