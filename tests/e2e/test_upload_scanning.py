@@ -41,8 +41,14 @@ class _RunsCode:
 
 
 def _evil_pickle(padding: int = 0) -> bytes:
-    # Padding makes the file big enough that huggingface_hub uploads it through Xet, not inline.
     return pickle.dumps({"weights": [os.urandom(padding)], "hook": _RunsCode()})
+
+
+def _on_disk(folder: Path, name: str, data: bytes) -> Path:
+    """A file to upload by path, as users mostly do (others in these tests are uploaded as bytes)."""
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_bytes(data)
+    return folder / name
 
 
 def _torch_zip() -> bytes:
@@ -75,11 +81,12 @@ def _clone(hub: LiveHub, user: str, token: str, repo: str, work: Path, env: dict
 
 
 def _push_files(work: Path, env: dict[str, str], files: dict[str, bytes], *, lfs: bool) -> Any:
-    if not lfs:  # every file a plain git blob: no LFS rule applies
-        (work / ".gitattributes").write_text("")
     for name, data in files.items():
         (work / name).write_bytes(data)
-    git("add", "-A", cwd=work, env=env)
+        if not lfs:  # a plain git blob: the LFS rule that matches its name is unset for it alone
+            with open(work / ".gitattributes", "a") as fh:
+                fh.write(f"{name} -filter -diff -merge\n")
+    git("add", ".gitattributes", *files, cwd=work, env=env)
     git("commit", "-m", "add files", cwd=work, env=env)
     return git("push", "origin", "main", cwd=work, env=env, check=False)
 
@@ -101,7 +108,11 @@ def test_dangerous_pickles_from_every_door_are_flagged_and_clean_files_are_safe(
     repo = f"{user}/scanned"
     hf = HfApi(endpoint=live.url, token=token)
     hf.create_repo(repo)
-    hf.upload_file(path_or_fileobj=_evil_pickle(300_000), path_in_repo="via-xet.pkl", repo_id=repo)
+    hf.upload_file(
+        path_or_fileobj=_on_disk(tmp_path / "up", "x.pkl", _evil_pickle(300_000)),
+        path_in_repo="via-xet.pkl",
+        repo_id=repo,
+    )
     checkpoint = _torch_zip()
     hf.upload_file(path_or_fileobj=checkpoint, path_in_repo="torch-zip.bin", repo_id=repo)
     hf.upload_file(path_or_fileobj=_safetensors(), path_in_repo="model.safetensors", repo_id=repo)
@@ -117,6 +128,11 @@ def test_dangerous_pickles_from_every_door_are_flagged_and_clean_files_are_safe(
     pickles = {"via-xet.pkl", "torch-zip.bin", "benign.pkl", "lfs.pt", "plain.pickle"}
     wait_until(lambda: all(_security(live, token, repo)[p]["status"] != "queued" for p in pickles), "scans", timeout=30)
     security = _security(live, token, repo)
+    # Each door stored its file its own way: Xet (huggingface_hub with hf_xet), git-lfs, a plain git blob.
+    listed = {f.path: f for f in hf.list_repo_tree(repo, recursive=True)}
+    assert getattr(listed["via-xet.pkl"], "xet_hash", None) and getattr(listed["torch-zip.bin"], "xet_hash", None)
+    assert listed["lfs.pt"].lfs is not None and not getattr(listed["lfs.pt"], "xet_hash", None)
+    assert getattr(listed["plain.pickle"], "lfs", None) is None
     for path in ("via-xet.pkl", "torch-zip.bin", "lfs.pt", "plain.pickle"):
         assert security[path]["status"] == "unsafe" and not security[path]["safe"], (path, security[path])
         assert security[path]["pickle_import_scan"]["highestSafetyLevel"] == "dangerous"
@@ -179,7 +195,11 @@ def test_blocking_mode_refuses_dangerous_pushes_and_commits_and_flags_files_over
     hf = HfApi(endpoint=hub.url, token=token)
     hf.create_repo(repo)
     with pytest.raises(HfHubHTTPError) as refused:
-        hf.upload_file(path_or_fileobj=_evil_pickle(300_000), path_in_repo="evil.pkl", repo_id=repo)
+        hf.upload_file(
+            path_or_fileobj=_on_disk(tmp_path / "up", "e.pkl", _evil_pickle(300_000)),
+            path_in_repo="evil.pkl",
+            repo_id=repo,
+        )
     response = refused.value.response
     assert response.status_code == 403
     message = response.json()["error"]
@@ -216,7 +236,11 @@ def test_blocking_mode_refuses_dangerous_pushes_and_commits_and_flags_files_over
     files = {f.path for f in hf.list_repo_tree(repo, recursive=True)}
     assert files == {".gitattributes", "benign.pkl", "model.safetensors"}
     # A file over scan_inline_max_bytes is not scanned before answering: accepted, then flagged.
-    hf.upload_file(path_or_fileobj=_evil_pickle(1_500_000), path_in_repo="large.pkl", repo_id=repo)
+    hf.upload_file(
+        path_or_fileobj=_on_disk(tmp_path / "up", "l.pkl", _evil_pickle(1_500_000)),
+        path_in_repo="large.pkl",
+        repo_id=repo,
+    )
     wait_until(lambda: _security(hub, token, repo)["large.pkl"]["status"] != "queued", "the scan", timeout=30)
     assert _security(hub, token, repo)["large.pkl"]["status"] == "unsafe"
 
