@@ -31,10 +31,6 @@ class FileSecurity:
     imports: tuple[Import, ...] = ()
     error: str = ""
 
-    @property
-    def dangerous_imports(self) -> tuple[Import, ...]:
-        return tuple(i for i in self.imports if i.safety == "dangerous")
-
 
 NOT_PICKLE = FileSecurity("safe", None)
 QUEUED = FileSecurity("queued", "")
