@@ -30,6 +30,7 @@ from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
 from csghub.services.mirrors import scheduler as mirror_scheduler
 from csghub.services.repositories import downloads
+from csghub.services.scanning import pipeline as scan_pipeline
 from csghub.services.webhooks import deliveries as webhook_deliveries
 from csghub.transport import gateway
 from csghub.transport.app_relay import AppRelay
@@ -100,6 +101,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             background.append(asyncio.create_task(finetune_runs.supervise(hub)))
             background.append(asyncio.create_task(mirror_scheduler.supervise(hub)))
             background.append(asyncio.create_task(webhook_deliveries.supervise(hub)))
+            await run_in_threadpool(scan_pipeline.resume, hub)  # scans a restart cut short
         # What start-up built (modules, routes, models: some 230,000 objects) lives as long as the
         # process. Frozen, it is left out of every later full collection, each of which would otherwise
         # stall all requests for about 100 ms (benches/bench_request_overhead.py, p99).

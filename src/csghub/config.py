@@ -177,6 +177,13 @@ class Settings:
     webhook_max_per_user: int = 50
     webhook_keep_deliveries: int = 200
     webhook_concurrency: int = 4
+    # Upload scanning (docs/scanning.md): pickle-based files (.bin, .pt, .pkl, torch's zip format...) pushed by
+    # any door are scanned for imports that run code when loaded. Off the request path by default; with
+    # `scan_block_dangerous`, a push or commit adding a file with a dangerous import is refused before its
+    # ref moves, scanning inline files up to `scan_inline_max_bytes` (larger ones are scanned afterwards).
+    scan_enabled: bool = True
+    scan_block_dangerous: bool = False
+    scan_inline_max_bytes: int = 1024 * MiB
     # Generated into data_dir on first start when empty; never shipped as a default.
     secret_key: str = field(default="", repr=False)
 
@@ -345,6 +352,7 @@ def _validate(settings: Settings) -> None:
         "webhook_max_per_user",
         "webhook_keep_deliveries",
         "webhook_concurrency",
+        "scan_inline_max_bytes",
     ):
         if getattr(settings, key) < 1:
             raise ConfigError(f"Setting '{key}' must be at least 1")

@@ -17,6 +17,8 @@ from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
 from csghub.services.mirrors import proxy as mirror_proxy
 from csghub.services.mirrors import scheduler as mirror_scheduler
+from csghub.services.scanning import guard as scan_guard
+from csghub.services.scanning import pipeline as scan_pipeline
 from csghub.services.spaces import lifecycle as space_lifecycle
 from csghub.services.spaces import settings as space_settings
 from csghub.services.webhooks import events as webhook_events
@@ -64,6 +66,8 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.compute.make_runner = lambda kind, address: build_runner(settings, kind, address)
     hub.ref_listeners.append(conversions.on_ref_update)
     hub.ref_listeners.append(space_lifecycle.on_ref_update)
+    hub.ref_listeners.append(scan_pipeline.on_ref_update)
+    hub.write_checks.append(scan_guard.refuse_dangerous)
     hub.repo_delete_listeners.append(space_lifecycle.on_repo_delete)
     hub.repo_event_listeners.append(webhook_events.on_repo_event)
     hub.compute.launch_env["space"] = space_settings.launch_env

@@ -24,6 +24,7 @@ from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 from csghub.services.repositories import downloads, files, lfs, refs, repos
 from csghub.services.repositories.writes import VIA_API as VIA
+from csghub.services.scanning import status as scan_status
 
 router = APIRouter(responses=API_ERRORS)
 _PATHS = {"type": "object", "properties": {"paths": TEXTS, "expand": FLAG}, "required": ["paths"]}
@@ -53,6 +54,7 @@ async def list_tree(
 ) -> JSONResponse:
     params = request.query_params
     recursive = params.get("recursive", "").lower() in ("1", "true")
+    expand = params.get("expand", "").lower() in ("1", "true")
     offset = parse_cursor(params.get("cursor"))
 
     def work() -> tuple[list[dict[str, Any]], bool]:
@@ -60,7 +62,8 @@ async def list_tree(
         page = list(itertools.islice(entries, offset, offset + TREE_PAGE + 1))
         shown = page[:TREE_PAGE]
         xet = lfs.xet_hashes_of(at.hub, at.repo.id, [e.lfs.oid for e in shown if e.lfs])
-        return [tree_entry_json(e, xet_hashes=xet) for e in shown], len(page) > TREE_PAGE
+        security = scan_status.security_of(at.hub, at.repo.id, shown) if expand else None
+        return [tree_entry_json(e, xet_hashes=xet, security=security) for e in shown], len(page) > TREE_PAGE
 
     data, more = await run_in_threadpool(work)
     return JSONResponse(data, headers=next_link(request, offset + TREE_PAGE) if more else {})
@@ -73,10 +76,14 @@ async def list_tree(
 )
 async def paths_info(request: Request, at: RevisionContext = Depends(revision_route())) -> JSONResponse:
     paths: Any
+    expand: Any
     if request.headers.get("content-type", "").startswith("application/json"):
-        paths = (await read_json_object(request)).get("paths")
+        body = await read_json_object(request)
+        paths, expand = body.get("paths"), body.get("expand")
     else:
-        paths = (await request.form()).getlist("paths")  # an uploaded file among them is refused below
+        form = await request.form()
+        paths, expand = form.getlist("paths"), form.get("expand")  # an uploaded file among them is refused below
+    expand = expand is True or (isinstance(expand, str) and expand.lower() in ("1", "true"))
     if isinstance(paths, str):
         paths = [paths]
     if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
@@ -85,7 +92,8 @@ async def paths_info(request: Request, at: RevisionContext = Depends(revision_ro
     def work() -> list[dict[str, Any]]:
         found = files.paths_info(at.snapshot, paths)
         xet = lfs.xet_hashes_of(at.hub, at.repo.id, [e.lfs.oid for e in found if e.lfs])
-        return [tree_entry_json(e, xet_hashes=xet) for e in found]
+        security = scan_status.security_of(at.hub, at.repo.id, found) if expand else None
+        return [tree_entry_json(e, xet_hashes=xet, security=security) for e in found]
 
     return JSONResponse(await run_in_threadpool(work))
 

@@ -12,6 +12,7 @@ from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoType
 from csghub.services.repositories.files import CommitInfo, TreeEntry
 from csghub.services.repositories.repos import RepoView
+from csghub.services.scanning.status import FileSecurity
 
 
 def json_bytes(data: Any) -> bytes:
@@ -118,8 +119,21 @@ def sibling_json(entry: TreeEntry, *, blobs: bool) -> dict[str, Any]:
     return out
 
 
+def security_json(security: FileSecurity) -> dict[str, Any]:
+    """Hugging Face's securityFileStatus. No antivirus runs here, so `avScan` is null; `pickleImportScan`
+    is null for files that are not pickle-based and for those not scanned yet."""
+    scan = None
+    if security.level:
+        imports = [{"module": i.module, "name": i.name, "safety": i.safety} for i in security.imports]
+        scan = {"highestSafetyLevel": security.level, "imports": imports}
+    return {"status": security.status, "avScan": None, "pickleImportScan": scan}
+
+
 def tree_entry_json(
-    entry: TreeEntry, last_commit: CommitInfo | None = None, xet_hashes: dict[str, str] | None = None
+    entry: TreeEntry,
+    last_commit: CommitInfo | None = None,
+    xet_hashes: dict[str, str] | None = None,
+    security: dict[str, FileSecurity] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"type": entry.kind, "oid": entry.oid, "size": entry.size, "path": entry.path}
     if entry.kind == "file" and entry.lfs:
@@ -130,6 +144,8 @@ def tree_entry_json(
             out["xetHash"] = xet_hashes[entry.lfs.oid]
     if last_commit is not None:
         out["lastCommit"] = {"id": last_commit.sha, "title": last_commit.title, "date": iso(last_commit.date)}
+    if security and entry.path in security:
+        out["securityFileStatus"] = security_json(security[entry.path])
     return out
 
 

@@ -855,3 +855,26 @@ class WebhookDelivery(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- Upload scanning (issue 16, part 6: services/scanning) ---
+
+
+class FileScan(Base):
+    """A scan of one file's content, kept by content so that a file pushed twice (or to two repositories)
+    is scanned once: `key` is "sha256:<oid>" for LFS and Xet files, "blob:<git blob id>" for files kept
+    in git. `repo_id` and `path` say where the content was first seen, so a pending scan can be resumed
+    after a restart; they are never shown (results are reached only through a repository's own routes)."""
+
+    __tablename__ = "file_scans"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | done | error
+    level: Mapped[str] = mapped_column(String(16), default="")  # innocuous | suspicious | dangerous once done
+    imports: Mapped[str] = mapped_column(Text, default="[]")  # JSON: [[module, name, safety], ...]
+    error: Mapped[str] = mapped_column(Text, default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="SET NULL"), nullable=True)
+    path: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    scanned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -371,6 +371,19 @@ class GitRepo:
                 if recursive and obj.type == pygit2.enums.ObjectType.TREE:
                     stack.append((path + "/", self.repo[obj.id].peel(pygit2.Tree)))
 
+    def files_named(self, sha: str, wanted: Callable[[str], bool]) -> Iterator[TreeEntry]:
+        """The files at `sha` whose path `wanted` accepts; only those are read (sizes, LFS pointers), so a
+        tree of many files costs a walk of names."""
+        stack: list[tuple[str, pygit2.Tree]] = [("", self.repo[sha].peel(pygit2.Tree))]
+        while stack:
+            base, tree = stack.pop()
+            for obj in tree:
+                path = base + str(obj.name)
+                if obj.type == pygit2.enums.ObjectType.TREE:
+                    stack.append((path + "/", self.repo[obj.id].peel(pygit2.Tree)))
+                elif obj.type == pygit2.enums.ObjectType.BLOB and wanted(path):
+                    yield self._entry(path, obj)
+
     def entry(self, sha: str, path: str) -> TreeEntry:
         tree = self.repo[sha].peel(pygit2.Tree)
         try:
@@ -382,13 +395,16 @@ class GitRepo:
     def read_small_blob(self, oid: str) -> bytes:
         return bytes(self.repo[oid].read_raw())
 
-    def stream_blob(self, oid: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
-        """Stream a blob through `git cat-file`, so a large blob never sits whole in memory."""
+    def stream_blob(
+        self, oid: str, start: int = 0, end: int | None = None, env: Mapping[str, str] | None = None
+    ) -> Iterator[bytes]:
+        """Stream a blob through `git cat-file`, so a large blob never sits whole in memory (given a
+        push's quarantine in `env`, also one the push brought)."""
         proc = subprocess.Popen(
             ["git", f"--git-dir={self.path}", "cat-file", "blob", oid],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=git_env(),
+            env=git_env(env),
         )
         assert proc.stdout is not None
         try:
@@ -518,6 +534,44 @@ class GitRepo:
         if any(p.startswith(prefix) for p in existing):
             raise InvalidArgument(f"Cannot add file '{path}': a folder of that name exists")
 
+    def _objects_between(
+        self, new_tips: list[str], old_tips: list[str], env: Mapping[str, str] | None
+    ) -> dict[bytes, bytes]:
+        """Object id -> a path it has, for objects reachable from new_tips but not from old_tips."""
+        args = ["rev-list", "--objects", *new_tips]
+        if old_tips:
+            args += ["--not", *old_tips]
+        listing = run_git(self.path, *args, env=env).stdout
+        paths: dict[bytes, bytes] = {}
+        for line in listing.splitlines():
+            sha, _, path = line.partition(b" ")
+            if sha:
+                paths[sha] = path
+        return paths
+
+    def blobs_between(
+        self, new_tips: list[str], old_tips: list[str], env: Mapping[str, str] | None = None
+    ) -> list[tuple[str, str, int]]:
+        """(path, blob id, size) of the blobs reachable from new_tips but not from old_tips; like
+        `lfs_pointers_between`, it sees a push's quarantined objects given its `env`."""
+        if not new_tips:
+            return []
+        paths = self._objects_between(new_tips, old_tips, env)
+        if not paths:
+            return []
+        check = run_git(
+            self.path,
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+            input=b"\n".join(paths) + b"\n",
+            env=env,
+        ).stdout
+        return [
+            (paths.get(fields[0], b"").decode(errors="replace"), fields[0].decode(), int(fields[2]))
+            for fields in (line.split() for line in check.splitlines())
+            if len(fields) == 3 and fields[1] == b"blob"
+        ]
+
     def lfs_pointers_between(
         self, new_tips: list[str], old_tips: list[str], env: Mapping[str, str] | None = None
     ) -> list[tuple[str, LfsPointer]]:
@@ -528,15 +582,7 @@ class GitRepo:
         """
         if not new_tips:
             return []
-        args = ["rev-list", "--objects", *new_tips]
-        if old_tips:
-            args += ["--not", *old_tips]
-        listing = run_git(self.path, *args, env=env).stdout
-        paths: dict[bytes, bytes] = {}
-        for line in listing.splitlines():
-            sha, _, path = line.partition(b" ")
-            if sha:
-                paths[sha] = path
+        paths = self._objects_between(new_tips, old_tips, env)
         ids = b"\n".join(paths)
         if not ids:
             return []

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -177,6 +177,47 @@ class Maintenance:
                     del self._state[key]
                     return
                 self._state[key] = False
+
+
+class WorkQueue:
+    """Work done off the request path in one thread of its own (started when work arrives, gone when the
+    queue is empty), in arrival order; a key queued or running is not queued again."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._items: deque[tuple[str, Callable[[], None]]] = deque()
+        self._keys: set[str] = set()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, key: str, work: Callable[[], None]) -> None:
+        with self._lock:
+            if key in self._keys:
+                return
+            self._keys.add(key)
+            self._items.append((key, work))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def queued(self, key: str) -> bool:
+        with self._lock:
+            return key in self._keys
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._items:
+                    self._thread = None
+                    return
+                key, work = self._items.popleft()
+            try:
+                work()
+            except Exception:  # a background process boundary: log, never lose the thread
+                log.exception("%s: work %s failed", self.name, key)
+            finally:
+                with self._lock:
+                    self._keys.discard(key)
 
 
 class HookChannel:
@@ -396,6 +437,14 @@ class Hub:
     # Called after every ref update with the refs that moved (writes.after_ref_update), e.g. to queue the
     # dataset viewer's conversion; set by wiring, so that repositories need not know who listens.
     ref_listeners: list[Callable[[Hub, int, list[str]], None]] = field(default_factory=list)
+    # Called before a write's refs move (a push's pre-receive check, a commit), with the repository's id,
+    # the new tips, the current ones and the push's quarantine environment (None for a commit); raising
+    # refuses the write. Set by wiring (upload scanning's blocking mode), as ref_listeners are.
+    write_checks: list[Callable[[Hub, int, list[str], list[str], Mapping[str, str] | None], None]] = field(
+        default_factory=list
+    )
+    # Upload scans waiting for their turn, off the request path (services/scanning).
+    scans: WorkQueue = field(default_factory=lambda: WorkQueue("upload-scans"))
     # Called with a repository's id once its deletion is authorized, before its row and files go: what
     # runs from it (a space's app) stops now rather than when a supervisor notices.
     repo_delete_listeners: list[Callable[[Hub, int], None]] = field(default_factory=list)

@@ -24,6 +24,7 @@ from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import facets, files, gating, refs, repos
+from csghub.services.scanning import status as scan_status
 from csghub.web import mirror_panels, space_cards
 from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
 from csghub.web.page_repos import open_page_repo, page_repo
@@ -308,6 +309,7 @@ def _tree_page(request: Request, at: RepoContext, revision: str, folder: str) ->
         "tree.html",
         tab="files",
         entries=entries,
+        security=scan_status.security_of(hub, repo.id, entries),
         more=more,
         show_next=limit + TREE_PAGE,
         refs=names,
@@ -351,6 +353,7 @@ def _blob_page(request: Request, at: RepoContext, revision: str, path: str) -> R
         path=path,
         size=size,
         lfs=entry.lfs is not None,
+        security=scan_status.security_of(at.hub, repo.id, [entry]).get(path),
         kind=kind,
         html=html,
         front_matter=front_matter,

@@ -145,6 +145,8 @@ def create_commit(
             author_email=f"{actor.name}@users.noreply.csghub",
         )
         staged.admit_objects(sha)
+        for check in hub.write_checks:  # upload scanning's blocking mode, when set; the ref has not moved
+            check(hub, repo.id, [sha], list(set(git.all_ref_targets().values())), None)
         # Linked before the ref moves, as for a push: a crash right after the move then leaves
         # only the metadata behind, which the next start (or failed write) reconciles from the refs.
         lfs_service.link_objects(hub, repo.id, pointers)

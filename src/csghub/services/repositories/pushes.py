@@ -76,6 +76,8 @@ def check_push(
             f"{proofs.describe(missing)}\n"
             "Install git-lfs (git lfs install) and push again so the objects are uploaded first."
         )
+    for check in hub.write_checks:  # upload scanning's blocking mode, when set
+        check(hub, repo_id, new_tips, old_tips, env)
     # Linked before the refs move, so the objects stay downloadable even if the pusher disconnects
     # before the post-push bookkeeping; a push refused later only links objects its author uploaded.
     lfs_service.link_objects(hub, repo_id, [claim.pointer for claim in claims])

@@ -1,0 +1,1 @@
+"""Upload scanning: pickle-based files checked for imports that run code when they are loaded."""
