@@ -107,7 +107,11 @@ def _copy_blobs(hub: Hub, writer: ArchiveWriter, named: BlobsNamed, workers: int
                 absent.append(oid)
                 log.warning("object %s is named by a row but no longer stored (deleted meanwhile?)", oid)
             return
-        writer.add_stream(rel, hub.blobs.read(oid), sha256=oid, size=size)
+        local = hub.blobs.local_path(oid)
+        if local is not None:  # the local store: a file of this machine, copied by the kernel
+            writer.add_file(rel, local, from_previous=False, sha256=oid)
+        else:
+            writer.add_stream(rel, hub.blobs.read(oid), sha256=oid, size=size)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(copy, sorted(named.required | named.optional)))
