@@ -23,7 +23,7 @@ from huggingface_hub import HfApi
 
 from csghub.db import dumps
 from csghub.db.engine import make_engine
-from csghub.services.backup.manifest import read_manifest
+from csghub.services.backup.manifest import Manifest, read_manifest
 from csghub.storage.base import blob_key
 from tests.support.clients import git, setup_git_home
 from tests.support.files import sha256_of
@@ -182,6 +182,10 @@ def _check_restored(source: Source, restored: LiveHub, database_url: str) -> Non
     assert hf.dataset_info(source.dataset).id == source.dataset
 
 
+def _blob_files(manifest: Manifest) -> set[tuple[str, int, str]]:
+    return {(f.path, f.size, f.sha256) for f in manifest.files if f.path.startswith("blobs/")}
+
+
 def test_backup_under_write_load_is_sound(source: Source) -> None:
     assert source.writes_during_backup >= 1, "no commit landed while the backup ran"
     check = _csghub("backup", "--verify", str(source.archive), env=server_env())
@@ -230,6 +234,13 @@ def test_restore_onto_postgres_and_s3(source: Source, tmp_path: Path) -> None:
             restored = LiveHub(target, env).start()
             try:
                 _check_restored(source, restored, database_url)
+                # And back: the restored hub, on PostgreSQL and S3, backed up while it serves.
+                again = tmp_path / "again"
+                done = _csghub("backup", str(again), "--data-dir", str(target), env=env)
+                assert done.returncode == 0, done.stderr
+                first, second = read_manifest(source.archive), read_manifest(again)
+                assert second.database_dialect == "postgresql" and second.repos == first.repos
+                assert _blob_files(second) == _blob_files(first)
             finally:
                 restored.stop()
                 restored.hub.sessions.kw["bind"].dispose()
