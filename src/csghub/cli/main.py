@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from csghub.cli import backup as backup_cli
 from csghub.cli import compute as compute_cli
 from csghub.cli import finetune as finetune_cli
 from csghub.cli import mirror as mirror_cli
@@ -23,6 +24,8 @@ admin.add_typer(compute_cli.tier, name="tier")
 admin.add_typer(compute_cli.framework, name="framework")
 app.add_typer(finetune_cli.finetune, name="finetune")
 app.add_typer(mirror_cli.mirror, name="mirror")
+app.command("backup")(backup_cli.backup)
+app.command("restore")(backup_cli.restore)
 
 
 def _settings(data_dir: Path | None, config: Path | None, **overrides: object) -> Settings:
