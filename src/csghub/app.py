@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from csghub.api.metrics import router as metrics_router
 from csghub.api.reference import mount_reference
 from csghub.api.routes import mount_api
 from csghub.config import Settings
@@ -22,6 +23,7 @@ from csghub.http import errors as api_errors
 from csghub.http import openapi as api_schema
 from csghub.http.bodies import BodyMemory
 from csghub.http.health import HealthMiddleware
+from csghub.http.observe import ObserveMiddleware
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.http.routing import include_routes, index_routes
 from csghub.services.compute import supervisor
@@ -166,9 +168,17 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     include_routes(app, xet_store_router)
     include_routes(app, git_http_router)
     mount_reference(app)
+    if settings.metrics_enabled:
+        include_routes(app, metrics_router)
     mount_api(app)
     mount_web(app)
     index_routes(app)
+    # Request ids, metrics and the access log see every request but the probes'.
+    app.add_middleware(
+        ObserveMiddleware,
+        metrics=hub.metrics if settings.metrics_enabled else None,
+        access_log=settings.access_log,
+    )
     app.add_middleware(HealthMiddleware)  # outermost of ours: a probe pays for nothing else
     # csghub-native (/api/v1) routes come with the csghub-sdk compatibility layer.
     return app

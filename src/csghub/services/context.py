@@ -25,6 +25,7 @@ from csghub.core.errors import RateLimited
 from csghub.core.names import RepoId, RepoType
 from csghub.git.repository import GitRepo
 from csghub.runtime.base import Runner, RunnerError
+from csghub.services.observability.metrics import Metrics
 from csghub.services.read_cache import OneLoadPerKey, ReadCache, RefCache
 from csghub.storage.base import BlobStore
 
@@ -384,6 +385,8 @@ class Hub:
     missing: list[MissingContent] = field(default_factory=list)
     # Rung when a mirror sync is queued: the mirrors' scheduler starts it now, not at its next pass.
     mirror_doorbell: Doorbell = field(default_factory=Doorbell)
+    # Prometheus metrics (services/observability): this hub's registry, counters and scrape-time collectors.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
         self.reads.watch(self.sessions)

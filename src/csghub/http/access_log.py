@@ -1,0 +1,147 @@
+"""What the request middleware (http/observe.py) derives from a finished request, kept pure so that it is
+tested on its own: the route's protocol and transfer kind, the access log line, and a query string with
+its secrets blanked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+UNMATCHED = "unmatched"
+REDACTED = "***"
+# Query parameters whose values are credentials (tokens, passwords, signatures of signed links, OAuth codes).
+SECRET_PARAMS = frozenset(
+    {
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "password",
+        "secret",
+        "client_secret",
+        "code",
+        "sig",
+        "signature",
+        "key",
+        "api_key",
+        "apikey",
+        "x-amz-signature",
+        "x-amz-credential",
+        "x-amz-security-token",
+    }
+)
+# Paths answered by the proxies in front of the router (transport/gateway.py, notebook_proxy.py,
+# space_proxy.py): labelled by their shape, never by the names in them.
+_PROXIED = (
+    ("/endpoints/", "/endpoints/{owner}/{name}/..."),
+    ("/notebooks/", "/notebooks/{owner}/{name}/..."),
+    ("/apps/", "/apps/{owner}/{name}/..."),
+)
+_GIT = ("/info/refs", "/git-upload-pack", "/git-receive-pack")
+_API = ("/api/", "/hf/api/", "/csg/api/", "/endpoints/")
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+
+
+def template_of(route: object, path: str) -> str:
+    """The route's path template; for requests no route took, the proxy's shape or "unmatched"."""
+    found = getattr(route, "path_format", None)
+    if isinstance(found, str):
+        return found
+    for prefix, shape in _PROXIED:
+        if path.startswith(prefix):
+            return shape
+    return UNMATCHED
+
+
+def protocol_of(template: str) -> str:
+    """api, git, lfs, xet or web: what the bytes of a request count as."""
+    if template.endswith(_GIT):
+        return "git"
+    if "/info/lfs/" in template or template.startswith("/lfs/"):
+        return "lfs"
+    if template.startswith("/xet/"):
+        return "xet"
+    if template.startswith(_API) or "/resolve/" in template:
+        return "api"
+    return "web"
+
+
+def transfer_of(method: str, template: str) -> str:
+    """The git, LFS or Xet operation a route performs ("" for any other route)."""
+    if method == "POST" and template.endswith("/git-upload-pack"):
+        return "upload-pack"
+    if method == "POST" and template.endswith("/git-receive-pack"):
+        return "receive-pack"
+    if template.startswith("/lfs/objects/"):
+        return {"PUT": "upload", "GET": "download"}.get(method, "")
+    if template.startswith("/lfs/parts/") and method == "PUT":
+        return "upload_part"
+    if template.startswith("/xet/"):
+        if method == "POST" and "/v1/xorbs/" in template:
+            return "upload"
+        if method == "GET" and "/xorbs/" in template and "/v1/" not in template:
+            return "download"
+    return ""
+
+
+def redact_query(query: str) -> str:
+    """The query string with the values of credential parameters replaced."""
+    if not query:
+        return ""
+    parts = []
+    for part in query.split("&"):
+        name, eq, _value = part.partition("=")
+        parts.append(f"{name}={REDACTED}" if eq and name.lower() in SECRET_PARAMS else part)
+    return "&".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One request as the access log reports it."""
+
+    request_id: str
+    client: str
+    user: str
+    method: str
+    route: str
+    path: str
+    query: str
+    status: int
+    bytes_in: int
+    bytes_out: int
+    seconds: float
+
+    def target(self) -> str:
+        """The path as sent (quoted: a log line must not be split by what a client put in it) and the
+        query without its secrets."""
+        path = quote(self.path, safe=_PATH_SAFE)
+        query = redact_query(self.query)
+        return f"{path}?{quote(query, safe=_PATH_SAFE + '?')}" if query else path
+
+    def text(self, when: datetime | None = None) -> str:
+        stamp = (when or datetime.now(UTC)).isoformat(timespec="milliseconds")
+        return (
+            f"{stamp} {self.request_id} {self.client or '-'} {quote(self.user, safe='') or '-'} "
+            f'"{self.method} {self.target()}" {self.route} {self.status} '
+            f"in={self.bytes_in} out={self.bytes_out} {self.seconds * 1000:.1f}ms"
+        )
+
+    def json(self, when: datetime | None = None) -> str:
+        return json.dumps(
+            {
+                "time": (when or datetime.now(UTC)).isoformat(timespec="milliseconds"),
+                "request_id": self.request_id,
+                "client": self.client,
+                "user": self.user or "-",
+                "method": self.method,
+                "route": self.route,
+                "path": self.target(),
+                "status": self.status,
+                "bytes_in": self.bytes_in,
+                "bytes_out": self.bytes_out,
+                "duration_ms": round(self.seconds * 1000, 3),
+            },
+            separators=(",", ":"),
+        )

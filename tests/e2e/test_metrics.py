@@ -1,0 +1,144 @@
+"""/metrics on a live hub: who may read it, and counters that move by what real clients did (the HF API,
+git clone and push over HTTP, a git-lfs upload), labelled by route templates, never by repository names."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from csghub.services.identity import accounts, tokens
+from tests.conftest import start_hub
+from tests.support.clients import create_repo, git, setup_git_home, write_file
+from tests.support.live import LiveHub
+from tests.support.scrapes import Scrape, scrape
+from tests.support.waiting import wait_until
+
+MODEL_INFO = "/api/{type_plural}/{namespace}/{name}"
+LFS_PUT = "/lfs/objects/{oid}/{size}"
+UPLOAD_PACK = "/{repo_path}/git-upload-pack"
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
+    started = start_hub(tmp_path_factory.mktemp("metrics") / "data")
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def admin_token(hub: LiveHub) -> str:
+    """A site administrator's read-only token: all Prometheus needs."""
+    name = f"root{secrets.token_hex(3)}"
+    accounts.create_user(hub.hub, name, email=f"{name}@example.com", password="a-long-password-1", is_admin=True)
+    return tokens.create_token(hub.hub, name, scope="read")[0]
+
+
+def _settled(hub: LiveHub, token: str, done: Callable[[Scrape], bool]) -> Scrape:
+    """The first scrape in which `done` holds: a request is recorded just after its answer is sent."""
+    found: list[Scrape] = []
+
+    def check() -> bool:
+        found[:] = [scrape(hub.url, token)]
+        return done(found[0])
+
+    wait_until(check, "the metrics to record the requests", timeout=10, poll=0.05)
+    return found[0]
+
+
+def test_metrics_are_not_found_for_anonymous_and_non_admin_callers(hub: LiveHub, admin_token: str) -> None:
+    _user, token = hub.user()
+    for headers in ({}, {"Authorization": f"Bearer {token}"}):
+        answer = httpx.get(f"{hub.url}/metrics", headers=headers)
+        assert answer.status_code == 404
+        assert answer.json()["code"] == "NotFound"
+        assert "csghub_" not in answer.text
+    shown = httpx.get(f"{hub.url}/metrics", headers={"Authorization": f"Bearer {admin_token}"})
+    assert shown.status_code == 200
+    assert shown.headers["content-type"].startswith("text/plain; version=")
+    assert "# TYPE csghub_http_requests_total counter" in shown.text
+
+
+def test_api_calls_count_by_route_template_with_their_bytes(hub: LiveHub, admin_token: str) -> None:
+    user, token = hub.user()
+    repo = f"{user}/hidden-{secrets.token_hex(4)}"
+    create_repo(hub.url, token, repo, private=True)
+    before = scrape(hub.url, admin_token)
+    answers = [
+        httpx.get(f"{hub.url}/api/models/{repo}", headers={"Authorization": f"Bearer {token}"}) for _ in range(3)
+    ]
+    refused = httpx.get(f"{hub.url}/api/models/{repo}")  # anonymous: private means not found
+    assert [a.status_code for a in answers] == [200, 200, 200] and refused.status_code == 401
+    after = _settled(
+        hub,
+        admin_token,
+        lambda s: s.value("csghub_http_requests_total", route=MODEL_INFO, method="GET", status="401")
+        > before.value("csghub_http_requests_total", route=MODEL_INFO, method="GET", status="401"),
+    )
+
+    def delta(name: str, **labels: str) -> float:
+        return after.value(name, **labels) - before.value(name, **labels)
+
+    assert delta("csghub_http_requests_total", route=MODEL_INFO, method="GET", status="200") == 3
+    assert delta("csghub_http_requests_total", route=MODEL_INFO, method="GET", status="401") == 1
+    assert delta("csghub_http_request_duration_seconds_count", route=MODEL_INFO, method="GET") == 4
+    assert delta("csghub_http_request_duration_seconds_sum", route=MODEL_INFO, method="GET") > 0
+    # What the four answers carried, to the byte (their bodies; nothing else spoke the API meanwhile).
+    sent = sum(len(a.content) for a in [*answers, refused])
+    assert delta("csghub_transfer_bytes_total", protocol="api", direction="out") == sent
+    assert delta("csghub_transfer_bytes_total", protocol="api", direction="in") == 0
+    assert after.value("csghub_http_requests_in_flight") >= 1  # the scrape itself
+    assert repo.split("/")[1] not in after.text and user not in after.text
+
+
+def test_clone_push_and_lfs_upload_move_the_transfer_counters(
+    hub: LiveHub, admin_token: str, tmp_path: Path
+) -> None:
+    user, token = hub.user()
+    name = f"secret-{secrets.token_hex(4)}"
+    repo = f"{user}/{name}"
+    create_repo(hub.url, token, repo, private=True)
+    write_file(hub.url, token, repo, "noise.txt", os.urandom(150_000).hex())  # 300 kB that packs to ~150 kB
+    env = setup_git_home(tmp_path / "home")
+    before = scrape(hub.url, admin_token)
+
+    work = tmp_path / "work"
+    git("clone", f"http://{user}:{token}@{hub.host()}/{repo}.git", str(work), cwd=tmp_path, env=env)
+    weights = os.urandom(MiB)
+    (work / "weights.bin").write_bytes(weights)
+    git("add", "weights.bin", cwd=work, env=env)
+    git("commit", "-m", "weights", cwd=work, env=env)
+    git("push", "origin", "main", cwd=work, env=env)
+    after = _settled(
+        hub,
+        admin_token,
+        lambda s: s.value("csghub_transfers_total", protocol="git", operation="receive-pack")
+        > before.value("csghub_transfers_total", protocol="git", operation="receive-pack"),
+    )
+
+    def delta(metric: str, **labels: str) -> float:
+        return after.value(metric, **labels) - before.value(metric, **labels)
+
+    fetches = delta("csghub_http_requests_total", route=UPLOAD_PACK, method="POST", status="200")
+    assert fetches >= 1
+    assert delta("csghub_transfers_total", protocol="git", operation="upload-pack") == fetches
+    assert delta("csghub_transfers_total", protocol="git", operation="receive-pack") == 1
+    assert delta("csghub_transfer_bytes_total", protocol="git", direction="out") >= 140_000
+    assert delta("csghub_transfers_total", protocol="lfs", operation="upload") == 1
+    assert delta("csghub_http_requests_total", route=LFS_PUT, method="PUT", status="200") == 1
+    lfs_in = delta("csghub_transfer_bytes_total", protocol="lfs", direction="in")
+    assert MiB <= lfs_in < MiB + 64 * 1024  # the object, plus the batch request's few hundred bytes
+    # The blob store's figures come from the database at scrape time.
+    assert delta("csghub_storage_objects", kind="lfs") == 1
+    assert delta("csghub_storage_bytes", kind="lfs") == MiB
+    assert after.value("csghub_repositories", type="model") >= 1
+    assert after.value("csghub_database_up") == 1
+    assert after.value("csghub_db_pool_size") >= 1
+    for queue in ("finetune", "mirror", "dataset_conversion"):
+        assert ("csghub_queue_depth", frozenset({("queue", queue)})) in after.samples
+    assert name not in after.text and user not in after.text
