@@ -80,8 +80,10 @@ def test_api_calls_count_by_route_template_with_their_bytes(hub: LiveHub, admin_
     after = _settled(
         hub,
         admin_token,
-        lambda s: s.value("csghub_http_requests_total", route=MODEL_INFO, method="GET", status="401")
-        > before.value("csghub_http_requests_total", route=MODEL_INFO, method="GET", status="401"),
+        lambda s: (
+            s.value("csghub_http_requests_total", route=MODEL_INFO, method="GET", status="401")
+            > before.value("csghub_http_requests_total", route=MODEL_INFO, method="GET", status="401")
+        ),
     )
 
     def delta(name: str, **labels: str) -> float:
@@ -99,9 +101,7 @@ def test_api_calls_count_by_route_template_with_their_bytes(hub: LiveHub, admin_
     assert repo.split("/")[1] not in after.text and user not in after.text
 
 
-def test_clone_push_and_lfs_upload_move_the_transfer_counters(
-    hub: LiveHub, admin_token: str, tmp_path: Path
-) -> None:
+def test_clone_push_and_lfs_upload_move_the_transfer_counters(hub: LiveHub, admin_token: str, tmp_path: Path) -> None:
     user, token = hub.user()
     name = f"secret-{secrets.token_hex(4)}"
     repo = f"{user}/{name}"
@@ -120,8 +120,10 @@ def test_clone_push_and_lfs_upload_move_the_transfer_counters(
     after = _settled(
         hub,
         admin_token,
-        lambda s: s.value("csghub_transfers_total", protocol="git", operation="receive-pack")
-        > before.value("csghub_transfers_total", protocol="git", operation="receive-pack"),
+        lambda s: (
+            s.value("csghub_transfers_total", protocol="git", operation="receive-pack")
+            > before.value("csghub_transfers_total", protocol="git", operation="receive-pack")
+        ),
     )
 
     def delta(metric: str, **labels: str) -> float:

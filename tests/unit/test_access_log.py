@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from csghub.core import logs, request_ids
-from csghub.http.access_log import Entry, protocol_of, redact_query, template_of, transfer_of
+from csghub.http.access_log import Clock, Entry, protocol_of, redact_query, template_of, transfer_of
 from csghub.services.observability.metrics import Metrics
 
 
@@ -83,7 +83,15 @@ def _entry(**changes: object) -> Entry:
     return Entry(**values)  # type: ignore[arg-type]
 
 
-WHEN = datetime(2026, 12, 3, 4, 5, 6, 789000, tzinfo=UTC)
+WHEN = "2026-12-03T04:05:06.789+00:00"
+
+
+def test_clock_stamps_utc_with_milliseconds() -> None:
+    clock = Clock()
+    moment = datetime(2026, 12, 3, 4, 5, 6, 789000, tzinfo=UTC).timestamp()
+    assert clock.stamp(moment) == WHEN
+    assert clock.stamp(moment + 0.2) == "2026-12-03T04:05:06.989+00:00"
+    assert clock.stamp(moment + 1.0) == "2026-12-03T04:05:07.789+00:00"
 
 
 def test_text_line_has_every_field_and_no_secret() -> None:
@@ -119,13 +127,16 @@ def test_json_line_round_trips() -> None:
 
 @pytest.mark.parametrize("sent", ["abc-123", "3f2a:worker/7", "a" * 128])
 def test_request_id_from_the_client_is_kept_when_safe(sent: str) -> None:
-    assert request_ids.accept(sent) == sent
+    assert request_ids.accept(sent, request_ids.IdMaker()) == sent
 
 
 @pytest.mark.parametrize("sent", [None, "", "a b", 'x"y', "a\nb", "a" * 129, "é"])
 def test_request_id_is_replaced_when_missing_or_unsafe(sent: str | None) -> None:
-    made = request_ids.accept(sent)
-    assert made != sent and len(made) == 32 and int(made, 16) >= 0
+    maker = request_ids.IdMaker()
+    made, again = request_ids.accept(sent, maker), request_ids.accept(sent, maker)
+    assert made != sent and len(made) == 24 and int(made, 16) >= 0
+    assert again != made and again[:16] == made[:16]  # one prefix per process, a counter after it
+    assert request_ids.IdMaker().make()[:16] != made[:16]
 
 
 def test_library_levels_keep_chatter_at_warning_unless_asked() -> None:
@@ -147,3 +158,21 @@ def test_metrics_holders_do_not_share_values() -> None:
     assert 'csghub_transfer_bytes_total{direction="out",protocol="git"} 20.0' in text
     assert 'csghub_transfers_total{operation="upload",protocol="lfs"} 1.0' in text
     assert "/api/models" not in generate_latest(two.registry).decode()
+
+
+def test_access_sink_writes_whole_lines_and_flushes_within_the_loop_turn() -> None:
+    import asyncio
+    import io
+
+    stream = io.StringIO()
+    sink = logs.AccessSink(stream)
+    sink.write("one")  # no loop running: written at once
+    assert stream.getvalue() == "one\n"
+
+    async def burst() -> None:
+        for number in range(3):
+            sink.write(f"line {number}")
+        await asyncio.sleep(0)  # one turn of the loop: the flush scheduled by the first write ran
+
+    asyncio.run(burst())
+    assert stream.getvalue() == "one\nline 0\nline 1\nline 2\n"

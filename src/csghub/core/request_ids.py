@@ -3,9 +3,10 @@ variable for the request's task so that log records, error bodies and the jobs i
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
-import uuid
+import secrets
 from contextvars import ContextVar
 
 HEADER = "X-Request-ID"
@@ -19,11 +20,23 @@ _SAFE = re.compile(rf"[A-Za-z0-9._:@+=/-]{{1,{MAX_LENGTH}}}")
 current: ContextVar[str] = ContextVar("csghub_request_id", default="")
 
 
-def accept(sent: str | None) -> str:
+class IdMaker:
+    """New ids: a random prefix per maker (per server process) and a counter, unique across processes and
+    restarts without a call for random bytes per request."""
+
+    def __init__(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._numbers = itertools.count(1)
+
+    def make(self) -> str:
+        return f"{self._prefix}{next(self._numbers):08x}"
+
+
+def accept(sent: str | None, maker: IdMaker) -> str:
     """The client's id when it is one we may echo, else a fresh one."""
     if sent and _SAFE.fullmatch(sent):
         return sent
-    return uuid.uuid4().hex
+    return maker.make()
 
 
 def current_id() -> str:

@@ -5,6 +5,8 @@ its secrets blanked."""
 from __future__ import annotations
 
 import json
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -42,6 +44,12 @@ _PROXIED = (
 _GIT = ("/info/refs", "/git-upload-pack", "/git-receive-pack")
 _API = ("/api/", "/hf/api/", "/csg/api/", "/endpoints/")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+# What may stand in a logged path or query as it is (most do: a quick check spares the quoting).
+_PLAIN = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~%\[\]{}-]*")
+
+
+def _quoted(text: str, safe: str) -> str:
+    return text if _PLAIN.fullmatch(text) else quote(text, safe=safe)
 
 
 def template_of(route: object, path: str) -> str:
@@ -116,22 +124,22 @@ class Entry:
     def target(self) -> str:
         """The path as sent (quoted: a log line must not be split by what a client put in it) and the
         query without its secrets."""
-        path = quote(self.path, safe=_PATH_SAFE)
-        query = redact_query(self.query)
-        return f"{path}?{quote(query, safe=_PATH_SAFE + '?')}" if query else path
+        path = _quoted(self.path, _PATH_SAFE)
+        if not self.query:
+            return path
+        return f"{path}?{_quoted(redact_query(self.query), _PATH_SAFE + '?')}"
 
-    def text(self, when: datetime | None = None) -> str:
-        stamp = (when or datetime.now(UTC)).isoformat(timespec="milliseconds")
+    def text(self, stamp: str) -> str:
         return (
-            f"{stamp} {self.request_id} {self.client or '-'} {quote(self.user, safe='') or '-'} "
+            f"{stamp} {self.request_id} {self.client or '-'} {_quoted(self.user, '') or '-'} "
             f'"{self.method} {self.target()}" {self.route} {self.status} '
             f"in={self.bytes_in} out={self.bytes_out} {self.seconds * 1000:.1f}ms"
         )
 
-    def json(self, when: datetime | None = None) -> str:
+    def json(self, stamp: str) -> str:
         return json.dumps(
             {
-                "time": (when or datetime.now(UTC)).isoformat(timespec="milliseconds"),
+                "time": stamp,
                 "request_id": self.request_id,
                 "client": self.client,
                 "user": self.user or "-",
@@ -145,3 +153,19 @@ class Entry:
             },
             separators=(",", ":"),
         )
+
+
+class Clock:
+    """Timestamps for log lines (UTC, milliseconds): the date and time are formatted once a second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def stamp(self, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._prefix}.{int((now - second) * 1000):03d}+00:00"

@@ -9,7 +9,6 @@ from the scope after the router has run (FastAPI puts the matched route there), 
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import Any
@@ -17,7 +16,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from csghub.core import request_ids
-from csghub.http.access_log import Entry, protocol_of, template_of, transfer_of
+from csghub.core.logs import AccessSink
+from csghub.http.access_log import Clock, Entry, protocol_of, template_of, transfer_of
 from csghub.http.sendfile import ZEROCOPY
 from csghub.services.observability.metrics import Metrics
 
@@ -32,11 +32,15 @@ def _zerocopy_size(message: Message) -> int:
 
 
 class ObserveMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics | None, access_log: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics | None, access_log: str, sink: AccessSink | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.access_format = access_log  # "text" | "json" | "off"
-        self.access = logging.getLogger("csghub.access")
+        self.sink = sink or AccessSink()
+        self.ids = request_ids.IdMaker()
+        self.clock = Clock()
         # (method, route template) -> (protocol, transfer operation): bounded by the routes the hub has.
         self._kinds: dict[tuple[str, str], tuple[str, str]] = {}
 
@@ -45,7 +49,7 @@ class ObserveMiddleware:
             await self.app(scope, receive, send)
             return
         sent_id = next((value for name, value in scope["headers"] if name == _ID_HEADER), None)
-        request_id = request_ids.accept(sent_id.decode("latin-1") if sent_id is not None else None)
+        request_id = request_ids.accept(sent_id.decode("latin-1") if sent_id is not None else None, self.ids)
         # Not reset afterwards: each request runs in a task of its own, and the error page of an unexpected
         # exception (rendered outside this layer) still names the request.
         request_ids.current.set(request_id)
@@ -122,4 +126,5 @@ class ObserveMiddleware:
             bytes_out=sent,
             seconds=seconds,
         )
-        self.access.info(entry.json() if self.access_format == "json" else entry.text())
+        stamp = self.clock.stamp()
+        self.sink.write(entry.json(stamp) if self.access_format == "json" else entry.text(stamp))

@@ -80,7 +80,7 @@ class Metrics:
         )
         # Label children by their values: labels() costs a lock and a tuple build on every call.
         self._request_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
-        self._byte_children: dict[tuple[str, str], Counter] = {}
+        self._byte_children: dict[str, tuple[Counter, Counter]] = {}
         self._transfer_children: dict[tuple[str, str], Counter] = {}
 
     def add_collector(self, collector: Collector) -> None:
@@ -99,13 +99,15 @@ class Metrics:
         children[1].observe(seconds)
 
     def count_bytes(self, protocol: str, received: int, sent: int) -> None:
-        for direction, amount in (("in", received), ("out", sent)):
-            if amount:
-                child = self._byte_children.get((protocol, direction))
-                if child is None:
-                    with self._lock:
-                        child = self._byte_children[(protocol, direction)] = self.bytes.labels(protocol, direction)
-                child.inc(amount)
+        children = self._byte_children.get(protocol)
+        if children is None:
+            with self._lock:
+                children = (self.bytes.labels(protocol, "in"), self.bytes.labels(protocol, "out"))
+                self._byte_children[protocol] = children
+        if received:
+            children[0].inc(received)
+        if sent:
+            children[1].inc(sent)
 
     def count_transfer(self, protocol: str, operation: str) -> None:
         child = self._transfer_children.get((protocol, operation))
