@@ -125,6 +125,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             await endpoint_gateway.aclose()
             await app_relay.aclose()
             await run_in_threadpool(downloads.flush, hub)
+            hub.metrics.close()
 
     app = FastAPI(
         title="CSGHub",

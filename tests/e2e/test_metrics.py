@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -147,3 +148,43 @@ def test_clone_push_and_lfs_upload_move_the_transfer_counters(hub: LiveHub, admi
     for queue in ("finetune", "mirror", "dataset_conversion"):
         assert ("csghub_queue_depth", frozenset({("queue", queue)})) in after.samples
     assert name not in after.text and user not in after.text
+
+
+def test_git_over_ssh_counts_sessions_transfers_and_bytes(hub: LiveHub, admin_token: str, tmp_path: Path) -> None:
+    user, token = hub.user()
+    repo = f"{user}/ssh-{secrets.token_hex(3)}"
+    create_repo(hub.url, token, repo, private=True)
+    write_file(hub.url, token, repo, "noise.txt", os.urandom(100_000).hex())  # ~100 kB once packed
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True, capture_output=True)
+    added = httpx.post(
+        f"{hub.url}/api/v1/user/ssh_keys",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"name": "laptop", "content": key.with_suffix(".pub").read_text().strip()},
+    )
+    assert added.status_code == 200, added.text
+    env = setup_git_home(tmp_path / "home")
+    env["GIT_SSH_COMMAND"] = (
+        f"ssh -i {key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+        "-o LogLevel=ERROR"
+    )
+    before = scrape(hub.url, admin_token)
+    git("clone", f"ssh://git@127.0.0.1:{hub.ssh_port}/{repo}.git", str(tmp_path / "w"), cwd=tmp_path, env=env)
+    after = _settled(
+        hub,
+        admin_token,
+        lambda s: (
+            s.value("csghub_transfers_total", protocol="ssh", operation="upload-pack")
+            > before.value("csghub_transfers_total", protocol="ssh", operation="upload-pack")
+        ),
+    )
+
+    def delta(metric: str, **labels: str) -> float:
+        return after.value(metric, **labels) - before.value(metric, **labels)
+
+    assert delta("csghub_transfers_total", protocol="ssh", operation="upload-pack") == 1
+    assert delta("csghub_ssh_sessions_total") >= 1  # the clone, and git-lfs-authenticate if git-lfs asked
+    assert after.value("csghub_ssh_sessions_active") == 0
+    assert delta("csghub_transfer_bytes_total", protocol="ssh", direction="out") >= 90_000
+    assert delta("csghub_transfer_bytes_total", protocol="ssh", direction="in") > 0  # the client's wants
+    assert repo.split("/")[1] not in after.text

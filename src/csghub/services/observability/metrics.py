@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import mark_process_dead
 from prometheus_client.registry import Collector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -115,6 +116,12 @@ class Metrics:
             with self._lock:
                 child = self._transfer_children[(protocol, operation)] = self.transfers.labels(protocol, operation)
         child.inc()
+
+    def close(self) -> None:
+        """At the server's shutdown: in multi-process mode, this process's live gauges (in flight, SSH
+        sessions) stop counting in the sums; its counters stay, as they should."""
+        if multiprocess_dir():
+            mark_process_dead(os.getpid())
 
     def collect_from(self) -> Iterable[Collector]:
         """What a scrape reads in multi-process mode besides the files: this process's collectors."""
