@@ -13,9 +13,10 @@ from prometheus_client.parser import text_string_to_metric_families
 COUNT = """
 from csghub.services.observability.metrics import Metrics
 metrics = Metrics()
-metrics.observe_request("/api/{type_plural}", "GET", 200, 0.02)
-metrics.count_bytes("git", 5, 7)
-metrics.in_flight.inc()  # left in flight: the process ends as a server's shutdown would
+metrics.record.started()
+metrics.record.observe_request("/api/{type_plural}", "GET", 200, 0.02)
+metrics.record.count_bytes("git", 5, 7)
+metrics.record.started()  # left in flight: the process ends as a server's shutdown would
 metrics.close()
 """
 SCRAPE = """

@@ -11,7 +11,16 @@ import pytest
 from prometheus_client import generate_latest
 
 from csghub.core import logs, request_ids
-from csghub.http.access_log import Clock, Entry, protocol_of, redact_query, template_of, transfer_of
+from csghub.http.access_log import (
+    Clock,
+    json_line,
+    protocol_of,
+    redact_query,
+    target_of,
+    template_of,
+    text_line,
+    transfer_of,
+)
 from csghub.services.observability.metrics import Metrics
 
 
@@ -65,22 +74,21 @@ def test_redact_query_blanks_credentials_and_keeps_the_rest() -> None:
     assert redact_query("") == ""
 
 
-def _entry(**changes: object) -> Entry:
+def _fields(**changes: object) -> dict[str, object]:
     values: dict[str, object] = {
         "request_id": "rid-1",
         "client": "10.0.0.7",
         "user": "alice",
         "method": "GET",
+        "target": target_of("/api/models/alice/m", "token=secret&x=1"),
         "route": "/api/{type_plural}/{namespace}/{name}",
-        "path": "/api/models/alice/m",
-        "query": "token=secret&x=1",
         "status": 200,
         "bytes_in": 0,
         "bytes_out": 532,
         "seconds": 0.0123,
     }
     values.update(changes)
-    return Entry(**values)  # type: ignore[arg-type]
+    return values
 
 
 WHEN = "2026-12-03T04:05:06.789+00:00"
@@ -95,7 +103,7 @@ def test_clock_stamps_utc_with_milliseconds() -> None:
 
 
 def test_text_line_has_every_field_and_no_secret() -> None:
-    line = _entry().text(WHEN)
+    line = text_line(WHEN, **_fields())  # type: ignore[arg-type]
     assert line == (
         '2026-12-03T04:05:06.789+00:00 rid-1 10.0.0.7 alice "GET /api/models/alice/m?token=***&x=1" '
         "/api/{type_plural}/{namespace}/{name} 200 in=0 out=532 12.3ms"
@@ -103,13 +111,13 @@ def test_text_line_has_every_field_and_no_secret() -> None:
 
 
 def test_text_line_cannot_be_split_by_what_a_client_sent() -> None:
-    line = _entry(path='/a b"c\n', user="", client="", query="").text(WHEN)
+    line = text_line(WHEN, **_fields(target=target_of('/a b"c\n', ""), user="", client=""))  # type: ignore[arg-type]
     assert '"GET /a%20b%22c%0A"' in line and "\n" not in line
     assert " - - " in line  # no client address, anonymous
 
 
 def test_json_line_round_trips() -> None:
-    record = json.loads(_entry(user="").json(WHEN))
+    record = json.loads(json_line(WHEN, **_fields(user="")))  # type: ignore[arg-type]
     assert record == {
         "time": "2026-12-03T04:05:06.789+00:00",
         "request_id": "rid-1",
@@ -150,9 +158,9 @@ def test_library_levels_keep_chatter_at_warning_unless_asked() -> None:
 
 def test_metrics_holders_do_not_share_values() -> None:
     one, two = Metrics(), Metrics()
-    one.observe_request("/api/models", "GET", 200, 0.01)
-    one.count_bytes("git", 10, 20)
-    one.count_transfer("lfs", "upload")
+    one.record.observe_request("/api/models", "GET", 200, 0.01)
+    one.record.count_bytes("git", 10, 20)
+    one.record.count_transfer("lfs", "upload")
     text = generate_latest(one.registry).decode()
     assert 'csghub_http_requests_total{method="GET",route="/api/models",status="200"} 1.0' in text
     assert 'csghub_transfer_bytes_total{direction="out",protocol="git"} 20.0' in text

@@ -25,9 +25,9 @@ def _family(name: str) -> str:
 
 def test_exposed_metrics_are_documented_and_the_dashboard_uses_only_them(tmp_path: Path) -> None:
     hub = build_hub(load_settings({}, None, {"data_dir": tmp_path / "data"}))
-    hub.metrics.observe_request("/api/models", "GET", 200, 0.01)  # families with labels show once used
-    hub.metrics.count_bytes("api", 1, 1)
-    hub.metrics.count_transfer("git", "upload-pack")
+    hub.metrics.record.observe_request("/api/models", "GET", 200, 0.01)  # families with labels show once used
+    hub.metrics.record.count_bytes("api", 1, 1)
+    hub.metrics.record.count_transfer("git", "upload-pack")
     exposed = {_family(name) for name in _NAME.findall(generate_latest(hub.metrics.registry).decode())}
     assert {"csghub_http_requests", "csghub_database_up", "csghub_storage_bytes", "csghub_queue_depth"} <= exposed
     documented = {_family(name) for name in _NAME.findall((DOCS / "operations-metrics.md").read_text())}

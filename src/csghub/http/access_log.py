@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -105,54 +104,74 @@ def redact_query(query: str) -> str:
     return "&".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One request as the access log reports it."""
+def target_of(path: str, query: str) -> str:
+    """The path as sent (quoted where a client put in what could split a line) and the query without its
+    secrets."""
+    if not _PLAIN.fullmatch(path):
+        path = quote(path, safe=_PATH_SAFE)
+    if not query:
+        return path
+    return f"{path}?{_quoted(redact_query(query), _PATH_SAFE + '?')}"
 
-    request_id: str
-    client: str
-    user: str
-    method: str
-    route: str
-    path: str
-    query: str
-    status: int
-    bytes_in: int
-    bytes_out: int
-    seconds: float
 
-    def target(self) -> str:
-        """The path as sent (quoted: a log line must not be split by what a client put in it) and the
-        query without its secrets."""
-        path = _quoted(self.path, _PATH_SAFE)
-        if not self.query:
-            return path
-        return f"{path}?{_quoted(redact_query(self.query), _PATH_SAFE + '?')}"
+# One request's line. Plain functions of plain values: the middleware calls one per request, and each
+# object or method call on that path shows in the overhead (benches/bench_metrics_overhead.py).
 
-    def text(self, stamp: str) -> str:
-        return (
-            f"{stamp} {self.request_id} {self.client or '-'} {_quoted(self.user, '') or '-'} "
-            f'"{self.method} {self.target()}" {self.route} {self.status} '
-            f"in={self.bytes_in} out={self.bytes_out} {self.seconds * 1000:.1f}ms"
-        )
 
-    def json(self, stamp: str) -> str:
-        return json.dumps(
-            {
-                "time": stamp,
-                "request_id": self.request_id,
-                "client": self.client,
-                "user": self.user or "-",
-                "method": self.method,
-                "route": self.route,
-                "path": self.target(),
-                "status": self.status,
-                "bytes_in": self.bytes_in,
-                "bytes_out": self.bytes_out,
-                "duration_ms": round(self.seconds * 1000, 3),
-            },
-            separators=(",", ":"),
-        )
+def text_line(
+    stamp: str,
+    request_id: str,
+    client: str,
+    user: str,
+    method: str,
+    target: str,
+    route: str,
+    status: int,
+    bytes_in: int,
+    bytes_out: int,
+    seconds: float,
+) -> str:
+    """time, request id, client, user, "method target", route, status, bytes in and out, duration."""
+    user = user if _PLAIN.fullmatch(user) else quote(user, safe="")
+    return (
+        f'{stamp} {request_id} {client or "-"} {user or "-"} "{method} {target}" {route} {status} '
+        f"in={bytes_in} out={bytes_out} {seconds * 1000:.1f}ms"
+    )
+
+
+def json_line(
+    stamp: str,
+    request_id: str,
+    client: str,
+    user: str,
+    method: str,
+    target: str,
+    route: str,
+    status: int,
+    bytes_in: int,
+    bytes_out: int,
+    seconds: float,
+) -> str:
+    return json.dumps(
+        {
+            "time": stamp,
+            "request_id": request_id,
+            "client": client,
+            "user": user or "-",
+            "method": method,
+            "route": route,
+            "path": target,
+            "status": status,
+            "bytes_in": bytes_in,
+            "bytes_out": bytes_out,
+            "duration_ms": round(seconds * 1000, 3),
+        },
+        separators=(",", ":"),
+    )
+
+
+# ".000+00:00" to ".999+00:00": a line's milliseconds are looked up, not formatted.
+_MILLIS = tuple(f".{ms:03d}+00:00" for ms in range(1000))
 
 
 class Clock:
@@ -163,9 +182,9 @@ class Clock:
         self._prefix = ""
 
     def stamp(self, now: float | None = None) -> str:
-        now = time.time() if now is None else now
-        second = int(now)
+        millis = int((time.time() if now is None else now) * 1000)
+        second, ms = divmod(millis, 1000)
         if second != self._second:
             self._second = second
             self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._prefix}.{int((now - second) * 1000):03d}+00:00"
+        return self._prefix + _MILLIS[ms]

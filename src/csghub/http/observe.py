@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from csghub.core import request_ids
 from csghub.core.logs import AccessSink
-from csghub.http.access_log import Clock, Entry, protocol_of, template_of, transfer_of
+from csghub.http.access_log import Clock, json_line, protocol_of, target_of, template_of, text_line, transfer_of
 from csghub.http.sendfile import ZEROCOPY
 from csghub.services.observability.metrics import Metrics
 
@@ -79,9 +78,8 @@ class ObserveMiddleware:
                 sent += _zerocopy_size(message)
             await send(message)
 
-        metrics = self.metrics
-        if metrics is not None:
-            metrics.in_flight.inc()
+        if self.metrics is not None:
+            self.metrics.record.started()
         try:
             await self.app(scope, counting_receive, counting_send)
         finally:
@@ -97,34 +95,35 @@ class ObserveMiddleware:
             kind = (protocol_of(route), transfer_of(method, route))
             if route != "unmatched":
                 self._kinds[(method, route)] = kind
-        metrics = self.metrics
-        if metrics is not None:
-            metrics.in_flight.dec()
-            metrics.observe_request(route, method, status, seconds)
-            metrics.count_bytes(kind[0], received, sent)
+        if self.metrics is not None:
+            record = self.metrics.record
+            record.observe_request(route, method, status, seconds)
+            record.count_bytes(kind[0], received, sent)
             if kind[1] and 200 <= status < 300:
-                metrics.count_transfer(kind[0], kind[1])
+                record.count_transfer(kind[0], kind[1])
         if self.access_format != "off":
             self._log(scope, request_id, route, status, received, sent, seconds)
 
     def _log(
         self, scope: Scope, request_id: str, route: str, status: int, received: int, sent: int, seconds: float
     ) -> None:
-        state: dict[str, Any] = scope.get("state") or {}
-        actor = state.get("actor")
+        state = scope.get("state")
+        actor = state.get("actor") if state else None
         client = scope.get("client")
-        entry = Entry(
-            request_id=request_id,
-            client=client[0] if client else "",
-            user=getattr(actor, "name", "") or "",
-            method=scope["method"],
-            route=route,
-            path=scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            status=status,
-            bytes_in=received,
-            bytes_out=sent,
-            seconds=seconds,
+        query: bytes = scope.get("query_string", b"")
+        line = text_line if self.access_format == "text" else json_line
+        self.sink.write(
+            line(
+                self.clock.stamp(),
+                request_id,
+                client[0] if client else "",
+                getattr(actor, "name", "") or "",
+                scope["method"],
+                target_of(scope["path"], query.decode("latin-1") if query else ""),
+                route,
+                status,
+                received,
+                sent,
+                seconds,
+            )
         )
-        stamp = self.clock.stamp()
-        self.sink.write(entry.json(stamp) if self.access_format == "json" else entry.text(stamp))

@@ -78,8 +78,7 @@ def _http_base(hub: Hub, process: asyncssh.SSHServerProcess, http_port: int) -> 
 
 
 async def _handle(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) -> None:
-    hub.metrics.ssh_sessions.inc()
-    hub.metrics.ssh_sessions_total.inc()
+    hub.metrics.record.ssh_opened()
     try:
         await _serve_command(process, hub, http_port)
     except Exception:  # a process boundary: log it, tell the client briefly, never kill the server
@@ -87,7 +86,7 @@ async def _handle(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) 
         process.stderr.write(b"csghub: internal error; ask the administrator to look at the logs\n")
         process.exit(1)
     finally:
-        hub.metrics.ssh_sessions.dec()
+        hub.metrics.record.ssh_closed()
 
 
 async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) -> None:
@@ -134,7 +133,7 @@ async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port
     feeder.cancel()
     await git_sessions.finish(session, code)
     if code == 0:
-        hub.metrics.count_transfer("ssh", command.removeprefix("git-"))
+        hub.metrics.record.count_transfer("ssh", command.removeprefix("git-"))
     process.exit(code)
 
 
@@ -142,7 +141,7 @@ async def _pump_in(process: asyncssh.SSHServerProcess, stdin: asyncio.StreamWrit
     """Client -> git, until the client sends EOF (or git stops reading)."""
     try:
         while data := await process.stdin.read(65536):
-            hub.metrics.count_bytes("ssh", len(data), 0)
+            hub.metrics.record.count_bytes("ssh", len(data), 0)
             stdin.write(data)
             await stdin.drain()
     except (BrokenPipeError, ConnectionResetError, asyncssh.BreakReceived, asyncssh.TerminalSizeChanged):
@@ -154,7 +153,7 @@ async def _pump_in(process: asyncssh.SSHServerProcess, stdin: asyncio.StreamWrit
 async def _pump_out(source: asyncio.StreamReader, sink: asyncssh.SSHWriter, hub: Hub) -> None:
     """git -> client, to the end of git's output, so nothing is lost before the exit status."""
     while data := await source.read(65536):
-        hub.metrics.count_bytes("ssh", 0, len(data))
+        hub.metrics.record.count_bytes("ssh", 0, len(data))
         sink.write(data)
         await sink.drain()
 
