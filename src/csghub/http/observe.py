@@ -21,6 +21,9 @@ from csghub.http.sendfile import ZEROCOPY
 from csghub.services.observability.metrics import Metrics
 
 _ID_HEADER = b"x-request-id"
+# Methods named as they are in labels; any other (WebDAV's, made-up ones) counts as OTHER, so a client
+# cannot add series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def _zerocopy_size(message: Message) -> int:
@@ -88,7 +91,7 @@ class ObserveMiddleware:
 
     def _record(self, scope: Scope, request_id: str, status: int, received: int, sent: int, seconds: float) -> None:
         path: str = scope["path"]
-        method: str = scope["method"]
+        method: str = scope["method"] if scope["method"] in _METHODS else "OTHER"
         route = template_of(scope.get("route"), path)
         kind = self._kinds.get((method, route))
         if kind is None:
