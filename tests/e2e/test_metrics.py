@@ -3,6 +3,7 @@ git clone and push over HTTP, a git-lfs upload), labelled by route templates, ne
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import subprocess
@@ -148,6 +149,34 @@ def test_clone_push_and_lfs_upload_move_the_transfer_counters(hub: LiveHub, admi
     for queue in ("finetune", "mirror", "dataset_conversion"):
         assert ("csghub_queue_depth", frozenset({("queue", queue)})) in after.samples
     assert name not in after.text and user not in after.text
+
+    # A download of the object: sent with sendfile, which the counts must see too.
+    oid = hashlib.sha256(weights).hexdigest()
+    auth = {"Authorization": f"Bearer {token}"}
+    batch = httpx.post(
+        f"{hub.url}/{repo}.git/info/lfs/objects/batch",
+        headers=auth,
+        json={"operation": "download", "objects": [{"oid": oid, "size": MiB}]},
+    )
+    download = httpx.get(batch.json()["objects"][0]["actions"]["download"]["href"])
+    assert download.content == weights
+    later = _settled(
+        hub,
+        admin_token,
+        lambda s: (
+            s.value("csghub_transfers_total", protocol="lfs", operation="download")
+            > after.value("csghub_transfers_total", protocol="lfs", operation="download")
+        ),
+    )
+    assert (
+        later.value("csghub_transfers_total", protocol="lfs", operation="download")
+        - after.value("csghub_transfers_total", protocol="lfs", operation="download")
+        == 1
+    )
+    lfs_out = later.value("csghub_transfer_bytes_total", protocol="lfs", direction="out") - after.value(
+        "csghub_transfer_bytes_total", protocol="lfs", direction="out"
+    )
+    assert lfs_out == len(batch.content) + MiB
 
 
 def test_git_over_ssh_counts_sessions_transfers_and_bytes(hub: LiveHub, admin_token: str, tmp_path: Path) -> None:

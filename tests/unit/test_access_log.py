@@ -184,3 +184,16 @@ def test_access_sink_writes_whole_lines_and_flushes_within_the_loop_turn() -> No
 
     asyncio.run(burst())
     assert stream.getvalue() == "one\nline 0\nline 1\nline 2\n"
+
+
+def test_log_records_name_the_request_they_were_written_for() -> None:
+    record = logging.LogRecord("csghub.x", logging.INFO, __file__, 1, "hello", None, None)
+    request_ids.RequestIdFilter().filter(record)
+    assert record.request_id == "-"  # outside any request
+    token = request_ids.current.set("req-9")
+    try:
+        request_ids.RequestIdFilter().filter(record)
+    finally:
+        request_ids.current.reset(token)
+    assert record.request_id == "req-9"
+    assert logging.Formatter(logs.FORMAT).format(record).endswith("INFO csghub.x [req-9]: hello")
