@@ -18,6 +18,7 @@ from csghub.api.metrics import router as metrics_router
 from csghub.api.reference import mount_reference
 from csghub.api.routes import mount_api
 from csghub.config import Settings
+from csghub.core.logs import AccessSink
 from csghub.http import body_limits
 from csghub.http import errors as api_errors
 from csghub.http import openapi as api_schema
@@ -83,6 +84,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     hub = hub or build_hub(settings)
     endpoint_gateway = gateway.make_gateway(hub)
     app_relay = AppRelay()  # the notebooks' and the spaces' doors share one client
+    access_sink = AccessSink()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -126,6 +128,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             await app_relay.aclose()
             await run_in_threadpool(downloads.flush, hub)
             hub.metrics.close()
+            access_sink.flush()
 
     app = FastAPI(
         title="CSGHub",
@@ -179,6 +182,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
         ObserveMiddleware,
         metrics=hub.metrics if settings.metrics_enabled else None,
         access_log=settings.access_log,
+        sink=access_sink,
     )
     app.add_middleware(HealthMiddleware)  # outermost of ours: a probe pays for nothing else
     # csghub-native (/api/v1) routes come with the csghub-sdk compatibility layer.

@@ -12,6 +12,8 @@ from typing import TextIO
 
 from csghub.core.request_ids import RequestIdFilter
 
+# How long an access log line may wait in the buffer.
+FLUSH_SECONDS = 0.05
 FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 # Libraries that say a great deal at INFO (each SSH channel, each outbound request, each migration step,
 # uvicorn's start-up lines): WARNING unless the log level is "debug" or `log_libraries` names them.
@@ -56,10 +58,10 @@ def configure(level: str, libraries: tuple[str, ...] = ()) -> None:
 
 
 class AccessSink:
-    """Where access log lines go: standard error, through a buffer of its own flushed once per turn of the
-    event loop. Through `logging` (a record, a lock, a formatter) and with a write per line, a line cost
-    about 15 µs, 4% of a cached API answer (benches/bench_metrics_overhead.py); this costs under 1 µs,
-    and a line still reaches the file within the same turn of the loop."""
+    """Where access log lines go: standard error, through a buffer of its own written out every
+    FLUSH_SECONDS (a line reaches the file at most that late; a crash loses at most that much). Through
+    `logging` (a record, a lock, a formatter) and a write per line, a line cost about 15 µs, 4% of a cached
+    API answer (benches/bench_metrics_overhead.py); this costs about 1 µs."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or io.TextIOWrapper(
@@ -72,7 +74,7 @@ class AccessSink:
         if not self._pending:
             self._pending = True
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
             except RuntimeError:  # no loop (a test calling it directly): at once
                 self.flush()
 
