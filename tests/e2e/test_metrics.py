@@ -217,3 +217,41 @@ def test_git_over_ssh_counts_sessions_transfers_and_bytes(hub: LiveHub, admin_to
     assert delta("csghub_transfer_bytes_total", protocol="ssh", direction="out") >= 90_000
     assert delta("csghub_transfer_bytes_total", protocol="ssh", direction="in") > 0  # the client's wants
     assert repo.split("/")[1] not in after.text
+
+
+def test_xet_upload_and_download_by_huggingface_hub_are_counted(
+    hub: LiveHub, admin_token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hf_xet  # noqa: F401 - the default client, as users have it
+    from huggingface_hub import HfApi, hf_hub_download
+
+    user, token = hub.user()
+    repo = f"{user}/xet-{secrets.token_hex(3)}"
+    data = os.urandom(2 * MiB)
+    (tmp_path / "weights.bin").write_bytes(data)
+    monkeypatch.setenv("HF_XET_CACHE", str(tmp_path / "xet"))
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    api = HfApi(endpoint=hub.url, token=token)
+    api.create_repo(repo, private=True)
+    before = scrape(hub.url, admin_token)
+    api.upload_file(path_or_fileobj=tmp_path / "weights.bin", path_in_repo="weights.bin", repo_id=repo)
+    got = hf_hub_download(repo, "weights.bin", endpoint=hub.url, token=token, cache_dir=tmp_path / "hf")
+    assert Path(got).read_bytes() == data
+    after = _settled(
+        hub,
+        admin_token,
+        lambda s: (
+            s.value("csghub_transfers_total", protocol="xet", operation="download")
+            > before.value("csghub_transfers_total", protocol="xet", operation="download")
+        ),
+    )
+
+    def delta(metric: str, **labels: str) -> float:
+        return after.value(metric, **labels) - before.value(metric, **labels)
+
+    assert delta("csghub_transfers_total", protocol="xet", operation="upload") >= 1  # one xorb or more
+    assert delta("csghub_transfer_bytes_total", protocol="xet", direction="in") >= 2 * MiB  # random: no compression
+    assert delta("csghub_transfer_bytes_total", protocol="xet", direction="out") >= 2 * MiB
+    assert delta("csghub_storage_objects", kind="xet_xorb") >= 1
+    assert delta("csghub_storage_bytes", kind="xet_xorb") >= 2 * MiB
+    assert repo.split("/")[1] not in after.text
