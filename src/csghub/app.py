@@ -14,14 +14,17 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from csghub.api.metrics import router as metrics_router
 from csghub.api.reference import mount_reference
 from csghub.api.routes import mount_api
 from csghub.config import Settings
+from csghub.core.logs import AccessSink
 from csghub.http import body_limits
 from csghub.http import errors as api_errors
 from csghub.http import openapi as api_schema
 from csghub.http.bodies import BodyMemory
 from csghub.http.health import HealthMiddleware
+from csghub.http.observe import ObserveMiddleware
 from csghub.http.ratelimit import RateLimitMiddleware
 from csghub.http.routing import include_routes, index_routes
 from csghub.services.compute import supervisor
@@ -83,6 +86,7 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     hub = hub or build_hub(settings)
     endpoint_gateway = gateway.make_gateway(hub)
     app_relay = AppRelay()  # the notebooks' and the spaces' doors share one client
+    access_sink = AccessSink()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +131,8 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
             await endpoint_gateway.aclose()
             await app_relay.aclose()
             await run_in_threadpool(downloads.flush, hub)
+            hub.metrics.close()
+            access_sink.flush()
 
     app = FastAPI(
         title="CSGHub",
@@ -170,9 +176,18 @@ def create_app(settings: Settings, hub: Hub | None = None, *, http_port: int | N
     include_routes(app, xet_store_router)
     include_routes(app, git_http_router)
     mount_reference(app)
+    if settings.metrics_enabled:
+        include_routes(app, metrics_router)
     mount_api(app)
     mount_web(app)
     index_routes(app)
+    # Request ids, metrics and the access log see every request but the probes'.
+    app.add_middleware(
+        ObserveMiddleware,
+        metrics=hub.metrics if settings.metrics_enabled else None,
+        access_log=settings.access_log,
+        sink=access_sink,
+    )
     app.add_middleware(HealthMiddleware)  # outermost of ours: a probe pays for nothing else
     # csghub-native (/api/v1) routes come with the csghub-sdk compatibility layer.
     return app

@@ -53,6 +53,13 @@ class Settings:
     # Xet objects younger than this are never garbage-collected: an upload may still be referencing them.
     xet_gc_grace: int = 86400
     log_level: str = "info"
+    # Libraries whose INFO chatter is kept at the hub's log level (it is WARNING otherwise, unless log_level is
+    # "debug"): e.g. ["asyncssh", "httpx"]. See docs/operations-metrics.md for the list.
+    log_libraries: tuple[str, ...] = ()
+    # Prometheus metrics at /metrics, answered to site administrators' tokens only (docs/operations-metrics.md).
+    metrics_enabled: bool = True
+    # One line per request on stderr: "text", "json" or "off".
+    access_log: str = "text"
     # Who may create accounts: "open" (anyone), "invite" (with an invitation code from an admin) or
     # "admin" (only administrators create accounts).
     registration: str = "open"
@@ -363,6 +370,8 @@ def _validate(settings: Settings) -> None:
             "Setting 'webhook_retry_delays' must list seconds (0 or more) between attempts, "
             f"not {settings.webhook_retry_delays!r}"
         ) from None
+    if settings.access_log not in ("text", "json", "off"):
+        raise ConfigError(f"Setting 'access_log' must be 'text', 'json' or 'off', not '{settings.access_log}'")
     if settings.mirror_creators not in ("admins", "users"):
         raise ConfigError("Setting 'mirror_creators' must be 'admins' or 'users'")
     for key in ("space_sleep_seconds", "space_layer_keep_seconds"):

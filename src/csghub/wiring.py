@@ -17,6 +17,7 @@ from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
 from csghub.services.mirrors import proxy as mirror_proxy
 from csghub.services.mirrors import scheduler as mirror_scheduler
+from csghub.services.observability.database import DatabaseCollector
 from csghub.services.scanning import guard as scan_guard
 from csghub.services.scanning import pipeline as scan_pipeline
 from csghub.services.spaces import lifecycle as space_lifecycle
@@ -75,6 +76,8 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.compute.claimants.append(lambda: conversions.running_keys(hub))
     hub.compute.claimants.append(lambda: finetune_runs.running_keys(hub))
     hub.compute.claimants.append(lambda: mirror_scheduler.running_keys(hub))
+    if settings.metrics_enabled:
+        hub.metrics.add_collector(DatabaseCollector(hub.sessions))
     return hub
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from csghub.core import request_ids
 from csghub.core.errors import InvalidArgument
 from csghub.runtime.base import PYTHON, Environment, Handle, ProcessSpec, ProcessState, Resources, RunnerError, WorkKind
 from csghub.runtime.local import LocalProcessRunner
@@ -130,3 +131,17 @@ def test_local_gpus_are_given_to_one_process_at_a_time(tmp_path: Path) -> None:
     finally:
         for handle in runner.running():
             runner.stop(handle, grace=2)
+
+
+def test_local_process_started_for_a_request_knows_its_id(runner: LocalProcessRunner) -> None:
+    code = "import os; print(repr(os.environ.get('CSGHUB_REQUEST_ID')))"
+    token = request_ids.current.set("req-7f3a")
+    try:
+        named = runner.start(job(code))
+    finally:
+        request_ids.current.reset(token)
+    unnamed = runner.start(job(code))  # a background loop's start: no request behind it
+    for handle in (named, unnamed):
+        wait_until(lambda handle=handle: ended(runner, handle), "the job to end", timeout=30, poll=0.02)
+    assert runner.read_log(named).strip() == b"'req-7f3a'"
+    assert runner.read_log(unnamed).strip() == b"None"

@@ -49,16 +49,15 @@ def serve(
     config: Path | None = ConfigFile,
 ) -> None:
     """Start the hub: apply migrations, then serve the API, git and LFS over HTTP."""
-    import logging
-
     import uvicorn
 
     from csghub.app import create_app
     from csghub.cli.ports import PortUnavailable, bind_http, check_free
+    from csghub.core import logs
     from csghub.services.repositories.writes import recover
 
     settings = _settings(data_dir, config, host=host, port=port if port else None, ssh_port=ssh_port)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_libraries)
     try:
         sock = bind_http(settings.host, 0 if port == 0 else settings.port)
         if settings.ssh_port > 0:
@@ -78,17 +77,18 @@ def serve(
     _announce_first_admin(application.state.hub, f"http://{settings.host}:{bound}")
     from csghub.http.connections import bounded_protocol
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            application,
-            log_level=settings.log_level,
-            timeout_keep_alive=30,
-            http=bounded_protocol(max_header_bytes=settings.max_header_bytes, header_timeout=settings.client_timeout),
-            access_log=False,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.trusted_proxies,
-        )
+    server_config = uvicorn.Config(
+        application,
+        log_level=settings.log_level,
+        log_config=None,  # the hub's own handler (core/logs.py): its lines name the request
+        timeout_keep_alive=30,
+        http=bounded_protocol(max_header_bytes=settings.max_header_bytes, header_timeout=settings.client_timeout),
+        access_log=False,  # the hub's access log (http/observe.py) names the user, the route and the request id
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
     )
+    logs.configure(settings.log_level, settings.log_libraries)  # again: uvicorn's Config set its loggers' levels
+    server = uvicorn.Server(server_config)
     server.run(sockets=[sock])
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from csghub.core import request_ids
 from csghub.core.errors import AnswerNotReady, HubError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ def error_response(
     if csg_envelope:
         body["msg"] = message
     headers = {"X-Error-Code": code, "X-Error-Message": header_safe(message)}
+    request_id = request_ids.current_id()
+    if request_id:  # what an operator greps the access log and the server's log for
+        body["request_id"] = request_id
+        headers[request_ids.HEADER] = request_id
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="CSGHub"'
     if retry_after is not None:

@@ -21,11 +21,13 @@ class ErrorBody(BaseModel):
     error: str
     code: str
     msg: str | None = None  # the /api/v1 routes repeat the message here, as CSGHub's clients read it
+    request_id: str | None = None  # as in the X-Request-ID header and the access log line
 
 
 _ERROR_HEADERS = {
     "X-Error-Code": {"schema": {"type": "string"}, "description": "The error code, as in the body"},
     "X-Error-Message": {"schema": {"type": "string"}, "description": "The message, control characters blanked"},
+    "X-Request-ID": {"schema": {"type": "string"}, "description": "The request's id, as in the body"},
 }
 _MEANINGS = {
     400: "Invalid input: a malformed body, a field of the wrong type, a bad name, revision or path",

@@ -30,6 +30,7 @@ from typing import Any
 
 import psutil
 
+from csghub.core import request_ids
 from csghub.core.errors import InvalidArgument
 from csghub.runtime.base import (
     HOST,
@@ -222,6 +223,8 @@ class LocalProcessRunner:
         extra |= dict.fromkeys(THREAD_VARS, threads)
         extra["CUDA_VISIBLE_DEVICES"] = ""  # none unless it asked for some (then start() names them)
         extra |= {k: fill(v) for k, v in spec.env.items()}
+        if request_id := request_ids.current_id():  # started on behalf of a request: its log can name it
+            extra[request_ids.ENV_VAR] = request_id
         return argv, minimal_env(extra)
 
     def _choose_cpus(self, cpus: float) -> list[int]:

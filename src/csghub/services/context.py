@@ -25,6 +25,7 @@ from csghub.core.errors import RateLimited
 from csghub.core.names import RepoId, RepoType
 from csghub.git.repository import GitRepo
 from csghub.runtime.base import Runner, RunnerError
+from csghub.services.observability.metrics import Metrics
 from csghub.services.read_cache import OneLoadPerKey, ReadCache, RefCache
 from csghub.storage.base import BlobStore
 
@@ -458,6 +459,8 @@ class Hub:
     repo_event_listeners: list[Callable[[Session, Hub, RepoEvent], None]] = field(default_factory=list)
     # Rung when a webhook delivery is queued: the delivery loop sends it now, not at its next pass.
     webhook_doorbell: Doorbell = field(default_factory=Doorbell)
+    # Prometheus metrics (services/observability): this hub's registry, counters and scrape-time collectors.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
         self.reads.watch(self.sessions)

@@ -78,12 +78,15 @@ def _http_base(hub: Hub, process: asyncssh.SSHServerProcess, http_port: int) -> 
 
 
 async def _handle(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) -> None:
+    hub.metrics.record.ssh_opened()
     try:
         await _serve_command(process, hub, http_port)
     except Exception:  # a process boundary: log it, tell the client briefly, never kill the server
         log.exception("ssh command %r failed", process.command)
         process.stderr.write(b"csghub: internal error; ask the administrator to look at the logs\n")
         process.exit(1)
+    finally:
+        hub.metrics.record.ssh_closed()
 
 
 async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port: int) -> None:
@@ -124,18 +127,21 @@ async def _serve_command(process: asyncssh.SSHServerProcess, hub: Hub, http_port
         return
     protocol = str((process.env or {}).get("GIT_PROTOCOL") or "")
     proc = await git_sessions.start(session, protocol=protocol, stateless=False, address=actor.address)
-    feeder = asyncio.create_task(_pump_in(process, proc.stdin))
-    await asyncio.gather(_pump_out(proc.stdout, process.stdout), _pump_out(proc.stderr, process.stderr))
+    feeder = asyncio.create_task(_pump_in(process, proc.stdin, hub))
+    await asyncio.gather(_pump_out(proc.stdout, process.stdout, hub), _pump_out(proc.stderr, process.stderr, hub))
     code = await proc.wait()
     feeder.cancel()
     await git_sessions.finish(session, code)
+    if code == 0:
+        hub.metrics.record.count_transfer("ssh", command.removeprefix("git-"))
     process.exit(code)
 
 
-async def _pump_in(process: asyncssh.SSHServerProcess, stdin: asyncio.StreamWriter) -> None:
+async def _pump_in(process: asyncssh.SSHServerProcess, stdin: asyncio.StreamWriter, hub: Hub) -> None:
     """Client -> git, until the client sends EOF (or git stops reading)."""
     try:
         while data := await process.stdin.read(65536):
+            hub.metrics.record.count_bytes("ssh", len(data), 0)
             stdin.write(data)
             await stdin.drain()
     except (BrokenPipeError, ConnectionResetError, asyncssh.BreakReceived, asyncssh.TerminalSizeChanged):
@@ -144,9 +150,10 @@ async def _pump_in(process: asyncssh.SSHServerProcess, stdin: asyncio.StreamWrit
         stdin.close()
 
 
-async def _pump_out(source: asyncio.StreamReader, sink: asyncssh.SSHWriter) -> None:
+async def _pump_out(source: asyncio.StreamReader, sink: asyncssh.SSHWriter, hub: Hub) -> None:
     """git -> client, to the end of git's output, so nothing is lost before the exit status."""
     while data := await source.read(65536):
+        hub.metrics.record.count_bytes("ssh", 0, len(data))
         sink.write(data)
         await sink.drain()
 
