@@ -209,6 +209,8 @@ class RayCluster:
         # What Ray's workers and the services they start write to a temp dir lands in the cluster's own.
         env["TMPDIR"] = str(self.temp_dir / "tmp")
         (self.temp_dir / "tmp").mkdir(exist_ok=True)
+        # As docs/compute.md advises: the Ray Client server's per-client child otherwise dies now and then.
+        env["GRPC_ENABLE_FORK_SUPPORT"] = "false"
         env["AUTOSCALER_METRIC_PORT"] = str(self.ports["autoscaler_metrics"])
         env["DASHBOARD_METRIC_PORT"] = str(self.ports["dashboard_metrics"])
         ray = str(Path(sys.executable).with_name("ray"))

@@ -17,6 +17,11 @@ from typing import Any
 from csghub.runtime.base import RunnerError
 
 CONNECT_TIMEOUT = 60.0
+CONNECT_ATTEMPTS = 3
+# Ray's Client server forks a server per client; now and then that child dies before it runs (a gRPC
+# fork race in Ray's proxier, about one start in seven on a 2-core machine) and the client is told this.
+# A new connection gets a new child, so it is worth asking again.
+_TRANSIENT_CONNECT = "Starting Ray client server failed"
 
 
 class Lost(Exception):
@@ -37,12 +42,24 @@ class DriverChannel:
     def call(self, method: str, timeout: float, **kwargs: Any) -> Any:
         with self._lock:
             if self._conn is None:
-                self._open()
+                self._connect()
             return self._ask(method, timeout, kwargs)
 
     def close(self) -> None:
         with self._lock:
             self._shut()
+
+    def _connect(self) -> None:
+        """A driver connected to the cluster; a driver whose connect failed is ended, so that the next
+        call starts afresh rather than asking one that never joined."""
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                self._open()
+                return
+            except RunnerError as exc:
+                self._shut()
+                if attempt == CONNECT_ATTEMPTS or _TRANSIENT_CONNECT not in str(exc):
+                    raise
 
     def _open(self) -> None:
         ours, theirs = socket.socketpair()
