@@ -48,9 +48,27 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (the newest by default; a restore first builds its backup's own)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+        return
+    # SQLite changes a table by copying it to a new one and dropping the old; with foreign keys on, that
+    # DROP deletes the old rows first and so cascades to every row that refers to them. SQLite's own
+    # procedure for schema changes: keys off (only outside a transaction), change, check, keys on.
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.commit()
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration left rows that refer to nothing: {broken[:5]}")
+        finally:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
 
 
 def schema_revisions(connection: Connection) -> tuple[str | None, str | None]:

@@ -161,11 +161,7 @@ class Repo(Base):
     """A repository; its bare git directory is named by `id`, so renames never move files."""
 
     __tablename__ = "repos"
-    # Directories are named by id, so ids are never reused (AUTOINCREMENT on SQLite, a sequence elsewhere).
-    __table_args__ = (
-        UniqueConstraint("type", "namespace_id", "name_key", name="uq_repo_name"),
-        {"sqlite_autoincrement": True},
-    )
+    __table_args__ = (UniqueConstraint("type", "namespace_id", "name_key", name="uq_repo_name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     type: Mapped[str] = mapped_column(String(10))
@@ -878,3 +874,17 @@ class FileScan(Base):
     path: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     scanned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+def _ids_are_never_reused() -> None:
+    """An id once handed out names a folder (a repository, a notebook, a space) or is kept by rows that
+    outlive what it named (audit events, deliveries, scans), so no table hands it out again: AUTOINCREMENT
+    on SQLite, which otherwise reuses the id of a deleted newest row; PostgreSQL's sequences never do.
+    Migration 0017 rebuilt the tables made before this was true of all of them."""
+    for table in Base.metadata.tables.values():
+        key = list(table.primary_key.columns)
+        if len(key) == 1 and isinstance(key[0].type, Integer):
+            table.dialect_options["sqlite"]["autoincrement"] = True
+
+
+_ids_are_never_reused()
