@@ -11,6 +11,9 @@ Each cell names the exact outcome:
   -     the door does not take this credential: SSH authenticates with keys, not tokens
 
 `delete` is tried on a fresh repository of the same kind wherever it is expected to succeed.
+`watch` creates (then deletes) a webhook watching the repository: a webhook belongs to its owner's
+settings, so it needs an account and a credential that may change them, and then read access to what
+it watches.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ KINDS = ("public", "internal", "private", "gated")
 COLUMNS = (
     *("list", "info", "resolve", "clone_http", "clone_ssh", "lfs_get"),
     *("push_http", "push_ssh", "lfs_put", "commit"),
-    *("settings", "collab", "delete"),
+    *("settings", "collab", "delete", "watch"),
 )
 READS = "ok ok ok ok ok ok"
 NO_WRITES = "403 403 403 403 403 403 403"
@@ -45,34 +48,35 @@ ALL_WRITES = "ok ok ok ok ok ok ok"
 WRITES_ONLY = "ok ok ok ok 403 403 403"
 TOKEN_READS = "ok ok ok ok - ok"
 TOKEN_NO_WRITES = "403 - 403 403 403 403 403"
-HIDDEN = "hide hide hide hide hide hide hide hide hide hide hide hide hide"
-REFUSED = "401 401 401 401 401 401 401 401 401 401 401 401 401"
-TOKEN_REFUSED = "401 401 401 401 - 401 401 - 401 401 401 401 401"
+HIDDEN = "hide hide hide hide hide hide hide hide hide hide hide hide hide hide"
+REFUSED = "401 401 401 401 401 401 401 401 401 401 401 401 401 401"
+TOKEN_REFUSED = "401 401 401 401 - 401 401 - 401 401 401 401 401 401"
 
 EXPECTED: dict[str, dict[str, str]] = {
     "anonymous": {
-        "public": "ok ok ok ok - ok 401 - 401 401 401 401 401",
-        "internal": "hide hide hide 401 - hide 401 - hide hide hide hide hide",
-        "private": "hide hide hide 401 - hide 401 - hide hide hide hide hide",
-        "gated": "ok ok gate 401 - gate 401 - 401 401 401 401 401",
+        "public": "ok ok ok ok - ok 401 - 401 401 401 401 401 401",
+        "internal": "hide hide hide 401 - hide 401 - hide hide hide hide hide 401",
+        "private": "hide hide hide 401 - hide 401 - hide hide hide hide hide 401",
+        "gated": "ok ok gate 401 - gate 401 - 401 401 401 401 401 401",
     },
     "other user": {
-        "public": f"{READS} {NO_WRITES}",
-        "internal": f"{READS} {NO_WRITES}",
+        "public": f"{READS} {NO_WRITES} ok",
+        "internal": f"{READS} {NO_WRITES} ok",
         "private": HIDDEN,
-        "gated": f"ok ok gate gate gate gate {NO_WRITES}",
+        "gated": f"ok ok gate gate gate gate {NO_WRITES} ok",
     },
-    "reader": {kind: f"{READS} {NO_WRITES}" for kind in KINDS},
-    "writer": {kind: f"{READS} {WRITES_ONLY}" for kind in KINDS},
-    "org admin": {kind: f"{READS} {ALL_WRITES}" for kind in KINDS},
-    "site admin": {kind: f"{READS} {ALL_WRITES}" for kind in KINDS},
-    "read token": {kind: f"{TOKEN_READS} {TOKEN_NO_WRITES}" for kind in KINDS},
-    "write token": {kind: "ok ok ok ok - ok ok - ok ok 403 403 403" for kind in KINDS},
+    "reader": {kind: f"{READS} {NO_WRITES} ok" for kind in KINDS},
+    "writer": {kind: f"{READS} {WRITES_ONLY} ok" for kind in KINDS},
+    "org admin": {kind: f"{READS} {ALL_WRITES} ok" for kind in KINDS},
+    "site admin": {kind: f"{READS} {ALL_WRITES} ok" for kind in KINDS},
+    "read token": {kind: f"{TOKEN_READS} {TOKEN_NO_WRITES} 403" for kind in KINDS},
+    "write token": {kind: "ok ok ok ok - ok ok - ok ok 403 403 403 ok" for kind in KINDS},
+    # Its grants name another repository only: it may not change its owner's settings.
     "token for another repo": {
-        "public": f"{TOKEN_READS} {TOKEN_NO_WRITES}",
-        "internal": "hide hide hide hide - hide hide - hide hide hide hide hide",
-        "private": "hide hide hide hide - hide hide - hide hide hide hide hide",
-        "gated": f"ok ok gate gate - gate {TOKEN_NO_WRITES}",
+        "public": f"{TOKEN_READS} {TOKEN_NO_WRITES} 403",
+        "internal": "hide hide hide hide - hide hide - hide hide hide hide hide 403",
+        "private": "hide hide hide hide - hide hide - hide hide hide hide hide 403",
+        "gated": f"ok ok gate gate - gate {TOKEN_NO_WRITES} 403",
     },
     "expired token": {kind: TOKEN_REFUSED for kind in KINDS},
     "revoked token": {kind: TOKEN_REFUSED for kind in KINDS},
@@ -333,6 +337,18 @@ def _delete(world: World, who: Who, kind: str, expected: str) -> str:
     return _http_outcome(who, r)
 
 
+def _watch(world: World, who: Who, repo: str) -> str:
+    # A global address written as one: checked without DNS, and never sent to (the webhook is deleted
+    # before anything happens in the repository).
+    body = {"url": "https://1.1.1.1/matrix-hook", "watched": [{"type": "model", "name": repo}]}
+    with _client(world.live, who) as c:
+        r = c.post("/api/settings/webhooks", json=body)
+        if r.status_code < 300:
+            made = r.json()["webhook"]["id"]
+            assert c.delete(f"/api/settings/webhooks/{made}").status_code == 200
+    return _http_outcome(who, r)
+
+
 def _run(world: World, who: Who, kind: str, column: str, expected: str) -> str:
     live, repo = world.live, world.repos[kind]
     if column == "list":
@@ -373,6 +389,8 @@ def _run(world: World, who: Who, kind: str, column: str, expected: str) -> str:
         with _client(live, who) as c:
             r = c.put(f"/api/v1/models/{repo}/collaborators/{world.bystander}", json={"role": "read"})
         return _http_outcome(who, r)
+    if column == "watch":
+        return _watch(world, who, repo)
     assert column == "delete"
     return _delete(world, who, kind, expected)
 
