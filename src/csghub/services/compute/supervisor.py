@@ -7,6 +7,7 @@ earlier life of the hub, and stops processes no record owns. One instance at a t
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from csghub.db.models import ComputeInstance, ComputeReplica, RuntimeFramework, utcnow
 from csghub.runtime.base import Handle, ProcessState, RunnerError
+from csghub.services.background import run_passes
 from csghub.services.compute import frameworks, instances, layers, scaling
 from csghub.services.compute import idle as sleeping
 from csghub.services.compute.clusters import LOCAL_CLUSTER_ID, known_runners, runner_for
@@ -31,16 +33,15 @@ SWEEP_EVERY = 30  # ticks between looks for processes no record owns
 
 
 async def supervise(hub: Hub) -> None:
-    """The supervisor task (app.py's lifespan starts it and cancels it on shutdown)."""
+    """The supervisor task."""
     await asyncio.to_thread(adopt, hub)
-    ticks = 0
-    while True:
-        ticks += 1
-        try:
-            await asyncio.to_thread(tick, hub, sweep=ticks % SWEEP_EVERY == 0)
-        except Exception:  # a background loop: log, never stop supervising
-            log.exception("compute supervisor pass failed")
-        await asyncio.sleep(TICK_SECONDS)
+    passes = itertools.count(1)
+
+    def one_pass() -> float:
+        tick(hub, sweep=next(passes) % SWEEP_EVERY == 0)
+        return TICK_SECONDS
+
+    await run_passes("compute supervisor", one_pass, after_failure=TICK_SECONDS)
 
 
 def adopt(hub: Hub) -> None:

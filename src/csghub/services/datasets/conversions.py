@@ -36,6 +36,7 @@ from csghub.runtime.base import (
     RunnerError,
     WorkKind,
 )
+from csghub.services.background import run_passes
 from csghub.services.context import Hub
 from csghub.services.datasets import job_files
 from csghub.services.datasets.catalog import EMPTY, FAILED, QUEUED, READY, RUNNING, catalog_json
@@ -121,12 +122,12 @@ async def supervise(hub: Hub) -> None:
     """The conversions' background task (app.py's lifespan starts it and cancels it on shutdown)."""
     await asyncio.to_thread(clean_work, hub)
     await asyncio.to_thread(backfill, hub)
-    while True:
-        try:
-            await asyncio.to_thread(tick, hub)
-        except Exception:  # a background loop: log, never stop converting
-            log.exception("dataset conversion pass failed")
-        await asyncio.sleep(TICK_SECONDS)
+
+    def one_pass() -> float:
+        tick(hub)
+        return TICK_SECONDS
+
+    await run_passes("dataset conversion", one_pass, after_failure=TICK_SECONDS)
 
 
 def run_pending(hub: Hub, *, timeout: float = 300.0) -> None:

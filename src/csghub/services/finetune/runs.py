@@ -24,6 +24,7 @@ from csghub.core.errors import HubError
 from csghub.db.models import FinetuneJob, RuntimeFramework, utcnow
 from csghub.runtime import workers
 from csghub.runtime.base import PYTHON, Handle, ProcessSpec, ProcessState, Resources, RunnerError, WorkKind
+from csghub.services.background import run_passes
 from csghub.services.compute import frameworks
 from csghub.services.compute.clusters import get_tier, runner_for
 from csghub.services.compute.launch import model_dir
@@ -52,12 +53,12 @@ EVALUATION = {"before": True, "after": True, "max_samples": 200, "max_new_tokens
 async def supervise(hub: Hub) -> None:
     """The fine-tunes' background task (app.py's lifespan starts it and cancels it on shutdown)."""
     await asyncio.to_thread(clean_leftovers, hub)
-    while True:
-        try:
-            await asyncio.to_thread(tick, hub)
-        except Exception:  # a background loop: log, never stop
-            log.exception("fine-tune pass failed")
-        await asyncio.sleep(TICK_SECONDS)
+
+    def one_pass() -> float:
+        tick(hub)
+        return TICK_SECONDS
+
+    await run_passes("fine-tune", one_pass, after_failure=TICK_SECONDS)
 
 
 def run_pending(hub: Hub, *, timeout: float = 600.0) -> None:

@@ -9,7 +9,6 @@ folder, where it resumes its partial downloads."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import shutil
@@ -34,6 +33,7 @@ from csghub.runtime.base import (
     RunnerError,
     WorkKind,
 )
+from csghub.services.background import run_passes
 from csghub.services.context import Hub
 from csghub.services.mirrors import sync, tasks
 from csghub.services.mirrors.job import LASTING_CODES, PROGRESS, RESULT
@@ -54,19 +54,12 @@ HUB_CODE = str(Path(csghub.__file__).resolve().parents[1])
 
 
 async def supervise(hub: Hub) -> None:
-    """The mirrors' background task (app.py's lifespan starts it and cancels it on shutdown)."""
-    failing = ""
-    while True:
-        busy = False
-        try:
-            busy = await asyncio.to_thread(tick, hub)
-            failing = ""
-        except Exception as exc:  # a background loop: log, never stop syncing
-            said = f"{type(exc).__name__}: {exc}"
-            if said != failing:  # once per failure, not at every pass while it lasts
-                log.exception("mirror scheduling pass failed")
-                failing = said
-        await hub.mirror_doorbell.wait(BUSY_SECONDS if busy else IDLE_SECONDS)
+    """The mirrors' background task."""
+
+    def one_pass() -> float:
+        return BUSY_SECONDS if tick(hub) else IDLE_SECONDS
+
+    await run_passes("mirror scheduling", one_pass, after_failure=IDLE_SECONDS, doorbell=hub.mirror_doorbell)
 
 
 def tick(hub: Hub) -> bool:

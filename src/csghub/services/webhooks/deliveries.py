@@ -14,7 +14,6 @@ redelivery, are services/webhooks/delivery_log.py.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -29,6 +28,7 @@ from csghub.core import sealing
 from csghub.core.errors import HubError
 from csghub.db.models import Repo, Webhook, WebhookDelivery, utcnow
 from csghub.net.client import upstream_client
+from csghub.services.background import run_passes
 from csghub.services.context import Hub
 from csghub.services.permissions import RepoResource
 from csghub.services.webhooks import hooks
@@ -43,19 +43,8 @@ PENDING, SENDING, DELIVERED, FAILED, SKIPPED = "pending", "sending", "delivered"
 
 
 async def supervise(hub: Hub) -> None:
-    """The deliveries' background task (app.py's lifespan starts it and cancels it on shutdown)."""
-    failing = ""
-    while True:
-        wait = IDLE_SECONDS
-        try:
-            wait = await asyncio.to_thread(tick, hub)
-            failing = ""
-        except Exception as exc:  # a background loop: log, never stop delivering
-            said = f"{type(exc).__name__}: {exc}"
-            if said != failing:  # once per failure, not at every pass while it lasts
-                log.exception("webhook delivery pass failed")
-                failing = said
-        await hub.webhook_doorbell.wait(wait)
+    """The deliveries' background task."""
+    await run_passes("webhook delivery", lambda: tick(hub), after_failure=IDLE_SECONDS, doorbell=hub.webhook_doorbell)
 
 
 def tick(hub: Hub) -> float:
