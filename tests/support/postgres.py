@@ -45,7 +45,7 @@ def postgres_database() -> Iterator[str]:
     pg = _pg_bin()
     run = {"check": True, "capture_output": True, "timeout": 60}
     subprocess.run([*as_pg, str(pg / "initdb"), "-D", f"{folder}/db", "-U", "postgres", "-A", "trust"], **run)  # type: ignore[call-overload]
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=400"
     subprocess.run(
         [*as_pg, str(pg / "pg_ctl"), "-D", f"{folder}/db", "-l", f"{folder}/log", "-o", options, "-w", "start"], **run
     )  # type: ignore[call-overload]
