@@ -245,4 +245,3 @@ def test_dataset_card_and_discussion_images_load(browser: Browser, live: LiveHub
     _expect_images_load(page, ".comment-body img")
     assert problems == []
     page.close()
-
