@@ -259,7 +259,9 @@ def test_render_card_drops_front_matter_and_document_keeps_it() -> None:
 
 
 def test_render_tables_code_and_autolinks_still_work() -> None:
-    html = render_markdown("| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```\n\nsee https://example.com")
-    assert "<table>" in html and "<td>2</td>" in html
+    text = "| a | b |\n|---|---|\n| 1 | 2 |\n\n```python\nx = 1\n```\n\n~~old~~ see https://example.com"
+    html = render_markdown(text + "\n\n<details><summary>More</summary>hidden</details>")
+    assert "<table>" in html and "<td>2</td>" in html and "<s>old</s>" in html
+    assert "<details><summary>More</summary>hidden</details>" in html
     assert '<span class="n">x</span>' in html
     assert attribute_values(html, "href") == ["https://example.com"]
