@@ -62,6 +62,28 @@ def test_render_latex_brackets_are_math() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("References: \\[1\\] Smith and \\[2\\] Jones.", "References: [1] Smith and [2] Jones."),
+        ("\\[1\\] Smith et al.\n\\[2\\] Jones", "[1] Smith et al.\n[2] Jones"),
+        ("\\[\n\nx\n\\]", "x"),
+        ("Escaped \\\\(a\\\\) stays", "Escaped \\(a\\) stays"),
+        ("`\\(c\\)` is code", "\\(c\\)"),
+    ],
+)
+def test_render_escaped_brackets_stay_prose(text: str, kept: str) -> None:
+    html = render_markdown(text)
+    assert "<math" not in html
+    assert kept in html
+
+
+def test_render_latex_brackets_in_quotes_and_lists() -> None:
+    html = render_markdown("> \\[\n> z^2\n> \\]\n\n- item\n\n  \\[\n  w\n  \\]\n")
+    assert html.count('<math display="block">') == 2
+    assert "&gt;" not in html  # the quote's markers are not part of the formula
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "It costs $5 and $10.",

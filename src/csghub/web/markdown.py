@@ -7,6 +7,7 @@ inert whatever the README holds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,6 @@ from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.anchors import anchors_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.gfm import gfm_plugin
-from mdit_py_plugins.texmath import texmath_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
@@ -30,7 +30,7 @@ from csghub.services.context import Hub
 from csghub.services.repositories.cards import parse_card_data, split_front_matter
 from csghub.services.repositories.documents import rendered
 from csghub.web.markdown_links import ID_PREFIX, RepoLinks, attribute_filter
-from csghub.web.markdown_math import MATH_ATTRIBUTES, to_mathml
+from csghub.web.markdown_math import MATH_ATTRIBUTES, latex_brackets_plugin, to_mathml
 
 _ALLOWED_TAGS = (
     nh3.ALLOWED_TAGS
@@ -86,8 +86,10 @@ def _highlight(code: str, lang: str, _attrs: str) -> str:
     return highlight(code, lexer, _FORMATTER)
 
 
-def _math(display: bool):  # type: ignore[no-untyped-def]
-    def render(_self: RendererHTML, tokens: list[Token], idx: int, _options: OptionsDict, _env: EnvType) -> str:
+def _math(display: bool) -> Callable[[RendererHTML, Sequence[Token], int, OptionsDict, EnvType], str]:
+    """The render rule of a math token: MathML, or the source when latex2mathml cannot read it."""
+
+    def render(_self: RendererHTML, tokens: Sequence[Token], idx: int, _options: OptionsDict, _env: EnvType) -> str:
         mathml = to_mathml(tokens[idx].content, display=display)
         # A display formula on its own lines is a block; `$$...$$` inside a paragraph stays in it.
         return mathml + "\n" if tokens[idx].block else mathml
@@ -108,13 +110,8 @@ def _parser() -> MarkdownIt:
         double_inline=True,
     )
     md.use(anchors_plugin, max_level=6)  # headings get ids, so `[Usage](#usage)` and shared links work
-    md.use(texmath_plugin, delimiters="brackets")  # \\(...\\) and \\[...\\], as LaTeX writes them
-    for kind, display in (
-        ("math_inline", False),
-        ("math_inline_double", True),
-        ("math_block", True),
-        ("math_block_eqno", True),
-    ):
+    md.use(latex_brackets_plugin)  # \\(...\\) and \\[...\\], as LaTeX writes them
+    for kind, display in (("math_inline", False), ("math_inline_double", True), ("math_block", True)):
         md.add_render_rule(kind, _math(display))
     return md
 

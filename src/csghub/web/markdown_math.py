@@ -12,6 +12,9 @@ import html
 from xml.etree.ElementTree import Element, tostring
 
 from latex2mathml.converter import convert_to_element
+from markdown_it import MarkdownIt
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_inline import StateInline
 
 # Formulas longer than this are shown as source: conversion time grows with them, and a card is
 # rendered on a request.
@@ -94,3 +97,50 @@ def to_mathml(latex: str, *, display: bool) -> str:
     root.attrib.pop("xmlns", None)  # an HTML parser puts <math> in the MathML namespace by itself
     mathml = tostring(root, encoding="unicode", short_empty_elements=False)
     return f'<span class="math-display">{mathml}</span>' if display else mathml
+
+
+def _inline_brackets(state: StateInline, silent: bool) -> bool:
+    """`\\(...\\)` on one line of a paragraph: inline math (the same token dollarmath makes)."""
+    if not state.src.startswith("\\(", state.pos):
+        return False
+    end = state.src.find("\\)", state.pos + 2)
+    if end < 0 or "\n" in state.src[state.pos : end] or end == state.pos + 2:
+        return False  # unclosed, or across lines: CommonMark's escape makes it a plain "("
+    if not silent:
+        token = state.push("math_inline", "math", 0)
+        token.content, token.markup = state.src[state.pos + 2 : end], "\\("
+    state.pos = end + 2
+    return True
+
+
+def _block_brackets(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """`\\[` at the start of a line to a `\\]` that ends a line: display math. Anything else (a
+    reference such as `\\[1\\] Smith et al.`, a blank line before the close) stays prose."""
+    if state.sCount[start] - state.blkIndent >= 4:
+        return False  # indented code
+    first = state.bMarks[start] + state.tShift[start]
+    if not state.src.startswith("\\[", first):
+        return False
+    lines: list[str] = []  # each line's own text: inside a quote or a list, without its markers
+    for line in range(start, end):
+        begin = first + 2 if line == start else state.bMarks[line] + state.tShift[line]
+        text = state.src[begin : state.eMarks[line]].rstrip()
+        if line > start and not text:
+            return False
+        lines.append(text)
+        if text.endswith("\\]") and (line > start or len(text) > 2):
+            if not silent:
+                token = state.push("math_block", "math", 0)
+                token.block, token.markup = True, "\\["
+                token.content = "\n".join(lines)[:-2]
+                token.map = [start, line + 1]
+            state.line = line + 1
+            return True
+    return False
+
+
+def latex_brackets_plugin(md: MarkdownIt) -> None:
+    """LaTeX's own delimiters next to the dollars: before CommonMark's escape, which would eat the
+    backslash; an escaped backslash (`\\\\(`) is left to it."""
+    md.inline.ruler.before("escape", "math_inline_brackets", _inline_brackets)
+    md.block.ruler.before("fence", "math_block_brackets", _block_brackets, {"alt": ["paragraph", "blockquote"]})
