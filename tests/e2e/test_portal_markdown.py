@@ -74,6 +74,7 @@ def _png(width: int, height: int) -> bytes:
 class Site:
     model: str
     dataset: str
+    space: str
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +105,21 @@ def site(live: LiveHub) -> Site:
         commit_message="card",
         repo_type="dataset",
     )
+    space = f"{owner}/show"
+    api.create_repo(space, repo_type="space", space_sdk="static")
+    api.create_commit(
+        space,
+        operations=[
+            # No app declared: the page shows the card only.
+            CommitOperationAdd("README.md", b"# Show\n\n![shot](docs/../images/diagram.png)\n"),
+            CommitOperationAdd("images/diagram.png", image),
+        ],
+        commit_message="card",
+        repo_type="space",
+    )
     discussion = api.create_discussion(model, title="Picture", description="Look: ![d](images/diagram.png)")
     assert discussion.num == 1
-    return Site(model=model, dataset=dataset)
+    return Site(model=model, dataset=dataset, space=space)
 
 
 def _console_errors(page: Page) -> list[str]:
@@ -231,13 +244,14 @@ def test_markdown_file_in_the_tree_resolves_against_its_folder(browser: Browser,
     page.close()
 
 
-def test_dataset_card_and_discussion_images_load(browser: Browser, live: LiveHub, site: Site) -> None:
+def test_dataset_and_space_cards_and_discussion_images_load(browser: Browser, live: LiveHub, site: Site) -> None:
     page = browser.new_page(viewport=SIZES["desktop"])
     problems = _console_errors(page)
-    page.goto(f"{live.url}/datasets/{site.dataset}")
-    image = page.locator("article.card img")
-    assert image.get_attribute("src") == f"/datasets/{site.dataset}/resolve/main/images/diagram.png"
-    _expect_images_load(page, "article.card img")
+    for kind, repo in (("datasets", site.dataset), ("spaces", site.space)):
+        page.goto(f"{live.url}/{kind}/{repo}")
+        image = page.locator("article.card img")
+        assert image.get_attribute("src") == f"/{kind}/{repo}/resolve/main/images/diagram.png"
+        _expect_images_load(page, "article.card img")
     # A comment's relative path means the repository's default branch.
     page.goto(f"{live.url}/{site.model}/discussions/1")
     comment = page.locator(".comment-body img")
