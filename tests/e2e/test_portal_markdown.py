@@ -7,6 +7,7 @@ relative paths the same way."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import struct
 import zlib
@@ -122,6 +123,18 @@ def site(live: LiveHub) -> Site:
     return Site(model=model, dataset=dataset, space=space)
 
 
+def _contrast(color: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two opaque computed colours, `rgb(r, g, b)`."""
+
+    def luminance(value: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", value)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(color), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
 def _console_errors(page: Page) -> list[str]:
     """Every console error (a missing image logs one) plus what tests/support/browser.watch sees."""
     problems = watch(page)
@@ -204,6 +217,10 @@ def test_model_card_renders_math_tasks_quotes_and_images(
     assert quote.evaluate("(e) => getComputedStyle(e).color") == muted
     alert = card.locator(".markdown-alert-warning")
     expect(alert.locator(".markdown-alert-title")).to_have_text("Warning")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    for text in (quote.locator("p"), alert.locator(".markdown-alert-title")):
+        colour = text.evaluate("(e) => getComputedStyle(e).color")
+        assert _contrast(colour, background) >= 4.5, f"{colour} on {background} in the {scheme} theme"
     assert alert.evaluate("(e) => getComputedStyle(e).borderLeftColor") != quote.evaluate(
         "(e) => getComputedStyle(e).borderLeftColor"
     )
