@@ -16,7 +16,7 @@ EDGES = ("api", "web", "transport")
 HUB_INSIDES = frozenset({"git", "repo_path", "blobs", "db", "sessions"})
 HUB_STATE = frozenset(
     {"downloads", "facets", "listings", "diffs", "maintenance", "advertisements", "detached", "reads", "refs"}
-    | {"entries", "small_blobs"}
+    | {"entries", "small_blobs", "rendered"}
 )
 
 

@@ -427,6 +427,8 @@ class Hub:
     small_blobs: CommitCache = field(default_factory=lambda: CommitCache(size=256))
     # Dataset viewer: each split's reader (its shards' footers), per conversion.
     dataset_readers: CommitCache = field(default_factory=lambda: CommitCache(size=64))
+    # Rendered markdown files (cards, .md files in the tree) by repository, commit and path (documents.py).
+    rendered: CommitCache = field(default_factory=lambda: CommitCache(size=64))
     # Dataset viewer: DuckDB queries running at once (each may use its memory limit), across requests.
     dataset_queries: Slots = field(default_factory=Slots)
     # Enterprise sign-in, when configured (built in wiring; None when off).

@@ -27,6 +27,7 @@ from csghub.services.permissions import Actor
 from csghub.services.repositories import repos
 from csghub.web.forms import form_actor
 from csghub.web.markdown import render_markdown
+from csghub.web.markdown_links import RepoLinks
 from csghub.web.render import page_actor, render, repo_path
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
@@ -87,7 +88,9 @@ def _discussion_page(
 ) -> Response:
     hub, actor = get_hub(request), request.state.actor
     found = discussions.get_discussion(hub, actor, repo_type, repo_id, number)
-    events = [(e, render_markdown(e.body) if e.kind == "comment" else "") for e in found.events]
+    # A comment's relative links and images mean the repository's files on its default branch.
+    links = RepoLinks(repo_path(found.repo.type, found.repo.full_name), found.repo.default_branch)
+    events = [(e, render_markdown(e.body, links) if e.kind == "comment" else "") for e in found.events]
     return render(
         request,
         "discussion.html",

@@ -26,7 +26,8 @@ from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import facets, files, gating, refs, repos
 from csghub.services.scanning import status as scan_status
 from csghub.web import mirror_panels, space_cards
-from csghub.web.markdown import FrontMatter, highlight_file, render_card, render_document
+from csghub.web.markdown import FrontMatter, MarkdownFile, cached_card, cached_document, highlight_file
+from csghub.web.markdown_links import RepoLinks
 from csghub.web.page_repos import open_page_repo, page_repo
 from csghub.web.playground_pages import try_it_panel
 from csghub.web.profile_pages import profile_page
@@ -265,7 +266,8 @@ def _repo_page(request: Request, at: RepoContext) -> Response:
     readme = next((e for e in all_files if e.path.lower() == "readme.md"), None)
     if readme is not None and readme.lfs is None and readme.size <= MAX_PREVIEW:
         text = files.read_small_file(snapshot, readme).decode("utf-8", errors="replace")
-        card_html = render_card(text)
+        links = RepoLinks(context["base"], context["revision"])
+        card_html = cached_card(hub, MarkdownFile(repo.id, snapshot.sha, readme.path, links, text))
     return render(
         request,
         "repo.html",
@@ -341,7 +343,9 @@ def _blob_page(request: Request, at: RepoContext, revision: str, path: str) -> R
         else:
             text = data.decode("utf-8", errors="replace")
             if lowered.endswith(".md"):
-                kind, (front_matter, html) = "markdown", render_document(text)
+                links = RepoLinks.for_file(context["base"], revision, path)
+                source = MarkdownFile(repo.id, snapshot.sha, path, links, text)
+                kind, (front_matter, html) = "markdown", cached_document(at.hub, source)
             else:
                 kind, html = "code", highlight_file(path, text)
     elif entry.lfs is None:

@@ -22,7 +22,8 @@ from csghub.services.community import likes
 from csghub.services.permissions import Action, can
 from csghub.services.repositories import files
 from csghub.web import mirror_panels, space_states
-from csghub.web.markdown import render_card
+from csghub.web.markdown import MarkdownFile, cached_card
+from csghub.web.markdown_links import RepoLinks
 from csghub.web.page_repos import page_repo
 from csghub.web.pages import use_snippets
 from csghub.web.render import render, repo_path
@@ -47,7 +48,9 @@ def _readme(at: RepoContext) -> str:
     readme = next((e for e in files.all_files(snapshot) if e.path.lower() == "readme.md"), None)
     if readme is None or readme.lfs is not None or readme.size > MAX_README:
         return ""
-    return render_card(files.read_small_file(snapshot, readme).decode("utf-8", errors="replace"))
+    text = files.read_small_file(snapshot, readme).decode("utf-8", errors="replace")
+    links = RepoLinks(repo_path(at.repo.type, at.repo.full_name), at.repo.default_branch)
+    return cached_card(at.hub, MarkdownFile(at.repo.id, snapshot.sha, readme.path, links, text))
 
 
 def space_context(at: RepoContext, tab: str) -> dict[str, Any]:
