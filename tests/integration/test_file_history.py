@@ -6,6 +6,8 @@ one), the downloads of the last 30 days, and a private repository hidden from ot
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +17,8 @@ from csghub.config import load_settings
 from csghub.core.errors import EntryNotFound, NotFound, Unauthenticated
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import RepoDownloadDay, User
+from csghub.git import history as git_history
+from csghub.git.repository import FileChange
 from csghub.services.context import Hub
 from csghub.services.identity.accounts import actor_for_user, create_user
 from csghub.services.permissions import ANONYMOUS, Actor
@@ -98,6 +102,30 @@ def test_last_commits_walk_stops_at_its_bound_and_says_so(hub: Hub, owner: Actor
     # a.txt and .gitattributes lie beyond the bound: left out ("older"), never given a wrong commit.
 
 
+def test_last_commits_walk_stops_at_its_time_bound(tmp_path: Path) -> None:
+    """A long history (5,000 commits to one file; another untouched since the first) and a walk given
+    10 ms: killed at its bound, it reports what it reached and says it is incomplete, in bounded time."""
+    git_dir = tmp_path / "long.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(git_dir)], check=True)
+    lines = []
+    for n in range(5000):
+        lines += ["commit refs/heads/main", f"committer T <t@example.com> {1700000000 + n} +0000", "data 1", "c"]
+        files = [("old.txt", "old")] if n == 0 else []
+        for path, content in [*files, ("hot.txt", str(n))]:
+            lines += [f"M 100644 inline {path}", f"data {len(content)}", content]
+    stream = ("\n".join(lines) + "\n").encode()
+    subprocess.run(["git", f"--git-dir={git_dir}", "fast-import", "--quiet"], input=stream, check=True)
+    sha = subprocess.run(["git", f"--git-dir={git_dir}", "rev-parse", "main"], capture_output=True, check=True)
+    head = sha.stdout.decode().strip()
+
+    start = time.monotonic()
+    bounded = git_history.last_commits(git_dir, head, "", {"old.txt", "hot.txt"}, max_commits=10**6, max_seconds=0.01)
+    assert time.monotonic() - start < 5, "the walk was stopped, not waited for"
+    assert not bounded.complete and "old.txt" not in bounded.commits and bounded.walked < 5000
+    whole = git_history.last_commits(git_dir, head, "", {"old.txt", "hot.txt"}, max_commits=10**6, max_seconds=60)
+    assert whole.complete and whole.walked == 5000 and whole.commits["old.txt"].parents == ()
+
+
 def test_head_is_the_latest_commit_and_the_commit_count(hub: Hub, owner: Actor, repo: repos.RepoView) -> None:
     head = file_history.head(_snapshot(hub, owner, repo))
     assert head.commit.title == "Add b" and head.commit.author_name
@@ -177,8 +205,6 @@ def test_an_lfs_pointer_to_an_object_the_repository_never_uploaded_is_unavailabl
     text = f"version https://git-lfs.github.com/spec/v1\noid sha256:{pointer.oid}\nsize {pointer.size}\n"
     git = hub.git(other.id)
     blob = git.write_blob(text.encode())
-    from csghub.git.repository import FileChange
-
     head = git.resolve("main")
     commit = git.create_commit(
         parent=head, changes=[FileChange("w.safetensors", blob)], deleted_folders=[], message="pointer",
