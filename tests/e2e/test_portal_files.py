@@ -17,9 +17,10 @@ import httpx
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import update
 
 from csghub.core.names import RepoId, RepoType
-from csghub.db.models import RepoDownloadDay
+from csghub.db.models import Repo, RepoDownloadDay
 from csghub.services.permissions import ANONYMOUS
 from csghub.services.repositories import repos
 from tests.support.browser import shot, watch
@@ -83,6 +84,8 @@ def site(live: LiveHub) -> Site:
     with live.hub.db() as session:
         session.add(RepoDownloadDay(repo_id=repo_id, day=datetime.now(UTC).date() - timedelta(days=3), count=40))
         session.add(RepoDownloadDay(repo_id=repo_id, day=datetime.now(UTC).date() - timedelta(days=45), count=500))
+        # and the total the listing sorts by, as the counter's flush adds to it
+        session.execute(update(Repo).where(Repo.id == repo_id).values(downloads=Repo.downloads + 540))
     hf_hub_download(repo, "config/settings.json", endpoint=live.url, token=token, cache_dir=str(live.data_dir / "hf"))
     wait_until(lambda: _chart_total(live, token, repo) == EARLIER_DOWNLOADS, "the download to be counted", timeout=30)
     return Site(owner, token, repo, dataset, private, hashlib.sha256(SHARD_1).hexdigest())
