@@ -8,6 +8,7 @@ pages are a 404 to everyone else."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only 
 # holds 1,025,200 ("1.03M").
 SHARD_1 = safetensors_bytes({"embed.weight": ("BF16", [1000, 1024]), "norm.weight": ("F32", [1200])})
 SHARD_2 = safetensors_bytes({"lm_head.weight": ("BF16", [500, 1024])})
+WEIGHT_MAP = {
+    "embed.weight": "model-00001-of-00002.safetensors",
+    "norm.weight": "model-00001-of-00002.safetensors",
+    "lm_head.weight": "model-00002-of-00002.safetensors",
+}
+INDEX = json.dumps({"metadata": {"total_size": 3_076_800}, "weight_map": WEIGHT_MAP}).encode()
 CARD = "---\nlicense: mit\n---\n# Weights\n\nTwo shards.\n"
 EARLIER_DOWNLOADS = 41
 
@@ -64,6 +71,7 @@ def site(live: LiveHub) -> Site:
             CommitOperationAdd("model-00001-of-00002.safetensors", SHARD_1),
             CommitOperationAdd("model-00002-of-00002.safetensors", SHARD_2),
             CommitOperationAdd("config/settings.json", b'{"layers": 2}\n'),
+            CommitOperationAdd("model.safetensors.index.json", INDEX),
         ],
         commit_message="Add weights",
     )
@@ -219,3 +227,13 @@ def test_a_private_repositorys_file_pages_are_not_found_for_others(live: LiveHub
 def test_a_bad_history_path_is_a_readable_error_page(live: LiveHub, site: Site, path: str, status: int) -> None:
     r = httpx.get(f"{live.url}/{site.repo}{path}", timeout=10)
     assert r.status_code == status and "<main" in r.text and "Traceback" not in r.text
+
+
+def test_huggingface_hub_reads_the_parameters_the_card_shows(live: LiveHub, site: Site) -> None:
+    """huggingface_hub's own header reader (Range requests on resolve) agrees with the hub's."""
+    found = HfApi(endpoint=live.url, token=site.token).get_safetensors_metadata(site.repo)
+    assert found.sharded and set(found.files_metadata) == {
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+    }
+    assert found.parameter_count == {"BF16": 1_536_000, "F32": 1_200}
