@@ -12,6 +12,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from csghub.core.names import RepoType
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
 from csghub.services.repositories import downloads, file_history, lfs, tensors
@@ -55,10 +56,10 @@ def blob_context(hub: Hub, actor: Actor, snapshot: Snapshot, entry: TreeEntry) -
 def card_context(hub: Hub, actor: Actor, snapshot: Snapshot) -> dict[str, Any]:
     repo = snapshot.repo
     model_size = None
-    if repo.type.value == "model" and can(actor, Action.DOWNLOAD, repo.resource):
+    if repo.type is RepoType.MODEL and can(actor, Action.DOWNLOAD, repo.resource):
         model_size = tensors.model_size(hub, snapshot)
     chart = None
-    if repo.type.value in ("model", "dataset"):
+    if repo.type in (RepoType.MODEL, RepoType.DATASET):
         days = downloads.daily_downloads(hub, repo.id)
         chart = {"svg": downloads_chart(days), "total": sum(count for _, count in days)}
     return {"model_size": model_size, "chart": chart, "format_count": format_count}
