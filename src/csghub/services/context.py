@@ -425,6 +425,9 @@ class Hub:
     # A commit's entry for a path, and small files' bytes by blob id (services/repositories/files.py).
     entries: CommitCache = field(default_factory=lambda: CommitCache(size=2048))
     small_blobs: CommitCache = field(default_factory=lambda: CommitCache(size=256))
+    # A safetensors file's header summary (parameters, dtypes) by its object id, which names the same bytes
+    # for good (services/repositories/tensors.py); the time-to-live only bounds memory.
+    tensor_headers: TtlCache = field(default_factory=lambda: TtlCache(ttl=86400.0, size=4096))
     # Dataset viewer: each split's reader (its shards' footers), per conversion.
     dataset_readers: CommitCache = field(default_factory=lambda: CommitCache(size=64))
     # Rendered markdown files (cards, .md files in the tree) by repository, commit and path (documents.py).

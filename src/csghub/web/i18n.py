@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from csghub.web.i18n_chat import ZH_CHAT
 from csghub.web.i18n_errors import ZH_ACTIONS, ZH_CODES, ZH_MESSAGES, zh_message
+from csghub.web.i18n_files import ZH_FILES
 from csghub.web.i18n_finetune import ZH_FINETUNE
 from csghub.web.i18n_metadata import ZH_METADATA
 from csghub.web.i18n_mirrors import ZH_MIRRORS
@@ -574,6 +575,7 @@ _ZH.update(ZH_SPACES)
 _ZH.update(ZH_MIRRORS)
 _ZH.update(ZH_WEBHOOKS)
 _ZH.update(ZH_SCANNING)
+_ZH.update(ZH_FILES)
 
 # The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
 _SCRIPT_KEYS = (

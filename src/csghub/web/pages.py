@@ -23,9 +23,9 @@ from csghub.services.community import collections, likes
 from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.services.repositories import facets, files, gating, refs, repos
+from csghub.services.repositories import facets, file_history, files, gating, refs, repos
 from csghub.services.scanning import status as scan_status
-from csghub.web import mirror_panels, space_cards
+from csghub.web import file_panels, mirror_panels, space_cards
 from csghub.web.markdown import FrontMatter, MarkdownFile, cached_card, cached_document, highlight_file
 from csghub.web.markdown_links import RepoLinks
 from csghub.web.page_repos import open_page_repo, page_repo
@@ -279,6 +279,7 @@ def _repo_page(request: Request, at: RepoContext) -> Response:
         gate_status=gating.find_request_status(hub, actor, repo),
         deployable=_deployable(hub, actor, repo),
         try_it=try_it_panel(request, hub, actor, repo),
+        **file_panels.card_context(hub, actor, snapshot),
         **context,
     )
 
@@ -317,6 +318,7 @@ def _tree_page(request: Request, at: RepoContext, revision: str, folder: str) ->
         refs=names,
         folder=folder,
         crumbs=_crumbs(folder),
+        **file_panels.tree_context(snapshot, folder.strip("/")),
         **context,
     )
 
@@ -363,6 +365,7 @@ def _blob_page(request: Request, at: RepoContext, revision: str, path: str) -> R
         front_matter=front_matter,
         note=note,
         crumbs=_crumbs(path),
+        **file_panels.blob_context(at.hub, actor, snapshot, entry),
         **context,
     )
 
@@ -371,6 +374,13 @@ def _commits_page(request: Request, at: RepoContext, revision: str) -> Response:
     _repo, snapshot, context = _repo_context(at, revision)
     commits, _total = files.history(snapshot, limit=100)
     return render(request, "commits.html", tab="commits", commits=commits, **context)
+
+
+def _path_commits_page(request: Request, at: RepoContext, revision: str, path: str) -> Response:
+    _repo, _snapshot, context = _repo_context(at, revision)
+    page = page_number(request.query_params.get("page"))
+    found = file_history.path_history(at.hub, at.actor, at.repo, revision, path, page)
+    return render(request, "file_commits.html", tab="files", history=found, crumbs=_crumbs(found.path), **context)
 
 
 async def model_page(request: Request, ns: str, name: str) -> Response:
@@ -406,6 +416,10 @@ def _repo_routes(prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/commits/{revision}", response_class=HTMLResponse)
     async def commits_page(request: Request, revision: str, at: RepoContext = opened) -> Response:
         return await _page(request, lambda: _commits_page(request, at, revision))
+
+    @router.get(prefix + "/{ns}/{name}/commits/{revision}/{path:path}", response_class=HTMLResponse)
+    async def path_commits_page(request: Request, revision: str, path: str, at: RepoContext = opened) -> Response:
+        return await _page(request, lambda: _path_commits_page(request, at, revision, path))
 
 
 for _type in (RepoType.DATASET, RepoType.SPACE, RepoType.CODE):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from csghub.db.models import Repo, RepoDownloadDay
 from csghub.services.context import Hub
 
 TRENDING_DAYS = 7
+CHART_DAYS = 30
 
 
 def count_download(hub: Hub, repo_id: int, address: str) -> None:
@@ -52,3 +53,18 @@ def _add(hub: Hub, repo_id: int, day: date, count: int) -> None:
 
 def trending_since() -> date:
     return datetime.now(UTC).date() - timedelta(days=TRENDING_DAYS - 1)
+
+
+def daily_downloads(hub: Hub, repo_id: int, days: int = CHART_DAYS) -> list[tuple[date, int]]:
+    """The repository's downloads of each of the last `days` days (UTC, today last), zero where none
+    were counted: the card's chart. The caller has read the repository (its page authorized it)."""
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=days - 1)
+    with hub.db() as session:
+        rows = session.execute(
+            select(RepoDownloadDay.day, RepoDownloadDay.count).where(
+                RepoDownloadDay.repo_id == repo_id, RepoDownloadDay.day >= first
+            )
+        )
+        counted = {day: count for day, count in rows}
+    return [(first + timedelta(days=i), counted.get(first + timedelta(days=i), 0)) for i in range(days)]

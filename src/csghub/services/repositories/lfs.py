@@ -94,6 +94,18 @@ def xet_hashes_of(hub: Hub, repo_id: int, oids: list[str]) -> dict[str, str]:
         return {oid: xet_hash for oid, xet_hash in rows if xet_hash}
 
 
+def linked_oids(hub: Hub, repo_id: int, oids: list[str]) -> set[str]:
+    """Those of `oids` this repository holds (one query); unlike `require_linked`, nothing is asked of an
+    upstream for the rest, so a page may call it without starting a download."""
+    if not oids:
+        return set()
+    with hub.db() as session:
+        rows = session.execute(
+            select(RepoLfsObject.oid).where(RepoLfsObject.repo_id == repo_id, RepoLfsObject.oid.in_(oids))
+        )
+        return {oid for (oid,) in rows}
+
+
 def require_linked(hub: Hub, repo_id: int, pointer: LfsPointer) -> None:
     """A pointer in a repository's tree serves bytes only if the repository holds its object."""
     with hub.db() as session:
