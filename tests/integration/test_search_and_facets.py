@@ -202,14 +202,19 @@ def test_quick_results_answer_in_under_50_ms_on_a_thousand_repositories(hub: Hub
                 )
             )
     client.get("/api/quicksearch", params={"q": "bulk-1"})  # warm: the first answer builds the routes' state
-    timings = []
+    # CPU time of this process (client and server run in it): what an answer costs, unlike wall time,
+    # which on a shared CI machine also counts the other jobs' turns on the cores. Both are printed.
+    cpu, wall = [], []
     for query in ("bulk-1", "bulk", "text-generation", "nothing-like-it", "heron"):
         for _ in range(4):
-            start = time.perf_counter()
+            start_cpu, start_wall = time.process_time(), time.perf_counter()
             answer = client.get("/api/quicksearch", params={"q": query})
-            timings.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+            wall.append(time.perf_counter() - start_wall)
             assert answer.status_code == 200
     assert client.get("/api/quicksearch", params={"q": "bulk"}).json()["modelsCount"] == 250  # public half
-    median = statistics.median(timings)
-    print(f"quicksearch on 1,006 repositories: median {median * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms")
+    median = statistics.median(cpu)
+    print(
+        f"quicksearch, 1,006 repositories: median {median * 1000:.1f} ms CPU, {statistics.median(wall) * 1000:.1f} ms wall"
+    )
     assert median < 0.050

@@ -92,6 +92,9 @@ def listing_page(request: Request, kind: str, actor: Actor) -> Response:
         kind=kind,
         title=kind.capitalize(),
         chip_groups=[(f, FILTER_LABELS[f], chips[f]) for f in facets if chips[f]],
+        chips_of=chips,
+        # Any value can be typed too (the chips show the most common ones); sizes are chips only.
+        typed_filters=[(f, FILTER_LABELS[f]) for f in facets if f != facet_counts.SIZE_FACET],
         chip_url=lambda chip: links.url(changes={chip.facet: "" if chip.selected else chip.value}),
         chosen=[(f, FILTER_LABELS[f], v, links.url(changes={f: ""})) for f, v in chosen.items() if v],
         tag_chips=[(tag, links.without_tag(tag)) for tag in links.tags],
