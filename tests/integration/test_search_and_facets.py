@@ -213,8 +213,12 @@ def test_quick_results_answer_in_under_50_ms_on_a_thousand_repositories(hub: Hub
             wall.append(time.perf_counter() - start_wall)
             assert answer.status_code == 200
     assert client.get("/api/quicksearch", params={"q": "bulk"}).json()["modelsCount"] == 250  # public half
-    median = statistics.median(cpu)
-    print(
-        f"quicksearch, 1,006 repositories: median {median * 1000:.1f} ms CPU, {statistics.median(wall) * 1000:.1f} ms wall"
-    )
+    median, median_wall = statistics.median(cpu), statistics.median(wall)
+    print(f"quicksearch, 1,006 repositories: median {median * 1000:.1f} ms CPU, {median_wall * 1000:.1f} ms wall")
     assert median < 0.050
+    # The listing counts its chips on every view (nothing kept that could outlive a visibility change).
+    start_cpu = time.process_time()
+    listing = client.get("/models", params={"license": "mit"})
+    listing_cpu = time.process_time() - start_cpu
+    assert listing.status_code == 200 and 'data-value="text-generation"' in listing.text
+    print(f"/models?license=mit with its chips, 1,006 repositories: {listing_cpu * 1000:.1f} ms CPU")

@@ -75,8 +75,15 @@ def count_chips(
     """Each facet's chips: its `top` values by count, and the chosen one even when nothing has it.
 
     `query` is the listing's without the chosen facets (its text, owner and free tags); one scan of
-    at most FACET_SCAN visible repositories answers every facet.
+    at most FACET_SCAN visible repositories answers every facet. Nothing is kept between pages: a
+    count kept even a minute could still include a repository made private since, in any process.
     """
+    return _count_chips(hub, actor, query, chosen, top)
+
+
+def _count_chips(
+    hub: Hub, actor: Actor, query: repos.RepoQuery, chosen: dict[str, str], top: int
+) -> dict[str, list[Chip]]:
     facets = chip_facets(query.repo_type)
     counts: dict[str, dict[str, int]] = {f: {} for f in facets}
     for raw_card, raw_tags, size in repos.scan_repos(hub, actor, query, limit=FACET_SCAN):
