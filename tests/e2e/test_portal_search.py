@@ -80,7 +80,10 @@ def _open(browser: Browser, look: str, *, javascript: bool = True) -> tuple[Brow
         java_script_enabled=javascript,
     )
     page = context.new_page()
-    return context, page, watch(page)
+    problems = watch(page)
+    # Stricter than watch(): any console error at all (a failed request, a script's own report).
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}") if msg.type == "error" else None)
+    return context, page, problems
 
 
 def _fits(page: Page) -> None:
