@@ -211,6 +211,8 @@ def test_empty_states_tell_a_newcomer_what_to_do_first(browser: Browser, live_hu
             expect(steps.locator("h3").nth(1)).to_have_text("用 git 推送" if zh else "Push with git")
             expect(steps.locator("a[href='/join']")).to_be_visible()
             _fits(page)
+            if path == "/search?q=nothing-at-all":
+                shot(page, f"search-no-results-{look}")
         assert problems == [], look
         context.close()
 
