@@ -34,8 +34,9 @@ def test_fresh_home_page_shows_first_steps_until_something_is_shared(
     page.goto(live.url)
     steps = page.locator("#first-steps")
     expect(steps.locator("a[href='/new']")).to_be_visible()
-    expect(steps.locator("pre code")).to_contain_text(f"HF_ENDPOINT={live.url}")
-    expect(steps.locator("pre code")).to_contain_text(f'create_repo("{owner}/my-model")')
+    expect(steps.locator("code.hf-steps")).to_contain_text(f"HF_ENDPOINT={live.url}")
+    expect(steps.locator("code.hf-steps")).to_contain_text(f'create_repo("{owner}/my-model"')
+    expect(steps.locator("code.git-steps")).to_contain_text(f"git clone {live.url}/{owner}/my-model")
 
     # Once something is shared, the lists take its place.
     create_repo(live.url, token, f"{owner}/first")

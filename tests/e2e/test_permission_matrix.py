@@ -354,9 +354,15 @@ def _run(world: World, who: Who, kind: str, column: str, expected: str) -> str:
     if column == "list":
         with _client(live, who) as c:
             r = c.get("/api/models", params={"author": world.org, "limit": 100})
+            quick = c.get("/api/quicksearch", params={"q": repo, "limit": 20})
         if r.status_code != 200:
             return _http_outcome(who, r)
-        return "ok" if repo in {m["id"] for m in r.json()} else "hide"
+        listed = "ok" if repo in {m["id"] for m in r.json()} else "hide"
+        # The header's quick results are a listing too, and agree with it.
+        quick_listed = (
+            "ok" if quick.status_code == 200 and repo in {m["id"] for m in quick.json()["models"]} else "hide"
+        )
+        return listed if listed == quick_listed else f"{listed}, but {quick_listed} in /api/quicksearch"
     if column == "info":
         with _client(live, who) as c:
             return _http_outcome(who, c.get(f"/api/models/{repo}"))

@@ -405,8 +405,6 @@ class Hub:
     actors: TtlCache = field(default_factory=lambda: TtlCache(ttl=10.0, size=4096))
     # Downloads counted since the last flush (see services/repositories/downloads.py).
     downloads: DownloadCounter = field(default_factory=DownloadCounter)
-    # Listing facets (popular tasks, libraries, licenses, languages) per repository type.
-    facets: TtlCache = field(default_factory=lambda: TtlCache(ttl=60.0, size=16))
     # File lists and folder listings per commit (services/repositories/files.py), and commits' diffs.
     listings: CommitCache = field(default_factory=lambda: CommitCache(size=512))
     diffs: CommitCache = field(default_factory=lambda: CommitCache(size=64))

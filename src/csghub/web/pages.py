@@ -5,9 +5,8 @@ Handlers parse the URL, call services, and render; every rule (who sees what) st
 
 from __future__ import annotations
 
-import math
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,9 +22,9 @@ from csghub.services.community import collections, likes
 from csghub.services.compute import frameworks
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, can
-from csghub.services.repositories import facets, file_history, files, gating, refs, repos
+from csghub.services.repositories import file_history, files, gating, refs, repos
 from csghub.services.scanning import status as scan_status
-from csghub.web import file_panels, mirror_panels, space_cards
+from csghub.web import file_panels, first_steps, listing_pages, mirror_panels
 from csghub.web.markdown import FrontMatter, MarkdownFile, cached_card, cached_document, highlight_file
 from csghub.web.markdown_links import RepoLinks
 from csghub.web.page_repos import open_page_repo, page_repo
@@ -34,25 +33,8 @@ from csghub.web.profile_pages import profile_page
 from csghub.web.render import human_size, page_actor, render, repo_path
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
-PAGE_SIZE = 30
 TREE_PAGE = 500
 MAX_PREVIEW = 512 * 1024
-_KINDS = {"models": RepoType.MODEL, "datasets": RepoType.DATASET, "spaces": RepoType.SPACE, "codes": RepoType.CODE}
-_FILTER_LABELS = {
-    "task": "Task",
-    "subtask": "Subtask",
-    "library": "Library",
-    "license": "License",
-    "language": "Language",
-    "size": "Size category",
-    "sdk": "SDK",
-}
-_SORTS = (
-    ("trending", "Trending"),
-    ("lastModified", "Recently updated"),
-    ("downloads", "Most downloads"),
-    ("likes", "Most likes"),
-)
 _IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg")
 
 
@@ -60,16 +42,6 @@ async def _page(request: Request, work: Any) -> Response:
     """Run a page's work in a thread (a failure becomes the error page: see http/errors.py)."""
     await page_actor(request)
     return await run_in_threadpool(work)
-
-
-def _first_steps(url: str, name: str) -> str:
-    """The huggingface_hub lines a newcomer copies to publish a first model."""
-    return (
-        f"# pip install huggingface_hub\n# export HF_ENDPOINT={url} HF_TOKEN=<your token>\n"
-        "from huggingface_hub import HfApi\n"
-        f'HfApi().create_repo("{name}/my-model")\n'
-        f'HfApi().upload_folder(repo_id="{name}/my-model", folder_path=".")'
-    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -90,80 +62,16 @@ async def home(request: Request) -> Response:
         ]
         # A fresh hub: what to do first instead of four headings over empty lists.
         empty = not any(listed for _, _, listed in found)
-        steps = _first_steps(base_url(request), actor.name or "you")
-        return render(request, "home.html", sections=found, empty=empty, first_steps=steps)
+        return render(request, "home.html", sections=found, empty=empty, steps=first_steps.steps(request, actor))
 
     return await _page(request, work)
 
 
 @router.get("/{kind}", response_class=HTMLResponse)
 async def listing(request: Request, kind: str) -> Response:
-    if kind not in _KINDS:
+    if kind not in listing_pages.KINDS:
         return await profile_page(request, kind)
-    hub = get_hub(request)
-    params = request.query_params
-    filters = list(facets.facet_fields(_KINDS[kind]))
-    q = {key: params.get(key, "").strip() for key in ("search", *filters, "author")}
-    q["sort"] = params.get("sort", "trending")
-    if q["sort"] not in dict(_SORTS):
-        q["sort"] = "trending"
-    page = page_number(params.get("page"))
-    tags = [facets.facet_tag(_KINDS[kind], name, q[name]) for name in filters if q[name]]
-    chosen_tags = [t for t in params.getlist("tag") if t]
-    tags += chosen_tags
-
-    def work() -> Response:
-        actor: Actor = request.state.actor
-        query = repos.RepoQuery(
-            repo_type=_KINDS[kind],
-            text=q["search"],
-            author=q["author"],
-            tags=tuple(tags),
-            sort="trendingScore" if q["sort"] == "trending" else q["sort"],
-            limit=PAGE_SIZE,
-            offset=(page - 1) * PAGE_SIZE,
-        )
-        total = repos.count_repos(hub, actor, query)
-        pages = max(1, math.ceil(total / PAGE_SIZE))
-        keep = {k: v for k, v in q.items() if v and not (k == "sort" and v == "trending")}
-
-        def link(number: int, tag_list: list[str] = chosen_tags) -> str:
-            state: dict[str, Any] = {**keep, "tag": tag_list}
-            if number > 1:
-                state["page"] = number
-            encoded = urlencode(state, doseq=True)
-            return f"/{kind}?{encoded}" if encoded else f"/{kind}"
-
-        if page > pages:
-            # Past the end (an old link, a typed number, fewer results since): the last page, at its own URL.
-            return RedirectResponse(link(pages), status_code=303)
-        suggestions = facets.facets(hub, _KINDS[kind])
-        found = repos.list_repos(hub, actor, query)
-
-        # Each chosen tag with the link that drops it.
-        tag_chips = [(tag, link(1, [t for t in chosen_tags if t != tag])) for tag in chosen_tags]
-        cards = space_cards.listing_cards(hub, actor, found) if _KINDS[kind] is RepoType.SPACE else {}
-
-        return render(
-            request,
-            "list.html",
-            kind=kind,
-            facets=suggestions,
-            filters=[(name, _FILTER_LABELS[name]) for name in filters],
-            tag_chips=tag_chips,
-            title=kind.capitalize(),
-            q=q,
-            sorts=_SORTS,
-            repos=found,
-            total=total,
-            page=page,
-            pages=pages,
-            prev_url=link(page - 1) if page > 1 else None,
-            next_url=link(page + 1) if page < pages else None,
-            space_cards=cards,
-        )
-
-    return await _page(request, work)
+    return await _page(request, lambda: listing_pages.listing_page(request, kind, request.state.actor))
 
 
 def _repo_base(repo: repos.RepoView) -> str:

@@ -1,9 +1,10 @@
-"""The header's search: one query over models, datasets, spaces and code, the first few of each type
-with a link to that type's listing, which pages, filters and sorts them."""
+"""The search page, /search?q=: one query over models, datasets, spaces and code, people and
+organizations, grouped by type with counts and the first few of each, each type linking to its
+listing, which pages, filters and sorts them. The header's box submits here (`search=` as before);
+as one types, its dropdown asks /api/quicksearch (static/search.js)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -11,40 +12,36 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from csghub.core.errors import HubError
-from csghub.core.names import RepoType
 from csghub.http.deps import get_hub
-from csghub.services.repositories import repos
+from csghub.services.repositories import search as searching
+from csghub.web import first_steps
 from csghub.web.render import page_actor, render, render_error
 
 router = APIRouter(include_in_schema=False)
-PER_TYPE = 5
-TYPES = (RepoType.MODEL, RepoType.DATASET, RepoType.SPACE, RepoType.CODE)
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
-    kind: str  # the plural in the listing's URL
-    total: int
-    repos: list[repos.RepoView]
-    all_url: str
+def _all_url(kind: str, text: str) -> str:
+    return f"/{kind}" + (f"?{urlencode({'search': text})}" if text else "")
 
 
 @router.get("/search", response_class=HTMLResponse)
 async def search(request: Request) -> Response:
     hub = get_hub(request)
     actor = await page_actor(request)
-    text = request.query_params.get("search", "").strip()
+    params = request.query_params
+    text = params.get("q") or params.get("search") or ""
 
     def work() -> Response:
-        sections = []
-        for repo_type in TYPES:
-            # The listing's own query (same text match, same default order), so "see all" continues it.
-            query = repos.RepoQuery(repo_type=repo_type, text=text, sort="trendingScore", limit=PER_TYPE)
-            all_url = f"/{repo_type.plural}" + (f"?{urlencode({'search': text})}" if text else "")
-            total = repos.count_repos(hub, actor, query)
-            found = repos.list_repos(hub, actor, query) if total else []
-            sections.append(Section(repo_type.plural, total, found, all_url))
-        return render(request, "search.html", text=text, sections=sections, total=sum(s.total for s in sections))
+        found = searching.search_everything(hub, actor, text)
+        sections = [(s.repo_type.plural, s, _all_url(s.repo_type.plural, found.text)) for s in found.sections]
+        return render(
+            request,
+            "search.html",
+            text=found.text,
+            sections=sections,
+            found=found,
+            steps=first_steps.steps(request, actor),
+        )
 
     try:
         return await run_in_threadpool(work)

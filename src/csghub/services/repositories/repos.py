@@ -502,6 +502,8 @@ class RepoQuery:
     limit: int = 50
     offset: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    # Bytes stored in LFS/Xet, [low, high) with None for no upper bound: the listings' size filter.
+    stored: tuple[int, int | None] | None = None
 
 
 _SORT_COLUMNS: dict[str, Any] = {
@@ -518,8 +520,10 @@ _SORT_COLUMNS: dict[str, Any] = {
 _TRENDING = ("trending", "trending_score", "trendingScore")
 
 
-def _filtered(stmt: Any, actor: Actor, query: RepoQuery) -> Any:
-    stmt = stmt.join(Namespace, Repo.namespace_id == Namespace.id).where(Repo.type == query.repo_type.value)
+def _filtered(stmt: Any, actor: Actor, query: RepoQuery, *, any_type: bool = False) -> Any:
+    stmt = stmt.join(Namespace, Repo.namespace_id == Namespace.id)
+    if not any_type:
+        stmt = stmt.where(Repo.type == query.repo_type.value)
     visible = visible_clause(actor)
     if visible is not None:
         stmt = stmt.where(visible)
@@ -541,7 +545,31 @@ def _filtered(stmt: Any, actor: Actor, query: RepoQuery) -> Any:
     for tag in query.tags:
         # Tags are a JSON list of strings; match the quoted element.
         stmt = stmt.where(Repo.tags.like(f"%{json.dumps(tag)}%"))
+    if query.stored is not None:
+        low, high = query.stored
+        size = stored_size()
+        stmt = stmt.where(size >= low) if high is None else stmt.where(size >= low, size < high)
     return stmt
+
+
+def stored_size() -> Any:
+    """SQL for the bytes a repository's large files take: the LFS (and Xet) objects its commits named.
+    Small files live in git and are left out: they weigh nothing next to a model's weights."""
+    return (
+        select(func.coalesce(func.sum(LfsObject.size), 0))
+        .join(RepoLfsObject, RepoLfsObject.oid == LfsObject.oid)
+        .where(RepoLfsObject.repo_id == Repo.id)
+        .scalar_subquery()
+    )
+
+
+def scan_repos(hub: Hub, actor: Actor, query: RepoQuery, *, limit: int) -> list[tuple[str, str, int]]:
+    """The card (JSON text), tags (JSON text) and stored size of the first `limit` repositories the
+    actor may read that match `query`, recently updated first: what the listing's facet counts read."""
+    stmt = _filtered(select(Repo.card_data, Repo.tags, stored_size()), actor, query)
+    stmt = stmt.order_by(Repo.updated_at.desc(), Repo.id.desc()).limit(limit)
+    with hub.db() as session:
+        return [(card or "{}", tags or "[]", int(size or 0)) for card, tags, size in session.execute(stmt)]
 
 
 def _sort_key(sort: str) -> Any:
@@ -574,6 +602,29 @@ def list_repos(hub: Hub, actor: Actor, query: RepoQuery) -> list[RepoView]:
 def list_repos_counted(hub: Hub, actor: Actor, query: RepoQuery) -> tuple[list[RepoView], int]:
     """A page of `list_repos` and how many repositories all its pages hold."""
     return list_repos(hub, actor, query), count_repos(hub, actor, query)
+
+
+def list_each_type(
+    hub: Hub, actor: Actor, query: RepoQuery, *, per_type: int
+) -> dict[RepoType, tuple[list[RepoView], int]]:
+    """`query` (its repo_type aside) over every type at once: the first `per_type` of each type in the
+    query's order, and how many of that type match. One statement, for the search-as-you-type route."""
+    column = _sort_key(query.sort)
+    order = column.desc() if query.descending else column.asc()
+    rank = func.row_number().over(partition_by=Repo.type, order_by=(order, Repo.id.desc())).label("rank")
+    total = func.count().over(partition_by=Repo.type).label("total")
+    ranked = _filtered(select(Repo.id, rank, total).select_from(Repo), actor, query, any_type=True).subquery()
+    stmt = select(Repo, ranked.c.total).join(ranked, ranked.c.id == Repo.id)
+    stmt = stmt.where(ranked.c.rank <= max(per_type, 1)).order_by(Repo.type, ranked.c.rank)
+    found: dict[RepoType, tuple[list[RepoView], int]] = {t: ([], 0) for t in RepoType}
+    with hub.db() as session:
+        for row, count in session.execute(stmt):
+            views, _ = found[RepoType(row.type)]
+            views.append(_view(row))
+            found[RepoType(row.type)] = (views, int(count))
+    if per_type <= 0:
+        found = {t: ([], n) for t, (_, n) in found.items()}
+    return found
 
 
 def find_row_count(hub: Hub, repo_id: int) -> int | None:

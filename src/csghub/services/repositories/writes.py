@@ -95,7 +95,6 @@ def after_ref_update(
     # The hub's own refs (refs/convert/*, the dataset viewer's) are no modification by a user.
     touch = any(not change.ref.startswith("refs/convert/") for change in changes)
     refresh_metadata(hub, repo_id, also=record, touch=touch)
-    hub.facets.clear()  # the listings' suggestions count card fields that may have changed
     hub.maintenance.request(hub.git(repo_id))
     moved = [change.ref for change in changes]
     for listener in hub.ref_listeners:
