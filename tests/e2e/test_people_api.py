@@ -33,7 +33,11 @@ def test_profile_edits_show_in_the_hf_overview(live: LiveHub) -> None:
     with api(live.url, token) as client:
         r = client.put(
             "/api/v1/user/profile",
-            json={"full_name": "Ada Lovelace", "bio": "Engines *and* poems", "links": {"github": "https://github.com/ada"}},
+            json={
+                "full_name": "Ada Lovelace",
+                "bio": "Engines *and* poems",
+                "links": {"github": "https://github.com/ada"},
+            },
         )
         assert r.status_code == 200, r.text
         image = png()
@@ -117,7 +121,12 @@ def test_a_mention_becomes_a_notification_marked_read_by_api(live: LiveHub) -> N
         assert client.get("/api/v1/notifications/count").json()["data"]["unread"] == 1
         page = client.get("/api/v1/notifications", params={"filter": "unread"}).json()["data"]
         item = page["items"][0]
-        assert (item["kind"], item["actor"], item["repo"]["name"], item["number"]) == ("mention", owner, f"{owner}/talk", 1)
+        assert (item["kind"], item["actor"], item["repo"]["name"], item["number"]) == (
+            "mention",
+            owner,
+            f"{owner}/talk",
+            1,
+        )
         assert client.put(f"/api/v1/notifications/{item['id']}", json={"read": True}).status_code == 200
         assert client.get("/api/v1/notifications/count").json()["data"]["unread"] == 0
         assert client.get("/api/v1/notifications", params={"filter": "bogus"}).status_code == 400

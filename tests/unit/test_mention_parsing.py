@@ -19,7 +19,7 @@ from csghub.services.community.mentions import MAX_MENTIONS, parse_mentions
         ("text\n\n    @dave in an indented block\n\n@erin", ["erin"]),
         ("@bob-smith @j.doe @x_y", ["bob-smith", "j.doe", "x_y"]),
         ("@-bad @a--b @ @", []),
-        ("(@alice) [@bob] \"@carol\"", ["alice", "bob", "carol"]),
+        ('(@alice) [@bob] "@carol"', ["alice", "bob", "carol"]),
         ("@alice@evil", []),
     ],
 )

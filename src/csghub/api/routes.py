@@ -39,7 +39,19 @@ from csghub.http.routing import include_routes
 def mount_api(app: FastAPI) -> None:
     app.add_middleware(EncodedSlashMiddleware)
     # Accounts before the generic /api/v1/{type}s/{ns}/{name} routes they would otherwise fall into.
-    for module in (users, people, notifications_api, sso, admin, orgs, ssh_keys, webhooks_api, repo_access, social, collections_api):
+    for module in (
+        users,
+        people,
+        notifications_api,
+        sso,
+        admin,
+        orgs,
+        ssh_keys,
+        webhooks_api,
+        repo_access,
+        social,
+        collections_api,
+    ):
         include_routes(app, module.router)
     # huggingface_hub clients pointed at /hf find likes, discussions and collections there too.
     include_routes(app, social.router, "/hf")

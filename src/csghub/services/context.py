@@ -474,6 +474,8 @@ class Hub:
     person_event_listeners: list[Callable[[Session, Hub, PersonEvent], None]] = field(default_factory=list)
     # Rung when a webhook delivery is queued: the delivery loop sends it now, not at its next pass.
     webhook_doorbell: Doorbell = field(default_factory=Doorbell)
+    # Each signed-in person's number of unread notifications, for the portal's header (notifications.py).
+    unread_counts: TtlCache = field(default_factory=lambda: TtlCache(ttl=10.0, size=4096))
     # Prometheus metrics (services/observability): this hub's registry, counters and scrape-time collectors.
     metrics: Metrics = field(default_factory=Metrics)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, event, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from csghub.core.errors import InvalidArgument, NotFound
@@ -104,7 +105,7 @@ def _readable(actor: Actor) -> ColumnElement[bool] | None:
     return None if visible is None else or_(Notification.repo_id.is_(None), visible)
 
 
-def _mine(actor: Actor) -> Select[tuple[int]]:
+def _mine(actor: Actor) -> Select[Any]:
     require_account(actor, "read notifications")
     stmt = (
         select(Notification.id)
@@ -123,6 +124,21 @@ def count_unread(hub: Hub, actor: Actor) -> int:
     stmt = _mine(actor).where(Notification.read_at.is_(None))
     with hub.db() as session:
         return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+def recount_after_commit(session: Session, hub: Hub) -> None:
+    """Drop the kept counts once the transaction that wrote notifications commits (not before: a page read
+    between would keep the old count)."""
+    event.listen(session, "after_commit", lambda _session: hub.unread_counts.clear(), once=True)
+
+
+def cached_unread(hub: Hub, actor: Actor) -> int:
+    """count_unread, kept a few seconds per credential (every page's header shows it); dropped whenever a
+    notification is written or marked."""
+    if actor.is_anonymous:
+        return 0
+    key = f"{actor.user_id}:{actor.scope}:{len(actor.grants)}"
+    return hub.unread_counts.load(key, lambda: count_unread(hub, actor))
 
 
 def list_notifications(
@@ -174,9 +190,8 @@ def mark_read(hub: Hub, actor: Actor, notification_id: int, *, read: bool = True
         found = session.scalar(_mine(actor).where(Notification.id == notification_id))
         if found is None:
             raise NotFound(f"Notification {notification_id} does not exist")
-        session.execute(
-            update(Notification).where(Notification.id == found).values(read_at=utcnow() if read else None)
-        )
+        session.execute(update(Notification).where(Notification.id == found).values(read_at=utcnow() if read else None))
+    hub.unread_counts.clear()
 
 
 def mark_all_read(hub: Hub, actor: Actor) -> int:
@@ -188,7 +203,9 @@ def mark_all_read(hub: Hub, actor: Actor) -> int:
             .where(Notification.recipient_id == actor.user_id, Notification.read_at.is_(None))
             .values(read_at=utcnow())
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        marked = int(getattr(result, "rowcount", 0) or 0)
+    hub.unread_counts.clear()
+    return marked
 
 
 def check_filter(value: str) -> bool:

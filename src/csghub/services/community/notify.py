@@ -78,19 +78,30 @@ def on_repo_event(session: Session, hub: Hub, event: RepoEvent) -> None:
     if event.action == "update":
         kind = "status"
     mentioned = _mentioned(session, comment.body) if comment.kind == "comment" else set()
-    participants = set(
-        session.scalars(
+    participants: set[int] = {
+        author
+        for author in session.scalars(
             select(DiscussionComment.author_id).where(
                 DiscussionComment.discussion_id == found.id, DiscussionComment.author_id.is_not(None)
             )
         )
-    )
+        if author is not None
+    }
     everyone = _owners(session, row, ("admin", "write")) | participants | mentioned
     readers = _may_read(session, everyone, row)
     excerpt = comment.body  # a status change's body is the new status
-    common = {"actor_id": comment.author_id, "repo_id": row.id, "number": number, "title": found.title}
-    notifications.add(session, readers & mentioned, "mention", excerpt=excerpt, **common)
-    notifications.add(session, readers - mentioned, kind, excerpt=excerpt, **common)
+    for recipients, what in ((readers & mentioned, "mention"), (readers - mentioned, kind)):
+        notifications.add(
+            session,
+            recipients,
+            what,
+            actor_id=comment.author_id,
+            repo_id=row.id,
+            number=number,
+            title=found.title,
+            excerpt=excerpt,
+        )
+    notifications.recount_after_commit(session, hub)
 
 
 def _causing_comment(session: Session, found: Discussion, event: RepoEvent) -> DiscussionComment | None:
@@ -120,3 +131,4 @@ def on_person_event(session: Session, hub: Hub, event: PersonEvent) -> None:
         notifications.add(session, admins, "access_request", actor_id=event.actor_id, repo_id=row.id)
     elif event.kind == "invitation" and event.user_id is not None and event.org_id is not None:
         notifications.add(session, {event.user_id}, "invitation", actor_id=event.actor_id, org_id=event.org_id)
+    notifications.recount_after_commit(session, hub)

@@ -44,7 +44,9 @@ def check_link(kind: str, value: str) -> str:
         return ""
     parts = urlsplit(value)
     if len(value) > MAX_LINK or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidArgument(f"The {kind} link must be an http:// or https:// address of at most {MAX_LINK} characters")
+        raise InvalidArgument(
+            f"The {kind} link must be an http:// or https:// address of at most {MAX_LINK} characters"
+        )
     if any(ch.isspace() or ord(ch) < 32 for ch in value):
         raise InvalidArgument(f"The {kind} link must not contain spaces")
     return value
