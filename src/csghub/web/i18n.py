@@ -12,6 +12,7 @@ from csghub.web.i18n_metadata import ZH_METADATA
 from csghub.web.i18n_mirrors import ZH_MIRRORS
 from csghub.web.i18n_scanning import ZH_SCANNING
 from csghub.web.i18n_spaces import ZH_SPACES
+from csghub.web.i18n_people import ZH_PEOPLE
 from csghub.web.i18n_webhooks import ZH_WEBHOOKS
 
 LANGUAGES = ("en", "zh")
@@ -573,6 +574,7 @@ _ZH.update(ZH_FINETUNE)
 _ZH.update(ZH_SPACES)
 _ZH.update(ZH_MIRRORS)
 _ZH.update(ZH_WEBHOOKS)
+_ZH.update(ZH_PEOPLE)
 _ZH.update(ZH_SCANNING)
 
 # The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
