@@ -10,9 +10,9 @@ from csghub.web.i18n_errors import ZH_ACTIONS, ZH_CODES, ZH_MESSAGES, zh_message
 from csghub.web.i18n_finetune import ZH_FINETUNE
 from csghub.web.i18n_metadata import ZH_METADATA
 from csghub.web.i18n_mirrors import ZH_MIRRORS
+from csghub.web.i18n_people import ZH_PEOPLE
 from csghub.web.i18n_scanning import ZH_SCANNING
 from csghub.web.i18n_spaces import ZH_SPACES
-from csghub.web.i18n_people import ZH_PEOPLE
 from csghub.web.i18n_webhooks import ZH_WEBHOOKS
 
 LANGUAGES = ("en", "zh")
