@@ -23,7 +23,6 @@ from csghub.services.context import Hub
 MAX_BYTES = 1024 * 1024
 # What precedes the image in the stored object (see the module's docstring).
 PREFIX = b"csghub-avatar\n"
-TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP", "image/gif": "GIF"}
 
 
 @dataclass(frozen=True, slots=True)
