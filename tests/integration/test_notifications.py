@@ -153,3 +153,33 @@ def test_each_person_keeps_a_bounded_number(hub: Hub, monkeypatch: pytest.Monkey
     page = notifications.list_notifications(hub, alice)
     assert page.total == 3
     assert [n.excerpt for n in page.items] == ["ping 4", "ping 3", "ping 2"]
+
+
+def test_status_changes_render_their_words(hub: Hub) -> None:
+    """The page names what happened: closed, reopened, in either language."""
+    from starlette.requests import Request
+
+    from csghub.web.render import _env
+
+    alice, bob = _user(hub, "alice"), _user(hub, "bob")
+    rid = RepoId.of("alice", "m")
+    repos.create_repo(hub, alice, MODEL, rid)
+    discussions.open_discussion(hub, alice, MODEL, rid, "Q", "?")
+    discussions.add_comment(hub, bob, MODEL, rid, 1, "hi")  # bob takes part
+    discussions.set_status(hub, alice, MODEL, rid, 1, "closed")
+    discussions.set_status(hub, alice, MODEL, rid, 1, "open")
+    found = notifications.list_notifications(hub, _fresh(hub, bob))
+    request = Request({"type": "http", "method": "GET", "path": "/notifications", "headers": [], "query_string": b""})
+    html = _env.get_template("notifications.html").render(
+        request=request,
+        found=found,
+        unread_only=False,
+        target_of=lambda n: "/x",
+        t=lambda s: s,
+        user=_fresh(hub, bob),
+        csrf="",
+        ago=lambda m: "now",
+        unread_notifications=lambda: found.unread,
+        lang="en",
+    )
+    assert "reopened a discussion in" in html and "closed a discussion in" in html

@@ -21,11 +21,18 @@ TEMPLATES = (
 # Shown through t() from Python: the notices of web/profile_edit_pages.py and the link labels of
 # web/profile_pages.py.
 NOTICES = {"Profile saved", "Avatar saved", "Avatar removed"}
+# The status changes notifications.html names through its STATUS_WORDS (t() of a variable).
+STATUS_WORDS = {
+    "closed a discussion in",
+    "reopened a discussion in",
+    "merged a pull request in",
+    "changed the status of a discussion in",
+}
 LINKS = {"Homepage", "GitHub", "Twitter / X", "LinkedIn"}
 
 
 def test_every_word_of_the_people_pages_has_chinese() -> None:
-    words = NOTICES | LINKS
+    words = NOTICES | LINKS | STATUS_WORDS
     for name in TEMPLATES:
         words |= set(_T_CALL.findall((WEB / "templates" / name).read_text()))
     assert {"Upload avatar", "Mark all as read", "Search collections", "mentioned you in"} <= words

@@ -34,6 +34,8 @@ ZH_PEOPLE: dict[str, str] = {
     "commented in": "发表了评论,在",
     "closed a discussion in": "关闭了讨论,在",
     "reopened a discussion in": "重新打开了讨论,在",
+    "merged a pull request in": "合并了拉取请求,在",
+    "changed the status of a discussion in": "更改了讨论状态,在",
     "asked for access to": "申请访问",
     "invited you to join": "邀请您加入",
     "No unread notifications.": "没有未读通知。",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, event, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, event, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from csghub.core.errors import InvalidArgument, NotFound
@@ -94,9 +94,9 @@ def _trim(session: Session, recipient: int) -> None:
         .limit(1)
     )
     if oldest_kept is not None:
-        session.query(Notification).filter(
-            Notification.recipient_id == recipient, Notification.id < oldest_kept
-        ).delete(synchronize_session=False)
+        session.execute(
+            delete(Notification).where(Notification.recipient_id == recipient, Notification.id < oldest_kept)
+        )
 
 
 def _readable(actor: Actor) -> ColumnElement[bool] | None:
