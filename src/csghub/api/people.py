@@ -20,6 +20,20 @@ from csghub.services.permissions import Actor
 
 router = APIRouter(responses=API_ERRORS)
 LINKS = {"type": "object", "additionalProperties": TEXT}
+_IMAGE = {"schema": {"type": "string", "format": "binary"}}
+_IMAGES = {kind: _IMAGE for kind in ("image/png", "image/jpeg", "image/webp", "image/gif")}
+# The image's own bytes as the body (its type is read from them, not from Content-Type).
+AVATAR_BODY = {"requestBody": {"required": True, "content": {"application/octet-stream": _IMAGE, **_IMAGES}}}
+AVATAR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The avatar image",
+        "content": _IMAGES,
+        "headers": {
+            name: {"schema": {"type": "string"}}
+            for name in ("Cache-Control", "X-Content-Type-Options", "Content-Security-Policy")
+        },
+    }
+}
 
 
 def _absolute(request: Request, path: str) -> str:
@@ -122,20 +136,20 @@ async def _avatar(request: Request, actor: Actor, name: str) -> JSONResponse:
     return ok(details_json(request, details))
 
 
-@router.put("/api/v1/user/avatar", responses=WRITE_ERRORS)
+@router.put("/api/v1/user/avatar", responses=WRITE_ERRORS, openapi_extra=AVATAR_BODY)
 @router.delete("/api/v1/user/avatar", responses=WRITE_ERRORS)
 async def my_avatar(request: Request, actor: Actor = Depends(get_actor)) -> JSONResponse:
     """PUT the image's bytes as the body (PNG, JPEG, WebP or GIF, at most 1 MiB); DELETE removes it."""
     return await _avatar(request, _signed_in(actor), actor.name)
 
 
-@router.put("/api/v1/organizations/{name}/avatar", responses=WRITE_ERRORS)
+@router.put("/api/v1/organizations/{name}/avatar", responses=WRITE_ERRORS, openapi_extra=AVATAR_BODY)
 @router.delete("/api/v1/organizations/{name}/avatar", responses=WRITE_ERRORS)
 async def org_avatar(request: Request, name: str, actor: Actor = Depends(get_actor)) -> JSONResponse:
     return await _avatar(request, actor, name)
 
 
-@router.get("/api/avatars/{oid}")
+@router.get("/api/avatars/{oid}", response_class=Response, responses=AVATAR_RESPONSES)
 async def avatar(request: Request, oid: str) -> Response:
     """An avatar in use, by the id of its stored bytes: cached for good, never sniffed as anything else."""
     if len(oid) != 64 or not all(c in "0123456789abcdef" for c in oid):
