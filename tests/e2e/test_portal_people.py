@@ -23,6 +23,8 @@ from tests.support.live import LiveHub
 pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 PASSWORD = "people passphrase 7"
+# A 1x1 GIF, the smallest real image.
+GIF = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b")
 SIZES = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
 
 
@@ -108,6 +110,28 @@ def test_edit_a_profile_with_an_avatar_and_see_it(owner_visit: Visit, live: Live
     expect(link).to_have_attribute("href", "https://github.com/grace")
     assert {"nofollow", "noopener"} <= set((link.get_attribute("rel") or "").split())
     shot(page, "profile-with-avatar")
+    assert owner_visit.problems == []
+
+
+def test_an_organization_admin_edits_its_profile(owner_visit: Visit, live: LiveHub, people: People) -> None:
+    org = f"lab{secrets.token_hex(3)}"
+    with api(live.url, people.owner_token) as client:  # through the server, which knows its admin at once
+        assert client.post("/api/v1/organizations", json={"name": org}).status_code == 201
+    page = owner_visit.page
+    page.goto(f"{live.url}/organizations/{org}/settings")
+    page.set_input_files("input[name=avatar]", {"name": "o.gif", "mimeType": "image/gif", "buffer": GIF})
+    page.click(f"form[action='/organizations/{org}/settings/avatar'] button[type=submit]")
+    expect(page.locator("p.notice")).to_have_text("Avatar saved")
+    page.fill("input[name=full_name]", "Lab of Things")
+    page.fill("textarea[name=bio]", "We measure *everything*")
+    page.fill("input[name=link_homepage]", "https://lab.example.org")
+    page.click(f"form[action='/organizations/{org}/settings/details'] button[type=submit]")
+    expect(page.locator("p.notice")).to_have_text("Profile saved")
+    page.goto(f"{live.url}/{org}")
+    expect(page.locator("h1.profile-name")).to_have_text("Lab of Things")
+    assert page.locator("aside img.avatar-img").evaluate("(img) => img.complete && img.naturalWidth") == 1
+    expect(page.locator(".profile-bio em")).to_have_text("everything")
+    expect(page.locator(".profile-links a")).to_have_attribute("href", "https://lab.example.org")
     assert owner_visit.problems == []
 
 
