@@ -12,6 +12,7 @@ from typing import Any
 from csghub.config import ConfigError, Settings, prepare_data_dir
 from csghub.db.engine import make_engine, make_sessionmaker, migrate
 from csghub.runtime.base import Runner
+from csghub.services.community import notify
 from csghub.services.context import Hub
 from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
@@ -71,6 +72,8 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.write_checks.append(scan_guard.refuse_dangerous)
     hub.repo_delete_listeners.append(space_lifecycle.on_repo_delete)
     hub.repo_event_listeners.append(webhook_events.on_repo_event)
+    hub.repo_event_listeners.append(notify.on_repo_event)
+    hub.person_event_listeners.append(notify.on_person_event)
     hub.compute.launch_env["space"] = space_settings.launch_env
     hub.missing.append(mirror_proxy.PullThrough())
     hub.compute.claimants.append(lambda: conversions.running_keys(hub))

@@ -21,7 +21,9 @@ from csghub.api import (
     mirror_sources_api,
     mirrors_api,
     notebooks_api,
+    notifications_api,
     orgs,
+    people,
     quicksearch,
     repo_access,
     social,
@@ -38,10 +40,24 @@ from csghub.http.routing import include_routes
 def mount_api(app: FastAPI) -> None:
     app.add_middleware(EncodedSlashMiddleware)
     # Accounts before the generic /api/v1/{type}s/{ns}/{name} routes they would otherwise fall into.
-    for module in (users, sso, admin, orgs, ssh_keys, webhooks_api, repo_access, social, collections_api, quicksearch):
+    for module in (
+        users,
+        people,
+        notifications_api,
+        sso,
+        admin,
+        orgs,
+        ssh_keys,
+        webhooks_api,
+        repo_access,
+        social,
+        collections_api,
+        quicksearch,
+    ):
         include_routes(app, module.router)
     # huggingface_hub clients pointed at /hf find likes, discussions and collections there too.
     include_routes(app, social.router, "/hf")
+    include_routes(app, people.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
     # Before the generic repository routes: /api/v1/mirror/... and .../{name}/mirror.

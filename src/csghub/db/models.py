@@ -876,6 +876,45 @@ class FileScan(Base):
     scanned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+# --- people (issue 17, item 5): profiles and notifications -------------------------------------------
+
+
+class NamespaceProfile(Base):
+    """What a user or an organization says about itself beyond its name: a bio (markdown), links, and an
+    avatar image kept in the blob store (`avatar_oid` names the stored object, `avatar_type` its media
+    type). The full name stays on `namespaces`."""
+
+    __tablename__ = "namespace_profiles"
+
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), primary_key=True)
+    bio: Mapped[str] = mapped_column(Text, default="")
+    links: Mapped[str] = mapped_column(Text, default="{}")  # JSON: {"homepage"|"github"|"twitter"|"linkedin": url}
+    avatar_oid: Mapped[str] = mapped_column(String(64), default="", index=True)
+    avatar_type: Mapped[str] = mapped_column(String(20), default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Notification(Base):
+    """Something one person should hear about, stored per recipient: `kind` names it (a new discussion, a
+    comment, a status change, a mention, an access request, an invitation); `repo_id` and `number` say
+    where, `org_id` which organization invites; `read_at` is null while unread."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_inbox", "recipient_id", "read_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(30))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("namespaces.id", ondelete="SET NULL"), nullable=True)
+    repo_id: Mapped[int | None] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), nullable=True, index=True)
+    number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("namespaces.id", ondelete="CASCADE"), nullable=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    excerpt: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 def _ids_are_never_reused() -> None:
     """An id once handed out names a folder (a repository, a notebook, a space) or is kept by rows that
     outlive what it named (audit events, deliveries, scans), so no table hands it out again: AUTOINCREMENT

@@ -30,6 +30,8 @@ SIGN_IN_BODY = 16 * 1024
 LFS_JSON_BODY = 4 * MiB
 # The portal edits files of up to 512 KiB; percent-encoding may triple them.
 EDIT_FORM_BODY = 2 * MiB
+# An avatar of at most 1 MiB, with room for a form's framing.
+AVATAR_BODY = 2 * MiB
 _SCAN_INLINE = 64 * 1024
 _LOOKS_LIKE_JSON = re.compile(rb"\s*[\[{]")
 
@@ -82,6 +84,13 @@ def body_rules(settings: Settings) -> tuple[BodyRule, ...]:
             "upload",
             rf"^(?:/hf)?/api{repo}/commit/|^/api/v1{repo}/upload_file$|{page}/upload/",
             settings.max_upload_body,
+        ),
+        # An avatar image (services/identity/avatars bounds the image itself), raw or in a portal form.
+        rule(
+            "avatar",
+            r"^/api/v1/(?:user|organizations/[^/]+)/avatar$|^(?:/organizations/[^/]+)?/settings/avatar$",
+            AVATAR_BODY,
+            buffered=True,
         ),
         rule("sign-in", r"^/(?:login|join|logout|setup)$|^/api/v1/auth/", SIGN_IN_BODY, buffered=True),
     )

@@ -397,6 +397,19 @@ class RepoEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonEvent:
+    """Something addressed to people rather than to a repository's watchers: "access_request" (a user,
+    `actor_id`, asked for a gated repository `repo_id`'s files) or "invitation" (`actor_id` invited
+    `user_id` into organization `org_id`). Notifications listen (services/community/notify.py)."""
+
+    kind: str
+    actor_id: int | None
+    repo_id: int | None = None
+    org_id: int | None = None
+    user_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Hub:
     settings: Settings
     sessions: sessionmaker[Session]
@@ -460,8 +473,12 @@ class Hub:
     # discussions) with what happened, so that what listens (webhooks' queue) commits with the change or
     # not at all; set by wiring. See `announce`.
     repo_event_listeners: list[Callable[[Session, Hub, RepoEvent], None]] = field(default_factory=list)
+    # Called inside the transaction of an access request or an invitation (see `tell`); set by wiring.
+    person_event_listeners: list[Callable[[Session, Hub, PersonEvent], None]] = field(default_factory=list)
     # Rung when a webhook delivery is queued: the delivery loop sends it now, not at its next pass.
     webhook_doorbell: Doorbell = field(default_factory=Doorbell)
+    # Each signed-in person's number of unread notifications, for the portal's header (notifications.py).
+    unread_counts: TtlCache = field(default_factory=lambda: TtlCache(ttl=10.0, size=4096))
     # Prometheus metrics (services/observability): this hub's registry, counters and scrape-time collectors.
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -481,6 +498,14 @@ class Hub:
                 listener(session, self, event)
             except Exception:  # the change itself stands: a listener's trouble must not undo it
                 log.exception("a listener of repository %s's events failed", event.repo_id)
+
+    def tell(self, session: Session, event: PersonEvent) -> None:
+        """Tell the listeners of people's events, in the caller's transaction (before its commit)."""
+        for listener in self.person_event_listeners:
+            try:
+                listener(session, self, event)
+            except Exception:  # the request or invitation stands: a listener's trouble must not undo it
+                log.exception("a listener of %s events failed", event.kind)
 
     def repo_path(self, repo_id: int) -> Path:
         # Sharded by id so no directory grows past a few thousand entries.

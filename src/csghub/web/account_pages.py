@@ -15,7 +15,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId, whole_number
-from csghub.services.identity import accounts, orgs, ssh_keys, tokens
+from csghub.services.identity import accounts, orgs, profile_details, ssh_keys, tokens
 from csghub.services.permissions import Actor
 from csghub.services.repositories import repos
 from csghub.web import mirror_panels
@@ -82,6 +82,7 @@ async def create_repo(request: Request) -> Response:
 
 def _settings_context(hub: Any, actor: Actor) -> dict[str, Any]:
     return {
+        "profile": profile_details.get_details(hub, actor.name),
         "tokens": tokens.list_tokens(hub, actor),
         "keys": ssh_keys.list_keys(hub, actor),
         "invitations": orgs.list_my_invitations(hub, actor),

@@ -9,6 +9,7 @@ Mounted before pages.py: `/collections/{ns}` has the shape of a repository page 
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,6 +19,7 @@ from csghub.core.errors import HubError
 from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
+from csghub.http.params import page_number
 from csghub.services.community import collections
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, NamespaceResource, can
@@ -25,6 +27,7 @@ from csghub.web.forms import form_actor
 from csghub.web.render import page_actor, render
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
+PAGE_SIZE = 30
 
 
 def _owners(actor: Actor) -> list[str]:
@@ -87,6 +90,31 @@ async def add_item(request: Request) -> Response:
         return f"/collections/{namespace}/{slug}"
 
     return await _act(request, act)
+
+
+@router.get("/collections", response_class=HTMLResponse)
+async def all_collections(request: Request) -> Response:
+    """Every collection the viewer may see: searchable, trending or recently updated first, paged."""
+    params = request.query_params
+    page, search, sort = page_number(params.get("page")), params.get("search", ""), params.get("sort") or "trending"
+
+    def work(hub: Hub, actor: Actor) -> Response:
+        found, total = collections.list_all_collections(
+            hub, actor, search=search, sort=sort, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        )
+        base = "/collections?" + urlencode({"search": search, "sort": sort})
+        return render(
+            request,
+            "collections_all.html",
+            found=found,
+            total=total,
+            search=search,
+            sort=sort,
+            prev_url=f"{base}&page={page - 1}" if page > 1 else None,
+            next_url=f"{base}&page={page + 1}" if page * PAGE_SIZE < total else None,
+        )
+
+    return await _page(request, work)
 
 
 @router.get("/collections/{namespace}", response_class=HTMLResponse)

@@ -11,6 +11,7 @@ from csghub.web.i18n_files import ZH_FILES
 from csghub.web.i18n_finetune import ZH_FINETUNE
 from csghub.web.i18n_metadata import ZH_METADATA
 from csghub.web.i18n_mirrors import ZH_MIRRORS
+from csghub.web.i18n_people import ZH_PEOPLE
 from csghub.web.i18n_scanning import ZH_SCANNING
 from csghub.web.i18n_search import ZH_SEARCH
 from csghub.web.i18n_spaces import ZH_SPACES
@@ -576,6 +577,7 @@ _ZH.update(ZH_SPACES)
 _ZH.update(ZH_MIRRORS)
 _ZH.update(ZH_SEARCH)
 _ZH.update(ZH_WEBHOOKS)
+_ZH.update(ZH_PEOPLE)
 _ZH.update(ZH_SCANNING)
 _ZH.update(ZH_FILES)
 

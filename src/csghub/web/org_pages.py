@@ -17,7 +17,7 @@ from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId
 from csghub.services import audit
 from csghub.services.context import Hub
-from csghub.services.identity import orgs
+from csghub.services.identity import orgs, profile_details
 from csghub.services.permissions import ROLES, Actor
 from csghub.web import pages
 from csghub.web.forms import drop_notice, form_actor, redirect_with_notice, run_page, signed_in_page, take_notice
@@ -65,6 +65,7 @@ def _settings_context(hub: Hub, actor: Actor, org: str) -> dict[str, Any]:
     return {
         "org": orgs.get_org(hub, org),
         "members": orgs.list_members(hub, org),
+        "profile": profile_details.get_details(hub, org),
         "invitations": invitations,
         "events": audit.list_events(hub, actor, namespace=org, limit=20),
         "roles": ROLES,

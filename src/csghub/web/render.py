@@ -15,7 +15,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from csghub.core.errors import HubError, PermissionDenied, Unauthenticated
 from csghub.core.names import NAME_PATTERN, RepoType
-from csghub.http.deps import get_actor
+from csghub.http.deps import get_actor, get_hub
+from csghub.services.community import notifications
 from csghub.services.permissions import ANONYMOUS, Action, Actor, Resource, can
 from csghub.web.i18n import LANG_COOKIE, choose_language, translate, translate_error
 from csghub.web.security import CSRF_COOKIE, csrf_token
@@ -96,6 +97,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         ago=lambda moment: ago(moment, lang),
         repo_path=repo_path,
         may=_may(actor),
+        unread_notifications=lambda: notifications.cached_unread(get_hub(request), actor),
         **context,
     )
     response = HTMLResponse(html, status_code=status)

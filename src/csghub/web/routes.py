@@ -33,9 +33,11 @@ from csghub.web import (
     mirror_admin_pages,
     mirror_pages,
     mirror_source_pages,
+    notification_pages,
     org_pages,
     pages,
     playground_pages,
+    profile_edit_pages,
     repo_settings_pages,
     search_pages,
     space_pages,
@@ -58,6 +60,8 @@ def mount_web(app: FastAPI) -> None:
     app.router.routes.append(UnknownApiPaths(app.router))
     include_routes(app, auth_pages.router)
     include_routes(app, account_pages.router)
+    include_routes(app, profile_edit_pages.router)
+    include_routes(app, notification_pages.router)
     include_routes(app, webhook_pages.router)
     # Fixed prefixes (/admin, /organizations, /collections) before the pages shaped like /{ns}/{name}/...
     include_routes(app, admin_pages.router)

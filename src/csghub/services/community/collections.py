@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from csghub.core.errors import Conflict, InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType
-from csghub.db.models import Collection, CollectionItem, Namespace, utcnow
+from csghub.db.models import Collection, CollectionItem, Namespace, Repo, utcnow
 from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, NamespaceResource, authorize, can
@@ -302,3 +302,49 @@ def update_item(
         audit.record(
             session, actor, "collection.item_update", namespace=row.namespace.name, target=f"{namespace}/{slug}"
         )
+
+
+COLLECTION_SORTS = ("trending", "updated")
+
+
+def _seen_by(actor: Actor) -> ColumnElement[bool] | None:
+    """SQL for the collections `actor` may see, as _may_see decides for one; None: all of them."""
+    if actor.is_admin and actor.scope != "fine":
+        return None
+    mine = [actor.name.lower(), *actor.org_roles] if not actor.is_anonymous else []
+    return or_(Collection.visibility == "public", Namespace.name_key.in_(mine))
+
+
+def list_all_collections(
+    hub: Hub, actor: Actor, *, search: str = "", sort: str = "trending", limit: int = 30, offset: int = 0
+) -> tuple[list[CollectionView], int]:
+    """Every collection `actor` may see, matching `search` (title, description or owner), with the total.
+    "trending" ranks by the likes of the public repositories in it (what anyone can see), "updated" by time."""
+    if sort not in COLLECTION_SORTS:
+        raise InvalidArgument(f"Invalid sort '{sort}': expected trending or updated")
+    stmt = select(Collection).join(Namespace, Collection.namespace_id == Namespace.id)
+    seen = _seen_by(actor)
+    if seen is not None:
+        stmt = stmt.where(seen)
+    if search.strip():
+        pattern = f"%{search.strip().lower()[:100]}%"
+        stmt = stmt.where(
+            or_(
+                func.lower(Collection.title).like(pattern),
+                func.lower(Collection.description).like(pattern),
+                Namespace.name_key.like(pattern),
+            )
+        )
+    popular = (
+        select(func.coalesce(func.sum(Repo.likes), 0))
+        .join(CollectionItem, CollectionItem.repo_id == Repo.id)
+        .where(CollectionItem.collection_id == Collection.id, Repo.visibility == "public")
+        .correlate(Collection)
+        .scalar_subquery()
+    )
+    newest = (Collection.updated_at.desc(), Collection.id.desc())
+    ordered = stmt.order_by(popular.desc(), *newest) if sort == "trending" else stmt.order_by(*newest)
+    with hub.db() as session:
+        total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        rows = session.scalars(ordered.offset(max(0, offset)).limit(max(1, min(limit, 100)))).all()
+        return [_view(actor, row) for row in rows], total

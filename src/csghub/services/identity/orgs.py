@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from csghub.core.errors import Conflict, NotFound
 from csghub.db.models import Namespace, OrgInvitation, OrgMember, User
 from csghub.services import audit
-from csghub.services.context import Hub
+from csghub.services.context import Hub, PersonEvent
 from csghub.services.identity.accounts import claim_namespace, user_by_name
 from csghub.services.permissions import SITE, Action, Actor, NamespaceResource, authorize, check_role, require_account
 
@@ -176,6 +176,7 @@ def invite(hub: Hub, actor: Actor, org: str, user_name: str, role: str) -> Invit
         if row is None:
             row = OrgInvitation(org_id=ns.id, user_id=user.id, role=role, invited_by=actor.user_id)
             session.add(row)
+            hub.tell(session, PersonEvent("invitation", actor.user_id, org_id=ns.id, user_id=user.id))
         else:
             row.role = role
         session.flush()

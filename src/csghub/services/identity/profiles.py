@@ -9,7 +9,7 @@ from datetime import datetime
 from csghub.core.errors import NotFound
 from csghub.core.names import RepoType
 from csghub.services.context import Hub
-from csghub.services.identity import accounts, orgs
+from csghub.services.identity import accounts, orgs, profile_details
 from csghub.services.identity.orgs import MemberView
 from csghub.services.permissions import Action, Actor, NamespaceResource, can
 from csghub.services.repositories import repos
@@ -33,6 +33,8 @@ class ProfileView:
     can_manage: bool
     # The viewer is this user (their own profile offers their settings and a new organization).
     is_self: bool = False
+    # What it says about itself: bio, links, avatar (services/identity/profile_details).
+    details: profile_details.ProfileDetails | None = None
 
 
 def get_profile(hub: Hub, viewer: Actor, name: str) -> ProfileView:
@@ -43,13 +45,17 @@ def get_profile(hub: Hub, viewer: Actor, name: str) -> ProfileView:
     if user is not None:
         joined = sorted(accounts.list_user_orgs(hub, user.id), key=lambda pair: pair[0].lower())
         is_self = viewer.user_id == user.id
-        return ProfileView("user", user.name, user.full_name, user.created_at, joined, [], counts, manage, is_self)
+        details = profile_details.get_details(hub, user.name)
+        return ProfileView(
+            "user", user.name, user.full_name, user.created_at, joined, [], counts, manage, is_self, details
+        )
     try:
         org = orgs.get_org(hub, name)
     except NotFound:
         raise NotFound(f"'{name}' does not exist") from None
     members = orgs.list_members(hub, org.name)
-    return ProfileView("org", org.name, org.full_name, org.created_at, [], members, counts, manage)
+    details = profile_details.get_details(hub, org.name)
+    return ProfileView("org", org.name, org.full_name, org.created_at, [], members, counts, manage, details=details)
 
 
 def list_profile_repos(

@@ -14,7 +14,7 @@ from csghub.core.errors import InvalidArgument, NotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import GateRequest, Namespace, User, utcnow
 from csghub.services import audit
-from csghub.services.context import Hub
+from csghub.services.context import Hub, PersonEvent
 from csghub.services.identity.accounts import user_by_name
 from csghub.services.permissions import Action, Actor, require_account
 from csghub.services.repositories.repos import RepoView, get_repo
@@ -47,6 +47,8 @@ def request_access(
             session.add(
                 GateRequest(repo_id=view.id, user_id=actor.user_id, status=status, fields=json.dumps(fields or {}))
             )
+            if status == "pending":  # its owners have something to decide
+                hub.tell(session, PersonEvent("access_request", actor.user_id, repo_id=view.id))
         elif row.status != "accepted":
             # A rejected user may not ask again and again; only an owner changes a rejection.
             status = row.status
