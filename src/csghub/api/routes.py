@@ -22,6 +22,7 @@ from csghub.api import (
     mirrors_api,
     notebooks_api,
     orgs,
+    pulls_api,
     repo_access,
     social,
     spaces_api,
@@ -37,10 +38,11 @@ from csghub.http.routing import include_routes
 def mount_api(app: FastAPI) -> None:
     app.add_middleware(EncodedSlashMiddleware)
     # Accounts before the generic /api/v1/{type}s/{ns}/{name} routes they would otherwise fall into.
-    for module in (users, sso, admin, orgs, ssh_keys, webhooks_api, repo_access, social, collections_api):
+    for module in (users, sso, admin, orgs, ssh_keys, webhooks_api, repo_access, social, pulls_api, collections_api):
         include_routes(app, module.router)
-    # huggingface_hub clients pointed at /hf find likes, discussions and collections there too.
+    # huggingface_hub clients pointed at /hf find likes, discussions, pull requests and collections there too.
     include_routes(app, social.router, "/hf")
+    include_routes(app, pulls_api.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
     # Before the generic repository routes: /api/v1/mirror/... and .../{name}/mirror.

@@ -16,7 +16,7 @@ from csghub.git.repository import ZERO_SHA
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.services.repositories import lfs as lfs_service
-from csghub.services.repositories import proofs
+from csghub.services.repositories import proofs, pull_refs
 from csghub.services.repositories.repos import get_repo_by_id
 from csghub.services.repositories.writes import after_ref_update, changes_between, repair_after_failure, writing
 
@@ -54,6 +54,8 @@ def check_push(
     repo = get_repo_by_id(hub, repo_id)
     for update in updates:
         check_user_ref(update.ref)
+        if update.ref.startswith(pull_refs.PR_PREFIX):
+            pull_refs.check_pr_push(hub, repo, update.ref, update.old, update.new)
         if update.new == ZERO_SHA and update.ref == f"refs/heads/{repo.default_branch}":
             raise InvalidArgument(f"Deleting the default branch '{repo.default_branch}' is not allowed")
     git = hub.git(repo_id)
