@@ -10,6 +10,7 @@ from csghub.web.i18n_errors import ZH_ACTIONS, ZH_CODES, ZH_MESSAGES, zh_message
 from csghub.web.i18n_finetune import ZH_FINETUNE
 from csghub.web.i18n_metadata import ZH_METADATA
 from csghub.web.i18n_mirrors import ZH_MIRRORS
+from csghub.web.i18n_pulls import ZH_PULLS
 from csghub.web.i18n_scanning import ZH_SCANNING
 from csghub.web.i18n_spaces import ZH_SPACES
 from csghub.web.i18n_webhooks import ZH_WEBHOOKS
@@ -574,6 +575,7 @@ _ZH.update(ZH_SPACES)
 _ZH.update(ZH_MIRRORS)
 _ZH.update(ZH_WEBHOOKS)
 _ZH.update(ZH_SCANNING)
+_ZH.update(ZH_PULLS)
 
 # The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
 _SCRIPT_KEYS = (

@@ -23,7 +23,7 @@ from csghub.git.repository import ZERO_SHA, CommitInfo, FilePatch, GitRepo
 from csghub.services import audit
 from csghub.services.community.discussions import DiscussionView, EventView, get_discussion
 from csghub.services.context import Hub, RepoEvent
-from csghub.services.permissions import Action, Actor, authorize
+from csghub.services.permissions import Action, Actor, authorize, can
 from csghub.services.repositories import commits, pull_refs
 from csghub.services.repositories.repos import RepoView, get_repo
 from csghub.services.repositories.writes import RefChange, after_ref_update, writing
@@ -40,6 +40,7 @@ class PullDetails:
     diff_cut: bool
     conflicts: tuple[str, ...]
     commits: tuple[CommitInfo, ...]  # newest first
+    can_merge: bool = False  # whether the viewer may merge it (a writer), were it open and clean
 
 
 def _new_pull(hub: Hub, actor: Actor, repo: RepoView, title: str, status: str, base_oid: str, body: str) -> int:
@@ -162,8 +163,10 @@ def _patches_of(path: Path, base: str | None, head: str) -> tuple[FilePatch, ...
 
 
 def _commit_events(pr_commits: tuple[CommitInfo, ...]) -> list[EventView]:
+    oldest_first = reversed(pr_commits)  # sorting by time keeps this order within one second
     return [
-        EventView(0, "commit", c.author_name, c.title, c.date.replace(tzinfo=None), None, oid=c.sha) for c in pr_commits
+        EventView(0, "commit", c.author_name, c.title, c.date.replace(tzinfo=None), None, oid=c.sha)
+        for c in oldest_first
     ]
 
 
@@ -199,14 +202,18 @@ def get_pull(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, numbe
             select(Discussion.base_oid).where(Discussion.repo_id == view.repo.id, Discussion.number == number)
         )
     git, head, base = _span(hub, view, base_oid or "")
-    diff, cut = hub.diffs.get(_diff_of, git.path, base or None, head)
+    if can(actor, Action.DOWNLOAD, view.repo.resource):
+        diff, cut = hub.diffs.get(_diff_of, git.path, base or None, head)
+    else:  # the changed lines are file contents: a gated repository shows them to those who may download
+        diff, cut = "", False
     listed = merges.commits_between(git, base or None, head, MAX_COMMITS)
     conflicts: tuple[str, ...] = ()
     target = git.ref_target(f"refs/heads/{view.target_branch}")
     if view.status in pull_refs.OPEN_STATUSES and target is not None:
         conflicts = merges.try_merge(git, target, head).conflicts
     events = sorted([*view.events, *_commit_events(listed)], key=_event_order)
-    return PullDetails(replace(view, events=tuple(events)), head, base, diff, cut, conflicts, listed)
+    may_merge = can(actor, Action.WRITE, view.repo.resource)
+    return PullDetails(replace(view, events=tuple(events)), head, base, diff, cut, conflicts, listed, may_merge)
 
 
 def get_details(
@@ -217,9 +224,13 @@ def get_details(
     return get_pull(hub, actor, repo_type, repo_id, number) if view.is_pull_request else view
 
 
-def changed_files(hub: Hub, details: PullDetails) -> tuple[FilePatch, ...]:
-    """The pull request's changes file by file (the portal's "Files changed"), cached by commit."""
-    return hub.diffs.get(_patches_of, hub.git(details.discussion.repo.id).path, details.base or None, details.head)
+def changed_files(hub: Hub, actor: Actor, details: PullDetails) -> tuple[FilePatch, ...]:
+    """The pull request's changes file by file (the portal's "Files changed"), cached by commit; without
+    their lines for those who may not download the repository's files (gated)."""
+    patches = hub.diffs.get(_patches_of, hub.git(details.discussion.repo.id).path, details.base or None, details.head)
+    if not can(actor, Action.DOWNLOAD, details.discussion.repo.resource):
+        return tuple(FilePatch(p.path, p.old_path, p.status, p.additions, p.deletions, (), "gated") for p in patches)
+    return patches
 
 
 def merge_pull(
