@@ -130,6 +130,10 @@ def test_an_empty_pull_request_is_a_draft_until_its_first_commit_and_lists_filte
     assert empty.value.response.status_code == 400
     fan.create_commit(repo, [_add("README.md", "# hi there\n")], commit_message="Card", revision="refs/pr/2")
     assert fan.get_discussion_details(repo, 2).status == "open"
+    refs = fan.list_repo_refs(repo, include_pull_requests=True)
+    assert [(r.ref, r.target_commit) for r in refs.pull_requests or []] == [
+        ("refs/pr/2", fan.repo_info(repo, revision="refs/pr/2").sha)
+    ]
 
     pulls = list(hf_owner.get_repo_discussions(repo, discussion_type="pull_request"))
     talks = list(hf_owner.get_repo_discussions(repo, discussion_type="discussion"))

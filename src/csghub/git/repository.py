@@ -244,6 +244,10 @@ class GitRepo:
     def converts(self) -> list[tuple[str, str]]:
         return self._refs("refs/convert/")
 
+    def pull_requests(self) -> list[tuple[str, str]]:
+        """refs/pr/N as (N, target), for N's pull request (services/community/pulls.py)."""
+        return self._refs("refs/pr/")
+
     def all_ref_targets(self) -> dict[str, str]:
         return {name: str(self.repo.references[name].resolve().target) for name in self.repo.references}
 
