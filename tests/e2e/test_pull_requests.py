@@ -143,6 +143,13 @@ def test_an_empty_pull_request_is_a_draft_until_its_first_commit_and_lists_filte
         fan.create_commit(repo, [_add("x.txt", "x")], commit_message="x", revision="refs/pr/1")
     assert wrong.value.response.status_code == 400 and "not a pull request" in str(wrong.value)
 
+    # One against another branch merges there.
+    hf_owner.create_branch(repo, branch="dev")
+    dev = fan.create_commit(repo, [_add("dev.txt", "d\n")], commit_message="For dev", revision="dev", create_pr=True)
+    assert fan.get_discussion_details(repo, dev.pr_num).target_branch == "dev"
+    hf_owner.merge_pull_request(repo, dev.pr_num)
+    assert hf_owner.file_exists(repo, "dev.txt", revision="dev") and not hf_owner.file_exists(repo, "dev.txt")
+
 
 def test_git_fetches_a_pull_request_ref_pushes_to_an_open_one_and_never_creates_one(
     live: LiveHub, tmp_path: Path

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from csghub.core.errors import Conflict, InvalidArgument, NotFound
+from csghub.core.errors import Conflict, InvalidArgument, NotFound, RevisionNotFound
 from csghub.core.names import RepoId, RepoType
 from csghub.db.models import Discussion, DiscussionComment, utcnow
 from csghub.git import merges
@@ -43,7 +43,9 @@ class PullDetails:
     can_merge: bool = False  # whether the viewer may merge it (a writer), were it open and clean
 
 
-def _new_pull(hub: Hub, actor: Actor, repo: RepoView, title: str, status: str, base_oid: str, body: str) -> int:
+def _new_pull(
+    hub: Hub, actor: Actor, repo: RepoView, title: str, status: str, base_oid: str, body: str, target: str
+) -> int:
     """Insert the pull request's row (numbered with the discussions) and its opening comment."""
     title = title.strip()
     if not title or len(title) > 200:
@@ -59,7 +61,7 @@ def _new_pull(hub: Hub, actor: Actor, repo: RepoView, title: str, status: str, b
                     author_id=actor.user_id,
                     status=status,
                     is_pull_request=True,
-                    target_branch=repo.default_branch,
+                    target_branch=target,
                     base_oid=base_oid,
                 )
                 session.add(row)
@@ -98,7 +100,7 @@ def open_pull(
     head = git.ref_target(f"refs/heads/{repo.default_branch}")
     if head is None:
         raise InvalidArgument(f"{repo.full_name} has no commit on {repo.default_branch} to propose changes to")
-    number = _new_pull(hub, actor, repo, title, "draft", head, description)
+    number = _new_pull(hub, actor, repo, title, "draft", head, description, repo.default_branch)
     ref = pull_refs.pr_ref(number)
     try:
         with writing(hub, repo.id):
@@ -124,17 +126,20 @@ def commit_as_pull(
     parent_commit: str | None,
     via: str,
 ) -> tuple[commits.CommitResult, int]:
-    """create_commit(create_pr=True): a new pull request against `revision` (a branch) holding this commit,
-    made from `parent_commit` when given, else from the branch's head. Returns the commit and PR number."""
+    """create_commit(create_pr=True): a new pull request against `revision` (a branch, usually the default
+    one) holding this commit, made from `parent_commit` when given, else from the branch's head. Returns
+    the commit and the pull request's number."""
     authorize(actor, Action.PROPOSE, repo.resource)
     if not summary.strip():
         raise InvalidArgument("A commit needs a non-empty summary")
     git = hub.git(repo.id)
     target = revision.removeprefix("refs/heads/") or repo.default_branch
-    if target != repo.default_branch:
-        raise InvalidArgument(f"Pull requests are opened against the default branch '{repo.default_branch}'")
+    if pull_refs.pr_number(target) is not None or target.startswith("refs/"):
+        raise InvalidArgument(f"A pull request targets a branch, not '{target}'")
     start = git.resolve(parent_commit) if parent_commit else git.ref_target(f"refs/heads/{target}")
-    number = _new_pull(hub, actor, repo, summary, "open", start or "", description or summary)
+    if start is None and not git.is_empty():
+        raise RevisionNotFound(f"Invalid rev id: {target}")
+    number = _new_pull(hub, actor, repo, summary, "open", start or "", description or summary, target)
     try:
         result = commits.create_commit(
             hub,
@@ -252,6 +257,8 @@ def merge_pull(
         target = git.ref_target(target_ref)
         if head is None or target is None:
             raise NotFound(f"Pull request #{number} or its target branch '{view.target_branch}' is gone")
+        if _status(hub, repo, number) != "open":  # closed or merged by someone else meanwhile
+            raise InvalidArgument(f"Pull request #{number} is no longer open")
         if git.is_ancestor(head, target):
             raise InvalidArgument(f"Pull request #{number} has no change that {view.target_branch} lacks")
         new = head if git.is_ancestor(target, head) else _merge_commit(staged, repo, view, actor, target, head)
@@ -262,6 +269,13 @@ def merge_pull(
         change = RefChange(target_ref, target, new)
         after_ref_update(hub, repo.id, actor, [change], action="repo.pr_merge", via=via, detail={"pr": number})
         return _record_merge(hub, actor, repo, number, new, comment)
+
+
+def _status(hub: Hub, repo: RepoView, number: int) -> str | None:
+    with hub.db() as session:
+        return session.scalar(
+            select(Discussion.status).where(Discussion.repo_id == repo.id, Discussion.number == number)
+        )
 
 
 def _merge_commit(staged: GitRepo, repo: RepoView, view: DiscussionView, actor: Actor, target: str, head: str) -> str:
