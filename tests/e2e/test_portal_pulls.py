@@ -107,3 +107,27 @@ def test_a_writer_merges_from_the_page_and_a_conflict_names_its_files(
     assert HfApi(endpoint=live.url).file_exists(site.repo, "notes.py")
     assert problems == []
     context.close()
+
+
+def test_a_reader_proposes_an_edit_from_the_file_page_as_a_pull_request(
+    browser: Browser, live: LiveHub, site: Site
+) -> None:
+    reader, _ = live.user("reader", password=PASSWORD)
+    context, page, problems = sign_in(browser, live.url, reader, PASSWORD)
+    page.goto(f"{live.url}/{site.repo}/blob/main/shared.txt")
+    page.click("a.button:has-text('Edit')")
+    expect(page.locator("p.pull-option")).to_contain_text("proposed as a pull request")
+    expect(page.locator("input[name=new_branch]")).to_have_count(0)
+    page.fill("textarea[name=content]", "base\nproposed from the browser\n")
+    page.fill("input[name=summary]", "Propose from the browser")
+    page.click("main form.edit-form button[type=submit]")
+    page.wait_for_url(f"{live.url}/{site.repo}/discussions/*")
+    expect(page.locator("#pull-status")).to_have_text("Open")
+    expect(page.locator(".discussion-head h2")).to_contain_text("Propose from the browser")
+    number = int(page.url.rsplit("/", 1)[1])
+    details = HfApi(endpoint=live.url).get_discussion_details(site.repo, number)
+    assert details.author == reader and "+proposed from the browser" in (details.diff or "")
+    main = HfApi(endpoint=live.url).list_repo_commits(site.repo)[0]
+    assert main.title != "Propose from the browser"  # the branch is untouched
+    assert problems == []
+    context.close()

@@ -33,4 +33,10 @@ ZH_PULLS: dict[str, str] = {
     "Merge pull request": "合并拉取请求",
     "Close pull request": "关闭拉取请求",
     "Reopen pull request": "重新打开拉取请求",
+    # The edit page's option
+    "Open a pull request": "创建拉取请求",
+    "Open a pull request instead of committing to the branch": "创建拉取请求，而不是直接提交到分支",
+    "You may not write to this repository: your change is proposed as a pull request.": (
+        "您没有此仓库的写入权限：您的修改将以拉取请求的形式提交。"
+    ),
 }

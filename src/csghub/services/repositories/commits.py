@@ -64,6 +64,7 @@ Operation = InlineFile | LfsFile | DeletedFile | DeletedFolder
 class CommitResult:
     sha: str
     branch: str
+    pull_request: int | None = None  # the pull request it opened (services/community/pulls.py)
 
 
 def _target_ref(revision: str) -> str:
