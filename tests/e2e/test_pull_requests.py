@@ -155,7 +155,7 @@ def test_git_fetches_a_pull_request_ref_pushes_to_an_open_one_and_never_creates_
     live: LiveHub, tmp_path: Path
 ) -> None:
     owner, owner_token = live.user("owner")
-    _, fan_token = live.user("fan")
+    fan, fan_token = live.user("fan")
     repo = f"{owner}/fetched"
     _repo_with(live, owner_token, repo, {"README.md": "# hi\n"})
     _hf(live, fan_token).upload_file(path_or_fileobj=b"pr\n", path_in_repo="pr.txt", repo_id=repo, create_pr=True)
@@ -181,6 +181,20 @@ def test_git_fetches_a_pull_request_ref_pushes_to_an_open_one_and_never_creates_
     assert gone.returncode != 0 and "cannot be deleted" in gone.stderr
     remote = git("ls-remote", "origin", "refs/pr/*", cwd=work, env=env).stdout
     assert "refs/pr/1" in remote and "refs/pr/99" not in remote
+
+    # The pull request's author pushes to it without write access, and to nothing else.
+    fan_url = f"http://{fan}:{fan_token}@{live.host()}/{repo}"
+    _hf(live, owner_token).upload_file(path_or_fileobj=b"o\n", path_in_repo="o.txt", repo_id=repo, create_pr=True)
+    git("fetch", "-q", fan_url, "refs/pr/1", cwd=work, env=env)
+    git("checkout", "-q", "FETCH_HEAD", cwd=work, env=env)
+    (work / "by-fan.txt").write_text("by the author\n")
+    git("add", "by-fan.txt", cwd=work, env=env)
+    git("commit", "-q", "-m", "The author pushes", cwd=work, env=env)
+    git("push", "-q", fan_url, "HEAD:refs/pr/1", cwd=work, env=env)
+    assert _hf(live, fan_token).file_exists(repo, "by-fan.txt", revision="refs/pr/1")
+    for target, words in (("main", "not allowed"), ("refs/pr/2", "Only the author of pull request #2")):
+        refused = git("push", fan_url, f"+HEAD:{target}", cwd=work, env=env, check=False)
+        assert refused.returncode != 0 and words in refused.stderr, (target, refused.stderr)
 
 
 def test_a_private_repositorys_pull_requests_are_not_found_for_others(live: LiveHub, tmp_path: Path) -> None:
