@@ -163,6 +163,10 @@ def _diff_of(path: Path, base: str | None, head: str) -> tuple[str, bool]:
     return merges.unified_diff(GitRepo(path), base, head)
 
 
+def _conflicts_of(path: Path, target: str, head: str) -> tuple[str, ...]:
+    return merges.try_merge(GitRepo(path), target, head).conflicts
+
+
 def _patches_of(path: Path, base: str | None, head: str) -> tuple[FilePatch, ...]:
     return GitRepo(path).diff_between(base, head)
 
@@ -215,7 +219,7 @@ def get_pull(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, numbe
     conflicts: tuple[str, ...] = ()
     target = git.ref_target(f"refs/heads/{view.target_branch}")
     if view.status in pull_refs.OPEN_STATUSES and target is not None:
-        conflicts = merges.try_merge(git, target, head).conflicts
+        conflicts = hub.diffs.get(_conflicts_of, git.path, target, head)
     events = sorted([*view.events, *_commit_events(listed)], key=_event_order)
     may_merge = can(actor, Action.WRITE, view.repo.resource)
     return PullDetails(replace(view, events=tuple(events)), head, base, diff, cut, conflicts, listed, may_merge)
