@@ -12,7 +12,7 @@ from typing import Any
 from csghub.config import ConfigError, Settings, prepare_data_dir
 from csghub.db.engine import make_engine, make_sessionmaker, migrate
 from csghub.runtime.base import Runner
-from csghub.services.community import notify
+from csghub.services.community import notify, pulls
 from csghub.services.context import Hub
 from csghub.services.datasets import conversions
 from csghub.services.finetune import runs as finetune_runs
@@ -69,6 +69,7 @@ def build_hub(settings: Settings, *, run_migrations: bool = True) -> Hub:
     hub.ref_listeners.append(conversions.on_ref_update)
     hub.ref_listeners.append(space_lifecycle.on_ref_update)
     hub.ref_listeners.append(scan_pipeline.on_ref_update)
+    hub.ref_listeners.append(pulls.on_ref_update)
     hub.write_checks.append(scan_guard.refuse_dangerous)
     hub.repo_delete_listeners.append(space_lifecycle.on_repo_delete)
     hub.repo_event_listeners.append(webhook_events.on_repo_event)

@@ -13,7 +13,8 @@ Each cell names the exact outcome:
 `delete` is tried on a fresh repository of the same kind wherever it is expected to succeed.
 `watch` creates (then deletes) a webhook watching the repository: a webhook belongs to its owner's
 settings, so it needs an account and a credential that may change them, and then read access to what
-it watches.
+it watches. `open_pr` opens a pull request (Hugging Face's rule: a signed-in reader whose credential
+may write); merging one is a write (tests/e2e/test_pull_requests.py).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ KINDS = ("public", "internal", "private", "gated")
 COLUMNS = (
     *("list", "info", "resolve", "clone_http", "clone_ssh", "lfs_get"),
     *("push_http", "push_ssh", "lfs_put", "commit"),
-    *("settings", "collab", "delete", "watch"),
+    *("settings", "collab", "delete", "watch", "open_pr"),
 )
 READS = "ok ok ok ok ok ok"
 NO_WRITES = "403 403 403 403 403 403 403"
@@ -82,6 +83,18 @@ EXPECTED: dict[str, dict[str, str]] = {
     "revoked token": {kind: TOKEN_REFUSED for kind in KINDS},
     "disabled user": {kind: REFUSED for kind in KINDS},
 }
+# Opening a pull request (create_pull_request, services/community/pulls.py): anyone signed in who may read
+# the repository, with a credential that may write (Hugging Face's rule); merging one is a write.
+_OPEN_PR = {
+    "anonymous": {"public": "401", "internal": "hide", "private": "hide", "gated": "401"},
+    "other user": {"public": "ok", "internal": "ok", "private": "hide", "gated": "ok"},
+    "read token": dict.fromkeys(KINDS, "403"),
+    "token for another repo": {"public": "403", "internal": "hide", "private": "hide", "gated": "403"},
+    **{label: dict.fromkeys(KINDS, "401") for label in ("expired token", "revoked token", "disabled user")},
+}
+for _label, _row in EXPECTED.items():
+    for _kind in KINDS:
+        _row[_kind] += " " + _OPEN_PR.get(_label, {}).get(_kind, "ok")
 # git sends the credentials in a URL only when the server asks for them, and a public repository's
 # clone never asks: the clone works, as it would for anyone.
 for _label in ("expired token", "revoked token", "disabled user"):
@@ -397,6 +410,10 @@ def _run(world: World, who: Who, kind: str, column: str, expected: str) -> str:
         return _http_outcome(who, r)
     if column == "watch":
         return _watch(world, who, repo)
+    if column == "open_pr":
+        body = {"title": "A matrix cell", "description": "Proposed", "pullRequest": True}
+        with _client(live, who) as c:
+            return _http_outcome(who, c.post(f"/api/models/{repo}/discussions", json=body))
     assert column == "delete"
     return _delete(world, who, kind, expected)
 

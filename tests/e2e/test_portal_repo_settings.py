@@ -155,8 +155,10 @@ def test_a_collaborator_given_write_edits_a_file_in_the_browser(browser: Browser
     page.select_option(f"#collaborators tr[data-user={helper}] select", "read")
     expect(page.locator("p.notice")).to_have_text("Collaborator saved")
     expect(page.locator(f"#collaborators tr[data-user={helper}] select")).to_have_value("read")
-    denied = theirs.goto(f"{base}/edit/main/README.md")
-    assert denied is not None and denied.status == 403
+    # A reader may only propose a change: the edit page turns it into a pull request.
+    proposal = theirs.goto(f"{base}/edit/main/README.md")
+    assert proposal is not None and proposal.status == 200
+    expect(theirs.locator("p.pull-option")).to_contain_text("proposed as a pull request")
     page.click(f"#collaborators tr[data-user={helper}] button:has-text('Remove')")
     expect(page.locator("p.notice")).to_have_text("Collaborator removed")
     expect(page.locator("#collaborators")).to_contain_text("No collaborators yet.")

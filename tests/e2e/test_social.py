@@ -146,7 +146,7 @@ def test_discussions_open_comment_close_and_reopen_with_huggingface_hub(live: Li
         assert {d["num"]: d["numComments"] for d in page["discussions"]} == {1: 3, 2: 1}
 
 
-def test_discussions_refuse_anonymous_writers_and_pull_requests(live: LiveHub) -> None:
+def test_discussions_and_pull_requests_refuse_anonymous_writers(live: LiveHub) -> None:
     owner, owner_token = live.user("owner")
     dataset = f"{owner}/quiet-data"
     create_repo(live.url, owner_token, dataset, repo_type="dataset")
@@ -154,8 +154,11 @@ def test_discussions_refuse_anonymous_writers_and_pull_requests(live: LiveHub) -
         _hf(live, None).create_discussion(dataset, "Hi", description="x", repo_type="dataset")
     assert anonymous.value.response.status_code == 401
     with pytest.raises(HfHubHTTPError) as pull:
-        _hf(live, owner_token).create_pull_request(dataset, "A change", repo_type="dataset")
-    assert pull.value.response.status_code == 400 and "not supported" in pull.value.response.json()["error"]
+        _hf(live, None).create_pull_request(dataset, "A change", repo_type="dataset")
+    assert pull.value.response.status_code == 401
+    # Pull requests are discussions too (tests/e2e/test_pull_requests.py has the rest of their life).
+    draft = _hf(live, owner_token).create_pull_request(dataset, "A change", repo_type="dataset")
+    assert (draft.num, draft.status, draft.is_pull_request) == (1, "draft", True)
     with pytest.raises(HfHubHTTPError) as missing:
         _hf(live, owner_token).comment_discussion(dataset, 7, "anyone?", repo_type="dataset")
     assert missing.value.response.status_code == 404

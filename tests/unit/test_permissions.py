@@ -87,3 +87,20 @@ def test_roles_are_checked() -> None:
     assert check_role("write") == "write"
     with pytest.raises(InvalidArgument):
         check_role("owner")
+
+
+def test_proposing_needs_an_account_that_reads_and_a_credential_that_writes() -> None:
+    # Hugging Face's rule for pull requests: any signed-in reader, with a write credential.
+    assert can(ALICE, Action.PROPOSE, repo("public"))
+    assert can(ALICE, Action.PROPOSE, repo("internal"))
+    assert can(ALICE, Action.PROPOSE, repo(gated="manual"))  # proposing reads no file
+    assert not can(ALICE, Action.WRITE, repo("public"))
+    with pytest.raises(RepoNotFound):
+        authorize(ALICE, Action.PROPOSE, repo("private"))
+    assert can(Actor(user_id=1, name="alice", repo_roles={7: "read"}), Action.PROPOSE, repo("private"))
+    with pytest.raises(Unauthenticated):
+        authorize(ANONYMOUS, Action.PROPOSE, repo("public"))
+    with pytest.raises(PermissionDenied, match="read-only"):
+        authorize(Actor(user_id=1, name="alice", scope="read"), Action.PROPOSE, repo("public"))
+    with pytest.raises(PermissionDenied, match="mirror"):
+        authorize(ALICE, Action.PROPOSE, RepoResource(7, "org", "public", "model org/r", mirror_of="hf:a/b"))

@@ -19,11 +19,12 @@ from csghub.core.names import RepoType
 from csghub.http.bodies import int_field, optional_text_field, read_json_object, text_field
 from csghub.http.deps import base_url, get_actor, get_hub, token_of
 from csghub.http.openapi import API_ERRORS, FLAG, REPO_TYPE, TEXT, WHOLE, WRITE_ERRORS, json_body, query
-from csghub.http.repos import RepoContext, repo_route
+from csghub.http.repos import RepoContext, open_repo
 from csghub.http.streams import consume_body
+from csghub.services.community import pulls
 from csghub.services.identity import accounts, tokens
 from csghub.services.permissions import Action, Actor
-from csghub.services.repositories import commits, files, uploads, writes
+from csghub.services.repositories import commits, files, pull_refs, uploads, writes
 from csghub.services.repositories.cards import validate_card_yaml
 
 router = APIRouter(responses=API_ERRORS)
@@ -36,8 +37,23 @@ NDJSON_COMMIT = {
         "required": True,
         "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
     },
-    **query(create_pr=FLAG),  # pull requests are refused with a 400
+    **query(create_pr=FLAG),  # the commit opens a pull request (refs/pr/N) instead of moving the branch
 }
+
+
+def _proposes(request: Request, revision: str) -> bool:
+    """A commit that opens a pull request, or lands on one: its author needs no write access."""
+    return request.query_params.get("create_pr") in ("1", "true", "True") or pull_refs.pr_number(revision) is not None
+
+
+async def commit_target(
+    request: Request, type_plural: str, namespace: str, name: str, revision: str, actor: Actor = Depends(get_actor)
+) -> RepoContext:
+    """The repository a commit or preupload goes to, if `actor` may write to it or propose to it (whether
+    to this pull request is the commit service's to say), checked before the body is read."""
+    action = Action.PROPOSE if _proposes(request, unmask(revision)) else Action.WRITE
+    repo_type = RepoType.parse(type_plural)
+    return await run_in_threadpool(open_repo, get_hub(request), actor, repo_type, namespace, name, action)
 
 
 def parse_planned(body: dict[str, Any]) -> list[uploads.PlannedFile]:
@@ -61,7 +77,7 @@ def parse_planned(body: dict[str, Any]) -> list[uploads.PlannedFile]:
 def preupload_answer(
     at: RepoContext, revision: str, body: dict[str, Any], *, lfs_allowed: bool
 ) -> list[uploads.UploadMode]:
-    """How each planned file should be sent; `at` was authorized to WRITE by the route."""
+    """How each planned file should be sent; `at` was authorized to WRITE (or PROPOSE) by the route."""
     planned = parse_planned(body)
     try:
         snapshot: files.Snapshot | None = files.at_revision(at.hub, at.actor, at.repo, revision)
@@ -75,9 +91,7 @@ def preupload_answer(
     responses=WRITE_ERRORS,
     openapi_extra=PREUPLOAD_BODY,
 )
-async def preupload(
-    request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))
-) -> JSONResponse:
+async def preupload(request: Request, revision: str, at: RepoContext = Depends(commit_target)) -> JSONResponse:
     body = await read_json_object(request)
     lfs_allowed = at.hub.settings.preupload_lfs
     modes = await run_in_threadpool(lambda: preupload_answer(at, unmask(revision), body, lfs_allowed=lfs_allowed))
@@ -143,40 +157,60 @@ def operations_from(body: CommitBody) -> tuple[CommitHeader, list[commits.Operat
     responses=WRITE_ERRORS,
     openapi_extra=NDJSON_COMMIT,
 )
-async def commit(request: Request, revision: str, at: RepoContext = Depends(repo_route(Action.WRITE))) -> JSONResponse:
-    hub, actor, repo = at.hub, at.actor, at.repo
-    if request.query_params.get("create_pr") in ("1", "true", "True"):
-        raise InvalidArgument("Pull requests are not supported by this hub; commit to a branch instead")
+async def commit(request: Request, revision: str, at: RepoContext = Depends(commit_target)) -> JSONResponse:
+    hub, repo = at.hub, at.repo
+    create_pr = request.query_params.get("create_pr") in ("1", "true", "True")
     body = await consume_body(
         request, lambda chunks: read_commit_body(chunks, hub.settings.tmp_dir, max_file_size=MAX_INLINE_FILE)
     )
     try:
         header, operations = operations_from(body)
-        result = await run_in_threadpool(
-            lambda: commits.create_commit(
-                hub,
-                actor,
-                repo,
-                unmask(revision),
-                operations,
-                summary=header.summary,
-                description=header.description,
-                parent_commit=header.parent_commit,
-                via=writes.VIA_API,
-            )
+        result, number = await run_in_threadpool(
+            lambda: _commit(at, unmask(revision), header, operations, create_pr=create_pr)
         )
     finally:
         body.cleanup()
     prefix = "" if repo.type is RepoType.MODEL else f"{repo.type.plural}/"
+    pr_url = f"{base_url(request)}/{prefix}{repo.full_name}/discussions/{number}" if number else None
     return JSONResponse(
         {
             "success": True,
             "commitOid": result.sha,
             "commitUrl": f"{base_url(request)}/{prefix}{repo.full_name}/commit/{result.sha}",
             "commitMessage": header.summary,
-            "pullRequestUrl": None,
+            "pullRequestUrl": pr_url,
         }
     )
+
+
+def _commit(
+    at: RepoContext, revision: str, header: CommitHeader, operations: list[commits.Operation], *, create_pr: bool
+) -> tuple[commits.CommitResult, int | None]:
+    """The commit on `revision`, or (create_pr) on a new pull request against it, with its number."""
+    if create_pr:
+        return pulls.commit_as_pull(
+            at.hub,
+            at.actor,
+            at.repo,
+            revision,
+            operations,
+            summary=header.summary,
+            description=header.description,
+            parent_commit=header.parent_commit,
+            via=writes.VIA_API,
+        )
+    made = commits.create_commit(
+        at.hub,
+        at.actor,
+        at.repo,
+        revision,
+        operations,
+        summary=header.summary,
+        description=header.description,
+        parent_commit=header.parent_commit,
+        via=writes.VIA_API,
+    )
+    return made, None
 
 
 @router.post(

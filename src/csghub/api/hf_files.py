@@ -108,7 +108,7 @@ async def list_refs(request: Request, at: RepoContext = Depends(repo_route())) -
             "converts": [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.converts],
         }
         if request.query_params.get("include_prs"):
-            out["pullRequests"] = []
+            out["pullRequests"] = [{"name": r.name, "ref": r.ref, "targetCommit": r.target} for r in found.pulls]
         return out
 
     return JSONResponse(await run_in_threadpool(work))

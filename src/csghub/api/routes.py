@@ -24,6 +24,7 @@ from csghub.api import (
     notifications_api,
     orgs,
     people,
+    pulls_api,
     quicksearch,
     repo_access,
     social,
@@ -51,13 +52,15 @@ def mount_api(app: FastAPI) -> None:
         webhooks_api,
         repo_access,
         social,
+        pulls_api,
         collections_api,
         quicksearch,
     ):
         include_routes(app, module.router)
-    # huggingface_hub clients pointed at /hf find likes, discussions and collections there too.
+    # huggingface_hub clients pointed at /hf find likes, discussions, pull requests and collections there too.
     include_routes(app, social.router, "/hf")
     include_routes(app, people.router, "/hf")
+    include_routes(app, pulls_api.router, "/hf")
     include_routes(app, collections_api.router, "/hf")
     include_routes(app, compute_api.router)
     # Before the generic repository routes: /api/v1/mirror/... and .../{name}/mirror.

@@ -1,6 +1,7 @@
 """Likes and discussions on Hugging Face's paths, in the JSON shapes huggingface_hub reads: unlike,
-list_liked_repos, get_repo_discussions, create_discussion, get_discussion_details, comment_discussion
-and change_discussion_status work unchanged against the hub."""
+list_liked_repos, get_repo_discussions, create_discussion (and create_pull_request), comment_discussion
+and change_discussion_status work unchanged against the hub. A discussion's details, merging and
+renaming are in api/pulls_api.py."""
 
 from __future__ import annotations
 
@@ -13,14 +14,14 @@ from starlette.concurrency import run_in_threadpool
 
 from csghub.api.pagination import next_link, parse_cursor
 from csghub.api.serialize import iso
-from csghub.core.errors import InvalidArgument
 from csghub.core.names import RepoId, RepoType
 from csghub.http.bodies import bool_field, read_json_object, text_field
 from csghub.http.deps import get_actor, get_hub
 from csghub.http.openapi import API_ERRORS, FLAG, TEXT, WHOLE, WRITE_ERRORS, json_body, query
 from csghub.http.params import RowId, whole_number
-from csghub.services.community import discussions, likes
+from csghub.services.community import discussions, likes, pulls
 from csghub.services.permissions import Actor
+from csghub.services.repositories.writes import VIA_API
 
 router = APIRouter(responses=API_ERRORS)
 REPO = "/api/{type_plural:repo_type}/{namespace}/{name}"
@@ -41,6 +42,13 @@ def event_json(event: discussions.EventView) -> dict[str, Any]:
     out.update(_author(event.author))
     if event.kind == "status-change":
         out["data"] = {"status": event.body}
+        return out
+    if event.kind == "title-change":
+        out["data"] = {"from": event.old_title, "to": event.body}
+        return out
+    if event.kind == "commit":
+        out["id"] = event.oid  # commits are no stored event: their id is theirs
+        out["data"] = {"subject": event.body, "oid": event.oid}
         return out
     latest = {
         "raw": event.body,
@@ -68,7 +76,7 @@ def discussion_json(d: discussions.DiscussionView) -> dict[str, Any]:
         "createdAt": iso(d.created_at),
         **_author(d.author),
         "repo": {"name": d.repo.full_name, "type": d.repo.type.value},
-        "isPullRequest": False,
+        "isPullRequest": d.is_pull_request,
         "numComments": d.comments,
         "pinned": False,
         "topReactions": [],
@@ -112,6 +120,8 @@ async def list_discussions(
     page = whole_number(params.get("p"), "p") or 0
     status = params.get("status", "")
     status = "" if status == "all" else status
+    kind = params.get("type", "")
+    kind = "" if kind == "all" else kind
     repo_type, repo_id = _ids(type_plural, namespace, name)
     found = await run_in_threadpool(
         lambda: discussions.list_discussions(
@@ -121,16 +131,15 @@ async def list_discussions(
             repo_id,
             status=status,
             author=params.get("author", ""),
+            kind=kind,
             limit=PAGE,
             offset=page * PAGE,
         )
     )
-    # There are no pull requests here: asking for them finds none.
-    items = [] if params.get("type") == "pull_request" else found.items
     return JSONResponse(
         {
-            "discussions": [discussion_json(d) for d in items],
-            "count": 0 if params.get("type") == "pull_request" else found.total,
+            "discussions": [discussion_json(d) for d in found.items],
+            "count": found.total,
             "start": page * PAGE,
             "numClosedDiscussions": found.closed,
         }
@@ -146,24 +155,16 @@ async def create_discussion(
     request: Request, type_plural: str, namespace: str, name: str, actor: Actor = Depends(get_actor)
 ) -> JSONResponse:
     body = await read_json_object(request)
-    if bool_field(body, "pullRequest"):
-        raise InvalidArgument("Pull requests are not supported on this hub; open a discussion, or push a branch")
     title, description = text_field(body, "title", required=True), text_field(body, "description", required=True)
     repo_type, repo_id = _ids(type_plural, namespace, name)
-    created = await run_in_threadpool(
-        discussions.open_discussion, get_hub(request), actor, repo_type, repo_id, title, description
-    )
+    hub = get_hub(request)
+    if bool_field(body, "pullRequest"):  # create_pull_request: an empty draft, commits then go to refs/pr/N
+        made = await run_in_threadpool(
+            lambda: pulls.open_pull(hub, actor, repo_type, repo_id, title, description, via=VIA_API)
+        )
+        return JSONResponse(discussion_json(made))
+    created = await run_in_threadpool(discussions.open_discussion, hub, actor, repo_type, repo_id, title, description)
     return JSONResponse(discussion_json(created))
-
-
-@router.get(REPO + "/discussions/{number}")
-async def discussion_details(
-    request: Request, type_plural: str, namespace: str, name: str, number: RowId, actor: Actor = Depends(get_actor)
-) -> JSONResponse:
-    found = await run_in_threadpool(
-        discussions.get_discussion, get_hub(request), actor, *_ids(type_plural, namespace, name), number
-    )
-    return JSONResponse({**discussion_json(found), "events": [event_json(e) for e in found.events]})
 
 
 @router.post(

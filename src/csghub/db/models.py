@@ -392,13 +392,21 @@ class Discussion(Base):
     number: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(200))
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    status: Mapped[str] = mapped_column(String(10), default="open")  # "open" | "closed"
+    # "open" | "closed"; a pull request may also be "draft" (opened empty) or "merged" (for good).
+    status: Mapped[str] = mapped_column(String(10), default="open")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Pull requests (services/community/pulls.py): the proposed commits live at refs/pr/{number}.
+    is_pull_request: Mapped[bool] = mapped_column(Boolean, default=False)
+    target_branch: Mapped[str] = mapped_column(String(255), default="")
+    # The target's head when the pull request was opened: its own commits are those after it.
+    base_oid: Mapped[str] = mapped_column(String(40), default="")
+    merge_commit_oid: Mapped[str] = mapped_column(String(40), default="")
 
 
 class DiscussionComment(Base):
-    """An event of a discussion: a comment (markdown `body`) or a status change (`body` is the new status)."""
+    """An event of a discussion: a comment (markdown `body`), a status change (`body` is the new status)
+    or a title change (`body` is the former title)."""
 
     __tablename__ = "discussion_comments"
 

@@ -244,6 +244,10 @@ class GitRepo:
     def converts(self) -> list[tuple[str, str]]:
         return self._refs("refs/convert/")
 
+    def pull_requests(self) -> list[tuple[str, str]]:
+        """refs/pr/N as (N, target), for N's pull request (services/community/pulls.py)."""
+        return self._refs("refs/pr/")
+
     def all_ref_targets(self) -> dict[str, str]:
         return {name: str(self.repo.references[name].resolve().target) for name in self.repo.references}
 
@@ -297,17 +301,18 @@ class GitRepo:
         commit = self.repo.get(sha)
         if not isinstance(commit, pygit2.Commit):
             raise RevisionNotFound(f"Invalid rev id: {sha}")
-        if commit.parents:
-            diff = self.repo.diff(commit.parents[0].tree, commit.tree, context_lines=3)
-        else:
-            diff = commit.tree.diff_to_tree(swap=True, context_lines=3)
+        return self.diff_between(str(commit.parents[0].id) if commit.parents else None, sha, limits)
+
+    def diff_between(self, old: str | None, new: str, limits: DiffLimits = DiffLimits()) -> tuple[FilePatch, ...]:
+        """Per-file patches from commit `old` (None: the empty tree) to commit `new`, bounded as diff_commit's."""
+        diff = self.tree_diff(old, new)
         diff.find_similar(flags=pygit2.enums.DiffFind.FIND_RENAMES | pygit2.enums.DiffFind.FIND_EXACT_MATCH_ONLY)
         out: list[FilePatch] = []
         budget = limits.lines
         for index, delta in enumerate(diff.deltas):
             status = _STATUS.get(delta.status_char(), "changed")
             path, old_path = delta.new_file.path, delta.old_file.path
-            skipped = self._skip_reason(delta, limits) if index < limits.files else "limit"
+            skipped = self.skip_reason(delta, limits) if index < limits.files else "limit"
             if skipped:
                 out.append(FilePatch(path, old_path, status, 0, 0, (), skipped))
                 continue
@@ -324,7 +329,14 @@ class GitRepo:
             out.append(FilePatch(path, old_path, status, additions, deletions, lines))
         return tuple(out)
 
-    def _skip_reason(self, delta: pygit2.DiffDelta, limits: DiffLimits) -> str:
+    def tree_diff(self, old: str | None, new: str) -> pygit2.Diff:
+        """libgit2's diff of two commits' trees (None: the empty tree), for git/merges.py and diff_between."""
+        new_tree = self.repo[new].peel(pygit2.Tree)
+        if old is None:
+            return new_tree.diff_to_tree(swap=True, context_lines=3)
+        return self.repo[old].peel(pygit2.Tree).diff_to_tree(new_tree, context_lines=3)
+
+    def skip_reason(self, delta: pygit2.DiffDelta, limits: DiffLimits) -> str:
         for side in (delta.old_file, delta.new_file):
             if side.id == pygit2.Oid(hex=ZERO_SHA) or side.mode == pygit2.enums.FileMode.COMMIT:
                 continue

@@ -33,6 +33,9 @@ class Action(StrEnum):
     CREATE = "create"  # create a repo in a namespace
     MANAGE = "manage"  # a namespace's members, invitations and audit log; an endpoint's life and logs
     CALL = "call"  # send requests to an endpoint through the gateway
+    # Open a pull request on a repository one may read, and commit to one's own (Hugging Face's rule):
+    # a signed-in reader with a credential that may write.
+    PROPOSE = "propose"
 
 
 VISIBILITIES = ("public", "internal", "private")
@@ -46,6 +49,7 @@ _ACTION_NEEDS = {
     Action.ADMIN: 3,
     Action.MANAGE: 3,
     Action.CALL: 1,
+    Action.PROPOSE: 2,  # of the credential: a read token proposes nothing (the account needs only to read)
 }
 # What a fine-grained grant must list for each action.
 _GRANT_FOR = {
@@ -56,6 +60,7 @@ _GRANT_FOR = {
     Action.ADMIN: "manage",
     Action.MANAGE: "manage",
     Action.CALL: "read",
+    Action.PROPOSE: "write",
 }
 GRANT_ACTIONS = ("read", "write", "manage")
 
@@ -188,6 +193,8 @@ def _account_allows(actor: Actor, action: Action, resource: Resource) -> bool:
         return rank >= 1 or not resource.gated or resource.repo_id in actor.gate_access
     if isinstance(resource, EndpointResource) and action in (Action.READ, Action.CALL):
         return rank >= 1 or resource.visibility == "public"
+    if action is Action.PROPOSE:
+        return not actor.is_anonymous and _account_allows(actor, Action.READ, resource)
     return rank >= _ACTION_NEEDS[action]
 
 
@@ -228,7 +235,8 @@ def _public_read(action: Action, resource: Resource) -> bool:
 
 def _mirror_refuses(action: Action, resource: Resource) -> bool:
     """A mirror's content is the upstream's: no one writes to it by any door (push, commit, upload, refs)."""
-    return action is Action.WRITE and isinstance(resource, RepoResource) and bool(resource.mirror_of)
+    writes = action in (Action.WRITE, Action.PROPOSE)
+    return writes and isinstance(resource, RepoResource) and bool(resource.mirror_of)
 
 
 def can(actor: Actor, action: Action, resource: Resource) -> bool:

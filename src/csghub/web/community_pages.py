@@ -21,13 +21,15 @@ from csghub.core.names import RepoId, RepoType
 from csghub.http.deps import get_hub
 from csghub.http.errors import PAGE_ROUTES
 from csghub.http.params import RowId, page_number
-from csghub.services.community import discussions, likes
+from csghub.services.community import discussions, likes, pulls
 from csghub.services.context import Hub
 from csghub.services.permissions import Actor
 from csghub.services.repositories import repos
+from csghub.services.repositories.writes import VIA_WEB
 from csghub.web.forms import form_actor
 from csghub.web.markdown import render_markdown
 from csghub.web.markdown_links import RepoLinks
+from csghub.web.pull_pages import pull_page
 from csghub.web.render import page_actor, render, repo_path
 
 router = APIRouter(include_in_schema=False, dependencies=PAGE_ROUTES)
@@ -62,21 +64,24 @@ def _list_page(request: Request, repo_type: RepoType, repo_id: RepoId) -> Respon
     params = request.query_params
     status = params.get("status", "open")
     status = status if status in discussions.STATUSES else "open"
+    kind = params.get("type", "")
+    kind = kind if kind in discussions.KINDS else ""
     page = page_number(params.get("page"))
     repo = repos.get_repo(hub, actor, repo_type, repo_id)
     found = discussions.list_discussions(
-        hub, actor, repo_type, repo_id, status=status, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+        hub, actor, repo_type, repo_id, status=status, kind=kind, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
     last = max(1, math.ceil(found.total / PAGE_SIZE))
     if page > last:
         # Past the end: the last page, at its own URL, as the listings do.
-        target = f"{repo_path(repo.type, repo.full_name)}/discussions?status={status}"
+        target = f"{repo_path(repo.type, repo.full_name)}/discussions?status={status}&type={kind}"
         return RedirectResponse(target + (f"&page={last}" if last > 1 else ""), status_code=303)
     return render(
         request,
         "community.html",
         found=found,
         shown=status,
+        kind=kind,
         page=page,
         more=found.total > page * PAGE_SIZE,
         **header_context(hub, actor, repo, "community"),
@@ -88,6 +93,9 @@ def _discussion_page(
 ) -> Response:
     hub, actor = get_hub(request), request.state.actor
     found = discussions.get_discussion(hub, actor, repo_type, repo_id, number)
+    if found.is_pull_request:
+        context = header_context(hub, actor, found.repo, "community")
+        return pull_page(request, repo_type, repo_id, number, context, error=error, status=status)
     # A comment's relative links and images mean the repository's files on its default branch.
     links = RepoLinks(repo_path(found.repo.type, found.repo.full_name), found.repo.default_branch)
     events = [(e, render_markdown(e.body, links) if e.kind == "comment" else "") for e in found.events]
@@ -165,6 +173,14 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
         def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:
             text = fields.get("comment", "")
             return discussions.edit_comment(hub, actor, repo_type, RepoId.of(ns, name), number, comment_id, text)
+
+        return await _discussion_action(request, repo_type, RepoId.of(ns, name), number, act)
+
+    @router.post(prefix + "/{ns}/{name}/discussions/{number:int}/merge", response_class=HTMLResponse)
+    async def merge(request: Request, ns: str, name: str, number: RowId) -> Response:
+        def act(hub: Hub, actor: Actor, fields: dict[str, str]) -> object:
+            note = fields.get("comment", "")
+            return pulls.merge_pull(hub, actor, repo_type, RepoId.of(ns, name), number, comment=note, via=VIA_WEB)
 
         return await _discussion_action(request, repo_type, RepoId.of(ns, name), number, act)
 

@@ -23,6 +23,7 @@ from csghub.core.errors import InvalidArgument, PermissionDenied
 from csghub.core.names import RepoId, RepoType, validate_path
 from csghub.http.deps import CSRF_HEADER, SESSION_COOKIE, get_actor, get_hub
 from csghub.http.errors import PAGE_ROUTES
+from csghub.services.community import pulls
 from csghub.services.context import Hub
 from csghub.services.identity import sessions
 from csghub.services.permissions import Action, Actor
@@ -40,12 +41,15 @@ def _location(repo: repos.RepoView) -> str:
     return repo_path(repo.type, repo.full_name)
 
 
-async def _writer(request: Request, repo_type: RepoType, ns: str, name: str) -> tuple[Actor, repos.RepoView]:
-    """The signed-in actor, allowed to write to the repository (else 404/403 like everywhere else)."""
+async def _writer(
+    request: Request, repo_type: RepoType, ns: str, name: str, action: Action = Action.WRITE
+) -> tuple[Actor, repos.RepoView]:
+    """The signed-in actor, allowed to write to the repository, or (PROPOSE: the edit form) to propose a
+    change to it as a pull request (else 404/403 like everywhere else)."""
     actor = await page_actor(request)
     if actor.is_anonymous:
         raise PermissionDenied("Sign in to change files")
-    at = await open_page_repo(request, repo_type, ns, name, Action.WRITE)
+    at = await open_page_repo(request, repo_type, ns, name, action)
     return at.actor, at.repo
 
 
@@ -98,6 +102,20 @@ def _commit(
 ) -> commits.CommitResult:
     branch = str(form.get("branch") or repo.default_branch)
     new_branch = str(form.get("new_branch") or "").strip()
+    if form.get("create_pr"):  # "Open a pull request": the change goes to a new refs/pr/N instead
+        summary = str(form.get("summary") or "").strip() or default_summary
+        made, number = pulls.commit_as_pull(
+            hub,
+            actor,
+            repo,
+            branch,
+            operations,
+            summary=summary,
+            description=str(form.get("description") or ""),
+            parent_commit=None,
+            via=writes.VIA_WEB,
+        )
+        return commits.CommitResult(made.sha, made.branch, pull_request=number)
     return commits.create_commit(
         hub,
         actor,
@@ -169,7 +187,7 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/edit/{revision}/{path:path}", response_class=HTMLResponse)
     async def edit_form(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
         hub = get_hub(request)
-        actor, repo = await _writer(request, repo_type, ns, name)
+        actor, repo = await _writer(request, repo_type, ns, name, Action.PROPOSE)
         text = await run_in_threadpool(_editable_text, hub, actor, repo, revision, path)
         return render(
             request,
@@ -207,7 +225,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
         spooled: list[Path] = []
         try:
             form, actor = await _posted(request)
-            repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), Action.WRITE)
+            wanted = Action.PROPOSE if form.get("create_pr") else Action.WRITE
+            repo = await run_in_threadpool(repos.get_repo, hub, actor, repo_type, RepoId.of(ns, name), wanted)
             path = validate_path(str(form.get("path") or "").strip())
             data = str(form.get("content") or "").replace("\r\n", "\n").encode()
 
@@ -225,6 +244,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
             for tmp in spooled:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
+        if result.pull_request:
+            return RedirectResponse(f"{_location(repo)}/discussions/{result.pull_request}", status_code=303)
         return RedirectResponse(f"{_location(repo)}/blob/{result.branch}/{path}", status_code=303)
 
     @router.post(prefix + "/{ns}/{name}/delete/{revision}/{path:path}", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from csghub.web.i18n_finetune import ZH_FINETUNE
 from csghub.web.i18n_metadata import ZH_METADATA
 from csghub.web.i18n_mirrors import ZH_MIRRORS
 from csghub.web.i18n_people import ZH_PEOPLE
+from csghub.web.i18n_pulls import ZH_PULLS
 from csghub.web.i18n_scanning import ZH_SCANNING
 from csghub.web.i18n_search import ZH_SEARCH
 from csghub.web.i18n_spaces import ZH_SPACES
@@ -580,6 +581,7 @@ _ZH.update(ZH_WEBHOOKS)
 _ZH.update(ZH_PEOPLE)
 _ZH.update(ZH_SCANNING)
 _ZH.update(ZH_FILES)
+_ZH.update(ZH_PULLS)
 
 # The words upload.js and app.js show while files are sent (English keys; the script fills the braces).
 _SCRIPT_KEYS = (

@@ -8,6 +8,7 @@ as events next to the comments so the history reads in order.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,9 @@ from csghub.services.permissions import Action, Actor, authorize, can, require_a
 from csghub.services.repositories.repos import RepoView, get_repo
 
 STATUSES = ("open", "closed")
+# A pull request is also "draft" (opened empty) or "merged"; filters count a draft as open, merged as closed.
+_FILTER = {"open": ("open", "draft"), "closed": ("closed", "merged")}
+KINDS = ("discussion", "pull_request")
 MAX_TITLE = 200
 MAX_BODY = 65536
 
@@ -31,11 +35,13 @@ MAX_BODY = 65536
 @dataclass(frozen=True, slots=True)
 class EventView:
     id: int
-    kind: str  # "comment" | "status-change"
+    kind: str  # "comment" | "status-change" | "title-change" | "commit" (pull requests)
     author: str  # "" once the account is gone
-    body: str
+    body: str  # a comment's text, the new status, the new title, a commit's subject
     created_at: datetime
     edited_at: datetime | None
+    old_title: str = ""  # title-change
+    oid: str = ""  # commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +57,9 @@ class DiscussionView:
     events: tuple[EventView, ...] = ()
     # Whether the viewer may close or reopen it.
     can_moderate: bool = False
+    is_pull_request: bool = False
+    target_branch: str = ""  # pull requests: the branch it merges into
+    merge_commit_oid: str = ""  # pull requests, once merged
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +127,9 @@ def _view(
         comments=comments,
         events=events,
         can_moderate=_may_moderate(actor, repo, row),
+        is_pull_request=row.is_pull_request,
+        target_branch=row.target_branch,
+        merge_commit_oid=row.merge_commit_oid,
     )
 
 
@@ -165,10 +177,16 @@ def get_discussion(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId,
             .order_by(DiscussionComment.created_at, DiscussionComment.id)
         ).all()
         names = _author_names(session, {row.author_id, *(c.author_id for c in rows)})
-        events = tuple(
-            EventView(c.id, c.kind, names.get(c.author_id, ""), c.body, c.created_at, c.edited_at) for c in rows
-        )
+        events = tuple(_event(c, names) for c in rows)
         return _view(actor, repo, row, names, sum(1 for e in events if e.kind == "comment"), events)
+
+
+def _event(c: DiscussionComment, names: dict[int | None, str]) -> EventView:
+    author = names.get(c.author_id, "")
+    if c.kind == "title-change":
+        change = json.loads(c.body)
+        return EventView(c.id, c.kind, author, change["to"], c.created_at, None, old_title=change["from"])
+    return EventView(c.id, c.kind, author, c.body, c.created_at, c.edited_at)
 
 
 def list_discussions(
@@ -179,15 +197,21 @@ def list_discussions(
     *,
     status: str = "",
     author: str = "",
+    kind: str = "",
     limit: int = 50,
     offset: int = 0,
 ) -> DiscussionPage:
-    """Newest first; `status` "open"/"closed" and `author` narrow the list."""
+    """Newest first; `status` "open"/"closed", `author` and `kind` ("discussion", "pull_request") narrow
+    the list."""
     repo = get_repo(hub, actor, repo_type, repo_id)
     if status and status not in STATUSES:
         raise InvalidArgument(f"Invalid status '{status}': expected open or closed")
+    if kind and kind not in KINDS:
+        raise InvalidArgument(f"Invalid type '{kind}': expected discussion or pull_request")
     with hub.db() as session:
         base = select(Discussion).where(Discussion.repo_id == repo.id)
+        if kind:
+            base = base.where(Discussion.is_pull_request.is_(kind == "pull_request"))
         if author:
             by_author = Namespace.name_key == author.lower()
             base = base.join(Namespace, Namespace.id == Discussion.author_id).where(by_author)
@@ -195,14 +219,16 @@ def list_discussions(
         by_status: dict[str, int] = dict(
             session.execute(select(matching.c.status, func.count()).group_by(matching.c.status)).all()
         )
-        stmt = base.where(Discussion.status == status) if status else base
+        stmt = base.where(Discussion.status.in_(_FILTER[status])) if status else base
         rows = session.scalars(
             stmt.order_by(Discussion.number.desc()).offset(offset).limit(max(1, min(limit, 100)))
         ).all()
         names = _author_names(session, {r.author_id for r in rows})
         counts = _counts(session, [r.id for r in rows])
         items = [_view(actor, repo, r, names, counts.get(r.id, 0)) for r in rows]
-    opened, closed = by_status.get("open", 0), by_status.get("closed", 0)
+    opened = sum(by_status.get(s, 0) for s in _FILTER["open"])
+    closed = sum(by_status.get(s, 0) for s in _FILTER["closed"])
+    by_status = {"open": opened, "closed": closed}
     return DiscussionPage(items, by_status.get(status, 0) if status else opened + closed, opened, closed)
 
 
@@ -245,6 +271,8 @@ def set_status(
             authorize(actor, Action.WRITE, repo.resource)
         if row.status == status:
             raise InvalidArgument(f"Discussion #{number} is already {status}")
+        if row.status == "merged":
+            raise InvalidArgument(f"Pull request #{number} is merged: its status no longer changes")
         if comment.strip():
             session.add(DiscussionComment(discussion_id=row.id, author_id=actor.user_id, body=comment.strip()))
         event = DiscussionComment(discussion_id=row.id, author_id=actor.user_id, kind="status-change", body=status)
@@ -291,3 +319,30 @@ def edit_comment(
         detail = {"number": number, "comment": comment.id}
         hub.announce(session, RepoEvent(repo.id, "discussion.comment", "update", detail))
         return EventView(comment.id, "comment", actor.name, body, comment.created_at, comment.edited_at)
+
+
+def rename_discussion(
+    hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, number: int, title: str
+) -> EventView:
+    """A new title, by whoever may close the discussion; the change is kept as a "title-change" event."""
+    repo = get_repo(hub, actor, repo_type, repo_id)
+    require_account(actor, "rename a discussion")
+    title = title.strip()
+    if not title or len(title) > MAX_TITLE:
+        raise InvalidArgument(f"A discussion title must have 1 to {MAX_TITLE} characters")
+    with hub.db() as session:
+        row = _row(session, repo, number)
+        if not _may_moderate(actor, repo, row):
+            authorize(actor, Action.WRITE, repo.resource)
+        old = row.title
+        change = json.dumps({"from": old, "to": title})
+        event = DiscussionComment(discussion_id=row.id, author_id=actor.user_id, kind="title-change", body=change)
+        session.add(event)
+        row.title = title
+        row.updated_at = utcnow()
+        target = f"{repo_type.value}:{repo.full_name}#{number}"
+        detail = {"from": old, "to": title}
+        audit.record(session, actor, "discussion.rename", namespace=repo.namespace, target=target, detail=detail)
+        session.flush()
+        hub.announce(session, RepoEvent(repo.id, "discussion", "update", {"number": number}))
+        return EventView(event.id, "title-change", actor.name, title, event.created_at, None, old_title=old)

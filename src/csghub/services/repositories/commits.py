@@ -22,7 +22,7 @@ from csghub.git.repository import ZERO_SHA, FileChange, GitRepo
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor, authorize
 from csghub.services.repositories import lfs as lfs_service
-from csghub.services.repositories import proofs
+from csghub.services.repositories import proofs, pull_refs
 from csghub.services.repositories.repos import RepoView
 from csghub.services.repositories.writes import RefChange, after_ref_update, writing
 from csghub.storage.base import iter_file
@@ -64,10 +64,14 @@ Operation = InlineFile | LfsFile | DeletedFile | DeletedFolder
 class CommitResult:
     sha: str
     branch: str
+    pull_request: int | None = None  # the pull request it opened (services/community/pulls.py)
 
 
-def _branch_name(revision: str) -> str:
-    return validate_ref_name(check_user_ref(revision).removeprefix("refs/heads/"), what="branch")
+def _target_ref(revision: str) -> str:
+    """The full ref a commit moves: a branch, or a pull request's refs/pr/N."""
+    if pull_refs.pr_number(revision) is not None:
+        return revision
+    return "refs/heads/" + validate_ref_name(check_user_ref(revision).removeprefix("refs/heads/"), what="branch")
 
 
 def content_operation(hub: Hub, path: str, data: bytes, spooled: list[Path]) -> Operation:
@@ -108,9 +112,15 @@ def create_commit(
     create_branch_from: str | None = None,
     via: str,
 ) -> CommitResult:
-    """Commit `operations` on `revision`; `via` names the door it came through (services/repositories/writes.py)."""
-    authorize(actor, Action.WRITE, repo.resource)
-    branch = _branch_name(revision)
+    """Commit `operations` on `revision`; `via` names the door it came through (services/repositories/writes.py).
+
+    `revision` may be a pull request's refs/pr/N, which its author may commit to without write access."""
+    ref = _target_ref(revision)
+    if ref.startswith(pull_refs.PR_PREFIX):
+        pull_refs.authorize_pr_commit(hub, actor, repo, ref)
+    else:
+        authorize(actor, Action.WRITE, repo.resource)
+    branch = ref.removeprefix("refs/heads/")
     if not summary.strip():
         raise InvalidArgument("A commit needs a non-empty summary")
     if not operations:
@@ -121,7 +131,7 @@ def create_commit(
     git = hub.git(repo.id)
     # New objects wait in a quarantine until git's fsck accepts them, as a push's do.
     with writing(hub, repo.id), git.quarantined() as staged:
-        head = git.ref_target(f"refs/heads/{branch}")
+        head = git.ref_target(ref)
         if head is None:
             if create_branch_from is None:
                 raise RevisionNotFound(f"Invalid rev id: {branch}")
@@ -150,8 +160,8 @@ def create_commit(
         # Linked before the ref moves, as for a push: a crash right after the move then leaves
         # only the metadata behind, which the next start (or failed write) reconciles from the refs.
         lfs_service.link_objects(hub, repo.id, pointers)
-        git.update_ref(f"refs/heads/{branch}", sha, expected_old)
-        change = RefChange(f"refs/heads/{branch}", expected_old or ZERO_SHA, sha)
+        git.update_ref(ref, sha, expected_old)
+        change = RefChange(ref, expected_old or ZERO_SHA, sha)
         after_ref_update(hub, repo.id, actor, [change], action="repo.commit", via=via, detail={"summary": summary})
     return CommitResult(sha=sha, branch=branch)
 

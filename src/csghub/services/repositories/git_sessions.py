@@ -35,7 +35,9 @@ from csghub.services.repositories import pushes
 from csghub.services.repositories.repos import WRITE_WAIT_S, RepoView, get_repo
 
 log = logging.getLogger(__name__)
-SERVICES = {"git-upload-pack": Action.DOWNLOAD, "git-receive-pack": Action.WRITE}
+# Pushing needs PROPOSE only: a pull request's author may push to its refs/pr/N without write access;
+# which refs a pusher may move is checked ref by ref before any moves (pushes.check_push).
+SERVICES = {"git-upload-pack": Action.DOWNLOAD, "git-receive-pack": Action.PROPOSE}
 _GIT_PROTOCOL_RE = re.compile(r"^[a-zA-Z0-9=:._-]{1,64}$")
 
 

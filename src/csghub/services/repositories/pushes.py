@@ -14,9 +14,9 @@ from csghub.core.errors import Conflict, InvalidArgument
 from csghub.core.names import check_user_ref
 from csghub.git.repository import ZERO_SHA
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor
+from csghub.services.permissions import Action, Actor, authorize, can
 from csghub.services.repositories import lfs as lfs_service
-from csghub.services.repositories import proofs
+from csghub.services.repositories import proofs, pull_refs
 from csghub.services.repositories.repos import get_repo_by_id
 from csghub.services.repositories.writes import after_ref_update, changes_between, repair_after_failure, writing
 
@@ -45,15 +45,26 @@ def parse_ref_updates(text: str) -> list[RefUpdate]:
 def check_push(
     hub: Hub, repo_id: int, updates: list[RefUpdate], actor: Actor | None, *, env: Mapping[str, str]
 ) -> None:
-    """Refuse a push that moves the hub's own refs (refs/convert/*), deletes the default branch, or whose
+    """Refuse a push that moves the hub's own refs (refs/convert/*), creates or deletes a refs/pr/*, moves
+    a ref the pusher may not (a pull request author without write access moves only their own refs/pr/N),
+    deletes the default branch, or whose
     commits point at LFS objects that were not uploaded to this repository and that the pusher may not
     read elsewhere (refused by path).
 
     Run while the pre-receive hook holds the write lock; `env` names the push's object quarantine.
     """
     repo = get_repo_by_id(hub, repo_id)
+    # A push session needs only Action.PROPOSE (git_sessions.SERVICES): one who may not write moves
+    # nothing but the refs/pr/N of their own open pull requests. No actor: the hub's own push.
+    may_write = actor is None or can(actor, Action.WRITE, repo.resource)
     for update in updates:
         check_user_ref(update.ref)
+        if update.ref.startswith(pull_refs.PR_PREFIX):
+            pull_refs.check_pr_push(hub, repo, update.ref, update.old, update.new)
+            if actor is not None:
+                pull_refs.authorize_pr_commit(hub, actor, repo, update.ref)
+        elif actor is not None and not may_write:
+            authorize(actor, Action.WRITE, repo.resource)  # refuses, saying what is missing
         if update.new == ZERO_SHA and update.ref == f"refs/heads/{repo.default_branch}":
             raise InvalidArgument(f"Deleting the default branch '{repo.default_branch}' is not allowed")
     git = hub.git(repo_id)

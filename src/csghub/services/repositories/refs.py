@@ -25,6 +25,7 @@ class Refs:
     branches: list[Ref]
     tags: list[Ref]
     converts: list[Ref]  # the hub's own refs/convert/* (a dataset's Parquet conversion): read-only
+    pulls: list[Ref]  # pull requests' refs/pr/N, named by their full ref (what a revision= takes)
 
 
 def list_refs(hub: Hub, actor: Actor, repo: RepoView) -> Refs:
@@ -34,7 +35,12 @@ def list_refs(hub: Hub, actor: Actor, repo: RepoView) -> Refs:
         branches=[Ref(n, f"refs/heads/{n}", t) for n, t in git.branches()],
         tags=[Ref(n, f"refs/tags/{n}", t) for n, t in git.tags()],
         converts=[Ref(n, f"refs/convert/{n}", t) for n, t in git.converts()],
+        pulls=[Ref(f"refs/pr/{n}", f"refs/pr/{n}", t) for n, t in sorted(git.pull_requests(), key=_by_number)],
     )
+
+
+def _by_number(item: tuple[str, str]) -> tuple[int, str]:
+    return (int(item[0]), "") if item[0].isdigit() else (0, item[0])
 
 
 def _check_ref_name(name: str, what: str) -> None:

@@ -93,7 +93,8 @@ def after_ref_update(
 
     # One transaction for the record and the refreshed row: readers never see one without the other.
     # The hub's own refs (refs/convert/*, the dataset viewer's) are no modification by a user.
-    touch = any(not change.ref.startswith("refs/convert/") for change in changes)
+    # Nor are pull requests' refs/pr/*: the repository changes when one is merged.
+    touch = any(not change.ref.startswith(("refs/convert/", "refs/pr/")) for change in changes)
     refresh_metadata(hub, repo_id, also=record, touch=touch)
     hub.maintenance.request(hub.git(repo_id))
     moved = [change.ref for change in changes]
