@@ -64,10 +64,11 @@ def main() -> None:
                 httpx.get(target, headers=headers, timeout=30).raise_for_status()  # warm, and prove it answers
         servers = {label: psutil.Process(hub.process.pid) for label, hub in hubs.items() if hub.process}
         runs: dict[str, list[dict[str, float]]] = {}
-        for _ in range(args.rounds):
+        for round_number in range(args.rounds):
             for name in ("model_info", "model_info_token"):
                 found = {}
-                for label in ("off", "on"):
+                # Each hub goes first in every other round: whichever runs second met a warmer machine.
+                for label in ("off", "on") if round_number % 2 == 0 else ("on", "off"):
                     url, credential = targets[label][name]
                     found[label] = run_wrk(
                         url,

@@ -73,6 +73,10 @@ class LiveHub:
             if self.process.poll() is not None:
                 raise RuntimeError(f"csghub serve exited:\n{self.log_path.read_text()}")
             time.sleep(0.05)
+        # Not left running: a hub that missed its start bound on a loaded machine otherwise holds its
+        # database connections and CPU for the rest of the run.
+        self.process.kill()
+        self.process.wait()
         raise RuntimeError(f"csghub serve did not become healthy:\n{self.log_path.read_text()}")
 
     def _healthy(self) -> bool:
