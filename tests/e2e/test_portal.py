@@ -94,6 +94,9 @@ def test_new_user_signs_up_finds_reads_copies_and_downloads(browser: Browser, li
     # Files arrive by drag and drop; a big one goes to LFS storage as a push would send it.
     page.goto(f"{live.url}/{name}/demo/tree/main")
     page.click("text=Upload files")
+    page.wait_for_url(f"{live.url}/{name}/demo/upload/main")
+    # Wait for the page's load event: until upload.js has run, a drop or a file choice goes nowhere.
+    page.wait_for_url(f"{live.url}/{name}/demo/upload/main")
     dropped = page.evaluate_handle(
         "(text) => { const dt = new DataTransfer(); dt.items.add(new File([text], 'train.py')); return dt; }",
         TRAIN_PY.decode(),
