@@ -199,6 +199,11 @@ class Settings:
         return self.data_dir / "repos"
 
     @property
+    def hooks_dir(self) -> Path:
+        """The hub's git hooks, which every push it serves runs (not the repository's own hooks folder)."""
+        return self.data_dir / "hooks"
+
+    @property
     def blobs_dir(self) -> Path:
         return self.data_dir / "blobs"
 

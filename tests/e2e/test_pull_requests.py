@@ -196,6 +196,18 @@ def test_git_fetches_a_pull_request_ref_pushes_to_an_open_one_and_never_creates_
         refused = git("push", fan_url, f"+HEAD:{target}", cwd=work, env=env, check=False)
         assert refused.returncode != 0 and words in refused.stderr, (target, refused.stderr)
 
+    # The check is the hub's own hook, not the repository's: with that one gone or made to say yes, a
+    # reader still moves nothing but their pull request.
+    hook = live.repo_dir(repo) / "hooks" / "pre-receive"
+    for damage in ("remove", "accept"):
+        hook.unlink(missing_ok=True)
+        if damage == "accept":
+            hook.write_text("#!/bin/sh\nexit 0\n")
+            hook.chmod(0o755)
+        refused = git("push", fan_url, "+HEAD:main", cwd=work, env=env, check=False)
+        assert refused.returncode != 0 and "not allowed" in refused.stderr, (damage, refused.stderr)
+    assert "by-fan.txt" not in _hf(live, owner_token).list_repo_files(repo)
+
 
 def test_a_private_repositorys_pull_requests_are_not_found_for_others(live: LiveHub, tmp_path: Path) -> None:
     owner, owner_token = live.user("owner")

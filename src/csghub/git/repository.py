@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +28,29 @@ from csghub.git.runner import git_env, run_git
 ZERO_SHA = "0" * 40
 _HOOKS = ("pre-receive",)
 _HOOK_SCRIPT = """#!/bin/sh
-# Installed by csghub: checks pushed LFS pointers against the blob store.
+# Installed by csghub: the hub checks every push it serves (who may move which ref, LFS pointers, scans).
 [ -n "$CSGHUB_HOOK_PYTHON" ] || exit 0
 exec "$CSGHUB_HOOK_PYTHON" -m csghub hook {name}
 """
+
+
+def write_hooks(folder: Path) -> None:
+    """The hub's hooks in `folder`: any that is missing, changed or not executable is replaced whole
+    (written beside, then renamed), so what runs is always the hub's own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in _HOOKS:
+        hook, script = folder / name, _HOOK_SCRIPT.format(name=name)
+        try:
+            if hook.read_text() == script and os.access(hook, os.X_OK):
+                continue
+        except OSError:
+            pass
+        fd, fresh = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+        with os.fdopen(fd, "w") as out:
+            out.write(script)
+        os.chmod(fresh, 0o755)
+        os.replace(fresh, hook)
+
 
 # Kept in every repository's config: packed objects and bitmaps keep clones fast.
 _REPO_CONFIG = {
@@ -166,10 +186,7 @@ class GitRepo:
         hooks.mkdir(exist_ok=True)
         for sample in hooks.glob("*.sample"):
             sample.unlink()
-        for name in _HOOKS:
-            hook = hooks / name
-            hook.write_text(_HOOK_SCRIPT.format(name=name))
-            hook.chmod(0o755)
+        write_hooks(hooks)
 
     def remove(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)

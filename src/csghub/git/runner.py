@@ -31,6 +31,14 @@ _BASE_ENV = {
 }
 
 
+def with_config(env: Mapping[str, str], key: str, value: str) -> dict[str, str]:
+    """`env` plus one more `-c key=value` for git, numbered after the base environment's own."""
+    count = int(_BASE_ENV["GIT_CONFIG_COUNT"])
+    taken = int(env.get("GIT_CONFIG_COUNT", count))
+    added = {"GIT_CONFIG_COUNT": str(taken + 1), f"GIT_CONFIG_KEY_{taken}": key, f"GIT_CONFIG_VALUE_{taken}": value}
+    return {**env, **added}
+
+
 # What a pipe's reader buffers before it stops reading (a pack streams through in pieces this large).
 _READ_LIMIT = 1024 * 1024
 

@@ -28,7 +28,8 @@ import anyio
 
 from csghub.core.errors import HubError, InvalidArgument
 from csghub.core.names import RepoId, RepoType
-from csghub.git.runner import QUARANTINE_VARS, GitProcess, spawn_git
+from csghub.git.repository import write_hooks
+from csghub.git.runner import QUARANTINE_VARS, GitProcess, spawn_git, with_config
 from csghub.services.context import Hub
 from csghub.services.permissions import Action, Actor
 from csghub.services.repositories import pushes
@@ -118,6 +119,11 @@ async def start(session: GitSession, *, protocol: str, stateless: bool, address:
                 "CSGHUB_HOOK_HOLD_S": str(pushes.PUSH_HOLD_LIMIT_S),
             }
         )
+        # The hub's own hooks folder, never the repository's: the pre-receive check decides which refs a
+        # pusher may move (a reader moves only their pull requests' refs), so a hook missing or changed on
+        # disk must not let a push through unchecked.
+        write_hooks(hub.settings.hooks_dir)  # a few small local reads: no thread hop
+        env = with_config(env, "core.hooksPath", str(hub.settings.hooks_dir))
     else:
         hub.downloads.hit(repo.id, address)
     args = ("--stateless-rpc",) if stateless else ()
