@@ -25,7 +25,7 @@ SPOKEN = {
 
 def test_every_word_of_the_pull_request_pages_has_chinese() -> None:
     words = SPOKEN | set(STATUS_WORDS.values())
-    for name in ("pull.html", "_pull_file_diff.html", "_pull_option.html", "community.html"):
+    for name in ("pull.html", "_file_diff.html", "_pull_option.html", "community.html"):
         words |= set(_T_CALL.findall((WEB / "templates" / name).read_text()))
     assert {"Files changed", "Merge pull request", "Pull requests"} <= words
     assert sorted(w for w in words if translate("zh", w) == w) == []
