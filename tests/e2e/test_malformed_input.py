@@ -75,6 +75,8 @@ def test_malformed_input_deeply_nested_yaml_is_refused(live: LiveHub) -> None:
     _assert_refused(r)
     assert "nest" in r.json()["error"]  # "nested too deeply" or libyaml's "exceeded maximum nesting depth"
     assert httpx.post(f"{live.url}/api/validate-yaml", json={"content": "license: mit\n"}).json()["errors"] == []
+    prose = "A tiny model.\n\nTrained for: three epochs, loss: [see below\n"  # a README without front matter
+    assert httpx.post(f"{live.url}/api/validate-yaml", json={"content": prose}).json()["errors"] == []
 
 
 @pytest.mark.parametrize(

@@ -61,10 +61,26 @@ def test_validate_card_yaml_accepts_readme_with_front_matter() -> None:
     assert validate_card_yaml("---\nlicense: mit\n---\n# hi\n") == {"license": "mit"}
 
 
-@pytest.mark.parametrize("text", ["---\nlicense: [unclosed\n---\n", "- just\n- a list\n", "tags: {a: 1}\n"])
+@pytest.mark.parametrize(
+    "text", ["---\nlicense: [unclosed\n---\n", "---\n- just\n- a list\n---\n", "tags: {a: 1}\n", "a: " + "[" * 5000]
+)
 def test_validate_card_yaml_rejects_invalid_metadata(text: str) -> None:
     with pytest.raises(InvalidArgument):
         validate_card_yaml(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A tiny model, trained on CPU.\n",
+        "Trained for: three epochs.\nLoss: [see the chart\n",
+        "- a README that opens with a list\n- of features\n",
+        "<p align=center><img src=logo.png></p>\n",
+    ],
+)
+def test_a_readme_of_prose_without_front_matter_has_no_metadata_to_refuse(text: str) -> None:
+    # huggingface_hub's RepoCard.validate() sends the whole README; without front matter it has no metadata.
+    assert validate_card_yaml(text) == {}
 
 
 def test_derive_tags_names_dataset_tasks_as_the_hub_does() -> None:

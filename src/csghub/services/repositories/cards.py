@@ -117,22 +117,45 @@ def parse_card_data(readme: str) -> dict[str, Any]:
 
 
 def validate_card_yaml(content: str) -> dict[str, Any]:
-    """Strict validation for the validate-yaml endpoint (a README or bare YAML): errors name the problem."""
+    """Strict validation for the validate-yaml endpoint (a README or bare YAML): errors name the problem.
+
+    A README's metadata is its front matter. Without front matter the text is either bare metadata (a
+    YAML mapping, validated as front matter would be) or prose, which has no metadata to refuse."""
     front, _ = split_front_matter(content)
-    if front is not None:
-        content = front
-    elif content.lstrip().startswith("#") or "\n# " in content:
-        return {}  # a README without front matter has no metadata to validate
-    try:
-        data = _load_yaml(content)
-    except yaml.YAMLError as exc:
-        raise InvalidArgument(f"Invalid YAML in model card metadata: {exc}") from None
-    except RecursionError:  # PyYAML composes nested collections recursively
-        raise InvalidArgument("Model card metadata is nested too deeply") from None
+    if front is None:
+        return _bare_metadata(content)
+    data = _strict_load(front)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise InvalidArgument("Model card metadata must be a YAML mapping")
+    return _checked_fields(data)
+
+
+def _bare_metadata(content: str) -> dict[str, Any]:
+    if content.lstrip().startswith("#"):
+        return {}  # a README that opens with a heading
+    try:
+        data = _load_yaml(content)
+    except (CardTooLarge, RecursionError):  # bounds, not prose: refused whatever the text meant to be
+        return _strict_load(content)
+    except yaml.YAMLError as exc:
+        if "nesting" in str(exc):
+            raise InvalidArgument(f"Invalid YAML in model card metadata: {exc}") from None
+        return {}
+    return _checked_fields(data) if isinstance(data, dict) else {}
+
+
+def _strict_load(text: str) -> Any:
+    try:
+        return _load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise InvalidArgument(f"Invalid YAML in model card metadata: {exc}") from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InvalidArgument("Model card metadata is nested too deeply") from None
+
+
+def _checked_fields(data: dict[Any, Any]) -> dict[str, Any]:
     for key in ("tags", "datasets", "language"):
         value = data.get(key)
         if value is not None and not isinstance(value, str | list):
