@@ -133,14 +133,20 @@ def _view(
     )
 
 
+def checked_title(title: str, kind: str) -> str:
+    """A discussion's or pull request's title, stripped, of 1 to MAX_TITLE characters."""
+    title = title.strip()
+    if not title or len(title) > MAX_TITLE:
+        raise InvalidArgument(f"A {kind} title must have 1 to {MAX_TITLE} characters")
+    return title
+
+
 def open_discussion(
     hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, title: str, description: str
 ) -> DiscussionView:
     repo = get_repo(hub, actor, repo_type, repo_id)
     require_account(actor, "open discussions")
-    title = title.strip()
-    if not title or len(title) > MAX_TITLE:
-        raise InvalidArgument(f"A discussion title must have 1 to {MAX_TITLE} characters")
+    title = checked_title(title, "discussion")
     _check_body(description, "description")
     for _attempt in range(5):
         try:
@@ -327,9 +333,7 @@ def rename_discussion(
     """A new title, by whoever may close the discussion; the change is kept as a "title-change" event."""
     repo = get_repo(hub, actor, repo_type, repo_id)
     require_account(actor, "rename a discussion")
-    title = title.strip()
-    if not title or len(title) > MAX_TITLE:
-        raise InvalidArgument(f"A discussion title must have 1 to {MAX_TITLE} characters")
+    title = checked_title(title, "discussion")
     with hub.db() as session:
         row = _row(session, repo, number)
         if not _may_moderate(actor, repo, row):

@@ -21,7 +21,7 @@ from csghub.db.models import Discussion, DiscussionComment, utcnow
 from csghub.git import merges
 from csghub.git.repository import ZERO_SHA, CommitInfo, FilePatch, GitRepo
 from csghub.services import audit
-from csghub.services.community.discussions import DiscussionView, EventView, get_discussion
+from csghub.services.community.discussions import DiscussionView, EventView, checked_title, get_discussion
 from csghub.services.context import Hub, RepoEvent
 from csghub.services.permissions import Action, Actor, authorize, can
 from csghub.services.repositories import commits, pull_refs
@@ -47,9 +47,7 @@ def _new_pull(
     hub: Hub, actor: Actor, repo: RepoView, title: str, status: str, base_oid: str, body: str, target: str
 ) -> int:
     """Insert the pull request's row (numbered with the discussions) and its opening comment."""
-    title = title.strip()
-    if not title or len(title) > 200:
-        raise InvalidArgument("A pull request title must have 1 to 200 characters")
+    title = checked_title(title, "pull request")
     for _attempt in range(5):
         try:
             with hub.db() as session:
