@@ -631,23 +631,29 @@ def _told(world: World, who: Who, repo: str) -> tuple[list[int], int, int, bool]
     return ids, count, _header_count(page.text), repo in page.text
 
 
-def test_a_mention_is_gone_once_its_reader_loses_the_repository(world: World) -> None:
+@pytest.mark.parametrize("loss", ["collaborator removed", "made private"])
+def test_a_mention_is_gone_once_its_reader_loses_the_repository(world: World, loss: str) -> None:
     other = next(a for a in world.actors if a.label == "other user")
     repo = f"{world.org}/lost-{secrets.token_hex(3)}"
     ns, name = repo.split("/")
+    visibility = "private" if loss == "collaborator removed" else "public"
     with _client(world.live, token=world.admin_token) as c:
-        _ok(c.post("/api/repos/create", json={"name": name, "organization": ns, "visibility": "private"}))
-        _ok(c.put(f"/api/v1/models/{repo}/collaborators/{other.name}", json={"role": "read"}))
+        _ok(c.post("/api/repos/create", json={"name": name, "organization": ns, "visibility": visibility}))
+        if loss == "collaborator removed":
+            _ok(c.put(f"/api/v1/models/{repo}/collaborators/{other.name}", json={"role": "read"}))
     with _client(world.live, token=world.fan_token) as c:
         body = {"title": "For your eyes", "description": f"@{other.name} have a look"}
         _ok(c.post(f"/api/models/{repo}/discussions", json=body))
     ids, count, header, named = _told(world, other, repo)
     assert len(ids) == 1 and count == header and count >= 1 and named
 
-    # Removed as a collaborator: the notification is neither listed, nor counted (the header's count
+    # Once they may not read it, the notification is neither listed, nor counted (the header's count
     # too, though it was read a moment ago), nor can it be marked read.
     with _client(world.live, token=world.admin_token) as c:
-        assert c.delete(f"/api/v1/models/{repo}/collaborators/{other.name}").status_code == 200
+        if loss == "collaborator removed":
+            assert c.delete(f"/api/v1/models/{repo}/collaborators/{other.name}").status_code == 200
+        else:
+            _ok(c.put(f"/api/models/{repo}/settings", json={"visibility": "private"}))
     assert _told(world, other, repo) == ([], count - 1, count - 1, False)
     with _client(world.live, other) as c:
         r = c.put(f"/api/v1/notifications/{ids[0]}", json={"read": True})
