@@ -15,6 +15,15 @@ Each cell names the exact outcome:
 settings, so it needs an account and a credential that may change them, and then read access to what
 it watches. `open_pr` opens a pull request (Hugging Face's rule: a signed-in reader whose credential
 may write); merging one is a write (tests/e2e/test_pull_requests.py).
+
+The people doors (issue 17) reach repositories indirectly, so they must hide what `info` hides:
+`like` likes (then unlikes) the repository: a change to one's own account, so it needs the credential
+`watch` needs, asked before the repository is looked at. `liked`: a fan who reads everything liked it;
+is it in the fan's likes (API and profile page)? `mention`: the fan @mentioned every actor in a
+discussion on it; does the actor have that notification (API list, unread count, the header's count)?
+`find`: is it among /api/quicksearch's and /search's results for its name? `collect`: it is an item of a
+public collection; is it shown (API, API listing, the collection's page and its count), never on
+/collections? A page asked with a refused credential is shown as to anyone (the API answers 401).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import subprocess
 from dataclasses import dataclass
@@ -42,6 +52,7 @@ COLUMNS = (
     *("list", "info", "resolve", "clone_http", "clone_ssh", "lfs_get"),
     *("push_http", "push_ssh", "lfs_put", "commit"),
     *("settings", "collab", "delete", "watch", "open_pr"),
+    *("like", "liked", "mention", "find", "collect"),
 )
 READS = "ok ok ok ok ok ok"
 NO_WRITES = "403 403 403 403 403 403 403"
@@ -95,6 +106,30 @@ _OPEN_PR = {
 for _label, _row in EXPECTED.items():
     for _kind in KINDS:
         _row[_kind] += " " + _OPEN_PR.get(_label, {}).get(_kind, "ok")
+# The people doors, in COLUMNS' order: like, liked, mention, find, collect. Liking and reading one's
+# notifications need a credential that may change one's account (require_account: no read or fine-grained
+# token); the other three list only what the actor may read.
+_SEEN, _UNSEEN = "ok ok ok ok ok", "hide hide hide hide hide"
+_PEOPLE = {
+    "anonymous": {
+        "public": "401 ok 401 ok ok",
+        "gated": "401 ok 401 ok ok",
+        **dict.fromkeys(("internal", "private"), "401 hide 401 hide hide"),
+    },
+    "other user": {"public": _SEEN, "internal": _SEEN, "private": _UNSEEN, "gated": _SEEN},
+    "read token": dict.fromkeys(KINDS, "403 ok 403 ok ok"),
+    "token for another repo": {
+        **dict.fromkeys(("public", "gated"), "403 ok 403 ok ok"),
+        **dict.fromkeys(("internal", "private"), "403 hide 403 hide hide"),
+    },
+    **{
+        label: dict.fromkeys(KINDS, "401 401 401 401 401")
+        for label in ("expired token", "revoked token", "disabled user")
+    },
+}
+for _label, _row in EXPECTED.items():
+    for _kind in KINDS:
+        _row[_kind] += " " + _PEOPLE.get(_label, {}).get(_kind, _SEEN)
 # git sends the credentials in a URL only when the server asks for them, and a public repository's
 # clone never asks: the clone works, as it would for anyone.
 for _label in ("expired token", "revoked token", "disabled user"):
@@ -129,6 +164,9 @@ class World:
     admin_token: str
     home: Path
     work: Path
+    fan: str  # reads everything; likes each repository and @mentions everyone in a discussion on each
+    fan_token: str
+    collection: str  # "org/slug": public, holding every repository
 
 
 def _keypair(path: Path) -> str:
@@ -230,10 +268,27 @@ def world(live: LiveHub, tmp_path_factory: pytest.TempPathFactory) -> World:
         git("push", "-q", "origin", "main", cwd=checkout, env=env)
         lfs[kind] = (hashlib.sha256(data).hexdigest(), len(data))
 
+    # The people doors: a fan who reads everything (an organization reader) likes each repository and, in
+    # a discussion on each, @mentions every person; the organization's public collection holds them all.
+    fan = f"fan{tag}"
+    accounts.create_user(hub, fan, email=f"{fan}@example.com")
+    orgs.set_member_role(hub, None, org, fan, "read")
+    fan_token = tokens.create_token(hub, fan, name="fan")[0]
+    everyone = " ".join(f"@{name}" for name in people.values())
+    with _client(live, token=fan_token) as c:
+        for kind in KINDS:
+            _ok(c.post(f"/api/models/{repos[kind]}/like"))
+            body = {"title": "Matrix mention", "description": f"Have a look, {everyone}"}
+            _ok(c.post(f"/api/models/{repos[kind]}/discussions", json=body))
+    with _client(live, token=admin_token) as c:
+        collection = _ok(c.post("/api/collections", json={"title": f"Matrix picks {tag}", "namespace": org}))["slug"]
+        for kind in KINDS:
+            _ok(c.post(f"/api/collections/{collection}/items", json={"item": {"id": repos[kind], "type": "model"}}))
+
     # Disabled last, through the API, so the running server forgets the account's cached credentials.
     with _client(live, token=tokens.create_token(hub, people["site admin"], name="adm")[0]) as c:
         _ok(c.patch(f"/api/v1/admin/users/{people['disabled user']}", json={"disabled": True}))
-    return World(live, org, repos, lfs, actors, bystander, admin_token, home, work)
+    return World(live, org, repos, lfs, actors, bystander, admin_token, home, work, fan, fan_token, collection)
 
 
 def _http_url(live: LiveHub, repo: str, user: str = "", secret: str = "") -> str:
@@ -362,6 +417,133 @@ def _watch(world: World, who: Who, repo: str) -> str:
     return _http_outcome(who, r)
 
 
+def _listed(html: str, repo: str) -> str:
+    # A repository card links to its page (models at the root); nothing else on these pages does.
+    return "ok" if f'href="/{repo}"' in html else "hide"
+
+
+def _with_page(world: World, who: Who, api: str, path: str, repo: str, params: dict[str, str] | None = None) -> str:
+    """`api`'s outcome, if the page at `path` agrees: it lists `repo` exactly when the API does; with a
+    refused credential (401), the page is the one anyone gets."""
+    with _client(world.live, who) as c:
+        page = c.get(path, params=params)
+    if api == "401":
+        with _client(world.live) as c:
+            anyone = c.get(path, params=params)
+        same = page.status_code == anyone.status_code == 200 and _listed(page.text, repo) == _listed(anyone.text, repo)
+        return api if same else f"401, but the page differs from anyone's ({page.status_code})"
+    if page.status_code != 200:
+        return f"{api}, but {page.status_code} on {path}"
+    shown = _listed(page.text, repo)
+    return api if shown == api else f"{api}, but {shown} on {path}"
+
+
+def _refused(
+    world: World, who: Who, r: httpx.Response, path: str, repo: str, params: dict[str, str] | None = None
+) -> str:
+    """An API's refusal; a refused credential (401) must leave the page as anyone sees it. Asked on the
+    public repository only: there anyone's page lists it, and each refused sign-in is slow by design."""
+    outcome = _http_outcome(who, r)
+    if outcome == "401" and repo == world.repos["public"]:
+        return _with_page(world, who, outcome, path, repo, params)
+    return outcome
+
+
+def _like(world: World, who: Who, repo: str) -> str:
+    with _client(world.live, who) as c:
+        r = c.post(f"/api/models/{repo}/like")
+        if r.status_code < 300:  # undone, so that every actor finds the same counts
+            assert c.delete(f"/api/models/{repo}/like").status_code == 200
+    return _http_outcome(who, r)
+
+
+def _liked(world: World, who: Who, repo: str) -> str:
+    with _client(world.live, who) as c:
+        r = c.get(f"/api/users/{world.fan}/likes")
+    if r.status_code != 200:
+        return _refused(world, who, r, f"/{world.fan}", repo, {"type": "likes"})
+    api = "ok" if repo in {item["repo"]["name"] for item in r.json()} else "hide"
+    return _with_page(world, who, api, f"/{world.fan}", repo, {"type": "likes"})
+
+
+def _header_count(html: str) -> int:
+    found = re.search(r"data-unread>(\d+)<", html)
+    return int(found.group(1)) if found else 0
+
+
+def _notifications(c: httpx.Client) -> tuple[httpx.Response, list[dict]]:
+    """Every notification, paged through; the first refusal, if any."""
+    items: list[dict] = []
+    for page in range(1, 20):
+        r = c.get("/api/v1/notifications", params={"page": page})
+        if r.status_code != 200:
+            break
+        items += r.json()["data"]["items"]
+        if len(items) >= r.json()["data"]["total"]:
+            break
+    return r, items
+
+
+def _mention(world: World, who: Who, repo: str) -> str:
+    """Whether the fan's mention of the actor on `repo` is among their notifications, and counted alike by
+    the API and the page header."""
+    with _client(world.live, who) as c:
+        r, items = _notifications(c)
+        outcome = _http_outcome(who, r)
+        if outcome == "403":  # a token that may not read them: no count either, and pages show none
+            count, home = c.get("/api/v1/notifications/count"), c.get("/")
+            if count.status_code != 403 or home.status_code != 200 or _header_count(home.text):
+                return f"403, but {count.status_code} for the count and {home.status_code} for a page"
+        if who.anonymous and c.get("/api/v1/notifications/count").json() != {"msg": "OK", "data": {"unread": 0}}:
+            return f"{outcome}, but anyone's count is not 0"
+        if r.status_code != 200:
+            return outcome
+        counted = c.get("/api/v1/notifications/count").json()["data"]["unread"]
+        shown = _header_count(c.get("/notifications").text)
+    about = [n for n in items if (n["repo"] or {}).get("name") == repo]
+    mine = [n for n in about if n["kind"] == "mention" and n["actor"] == world.fan]
+    unread = sum(1 for n in items if not n["read"])
+    outcome = "ok" if mine else "hide"
+    if counted != unread or shown != unread:
+        return f"{outcome}, but {unread} unread listed, {counted} counted, {shown} in the header"
+    return outcome
+
+
+def _find(world: World, who: Who, repo: str) -> str:
+    name = repo.split("/")[1]
+    with _client(world.live, who) as c:
+        r = c.get("/api/quicksearch", params={"q": name})
+    if r.status_code != 200:
+        return _refused(world, who, r, "/search", repo, {"q": name})
+    found = r.json()
+    api = "ok" if repo in {m["id"] for m in found["models"]} else "hide"
+    if found["modelsCount"] != (1 if api == "ok" else 0):
+        return f"{api}, but counted {found['modelsCount']}"
+    return _with_page(world, who, api, "/search", repo, {"q": name})
+
+
+def _collect(world: World, who: Who, repo: str) -> str:
+    with _client(world.live, who) as c:
+        one = c.get(f"/api/collections/{world.collection}")
+        if one.status_code != 200:
+            return _refused(world, who, one, f"/collections/{world.collection}", repo)
+        listing = c.get("/api/collections", params={"owner": world.org})
+        everything = c.get("/collections", params={"search": world.org})
+    items = [item["id"] for item in one.json()["items"]]
+    api = "ok" if repo in items else "hide"
+    listed = next(found for found in listing.json() if found["slug"] == world.collection)
+    if [item["id"] for item in listed["items"]] != items:
+        return f"{api}, but the listing holds {[item['id'] for item in listed['items']]}"
+    # /collections names each collection, never its items; the collection's page counts what it shows.
+    if world.collection not in everything.text or repo in everything.text:
+        return f"{api}, but /collections shows it wrong"
+    with _client(world.live, who) as c:
+        page = c.get(f"/collections/{world.collection}")
+    if f"{len(items)} repositories" not in page.text:
+        return f"{api}, but the page does not count {len(items)}"
+    return _with_page(world, who, api, f"/collections/{world.collection}", repo)
+
+
 def _run(world: World, who: Who, kind: str, column: str, expected: str) -> str:
     live, repo = world.live, world.repos[kind]
     if column == "list":
@@ -414,8 +596,13 @@ def _run(world: World, who: Who, kind: str, column: str, expected: str) -> str:
         body = {"title": "A matrix cell", "description": "Proposed", "pullRequest": True}
         with _client(live, who) as c:
             return _http_outcome(who, c.post(f"/api/models/{repo}/discussions", json=body))
+    if column in _PEOPLE_DOORS:
+        return _PEOPLE_DOORS[column](world, who, repo)
     assert column == "delete"
     return _delete(world, who, kind, expected)
+
+
+_PEOPLE_DOORS = {"like": _like, "liked": _liked, "mention": _mention, "find": _find, "collect": _collect}
 
 
 @pytest.mark.parametrize("label", list(EXPECTED))
@@ -430,3 +617,78 @@ def test_permission_matrix(world: World, label: str) -> None:
             if got != want:
                 wrong.append(f"{kind:8} {column:10} expected {want!r}, got {got!r}")
     assert not wrong, f"{label}:\n" + "\n".join(wrong)
+
+
+def _told(world: World, who: Who, repo: str) -> tuple[list[int], int, int, bool]:
+    """The actor's unread notifications about `repo` (ids), their unread count by the API and in the page
+    header, and whether /notifications names `repo`."""
+    with _client(world.live, who) as c:
+        listed = _ok(c.get("/api/v1/notifications", params={"filter": "unread"}))["data"]
+        count = _ok(c.get("/api/v1/notifications/count"))["data"]["unread"]
+        page = c.get("/notifications")
+    assert page.status_code == 200, page.text
+    ids = [n["id"] for n in listed["items"] if (n["repo"] or {}).get("name") == repo]
+    return ids, count, _header_count(page.text), repo in page.text
+
+
+@pytest.mark.parametrize("loss", ["collaborator removed", "made private"])
+def test_a_mention_is_gone_once_its_reader_loses_the_repository(world: World, loss: str) -> None:
+    other = next(a for a in world.actors if a.label == "other user")
+    repo = f"{world.org}/lost-{secrets.token_hex(3)}"
+    ns, name = repo.split("/")
+    visibility = "private" if loss == "collaborator removed" else "public"
+    with _client(world.live, token=world.admin_token) as c:
+        _ok(c.post("/api/repos/create", json={"name": name, "organization": ns, "visibility": visibility}))
+        if loss == "collaborator removed":
+            _ok(c.put(f"/api/v1/models/{repo}/collaborators/{other.name}", json={"role": "read"}))
+    with _client(world.live, token=world.fan_token) as c:
+        body = {"title": "For your eyes", "description": f"@{other.name} have a look"}
+        _ok(c.post(f"/api/models/{repo}/discussions", json=body))
+    ids, count, header, named = _told(world, other, repo)
+    assert len(ids) == 1 and count == header and count >= 1 and named
+
+    # Once they may not read it, the notification is neither listed, nor counted (the header's count
+    # too, though it was read a moment ago), nor can it be marked read.
+    with _client(world.live, token=world.admin_token) as c:
+        if loss == "collaborator removed":
+            assert c.delete(f"/api/v1/models/{repo}/collaborators/{other.name}").status_code == 200
+        else:
+            _ok(c.put(f"/api/models/{repo}/settings", json={"visibility": "private"}))
+    assert _told(world, other, repo) == ([], count - 1, count - 1, False)
+    with _client(world.live, other) as c:
+        r = c.put(f"/api/v1/notifications/{ids[0]}", json={"read": True})
+    assert r.status_code == 404, r.text
+
+
+# A private collection of the organization: who may read the organization sees it, by every door.
+PRIVATE_COLLECTION = {
+    **dict.fromkeys(("anonymous", "other user", "token for another repo"), "hide"),
+    **dict.fromkeys(("reader", "writer", "org admin", "site admin", "read token", "write token"), "ok"),
+    **dict.fromkeys(("expired token", "revoked token", "disabled user"), "401"),
+}
+
+
+def _private_collection(world: World, who: Who, slug: str) -> str:
+    with _client(world.live, who) as c:
+        one = c.get(f"/api/collections/{slug}")
+    # Pages show a refused credential what they show anyone (and the API refuses it).
+    with _client(world.live, None if one.status_code == 401 else who) as c:
+        listing = c.get("/api/collections", params={"owner": world.org})
+        doors = {
+            "the API listing": slug in {found["slug"] for found in listing.json()},
+            "/collections": f"/collections/{slug}" in c.get("/collections", params={"search": world.org}).text,
+            "the organization's list": f"/collections/{slug}" in c.get(f"/collections/{world.org}").text,
+            "its page": c.get(f"/collections/{slug}").status_code == 200,
+        }
+    outcome = {200: "ok", 404: "hide", 401: "401"}.get(one.status_code, f"{one.status_code}: {one.text[:200]}")
+    seen = outcome == "ok"
+    wrong = [door for door, shown in doors.items() if shown != seen]
+    return outcome if not wrong else f"{outcome}, but not so on {', '.join(wrong)}"
+
+
+def test_private_collections_show_only_to_readers_of_their_owner(world: World) -> None:
+    with _client(world.live, token=world.admin_token) as c:
+        title = f"Matrix circle {secrets.token_hex(3)}"
+        slug = _ok(c.post("/api/collections", json={"title": title, "namespace": world.org, "private": True}))["slug"]
+    got = {who.label: _private_collection(world, who, slug) for who in world.actors}
+    assert got == PRIVATE_COLLECTION

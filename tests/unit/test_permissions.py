@@ -13,9 +13,11 @@ from csghub.services.permissions import (
     Grant,
     NamespaceResource,
     RepoResource,
+    account_allows,
     authorize,
     can,
     check_role,
+    require_account,
 )
 
 ALICE = Actor(user_id=1, name="alice")
@@ -104,3 +106,24 @@ def test_proposing_needs_an_account_that_reads_and_a_credential_that_writes() ->
         authorize(Actor(user_id=1, name="alice", scope="read"), Action.PROPOSE, repo("public"))
     with pytest.raises(PermissionDenied, match="mirror"):
         authorize(ALICE, Action.PROPOSE, RepoResource(7, "org", "public", "model org/r", mirror_of="hf:a/b"))
+
+
+@pytest.mark.parametrize(
+    ("actor", "refusal"),
+    [
+        (ANONYMOUS, Unauthenticated),
+        (Actor(user_id=1, name="alice", scope="read"), PermissionDenied),
+        (
+            Actor(user_id=1, name="alice", scope="fine", grants=(Grant("namespace", "alice", frozenset({"manage"})),)),
+            PermissionDenied,
+        ),
+        (ALICE, None),
+    ],
+)
+def test_account_allows_what_require_account_lets_through(actor: Actor, refusal: type[Exception] | None) -> None:
+    assert account_allows(actor) is (refusal is None)
+    if refusal is None:
+        require_account(actor, "read notifications")
+    else:
+        with pytest.raises(refusal):
+            require_account(actor, "read notifications")

@@ -307,11 +307,17 @@ def _deny_repo(actor: Actor, action: Action, resource: RepoResource) -> NoReturn
     raise PermissionDenied(f"You are not allowed to {action.value} {resource.label}")
 
 
+def account_allows(actor: Actor) -> bool:
+    """Whether require_account lets `actor` through: for what only shows itself quietly when allowed
+    (the header's unread count), where require_account would refuse the whole page."""
+    return not actor.is_anonymous and actor.scope == "write"
+
+
 def require_account(actor: Actor, what: str) -> None:
     """Things any signed-in user may do with a full credential (create an organization, ask for access)."""
     if actor.is_anonymous:
         raise Unauthenticated(f"Sign in to {what}")
-    if actor.scope != "write":
+    if not account_allows(actor):
         raise PermissionDenied(f"Your token does not allow you to {what}; use a write token")
 
 

@@ -311,7 +311,11 @@ def _seen_by(actor: Actor) -> ColumnElement[bool] | None:
     """SQL for the collections `actor` may see, as _may_see decides for one; None: all of them."""
     if actor.is_admin and actor.scope != "fine":
         return None
-    mine = [actor.name.lower(), *actor.org_roles] if not actor.is_anonymous else []
+    # The namespaces whose private collections _may_see would show: asked of authorize's rules, so that a
+    # fine-grained token sees only those of the namespaces it names (an administrator's: only those).
+    candidates = set() if actor.is_anonymous else {actor.name.lower(), *actor.org_roles}
+    candidates |= {str(g.target) for g in actor.grants if g.kind == "namespace"}
+    mine = sorted(ns for ns in candidates if can(actor, Action.READ, NamespaceResource(ns)))
     return or_(Collection.visibility == "public", Namespace.name_key.in_(mine))
 
 

@@ -35,8 +35,11 @@ def _recount(session: Session, repo_id: int) -> int:
 
 def set_like(hub: Hub, actor: Actor, repo_type: RepoType, repo_id: RepoId, liked: bool) -> int:
     """Like (or unlike) a repository; idempotent. Returns its new number of likes."""
-    view = get_repo(hub, actor, repo_type, repo_id)
+    # A like is part of one's own account, as a webhook is: the credential must be one that may change
+    # it (services/webhooks/hooks.py), asked before the repository, so a token that may not like learns
+    # nothing about which repositories exist.
     require_account(actor, "like repositories")
+    view = get_repo(hub, actor, repo_type, repo_id)
     assert actor.user_id is not None
     with hub.db() as session:
         row = session.get(RepoLike, (actor.user_id, view.id))

@@ -19,7 +19,7 @@ from csghub.core.errors import InvalidArgument, NotFound
 from csghub.core.names import RepoType
 from csghub.db.models import Namespace, Notification, Repo, utcnow
 from csghub.services.context import Hub
-from csghub.services.permissions import Actor, require_account
+from csghub.services.permissions import Actor, account_allows, require_account
 from csghub.services.repositories.repos import visible_clause
 
 KINDS = ("discussion", "comment", "status", "mention", "access_request", "invitation")
@@ -133,11 +133,13 @@ def recount_after_commit(session: Session, hub: Hub) -> None:
 
 
 def cached_unread(hub: Hub, actor: Actor) -> int:
-    """count_unread, kept a few seconds per credential (every page's header shows it); dropped whenever a
-    notification is written or marked."""
-    if actor.is_anonymous:
+    """count_unread for every page's header: 0 where the credential may not read notifications (a read
+    or fine-grained token shows the page, without the count), else kept a few seconds per person. The
+    key holds the read caches' generation, which every committed write moves: a count read before a
+    right was lost (a removed collaborator, a repository made private) is never shown after it."""
+    if not account_allows(actor):
         return 0
-    key = f"{actor.user_id}:{actor.scope}:{len(actor.grants)}"
+    key = f"{actor.user_id}:{hub.reads.generation}"
     return hub.unread_counts.load(key, lambda: count_unread(hub, actor))
 
 
