@@ -9,9 +9,8 @@ test fails when a new page route is neither, so no future page escapes the walk.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from fastapi import FastAPI
@@ -21,7 +20,8 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, R
 
 from csghub.core.names import RepoId, RepoType
 from csghub.services.community import collections, discussions, likes
-from csghub.services.finetune import groups, instances
+from csghub.services.compute import endpoints
+from csghub.services.finetune import experiments, groups, instances, jobs
 from csghub.services.identity import accounts, orgs, tokens
 from csghub.services.mirrors import mirrors, sources
 from csghub.services.permissions import Actor
@@ -39,7 +39,8 @@ PASSWORD = "walking passphrase 8"
 PHONE = {"width": 390, "height": 844}
 WIDE = "w" * 320
 CODE = f"```python\nprint('{WIDE}')\n```\n"
-TABLE = f"| {' | '.join(f'column {i}' for i in range(14))} |\n|{'---|' * 14}\n| {' | '.join(f'v{i}' for i in range(14))} |\n"
+HEADS, CELLS = " | ".join(f"column {i}" for i in range(14)), " | ".join(f"v{i}" for i in range(14))
+TABLE = f"| {HEADS} |\n|{'---|' * 14}\n| {CELLS} |\n"
 LONG_NAME = "a-rather-long-repository-name-that-keeps-going-and-going"
 README = f"# Wide things\n\n{CODE}\n{TABLE}\n"
 SPACE_README = "---\nsdk: static\ntitle: Hello page\n---\n\n# A space\n"
@@ -64,6 +65,7 @@ class Site:
     source: int
     task: int
     instance: int
+    experiment: int
 
 
 def _repo_pages(kind: str) -> dict[str, tuple[str, ...]]:
@@ -83,7 +85,8 @@ def _repo_pages(kind: str) -> dict[str, tuple[str, ...]]:
         "/{ns}/{name}/settings": (f"{base}/settings",),
         "/{ns}/{name}/discussions": (f"{base}/discussions",),
         "/{ns}/{name}/discussions/new": (f"{base}/discussions/new",),
-        "/{ns}/{name}/discussions/{number:int}": (f"{base}/discussions/1",) + ((f"{base}/discussions/2",) * (kind == "model")),
+        "/{ns}/{name}/discussions/{number:int}": (f"{base}/discussions/1",)
+        + ((f"{base}/discussions/2",) * (kind == "model")),
         "/{ns}/{name}/upload/{revision}": (f"{base}/upload/main",),
         "/{ns}/{name}/edit/{revision}/{path:path}": (f"{base}/edit/main/README.md",),
         "/{ns}/{name}/new/{revision}": (f"{base}/new/main",),
@@ -123,6 +126,9 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/endpoints/new": ("/endpoints/new?model={model}",),
     "/endpoints": ("/endpoints",),
     "/endpoints/compare": ("/endpoints/compare",),
+    "/endpoints/{owner}/{name}": ("/endpoints/{admin}/walk-endpoint",),
+    "/endpoints/{owner}/{name}/settings": ("/endpoints/{admin}/walk-endpoint/settings",),
+    "/endpoints/{owner}/{name}/playground": ("/endpoints/{admin}/walk-endpoint/playground",),
     "/resource-console": ("/resource-console",),
     "/datasets/{ns}/{name}/viewer": ("/datasets/{dataset}/viewer",),
     "/datasets/{ns}/{name}/finetune": ("/datasets/{dataset}/finetune",),
@@ -130,6 +136,8 @@ PAGES: dict[str, tuple[str, ...]] = {
     "/finetune/groups": ("/finetune/groups",),
     "/finetune/experiments": ("/finetune/experiments",),
     "/finetune/experiments/new": ("/finetune/experiments/new",),
+    "/finetune/experiments/{experiment_id}": ("/finetune/experiments/{experiment}",),
+    "/finetune/experiments/{experiment_id}/compare": ("/finetune/experiments/{experiment}/compare",),
     "/finetune/instances": ("/finetune/instances",),
     "/finetune/instances/new": ("/finetune/instances/new?model={model}",),
     "/finetune/instances/{instance_id}": ("/finetune/instances/{instance}",),
@@ -142,15 +150,13 @@ EXCLUDED = {
     "/lang/{code}": "sets the language cookie and redirects back",
     "/{org}/settings": "redirects to /organizations/{org}/settings (walked)",
     "/datasets/{ns}/{name}/viewer/status": "JSON the viewer page polls",
-    **{f"{p}/{{ns}}/{{name}}/tree": "the branch switcher's form target: redirects to tree/{rev}" for p in TYPES.values()},
-    "/endpoints/{owner}/{name}": "an endpoint record starts a model replica (running compute)",
-    "/endpoints/{owner}/{name}/settings": "an endpoint record starts a model replica (running compute)",
-    "/endpoints/{owner}/{name}/playground": "an endpoint record starts a model replica (running compute)",
-    "/finetune/experiments/{experiment_id}": "an experiment's tasks start training jobs (running compute)",
-    "/finetune/experiments/{experiment_id}/compare": "an experiment's tasks start training jobs (running compute)",
+    **{
+        f"{p}/{{ns}}/{{name}}/tree": "the branch switcher's form target: redirects to tree/{rev}"
+        for p in TYPES.values()
+    },
 }
 
-# Pages only an account (or a space's owner) opens: the anonymous walk leaves them out.
+# Parts of the routes of pages only an account (or a space's owner) opens: the visitor's walk leaves them out.
 SIGNED_IN_ONLY = (
     "/new",
     "/settings",
@@ -179,7 +185,9 @@ def html_routes() -> set[str]:
     return {
         route.path
         for route in app.routes
-        if isinstance(route, APIRoute) and "GET" in route.methods and route.endpoint.__module__.startswith("csghub.web.")
+        if isinstance(route, APIRoute)
+        and "GET" in route.methods
+        and route.endpoint.__module__.startswith("csghub.web.")
     }
 
 
@@ -235,10 +243,18 @@ def _build_site(live: LiveHub) -> Site:
     names = {kind: f"{admin}/{LONG_NAME}-{kind}" for kind in TYPES}
     commits: dict[str, str] = {}
     for kind, repo in names.items():
-        folder = {"model": "docs/guide.md", "dataset": "data/train.csv", "space": "docs/guide.md", "code": "src/main.py"}
+        folder = {
+            "model": "docs/guide.md",
+            "dataset": "data/train.csv",
+            "space": "docs/guide.md",
+            "code": "src/main.py",
+        }
         files = {"README.md": SPACE_README + README if kind == "space" else README, "wide.py": f"print('{WIDE}')\n"}
         files[folder[kind]] = CSV if kind == "dataset" else f"# {WIDE}\n"
         files[f"{folder[kind].split('/')[0]}/{LONG_NAME}-{LONG_NAME}.md"] = "A file with a long name\n"
+        if kind == "model":  # a model an endpoint can be made of (weights are not needed for the record)
+            files["README.md"] = "---\npipeline_tag: text-generation\n---\n" + README
+            files["config.json"] = '{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}\n'
         if kind == "space":
             files["index.html"] = "<!doctype html><title>Hello</title><p>Hello from a space</p>\n"
         commits[kind] = _fill(live, api, actor, token, kind, repo, files)
@@ -258,7 +274,9 @@ def _build_site(live: LiveHub) -> Site:
     picks = collections.create_collection(live.hub, actor, admin, f"Walk picks {WIDE[:60]}", description=WIDE)
     collections.add_item(live.hub, actor, admin, picks.slug, RepoType.MODEL, RepoId.parse(names["model"]))
     webhook = hooks.create_webhook(
-        live.hub, actor, hooks.WebhookSpec(url=f"http://127.0.0.1:9/hook/{WIDE[:120]}", watched=(hooks.Watched("user", admin),))
+        live.hub,
+        actor,
+        hooks.WebhookSpec(url=f"http://127.0.0.1:9/hook/{WIDE[:120]}", watched=(hooks.Watched("user", admin),)),
     )
     source = sources.create_source(live.hub, actor, sources.SourceSpec(name="peer", base_url=live.url))
     mirrors.create_mirror(
@@ -266,6 +284,13 @@ def _build_site(live: LiveHub) -> Site:
     )
     task = mirrors.list_tasks(live.hub, actor)[0][0]
     groups.create_group(live.hub, actor, "walk-group", {})
+    # An endpoint and an experiment stopped as soon as they are made: their pages, with nothing running.
+    spec = endpoints.EndpointSpec(name="walk-endpoint", visibility="public")
+    endpoint = endpoints.create_endpoint(live.hub, actor, RepoId.parse(names["model"]), spec)
+    endpoints.stop_endpoint(live.hub, actor, endpoint.id)
+    job = jobs.JobRequest(name="walk-task", model=names["model"], dataset=names["dataset"])
+    experiment = experiments.create_experiment(live.hub, actor, "walk-experiment", [job])
+    experiments.cancel_experiment(live.hub, actor, experiment.id)
     instance = instances.create_instance(live.hub, actor, RepoId.parse(names["model"]), "walk-instance")
     return Site(
         url=live.url,
@@ -281,6 +306,7 @@ def _build_site(live: LiveHub) -> Site:
         source=source.id,
         task=task.id,
         instance=instance.id,
+        experiment=experiment.id,
     )
 
 
@@ -290,7 +316,8 @@ class Walker:
 
     page: Page
     origin: str
-    problems: list[str]
+    signed_in: bool
+    problems: list[str] = field(default_factory=list)
 
     def watch(self) -> None:
         def console(msg: ConsoleMessage) -> None:
@@ -298,7 +325,11 @@ class Walker:
                 self.problems.append(f"console: {msg.text}")
 
         def response(answer: Response) -> None:
-            if answer.url.startswith(self.origin) and answer.status >= 400 and answer.request.resource_type != "document":
+            if (
+                answer.url.startswith(self.origin)
+                and answer.status >= 400
+                and answer.request.resource_type != "document"
+            ):
                 self.problems.append(f"{answer.status} {answer.request.resource_type} {answer.url[len(self.origin) :]}")
 
         def failed(request: Request) -> None:
@@ -315,14 +346,18 @@ class Walker:
         self.problems.clear()
         answer = self.page.goto(self.origin + path)
         found = [] if answer is not None and answer.status == status else [f"status {answer and answer.status}"]
-        width = self.page.evaluate("document.scrollingElement.scrollWidth")
-        if width != PHONE["width"]:
-            found.append(f"{width}px wide")
+        # Wider content would scroll sideways, or make the phone zoom out to show it all.
+        width, shown = self.page.evaluate("[document.scrollingElement.scrollWidth, window.innerWidth]")
+        if (width, shown) != (PHONE["width"], PHONE["width"]):
+            found.append(f"{width}px wide, {shown}px shown")
         return found + self.problems
 
 
+# Who walks, in which theme and language: the administrator sees every page; a visitor the public ones.
 VARIANTS = {
     "admin-light-en": ("admin", "light", "en"),
+    "admin-dark-en": ("admin", "dark", "en"),
+    "admin-light-zh": ("admin", "light", "zh"),
     "admin-dark-zh": ("admin", "dark", "zh"),
     "anonymous-dark-en": ("anonymous", "dark", "en"),
     "anonymous-light-zh": ("anonymous", "light", "zh"),
@@ -343,35 +378,29 @@ def walker(browser: Browser, site: Site, request: pytest.FixtureRequest) -> Iter
         page.click("main form button[type=submit]")
         page.wait_for_url(f"{site.url}/")
     page.goto(f"{site.url}/lang/{lang}?next=/")
-    walker = Walker(page, site.url, [])
+    assert page.evaluate("document.documentElement.lang") == ("zh-CN" if lang == "zh" else "en")
+    walker = Walker(page, site.url, signed_in=who == "admin")
     walker.watch()
     yield walker
     context.close()
 
 
-def _urls(site: Site, *, signed_in: bool) -> list[str]:
+def _visits(site: Site, *, signed_in: bool) -> list[tuple[str, int]]:
+    """Each URL to walk with the status it answers: the pages (a visitor's leaves out SIGNED_IN_ONLY
+    routes), then the error pages."""
     fields = {name: getattr(site, name) for name in Site.__dataclass_fields__}
-    found = []
-    for urls in PAGES.values():
-        for url in urls:
-            path = url.format(**fields)
-            if signed_in or not any(part in path for part in SIGNED_IN_ONLY):
-                found.append(path)
-    return found
+    visits = [
+        (url.format(**fields), 200)
+        for route, urls in PAGES.items()
+        if signed_in or not any(part in route for part in SIGNED_IN_ONLY)
+        for url in urls
+    ]
+    return visits + [(path.format(**fields), status) for path, status in ERRORS.items()]
 
 
 @pytest.mark.parametrize("walker", list(VARIANTS), indirect=True)
-def test_every_page_fits_a_phone_without_errors(walker: Walker, site: Site, request: pytest.FixtureRequest) -> None:
-    signed_in = VARIANTS[request.node.callspec.params["walker"]][0] == "admin"
-    started = time.monotonic()
-    failures = {}
-    fields = {name: getattr(site, name) for name in Site.__dataclass_fields__}
-    visits = [(path, 200) for path in _urls(site, signed_in=signed_in)]
-    visits += [(path.format(**fields), status) for path, status in ERRORS.items()]
-    for path, status in visits:
-        found = walker.visit(path, status)
-        if found:
-            failures[path] = found
+def test_every_page_fits_a_phone_without_errors(walker: Walker, site: Site) -> None:
+    visits = _visits(site, signed_in=walker.signed_in)
+    failures = {path: found for path, status in visits if (found := walker.visit(path, status))}
     report = "\n".join(f"{path}: {'; '.join(found)}" for path, found in failures.items())
     assert not failures, f"{len(failures)} of {len(visits)} pages fail on a phone:\n{report}"
-    print(f"{len(visits)} pages in {time.monotonic() - started:.1f}s")
