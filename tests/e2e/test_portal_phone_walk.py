@@ -22,7 +22,7 @@ from csghub.core.names import RepoId, RepoType
 from csghub.services.community import collections, discussions, likes
 from csghub.services.compute import endpoints
 from csghub.services.finetune import experiments, groups, instances, jobs
-from csghub.services.identity import accounts, orgs, tokens
+from csghub.services.identity import accounts, orgs, profile_details, tokens
 from csghub.services.mirrors import mirrors, sources
 from csghub.services.permissions import Actor
 from csghub.services.repositories import files as files_service
@@ -44,7 +44,7 @@ TABLE = f"| {HEADS} |\n|{'---|' * 14}\n| {CELLS} |\n"
 LONG_NAME = "a-rather-long-repository-name-that-keeps-going-and-going"
 README = f"# Wide things\n\n{CODE}\n{TABLE}\n"
 SPACE_README = "---\nsdk: static\ntitle: Hello page\n---\n\n# A space\n"
-CSV = "question,answer\n" + "".join(f"What is {i} plus {i}?,{2 * i}\n" for i in range(20))
+CSV = "question,answer\n" + "".join(f"What is {i} plus {i}?,{2 * i}\n" for i in range(20)) + f"Long?,{WIDE}\n"
 
 # The typed prefix of each repository type's pages, and the repository of that type on the site.
 TYPES = {"model": "", "dataset": "/datasets", "space": "/spaces", "code": "/codes"}
@@ -253,11 +253,21 @@ def _build_site(live: LiveHub) -> Site:
         files[folder[kind]] = CSV if kind == "dataset" else f"# {WIDE}\n"
         files[f"{folder[kind].split('/')[0]}/{LONG_NAME}-{LONG_NAME}.md"] = "A file with a long name\n"
         if kind == "model":  # a model an endpoint can be made of (weights are not needed for the record)
-            files["README.md"] = "---\npipeline_tag: text-generation\n---\n" + README
+            files["README.md"] = f"---\npipeline_tag: text-generation\ntags:\n- {WIDE[:80]}\n---\n" + README
             files["config.json"] = '{"architectures": ["LlamaForCausalLM"], "model_type": "llama"}\n'
         if kind == "space":
             files["index.html"] = "<!doctype html><title>Hello</title><p>Hello from a space</p>\n"
         commits[kind] = _fill(live, api, actor, token, kind, repo, files)
+    # Long words where people write their own text: full names, bios, links.
+    for name in (admin, org):
+        profile_details.update_details(
+            live.hub,
+            actor,
+            name,
+            full_name=f"Ada {WIDE[:150]}",
+            bio=WIDE,
+            links={"homepage": f"https://{WIDE[:200]}.org"},
+        )
     # A pull request (discussion 2 of the model) from another user, who mentions the admin: a notification.
     fan = f"fan{secrets.token_hex(3)}"
     accounts.create_user(live.hub, fan, email=f"{fan}@example.com", password=PASSWORD)
