@@ -314,6 +314,6 @@ def test_paging_past_the_end_leads_to_the_last_page(browser: Browser, live: Live
     page.wait_for_url(f"{live.url}/{site.org}?type=datasets")
     expect(page.locator(".repo-card .name")).to_have_text([f"{site.org}/{site.word}-dataset"])
     page.goto(f"{live.url}/{site.repo}/discussions?page=99")
-    page.wait_for_url(f"{live.url}/{site.repo}/discussions?status=open")
+    page.wait_for_url(f"{live.url}/{site.repo}/discussions?status=open&type=")
     expect(page.locator(".discussions li")).to_contain_text(["Code in a comment"])
     context.close()
