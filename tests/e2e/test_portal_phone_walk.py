@@ -1,10 +1,12 @@
 """Every portal page on a 390 px phone (Debian's Chromium through Playwright) against one live hub whose
-site has one of each thing a page shows: no page scrolls sideways (wide code and tables scroll inside
-themselves), and none logs a console error, throws, or fails to load one of its own assets.
+site has one of each thing a page shows (tests/support/phone_site.py): no page scrolls sideways (wide
+code and tables scroll inside themselves), and none logs a console error, throws, or fails to load one
+of its own assets. The administrator walks every page, a visitor the public ones (and is sent to sign in,
+or refused readably, by the others), in light and dark, English and Chinese.
 
 The pages walked come from the application itself: every GET route of the portal's routers is either
-mapped to a concrete URL on the site below (PAGES) or excluded with a reason (EXCLUDED), and a unit-level
-test fails when a new page route is neither, so no future page escapes the walk."""
+mapped to concrete URLs on that site (PAGES) or excluded with a reason (EXCLUDED), and a unit-level test
+fails when a new page route is neither, so no future page escapes the walk."""
 
 from __future__ import annotations
 
