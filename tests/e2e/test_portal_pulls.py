@@ -6,6 +6,7 @@ button."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -130,4 +131,27 @@ def test_a_reader_proposes_an_edit_from_the_file_page_as_a_pull_request(
     main = HfApi(endpoint=live.url).list_repo_commits(site.repo)[0]
     assert main.title != "Propose from the browser"  # the branch is untouched
     assert problems == []
+    context.close()
+
+
+@pytest.mark.parametrize("form", ["edit/main/shared.txt", "upload/main", "new/main"])
+def test_a_visitor_opening_a_change_form_signs_in_and_comes_back_to_it(
+    browser: Browser, live: LiveHub, site: Site, form: str
+) -> None:
+    reader, _ = live.user("visitor", password=PASSWORD)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    problems = watch(page)
+    page.goto(f"{live.url}/{site.repo}/{form}")
+    page.wait_for_url(re.compile(r".*/login\?next="))
+    page.fill("input[name=username]", reader)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live.url}/{site.repo}/{form}")
+    # Back on the form: a reader may propose an edit; uploads and new files need write access.
+    if form.startswith("edit/"):
+        expect(page.locator("p.pull-option")).to_contain_text("proposed as a pull request")
+    else:
+        assert page.locator("main form button[type=submit]").count() == 0
+    assert problems == [], problems
     context.close()

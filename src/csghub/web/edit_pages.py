@@ -28,6 +28,7 @@ from csghub.services.context import Hub
 from csghub.services.identity import sessions
 from csghub.services.permissions import Action, Actor
 from csghub.services.repositories import commits, files, repos, writes
+from csghub.web.forms import sign_in_redirect
 from csghub.web.i18n import script_messages, translate_format
 from csghub.web.page_repos import open_page_repo
 from csghub.web.render import language, page_actor, render, repo_path
@@ -132,6 +133,8 @@ def _commit(
 def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/upload/{revision}", response_class=HTMLResponse)
     async def upload_form(request: Request, ns: str, name: str, revision: str) -> Response:
+        if (await page_actor(request)).is_anonymous:
+            return sign_in_redirect(request)  # a visitor who may yet write: sign in first, then back here
         _actor, repo = await _writer(request, repo_type, ns, name)
         return render(
             request,
@@ -187,6 +190,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
     @router.get(prefix + "/{ns}/{name}/edit/{revision}/{path:path}", response_class=HTMLResponse)
     async def edit_form(request: Request, ns: str, name: str, revision: str, path: str) -> Response:
         hub = get_hub(request)
+        if (await page_actor(request)).is_anonymous:
+            return sign_in_redirect(request)  # a visitor who may yet write: sign in first, then back here
         actor, repo = await _writer(request, repo_type, ns, name, Action.PROPOSE)
         text = await run_in_threadpool(_editable_text, hub, actor, repo, revision, path)
         return render(
@@ -204,6 +209,8 @@ def _routes(prefix: str, repo_type: RepoType) -> None:
 
     @router.get(prefix + "/{ns}/{name}/new/{revision}", response_class=HTMLResponse)
     async def new_file_form(request: Request, ns: str, name: str, revision: str, folder: str = "") -> Response:
+        if (await page_actor(request)).is_anonymous:
+            return sign_in_redirect(request)  # a visitor who may yet write: sign in first, then back here
         _actor, repo = await _writer(request, repo_type, ns, name)
         path = f"{folder.strip('/')}/" if folder.strip("/") else ""
         return render(

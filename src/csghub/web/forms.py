@@ -20,11 +20,16 @@ from csghub.web.security import CSRF_FIELD, check_form_csrf
 NOTICE_COOKIE = "csghub_notice"
 
 
+def sign_in_redirect(request: Request) -> RedirectResponse:
+    """To the sign-in page, which comes back here."""
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
 async def signed_in_page(request: Request) -> Actor | Response:
     """The signed-in viewer, or a redirect to the sign-in page that comes back here."""
     actor = await page_actor(request)
     if actor.is_anonymous:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return sign_in_redirect(request)
     return actor
 
 
