@@ -82,14 +82,17 @@ def _push(
     )
 
 
-def _journal_ref_updates(bare: Path) -> None:
-    """git's reference-transaction hook: every ref update, push or commit API, appended as it commits."""
-    hook = bare / "hooks" / "reference-transaction"
-    hook.write_text(
-        '#!/bin/sh\n[ "$1" = committed ] || exit 0\n'
-        f'while read -r old new ref; do echo "$ref" >> "{bare / "journal"}"; done\n'
-    )
-    hook.chmod(0o755)
+def _journal_ref_updates(live: LiveHub, bare: Path) -> None:
+    """git's reference-transaction hook: every ref update, push or commit API, appended as it commits. The hub's
+    own git runs the repository's hooks; a push runs the hub's hooks folder (core.hooksPath), which all its
+    repositories share, so there only this repository's updates count (receive-pack runs hooks inside it)."""
+    journal = f'while read -r old new ref; do echo "$ref" >> "{bare / "journal"}"; done\n'
+    only_here = f'[ "$(pwd -P)" = "{bare.resolve()}" ] || exit 0\n'
+    for folder, script in ((bare / "hooks", journal), (live.hub.settings.hooks_dir, only_here + journal)):
+        folder.mkdir(parents=True, exist_ok=True)
+        hook = folder / "reference-transaction"
+        hook.write_text('#!/bin/sh\n[ "$1" = committed ] || exit 0\n' + script)
+        hook.chmod(0o755)
 
 
 def test_writers_through_push_and_commit_api_are_served_in_arrival_order(live: LiveHub, tmp_path: Path) -> None:
@@ -102,7 +105,7 @@ def test_writers_through_push_and_commit_api_are_served_in_arrival_order(live: L
     assert live.process is not None
     hub_pid = live.process.pid
 
-    _journal_ref_updates(bare)
+    _journal_ref_updates(live, bare)
     ahead = WriteLock(bare)  # a writer already at work: everyone else queues behind it, in order
     ahead.acquire(5)
     pushers: list[subprocess.Popen[str]] = []
