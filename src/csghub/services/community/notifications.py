@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, event, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from csghub.core.errors import InvalidArgument, NotFound
@@ -126,17 +126,12 @@ def count_unread(hub: Hub, actor: Actor) -> int:
         return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
-def recount_after_commit(session: Session, hub: Hub) -> None:
-    """Drop the kept counts once the transaction that wrote notifications commits (not before: a page read
-    between would keep the old count)."""
-    event.listen(session, "after_commit", lambda _session: hub.unread_counts.clear(), once=True)
-
-
 def cached_unread(hub: Hub, actor: Actor) -> int:
     """count_unread for every page's header: 0 where the credential may not read notifications (a read
     or fine-grained token shows the page, without the count), else kept a few seconds per person. The
-    key holds the read caches' generation, which every committed write moves: a count read before a
-    right was lost (a removed collaborator, a repository made private) is never shown after it."""
+    key holds the read caches' generation, which every committed write moves (a new notification, one
+    marked read, a right lost: a removed collaborator, a repository made private), so no count outlives
+    the write that changed it."""
     if not account_allows(actor):
         return 0
     key = f"{actor.user_id}:{hub.reads.generation}"
@@ -193,7 +188,6 @@ def mark_read(hub: Hub, actor: Actor, notification_id: int, *, read: bool = True
         if found is None:
             raise NotFound(f"Notification {notification_id} does not exist")
         session.execute(update(Notification).where(Notification.id == found).values(read_at=utcnow() if read else None))
-    hub.unread_counts.clear()
 
 
 def mark_all_read(hub: Hub, actor: Actor) -> int:
@@ -205,9 +199,7 @@ def mark_all_read(hub: Hub, actor: Actor) -> int:
             .where(Notification.recipient_id == actor.user_id, Notification.read_at.is_(None))
             .values(read_at=utcnow())
         )
-        marked = int(getattr(result, "rowcount", 0) or 0)
-    hub.unread_counts.clear()
-    return marked
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 def check_filter(value: str) -> bool:

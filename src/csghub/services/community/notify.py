@@ -16,17 +16,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import HubError
 from csghub.db.models import Discussion, DiscussionComment, Namespace, OrgMember, Repo, User
 from csghub.services.community import mentions, notifications
 from csghub.services.context import Hub, PersonEvent, RepoEvent
-from csghub.services.identity.accounts import actor_for_user
-from csghub.services.permissions import Action, RepoResource, can
-
-
-def _resource(row: Repo) -> RepoResource:
-    namespace = row.namespace.name
-    return RepoResource(row.id, namespace, row.visibility, f"{row.type} {namespace}/{row.name}", row.gated)
+from csghub.services.identity.accounts import user_may_read
+from csghub.services.repositories.repos import row_resource
 
 
 def _owners(session: Session, row: Repo, roles: tuple[str, ...]) -> set[int]:
@@ -38,16 +32,8 @@ def _owners(session: Session, row: Repo, roles: tuple[str, ...]) -> set[int]:
 
 
 def _may_read(session: Session, user_ids: set[int], row: Repo) -> set[int]:
-    resource = _resource(row)
-    kept = set()
-    for user in session.scalars(select(User).where(User.id.in_(user_ids))):
-        try:
-            actor = actor_for_user(session, user, scope="read")
-        except HubError:  # a disabled account hears nothing
-            continue
-        if can(actor, Action.READ, resource):
-            kept.add(user.id)
-    return kept
+    resource = row_resource(row, row.namespace.name)
+    return {user_id for user_id in user_ids if user_may_read(session, user_id, resource)}
 
 
 def _mentioned(session: Session, text: str) -> set[int]:
@@ -101,7 +87,6 @@ def on_repo_event(session: Session, hub: Hub, event: RepoEvent) -> None:
             title=found.title,
             excerpt=excerpt,
         )
-    notifications.recount_after_commit(session, hub)
 
 
 def _causing_comment(session: Session, found: Discussion, event: RepoEvent) -> DiscussionComment | None:
@@ -131,4 +116,3 @@ def on_person_event(session: Session, hub: Hub, event: PersonEvent) -> None:
         notifications.add(session, admins, "access_request", actor_id=event.actor_id, repo_id=row.id)
     elif event.kind == "invitation" and event.user_id is not None and event.org_id is not None:
         notifications.add(session, {event.user_id}, "invitation", actor_id=event.actor_id, org_id=event.org_id)
-    notifications.recount_after_commit(session, hub)

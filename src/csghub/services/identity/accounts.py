@@ -13,7 +13,7 @@ from typing import Literal
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import Conflict, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from csghub.core.errors import Conflict, HubError, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from csghub.core.names import validate_namespace
 from csghub.db.models import (
     GateRequest,
@@ -29,7 +29,7 @@ from csghub.db.models import (
 from csghub.services import audit
 from csghub.services.context import Hub
 from csghub.services.identity.passwords import check_password_strength, hash_password, verify_password
-from csghub.services.permissions import SITE, Action, Actor, Grant, authorize
+from csghub.services.permissions import SITE, Action, Actor, Grant, Resource, authorize, can
 
 SETUP_TOKEN_KEY = "setup_token_sha256"
 
@@ -300,6 +300,19 @@ def reset_password(hub: Hub, actor: Actor, name: str, new_password: str) -> None
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))
         audit.record(session, actor, "user.password_reset", namespace=name, target=name)
     hub.actors.clear()
+
+
+def user_may_read(session: Session, user_id: int, resource: Resource) -> bool:
+    """Whether an account may read `resource` now, as a read-scoped sign-in would: False once the account
+    is gone or disabled. For what is sent to people later (webhook deliveries, notifications)."""
+    user = session.get(User, user_id)
+    if user is None:
+        return False
+    try:
+        actor = actor_for_user(session, user, scope="read")
+    except HubError:  # a disabled account
+        return False
+    return can(actor, Action.READ, resource)
 
 
 def actor_for_user(session: Session, user: User, scope: str = "write", grants: tuple[Grant, ...] = ()) -> Actor:

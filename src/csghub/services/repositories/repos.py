@@ -121,6 +121,12 @@ class RepoView:
         return RepoResource(self.id, self.namespace, self.visibility, label, self.gated, self.mirror_of)
 
 
+def row_resource(row: Repo, namespace: str) -> RepoResource:
+    """What authorize() needs of a repository row whose namespace's name is at hand (no mirror lookup:
+    for reads, which a mirror allows as any repository does)."""
+    return RepoResource(row.id, namespace, row.visibility, f"{row.type} {namespace}/{row.name}", row.gated)
+
+
 def _view(row: Repo, num_rows: int | None = None) -> RepoView:
     return RepoView(
         id=row.id,

@@ -30,9 +30,10 @@ from csghub.db.models import Repo, Webhook, WebhookDelivery, utcnow
 from csghub.net.client import upstream_client
 from csghub.services.background import run_passes
 from csghub.services.context import Hub
+from csghub.services.identity.accounts import user_may_read
 from csghub.services.permissions import RepoResource
+from csghub.services.repositories.repos import row_resource
 from csghub.services.webhooks import hooks
-from csghub.services.webhooks.events import owner_may_read, resource_of
 
 log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
@@ -103,11 +104,11 @@ def _still_readable(hub: Hub, delivery: WebhookDelivery, owner_id: int) -> bool:
     with hub.db() as session:
         row = session.get(Repo, delivery.repo_id)
         if row is not None:
-            resource = resource_of(row, row.namespace.name)
+            resource = row_resource(row, row.namespace.name)
         else:  # deleted since: who could read it then
             label = f"repository {delivery.repo_namespace}"
             resource = RepoResource(delivery.repo_id, delivery.repo_namespace, delivery.repo_visibility, label)
-        return owner_may_read(session, owner_id, resource)
+        return user_may_read(session, owner_id, resource)
 
 
 def send(hub: Hub, delivery_id: int) -> None:

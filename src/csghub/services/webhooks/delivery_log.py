@@ -16,9 +16,10 @@ from sqlalchemy import select
 from csghub.core.errors import NotFound
 from csghub.db.models import Repo, WebhookDelivery, utcnow
 from csghub.services.context import Hub
+from csghub.services.identity.accounts import user_may_read
 from csghub.services.permissions import Actor, RepoResource
+from csghub.services.repositories.repos import row_resource
 from csghub.services.webhooks import hooks
-from csghub.services.webhooks.events import owner_may_read, resource_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +79,11 @@ def list_deliveries(hub: Hub, actor: Actor, webhook_id: int, *, limit: int = 50)
             if row.repo_id not in readable:
                 repo = session.get(Repo, row.repo_id)
                 resource = (
-                    resource_of(repo, repo.namespace.name)
+                    row_resource(repo, repo.namespace.name)
                     if repo is not None
                     else RepoResource(row.repo_id, row.repo_namespace, row.repo_visibility, "repository")
                 )
-                readable[row.repo_id] = owner_may_read(session, actor.user_id or 0, resource)
+                readable[row.repo_id] = user_may_read(session, actor.user_id or 0, resource)
             if readable[row.repo_id]:
                 shown.append(view_of(row))
         return shown

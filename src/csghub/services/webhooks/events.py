@@ -15,11 +15,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from csghub.core.errors import HubError
-from csghub.db.models import Repo, User, Webhook, WebhookDelivery, WebhookWatch, utcnow
+from csghub.db.models import Repo, Webhook, WebhookDelivery, WebhookWatch, utcnow
 from csghub.services.context import Hub, RepoEvent
-from csghub.services.identity.accounts import actor_for_user
-from csghub.services.permissions import Action, RepoResource, can
+from csghub.services.identity.accounts import user_may_read
+from csghub.services.repositories.repos import row_resource
 from csghub.services.webhooks import payloads
 from csghub.services.webhooks.hooks import watch_key
 
@@ -28,22 +27,6 @@ log = logging.getLogger(__name__)
 
 def domain_of(scope: str) -> str:
     return "discussion" if scope.startswith("discussion") else "repo"
-
-
-def owner_may_read(session: Session, owner_id: int, resource: RepoResource) -> bool:
-    """Whether a webhook's owner may read the repository (False once the account is gone or disabled)."""
-    user = session.get(User, owner_id)
-    if user is None:
-        return False
-    try:
-        actor = actor_for_user(session, user, scope="read")
-    except HubError:  # a disabled account receives nothing
-        return False
-    return can(actor, Action.READ, resource)
-
-
-def resource_of(row: Repo, namespace: str) -> RepoResource:
-    return RepoResource(row.id, namespace, row.visibility, f"{row.type} {namespace}/{row.name}", row.gated)
 
 
 def _watchers(session: Session, keys: list[str]) -> list[Webhook]:
@@ -64,8 +47,8 @@ def on_repo_event(session: Session, hub: Hub, event: RepoEvent) -> None:
     if moved_from:  # watchers of the old name and namespace hear of the move too
         keys += [watch_key("user", moved_from.split("/")[0]), watch_key(row.type, moved_from)]
     hooks = [h for h in _watchers(session, keys) if domain_of(event.scope) in json.loads(h.domains)]
-    resource = resource_of(row, namespace)
-    hooks = [h for h in hooks if owner_may_read(session, h.owner_id, resource)]
+    resource = row_resource(row, namespace)
+    hooks = [h for h in hooks if user_may_read(session, h.owner_id, resource)]
     if not hooks:
         return
     parts = payloads.event_parts(session, hub, row, full_name, event)
