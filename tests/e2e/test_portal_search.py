@@ -129,6 +129,34 @@ def test_typing_in_the_header_shows_quick_results_and_enter_opens_one(
     context.close()
 
 
+def test_a_later_answer_keeps_what_the_arrows_chose(browser: Browser, live: LiveHub, site: Site) -> None:
+    """An answer that lands after the arrows moved (the same words asked again, or a slower request)
+    redraws the list but keeps the chosen result, so Enter opens what the user saw highlighted."""
+    context, page, problems = _open(browser, "desktop-light-en")
+    page.goto(f"{live.url}/")
+    box = page.locator("header input[name=search]")
+    box.press_sequentially(site.word, delay=20)
+    options = page.locator("header [data-quicksearch] [role=option]")
+    expect(options).to_have_count(5)
+    box.press("ArrowDown")
+    box.press("ArrowDown")
+    chosen = options.nth(1)
+    expect(chosen).to_have_attribute("aria-selected", "true")
+    href = chosen.locator("a").get_attribute("href")
+    chosen.evaluate("option => { option.dataset.before = 'yes'; }")
+    box.dispatch_event("input")  # asks again for the same words
+    # The list is drawn anew: its options are new elements, without the mark.
+    page.wait_for_function(
+        "() => { const o = document.getElementById('quicksearch-1'); return o && !o.dataset.before; }"
+    )
+    expect(options.nth(1)).to_have_attribute("aria-selected", "true")
+    expect(box).to_have_attribute("aria-activedescendant", "quicksearch-1")
+    box.press("Enter")
+    page.wait_for_url(f"{live.url}{href}")
+    assert problems == []
+    context.close()
+
+
 def test_the_header_search_works_without_javascript(browser: Browser, live: LiveHub, site: Site) -> None:
     context, page, _ = _open(browser, "phone-dark-zh", javascript=False)
     page.goto(f"{live.url}/")

@@ -285,6 +285,9 @@ def test_a_streamlit_app_answers_with_the_model_it_loads_from_this_hub(apps: App
         page.goto(f"{apps.live.url}/spaces/{repo}")
         frame = page.frame_locator("iframe")
         field = frame.get_by_label("Question")
+        # Streamlit runs the script (importing transformers, loading the model) only once a browser
+        # connects, and draws the field after that: on a busy machine it takes longer than a click.
+        expect(field).to_be_visible(timeout=120_000)
         field.fill("hello")
         field.press("Enter")
         frame.get_by_role("button", name="Ask").click()

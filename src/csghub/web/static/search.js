@@ -87,9 +87,12 @@
     const all = item(`/search?q=${encodeURIComponent(text)}`, `${words.all}: “${text}”`, "", index);
     all.classList.add("quicksearch-all");
     rows.push(all);
+    // A later answer (the same query asked again, or a slower one) keeps what the arrows had chosen
+    // when that result is still there, so the choice does not jump back to the box under the keys.
+    const chosen = active >= 0 && options()[active] ? options()[active].querySelector("a").href : null;
     list.replaceChildren(...rows);
     open(true);
-    choose(-1);
+    choose(chosen ? options().findIndex((option) => option.querySelector("a").href === chosen) : -1);
   };
 
   const ask = () => {
