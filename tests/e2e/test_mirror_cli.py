@@ -18,6 +18,10 @@ from tests.conftest import LiveHubFactory, start_hub
 from tests.e2e.mirror_support import make_pair, push_files, wait_for_task
 from tests.support.live import LiveHub
 
+# The CLI is a client of the mirror API, whose SQL test_mirror_sources and test_mirror_upstream run on both
+# legs; its time goes into starting processes. scripts/test runs it on SQLite only (pyproject.toml).
+pytestmark = pytest.mark.engine_bound
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 SOURCE_TOKEN = "hf_cliS3cretToken0123456789"
 MiB = 1024 * 1024

@@ -16,6 +16,10 @@ import pytest
 from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub, server_env
 
+# A newcomer's hub is the embedded default (SQLite); its time goes into starting processes.
+# scripts/test runs it on SQLite only (pyproject.toml).
+pytestmark = pytest.mark.engine_bound
+
 
 def _csghub(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

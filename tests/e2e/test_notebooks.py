@@ -258,7 +258,9 @@ def test_an_endless_body_is_cut_at_the_bound(started: Started) -> None:
     start = head("PUT", path, {"Authorization": f"Bearer {started.token}", "Content-Type": "application/json"})
     answer = send_until_answered(started.live.url, start, chunk_frame(), cap=256 * MiB, deadline=60)
     assert answer.status == 413 and answer.json()["code"] == "TooLarge", answer
-    assert MAX_BODY < answer.sent < MAX_BODY + 8 * MiB
+    # Past the bound the client's bytes still fill the kernel's buffers the hub never reads from: up to
+    # tcp_rmem's and tcp_wmem's maximums (32 MiB and 4 MiB on Debian's defaults) on a loaded machine.
+    assert MAX_BODY < answer.sent < MAX_BODY + 40 * MiB
 
 
 def _processes_of(s: Started) -> list[psutil.Process]:

@@ -25,6 +25,8 @@ from tests.support.browser import shot, sign_in
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 PASSWORD = "mirror passphrase 7"
 SYNC_TIMEOUT = 120.0  # a bound: a sync is a job process that clones and fetches LFS on a loaded 2-core machine
 WEIGHTS = secrets.token_bytes(200_000)

@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, request_response
 from starlette.convertors import CONVERTOR_TYPES
 from starlette.routing import BaseRoute, Match, Mount
 from starlette.types import Receive, Scope, Send
@@ -112,6 +112,9 @@ def include_routes(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
     for route in router.routes:
         if not isinstance(route, APIRoute):
             raise TypeError(f"{route!r} is not an API route: mount it on the application itself")
+        if not prefix and getattr(route, "max_body_size", None) is None:
+            _adopt(app, route)
+            continue
         app.router.add_api_route(
             prefix + route.path,
             route.endpoint,
@@ -140,6 +143,21 @@ def include_routes(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
             generate_unique_id_function=route.generate_unique_id_function,
             route_class_override=FlatRoute,
         )
+
+
+def _adopt(app: FastAPI, route: APIRoute) -> None:
+    """The router's own route, as a FlatRoute of the application. Building a route (its dependencies'
+    and parameters' pydantic adapters) was half of a hub's start-up CPU, and a route added at the same
+    path comes out the same: only the handler, which names the application's dependency overrides, is
+    made again."""
+    flat = copy.copy(route)
+    flat.__class__ = FlatRoute
+    flat.dependency_overrides_provider = app.router.dependency_overrides_provider
+    flat.app = request_response(flat.get_route_handler())
+    app.router.routes.append(flat)
+    changed = getattr(app.router, "_mark_routes_changed", None)  # FastAPI's cache of the OpenAPI schema
+    if changed is not None:
+        changed()
 
 
 def route_path(scope: Scope) -> str:
