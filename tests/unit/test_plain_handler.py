@@ -4,11 +4,14 @@ and so does every route while a dependency is overridden."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
 
+from csghub.http import routing
 from csghub.http.routing import include_routes, plain_handler
 
 
@@ -39,6 +42,22 @@ async def returns_a_dict(name: str) -> dict[str, str]:
     return {"name": name}
 
 
+class Item(BaseModel):
+    name: str
+    size: int = 0
+
+
+@router.post("/items/{kind}", status_code=201, responses={409: {"description": "taken"}}, tags=["items"])
+async def with_a_body(kind: str, item: Item, who: str = Depends(_who)) -> Item:
+    """Makes an item.\f(not in the schema)"""
+    return Item(name=f"{kind}:{item.name}:{who}", size=item.size)
+
+
+@router.get("/hidden", include_in_schema=False)
+async def hidden() -> PlainTextResponse:
+    return PlainTextResponse("hidden")
+
+
 def _app() -> FastAPI:
     app = FastAPI()
     include_routes(app, router)
@@ -66,3 +85,38 @@ def test_the_plain_handler_answers_what_fastapi_answers_and_overrides_still_appl
 
         app.dependency_overrides[_who] = someone
         assert client.get("/plain/ns/x").text == "GET ns x override"
+
+
+def _requests(app: FastAPI) -> list[tuple[int, str]]:
+    with TestClient(app) as client:
+        answers = [
+            client.get("/plain/ns/a/b.txt", headers={"x-who": "ann"}),
+            client.get("/number/x"),
+            client.post("/items/tool", json={"name": "saw", "size": 2}, headers={"x-who": "bo"}),
+            client.post("/items/tool", json={"size": "big"}),
+            client.post("/items/tool", content=b"not json", headers={"content-type": "application/json"}),
+            client.get("/hidden"),
+            client.put("/hidden"),
+        ]
+        return [(answer.status_code, answer.text) for answer in answers]
+
+
+def test_adopted_routes_are_the_routes_fastapi_would_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """include_routes hands a router's routes to the application as they are (routing.adopt): the schema,
+    the routes' names and ids, and every answer are those of routes built again at the same path."""
+    adopted = _app()
+    monkeypatch.setattr(routing, "adopt", lambda app, route: routing.build(app, route, ""))
+    built = _app()
+    assert adopted.openapi() == built.openapi()
+    described = [
+        [
+            (type(r).__name__, r.path, sorted(r.methods or ()), r.unique_id, r.name)
+            for r in app.router.routes
+            if isinstance(r, APIRoute)
+        ]
+        for app in (adopted, built)
+    ]
+    assert described[0] == described[1] and len(described[0]) == len(router.routes)
+    assert all(type(r) is routing.FlatRoute for r in adopted.router.routes if isinstance(r, APIRoute))
+    assert _requests(adopted) == _requests(built)
+    assert _requests(adopted)[2] == (201, '{"name":"tool:saw:bo","size":2}')
