@@ -95,7 +95,8 @@ def test_parse_header_bigger_than_the_bound_is_refused_after_eight_bytes() -> No
     summary, reads = _parse(data, max_header=16)
     assert summary.state == TOO_LARGE and summary.header_size > 16
     assert reads == [(0, 8)]
-    # The real bound: a length field claiming 100 MB and one byte more, in a file that size (never read).
+    # The real bound: a length field claiming 25 MB and one byte more, in a file that size (never read).
+    assert MAX_HEADER == 25_000_000
     huge = MAX_HEADER + 1
     reads = []
     summary = parse_header(_reader(with_header(b"{}", claimed=huge), reads), 8 + huge)

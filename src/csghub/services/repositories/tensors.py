@@ -21,7 +21,9 @@ from csghub.services.context import Hub
 from csghub.services.repositories import files, lfs
 from csghub.services.repositories.files import Snapshot
 
-MAX_HEADER = 100 * 1024 * 1024  # the bound the safetensors format itself sets on its header
+# huggingface_hub's bound (get_safetensors_metadata), a quarter of the format's own 100 MB: real headers,
+# thousands of tensors, are a few hundred kB, and a page may parse up to MAX_SHARDS of them once each.
+MAX_HEADER = 25_000_000
 MAX_SHARDS = 256  # a model page sums at most this many shards
 SUFFIX = ".safetensors"
 # Bytes per element, for the byte-range check; a dtype not listed here is counted without that check.
