@@ -199,9 +199,9 @@ def test_public_streamlit_space_answers_in_a_sandboxed_iframe(apps: Apps) -> Non
             " document.body.prepend(f); }",
             [f"/apps/{repo}/", SANDBOX],
         )
-        page.wait_for_function("() => window.frames.length > 0")
-        frame = page.frame(name="app")
-        assert frame is not None
+        # A frame locator waits for the frame itself: Playwright may learn of a new frame after the page's
+        # own window.frames counts it.
+        frame = page.frame_locator("iframe[name=app]")
         expect(frame.locator("h1")).to_contain_text("Echo", timeout=60_000)
         field = frame.get_by_label("Question")
         field.fill("hello")
