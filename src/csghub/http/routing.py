@@ -152,9 +152,9 @@ def build(app: FastAPI, route: APIRoute, prefix: str) -> None:
 
 def adopt(app: FastAPI, route: APIRoute) -> None:
     """The router's own route, as a FlatRoute of the application. Building a route (its dependencies'
-    and parameters' pydantic adapters) is most of a hub's start-up CPU, and the router has built this
+    and parameters' pydantic adapters) is about half of a hub's start-up CPU, and the router has built this
     one already at the same path: only the handler, which names the application's dependency overrides,
-    is made again (benches/bench_startup.py: create_app takes 0.6 of the CPU it took building each anew)."""
+    is made again (benches/bench_startup.py: create_app takes 0.68 of the CPU it took building each anew)."""
     flat = copy.copy(route)
     flat.__class__ = FlatRoute
     flat.dependency_overrides_provider = app.router.dependency_overrides_provider
