@@ -19,6 +19,8 @@ from tests.support.clients import create_repo
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 MODEL_INFO = "/api/{type_plural}/{namespace}/{name}"
 TEXT_LINE = re.compile(
     r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00) (?P<id>\S+) (?P<client>\S+) (?P<user>\S+) "

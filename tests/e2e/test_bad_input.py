@@ -14,6 +14,8 @@ import pytest
 from tests.support.clients import api, create_repo
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 
 def _ndjson(*items: dict) -> bytes:
     return "\n".join(json.dumps(i) for i in items).encode() + b"\n"

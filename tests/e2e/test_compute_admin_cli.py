@@ -21,6 +21,8 @@ from tests.conftest import fresh_database_url
 from tests.support.live import server_env
 from tests.support.tiny_models import shared_runtimes_dir, transformers_environment
 
+pytestmark = pytest.mark.engine_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 

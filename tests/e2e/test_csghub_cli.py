@@ -23,6 +23,8 @@ import pytest
 from tests.support.clients import client_env, setup_git_home
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 CLI = str(Path(sys.executable).parent / "csghub-cli")
 BIG = 1_500_000  # over the 1 MB from which the git mode tracks a file with git-lfs
 

@@ -19,6 +19,8 @@ from tests.support.clients import client_env, create_repo, setup_git_home
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 CLI = str(Path(sys.executable).parent / "csghub-cli")
 
 

@@ -17,6 +17,8 @@ from tests.support.clients import api
 from tests.support.dataset_viewer import CITIES, PEOPLE_TEST, push_mixed
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.engine_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:

@@ -32,6 +32,8 @@ from tests.support.dataset_viewer import (
 )
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.engine_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 DS = "/datasets-server"
 
 

@@ -14,11 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import delete, select
 
 from csghub.db.models import LfsObject, Repo, RepoLfsObject, XetXorb
 from tests.support.clients import client_env, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 MISSING_SHA = "0123456789abcdef0123456789abcdef01234567"
 HOUR = 3600

@@ -33,6 +33,8 @@ from tests.support.live import LiveHub, kill_replicas_left_in
 from tests.support.tiny_models import broken_chat_model, tiny_chat_adapter, tiny_chat_model
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.engine_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 # Bounds, not waits: a loaded 2-core CI machine starts `transformers serve` in 5-10 s per replica.
 DEPLOY_TIMEOUT = 240.0
 PROMPT = [{"role": "user", "content": "Hi"}]

@@ -18,6 +18,8 @@ from tests.support.live import LiveHub
 from tests.support.oidc_provider import OidcClient, OidcProvider, OidcUser
 from tests.support.slapd import GROUPS_BASE, PEOPLE_BASE, SERVICE_DN, LdapUser, Slapd
 
+pytestmark = pytest.mark.engine_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 ALICE = LdapUser("alice", "alice-ldap-pass", "Alice Liddell", "Liddell", "alice@example.org")
 BOB = LdapUser("bob", "bob-ldap-pass", "Bob Builder", "Builder", "bob@example.org")
 CAROL = OidcUser("sub-carol", "carol", "carol-oidc-pass", "carol@example.org", "Carol Danvers", ("leads",))

@@ -13,6 +13,8 @@ from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.files import sha256_of
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 
 @pytest.fixture
 def genv(tmp_path: Path) -> dict[str, str]:

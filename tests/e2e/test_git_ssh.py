@@ -12,6 +12,8 @@ from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.files import sha256_of
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 
 def _keypair(path: Path, kind: str = "ed25519", bits: int | None = None) -> str:
     args = ["ssh-keygen", "-q", "-t", kind, "-N", "", "-f", str(path)]

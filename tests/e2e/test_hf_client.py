@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import LiveHubFactory
 from tests.e2e import hf_scenario
 from tests.support.live import LiveHub
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 
 def test_hf_client_scenario_with_hf_xet_installed(live: LiveHub, tmp_path: Path) -> None:

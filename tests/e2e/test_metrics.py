@@ -20,6 +20,8 @@ from tests.support.live import LiveHub
 from tests.support.scrapes import Scrape, scrape
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 MODEL_INFO = "/api/{type_plural}/{namespace}/{name}"
 LFS_PUT = "/lfs/objects/{oid}/{size}"
 UPLOAD_PACK = "/{repo_path}/git-upload-pack"

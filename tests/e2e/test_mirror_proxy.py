@@ -30,6 +30,8 @@ from tests.support.files import sha256_of
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 MiB = 1024 * 1024
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.conftest import LiveHubFactory
 from tests.support.browser import sign_in, watch
 from tests.support.clients import create_repo
+
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
 
 PASSWORD = "a-long-password-1"
 

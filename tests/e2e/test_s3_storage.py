@@ -17,6 +17,8 @@ from tests.conftest import LiveHubFactory
 from tests.support.clients import create_repo, git, setup_git_home
 from tests.support.s3 import MotoServer
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 
 @pytest.fixture
 def moto() -> Iterator[MotoServer]:

@@ -27,6 +27,8 @@ from csghub.services.spaces import routing
 from tests.support.browser import chromium, sign_in
 from tests.support.space_apps import InProcessHub, Replica, in_process_hub, put_space, serve
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 SANDBOX = "sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads"
 PASSWORD = "correct horse battery"
 INDEX = (

@@ -32,6 +32,8 @@ from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.live import LiveHub
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 
 class _RunsCode:
     """Unpickling this runs a shell command: the classic malicious pickle."""

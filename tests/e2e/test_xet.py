@@ -21,6 +21,8 @@ from tests.support.clients import api, create_repo, git, setup_git_home
 from tests.support.files import sha256_of
 from tests.support.live import LiveHub
 
+pytestmark = pytest.mark.transport_bound  # scripts/test runs it on SQLite only (pyproject.toml)
+
 SIZES = {"tiny.bin": 4, "small.bin": 12, "mid.bin": 100_000, "three.bin": 3_000_000, "big.bin": 200 * 1024 * 1024}
 
 
