@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 import pytest
@@ -17,7 +18,10 @@ from sqlalchemy import select
 from csghub.app import create_app
 from csghub.config import load_settings
 from csghub.db.models import ComputeInstance, SpaceEnv
-from csghub.services.compute import frameworks
+from csghub.runtime import environments
+from csghub.runtime.base import Environment
+from csghub.runtime.frameworks import BUILTIN
+from csghub.services.compute import frameworks, layers
 from csghub.services.context import Hub
 from csghub.services.identity import accounts, tokens
 from csghub.services.spaces import settings as space_settings
@@ -266,3 +270,20 @@ def test_the_read_token_reads_the_declared_models_only_when_the_owners_allow_it(
 
 def _bearer(env: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {env['HF_TOKEN']}"}
+
+
+def test_the_sweep_removes_unused_requirements_layers_but_never_a_built_in_frameworks(hub: Hub) -> None:
+    # Notebooks' and the SDKs' environments are layers over transformers too: idle for long, they stay.
+    runtimes = hub.settings.runtimes_path
+    built_in = [f.environment for f in BUILTIN if f.base is not None]
+    assert {e.name for e in built_in} == {"jupyterlab", "gradio", "streamlit"}
+    orphan = Environment("gradio-requirements", "1", ("python-slugify",), base=built_in[0])
+    long_ago = 1_000_000_000
+    for environment in (*built_in, orphan):
+        ready = environments.env_dir(runtimes, environment) / environments.READY
+        ready.parent.mkdir(parents=True)
+        ready.write_text(json.dumps({"key": environment.key, "base": "transformers"}))
+        os.utime(ready, (long_ago, long_ago))
+
+    assert layers.collect_unused(hub) == [orphan.key]
+    assert all(environments.is_built(runtimes, e) for e in built_in)

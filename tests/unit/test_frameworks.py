@@ -54,9 +54,10 @@ def test_jupyterlab_serves_no_model_and_is_never_offered(card: dict[str, Any]) -
     transformers = builtin("transformers")
     assert notebook is not None and transformers is not None
     assert not fits(notebook, LLAMA, card) and not fits(notebook, BERT, card)
-    # The transformers pins, so a notebook can load what an endpoint serves; JupyterLab on top.
-    assert notebook.packages[: len(transformers.packages)] == transformers.packages
-    assert any(p.startswith("jupyterlab==") for p in notebook.packages)
+    # A layer over the transformers framework's environment, so a notebook can load what an endpoint serves.
+    assert notebook.environment.base == transformers.environment
+    assert notebook.environment.all_packages == (*transformers.packages, *notebook.packages)
+    assert len(notebook.packages) == 1 and notebook.packages[0].startswith("jupyterlab==")
 
 
 @pytest.mark.parametrize(

@@ -101,9 +101,10 @@ def test_space_sdks_are_frameworks_that_serve_and_train_nothing() -> None:
         assert framework.tasks == () and not framework.needs_gpu
         assert sdk in NOT_SERVING
         assert not fits(framework, LLAMA, CHAT_CARD) and not trains(framework, LLAMA, CHAT_CARD)
-        # The transformers pins (less peft) and the SDK, pinned.
-        assert set(framework.packages) == {*transformers.packages[:4], next(p for p in framework.packages if sdk in p)}
-        assert any(p.startswith(f"{sdk}==") for p in framework.packages)
+        # The SDK, pinned, over the transformers framework's environment: one torch on the machine, not three.
+        assert len(framework.packages) == 1 and framework.packages[0].startswith(f"{sdk}==")
+        assert framework.environment.base == transformers.environment
+        assert framework.environment.all_packages == (*transformers.packages, *framework.packages)
     gradio, streamlit = builtin("gradio"), builtin("streamlit")
     assert gradio is not None and streamlit is not None
     assert gradio.environment.key != streamlit.environment.key
@@ -116,7 +117,7 @@ def test_space_environment_is_the_sdks_or_a_layer_named_by_its_requirements() ->
 
     layer = space_environment("gradio", ("python-slugify", "# slugs"))
     assert layer.base == gradio.environment and layer.packages == ("python-slugify",)
-    assert layer.all_packages == (*gradio.packages, "python-slugify")
+    assert layer.all_packages == (*gradio.environment.all_packages, "python-slugify")
     assert layer.key != gradio.environment.key
     assert layer.key == space_environment("gradio", ("Python_Slugify  ",)).key  # the same requirements
     assert layer.key != space_environment("streamlit", ("python-slugify",)).key  # another base

@@ -21,13 +21,13 @@ HF_HUB = "huggingface_hub==2.4.0"
 TOKENIZERS = "tokenizers==0.23.3"
 # Endpoints of an adapter (LoRA) on a base model: the launcher merges the two before serving.
 PEFT = "peft==0.21.2"
-# Notebooks: JupyterLab over the transformers framework's pins, so a notebook can load the model it checks out.
+# Notebooks and spaces' apps are layers over the transformers framework's environment (runtime/environments.py):
+# a notebook or an app can load the hub's models with its torch and transformers, and the machine holds one copy
+# of them (about 1.2 GB) rather than one per framework. The newest releases pip resolved over those pins on
+# Python 3.11 (2026-12-02).
 JUPYTERLAB = "jupyterlab==4.6.6"
-# Spaces: each SDK over the same pins (no peft), so an app can load models from the hub. The newest releases
-# pip resolved together with huggingface_hub 2.4.0 on Python 3.11 (2026-12-02).
 GRADIO = "gradio==6.31.0"
 STREAMLIT = "streamlit==1.67.0"
-SPACE_BASE = (TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS)
 
 # Fine-tuning: LLaMA-Factory 0.9.5 on the CPU torch wheel (/work/shared/research/llamafactory-cpu.md, route A).
 # Its main libraries are pinned where pip resolved them (llamafactory's own upper bounds), the evaluation
@@ -81,10 +81,14 @@ class Framework:
     # SERVE: endpoints run on it; FINETUNE: it trains; NOTEBOOK: notebooks; SPACE: spaces' apps. Only SERVE serves
     purpose: str = SERVE
     after_install: tuple[tuple[str, ...], ...] = ()
+    # A built-in framework whose environment this one's packages are installed over (a layer).
+    base: str | None = None
 
     @property
     def environment(self) -> Environment:
-        return Environment(self.name, self.version, self.packages, after_install=self.after_install)
+        below = builtin(self.base) if self.base is not None else None
+        base = below.environment if below is not None else None
+        return Environment(self.name, self.version, self.packages, after_install=self.after_install, base=base)
 
 
 BUILTIN: tuple[Framework, ...] = (
@@ -134,34 +138,37 @@ BUILTIN: tuple[Framework, ...] = (
         name="jupyterlab",
         version="1",
         engine="jupyterlab",
-        packages=(TORCH_CPU, TRANSFORMERS, HF_HUB, TOKENIZERS, PEFT, JUPYTERLAB),
+        packages=(JUPYTERLAB,),
         tasks=(),
         needs_gpu=False,
         libraries=(),
         description="JupyterLab notebooks on CPUs with the model (and dataset) checked out; never a deploy",
         purpose=NOTEBOOK,
+        base="transformers",
     ),
     Framework(
         name="gradio",
         version="1",
         engine="gradio",
-        packages=(*SPACE_BASE, GRADIO),
+        packages=(GRADIO,),
         tasks=(),
         needs_gpu=False,
         libraries=(),
         description="Gradio apps of spaces (sdk: gradio), with torch (CPU) and transformers; never a deploy",
         purpose=SPACE,
+        base="transformers",
     ),
     Framework(
         name="streamlit",
         version="1",
         engine="streamlit",
-        packages=(*SPACE_BASE, STREAMLIT),
+        packages=(STREAMLIT,),
         tasks=(),
         needs_gpu=False,
         libraries=(),
         description="Streamlit apps of spaces (sdk: streamlit), with torch (CPU) and transformers; never a deploy",
         purpose=SPACE,
+        base="transformers",
     ),
 )
 # Engines that serve no model (they train, run notebooks or spaces): never offered for, nor accepted by, an endpoint.

@@ -94,7 +94,8 @@ def collect_unused(hub: Hub, *, every: float = 3600.0) -> list[str]:
     if not keep_for or (hub.compute.layers_swept_at and now - hub.compute.layers_swept_at < every):
         return []
     hub.compute.layers_swept_at = now
-    keep: set[str] = set()
+    # The built-in frameworks that are layers themselves (notebooks and the SDKs, over transformers) stay.
+    keep = {f.environment.key for f in builtin_frameworks.BUILTIN if f.base is not None}
     with hub.db() as session:
         for text in session.scalars(select(ComputeInstance.spec).where(ComputeInstance.kind == "space")):
             spec = json.loads(text or "{}")
