@@ -53,14 +53,26 @@ async def with_a_body(kind: str, item: Item, who: str = Depends(_who)) -> Item:
     return Item(name=f"{kind}:{item.name}:{who}", size=item.size)
 
 
+class Problem(BaseModel):
+    error: str
+
+
+@router.get("/items/{kind}/{name}", responses={404: {"model": Problem}})
+async def an_item(kind: str, name: str) -> Item:
+    """Answers a model, and names another for its 404: both are named by themselves, not by the route."""
+    return Item(name=f"{kind}:{name}")
+
+
 @router.get("/hidden", include_in_schema=False)
 async def hidden() -> PlainTextResponse:
     return PlainTextResponse("hidden")
 
 
-def _app() -> FastAPI:
+def _app(prefix: str = "") -> FastAPI:
     app = FastAPI()
     include_routes(app, router)
+    if prefix:  # the same routes again under a prefix, as /hf and /csg serve the Hugging Face API
+        include_routes(app, router, prefix)
     return app
 
 
@@ -87,26 +99,28 @@ def test_the_plain_handler_answers_what_fastapi_answers_and_overrides_still_appl
         assert client.get("/plain/ns/x").text == "GET ns x override"
 
 
-def _requests(app: FastAPI) -> list[tuple[int, str]]:
-    with TestClient(app) as client:
+def _requests(app: FastAPI, prefix: str = "") -> list[tuple[int, str]]:
+    with TestClient(app, base_url=f"http://testserver{prefix}") as client:
         answers = [
-            client.get("/plain/ns/a/b.txt", headers={"x-who": "ann"}),
-            client.get("/number/x"),
-            client.post("/items/tool", json={"name": "saw", "size": 2}, headers={"x-who": "bo"}),
-            client.post("/items/tool", json={"size": "big"}),
-            client.post("/items/tool", content=b"not json", headers={"content-type": "application/json"}),
-            client.get("/hidden"),
-            client.put("/hidden"),
+            client.get("plain/ns/a/b.txt", headers={"x-who": "ann"}),
+            client.get("number/x"),
+            client.post("items/tool", json={"name": "saw", "size": 2}, headers={"x-who": "bo"}),
+            client.post("items/tool", json={"size": "big"}),
+            client.post("items/tool", content=b"not json", headers={"content-type": "application/json"}),
+            client.get("items/tool/saw"),
+            client.get("hidden"),
+            client.put("hidden"),
         ]
         return [(answer.status_code, answer.text) for answer in answers]
 
 
-def test_adopted_routes_are_the_routes_fastapi_would_build(monkeypatch: pytest.MonkeyPatch) -> None:
-    """include_routes hands a router's routes to the application as they are (routing.adopt): the schema,
-    the routes' names and ids, and every answer are those of routes built again at the same path."""
-    adopted = _app()
-    monkeypatch.setattr(routing, "adopt", lambda app, route: routing.build(app, route, ""))
-    built = _app()
+@pytest.mark.parametrize("prefix", ["", "/hf"])
+def test_adopted_routes_are_the_routes_fastapi_would_build(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    """include_routes hands a router's routes to the application as they are (routing.adopt), also under a
+    prefix: the schema, the routes' paths, names and ids, and every answer are those of routes built again."""
+    adopted = _app(prefix)
+    monkeypatch.setattr(routing, "adopt", lambda app, route, prefix="": routing.build(app, route, prefix))
+    built = _app(prefix)
     assert adopted.openapi() == built.openapi()
     described = [
         [
@@ -116,7 +130,20 @@ def test_adopted_routes_are_the_routes_fastapi_would_build(monkeypatch: pytest.M
         ]
         for app in (adopted, built)
     ]
-    assert described[0] == described[1] and len(described[0]) == len(router.routes)
+    assert described[0] == described[1] and len(described[0]) == len(router.routes) * (2 if prefix else 1)
     assert all(type(r) is routing.FlatRoute for r in adopted.router.routes if isinstance(r, APIRoute))
     assert _requests(adopted) == _requests(built)
     assert _requests(adopted)[2] == (201, '{"name":"tool:saw:bo","size":2}')
+    if prefix:
+        assert _requests(adopted, prefix) == _requests(built, prefix) == _requests(adopted)
+        # The copy under the prefix is the router's route (not built again) unless its schema names its id.
+        copies = {r.path: r for r in adopted.router.routes if isinstance(r, APIRoute) and r.path.startswith(prefix)}
+        originals = {r.path: r for r in router.routes if isinstance(r, APIRoute)}
+        shared = sorted(path for path, r in originals.items() if copies[prefix + path].dependant is r.dependant)
+        assert shared == [
+            "/hidden",
+            "/items/{kind}/{name}",
+            "/number/{n}",
+            "/plain/{namespace}/{rest:path}",
+            "/query/{name}",
+        ]

@@ -17,10 +17,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, request_response
+from pydantic import BaseModel
 from starlette.convertors import CONVERTOR_TYPES
-from starlette.routing import BaseRoute, Match, Mount
+from starlette.routing import BaseRoute, Match, Mount, compile_path
 from starlette.types import Receive, Scope, Send
 
 
@@ -112,10 +114,21 @@ def include_routes(app: FastAPI, router: APIRouter, prefix: str = "") -> None:
     for route in router.routes:
         if not isinstance(route, APIRoute):
             raise TypeError(f"{route!r} is not an API route: mount it on the application itself")
-        if not prefix and getattr(route, "max_body_size", None) is None:
-            adopt(app, route)
+        if getattr(route, "max_body_size", None) is None and (not prefix or not _names_models(route)):
+            adopt(app, route, prefix)
         else:
             build(app, route, prefix)
+
+
+def _names_models(route: APIRoute) -> bool:
+    """Whether the route's schema names something after the route's id: its body's model, or the title of an
+    answer that is not a pydantic model (a model's schema is a reference to it, by its own name). A copy under
+    a prefix, which has an id of its own, is built anew to name them after that."""
+    answers = [route.response_field, *route.response_fields.values()]
+    return route.body_field is not None or any(
+        field is not None and not (isinstance(t := field.field_info.annotation, type) and issubclass(t, BaseModel))
+        for field in answers
+    )
 
 
 def build(app: FastAPI, route: APIRoute, prefix: str) -> None:
@@ -150,13 +163,22 @@ def build(app: FastAPI, route: APIRoute, prefix: str) -> None:
     )
 
 
-def adopt(app: FastAPI, route: APIRoute) -> None:
-    """The router's own route, as a FlatRoute of the application. Building a route (its dependencies'
-    and parameters' pydantic adapters) is about half of a hub's start-up CPU, and the router has built this
-    one already at the same path: only the handler, which names the application's dependency overrides,
-    is made again (benches/bench_startup.py: create_app takes 0.68 of the CPU it took building each anew)."""
+def adopt(app: FastAPI, route: APIRoute, prefix: str = "") -> None:
+    """The router's own route, as a FlatRoute of the application at `prefix` + its path. Building a route
+    (its dependencies' and parameters' pydantic adapters) is about half of a hub's start-up CPU, and the
+    router has built this one already: only the handler, which names the application's dependency
+    overrides, is made again, and for a prefix (which names no parameter) the path's pattern and the
+    route's id (benches/bench_startup.py)."""
+    assert "{" not in prefix, "a prefix with parameters changes the route's parameters: build it"
     flat = copy.copy(route)
     flat.__class__ = FlatRoute
+    if prefix:
+        flat.path = prefix + route.path
+        flat.path_regex, flat.path_format, flat.param_convertors = compile_path(flat.path)
+        generate = route.generate_unique_id_function
+        flat.unique_id = route.operation_id or (
+            generate.value if isinstance(generate, DefaultPlaceholder) else generate
+        )(flat)
     flat.dependency_overrides_provider = app.router.dependency_overrides_provider
     flat.app = request_response(flat.get_route_handler())
     app.router.routes.append(flat)
