@@ -17,7 +17,7 @@ from tests.conftest import fresh_database_url
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:
     # On the PostgreSQL leg this checks PostgreSQL's schema; otherwise SQLite's.
-    engine = make_engine(fresh_database_url() or f"sqlite:///{tmp_path / 'm.db'}")
+    engine = make_engine(fresh_database_url(migrated=False) or f"sqlite:///{tmp_path / 'm.db'}")
     migrate(engine)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -73,7 +73,7 @@ def _insert_namespace(conn: Connection) -> None:
 
 def test_a_deleted_newest_repository_id_is_never_handed_out_again(tmp_path: Path) -> None:
     """A repository's folder is named by its id: the next repository must not get the deleted one's."""
-    engine = make_engine(fresh_database_url() or f"sqlite:///{tmp_path / 'ids.db'}")
+    engine = make_engine(fresh_database_url(migrated=False) or f"sqlite:///{tmp_path / 'ids.db'}")
     migrate(engine)
     with engine.begin() as conn:
         _insert_namespace(conn)

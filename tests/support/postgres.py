@@ -33,7 +33,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def postgres_database() -> Iterator[str]:
     """A URL of an empty PostgreSQL database."""
-    url = fresh_database_url()
+    url = fresh_database_url(migrated=False)
     if url:
         yield url
         return
