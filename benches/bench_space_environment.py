@@ -57,7 +57,7 @@ def main() -> None:
         cached = usable(layer, runtimes, logs / "cached.log", imports)
         layer_size = _size(environments.env_dir(runtimes, layer))
         shutil.rmtree(environments.env_dir(runtimes, layer), ignore_errors=True)
-        flat = Environment(f"{args.sdk}-flat", "1", (*framework.packages, args.requirement))
+        flat = Environment(f"{args.sdk}-flat", "1", (*framework.environment.all_packages, args.requirement))
         baseline = usable(flat, logs / "flat", logs / "flat.log", imports)
         flat_size = _size(logs / "flat")
     print(f"requirements.txt: {args.requirement}   (seconds: environment ready + first import of {imports})")
