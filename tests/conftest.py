@@ -7,6 +7,7 @@ PostgreSQL database instead of SQLite.
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import secrets
 import shutil
@@ -24,36 +25,34 @@ from tests.support.ray_cluster import RayCluster, ray_cluster_in_namespace
 from tests.support.tiny_models import shared_runtimes_dir
 
 PG_ADMIN_URL = os.environ.get("CSGHUB_TEST_POSTGRES", "")
-_migrated: dict[str, str] = {}  # this process's migrated template: its PostgreSQL database's name, or SQLite file
 
 
+@functools.cache
 def _migrated_template() -> str:
     """A database this test process migrated to the newest revision once (tests/integration/test_migrations.py
     checks the migrations themselves): each test hub starts on a copy, which its own start then finds
     current, rather than running every migration again (about a second of CPU per hub, and some 130 hubs
-    per leg on two cores)."""
-    if "template" not in _migrated:
-        from csghub.db.engine import make_engine, migrate
+    per leg on two cores). Its PostgreSQL database's name, or its SQLite file."""
+    from csghub.db.engine import make_engine, migrate
 
-        if PG_ADMIN_URL:
-            import psycopg
+    if PG_ADMIN_URL:
+        import psycopg
 
-            name = f"csghub_template_{secrets.token_hex(6)}"
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-            url, template = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}", name
-        else:
-            folder = Path(tempfile.mkdtemp(prefix="csghub-template-"))
-            atexit.register(shutil.rmtree, folder, True)
-            url, template = f"sqlite:///{folder / 'csghub.db'}", str(folder / "csghub.db")
-        engine = make_engine(url)
-        migrate(engine)
-        if not PG_ADMIN_URL:
-            with engine.connect() as conn:  # the whole database in its one file, nothing left in the WAL
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        engine.dispose()  # PostgreSQL copies a template only while nobody is connected to it
-        _migrated["template"] = template
-    return _migrated["template"]
+        name = f"csghub_template_{secrets.token_hex(6)}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url, template = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}", name
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="csghub-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        url, template = f"sqlite:///{folder / 'csghub.db'}", str(folder / "csghub.db")
+    engine = make_engine(url)
+    migrate(engine)
+    if not PG_ADMIN_URL:
+        with engine.connect() as conn:  # the whole database in its one file, nothing left in the WAL
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()  # PostgreSQL copies a template only while nobody is connected to it
+    return template
 
 
 def fresh_database_url(*, migrated: bool = True) -> str:

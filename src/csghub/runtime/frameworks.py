@@ -86,8 +86,12 @@ class Framework:
 
     @property
     def environment(self) -> Environment:
-        below = builtin(self.base) if self.base is not None else None
-        base = below.environment if below is not None else None
+        base = None
+        if self.base is not None:
+            below = builtin(self.base)
+            if below is None:
+                raise ValueError(f"framework '{self.name}' names an unknown base framework '{self.base}'")
+            base = below.environment
         return Environment(self.name, self.version, self.packages, after_install=self.after_install, base=base)
 
 
